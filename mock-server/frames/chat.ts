@@ -1,0 +1,117 @@
+import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
+import { completionFilterResults, promptFilterResults } from './filter-results.ts';
+import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
+
+/**
+ * Chat completions, as Azure streams them (keys in alphabetical order, like 2024+ Azure):
+ * prompt-filter frame (`choices: []`, empty id) -> role frame -> one frame per token ->
+ * finish frame -> usage frame (only with include_usage) -> `data: [DONE]`.
+ */
+export function chatStreamEvents(gen: Generation): PlannedEvent[] {
+  const end = lastTokenAtMs(gen);
+  const events: PlannedEvent[] = [promptFilterEvent(gen)];
+  const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
+  events.push(dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {})));
+  const huge = hugeFrameIndex(gen);
+  const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
+  for (let i = 0; i < gen.tokens.length; i++) {
+    const at = gen.tokenTimesMs[i]!;
+    if (i === errorAt) {
+      events.push(dataEvent(at, midStreamError()));
+      return events;
+    }
+    const pad = i === huge ? (gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES) : 0;
+    events.push(dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), pad), true));
+  }
+  events.push(dataEvent(end, chunk(gen, {}, gen.finishReason, {})));
+  if (gen.includeUsage) events.push(dataEvent(end, usageChunk(gen)));
+  events.push(doneEvent(end));
+  return events;
+}
+
+function promptFilterEvent(gen: Generation): PlannedEvent {
+  // Prompt filtering finishes before generation starts, so this frame precedes the first
+  // token: a client that counts it as "first token" reports a TTFT that is too good.
+  return dataEvent(gen.timing.ttftMs / 2, {
+    choices: [],
+    created: 0,
+    id: '',
+    model: '',
+    object: '',
+    prompt_filter_results: promptFilterResults(),
+  });
+}
+
+function chunk(gen: Generation, delta: Record<string, unknown>, finishReason: string | null, filter: Record<string, unknown>, padBytes = 0): Record<string, unknown> {
+  const frame: Record<string, unknown> = {
+    choices: [{ content_filter_results: filter, delta, finish_reason: finishReason, index: 0, logprobs: null }],
+    created: gen.createdSec,
+    id: gen.completionId,
+    model: gen.profile.model,
+  };
+  return withTail(gen, frame, padBytes);
+}
+
+function usageChunk(gen: Generation): Record<string, unknown> {
+  return withTail(gen, { choices: [], created: gen.createdSec, id: gen.completionId, model: gen.profile.model }, 0, usage(gen));
+}
+
+/** Adds the trailing keys in Azure's alphabetical order: obfuscation, object, service_tier, system_fingerprint, usage. */
+function withTail(gen: Generation, frame: Record<string, unknown>, padBytes: number, usageValue: unknown = null): Record<string, unknown> {
+  if (gen.profile.isCurrentShape && (gen.includeObfuscation || padBytes > 0)) frame['obfuscation'] = obfuscation(gen, padBytes);
+  frame['object'] = 'chat.completion.chunk';
+  if (gen.profile.isCurrentShape) {
+    frame['service_tier'] = 'default';
+    frame['system_fingerprint'] = null;
+  } else {
+    frame['system_fingerprint'] = 'fp_5154047bf2';
+  }
+  if (gen.includeUsage) frame['usage'] = usageValue;
+  if (padBytes > 0 && !gen.profile.isCurrentShape) frame['obfuscation'] = obfuscation(gen, padBytes);
+  return frame;
+}
+
+export function usage(gen: Generation): Record<string, unknown> {
+  const completion = completionTokens(gen);
+  return {
+    completion_tokens: completion,
+    completion_tokens_details: { accepted_prediction_tokens: 0, audio_tokens: 0, reasoning_tokens: 0, rejected_prediction_tokens: 0 },
+    prompt_tokens: gen.promptTokens,
+    prompt_tokens_details: { audio_tokens: 0, cached_tokens: 0 },
+    total_tokens: gen.promptTokens + completion,
+  };
+}
+
+/** An OpenAI-style mid-stream error frame; the openai SDK throws APIError on it. */
+export function midStreamError(): Record<string, unknown> {
+  return {
+    error: {
+      message: 'The server had an error while processing your request. Sorry about that!',
+      type: 'server_error',
+      param: null,
+      code: 'server_error',
+    },
+  };
+}
+
+/** The non-streaming chat.completion body. */
+export function chatCompletionBody(gen: Generation): Record<string, unknown> {
+  return {
+    choices: [
+      {
+        content_filter_results: completionFilterResults(),
+        finish_reason: gen.finishReason,
+        index: 0,
+        logprobs: null,
+        message: { annotations: [], content: gen.tokens.join(''), refusal: null, role: 'assistant' },
+      },
+    ],
+    created: gen.createdSec,
+    id: gen.completionId,
+    model: gen.profile.model,
+    object: 'chat.completion',
+    prompt_filter_results: promptFilterResults(),
+    system_fingerprint: gen.profile.isCurrentShape ? null : 'fp_5154047bf2',
+    usage: usage(gen),
+  };
+}

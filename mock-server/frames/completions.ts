@@ -1,0 +1,62 @@
+import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
+import { midStreamError } from './chat.ts';
+import { completionFilterResults, promptFilterResults } from './filter-results.ts';
+import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
+
+/**
+ * Legacy completions (`object: "text_completion"`, the token in `text`): on Azure the
+ * stream starts with a prompt-filter frame and each choice carries content_filter_results.
+ */
+export function completionsStreamEvents(gen: Generation): PlannedEvent[] {
+  const end = lastTokenAtMs(gen);
+  const events: PlannedEvent[] = [
+    dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() }),
+  ];
+  const huge = hugeFrameIndex(gen);
+  const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
+  for (let i = 0; i < gen.tokens.length; i++) {
+    const at = gen.tokenTimesMs[i]!;
+    if (i === errorAt) {
+      events.push(dataEvent(at, midStreamError()));
+      return events;
+    }
+    const frame = textFrame(gen, gen.tokens[i]!, null);
+    if (i === huge) frame['obfuscation'] = obfuscation(gen, gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES);
+    events.push(dataEvent(at, frame, true));
+  }
+  events.push(dataEvent(end, textFrame(gen, '', gen.finishReason)));
+  if (gen.includeUsage) {
+    events.push(dataEvent(end, { id: gen.completionId, object: 'text_completion', created: gen.createdSec, model: gen.profile.model, usage: usage(gen), choices: [] }));
+  }
+  events.push(doneEvent(end));
+  return events;
+}
+
+function textFrame(gen: Generation, text: string, finishReason: string | null): Record<string, unknown> {
+  return {
+    id: gen.completionId,
+    object: 'text_completion',
+    created: gen.createdSec,
+    choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason, content_filter_results: completionFilterResults() }],
+    model: gen.profile.model,
+  };
+}
+
+function usage(gen: Generation): Record<string, number> {
+  const completion = completionTokens(gen);
+  return { prompt_tokens: gen.promptTokens, completion_tokens: completion, total_tokens: gen.promptTokens + completion };
+}
+
+export function completionsBody(gen: Generation): Record<string, unknown> {
+  return {
+    id: gen.completionId,
+    object: 'text_completion',
+    created: gen.createdSec,
+    model: gen.profile.model,
+    prompt_filter_results: promptFilterResults(),
+    choices: [
+      { text: gen.tokens.join(''), index: 0, logprobs: null, finish_reason: gen.finishReason, content_filter_results: completionFilterResults() },
+    ],
+    usage: usage(gen),
+  };
+}

@@ -1,0 +1,45 @@
+import { http, HttpResponse, type RequestHandler } from 'msw';
+import { MOCK_ADMIN_ROUTES, ROUTES } from '../src/protocol/index.ts';
+import { METHOD_NOT_ALLOWED, toErrorResponse } from './azure-errors.ts';
+import type { MockContext } from './context.ts';
+import type { RouteSpec } from './request-gate.ts';
+import { serveApi } from './serve-api.ts';
+
+/** Every API route the mock serves, with how each finds its version and deployment. */
+export const API_ROUTES: ReadonlyArray<{ path: string; spec: RouteSpec }> = [
+  { path: ROUTES.chat, spec: { versioning: 'dated', deploymentFrom: 'path', api: 'chat' } },
+  { path: ROUTES.completions, spec: { versioning: 'dated', deploymentFrom: 'path', api: 'completions' } },
+  { path: ROUTES.extensionsChat, spec: { versioning: 'dated', deploymentFrom: 'path', api: 'on-your-data', isLegacyExtensions: true } },
+  { path: ROUTES.responses, spec: { versioning: 'dated', minApiVersion: '2025-03-01-preview', deploymentFrom: 'body', api: 'responses' } },
+  { path: ROUTES.v1Chat, spec: { versioning: 'v1', deploymentFrom: 'body', api: 'chat' } },
+  { path: ROUTES.v1Completions, spec: { versioning: 'v1', deploymentFrom: 'body', api: 'completions' } },
+  { path: ROUTES.v1Responses, spec: { versioning: 'v1', deploymentFrom: 'body', api: 'responses' } },
+];
+
+/**
+ * The mock as msw request handlers: usable in-process with `getResponse(handlers, request)`
+ * and served over HTTP by http-adapter.ts. POST streams are plain `http.post` handlers
+ * returning a ReadableStream (msw's `sse()` only matches GET with an exact Accept header).
+ */
+export function createHandlers(ctx: MockContext): RequestHandler[] {
+  const api = API_ROUTES.flatMap(({ path, spec }) => [
+    http.post(`*${path}`, ({ request, params }) => serveApi(request, spec, params, ctx)),
+    http.all(`*${path}`, () => toErrorResponse(METHOD_NOT_ALLOWED, {})),
+  ]);
+  const admin = [
+    http.get(`*${MOCK_ADMIN_ROUTES.health}`, () => HttpResponse.json({ ok: true })),
+    http.get(`*${MOCK_ADMIN_ROUTES.stats}`, () => HttpResponse.json(ctx.stats.toJSON())),
+    http.get(`*${MOCK_ADMIN_ROUTES.requests}`, ({ request }) => {
+      const id = new URL(request.url).searchParams.get('id');
+      if (id === null) return HttpResponse.json(ctx.recorder.list());
+      const record = ctx.recorder.get(id);
+      return record ? HttpResponse.json(record) : HttpResponse.json({ error: { code: '404', message: `No request ${id}` } }, { status: 404 });
+    }),
+    http.post(`*${MOCK_ADMIN_ROUTES.reset}`, () => {
+      ctx.recorder.clear();
+      ctx.stats.reset();
+      return new HttpResponse(null, { status: 204 });
+    }),
+  ];
+  return [...api, ...admin];
+}

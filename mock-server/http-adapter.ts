@@ -1,0 +1,151 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getResponse, type RequestHandler } from 'msw';
+import { RESOURCE_NOT_FOUND, payloadTooLarge, type AzureErrorSpec } from './azure-errors.ts';
+
+export interface AdapterOptions {
+  maxBodyBytes: number;
+}
+
+class BodyTooLargeError extends Error {}
+
+/**
+ * node:http <-> fetch, around msw's getResponse. Headers are flushed as soon as the handler
+ * returns (not with the first token); every chunk the body stream yields is written at
+ * once; when the client goes away the request signal aborts and the body stream is
+ * cancelled, which stops generation. A body stream that errors (the `disconnect-after`
+ * fault) destroys the socket without a terminating chunk, as a dropped upstream would.
+ */
+export function createRequestListener(handlers: RequestHandler[], options: AdapterOptions) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    void handle(handlers, options, req, res).catch((error: unknown) => {
+      if (!res.headersSent && !res.destroyed) {
+        writeError(res, { status: 500, body: JSON.stringify({ error: { code: '500', message: `Mock failure: ${(error as Error).message}` } }) });
+      } else {
+        res.destroy();
+      }
+    });
+  };
+}
+
+async function handle(handlers: RequestHandler[], options: AdapterOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  let body: Buffer | undefined;
+  try {
+    body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req, options.maxBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      writeError(res, payloadTooLarge(options.maxBodyBytes));
+      return;
+    }
+    throw error;
+  }
+  const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
+    method: req.method ?? 'GET',
+    headers: toHeaders(req),
+    body: body && body.length > 0 ? new Uint8Array(body.buffer, body.byteOffset, body.length) : null,
+    signal: abort.signal,
+  });
+  let response: Response | undefined;
+  try {
+    response = await getResponse(handlers, request, { quiet: true });
+  } catch (error) {
+    if (abort.signal.aborted) return;
+    throw error;
+  }
+  if (abort.signal.aborted) {
+    await response?.body?.cancel();
+    return;
+  }
+  if (!response) {
+    writeError(res, RESOURCE_NOT_FOUND);
+    return;
+  }
+  res.writeHead(response.status, toNodeHeaders(response.headers));
+  res.flushHeaders();
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  await pipeBody(response.body, res, abort.signal);
+}
+
+async function pipeBody(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const reader = body.getReader();
+  const onAbort = (): void => void reader.cancel().catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await waitForDrain(res, signal);
+    }
+    res.end();
+  } catch {
+    // The stream errored (a fault, or the client left): close abruptly.
+    res.destroy();
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) {
+    req.resume();
+    return Promise.reject(new BodyTooLargeError());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function toHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  }
+  return headers;
+}
+
+function toNodeHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  headers.forEach((value, name) => {
+    if (name !== 'set-cookie') out[name] = value;
+  });
+  const cookies = headers.getSetCookie();
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  return out;
+}
+
+function writeError(res: ServerResponse, spec: AzureErrorSpec): void {
+  res.writeHead(spec.status, { 'content-type': spec.contentType ?? 'application/json', ...spec.headers });
+  res.end(spec.body);
+}

@@ -1,0 +1,43 @@
+/**
+ * A small seeded PRNG (mulberry32): the same seed gives the same text, ids and timings, so
+ * a benchmark run against the mock can be reproduced exactly.
+ */
+export interface Prng {
+  /** Uniform in [0, 1). */
+  next(): number;
+  /** Integer in [0, maxExclusive). */
+  int(maxExclusive: number): number;
+  /** Normal with the given mean and standard deviation (Box-Muller). */
+  normal(mean: number, stdDev: number): number;
+  /** `length` characters from [A-Za-z0-9]. */
+  alnum(length: number): string;
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export function createPrng(seed: number): Prng {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (maxExclusive: number): number => Math.floor(next() * maxExclusive);
+  return {
+    next,
+    int,
+    normal(mean, stdDev) {
+      if (stdDev === 0) return mean;
+      const u = Math.max(next(), Number.EPSILON);
+      const v = next();
+      return mean + stdDev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    },
+    alnum(length) {
+      let out = '';
+      for (let i = 0; i < length; i++) out += ALNUM[int(ALNUM.length)];
+      return out;
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { timingSafeEqual } from 'node:crypto';
+import {
+  ControlHeaderError,
+  FIRST_API_VERSION_WITH_STREAM_OPTIONS,
+  V1_API_VERSIONS,
+  isApiVersionAtLeast,
+  parseControlHeaders,
+  type ApiKind,
+  type MockControl,
+} from '../src/protocol/index.ts';
+import * as errors from './azure-errors.ts';
+import type { AzureErrorSpec } from './azure-errors.ts';
+import type { MockContext } from './context.ts';
+import type { ModelProfile } from './deployments.ts';
+
+/** How a route finds its API version, deployment and API kind. */
+export interface RouteSpec {
+  /** `dated`: api-version required (YYYY-MM-DD[-preview]); `v1`: optional, v1|preview. */
+  versioning: 'dated' | 'v1';
+  /** Lowest dated api-version the route accepts. */
+  minApiVersion?: string;
+  /** Where the deployment name is: the `:deployment` path segment or the body's `model`. */
+  deploymentFrom: 'path' | 'body';
+  /** The API kind; chat routes become `on-your-data` when the body has data sources. */
+  api: ApiKind;
+  /** Legacy `/extensions/chat/completions` (camelCase `dataSources`, `messages[]` deltas). */
+  isLegacyExtensions?: boolean;
+}
+
+/** A request that passed every check Azure would make. */
+export interface AdmittedRequest {
+  api: ApiKind;
+  profile: ModelProfile;
+  body: Record<string, unknown>;
+  control: MockControl;
+  apiVersion: string | null;
+  isStream: boolean;
+}
+
+const DATED_VERSION = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
+const REQUIRED_FIELD: Record<ApiKind, string> = { chat: 'messages', 'on-your-data': 'messages', completions: 'prompt', responses: 'input' };
+const OPERATION_NAME: Record<ApiKind, string> = { chat: 'chatCompletion', 'on-your-data': 'chatCompletion', completions: 'completion', responses: 'responses' };
+
+function checkApiVersion(url: URL, route: RouteSpec): AzureErrorSpec | null {
+  const version = url.searchParams.get('api-version');
+  if (route.versioning === 'v1') {
+    return version === null || (V1_API_VERSIONS as readonly string[]).includes(version) ? null : errors.RESOURCE_NOT_FOUND;
+  }
+  if (version === null || !DATED_VERSION.test(version)) return errors.RESOURCE_NOT_FOUND;
+  if (route.minApiVersion !== undefined && !isApiVersionAtLeast(version, route.minApiVersion)) return errors.RESOURCE_NOT_FOUND;
+  return null;
+}
+
+function isKeyAccepted(request: Request, expected: string | undefined): boolean {
+  const bearer = request.headers.get('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
+  const presented = request.headers.get('api-key') ?? bearer ?? '';
+  if (presented === '') return false;
+  if (expected === undefined) return true;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function parseBody(text: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function hasRequiredField(api: ApiKind, body: Record<string, unknown>): boolean {
+  const value = body[REQUIRED_FIELD[api]];
+  if (api === 'chat' || api === 'on-your-data') return Array.isArray(value) && value.length > 0;
+  return (typeof value === 'string' && value !== '') || (Array.isArray(value) && value.length > 0);
+}
+
+function checkStreamOptions(body: Record<string, unknown>, apiVersion: string | null, isStream: boolean): AzureErrorSpec | null {
+  if (body['stream_options'] === undefined || body['stream_options'] === null) return null;
+  if (apiVersion !== null && DATED_VERSION.test(apiVersion) && !isApiVersionAtLeast(apiVersion, FIRST_API_VERSION_WITH_STREAM_OPTIONS)) {
+    return errors.badRequest('Unrecognized request argument supplied: stream_options', null, null);
+  }
+  if (!isStream) {
+    return errors.badRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', 'invalid_value');
+  }
+  return null;
+}
+
+/**
+ * Checks a request in the order Azure does: api-version, key, control headers, body size,
+ * JSON, deployment, operation, required fields, stream options. Returns the admitted
+ * request or the Azure error to answer with.
+ */
+export async function admitRequest(
+  request: Request,
+  route: RouteSpec,
+  params: Record<string, string | readonly string[] | undefined>,
+  ctx: MockContext,
+): Promise<AdmittedRequest | AzureErrorSpec> {
+  const url = new URL(request.url);
+  const versionError = checkApiVersion(url, route);
+  if (versionError) return versionError;
+  if (!isKeyAccepted(request, ctx.config.apiKey)) return errors.UNAUTHORIZED;
+  let control: MockControl;
+  try {
+    control = parseControlHeaders(request.headers);
+  } catch (error) {
+    if (error instanceof ControlHeaderError) return errors.badControlHeader(error.message);
+    throw error;
+  }
+  const text = await request.text();
+  if (Buffer.byteLength(text) > ctx.config.maxBodyBytes) return errors.payloadTooLarge(ctx.config.maxBodyBytes);
+  const body = parseBody(text);
+  if (body === null) return errors.INVALID_JSON;
+  const deploymentName = route.deploymentFrom === 'path' ? String(params['deployment'] ?? '') : String(body['model'] ?? '');
+  const profile = ctx.config.deployments.get(deploymentName);
+  if (!profile) return errors.DEPLOYMENT_NOT_FOUND;
+  const hasDataSources = body['data_sources'] !== undefined || body['dataSources'] !== undefined;
+  const api: ApiKind = route.api === 'chat' && hasDataSources ? 'on-your-data' : route.api;
+  if (!profile.apis.includes(api)) return errors.operationNotSupported(OPERATION_NAME[api], profile.model);
+  if (!hasRequiredField(api, body)) return errors.missingParameter(REQUIRED_FIELD[api]);
+  const isStream = body['stream'] === true;
+  const apiVersion = url.searchParams.get('api-version');
+  const streamOptionsError = checkStreamOptions(body, apiVersion, isStream);
+  if (streamOptionsError) return streamOptionsError;
+  return { api, profile, body, control, apiVersion, isStream };
+}
+
+export function isAdmitted(value: AdmittedRequest | AzureErrorSpec): value is AdmittedRequest {
+  return 'profile' in value;
+}

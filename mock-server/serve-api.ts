@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiKind } from '../src/protocol/index.ts';
+import * as errors from './azure-errors.ts';
+import type { MockContext } from './context.ts';
+import { createEventStream } from './emitter.ts';
+import { chatCompletionBody, chatStreamEvents } from './frames/chat.ts';
+import { completionsBody, completionsStreamEvents } from './frames/completions.ts';
+import type { PlannedEvent } from './frames/event.ts';
+import { legacyExtensionsStreamEvents, onYourDataBody, onYourDataStreamEvents } from './frames/on-your-data.ts';
+import { responsesBody, responsesStreamEvents } from './frames/responses.ts';
+import { lastTokenAtMs, planGeneration, type Generation } from './generation.ts';
+import { MAX_RECORDED_BODY_BYTES, redactHeaders, type RequestRecord } from './recorder.ts';
+import { admitRequest, isAdmitted, type AdmittedRequest, type RouteSpec } from './request-gate.ts';
+import { contentText, countChatPromptTokens, countTextTokens } from './text.ts';
+
+const DEFAULT_SLOW_HEADERS_MS = 2_000;
+const DEFAULT_RETRY_AFTER_MS = 2_000;
+/** Legacy completions cap output at 16 tokens unless max_tokens says otherwise, as OpenAI does. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+type Params = Record<string, string | readonly string[] | undefined>;
+
+/** Serves one API request end to end: admit, fault, generate, stream or answer. */
+export async function serveApi(request: Request, route: RouteSpec, params: Params, ctx: MockContext): Promise<Response> {
+  ctx.stats.requests++;
+  const record = startRecord(request, ctx);
+  const idHeaders = {
+    'apim-request-id': record.apimRequestId,
+    'x-request-id': record.requestId,
+    'x-ms-client-request-id': record.clientRequestId ?? record.apimRequestId,
+    'x-ms-region': ctx.config.region,
+  };
+  const answerError = (spec: errors.AzureErrorSpec): Response => {
+    record.status = spec.status;
+    record.outcome = 'error';
+    record.endedAt = new Date().toISOString();
+    return errors.toErrorResponse(spec, idHeaders);
+  };
+
+  const admitted = await admitRequest(request, route, params, ctx);
+  if (!isAdmitted(admitted)) return answerError(admitted);
+  record.api = admitted.api;
+  record.deployment = admitted.profile.deployment;
+  record.isStream = admitted.isStream;
+  record.body = recordableBody(admitted.body);
+  const { faults } = admitted.control;
+
+  if ('slow-headers' in faults) {
+    await sleep(faults['slow-headers'] ?? DEFAULT_SLOW_HEADERS_MS, undefined, { signal: request.signal });
+  }
+  if ('429' in faults) return answerError(errors.rateLimited(faults['429'] ?? DEFAULT_RETRY_AFTER_MS));
+  if ('500' in faults) return answerError(errors.serverError(record.requestId));
+  if ('503' in faults) return answerError(errors.SERVICE_UNAVAILABLE);
+
+  const gen = planGeneration({
+    api: admitted.api,
+    profile: admitted.profile,
+    timing: { ...admitted.profile.timing, ...ctx.config.timing, ...definedTiming(admitted) },
+    seed: admitted.control.seed ?? ctx.nextSeed(),
+    maxTokens: maxTokens(admitted),
+    promptTokens: promptTokens(admitted),
+    includeUsage: streamOption(admitted, 'include_usage') === true,
+    includeObfuscation: streamOption(admitted, 'include_obfuscation') !== false,
+    faults,
+    body: admitted.body,
+  });
+  const limits = ctx.consumeRateLimit(admitted.profile.deployment, gen.promptTokens + gen.tokens.length);
+  const headers: Record<string, string> = {
+    ...idHeaders,
+    'cache-control': 'no-cache, must-revalidate',
+    'x-accel-buffering': 'no',
+    'x-content-type-options': 'nosniff',
+    'access-control-allow-origin': '*',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
+    'x-ratelimit-limit-requests': String(ctx.config.rateLimitRequestsPerMin),
+    'x-ratelimit-limit-tokens': String(ctx.config.rateLimitTokensPerMin),
+    'x-ratelimit-remaining-requests': String(limits.remainingRequests),
+    'x-ratelimit-remaining-tokens': String(limits.remainingTokens),
+  };
+  record.status = 200;
+
+  if (!admitted.isStream) {
+    // A non-streaming answer takes as long as the whole stream would have.
+    await sleep(lastTokenAtMs(gen), undefined, { signal: request.signal }).catch((error: unknown) => {
+      record.outcome = 'cancelled';
+      throw error;
+    });
+    record.outcome = 'completed';
+    record.endedAt = new Date().toISOString();
+    return new Response(JSON.stringify(jsonBody(gen, route)), {
+      status: 200,
+      headers: { ...headers, 'content-type': 'application/json' },
+    });
+  }
+
+  const stream = createEventStream(streamEvents(gen, route), {
+    stamp: admitted.control.stamp === true,
+    faults,
+    stats: ctx.stats,
+    record,
+  });
+  return new Response(stream, {
+    status: 200,
+    headers: { ...headers, 'content-type': 'text/event-stream; charset=utf-8' },
+  });
+}
+
+function startRecord(request: Request, ctx: MockContext): RequestRecord {
+  const record: RequestRecord = {
+    requestId: randomUUID(),
+    apimRequestId: randomUUID(),
+    clientRequestId: request.headers.get('x-ms-client-request-id'),
+    method: request.method,
+    path: new URL(request.url).pathname,
+    api: null,
+    deployment: null,
+    status: 0,
+    isStream: false,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    framesPlanned: 0,
+    framesEmitted: 0,
+    outcome: 'pending',
+    headers: redactHeaders(request.headers),
+    body: null,
+  };
+  ctx.recorder.add(record);
+  return record;
+}
+
+function recordableBody(body: Record<string, unknown>): unknown {
+  const size = JSON.stringify(body).length;
+  return size <= MAX_RECORDED_BODY_BYTES ? body : { truncated: true, bytes: size };
+}
+
+function definedTiming(admitted: AdmittedRequest): Record<string, number | string> {
+  const { control } = admitted;
+  const out: Record<string, number | string> = {};
+  for (const key of ['ttftMs', 'itlMs', 'jitterMs', 'mode', 'burstTokens', 'outputTokens'] as const) {
+    const value = control[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function streamOption(admitted: AdmittedRequest, name: string): unknown {
+  const options = admitted.body['stream_options'];
+  return options !== null && typeof options === 'object' ? (options as Record<string, unknown>)[name] : undefined;
+}
+
+function maxTokens(admitted: AdmittedRequest): number | undefined {
+  const { body, api } = admitted;
+  const raw = api === 'responses' ? body['max_output_tokens'] : (body['max_completion_tokens'] ?? body['max_tokens']);
+  if (typeof raw === 'number' && raw > 0) return Math.floor(raw);
+  return api === 'completions' ? COMPLETIONS_DEFAULT_MAX_TOKENS : undefined;
+}
+
+function promptTokens(admitted: AdmittedRequest): number {
+  const { body, api } = admitted;
+  if (api === 'chat' || api === 'on-your-data') return countChatPromptTokens(body['messages'] as unknown[]);
+  const input = api === 'completions' ? body['prompt'] : body['input'];
+  if (Array.isArray(input)) {
+    return input.reduce<number>((sum, item) => sum + countTextTokens(typeof item === 'string' ? item : contentText((item as { content?: unknown })?.content)), 0);
+  }
+  return countTextTokens(String(input ?? ''));
+}
+
+const STREAM_BUILDERS: Record<ApiKind, (gen: Generation) => PlannedEvent[]> = {
+  chat: chatStreamEvents,
+  completions: completionsStreamEvents,
+  responses: responsesStreamEvents,
+  'on-your-data': onYourDataStreamEvents,
+};
+
+function streamEvents(gen: Generation, route: RouteSpec): PlannedEvent[] {
+  if (route.isLegacyExtensions) return legacyExtensionsStreamEvents(gen);
+  return STREAM_BUILDERS[gen.api](gen);
+}
+
+function jsonBody(gen: Generation, route: RouteSpec): Record<string, unknown> {
+  switch (gen.api) {
+    case 'chat':
+      return chatCompletionBody(gen);
+    case 'completions':
+      return completionsBody(gen);
+    case 'responses':
+      return responsesBody(gen);
+    case 'on-your-data':
+      return onYourDataBody(gen, route.isLegacyExtensions === true);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './api.ts';
+export * from './control-headers.ts';
+export * from './stamp.ts';
