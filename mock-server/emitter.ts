@@ -84,6 +84,7 @@ export function createEventStream(planned: readonly PlannedEvent[], options: Emi
   let seq = 0;
   let startNs = 0n;
   let isFinished = false;
+  let isCancelled = false;
 
   const finish = (outcome: RequestRecord['outcome']): void => {
     if (isFinished) return;
@@ -131,7 +132,7 @@ export function createEventStream(planned: readonly PlannedEvent[], options: Emi
         while (!isFinished && next < events.length) {
           if (disconnectAfter !== undefined && record.framesEmitted >= disconnectAfter) {
             finish('disconnected');
-            controller.error(new Error('mock fault: disconnect-after'));
+            errorWhenDrained(controller, new Error('mock fault: disconnect-after'), () => isCancelled);
             return;
           }
           const event = events[next]!;
@@ -154,9 +155,23 @@ export function createEventStream(planned: readonly PlannedEvent[], options: Emi
       pump();
     },
     cancel() {
+      isCancelled = true;
       finish('cancelled');
     },
   });
+}
+
+/**
+ * Errors the stream once its queue is empty: `controller.error()` discards queued chunks,
+ * and the frames before the disconnect point must still reach the client.
+ */
+function errorWhenDrained(controller: ReadableStreamDefaultController<Uint8Array>, error: Error, isCancelled: () => boolean): void {
+  if (isCancelled()) return;
+  if ((controller.desiredSize ?? 0) >= 1) {
+    controller.error(error);
+    return;
+  }
+  setImmediate(() => errorWhenDrained(controller, error, isCancelled));
 }
 
 /** A byte offset inside the first multibyte UTF-8 sequence, so both halves are invalid alone. */

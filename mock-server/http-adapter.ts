@@ -45,7 +45,7 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
   const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
     method: req.method ?? 'GET',
     headers: toHeaders(req),
-    body: body && body.length > 0 ? new Uint8Array(body.buffer, body.byteOffset, body.length) : null,
+    body: body && body.length > 0 ? new Uint8Array(body) : null,
     signal: abort.signal,
   });
   let response: Response | undefined;

@@ -1,0 +1,66 @@
+import { isLabError } from '../src/errors.ts';
+import { MOCK_USAGE, parseMockArgs, type MockCliOptions } from './cli-options.ts';
+import { DEFAULT_DEPLOYMENTS, loadDeploymentsFile, toDeploymentTable } from './deployments.ts';
+import { createMockServer } from './server.ts';
+
+/**
+ * `npm run mock -- --port 0 --host 127.0.0.1`: prints one JSON line with the URL on stdout,
+ * logs nothing else there, and closes cleanly on SIGINT/SIGTERM.
+ */
+async function main(argv: readonly string[]): Promise<void> {
+  let options: MockCliOptions;
+  try {
+    options = parseMockArgs(argv);
+  } catch (error) {
+    if (isLabError(error)) {
+      process.stderr.write(`${error.message}\n\n${MOCK_USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw error;
+  }
+  if (options.help) {
+    process.stdout.write(`${MOCK_USAGE}\n`);
+    return;
+  }
+  let profiles = DEFAULT_DEPLOYMENTS;
+  try {
+    if (options.deploymentsFile !== undefined) profiles = loadDeploymentsFile(options.deploymentsFile);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const mock = await createMockServer({
+    host: options.host,
+    port: options.port,
+    seed: options.seed,
+    region: options.region,
+    maxBodyBytes: options.maxBodyBytes,
+    timing: options.timing,
+    deployments: toDeploymentTable(profiles),
+    apiKey: process.env['MOCK_API_KEY'] || undefined,
+  });
+  process.stdout.write(
+    `${JSON.stringify({
+      event: 'listening',
+      url: mock.url,
+      pid: process.pid,
+      deployments: profiles.map((p) => p.deployment),
+      keyRequired: mock.context.config.apiKey !== undefined,
+    })}\n`,
+  );
+  let isStopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (isStopping) return;
+    isStopping = true;
+    process.stderr.write(`mock: ${signal}, closing\n`);
+    void mock.close().then(() => {
+      process.exitCode = 0;
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+await main(process.argv.slice(2));
