@@ -14,49 +14,52 @@ interface ScheduledEvent extends PlannedEvent {
   splitUtf8?: boolean;
 }
 
-/**
- * Turns planned events into the schedule the faults ask for: `no-done` drops the
- * terminator; `stall` shifts everything after the stall point; `malformed-frame` cuts one
- * frame's JSON; `buffered` holds everything to the end; `keepalive` fills quiet gaps with
- * SSE comments.
- */
-export function applyScheduleFaults(planned: readonly PlannedEvent[], faults: FaultSet): ScheduledEvent[] {
-  let events: ScheduledEvent[] = planned.filter((e) => !('no-done' in faults && e.isTerminator));
-  const contentIndexes = events.flatMap((e, i) => (e.isContent ? [i] : []));
-  const middleContent = contentIndexes[Math.floor(contentIndexes.length / 2)] ?? Math.floor(events.length / 2);
-  if ('stall' in faults || 'stall-after' in faults) {
-    const stallMs = faults.stall ?? DEFAULT_STALL_MS;
-    const from = faults['stall-after'] ?? middleContent;
-    events = events.map((e, i) => (i >= from ? { ...e, atMs: e.atMs + stallMs } : e));
-  }
-  if ('malformed-frame' in faults) {
-    const index = Math.min(faults['malformed-frame'] ?? middleContent, events.length - 1);
-    const target = events[index];
-    if (target) events[index] = { ...target, text: `${target.text.slice(0, Math.max(8, Math.floor(target.text.length / 2)))}\n\n` };
-  }
-  if ('split-utf8' in faults) {
-    events = events.map((e) => (/[^\x00-\x7f]/.test(e.text) ? { ...e, splitUtf8: true } : e));
-  }
-  if ('buffered' in faults) {
-    const end = events.reduce((max, e) => Math.max(max, e.atMs), 0);
-    events = events.map((e) => ({ ...e, atMs: end }));
-  }
-  if ('keepalive' in faults) events = withKeepalives(events, faults.keepalive ?? DEFAULT_KEEPALIVE_MS);
-  return events;
+/** What the schedule faults need to know about a stream before it starts. */
+export interface StreamShape {
+  /** Number of content frames the builder will yield. */
+  contentCount: number;
+  /** When the last planned frame is due, ms after the start. */
+  endMs: number;
 }
 
-function withKeepalives(events: ScheduledEvent[], intervalMs: number): ScheduledEvent[] {
-  if (intervalMs <= 0) return events;
-  const out: ScheduledEvent[] = [];
-  let last = 0;
-  for (const event of events) {
-    for (let at = last + intervalMs; at < event.atMs; at += intervalMs) {
-      out.push({ atMs: at, text: KEEPALIVE_TEXT, isContent: false, isComment: true });
+/**
+ * Applies the faults that change the schedule, lazily (frames are rendered only when the
+ * emitter pulls them): `no-done` drops the terminator; `stall` shifts everything from the
+ * middle content frame (or from frame `stall-after`); `malformed-frame` cuts one frame's
+ * JSON (the middle content frame, or the frame at that index); `buffered` holds everything
+ * to the end; `keepalive` fills quiet gaps with SSE comments.
+ */
+export function* applyScheduleFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, shape: StreamShape): Generator<ScheduledEvent> {
+  const hasStall = 'stall' in faults || 'stall-after' in faults;
+  const stallMs = hasStall ? (faults.stall ?? DEFAULT_STALL_MS) : 0;
+  const middleContent = Math.floor(shape.contentCount / 2);
+  const keepaliveMs = 'keepalive' in faults ? (faults.keepalive ?? DEFAULT_KEEPALIVE_MS) : 0;
+  const bufferedAtMs = 'buffered' in faults ? shape.endMs + stallMs : undefined;
+  let index = 0;
+  let contentIndex = -1;
+  let isStalled = false;
+  let lastAtMs = 0;
+  for (const original of planned) {
+    if ('no-done' in faults && original.isTerminator) continue;
+    const event: ScheduledEvent = { ...original };
+    if (event.isContent) contentIndex++;
+    const isMiddleContent = event.isContent && contentIndex === middleContent;
+    if (hasStall && !isStalled) isStalled = faults['stall-after'] !== undefined ? index >= faults['stall-after'] : isMiddleContent;
+    if (isStalled) event.atMs += stallMs;
+    if ('malformed-frame' in faults && (faults['malformed-frame'] === undefined ? isMiddleContent : index === faults['malformed-frame'])) {
+      event.text = `${event.text.slice(0, Math.max(8, Math.floor(event.text.length / 2)))}\n\n`;
     }
-    out.push(event);
-    last = event.atMs;
+    if ('split-utf8' in faults && /[^\x00-\x7f]/.test(event.text)) event.splitUtf8 = true;
+    if (bufferedAtMs !== undefined) event.atMs = bufferedAtMs;
+    if (keepaliveMs > 0) {
+      for (let at = lastAtMs + keepaliveMs; at < event.atMs; at += keepaliveMs) {
+        yield { atMs: at, text: KEEPALIVE_TEXT, isContent: false, isComment: true };
+      }
+    }
+    lastAtMs = event.atMs;
+    index++;
+    yield event;
   }
-  return out;
 }
 
 export interface EmitOptions {
@@ -74,13 +77,13 @@ const encoder = new TextEncoder();
  * cancels (the client went away). `disconnect-after` errors the stream, which the HTTP
  * adapter turns into an abrupt connection close.
  */
-export function createEventStream(planned: readonly PlannedEvent[], options: EmitOptions): ReadableStream<Uint8Array> {
-  const events = applyScheduleFaults(planned, options.faults);
+export function createEventStream(planned: Iterable<PlannedEvent>, shape: StreamShape, options: EmitOptions): ReadableStream<Uint8Array> {
+  const events = applyScheduleFaults(planned, options.faults, shape);
   const { stats, record } = options;
   const disconnectAfter = options.faults['disconnect-after'];
-  record.framesPlanned = events.filter((e) => !e.isComment).length;
+  record.contentFramesPlanned = shape.contentCount;
   let timer: NodeJS.Timeout | undefined;
-  let next = 0;
+  let pending = events.next();
   let seq = 0;
   let startNs = 0n;
   let isFinished = false;
@@ -129,13 +132,13 @@ export function createEventStream(planned: readonly PlannedEvent[], options: Emi
 
       const pump = (): void => {
         timer = undefined;
-        while (!isFinished && next < events.length) {
+        while (!isFinished && !pending.done) {
           if (disconnectAfter !== undefined && record.framesEmitted >= disconnectAfter) {
             finish('disconnected');
             errorWhenDrained(controller, new Error('mock fault: disconnect-after'), () => isCancelled);
             return;
           }
-          const event = events[next]!;
+          const event = pending.value;
           const dueNs = startNs + BigInt(Math.round(event.atMs * 1e6));
           const waitMs = Number(dueNs - process.hrtime.bigint()) / 1e6;
           // Node timers have 1 ms granularity: a frame due within the next 0.5 ms goes now
@@ -144,7 +147,7 @@ export function createEventStream(planned: readonly PlannedEvent[], options: Emi
             timer = setTimeout(pump, Math.floor(waitMs));
             return;
           }
-          next++;
+          pending = events.next();
           if (!emit(event, dueNs)) return;
         }
         if (!isFinished) {

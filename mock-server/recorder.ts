@@ -17,7 +17,8 @@ export interface RequestRecord {
   isStream: boolean;
   startedAt: string;
   endedAt: string | null;
-  framesPlanned: number;
+  /** Content frames (tokens) the answer was planned to have. */
+  contentFramesPlanned: number;
   framesEmitted: number;
   outcome: StreamOutcome;
   /** Request headers without credentials. */

@@ -94,7 +94,7 @@ export async function serveApi(request: Request, route: RouteSpec, params: Param
     });
   }
 
-  const stream = createEventStream(streamEvents(gen, route), {
+  const stream = createEventStream(streamEvents(gen, route), { contentCount: gen.tokens.length, endMs: lastTokenAtMs(gen) }, {
     stamp: admitted.control.stamp === true,
     faults,
     stats: ctx.stats,
@@ -119,7 +119,7 @@ function startRecord(request: Request, ctx: MockContext): RequestRecord {
     isStream: false,
     startedAt: new Date().toISOString(),
     endedAt: null,
-    framesPlanned: 0,
+    contentFramesPlanned: 0,
     framesEmitted: 0,
     outcome: 'pending',
     headers: redactHeaders(request.headers),
@@ -166,14 +166,14 @@ function promptTokens(admitted: AdmittedRequest): number {
   return countTextTokens(String(input ?? ''));
 }
 
-const STREAM_BUILDERS: Record<ApiKind, (gen: Generation) => PlannedEvent[]> = {
+const STREAM_BUILDERS: Record<ApiKind, (gen: Generation) => Iterable<PlannedEvent>> = {
   chat: chatStreamEvents,
   completions: completionsStreamEvents,
   responses: responsesStreamEvents,
   'on-your-data': onYourDataStreamEvents,
 };
 
-function streamEvents(gen: Generation, route: RouteSpec): PlannedEvent[] {
+function streamEvents(gen: Generation, route: RouteSpec): Iterable<PlannedEvent> {
   if (route.isLegacyExtensions) return legacyExtensionsStreamEvents(gen);
   return STREAM_BUILDERS[gen.api](gen);
 }

@@ -7,26 +7,25 @@ import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
  * prompt-filter frame (`choices: []`, empty id) -> role frame -> one frame per token ->
  * finish frame -> usage frame (only with include_usage) -> `data: [DONE]`.
  */
-export function chatStreamEvents(gen: Generation): PlannedEvent[] {
+export function* chatStreamEvents(gen: Generation): Generator<PlannedEvent> {
   const end = lastTokenAtMs(gen);
-  const events: PlannedEvent[] = [promptFilterEvent(gen)];
+  yield promptFilterEvent(gen);
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
-  events.push(dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {})));
+  yield dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {}));
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
     const at = gen.tokenTimesMs[i]!;
     if (i === errorAt) {
-      events.push(dataEvent(at, midStreamError()));
-      return events;
+      yield dataEvent(at, midStreamError());
+      return;
     }
     const pad = i === huge ? (gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES) : 0;
-    events.push(dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), pad), true));
+    yield dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), pad), true);
   }
-  events.push(dataEvent(end, chunk(gen, {}, gen.finishReason, {})));
-  if (gen.includeUsage) events.push(dataEvent(end, usageChunk(gen)));
-  events.push(doneEvent(end));
-  return events;
+  yield dataEvent(end, chunk(gen, {}, gen.finishReason, {}));
+  if (gen.includeUsage) yield dataEvent(end, usageChunk(gen));
+  yield doneEvent(end);
 }
 
 function promptFilterEvent(gen: Generation): PlannedEvent {

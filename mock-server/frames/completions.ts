@@ -7,29 +7,26 @@ import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
  * Legacy completions (`object: "text_completion"`, the token in `text`): on Azure the
  * stream starts with a prompt-filter frame and each choice carries content_filter_results.
  */
-export function completionsStreamEvents(gen: Generation): PlannedEvent[] {
+export function* completionsStreamEvents(gen: Generation): Generator<PlannedEvent> {
   const end = lastTokenAtMs(gen);
-  const events: PlannedEvent[] = [
-    dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() }),
-  ];
+  yield dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() });
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
     const at = gen.tokenTimesMs[i]!;
     if (i === errorAt) {
-      events.push(dataEvent(at, midStreamError()));
-      return events;
+      yield dataEvent(at, midStreamError());
+      return;
     }
     const frame = textFrame(gen, gen.tokens[i]!, null);
     if (i === huge) frame['obfuscation'] = obfuscation(gen, gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES);
-    events.push(dataEvent(at, frame, true));
+    yield dataEvent(at, frame, true);
   }
-  events.push(dataEvent(end, textFrame(gen, '', gen.finishReason)));
+  yield dataEvent(end, textFrame(gen, '', gen.finishReason));
   if (gen.includeUsage) {
-    events.push(dataEvent(end, { id: gen.completionId, object: 'text_completion', created: gen.createdSec, model: gen.profile.model, usage: usage(gen), choices: [] }));
+    yield dataEvent(end, { id: gen.completionId, object: 'text_completion', created: gen.createdSec, model: gen.profile.model, usage: usage(gen), choices: [] });
   }
-  events.push(doneEvent(end));
-  return events;
+  yield doneEvent(end);
 }
 
 function textFrame(gen: Generation, text: string, finishReason: string | null): Record<string, unknown> {

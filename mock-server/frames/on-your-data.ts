@@ -54,38 +54,32 @@ export function contextFor(gen: Generation): { citations: Citation[]; intent: st
 const OBJECT = 'extensions.chat.completion.chunk';
 
 /** Current API (`data_sources` on chat completions): citations and intent in the first delta's `context`. */
-export function onYourDataStreamEvents(gen: Generation): PlannedEvent[] {
+export function* onYourDataStreamEvents(gen: Generation): Generator<PlannedEvent> {
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
   const end = lastTokenAtMs(gen);
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: OBJECT };
-  const events: PlannedEvent[] = [
-    dataEvent(first, { ...base, choices: [{ index: 0, delta: { role: 'assistant', context: contextFor(gen) }, end_turn: false, finish_reason: null }] }),
-  ];
+  yield dataEvent(first, { ...base, choices: [{ index: 0, delta: { role: 'assistant', context: contextFor(gen) }, end_turn: false, finish_reason: null }] });
   for (let i = 0; i < gen.tokens.length; i++) {
-    events.push(dataEvent(gen.tokenTimesMs[i]!, { ...base, choices: [{ index: 0, delta: { content: gen.tokens[i] }, end_turn: false, finish_reason: null }] }, true));
+    yield dataEvent(gen.tokenTimesMs[i]!, { ...base, choices: [{ index: 0, delta: { content: gen.tokens[i] }, end_turn: false, finish_reason: null }] }, true);
   }
-  events.push(dataEvent(end, { ...base, choices: [{ index: 0, delta: {}, end_turn: true, finish_reason: gen.finishReason }] }));
-  if (gen.includeUsage) events.push(dataEvent(end, { ...base, choices: [], usage: usage(gen) }));
-  events.push(doneEvent(end));
-  return events;
+  yield dataEvent(end, { ...base, choices: [{ index: 0, delta: {}, end_turn: true, finish_reason: gen.finishReason }] });
+  if (gen.includeUsage) yield dataEvent(end, { ...base, choices: [], usage: usage(gen) });
+  yield doneEvent(end);
 }
 
 /** Legacy `/extensions/chat/completions`: `choices[0].messages[j].delta`, a `tool` message with the citations JSON first. */
-export function legacyExtensionsStreamEvents(gen: Generation): PlannedEvent[] {
+export function* legacyExtensionsStreamEvents(gen: Generation): Generator<PlannedEvent> {
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
   const end = lastTokenAtMs(gen);
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: OBJECT };
   const message = (delta: Record<string, unknown>, endTurn: boolean) => [{ index: 0, delta, end_turn: endTurn }];
-  const events: PlannedEvent[] = [
-    dataEvent(first, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ role: 'tool', content: JSON.stringify(contextFor(gen)) }, false) }] }),
-    dataEvent(first, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ role: 'assistant', content: null }, false) }] }),
-  ];
+  yield dataEvent(first, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ role: 'tool', content: JSON.stringify(contextFor(gen)) }, false) }] });
+  yield dataEvent(first, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ role: 'assistant', content: null }, false) }] });
   for (let i = 0; i < gen.tokens.length; i++) {
-    events.push(dataEvent(gen.tokenTimesMs[i]!, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ content: gen.tokens[i] }, false) }] }, true));
+    yield dataEvent(gen.tokenTimesMs[i]!, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ content: gen.tokens[i] }, false) }] }, true);
   }
-  events.push(dataEvent(end, { ...base, choices: [{ index: 0, finish_reason: gen.finishReason, messages: message({}, true) }] }));
-  events.push(doneEvent(end));
-  return events;
+  yield dataEvent(end, { ...base, choices: [{ index: 0, finish_reason: gen.finishReason, messages: message({}, true) }] });
+  yield doneEvent(end);
 }
 
 export function onYourDataBody(gen: Generation, legacy: boolean): Record<string, unknown> {

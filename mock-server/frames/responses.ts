@@ -8,47 +8,44 @@ import { namedEvent, type PlannedEvent } from './event.ts';
  * output_item.added and content_part.added come first: openai-node's ResponseStream
  * rejects deltas for items it has not seen.
  */
-export function responsesStreamEvents(gen: Generation): PlannedEvent[] {
-  const events: PlannedEvent[] = [];
+export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent> {
   let seq = 0;
-  const push = (atMs: number, type: string, fields: Record<string, unknown>, isContent = false): void => {
-    events.push(namedEvent(atMs, type, { type, sequence_number: seq++, ...fields }, isContent));
-  };
+  const event = (atMs: number, type: string, fields: Record<string, unknown>, isContent = false): PlannedEvent =>
+    namedEvent(atMs, type, { type, sequence_number: seq++, ...fields }, isContent);
   const itemBase = { item_id: gen.itemId, output_index: 0, content_index: 0 };
-  push(0, 'response.created', { response: responseObject(gen, 'in_progress', []) });
-  push(0, 'response.in_progress', { response: responseObject(gen, 'in_progress', []) });
+  yield event(0, 'response.created', { response: responseObject(gen, 'in_progress', []) });
+  yield event(0, 'response.in_progress', { response: responseObject(gen, 'in_progress', []) });
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
-  push(first, 'response.output_item.added', {
+  yield event(first, 'response.output_item.added', {
     output_index: 0,
     item: { id: gen.itemId, type: 'message', status: 'in_progress', role: 'assistant', content: [] },
   });
-  push(first, 'response.content_part.added', { ...itemBase, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
+  yield event(first, 'response.content_part.added', { ...itemBase, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
     const at = gen.tokenTimesMs[i]!;
     if (i === errorAt) {
-      push(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null });
-      push(at, 'response.failed', {
+      yield event(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null });
+      yield event(at, 'response.failed', {
         response: { ...responseObject(gen, 'failed', []), error: { code: 'server_error', message: 'The server had an error while processing your request.' } },
       });
-      return events;
+      return;
     }
     const fields: Record<string, unknown> = { ...itemBase, delta: gen.tokens[i], logprobs: [] };
     const pad = i === huge ? (gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES) : 0;
     if (gen.includeObfuscation || pad > 0) fields['obfuscation'] = obfuscation(gen, pad);
-    push(at, 'response.output_text.delta', fields, true);
+    yield event(at, 'response.output_text.delta', fields, true);
   }
   const end = lastTokenAtMs(gen);
   const text = gen.tokens.join('');
   const part = { type: 'output_text', annotations: [], logprobs: [], text };
   const item = { id: gen.itemId, type: 'message', status: itemStatus(gen), role: 'assistant', content: [part] };
-  push(end, 'response.output_text.done', { ...itemBase, text, logprobs: [] });
-  push(end, 'response.content_part.done', { ...itemBase, part });
-  push(end, 'response.output_item.done', { output_index: 0, item });
+  yield event(end, 'response.output_text.done', { ...itemBase, text, logprobs: [] });
+  yield event(end, 'response.content_part.done', { ...itemBase, part });
+  yield event(end, 'response.output_item.done', { output_index: 0, item });
   const status = gen.finishReason === 'length' ? 'incomplete' : 'completed';
-  push(end, `response.${status}`, { response: responseObject(gen, status, [item]) });
-  return events;
+  yield event(end, `response.${status}`, { response: responseObject(gen, status, [item]) });
 }
 
 function itemStatus(gen: Generation): string {
