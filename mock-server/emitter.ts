@@ -29,7 +29,14 @@ export interface StreamShape {
  * JSON (the middle content frame, or the frame at that index); `buffered` holds everything
  * to the end; `keepalive` fills quiet gaps with SSE comments.
  */
-export function* applyScheduleFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, shape: StreamShape): Generator<ScheduledEvent> {
+export function applyScheduleFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, shape: StreamShape): Iterator<ScheduledEvent> {
+  const hasScheduleFault = SCHEDULE_FAULTS.some((name) => name in faults);
+  return hasScheduleFault ? scheduleWithFaults(planned, faults, shape) : planned[Symbol.iterator]();
+}
+
+const SCHEDULE_FAULTS = ['no-done', 'stall', 'stall-after', 'malformed-frame', 'split-utf8', 'buffered', 'keepalive'] as const;
+
+function* scheduleWithFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, shape: StreamShape): Generator<ScheduledEvent> {
   const hasStall = 'stall' in faults || 'stall-after' in faults;
   const stallMs = hasStall ? (faults.stall ?? DEFAULT_STALL_MS) : 0;
   const middleContent = Math.floor(shape.contentCount / 2);
@@ -69,7 +76,8 @@ export interface EmitOptions {
   record: RequestRecord;
 }
 
-const encoder = new TextEncoder();
+/** Buffer.from takes small strings from Node's pooled allocator; TextEncoder allocates per call. */
+const encode = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 
 /**
  * A byte stream that writes each event at its planned time (relative to the moment the
@@ -107,14 +115,15 @@ export function createEventStream(planned: Iterable<PlannedEvent>, shape: Stream
       stats.streamsStarted++;
       stats.activeStreams++;
 
-      const emit = (event: ScheduledEvent, dueNs: bigint): boolean => {
-        const nowNs = process.hrtime.bigint();
+      // Schedule arithmetic is in plain numbers of ns since the stream started (exact well
+      // past any stream's length); the absolute BigInt clock is needed only for stamps.
+      const emit = (event: ScheduledEvent, dueNs: number, nowNs: number): boolean => {
         if (event.isComment) {
-          controller.enqueue(encoder.encode(event.text));
+          controller.enqueue(encode(event.text));
           return true;
         }
-        const bytes = encoder.encode(options.stamp ? formatStampLine(nowNs, seq++) + event.text : event.text);
-        stats.recordLatenessNs(Number(nowNs - dueNs));
+        const bytes = encode(options.stamp ? formatStampLine(startNs + BigInt(nowNs), seq++) + event.text : event.text);
+        stats.recordLatenessNs(nowNs - dueNs);
         record.framesEmitted++;
         if (event.splitUtf8) {
           const cut = splitPoint(bytes);
@@ -139,8 +148,9 @@ export function createEventStream(planned: Iterable<PlannedEvent>, shape: Stream
             return;
           }
           const event = pending.value;
-          const dueNs = startNs + BigInt(Math.round(event.atMs * 1e6));
-          const waitMs = Number(dueNs - process.hrtime.bigint()) / 1e6;
+          const dueNs = event.atMs * 1e6;
+          const nowNs = Number(process.hrtime.bigint() - startNs);
+          const waitMs = (dueNs - nowNs) / 1e6;
           // Node timers have 1 ms granularity: a frame due within the next 0.5 ms goes now
           // rather than a whole timer tick late.
           if (waitMs > 0.5) {
@@ -148,7 +158,7 @@ export function createEventStream(planned: Iterable<PlannedEvent>, shape: Stream
             return;
           }
           pending = events.next();
-          if (!emit(event, dueNs)) return;
+          if (!emit(event, dueNs, nowNs)) return;
         }
         if (!isFinished) {
           finish('completed');

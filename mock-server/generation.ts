@@ -89,7 +89,7 @@ export function lastTokenAtMs(gen: Generation): number {
 
 /** Random obfuscation padding, `[A-Za-z0-9]{1,16}`, or a huge one for the fault. */
 export function obfuscation(gen: Generation, padBytes = 0): string {
-  return gen.prng.alnum(padBytes > 0 ? padBytes : 1 + gen.prng.int(16));
+  return padBytes > 0 ? gen.prng.alnum(padBytes) : gen.prng.alnumSlice(1 + gen.prng.int(16));
 }
 
 /** Index of the content frame the `huge-frame` fault pads, or -1. */

@@ -11,9 +11,14 @@ export interface Prng {
   normal(mean: number, stdDev: number): number;
   /** `length` characters from [A-Za-z0-9]. */
   alnum(length: number): string;
+  /** `length` (at most ALNUM_POOL_LENGTH) characters from [A-Za-z0-9], as a cheap slice of a fixed random pool. */
+  alnumSlice(length: number): string;
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export const ALNUM_POOL_LENGTH = 4096;
+let pool: string | undefined;
 
 export function createPrng(seed: number): Prng {
   let state = seed >>> 0;
@@ -38,6 +43,11 @@ export function createPrng(seed: number): Prng {
       let out = '';
       for (let i = 0; i < length; i++) out += ALNUM[int(ALNUM.length)];
       return out;
+    },
+    alnumSlice(length) {
+      pool ??= createPrng(0x5eed).alnum(ALNUM_POOL_LENGTH * 2);
+      const start = int(ALNUM_POOL_LENGTH);
+      return pool.slice(start, start + Math.min(length, ALNUM_POOL_LENGTH));
     },
   };
 }

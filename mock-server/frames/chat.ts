@@ -1,6 +1,7 @@
 import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
-import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
+import { dataEvent, doneEvent, renderedDataEvent, type PlannedEvent } from './event.ts';
+import { createJsonTemplate } from './json-template.ts';
 
 /**
  * Chat completions, as Azure streams them (keys in alphabetical order, like 2024+ Azure):
@@ -12,6 +13,8 @@ export function* chatStreamEvents(gen: Generation): Generator<PlannedEvent> {
   yield promptFilterEvent(gen);
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
   yield dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {}));
+  const hasObfuscation = obfuscationFor(gen) !== undefined;
+  const contentFrame = createJsonTemplate(2, ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined));
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
@@ -20,8 +23,12 @@ export function* chatStreamEvents(gen: Generation): Generator<PlannedEvent> {
       yield dataEvent(at, midStreamError());
       return;
     }
-    const pad = i === huge ? (gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES) : 0;
-    yield dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), pad), true);
+    if (i === huge) {
+      const padded = obfuscationFor(gen, gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES);
+      yield dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), padded), true);
+      continue;
+    }
+    yield renderedDataEvent(at, contentFrame([gen.tokens[i], hasObfuscation ? obfuscation(gen) : undefined]), true);
   }
   yield dataEvent(end, chunk(gen, {}, gen.finishReason, {}));
   if (gen.includeUsage) yield dataEvent(end, usageChunk(gen));
@@ -41,23 +48,38 @@ function promptFilterEvent(gen: Generation): PlannedEvent {
   });
 }
 
-function chunk(gen: Generation, delta: Record<string, unknown>, finishReason: string | null, filter: Record<string, unknown>, padBytes = 0): Record<string, unknown> {
+/**
+ * The obfuscation value of a frame: random padding on current-shape models unless the
+ * client turned it off; the huge-frame fault pads any model's frame.
+ */
+function obfuscationFor(gen: Generation, padBytes = 0): string | undefined {
+  if (padBytes > 0) return obfuscation(gen, padBytes);
+  return gen.profile.isCurrentShape && gen.includeObfuscation ? obfuscation(gen) : undefined;
+}
+
+function chunk(
+  gen: Generation,
+  delta: Record<string, unknown>,
+  finishReason: string | null,
+  filter: Record<string, unknown>,
+  obfuscationValue: string | undefined = obfuscationFor(gen),
+): Record<string, unknown> {
   const frame: Record<string, unknown> = {
     choices: [{ content_filter_results: filter, delta, finish_reason: finishReason, index: 0, logprobs: null }],
     created: gen.createdSec,
     id: gen.completionId,
     model: gen.profile.model,
   };
-  return withTail(gen, frame, padBytes);
+  return withTail(gen, frame, obfuscationValue);
 }
 
 function usageChunk(gen: Generation): Record<string, unknown> {
-  return withTail(gen, { choices: [], created: gen.createdSec, id: gen.completionId, model: gen.profile.model }, 0, usage(gen));
+  return withTail(gen, { choices: [], created: gen.createdSec, id: gen.completionId, model: gen.profile.model }, obfuscationFor(gen), usage(gen));
 }
 
 /** Adds the trailing keys in Azure's alphabetical order: obfuscation, object, service_tier, system_fingerprint, usage. */
-function withTail(gen: Generation, frame: Record<string, unknown>, padBytes: number, usageValue: unknown = null): Record<string, unknown> {
-  if (gen.profile.isCurrentShape && (gen.includeObfuscation || padBytes > 0)) frame['obfuscation'] = obfuscation(gen, padBytes);
+function withTail(gen: Generation, frame: Record<string, unknown>, obfuscationValue: string | undefined, usageValue: unknown = null): Record<string, unknown> {
+  if (obfuscationValue !== undefined) frame['obfuscation'] = obfuscationValue;
   frame['object'] = 'chat.completion.chunk';
   if (gen.profile.isCurrentShape) {
     frame['service_tier'] = 'default';
@@ -66,7 +88,6 @@ function withTail(gen: Generation, frame: Record<string, unknown>, padBytes: num
     frame['system_fingerprint'] = 'fp_5154047bf2';
   }
   if (gen.includeUsage) frame['usage'] = usageValue;
-  if (padBytes > 0 && !gen.profile.isCurrentShape) frame['obfuscation'] = obfuscation(gen, padBytes);
   return frame;
 }
 

@@ -1,7 +1,8 @@
 import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
 import { midStreamError } from './chat.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
-import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
+import { dataEvent, doneEvent, renderedDataEvent, type PlannedEvent } from './event.ts';
+import { createJsonTemplate } from './json-template.ts';
 
 /**
  * Legacy completions (`object: "text_completion"`, the token in `text`): on Azure the
@@ -10,6 +11,7 @@ import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
 export function* completionsStreamEvents(gen: Generation): Generator<PlannedEvent> {
   const end = lastTokenAtMs(gen);
   yield dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() });
+  const contentFrame = createJsonTemplate(1, ([token]) => textFrame(gen, token!, null));
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
@@ -18,9 +20,13 @@ export function* completionsStreamEvents(gen: Generation): Generator<PlannedEven
       yield dataEvent(at, midStreamError());
       return;
     }
-    const frame = textFrame(gen, gen.tokens[i]!, null);
-    if (i === huge) frame['obfuscation'] = obfuscation(gen, gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES);
-    yield dataEvent(at, frame, true);
+    if (i === huge) {
+      const frame = textFrame(gen, gen.tokens[i]!, null);
+      frame['obfuscation'] = obfuscation(gen, gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES);
+      yield dataEvent(at, frame, true);
+      continue;
+    }
+    yield renderedDataEvent(at, contentFrame([gen.tokens[i]]), true);
   }
   yield dataEvent(end, textFrame(gen, '', gen.finishReason));
   if (gen.includeUsage) {

@@ -12,11 +12,20 @@ export interface PlannedEvent {
 }
 
 export function dataEvent(atMs: number, payload: unknown, isContent = false): PlannedEvent {
-  return { atMs, text: `data: ${JSON.stringify(payload)}\n\n`, isContent };
+  return renderedDataEvent(atMs, JSON.stringify(payload), isContent);
+}
+
+/** A `data:` frame whose JSON is already rendered (by a JsonTemplate). */
+export function renderedDataEvent(atMs: number, json: string, isContent = false): PlannedEvent {
+  return { atMs, text: `data: ${json}\n\n`, isContent };
 }
 
 export function namedEvent(atMs: number, name: string, payload: unknown, isContent = false): PlannedEvent {
-  return { atMs, text: `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`, isContent };
+  return renderedNamedEvent(atMs, name, JSON.stringify(payload), isContent);
+}
+
+export function renderedNamedEvent(atMs: number, name: string, json: string, isContent = false): PlannedEvent {
+  return { atMs, text: `event: ${name}\ndata: ${json}\n\n`, isContent };
 }
 
 export function doneEvent(atMs: number): PlannedEvent {

@@ -1,5 +1,6 @@
 import { completionTokens, lastTokenAtMs, type Generation } from '../generation.ts';
-import { dataEvent, doneEvent, type PlannedEvent } from './event.ts';
+import { dataEvent, doneEvent, renderedDataEvent, type PlannedEvent } from './event.ts';
+import { createJsonTemplate } from './json-template.ts';
 import { usage } from './chat.ts';
 
 /**
@@ -59,8 +60,9 @@ export function* onYourDataStreamEvents(gen: Generation): Generator<PlannedEvent
   const end = lastTokenAtMs(gen);
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: OBJECT };
   yield dataEvent(first, { ...base, choices: [{ index: 0, delta: { role: 'assistant', context: contextFor(gen) }, end_turn: false, finish_reason: null }] });
+  const contentFrame = createJsonTemplate(1, ([token]) => ({ ...base, choices: [{ index: 0, delta: { content: token }, end_turn: false, finish_reason: null }] }));
   for (let i = 0; i < gen.tokens.length; i++) {
-    yield dataEvent(gen.tokenTimesMs[i]!, { ...base, choices: [{ index: 0, delta: { content: gen.tokens[i] }, end_turn: false, finish_reason: null }] }, true);
+    yield renderedDataEvent(gen.tokenTimesMs[i]!, contentFrame([gen.tokens[i]]), true);
   }
   yield dataEvent(end, { ...base, choices: [{ index: 0, delta: {}, end_turn: true, finish_reason: gen.finishReason }] });
   if (gen.includeUsage) yield dataEvent(end, { ...base, choices: [], usage: usage(gen) });

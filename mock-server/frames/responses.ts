@@ -1,5 +1,6 @@
 import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
-import { namedEvent, type PlannedEvent } from './event.ts';
+import { namedEvent, renderedNamedEvent, type PlannedEvent } from './event.ts';
+import { createJsonTemplate } from './json-template.ts';
 
 /**
  * Responses API stream: `event: <type>` + `data: {"type":…,"sequence_number":n}` frames,
@@ -21,6 +22,15 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent>
     item: { id: gen.itemId, type: 'message', status: 'in_progress', role: 'assistant', content: [] },
   });
   yield event(first, 'response.content_part.added', { ...itemBase, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
+  const DELTA = 'response.output_text.delta';
+  const deltaEvent = createJsonTemplate(3, ([sequence, token, obf]) => ({
+    type: DELTA,
+    sequence_number: sequence,
+    ...itemBase,
+    delta: token,
+    logprobs: [],
+    ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
+  }));
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
@@ -32,10 +42,13 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent>
       });
       return;
     }
-    const fields: Record<string, unknown> = { ...itemBase, delta: gen.tokens[i], logprobs: [] };
-    const pad = i === huge ? (gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES) : 0;
-    if (gen.includeObfuscation || pad > 0) fields['obfuscation'] = obfuscation(gen, pad);
-    yield event(at, 'response.output_text.delta', fields, true);
+    if (i === huge) {
+      const pad = gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES;
+      yield event(at, DELTA, { ...itemBase, delta: gen.tokens[i], logprobs: [], obfuscation: obfuscation(gen, pad) }, true);
+      continue;
+    }
+    const json = deltaEvent([seq++, gen.tokens[i], gen.includeObfuscation ? obfuscation(gen) : undefined]);
+    yield renderedNamedEvent(at, DELTA, json, true);
   }
   const end = lastTokenAtMs(gen);
   const text = gen.tokens.join('');

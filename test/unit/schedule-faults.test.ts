@@ -3,7 +3,7 @@ import { applyScheduleFaults as applyLazily } from '../../mock-server/emitter.ts
 import { dataEvent, doneEvent } from '../../mock-server/frames/event.ts';
 
 const SHAPE = { contentCount: 4, endMs: 40 };
-const applyScheduleFaults = (plan: typeof PLAN, faults: Parameters<typeof applyLazily>[1]) => [...applyLazily(plan, faults, SHAPE)];
+const applyScheduleFaults = (plan: typeof PLAN, faults: Parameters<typeof applyLazily>[1]) => Array.from({ [Symbol.iterator]: () => applyLazily(plan, faults, SHAPE) });
 
 const PLAN = [
   dataEvent(5, { filter: true }),

@@ -1,0 +1,39 @@
+/**
+ * Renders many JSON frames that differ only in a few values, without re-serialising the
+ * whole object each time: the object is stringified once with sentinel strings in the
+ * varying places, split on them, and each frame is the parts joined with
+ * `JSON.stringify(value)` for each slot. The output is byte-identical to JSON.stringify of
+ * the filled-in object (key order included); the mock capacity benchmark is why it exists.
+ */
+export type JsonTemplate = (values: readonly unknown[]) => string;
+
+const sentinel = (index: number): string => `\u0000slot${index}\u0000`;
+
+/** Builds a template from `build(slots)`, where `slots[i]` stands for the i-th value. */
+export function createJsonTemplate(slotCount: number, build: (slots: readonly string[]) => unknown): JsonTemplate {
+  const slots = Array.from({ length: slotCount }, (_, i) => sentinel(i));
+  let rest = JSON.stringify(build(slots));
+  const parts: string[] = [];
+  const order: number[] = [];
+  for (;;) {
+    let next = -1;
+    let at = Infinity;
+    slots.forEach((slot, i) => {
+      const found = rest.indexOf(JSON.stringify(slot));
+      if (found !== -1 && found < at) {
+        at = found;
+        next = i;
+      }
+    });
+    if (next === -1) break;
+    parts.push(rest.slice(0, at));
+    order.push(next);
+    rest = rest.slice(at + JSON.stringify(slots[next]).length);
+  }
+  parts.push(rest);
+  return (values) => {
+    let out = parts[0]!;
+    for (let i = 0; i < order.length; i++) out += JSON.stringify(values[order[i]!]) + parts[i + 1]!;
+    return out;
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Load generator for the capacity benchmark, run as its own process so it does not share
+ * the server's event loop. Opens `streams` SSE streams (ramped over `rampMs`), keeping
+ * `concurrency` in flight until `streams` have started or `deadlineMs` passes, counts frames
+ * (blank-line-terminated blocks) as bytes arrive, and prints one JSON result line.
+ * Bounded in count (streams) and time (deadlineMs).
+ */
+import { Agent, request } from 'node:http';
+
+interface LoadConfig {
+  url: string;
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+  streams: number;
+  concurrency: number;
+  rampMs: number;
+  deadlineMs: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+const target = new URL(config.path, config.url);
+let started = 0;
+let completed = 0;
+let errors = 0;
+let frames = 0;
+let bytes = 0;
+let inFlight = 0;
+const t0 = performance.now();
+let firstFrameAt = 0;
+let lastFrameAt = 0;
+
+function countFrames(chunk: Buffer, state: { lastByte: number }): number {
+  let n = 0;
+  if (state.lastByte === 10 && chunk[0] === 10) n++;
+  for (let i = chunk.indexOf(10); i !== -1 && i < chunk.length - 1; i = chunk.indexOf(10, i + 1)) {
+    if (chunk[i + 1] === 10) n++;
+  }
+  state.lastByte = chunk[chunk.length - 1] ?? 0;
+  return n;
+}
+
+function startStream(): void {
+  started++;
+  inFlight++;
+  const state = { lastByte: 0 };
+  const req = request(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'bench', ...config.headers } }, (res) => {
+    if (res.statusCode !== 200) errors++;
+    res.on('data', (chunk: Buffer) => {
+      const now = performance.now();
+      if (firstFrameAt === 0) firstFrameAt = now;
+      lastFrameAt = now;
+      bytes += chunk.length;
+      frames += countFrames(chunk, state);
+    });
+    res.on('end', () => {
+      completed++;
+      done();
+    });
+    res.on('error', () => {
+      errors++;
+      done();
+    });
+  });
+  req.on('error', () => {
+    errors++;
+    done();
+  });
+  req.end(config.body);
+}
+
+let isFinished = false;
+function done(): void {
+  inFlight--;
+  if (isFinished) return;
+  if (started < config.streams && performance.now() - t0 < config.deadlineMs) {
+    if (inFlight < config.concurrency) startStream();
+  } else if (inFlight === 0) {
+    finish();
+  }
+}
+
+function finish(): void {
+  if (isFinished) return;
+  isFinished = true;
+  const activeMs = lastFrameAt - firstFrameAt;
+  process.stdout.write(`${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0 })}\n`);
+  agent.destroy();
+  process.exit(0);
+}
+
+// Ramp: spread the first `concurrency` starts evenly over rampMs.
+const initial = Math.min(config.concurrency, config.streams);
+const stepMs = initial > 1 ? config.rampMs / (initial - 1) : 0;
+for (let i = 0; i < initial; i++) {
+  if (stepMs === 0) startStream();
+  else setTimeout(startStream, i * stepMs);
+}
+// Hard stop: never run past the deadline plus a grace period.
+setTimeout(finish, config.deadlineMs + 60_000).unref();
