@@ -76,16 +76,78 @@ export interface EmitOptions {
   record: RequestRecord;
 }
 
-/** Buffer.from takes small strings from Node's pooled allocator; TextEncoder allocates per call. */
-const encode = (text: string): Uint8Array => Buffer.from(text, 'utf8');
+/** Where an emission writes. Strings are UTF-8 text; byte chunks are used for split writes. */
+export interface EmissionSink {
+  write(chunk: string | Uint8Array): void;
+  close(): void;
+  /** The connection must drop (disconnect-after), after what was written is delivered. */
+  error(error: Error): void;
+}
+
+export interface Emission {
+  /** The client went away: stop generating at once. */
+  cancel(): void;
+}
 
 /**
- * A byte stream that writes each event at its planned time (relative to the moment the
- * stream starts), stamps frames when asked, and stops generating the moment its reader
- * cancels (the client went away). `disconnect-after` errors the stream, which the HTTP
- * adapter turns into an abrupt connection close.
+ * Symbol-keyed hook on the streams createEventStream returns. The HTTP adapter calls it
+ * (before anyone reads the stream) to receive frames as direct writes instead of through
+ * the stream's queue: same frames, same schedule, one less hop per frame. Everything else
+ * (in-process getResponse users, tests) reads the ReadableStream as usual.
+ */
+export const DIRECT_EMISSION = Symbol.for('apim-streaming-lab.direct-emission');
+export type DirectEmission = (sink: EmissionSink) => Emission;
+
+/** Buffer.from takes small strings from Node's pooled allocator; TextEncoder allocates per call. */
+const encode = (chunk: string | Uint8Array): Uint8Array => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+
+/**
+ * A byte stream that writes each event at its planned time (relative to the moment
+ * emission starts: the first read, or the adapter claiming it), stamps frames when asked,
+ * and stops generating the moment its reader cancels (the client went away).
+ * `disconnect-after` errors the stream, which the adapter turns into a dropped connection.
  */
 export function createEventStream(planned: Iterable<PlannedEvent>, shape: StreamShape, options: EmitOptions): ReadableStream<Uint8Array> {
+  let emission: Emission | undefined;
+  let isClaimed = false;
+  let isCancelled = false;
+  const claim = (sink: EmissionSink): Emission => {
+    if (isClaimed) throw new Error('This event stream is already being emitted.');
+    isClaimed = true;
+    emission = startEmission(planned, shape, options, sink);
+    return emission;
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (isClaimed) return;
+        claim({
+          write: (chunk) => controller.enqueue(encode(chunk)),
+          close: () => controller.close(),
+          error: (error) => errorWhenDrained(controller, error, () => isCancelled),
+        });
+      },
+      cancel() {
+        isCancelled = true;
+        if (emission) emission.cancel();
+        else markCancelledBeforeStart(options);
+      },
+    },
+    // highWaterMark 0: nothing starts until someone reads (or the adapter claims it).
+    { highWaterMark: 0 },
+  );
+  Object.defineProperty(stream, DIRECT_EMISSION, { value: claim satisfies DirectEmission });
+  return stream;
+}
+
+function markCancelledBeforeStart({ record, stats }: EmitOptions): void {
+  record.outcome = 'cancelled';
+  record.endedAt = new Date().toISOString();
+  stats.streamsCancelled++;
+}
+
+/** Runs the schedule, writing into `sink`; the scheduling loop shared by both outputs. */
+function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, options: EmitOptions, sink: EmissionSink): Emission {
   const events = applyScheduleFaults(planned, options.faults, shape);
   const { stats, record } = options;
   const disconnectAfter = options.faults['disconnect-after'];
@@ -93,9 +155,10 @@ export function createEventStream(planned: Iterable<PlannedEvent>, shape: Stream
   let timer: NodeJS.Timeout | undefined;
   let pending = events.next();
   let seq = 0;
-  let startNs = 0n;
   let isFinished = false;
-  let isCancelled = false;
+  const startNs = process.hrtime.bigint();
+  stats.streamsStarted++;
+  stats.activeStreams++;
 
   const finish = (outcome: RequestRecord['outcome']): void => {
     if (isFinished) return;
@@ -109,69 +172,59 @@ export function createEventStream(planned: Iterable<PlannedEvent>, shape: Stream
     else if (outcome === 'disconnected') stats.streamsDisconnected++;
   };
 
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      startNs = process.hrtime.bigint();
-      stats.streamsStarted++;
-      stats.activeStreams++;
+  // Schedule arithmetic is in plain numbers of ns since emission started (exact well past
+  // any stream's length); the absolute BigInt clock is needed only for stamps.
+  const emit = (event: ScheduledEvent, dueNs: number, nowNs: number): boolean => {
+    if (event.isComment) {
+      sink.write(event.text);
+      return true;
+    }
+    const text = options.stamp ? formatStampLine(startNs + BigInt(nowNs), seq++) + event.text : event.text;
+    stats.recordLatenessNs(nowNs - dueNs);
+    record.framesEmitted++;
+    if (event.splitUtf8) {
+      const bytes = Buffer.from(text, 'utf8');
+      const cut = splitPoint(bytes);
+      sink.write(bytes.subarray(0, cut));
+      timer = setTimeout(() => {
+        if (isFinished) return;
+        sink.write(bytes.subarray(cut));
+        pump();
+      }, SPLIT_WRITE_GAP_MS);
+      return false;
+    }
+    sink.write(text);
+    return true;
+  };
 
-      // Schedule arithmetic is in plain numbers of ns since the stream started (exact well
-      // past any stream's length); the absolute BigInt clock is needed only for stamps.
-      const emit = (event: ScheduledEvent, dueNs: number, nowNs: number): boolean => {
-        if (event.isComment) {
-          controller.enqueue(encode(event.text));
-          return true;
-        }
-        const bytes = encode(options.stamp ? formatStampLine(startNs + BigInt(nowNs), seq++) + event.text : event.text);
-        stats.recordLatenessNs(nowNs - dueNs);
-        record.framesEmitted++;
-        if (event.splitUtf8) {
-          const cut = splitPoint(bytes);
-          controller.enqueue(bytes.subarray(0, cut));
-          timer = setTimeout(() => {
-            if (isFinished) return;
-            controller.enqueue(bytes.subarray(cut));
-            pump();
-          }, SPLIT_WRITE_GAP_MS);
-          return false;
-        }
-        controller.enqueue(bytes);
-        return true;
-      };
-
-      const pump = (): void => {
-        timer = undefined;
-        while (!isFinished && !pending.done) {
-          if (disconnectAfter !== undefined && record.framesEmitted >= disconnectAfter) {
-            finish('disconnected');
-            errorWhenDrained(controller, new Error('mock fault: disconnect-after'), () => isCancelled);
-            return;
-          }
-          const event = pending.value;
-          const dueNs = event.atMs * 1e6;
-          const nowNs = Number(process.hrtime.bigint() - startNs);
-          const waitMs = (dueNs - nowNs) / 1e6;
-          // Node timers have 1 ms granularity: a frame due within the next 0.5 ms goes now
-          // rather than a whole timer tick late.
-          if (waitMs > 0.5) {
-            timer = setTimeout(pump, Math.floor(waitMs));
-            return;
-          }
-          pending = events.next();
-          if (!emit(event, dueNs, nowNs)) return;
-        }
-        if (!isFinished) {
-          finish('completed');
-          controller.close();
-        }
-      };
-      pump();
-    },
-    cancel() {
-      isCancelled = true;
-      finish('cancelled');
-    },
-  });
+  const pump = (): void => {
+    timer = undefined;
+    while (!isFinished && !pending.done) {
+      if (disconnectAfter !== undefined && record.framesEmitted >= disconnectAfter) {
+        finish('disconnected');
+        sink.error(new Error('mock fault: disconnect-after'));
+        return;
+      }
+      const event = pending.value;
+      const dueNs = event.atMs * 1e6;
+      const nowNs = Number(process.hrtime.bigint() - startNs);
+      const waitMs = (dueNs - nowNs) / 1e6;
+      // Node timers have 1 ms granularity: a frame due within the next 0.5 ms goes now
+      // rather than a whole timer tick late.
+      if (waitMs > 0.5) {
+        timer = setTimeout(pump, Math.floor(waitMs));
+        return;
+      }
+      pending = events.next();
+      if (!emit(event, dueNs, nowNs)) return;
+    }
+    if (!isFinished) {
+      finish('completed');
+      sink.close();
+    }
+  };
+  pump();
+  return { cancel: () => finish('cancelled') };
 }
 
 /**
@@ -180,7 +233,8 @@ export function createEventStream(planned: Iterable<PlannedEvent>, shape: Stream
  */
 function errorWhenDrained(controller: ReadableStreamDefaultController<Uint8Array>, error: Error, isCancelled: () => boolean): void {
   if (isCancelled()) return;
-  if ((controller.desiredSize ?? 0) >= 1) {
+  // With highWaterMark 0, desiredSize is 0 exactly when the queue is empty.
+  if ((controller.desiredSize ?? 0) >= 0) {
     controller.error(error);
     return;
   }

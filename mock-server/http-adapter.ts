@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getResponse, type RequestHandler } from 'msw';
 import { RESOURCE_NOT_FOUND, payloadTooLarge, type AzureErrorSpec } from './azure-errors.ts';
+import { DIRECT_EMISSION, type DirectEmission } from './emitter.ts';
 
 export interface AdapterOptions {
   maxBodyBytes: number;
@@ -69,7 +70,27 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
     res.end();
     return;
   }
+  const direct = (response.body as { [DIRECT_EMISSION]?: DirectEmission })[DIRECT_EMISSION];
+  if (direct !== undefined && !response.body.locked) {
+    emitDirectly(direct, res, abort.signal);
+    return;
+  }
   await pipeBody(response.body, res, abort.signal);
+}
+
+/**
+ * The mock's own event streams write straight to the socket. Writes are not held back on
+ * backpressure: the emission is paced by its schedule, so what Node buffers is bounded by
+ * how far the client lags, and stamps record when each frame was handed to the socket.
+ */
+function emitDirectly(direct: DirectEmission, res: ServerResponse, signal: AbortSignal): void {
+  const emission = direct({
+    write: (chunk) => void res.write(chunk),
+    close: () => res.end(),
+    // Deliver what was written, then drop the connection without the terminating chunk.
+    error: () => (res.socket ? res.socket.destroySoon() : res.destroy()),
+  });
+  signal.addEventListener('abort', () => emission.cancel(), { once: true });
 }
 
 async function pipeBody(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {

@@ -24,3 +24,41 @@ describe('mock handlers in-process', () => {
     expect(await call('/openai/unknown', {})).toBeUndefined();
   });
 });
+
+describe('the ReadableStream path (in-process) and the direct path (HTTP) agree', () => {
+  const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } };
+  const post = (handlers: ReturnType<typeof createHandlers>, headers: Record<string, string> = {}) =>
+    getResponse(handlers, new Request('http://mock.local/openai/v1/chat/completions', { method: 'POST', headers: { 'api-key': 'k', 'x-mock-seed': '11', ...headers }, body: JSON.stringify(body) }));
+
+  it('cancelling the reader stops generation and records it', async () => {
+    const slow = new MockContext(resolveMockConfig({ timing: { ttftMs: 0, itlMs: 20, jitterMs: 0, outputTokens: 100 } }));
+    const response = (await post(createHandlers(slow)))!;
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.read();
+    await reader.cancel();
+    const record = slow.recorder.list().at(-1)!;
+    expect(record.outcome).toBe('cancelled');
+    const emitted = record.framesEmitted;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(record.framesEmitted).toBe(emitted);
+    expect(slow.stats.activeStreams).toBe(0);
+  });
+
+  it('disconnect-after errors the stream only after the frames before it were read', async () => {
+    const fast = createHandlers(new MockContext(resolveMockConfig({ timing: { ttftMs: 0, itlMs: 0, jitterMs: 0, outputTokens: 10 } })));
+    const response = (await post(fast, { 'x-mock-fault': 'disconnect-after=3' }))!;
+    const reader = response.body!.getReader();
+    const chunks: string[] = [];
+    await expect(
+      (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          chunks.push(new TextDecoder().decode(value));
+        }
+      })(),
+    ).rejects.toThrow(/disconnect-after/);
+    expect(chunks.join('').split('\n\n').filter((b) => b.startsWith('data: '))).toHaveLength(3);
+  });
+});
