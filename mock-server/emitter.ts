@@ -156,7 +156,10 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
   let pending = events.next();
   let seq = 0;
   let isFinished = false;
+  // Scheduling uses performance.now() (a double on the same monotonic clock as
+  // process.hrtime, no allocation per frame); stamps convert to hrtime's absolute ns.
   const startNs = process.hrtime.bigint();
+  const startMs = performance.now();
   stats.streamsStarted++;
   stats.activeStreams++;
 
@@ -172,15 +175,13 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
     else if (outcome === 'disconnected') stats.streamsDisconnected++;
   };
 
-  // Schedule arithmetic is in plain numbers of ns since emission started (exact well past
-  // any stream's length); the absolute BigInt clock is needed only for stamps.
-  const emit = (event: ScheduledEvent, dueNs: number, nowNs: number): boolean => {
+  const emit = (event: ScheduledEvent, dueMs: number, nowMs: number): boolean => {
     if (event.isComment) {
       sink.write(event.text);
       return true;
     }
-    const text = options.stamp ? formatStampLine(startNs + BigInt(nowNs), seq++) + event.text : event.text;
-    stats.recordLatenessNs(nowNs - dueNs);
+    const text = options.stamp ? formatStampLine(startNs + BigInt(Math.round((nowMs - startMs) * 1e6)), seq++) + event.text : event.text;
+    stats.recordLatenessNs((nowMs - dueMs) * 1e6);
     record.framesEmitted++;
     if (event.splitUtf8) {
       const bytes = Buffer.from(text, 'utf8');
@@ -206,9 +207,9 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
         return;
       }
       const event = pending.value;
-      const dueNs = event.atMs * 1e6;
-      const nowNs = Number(process.hrtime.bigint() - startNs);
-      const waitMs = (dueNs - nowNs) / 1e6;
+      const dueMs = startMs + event.atMs;
+      const nowMs = performance.now();
+      const waitMs = dueMs - nowMs;
       // Node timers have 1 ms granularity: a frame due within the next 0.5 ms goes now
       // rather than a whole timer tick late.
       if (waitMs > 0.5) {
@@ -216,7 +217,7 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
         return;
       }
       pending = events.next();
-      if (!emit(event, dueNs, nowNs)) return;
+      if (!emit(event, dueMs, nowMs)) return;
     }
     if (!isFinished) {
       finish('completed');

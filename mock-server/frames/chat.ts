@@ -1,6 +1,6 @@
 import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
-import { dataEvent, doneEvent, renderedDataEvent, type PlannedEvent } from './event.ts';
+import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
 /**
@@ -14,7 +14,7 @@ export function* chatStreamEvents(gen: Generation): Generator<PlannedEvent> {
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
   yield dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {}));
   const hasObfuscation = obfuscationFor(gen) !== undefined;
-  const contentFrame = createJsonTemplate(2, ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined));
+  const contentFrame = createJsonTemplate(2, ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined), ...DATA_FRAME);
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
@@ -28,7 +28,7 @@ export function* chatStreamEvents(gen: Generation): Generator<PlannedEvent> {
       yield dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), padded), true);
       continue;
     }
-    yield renderedDataEvent(at, contentFrame([gen.tokens[i], hasObfuscation ? obfuscation(gen) : undefined]), true);
+    yield renderedEvent(at, contentFrame([gen.tokens[i], hasObfuscation ? obfuscation(gen) : undefined]), true);
   }
   yield dataEvent(end, chunk(gen, {}, gen.finishReason, {}));
   if (gen.includeUsage) yield dataEvent(end, usageChunk(gen));

@@ -1,7 +1,7 @@
 import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
 import { midStreamError } from './chat.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
-import { dataEvent, doneEvent, renderedDataEvent, type PlannedEvent } from './event.ts';
+import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
 /**
@@ -11,7 +11,7 @@ import { createJsonTemplate } from './json-template.ts';
 export function* completionsStreamEvents(gen: Generation): Generator<PlannedEvent> {
   const end = lastTokenAtMs(gen);
   yield dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() });
-  const contentFrame = createJsonTemplate(1, ([token]) => textFrame(gen, token!, null));
+  const contentFrame = createJsonTemplate(1, ([token]) => textFrame(gen, token!, null), ...DATA_FRAME);
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
@@ -26,7 +26,7 @@ export function* completionsStreamEvents(gen: Generation): Generator<PlannedEven
       yield dataEvent(at, frame, true);
       continue;
     }
-    yield renderedDataEvent(at, contentFrame([gen.tokens[i]]), true);
+    yield renderedEvent(at, contentFrame([gen.tokens[i]]), true);
   }
   yield dataEvent(end, textFrame(gen, '', gen.finishReason));
   if (gen.includeUsage) {

@@ -12,20 +12,19 @@ export interface PlannedEvent {
 }
 
 export function dataEvent(atMs: number, payload: unknown, isContent = false): PlannedEvent {
-  return renderedDataEvent(atMs, JSON.stringify(payload), isContent);
+  return { atMs, text: `data: ${JSON.stringify(payload)}\n\n`, isContent };
 }
 
-/** A `data:` frame whose JSON is already rendered (by a JsonTemplate). */
-export function renderedDataEvent(atMs: number, json: string, isContent = false): PlannedEvent {
-  return { atMs, text: `data: ${json}\n\n`, isContent };
+/** The `prefix`/`suffix` that make a JsonTemplate render a whole `data:` frame. */
+export const DATA_FRAME = ['data: ', '\n\n'] as const;
+
+/** A frame whose full SSE text is already rendered (by a JsonTemplate with DATA_FRAME). */
+export function renderedEvent(atMs: number, text: string, isContent = false): PlannedEvent {
+  return { atMs, text, isContent };
 }
 
 export function namedEvent(atMs: number, name: string, payload: unknown, isContent = false): PlannedEvent {
-  return renderedNamedEvent(atMs, name, JSON.stringify(payload), isContent);
-}
-
-export function renderedNamedEvent(atMs: number, name: string, json: string, isContent = false): PlannedEvent {
-  return { atMs, text: `event: ${name}\ndata: ${json}\n\n`, isContent };
+  return { atMs, text: `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`, isContent };
 }
 
 export function doneEvent(atMs: number): PlannedEvent {

@@ -9,10 +9,14 @@ export type JsonTemplate = (values: readonly unknown[]) => string;
 
 const sentinel = (index: number): string => `\u0000slot${index}\u0000`;
 
-/** Builds a template from `build(slots)`, where `slots[i]` stands for the i-th value. */
-export function createJsonTemplate(slotCount: number, build: (slots: readonly string[]) => unknown): JsonTemplate {
+/**
+ * Builds a template from `build(slots)`, where `slots[i]` stands for the i-th value.
+ * `prefix` and `suffix` wrap the JSON (an SSE frame's `data: ` and blank line) so a frame
+ * is rendered in one pass.
+ */
+export function createJsonTemplate(slotCount: number, build: (slots: readonly string[]) => unknown, prefix = '', suffix = ''): JsonTemplate {
   const slots = Array.from({ length: slotCount }, (_, i) => sentinel(i));
-  let rest = JSON.stringify(build(slots));
+  let rest = prefix + JSON.stringify(build(slots)) + suffix;
   const parts: string[] = [];
   const order: number[] = [];
   for (;;) {

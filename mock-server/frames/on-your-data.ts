@@ -1,5 +1,5 @@
 import { completionTokens, lastTokenAtMs, type Generation } from '../generation.ts';
-import { dataEvent, doneEvent, renderedDataEvent, type PlannedEvent } from './event.ts';
+import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 import { usage } from './chat.ts';
 
@@ -60,9 +60,9 @@ export function* onYourDataStreamEvents(gen: Generation): Generator<PlannedEvent
   const end = lastTokenAtMs(gen);
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: OBJECT };
   yield dataEvent(first, { ...base, choices: [{ index: 0, delta: { role: 'assistant', context: contextFor(gen) }, end_turn: false, finish_reason: null }] });
-  const contentFrame = createJsonTemplate(1, ([token]) => ({ ...base, choices: [{ index: 0, delta: { content: token }, end_turn: false, finish_reason: null }] }));
+  const contentFrame = createJsonTemplate(1, ([token]) => ({ ...base, choices: [{ index: 0, delta: { content: token }, end_turn: false, finish_reason: null }] }), ...DATA_FRAME);
   for (let i = 0; i < gen.tokens.length; i++) {
-    yield renderedDataEvent(gen.tokenTimesMs[i]!, contentFrame([gen.tokens[i]]), true);
+    yield renderedEvent(gen.tokenTimesMs[i]!, contentFrame([gen.tokens[i]]), true);
   }
   yield dataEvent(end, { ...base, choices: [{ index: 0, delta: {}, end_turn: true, finish_reason: gen.finishReason }] });
   if (gen.includeUsage) yield dataEvent(end, { ...base, choices: [], usage: usage(gen) });

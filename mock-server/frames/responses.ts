@@ -1,5 +1,5 @@
 import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
-import { namedEvent, renderedNamedEvent, type PlannedEvent } from './event.ts';
+import { namedEvent, renderedEvent, type PlannedEvent } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
 /**
@@ -30,7 +30,7 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent>
     delta: token,
     logprobs: [],
     ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
-  }));
+  }), `event: ${DELTA}\ndata: `, '\n\n');
   const huge = hugeFrameIndex(gen);
   const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
   for (let i = 0; i < gen.tokens.length; i++) {
@@ -47,8 +47,7 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent>
       yield event(at, DELTA, { ...itemBase, delta: gen.tokens[i], logprobs: [], obfuscation: obfuscation(gen, pad) }, true);
       continue;
     }
-    const json = deltaEvent([seq++, gen.tokens[i], gen.includeObfuscation ? obfuscation(gen) : undefined]);
-    yield renderedNamedEvent(at, DELTA, json, true);
+    yield renderedEvent(at, deltaEvent([seq++, gen.tokens[i], gen.includeObfuscation ? obfuscation(gen) : undefined]), true);
   }
   const end = lastTokenAtMs(gen);
   const text = gen.tokens.join('');

@@ -1,16 +1,20 @@
 /**
- * Baseline for the mock capacity benchmark: the least a Node SSE emitter can do. Plain
- * node:http, one precomputed ~chat-sized frame, per-stream setTimeout pacing with the same
- * rule as the mock's emitter (a frame due within 0.5 ms goes now), lateness recorded the
- * same way. No msw, no web streams, no JSON per frame.
+ * Baseline for the mock capacity benchmark: the least a Node SSE emitter of chat frames can
+ * do. Plain node:http; each frame is a precomputed chat-chunk prefix and suffix around
+ * JSON.stringify(token) (a real emitter must at least vary the token); per-stream
+ * setTimeout pacing with the same rule as the mock's emitter (a frame due within 0.5 ms
+ * goes now); lateness recorded the same way. No msw, no web streams, no object per frame.
  */
 import { createServer } from 'node:http';
 import hdr from 'hdr-histogram-js';
 
-const FRAME = `data: ${JSON.stringify({
-  choices: [{ content_filter_results: { hate: { filtered: false, severity: 'safe' }, protected_material_code: { detected: false, filtered: false }, protected_material_text: { detected: false, filtered: false }, self_harm: { filtered: false, severity: 'safe' }, sexual: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } }, delta: { content: ' token' }, finish_reason: null, index: 0, logprobs: null }],
+const SAMPLE = `data: ${JSON.stringify({
+  choices: [{ content_filter_results: { hate: { filtered: false, severity: 'safe' }, protected_material_code: { detected: false, filtered: false }, protected_material_text: { detected: false, filtered: false }, self_harm: { filtered: false, severity: 'safe' }, sexual: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } }, delta: { content: '\u0000' }, finish_reason: null, index: 0, logprobs: null }],
   created: 1795295513, id: 'chatcmpl-e6IhegBLcRaymoEiM5OxVhKXmA1oU', model: 'gpt-4o-mini-2024-07-18', obfuscation: 'J4iPVQVb', object: 'chat.completion.chunk', service_tier: 'default', system_fingerprint: null,
 })}\n\n`;
+const [PREFIX = '', SUFFIX = ''] = SAMPLE.split('"\\u0000"');
+const TOKENS = [' Streaming', ' keeps', ' the', ' first', ' token', ' close', ' to', ' the', ' user', '.'];
+const frame = (i: number): string => PREFIX + JSON.stringify(TOKENS[i % TOKENS.length]) + SUFFIX;
 const DONE = 'data: [DONE]\n\n';
 
 const lateness = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -42,7 +46,7 @@ const server = createServer((req, res) => {
           timer = setTimeout(pump, Math.floor(waitMs));
           return;
         }
-        res.write(FRAME);
+        res.write(frame(i));
         framesEmitted++;
         lateness.recordValue(Math.max(1, Math.round(Number(process.hrtime.bigint() - dueNs) / 1000)));
         i++;

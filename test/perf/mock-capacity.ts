@@ -17,7 +17,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000,2000').split(',').map(Number);
+const MOCK_NODE_FLAGS = ['--max-semi-space-size=64'];
+const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000,2000').split(',').map(Number).filter((n) => n > 0);
 const RUNS = Number(process.env['PERF_RUNS'] ?? 3);
 const PACED_TOKENS = Number(process.env['PERF_PACED_TOKENS'] ?? 200);
 const RAMP_STREAMS_PER_SEC = 400;
@@ -39,8 +40,10 @@ async function firstJsonLine(child: ChildProcess): Promise<Record<string, unknow
 }
 
 async function startServer(name: 'mock' | 'bare'): Promise<Server> {
+  // Both servers run with the V8 flags `npm run mock` uses (package.json), so the baseline
+  // gets the same GC settings and the mock is measured as users run it.
   const script = name === 'mock' ? 'mock-server/cli.ts' : 'test/perf/bare-sse-server.ts';
-  const child = spawn(process.execPath, [script, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...MOCK_NODE_FLAGS, script, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const info = await firstJsonLine(child);
   const body = JSON.stringify({ messages: [{ role: 'user', content: 'Benchmark the stream.' }], stream: true });
   return { name, url: String(info['url']), child, path: '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21', body };
@@ -123,7 +126,7 @@ export async function runMockCapacity(): Promise<string> {
     maxMock.push((await max('mock')).framesPerSec);
   }
   const ratio = median(maxMock) / median(maxBare);
-  const top = Math.max(...STREAM_LEVELS);
+  const top = Math.max(0, ...STREAM_LEVELS);
   return [
     `Paced: N streams at 20 tokens/s each (ITL 50 ms, ${PACED_TOKENS} tokens), ramped in at ${RAMP_STREAMS_PER_SEC} streams/s. Lateness = write time minus planned time, measured by each server.`,
     '',
@@ -139,6 +142,8 @@ export async function runMockCapacity(): Promise<string> {
     `| bare node:http | ${fmt(median(maxBare))} | ${maxBare.map((v) => fmt(v)).join(', ')} |`,
     '',
     `- mock / bare max frames/s: ${ratio.toFixed(2)}x (target >= 0.70x): ${ratio >= 0.7 ? 'met' : 'NOT met'}`,
-    `- most streams at 20 tok/s with lateness p99 <= ${LATENESS_TARGET_MS} ms: mock ${fmt(capacity.mock)}, bare ${fmt(capacity.bare)} (target: mock ${fmt(top)}): ${capacity.mock >= top ? 'met' : 'NOT met'}`,
+    ...(STREAM_LEVELS.length === 0
+      ? []
+      : [`- most streams at 20 tok/s with lateness p99 <= ${LATENESS_TARGET_MS} ms: mock ${fmt(capacity.mock)}, bare ${fmt(capacity.bare)} (target: mock ${fmt(top)}): ${capacity.mock >= top ? 'met' : 'NOT met'}`]),
   ].join('\n');
 }
