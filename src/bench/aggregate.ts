@@ -1,0 +1,119 @@
+import type { Timeline } from '../client/timeline.ts';
+import { interTokenGaps, type Sample } from '../metrics/sample.ts';
+import { Accumulator, quantileInterval, type Distribution, type Interval } from '../metrics/stats.ts';
+import type { LoadResult } from '../load/types.ts';
+import type { BenchCell } from './matrix.ts';
+
+/** A scenario's results in summary.json. */
+export interface ScenarioSummary {
+  name: string;
+  api: string;
+  stream: boolean;
+  maxTokens: number | 'max';
+  path: string;
+  requests: number;
+  ok: number;
+  errors: Record<string, number>;
+  lengthLimited: number;
+  tokenSource: { usage: number; tokenizer: number };
+  ttftMs: Distribution | null;
+  e2eMs: Distribution | null;
+  itlMs: Distribution | null;
+  tpotMs: Distribution | null;
+  outputTokens: Distribution | null;
+  tokensPerSec: Distribution | null;
+  firstEventMs: Distribution | null;
+  ttfbMs: Distribution | null;
+  queueMs: Distribution | null;
+  /** Per-frame delivery latency (arrival minus upstream emission stamp), when stamped. */
+  deliveryLatencyMs: Distribution | null;
+  ci: { ttftP50: Interval | null; ttftP95: Interval | null; e2eP50: Interval | null; e2eP95: Interval | null };
+  load: Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs'> | null;
+}
+
+/** Collects one scenario's samples as they complete (warm-up excluded). */
+export class ScenarioAggregate {
+  readonly cell: BenchCell;
+  requests = 0;
+  ok = 0;
+  lengthLimited = 0;
+  readonly errors: Record<string, number> = {};
+  readonly tokenSource = { usage: 0, tokenizer: 0 };
+  readonly ttft = new Accumulator({ keepRaw: true });
+  readonly e2e = new Accumulator({ keepRaw: true });
+  readonly itl = new Accumulator();
+  readonly tpot = new Accumulator();
+  readonly outputTokens = new Accumulator();
+  readonly tokensPerSec = new Accumulator();
+  readonly firstEvent = new Accumulator();
+  readonly ttfb = new Accumulator();
+  readonly queue = new Accumulator();
+  readonly delivery = new Accumulator();
+  /** index -> value, ok requests only: pairs this scenario with its twin on another path. */
+  readonly ttftByIndex = new Map<number, number>();
+  readonly e2eByIndex = new Map<number, number>();
+  load: LoadResult | null = null;
+
+  constructor(cell: BenchCell) {
+    this.cell = cell;
+  }
+
+  add(sample: Sample, timeline: Timeline): void {
+    this.requests++;
+    if (sample.outcome !== 'ok') {
+      this.errors[sample.outcome] = (this.errors[sample.outcome] ?? 0) + 1;
+      return;
+    }
+    this.ok++;
+    if (sample.isLengthLimited) this.lengthLimited++;
+    if (sample.tokenSource) this.tokenSource[sample.tokenSource]++;
+    const record = (acc: Accumulator, value: number | null): void => {
+      if (value !== null) acc.record(value);
+    };
+    record(this.ttft, sample.ttftMs);
+    record(this.e2e, sample.e2eMs);
+    record(this.tpot, sample.tpotMs);
+    record(this.outputTokens, sample.outputTokens);
+    record(this.tokensPerSec, sample.tokensPerSec);
+    record(this.firstEvent, sample.firstEventMs);
+    record(this.ttfb, sample.ttfbMs);
+    record(this.queue, sample.queueMs);
+    for (const gap of interTokenGaps(timeline)) this.itl.record(gap);
+    for (const latency of timeline.deliveryLatencyMs) this.delivery.record(Math.max(0, latency));
+    if (sample.ttftMs !== null) this.ttftByIndex.set(sample.index, sample.ttftMs);
+    if (sample.e2eMs !== null) this.e2eByIndex.set(sample.index, sample.e2eMs);
+  }
+
+  summary(seed: number): ScenarioSummary {
+    const { cell } = this;
+    return {
+      name: cell.name,
+      api: cell.api,
+      stream: cell.stream,
+      maxTokens: cell.maxTokens,
+      path: cell.target.label,
+      requests: this.requests,
+      ok: this.ok,
+      errors: this.errors,
+      lengthLimited: this.lengthLimited,
+      tokenSource: this.tokenSource,
+      ttftMs: this.ttft.summary(),
+      e2eMs: this.e2e.summary(),
+      itlMs: this.itl.summary(),
+      tpotMs: this.tpot.summary(),
+      outputTokens: this.outputTokens.summary(),
+      tokensPerSec: this.tokensPerSec.summary(),
+      firstEventMs: this.firstEvent.summary(),
+      ttfbMs: this.ttfb.summary(),
+      queueMs: this.queue.summary(),
+      deliveryLatencyMs: this.delivery.summary(),
+      ci: {
+        ttftP50: quantileInterval(this.ttft.values(), 0.5, seed),
+        ttftP95: quantileInterval(this.ttft.values(), 0.95, seed),
+        e2eP50: quantileInterval(this.e2e.values(), 0.5, seed),
+        e2eP95: quantileInterval(this.e2e.values(), 0.95, seed),
+      },
+      load: this.load ? { stoppedBy: this.load.stoppedBy, achievedRatePerSec: this.load.achievedRatePerSec, schedulerLagMs: this.load.schedulerLagMs } : null,
+    };
+  }
+}

@@ -1,0 +1,99 @@
+import { pairedDifference, type Interval } from '../metrics/stats.ts';
+import type { ScenarioAggregate, ScenarioSummary } from './aggregate.ts';
+
+export const SUMMARY_SCHEMA_VERSION = 1;
+
+/** Streaming against waiting for the whole answer, per API, output cap and path. */
+export interface StreamComparison {
+  kind: 'stream-vs-non-stream';
+  api: string;
+  maxTokens: number | 'max';
+  path: string;
+  streamTtftP50Ms: number;
+  streamE2eP50Ms: number;
+  nonStreamE2eP50Ms: number;
+  /** How many times sooner a user sees text: non-stream E2E p50 / stream TTFT p50. */
+  soonerFactor: number;
+  /** Median output tokens of the streamed answers. */
+  outputTokensP50: number | null;
+}
+
+/** What a path adds over the baseline path, as a paired difference of medians. */
+export interface PathComparison {
+  kind: 'path-overhead';
+  api: string;
+  stream: boolean;
+  maxTokens: number | 'max';
+  baseline: string;
+  path: string;
+  metric: 'ttftMs' | 'e2eMs';
+  /** Median of (path - baseline) over paired requests, with a 95% bootstrap interval. */
+  medianDifferenceMs: Interval & { pairs: number };
+}
+
+export type Comparison = StreamComparison | PathComparison;
+
+export interface RunMetadata {
+  tool: { name: string; version: string };
+  startedAt: string;
+  endedAt: string;
+  interrupted: boolean;
+  node: string;
+  host: { platform: string; cpus: number; cpuModel: string };
+  targets: Array<{ label: string; baseUrl: string; apiStyle: string; deployment: string; apiVersion: string; auth: string }>;
+  load: unknown;
+  client: string;
+  seed: number;
+  retry429: string;
+  warmup: number;
+}
+
+export interface BenchSummary {
+  schemaVersion: typeof SUMMARY_SCHEMA_VERSION;
+  run: RunMetadata;
+  scenarios: ScenarioSummary[];
+  comparisons: Comparison[];
+}
+
+/** Builds summary.json from the scenarios' aggregates. */
+export function buildSummary(aggregates: readonly ScenarioAggregate[], run: RunMetadata, seed: number): BenchSummary {
+  const scenarios = aggregates.map((a) => a.summary(seed));
+  return { schemaVersion: SUMMARY_SCHEMA_VERSION, run, scenarios, comparisons: [...streamComparisons(scenarios), ...pathComparisons(aggregates, seed)] };
+}
+
+function streamComparisons(scenarios: readonly ScenarioSummary[]): StreamComparison[] {
+  const out: StreamComparison[] = [];
+  for (const streamed of scenarios.filter((s) => s.stream)) {
+    const whole = scenarios.find((s) => !s.stream && s.api === streamed.api && s.maxTokens === streamed.maxTokens && s.path === streamed.path);
+    if (!whole?.e2eMs || !streamed.ttftMs || !streamed.e2eMs) continue;
+    out.push({
+      kind: 'stream-vs-non-stream',
+      api: streamed.api,
+      maxTokens: streamed.maxTokens,
+      path: streamed.path,
+      streamTtftP50Ms: streamed.ttftMs.p50,
+      streamE2eP50Ms: streamed.e2eMs.p50,
+      nonStreamE2eP50Ms: whole.e2eMs.p50,
+      soonerFactor: Math.round((whole.e2eMs.p50 / streamed.ttftMs.p50) * 100) / 100,
+      outputTokensP50: streamed.outputTokens?.p50 ?? null,
+    });
+  }
+  return out;
+}
+
+/** The first path in run order is the baseline (`direct` when the lab has one). */
+function pathComparisons(aggregates: readonly ScenarioAggregate[], seed: number): PathComparison[] {
+  const out: PathComparison[] = [];
+  const paths = [...new Set(aggregates.map((a) => a.cell.target.label))];
+  const baseline = paths.includes('direct') ? 'direct' : paths[0];
+  for (const other of aggregates.filter((a) => a.cell.target.label !== baseline)) {
+    const base = aggregates.find((a) => a.cell.target.label === baseline && a.cell.api === other.cell.api && a.cell.stream === other.cell.stream && a.cell.maxTokens === other.cell.maxTokens);
+    if (!base || baseline === undefined) continue;
+    for (const metric of ['ttftMs', 'e2eMs'] as const) {
+      const difference = metric === 'ttftMs' ? pairedDifference(base.ttftByIndex, other.ttftByIndex, seed) : pairedDifference(base.e2eByIndex, other.e2eByIndex, seed);
+      if (!difference) continue;
+      out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path: other.cell.target.label, metric, medianDifferenceMs: difference });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runBench, type BenchProgress } from '../bench/run-bench.ts';
+import { resolveBenchOptions } from '../config/bench-options.ts';
+import { readLabState } from '../lab/state.ts';
+import { resolveTargets } from '../lab/targets.ts';
+import { summaryToTable } from '../report/summary-markdown.ts';
+
+export const BENCH_USAGE = `Usage: npm run bench -- [options]
+
+Target (default: the paths in .lab/state.json, written by npm run lab:deploy)
+  --endpoint URL              Azure OpenAI endpoint, APIM gateway URL, or OpenAI-compatible base URL
+  --api-style azure|v1|openai URL shape: /openai/deployments/{d}/…?api-version= | /openai/v1/… | {URL}/… (default azure)
+  --deployment NAME           deployment (default gpt-4o-mini); --completions-deployment for completions (default gpt-35-turbo-instruct)
+  --api-version V             dated api-version for the azure style (default 2024-10-21)
+  --api-key-env NAME          environment variable holding the API key (default AZURE_OPENAI_API_KEY)
+  --subscription-key-env NAME environment variable holding an APIM subscription key (sent as api-key)
+  --entra                     authenticate with Entra ID (DefaultAzureCredential)
+  --path a,b                  lab paths to measure (default all: direct, gateway)
+  --state FILE                lab state file (default .lab/state.json)
+
+Scenarios
+  --api chat,completions,responses,on-your-data   (default chat)
+  --stream on|off|both        (default both)
+  --max-tokens 64,256,max     output caps; max = context window minus prompt (default 256)
+  --prompt TEXT | --prompts FILE.jsonl   one chat (message list) per line, used round-robin
+  --search-endpoint URL --search-index NAME   On Your Data source (or AZURE_SEARCH_ENDPOINT/_INDEX)
+
+Load (per scenario)
+  --requests N | --duration 30s   measured requests (default 20) or time
+  --concurrency N             closed loop (default 1: sequential)
+  --rate R --arrival constant|poisson [--max-in-flight N]   open loop, R requests/s
+  --warmup N                  requests run first and excluded (default 1)
+  --retry-429 none|honor      honour retry-after-ms (latency counts from the first attempt) (default none)
+  --retry-max-wait 60s        longest retry-after honoured
+  --bail-out 0.5              stop a scenario when its error ratio exceeds this (after 10 requests)
+  --timeout 120s --idle-timeout 30s   total time per request; longest quiet gap in a stream
+  --client http|sdk           harness client, or the official openai SDK (default http)
+  --seed N                    run seed (default 1); sent to the local mock as x-mock-seed
+  --stamp                     ask the local mock for ground-truth frame stamps (delivery latency)
+
+Output
+  --out DIR                   (default reports/<timestamp>)
+  --json                      print summary.json on stdout instead of the table`;
+
+function readVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function progressPrinter(): (p: BenchProgress) => void {
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 200 && p.completed !== p.planned) return;
+    last = now;
+    const of = p.planned !== undefined ? `/${p.planned}` : '';
+    const ttft = p.ttftP50Ms !== null ? `${Math.round(p.ttftP50Ms)} ms` : '–';
+    process.stderr.write(`\r\x1b[K[${p.cell}/${p.cells}] ${p.name}  ${p.completed}${of}  ${p.ratePerSec.toFixed(1)}/s  p50 TTFT ${ttft}  errors ${p.errors}`);
+  };
+}
+
+/** `streamlab bench`: returns the exit code (0, 2 for bad options via the caller, 130 when interrupted). */
+export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const options = resolveBenchOptions(argv, env);
+  if (options.help) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+    return 0;
+  }
+  const targets = resolveTargets(options, options.endpoint === undefined ? readLabState(options.stateFile) : undefined);
+  const outDir = options.out ?? join('reports', new Date().toISOString().replace(/[:.]/g, '-'));
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    process.stderr.write('\ninterrupted: finishing in-flight requests and writing what was measured\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const result = await runBench({
+      options,
+      targets,
+      outDir,
+      env,
+      signal: abort.signal,
+      toolVersion: readVersion(),
+      ...(process.stderr.isTTY ? { onProgress: progressPrinter() } : {}),
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
+    process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md)\n`);
+    return result.interrupted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

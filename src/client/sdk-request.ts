@@ -1,0 +1,117 @@
+import OpenAI from 'openai';
+import type { BuiltRequest } from '../target/build-request.ts';
+import type { Scenario } from '../target/types.ts';
+import { extractEvent, extractJsonBody } from './extract.ts';
+import type { RequestTimeouts } from './http-request.ts';
+import type { OutcomeCode } from './outcome.ts';
+import { createTimeline, type Timeline } from './timeline.ts';
+
+export interface SdkRequestInput {
+  scenario: Scenario;
+  built: BuiltRequest;
+  headers: Record<string, string>;
+  timeouts: RequestTimeouts;
+  intendedNs: bigint;
+  signal?: AbortSignal;
+}
+
+const PATHS = { chat: 'chat/completions', 'on-your-data': 'chat/completions', completions: 'completions', responses: 'responses' } as const;
+
+/**
+ * The same request through the official openai SDK (`--client sdk`): its own fetch, SSE
+ * decoder and object mapping, timed from the outside the way most users time it. The SDK
+ * hides SSE comments and `[DONE]`, so there are no delivery stamps and a missing
+ * terminator is not detectable here.
+ */
+export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
+  const { scenario, built, headers, timeouts, intendedNs, signal } = input;
+  const tl = createTimeline(scenario.api, scenario.stream, intendedNs);
+  const now = (): number => Number(process.hrtime.bigint() - intendedNs) / 1e6;
+  const url = new URL(built.url);
+  const path = PATHS[scenario.api];
+  const baseURL = `${url.origin}${url.pathname.slice(0, -(path.length + 1))}`;
+  const client = new OpenAI({
+    baseURL,
+    apiKey: 'unused',
+    maxRetries: 0,
+    timeout: timeouts.totalMs,
+    defaultQuery: Object.fromEntries(url.searchParams),
+    // The target's own auth header replaces the SDK's `Authorization: Bearer` (null unsets it).
+    defaultHeaders: { authorization: null, ...headers } as unknown as Record<string, string>,
+  });
+  const body = built.body as never;
+  const requestOptions = signal ? { signal } : {};
+  tl.sentMs = now();
+  try {
+    const call =
+      scenario.api === 'responses'
+        ? client.responses.create(body, requestOptions)
+        : scenario.api === 'completions'
+          ? client.completions.create(body, requestOptions)
+          : client.chat.completions.create(body, requestOptions);
+    const { data, response } = await (call as unknown as { withResponse(): Promise<{ data: unknown; response: Response }> }).withResponse();
+    tl.headersMs = now();
+    tl.status = response.status;
+    tl.ids.requestId = response.headers.get('x-request-id') ?? undefined;
+    tl.ids.apimRequestId = response.headers.get('apim-request-id') ?? undefined;
+    if (!scenario.stream) {
+      const at = now();
+      apply(tl, extractJsonBody(scenario.api, data as Record<string, unknown>), at);
+      tl.events = 1;
+      tl.firstEventMs = tl.firstByteMs = tl.doneMs = at;
+    } else {
+      for await (const chunk of data as AsyncIterable<Record<string, unknown>>) {
+        const at = now();
+        tl.firstByteMs ??= at;
+        tl.firstEventMs ??= at;
+        tl.events++;
+        const extracted = extractEvent(scenario.api, undefined, chunk);
+        apply(tl, extracted, at);
+        if (extracted.isTerminal) tl.doneMs = at;
+      }
+      tl.doneMs ??= now();
+    }
+  } catch (error) {
+    classify(tl, error);
+  }
+  tl.endMs = now();
+  return tl;
+}
+
+function apply(tl: Timeline, extracted: ReturnType<typeof extractEvent>, at: number): void {
+  if (extracted.content !== undefined) {
+    tl.text += extracted.content;
+    tl.contentArrivalsMs.push(at);
+    tl.firstContentMs ??= at;
+    tl.lastContentMs = at;
+  }
+  if (extracted.finishReason !== undefined) tl.finishReason = extracted.finishReason;
+  if (extracted.usage) {
+    tl.usage = extracted.usage;
+    tl.usageMs = at;
+  }
+  if (extracted.responseId) tl.ids.responseId ??= extracted.responseId;
+  if (extracted.error !== undefined && tl.outcome === 'ok') {
+    tl.outcome = 'protocol_stream_error';
+    tl.errorMessage = extracted.error;
+  }
+}
+
+function classify(tl: Timeline, error: unknown): void {
+  let outcome: OutcomeCode;
+  if (error instanceof OpenAI.APIUserAbortError) outcome = 'aborted';
+  else if (error instanceof OpenAI.APIConnectionTimeoutError) outcome = 'timeout_total';
+  else if (error instanceof OpenAI.APIConnectionError) outcome = tl.headersMs === undefined ? 'connect_error' : 'protocol_truncated';
+  else if (error instanceof OpenAI.APIError && error.status !== undefined) {
+    outcome = `http_${error.status}`;
+    tl.status = error.status;
+    const retryMs = error.headers?.get('retry-after-ms');
+    if (retryMs) tl.retryAfterMs = Number(retryMs);
+  } else if (error instanceof OpenAI.APIError) outcome = 'protocol_stream_error';
+  else if (error instanceof SyntaxError) outcome = 'protocol_malformed_frame';
+  else outcome = tl.headersMs === undefined ? 'connect_error' : 'protocol_truncated';
+  if (tl.outcome === 'ok') {
+    tl.outcome = outcome;
+    tl.errorMessage = (error as Error).message;
+  }
+}

@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Bailout, LoadBounds, LoadModel, LoadResult, LoadTask } from './types.ts';
+
+export interface RunLoadOptions<T> {
+  model: LoadModel;
+  bounds: LoadBounds;
+  task: LoadTask<T>;
+  /** Called as each request ends, in completion order. */
+  onResult: (result: T, index: number, isWarmup: boolean) => void;
+  /** Whether a result counts as an error for the bail-out. */
+  isError: (result: T) => boolean;
+  bailout?: Bailout;
+  signal?: AbortSignal;
+  /** Seed for Poisson inter-arrival times. */
+  seed?: number;
+}
+
+const nowNs = (): bigint => process.hrtime.bigint();
+
+/**
+ * Runs a load model to its bound. Open loop: request k is intended at start + t_k, where
+ * t_k comes from the arrival process against an absolute clock (sleeps never accumulate
+ * drift), latency counts from that intended time (no coordinated omission), and the
+ * scheduler's own lateness is reported. Closed loop and sequential: each worker starts the
+ * next request when its previous one ends; intended = actual start.
+ */
+export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult> {
+  const internal = new AbortController();
+  const stop = (): void => internal.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  const state = { completed: 0, measured: 0, errors: 0, stoppedBy: undefined as LoadResult['stoppedBy'] | undefined };
+  const { bounds } = options;
+  const total = bounds.requests !== undefined ? bounds.warmup + bounds.requests : Infinity;
+  let measuredStartNs: bigint | undefined;
+
+  const isOverDuration = (): boolean =>
+    bounds.durationMs !== undefined && measuredStartNs !== undefined && Number(nowNs() - measuredStartNs) / 1e6 >= bounds.durationMs;
+
+  const complete = (result: T, index: number): void => {
+    const isWarmup = index < bounds.warmup;
+    state.completed++;
+    options.onResult(result, index, isWarmup);
+    if (isWarmup) return;
+    state.measured++;
+    if (options.isError(result)) state.errors++;
+    const bail = options.bailout;
+    if (bail && state.measured >= bail.minRequests && state.errors / state.measured > bail.errorRatio && state.stoppedBy === undefined) {
+      state.stoppedBy = 'bailout';
+      internal.abort();
+    }
+  };
+
+  const signal = internal.signal;
+  const result =
+    options.model.kind === 'open'
+      ? await runOpen(options, options.model, total, signal, complete, isOverDuration, (ns) => (measuredStartNs ??= ns))
+      : await runClosed(options, options.model.kind === 'closed' ? options.model.concurrency : 1, total, signal, complete, isOverDuration, (ns) => (measuredStartNs ??= ns));
+  options.signal?.removeEventListener('abort', stop);
+  const stoppedBy = state.stoppedBy ?? (options.signal?.aborted ? 'aborted' : bounds.requests !== undefined && result.launched >= total ? 'requests' : 'duration');
+  return { ...result, completed: state.completed, stoppedBy };
+}
+
+type Complete<T> = (result: T, index: number) => void;
+
+async function runClosed<T>(
+  options: RunLoadOptions<T>,
+  concurrency: number,
+  total: number,
+  signal: AbortSignal,
+  complete: Complete<T>,
+  isOverDuration: () => boolean,
+  markMeasuredStart: (ns: bigint) => void,
+): Promise<Omit<LoadResult, 'completed' | 'stoppedBy'>> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!signal.aborted && next < total && !isOverDuration()) {
+      const index = next++;
+      const intended = nowNs();
+      if (index === options.bounds.warmup) markMeasuredStart(intended);
+      complete(await options.task(index, intended, signal), index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  return { launched: next, schedulerLagMs: null, achievedRatePerSec: null };
+}
+
+/** Inter-arrival gaps in ms: constant 1/rate, or exponential (Poisson process) from a seeded PRNG. */
+export function createArrivals(ratePerSec: number, arrival: 'constant' | 'poisson', seed = 1): () => number {
+  const meanMs = 1000 / ratePerSec;
+  if (arrival === 'constant') return () => meanMs;
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return -Math.log(1 - u) * meanMs;
+  };
+}
+
+async function runOpen<T>(
+  options: RunLoadOptions<T>,
+  model: Extract<LoadModel, { kind: 'open' }>,
+  total: number,
+  signal: AbortSignal,
+  complete: Complete<T>,
+  isOverDuration: () => boolean,
+  markMeasuredStart: (ns: bigint) => void,
+): Promise<Omit<LoadResult, 'completed' | 'stoppedBy'>> {
+  const nextGapMs = createArrivals(model.ratePerSec, model.arrival, options.seed);
+  const inFlight = new Set<Promise<void>>();
+  const lags: number[] = [];
+  const measuredLaunches: bigint[] = [];
+  const startNs = nowNs();
+  let offsetMs = 0;
+  let launched = 0;
+  while (!signal.aborted && launched < total && !isOverDuration()) {
+    const intendedNs = startNs + BigInt(Math.round(offsetMs * 1e6));
+    // Wait against the absolute schedule (no accumulated drift). Timers have 1 ms
+    // granularity, so a launch can be up to ~1 ms late: that is reported as scheduler lag
+    // and included in latency, which counts from the intended time.
+    const waitMs = Number(intendedNs - nowNs()) / 1e6;
+    if (waitMs > 0.2) await sleep(Math.ceil(waitMs), undefined, { signal }).catch(() => undefined);
+    if (signal.aborted) break;
+    if (model.maxInFlight !== undefined) {
+      while (inFlight.size >= model.maxInFlight && !signal.aborted) await Promise.race(inFlight);
+    }
+    const index = launched++;
+    const launchNs = nowNs();
+    if (index === options.bounds.warmup) markMeasuredStart(intendedNs);
+    if (index >= options.bounds.warmup) {
+      lags.push(Number(launchNs - intendedNs) / 1e6);
+      measuredLaunches.push(launchNs);
+    }
+    const running = options.task(index, intendedNs, signal).then((result) => complete(result, index));
+    inFlight.add(running);
+    void running.finally(() => inFlight.delete(running));
+    offsetMs += nextGapMs();
+  }
+  await Promise.all(inFlight);
+  lags.sort((a, b) => a - b);
+  const pick = (q: number): number => Math.round((lags[Math.min(lags.length - 1, Math.ceil(q * lags.length) - 1)] ?? 0) * 1000) / 1000;
+  const first = measuredLaunches[0];
+  const last = measuredLaunches.at(-1);
+  const spanSec = first !== undefined && last !== undefined ? Number(last - first) / 1e9 : 0;
+  return {
+    launched,
+    schedulerLagMs: lags.length === 0 ? null : { p50: pick(0.5), p99: pick(0.99), max: pick(1) },
+    achievedRatePerSec: spanSec > 0 ? Math.round(((measuredLaunches.length - 1) / spanSec) * 1000) / 1000 : null,
+  };
+}

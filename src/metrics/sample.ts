@@ -1,0 +1,118 @@
+import type { OutcomeCode } from '../client/outcome.ts';
+import type { Timeline } from '../client/timeline.ts';
+import type { ApiKind } from '../protocol/index.ts';
+
+export type TokenSource = 'usage' | 'tokenizer';
+
+/** Per-stream delivery latency when the upstream stamped its frames (ms). */
+export interface DeliverySummary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** One line of samples.jsonl: one request, its outcome and metrics. Times in ms. */
+export interface Sample {
+  scenario: string;
+  api: ApiKind;
+  stream: boolean;
+  maxTokens: number | null;
+  path: string;
+  /** Index of the request within its scenario (pairs direct and gateway runs). */
+  index: number;
+  isWarmup: boolean;
+  outcome: OutcomeCode;
+  status: number | null;
+  error: string | null;
+  attempts: number;
+  /** Send time minus intended start: time spent waiting to go (open loop, retries). */
+  queueMs: number | null;
+  ttfbMs: number | null;
+  firstEventMs: number | null;
+  /** Time to first content token, from the intended start. Non-streaming: the whole body. */
+  ttftMs: number | null;
+  e2eMs: number | null;
+  itl: { n: number; meanMs: number; p50Ms: number; p99Ms: number; maxMs: number } | null;
+  /** (E2E - TTFT) / (tokens - 1). */
+  tpotMs: number | null;
+  outputTokens: number | null;
+  tokenSource: TokenSource | null;
+  tokensPerSec: number | null;
+  /** Content-bearing events (chunks are not tokens: a burst can carry several). */
+  chunks: number;
+  events: number;
+  finishReason: string | null;
+  isLengthLimited: boolean;
+  delivery: DeliverySummary | null;
+  ids: { requestId: string | null; apimRequestId: string | null; responseId: string | null };
+}
+
+export interface SampleContext {
+  scenario: string;
+  path: string;
+  maxTokens: number | undefined;
+  index: number;
+  isWarmup: boolean;
+  /** Counts output tokens when the stream carried no usage. */
+  countTokens: (text: string) => number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+const round = (ms: number | undefined): number | null => (ms === undefined ? null : Math.round(ms * 1000) / 1000);
+
+/** Inter-content gaps of one request, in ms. */
+export function interTokenGaps(tl: Timeline): number[] {
+  const gaps: number[] = [];
+  for (let i = 1; i < tl.contentArrivalsMs.length; i++) gaps.push(tl.contentArrivalsMs[i]! - tl.contentArrivalsMs[i - 1]!);
+  return gaps;
+}
+
+/** Derives every per-request metric from a timeline. Pure. */
+export function toSample(tl: Timeline, ctx: SampleContext): Sample {
+  const ok = tl.outcome === 'ok';
+  const ttft = tl.isStream ? tl.firstContentMs : tl.endMs;
+  const e2e = tl.endMs;
+  const usageTokens = tl.usage?.completionTokens;
+  const outputTokens = usageTokens ?? (tl.text !== '' ? ctx.countTokens(tl.text) : ok ? 0 : undefined);
+  const gaps = interTokenGaps(tl).sort((a, b) => a - b);
+  const delivery = [...tl.deliveryLatencyMs].sort((a, b) => a - b);
+  const tpot = ok && tl.isStream && ttft !== undefined && e2e !== undefined && outputTokens !== undefined && outputTokens > 1 ? (e2e - ttft) / (outputTokens - 1) : undefined;
+  return {
+    scenario: ctx.scenario,
+    api: tl.api,
+    stream: tl.isStream,
+    maxTokens: ctx.maxTokens ?? null,
+    path: ctx.path,
+    index: ctx.index,
+    isWarmup: ctx.isWarmup,
+    outcome: tl.outcome,
+    status: tl.status ?? null,
+    error: tl.errorMessage ?? null,
+    attempts: tl.attempts,
+    queueMs: round(tl.sentMs),
+    ttfbMs: round(tl.firstByteMs),
+    firstEventMs: round(tl.firstEventMs),
+    ttftMs: ok ? round(ttft) : null,
+    e2eMs: ok ? round(e2e) : null,
+    itl:
+      gaps.length === 0
+        ? null
+        : { n: gaps.length, meanMs: round(gaps.reduce((s, g) => s + g, 0) / gaps.length)!, p50Ms: round(quantile(gaps, 0.5))!, p99Ms: round(quantile(gaps, 0.99))!, maxMs: round(gaps.at(-1))! },
+    tpotMs: round(tpot),
+    outputTokens: outputTokens ?? null,
+    tokenSource: usageTokens !== undefined ? 'usage' : outputTokens !== undefined ? 'tokenizer' : null,
+    tokensPerSec: ok && outputTokens !== undefined && e2e !== undefined && e2e > 0 ? Math.round((outputTokens / (e2e / 1000)) * 100) / 100 : null,
+    chunks: tl.contentArrivalsMs.length,
+    events: tl.events,
+    finishReason: tl.finishReason ?? null,
+    isLengthLimited: tl.finishReason === 'length',
+    delivery: delivery.length === 0 ? null : { n: delivery.length, p50: round(quantile(delivery, 0.5))!, p99: round(quantile(delivery, 0.99))!, max: round(delivery.at(-1))! },
+    ids: { requestId: tl.ids.requestId ?? null, apimRequestId: tl.ids.apimRequestId ?? null, responseId: tl.ids.responseId ?? null },
+  };
+}

@@ -1,0 +1,140 @@
+import hdr from 'hdr-histogram-js';
+
+/** The distribution summary used for every metric in summary.json (ms, or tokens, or tokens/s). */
+export interface Distribution {
+  n: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  mean: number;
+  stdev: number;
+  min: number;
+  max: number;
+}
+
+/** A confidence interval on a statistic. */
+export interface Interval {
+  estimate: number;
+  low: number;
+  high: number;
+  confidence: number;
+}
+
+/**
+ * Records values into an HDR histogram (3 significant digits, in thousandths of the unit,
+ * so ms are kept to the µs) and keeps the raw values when asked, for bootstrap intervals.
+ */
+export class Accumulator {
+  private readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly raw: number[] | undefined;
+  private count = 0;
+  private sum = 0;
+  private sumSquares = 0;
+  private minimum = Infinity;
+  private maximum = -Infinity;
+
+  constructor(options: { keepRaw?: boolean } = {}) {
+    this.raw = options.keepRaw ? [] : undefined;
+  }
+
+  record(value: number): void {
+    if (!Number.isFinite(value)) return;
+    this.histogram.recordValue(Math.max(1, Math.round(value * 1000)));
+    this.raw?.push(value);
+    this.count++;
+    this.sum += value;
+    this.sumSquares += value * value;
+    this.minimum = Math.min(this.minimum, value);
+    this.maximum = Math.max(this.maximum, value);
+  }
+
+  values(): readonly number[] {
+    return this.raw ?? [];
+  }
+
+  summary(): Distribution | null {
+    if (this.count === 0) return null;
+    const at = (p: number): number => round3(this.histogram.getValueAtPercentile(p) / 1000);
+    const mean = this.sum / this.count;
+    const variance = this.count > 1 ? (this.sumSquares - this.count * mean * mean) / (this.count - 1) : 0;
+    return {
+      n: this.count,
+      p50: at(50),
+      p90: at(90),
+      p95: at(95),
+      p99: at(99),
+      p999: at(99.9),
+      mean: round3(mean),
+      stdev: round3(Math.sqrt(Math.max(0, variance))),
+      min: round3(this.minimum),
+      max: round3(this.maximum),
+    };
+  }
+}
+
+export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** The q-quantile (0..1) of values, nearest-rank. */
+export function quantileOf(values: ArrayLike<number>, q: number): number {
+  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** A seeded uniform PRNG (mulberry32) so intervals are reproducible. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Percentile bootstrap interval for a statistic of one sample: resample with replacement
+ * `resamples` times, take the statistic, report the (1-c)/2 and (1+c)/2 quantiles.
+ */
+export function bootstrapInterval(
+  values: readonly number[],
+  statistic: (sample: Float64Array) => number,
+  options: { resamples?: number; confidence?: number; seed?: number } = {},
+): Interval | null {
+  const n = values.length;
+  if (n < 2) return null;
+  const resamples = options.resamples ?? 1000;
+  const confidence = options.confidence ?? 0.95;
+  const random = prng(options.seed ?? 1);
+  const source = Float64Array.from(values);
+  const draw = new Float64Array(n);
+  const estimates = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < n; i++) draw[i] = source[Math.floor(random() * n)]!;
+    estimates[r] = statistic(draw);
+  }
+  estimates.sort();
+  const pick = (q: number): number => estimates[Math.min(resamples - 1, Math.max(0, Math.floor(q * resamples)))]!;
+  return { estimate: round3(statistic(source)), low: round3(pick((1 - confidence) / 2)), high: round3(pick((1 + confidence) / 2)), confidence };
+}
+
+/** Bootstrap interval on a quantile (p50 = 0.5, p95 = 0.95). */
+export function quantileInterval(values: readonly number[], q: number, seed = 1): Interval | null {
+  return bootstrapInterval(values, (sample) => quantileOf(sample, q), { seed });
+}
+
+/**
+ * Paired difference b[i] - a[i] over the pairs both have, with a bootstrap interval on its
+ * median: the gateway's overhead when requests i on each path got the same answer.
+ */
+export function pairedDifference(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>, seed = 1): (Interval & { pairs: number }) | null {
+  const diffs: number[] = [];
+  for (const [index, valueA] of a) {
+    const valueB = b.get(index);
+    if (valueB !== undefined) diffs.push(valueB - valueA);
+  }
+  const interval = quantileInterval(diffs, 0.5, seed);
+  return interval ? { ...interval, pairs: diffs.length } : null;
+}

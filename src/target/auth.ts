@@ -1,0 +1,53 @@
+import { InvalidOptionError } from '../errors.ts';
+import type { TargetAuth } from './types.ts';
+
+/** Scope of Azure OpenAI data-plane tokens. */
+export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.default';
+
+export type TokenProvider = () => Promise<string>;
+
+/**
+ * Resolves a target's auth into a header factory. Keys come from the environment (never
+ * from argv) and are read once here; Entra tokens come from DefaultAzureCredential and
+ * are cached until shortly before they expire.
+ */
+export async function createAuthHeaders(auth: TargetAuth, env: NodeJS.ProcessEnv = process.env): Promise<() => Promise<Record<string, string>>> {
+  switch (auth.kind) {
+    case 'none':
+      return async () => ({});
+    case 'api-key': {
+      const key = readKey(auth.envName, env, '--api-key-env');
+      return async () => ({ 'api-key': key });
+    }
+    case 'subscription-key': {
+      const key = readKey(auth.envName, env, '--subscription-key-env');
+      const header = auth.header ?? 'api-key';
+      return async () => ({ [header]: key });
+    }
+    case 'entra': {
+      const token = await createEntraTokenProvider(auth.scope ?? COGNITIVE_SERVICES_SCOPE);
+      return async () => ({ authorization: `Bearer ${await token()}` });
+    }
+  }
+}
+
+function readKey(envName: string, env: NodeJS.ProcessEnv, flag: string): string {
+  const key = env[envName];
+  if (key === undefined || key === '') {
+    throw new InvalidOptionError(flag, `environment variable ${envName} is not set or empty`, `the name of a set environment variable holding the key (keys are never taken from arguments)`);
+  }
+  return key;
+}
+
+async function createEntraTokenProvider(scope: string): Promise<TokenProvider> {
+  const { DefaultAzureCredential } = await import('@azure/identity');
+  const credential = new DefaultAzureCredential();
+  let cached: { token: string; expiresOnTimestamp: number } | undefined;
+  return async () => {
+    if (cached === undefined || cached.expiresOnTimestamp - Date.now() < 120_000) {
+      const token = await credential.getToken(scope);
+      cached = { token: token.token, expiresOnTimestamp: token.expiresOnTimestamp };
+    }
+    return cached.token;
+  };
+}
