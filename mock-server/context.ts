@@ -26,6 +26,8 @@ export class MockContext {
   readonly config: MockConfig;
   readonly stats = new MockStats();
   readonly recorder = new Recorder();
+  /** performance.now() until which new API requests wait (POST /_mock/pause). */
+  pausedUntilMs = 0;
   private sequence = 0;
   private window = { startMs: 0, requests: new Map<string, number>(), tokens: new Map<string, number>() };
 

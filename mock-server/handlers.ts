@@ -35,6 +35,14 @@ export function createHandlers(ctx: MockContext): RequestHandler[] {
       const record = ctx.recorder.get(id);
       return record ? HttpResponse.json(record) : HttpResponse.json({ error: { code: '404', message: `No request ${id}` } }, { status: 404 });
     }),
+    http.post(`*${MOCK_ADMIN_ROUTES.pause}`, ({ request }) => {
+      const ms = Number(new URL(request.url).searchParams.get('ms'));
+      if (!Number.isFinite(ms) || ms < 0 || ms > 600_000) {
+        return HttpResponse.json({ error: { code: '400', message: 'ms must be a number from 0 to 600000' } }, { status: 400 });
+      }
+      ctx.pausedUntilMs = performance.now() + ms;
+      return HttpResponse.json({ pausedMs: ms });
+    }),
     http.post(`*${MOCK_ADMIN_ROUTES.reset}`, () => {
       ctx.recorder.clear();
       ctx.stats.reset();

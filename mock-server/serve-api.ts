@@ -24,6 +24,8 @@ type Params = Record<string, string | readonly string[] | undefined>;
 /** Serves one API request end to end: admit, fault, generate, stream or answer. */
 export async function serveApi(request: Request, route: RouteSpec, params: Params, ctx: MockContext): Promise<Response> {
   ctx.stats.requests++;
+  const pausedMs = ctx.pausedUntilMs - performance.now();
+  if (pausedMs > 0) await sleep(pausedMs, undefined, { signal: request.signal });
   const record = startRecord(request, ctx);
   const idHeaders = {
     'apim-request-id': record.apimRequestId,

@@ -193,11 +193,10 @@ function streamReader(
   const onEvent = (event: EventSourceMessage): void => {
     tl.events++;
     tl.firstEventMs ??= arrivalMs;
-    tl.frames?.push({ arrivalMs, ...(event.event ? { event: event.event } : {}), data: event.data });
-    if (pendingEmitNs !== undefined) {
-      tl.deliveryLatencyMs.push(arrivalMs - Number(pendingEmitNs - tl.intendedNs) / 1e6);
-      pendingEmitNs = undefined;
-    }
+    const emitMs = pendingEmitNs === undefined ? undefined : Number(pendingEmitNs - tl.intendedNs) / 1e6;
+    pendingEmitNs = undefined;
+    tl.frames?.push({ arrivalMs, ...(event.event ? { event: event.event } : {}), data: event.data, ...(emitMs !== undefined ? { emitMs } : {}) });
+    if (emitMs !== undefined) tl.deliveryLatencyMs.push(arrivalMs - emitMs);
     if (event.data === '[DONE]') {
       tl.doneMs = arrivalMs;
       return;

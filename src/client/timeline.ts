@@ -42,7 +42,7 @@ export interface Timeline {
   /** Attempts made (more than 1 when a 429 was honoured and retried). */
   attempts: number;
   /** Raw frames with arrival times, only when requested (compliance probes, tests). */
-  frames?: Array<{ arrivalMs: number; event?: string; data: string }>;
+  frames?: Array<{ arrivalMs: number; event?: string; data: string; /** Upstream emission stamp, ms since intended, when stamped. */ emitMs?: number }>;
 }
 
 export function createTimeline(api: ApiKind, isStream: boolean, intendedNs: bigint): Timeline {

@@ -33,6 +33,8 @@ export const MOCK_ADMIN_ROUTES = {
   stats: `${MOCK_ADMIN_PREFIX}/stats`,
   /** POST: clears records and stats. */
   reset: `${MOCK_ADMIN_PREFIX}/reset`,
+  /** POST `?ms=N`: new API requests wait until N ms from now before they are served (an upstream hiccup). */
+  pause: `${MOCK_ADMIN_PREFIX}/pause`,
   /** GET: liveness, 200 with `{ ok: true }`. */
   health: `${MOCK_ADMIN_PREFIX}/health`,
 } as const;
