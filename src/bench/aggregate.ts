@@ -42,12 +42,12 @@ export class ScenarioAggregate {
   readonly ttft = new Accumulator({ keepRaw: true });
   readonly e2e = new Accumulator({ keepRaw: true });
   readonly itl = new Accumulator();
-  readonly tpot = new Accumulator();
-  readonly outputTokens = new Accumulator();
-  readonly tokensPerSec = new Accumulator();
-  readonly firstEvent = new Accumulator();
-  readonly ttfb = new Accumulator();
-  readonly queue = new Accumulator();
+  readonly tpot = new Accumulator({ keepRaw: true });
+  readonly outputTokens = new Accumulator({ keepRaw: true });
+  readonly tokensPerSec = new Accumulator({ keepRaw: true });
+  readonly firstEvent = new Accumulator({ keepRaw: true });
+  readonly ttfb = new Accumulator({ keepRaw: true });
+  readonly queue = new Accumulator({ keepRaw: true });
   readonly delivery = new Accumulator();
   /** index -> value, ok requests only: pairs this scenario with its twin on another path. */
   readonly ttftByIndex = new Map<number, number>();

@@ -54,9 +54,15 @@ export class Accumulator {
     return this.raw ?? [];
   }
 
+  /**
+   * Quantiles are exact (nearest rank) when raw values are kept (one per request); pooled
+   * series (every inter-token gap) use the histogram, within 0.1%.
+   */
   summary(): Distribution | null {
     if (this.count === 0) return null;
-    const at = (p: number): number => round3(this.histogram.getValueAtPercentile(p) / 1000);
+    const sorted = this.raw ? Float64Array.from(this.raw).sort() : undefined;
+    const at = (p: number): number =>
+      sorted ? round3(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!) : round3(this.histogram.getValueAtPercentile(p) / 1000);
     const mean = this.sum / this.count;
     const variance = this.count > 1 ? (this.sumSquares - this.count * mean * mean) / (this.count - 1) : 0;
     return {
