@@ -211,7 +211,10 @@ function streamReader(
     const hadContent = tl.firstContentMs !== undefined;
     const extracted = extractEvent(api, event.event, data);
     applyExtracted(tl, extracted, arrivalMs);
-    if (!hadContent && tl.firstContentMs !== undefined) onFirstContent();
+    if (!hadContent && tl.firstContentMs !== undefined) {
+      if (emitMs !== undefined) tl.firstContentEmitMs = emitMs;
+      onFirstContent();
+    }
     if (extracted.isTerminal) tl.doneMs = arrivalMs;
     if (extracted.error !== undefined && tl.outcome === 'ok') {
       tl.outcome = 'protocol_stream_error';

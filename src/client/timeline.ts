@@ -28,6 +28,8 @@ export interface Timeline {
   contentArrivalsMs: number[];
   /** Per stamped frame: arrival minus the upstream's emission stamp, ms. */
   deliveryLatencyMs: number[];
+  /** The first content frame's emission stamp, ms since intended (when stamped): TTFT's ground truth. */
+  firstContentEmitMs?: number;
   /** SSE events received (all kinds). */
   events: number;
   status?: number;

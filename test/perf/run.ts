@@ -2,10 +2,14 @@
  * `npm run perf`: the benchmarks, each side by side with its baseline in the same run.
  * Not part of `npm test`: speed targets are measured and recorded in the README, not
  * asserted in timed tests. Environment knobs: PERF_STREAM_LEVELS (e.g. 250,500,1000,2000),
- * PERF_RUNS, PERF_PACED_TOKENS.
+ * PERF_RUNS, PERF_PACED_TOKENS, PERF_FIDELITY_LEVELS (e.g. 1,100,1000), PERF_ONLY
+ * (fidelity | mock).
  */
 import os from 'node:os';
+import { runHarnessFidelity } from './harness-fidelity.ts';
 import { runMockCapacity } from './mock-capacity.ts';
 
 const header = `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
-process.stdout.write(`## Mock capacity (${header})\n\n${await runMockCapacity()}\n`);
+const only = process.env['PERF_ONLY'];
+if (only === undefined || only === 'fidelity') process.stdout.write(`## Harness fidelity (${header})\n\n${await runHarnessFidelity()}\n\n`);
+if (only === undefined || only === 'mock') process.stdout.write(`## Mock capacity (${header})\n\n${await runMockCapacity()}\n`);
