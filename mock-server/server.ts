@@ -40,7 +40,9 @@ export function resolveMockConfig(options: Partial<MockConfig> = {}): MockConfig
 export async function createMockServer(options: MockServerOptions = {}): Promise<MockServer> {
   const context = new MockContext(resolveMockConfig(options));
   const handlers = createHandlers(context);
-  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0 }, createRequestListener(handlers, { maxBodyBytes: context.config.maxBodyBytes }));
+  // noDelay: every frame is a small write; with Nagle on, a frame written right after another
+  // waits for the client's (delayed, up to 40 ms) ACK.
+  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, createRequestListener(handlers, { maxBodyBytes: context.config.maxBodyBytes }));
   server.maxConnections = 20_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

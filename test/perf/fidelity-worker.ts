@@ -122,14 +122,18 @@ await runRound();
 for (let round = 0; round < config.rounds; round++) {
   gc();
   const before = process.memoryUsage();
-  // Sample memory while every stream is in flight: after the ramp and TTFT, before any ends (~5 s).
-  const sample = new Promise<number>((resolve) =>
-    setTimeout(() => {
-      gc();
-      const during = process.memoryUsage();
-      resolve((during.heapUsed + during.external - before.heapUsed - before.external) / config.streams);
-    }, RAMP_MS + 1500),
-  );
+  // Sample memory while every stream is in flight: after the ramp and TTFT, before any ends
+  // (~5 s). A single short stream is a TTFT measurement only: no sample.
+  const sample =
+    config.streams === 1
+      ? Promise.resolve(0)
+      : new Promise<number>((resolve) =>
+          setTimeout(() => {
+            gc();
+            const during = process.memoryUsage();
+            resolve((during.heapUsed + during.external - before.heapUsed - before.external) / config.streams);
+          }, RAMP_MS + 1500),
+        );
   const roundErrors = await runRound();
   errors.push(...roundErrors);
   perStreamBytes = Math.max(perStreamBytes, await sample);

@@ -42,7 +42,7 @@ export async function runHarnessFidelity(): Promise<string> {
         const fmt = (n: number): string => n.toFixed(2);
         const label = { bare: 'bare node:http (no timing)', harness: 'this harness', naive: 'naive SDK loop' }[client];
         const timing = errors.length === 0 ? '– | – | –' : `${fmt(quantile(errors, 0.5))} ms | ${fmt(quantile(errors, 0.99))} ms | ${fmt(Math.max(...errors))} ms`;
-        rows.push(`| ${streams.toLocaleString('en-US')} | ${label} | ${errors.length || '–'} | ${timing} | ${(perStreamBytes / 1024).toFixed(1)} KB |`);
+        rows.push(`| ${streams.toLocaleString('en-US')} | ${label} | ${errors.length || '–'} | ${timing} | ${streams === 1 ? '–' : `${(perStreamBytes / 1024).toFixed(1)} KB`} |`);
         if (client === 'harness') {
           const p99 = quantile(errors, 0.99);
           const limit = streams === 1 ? 1 : streams >= 1000 ? 5 : undefined;
@@ -56,7 +56,7 @@ export async function runHarnessFidelity(): Promise<string> {
     await once(mock, 'exit');
   }
   return [
-    'TTFT error = recorded first-token time minus the mock\'s emission stamp of that frame (same monotonic clock; includes loopback delivery). Streams: TTFT 300 ms, 20 tokens/s (ITL 50 ms, jitter 4 ms), 80 tokens, started over 1 s; one warm-up round excluded; 1 stream = 100 sequential 5-token requests. Memory = heap + external after GC with every stream in flight, per stream (at 1 stream it is dominated by fixed costs).',
+    'TTFT error = recorded first-token time minus the mock\'s emission stamp of that frame (same monotonic clock; includes loopback delivery). Streams: TTFT 300 ms, 20 tokens/s (ITL 50 ms, jitter 4 ms), 80 tokens, started over 1 s; one warm-up round excluded; 1 stream = 100 sequential 5-token requests. Memory = heap + external after GC with every stream in flight, divided by the streams (not sampled for the single short stream).',
     '',
     '| concurrent streams | client | streams measured | TTFT error p50 | p99 | max | memory / in-flight stream |',
     '|---|---|---|---|---|---|---|',
