@@ -1,6 +1,8 @@
+import { createUniform } from '../src/protocol/index.ts';
+
 /**
- * A small seeded PRNG (mulberry32): the same seed gives the same text, ids and timings, so
- * a benchmark run against the mock can be reproduced exactly.
+ * The mock's seeded PRNG (mulberry32, shared with the harness): the same seed gives the
+ * same text, ids and timings, so a benchmark run against the mock can be reproduced exactly.
  */
 export interface Prng {
   /** Uniform in [0, 1). */
@@ -21,14 +23,7 @@ export const ALNUM_POOL_LENGTH = 4096;
 let pool: string | undefined;
 
 export function createPrng(seed: number): Prng {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = createUniform(seed);
   const int = (maxExclusive: number): number => Math.floor(next() * maxExclusive);
   return {
     next,

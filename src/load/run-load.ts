@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createUniform } from '../protocol/index.ts';
 import type { Bailout, LoadBounds, LoadModel, LoadResult, LoadTask } from './types.ts';
 
 export interface RunLoadOptions<T> {
@@ -88,15 +89,8 @@ async function runClosed<T>(
 export function createArrivals(ratePerSec: number, arrival: 'constant' | 'poisson', seed = 1): () => number {
   const meanMs = 1000 / ratePerSec;
   if (arrival === 'constant') return () => meanMs;
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return -Math.log(1 - u) * meanMs;
-  };
+  const uniform = createUniform(seed);
+  return () => -Math.log(1 - uniform()) * meanMs;
 }
 
 async function runOpen<T>(

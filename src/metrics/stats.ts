@@ -1,4 +1,5 @@
 import hdr from 'hdr-histogram-js';
+import { createUniform } from '../protocol/index.ts';
 
 /** The distribution summary used for every metric in summary.json (ms, or tokens, or tokens/s). */
 export interface Distribution {
@@ -88,18 +89,6 @@ export function quantileOf(values: ArrayLike<number>, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-/** A seeded uniform PRNG (mulberry32) so intervals are reproducible. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Percentile bootstrap interval for a statistic of one sample: resample with replacement
  * `resamples` times, take the statistic, report the (1-c)/2 and (1+c)/2 quantiles.
@@ -113,7 +102,7 @@ export function bootstrapInterval(
   if (n < 2) return null;
   const resamples = options.resamples ?? 1000;
   const confidence = options.confidence ?? 0.95;
-  const random = prng(options.seed ?? 1);
+  const random = createUniform(options.seed ?? 1);
   const source = Float64Array.from(values);
   const draw = new Float64Array(n);
   const estimates = new Float64Array(resamples);

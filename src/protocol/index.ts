@@ -1,3 +1,4 @@
 export * from './api.ts';
 export * from './control-headers.ts';
 export * from './stamp.ts';
+export * from './random.ts';
