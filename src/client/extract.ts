@@ -1,4 +1,5 @@
 import type { ApiKind } from '../protocol/index.ts';
+import type { Timeline } from './timeline.ts';
 
 /** What one parsed event means for the timeline. */
 export interface Extracted {
@@ -82,4 +83,29 @@ export function extractJsonBody(api: ApiKind, body: Json): Extracted {
   const content = choice.message?.content ?? choice.text ?? legacy?.content ?? '';
   const usage = body['usage'] ? { promptTokens: body['usage'].prompt_tokens, completionTokens: body['usage'].completion_tokens } : undefined;
   return { content, finishReason: choice.finish_reason, responseId: body['id'], ...(usage ? { usage } : {}) };
+}
+
+/**
+ * Records what one event (or a whole JSON body) means on the timeline, at `atMs`: content
+ * arrivals, finish reason, usage, response id, and a stream error as the outcome. Shared by
+ * the http and SDK clients.
+ */
+export function applyExtracted(tl: Timeline, extracted: Extracted, atMs: number): void {
+  if (extracted.content !== undefined) {
+    tl.text += extracted.content;
+    tl.contentArrivalsMs.push(atMs);
+    tl.firstContentMs ??= atMs;
+    tl.lastContentMs = atMs;
+  }
+  if (extracted.finishReason !== undefined) tl.finishReason = extracted.finishReason;
+  if (extracted.usage !== undefined) {
+    tl.usage = extracted.usage;
+    tl.usageMs = atMs;
+  }
+  if (extracted.responseId) tl.ids.responseId ??= extracted.responseId;
+  if (extracted.isTerminal) tl.doneMs = atMs;
+  if (extracted.error !== undefined && tl.outcome === 'ok') {
+    tl.outcome = 'protocol_stream_error';
+    tl.errorMessage = extracted.error;
+  }
 }

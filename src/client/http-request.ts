@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { parseStampComment, type ApiKind } from '../protocol/index.ts';
-import { extractEvent, extractJsonBody, type Extracted } from './extract.ts';
+import { applyExtracted, extractEvent, extractJsonBody } from './extract.ts';
 import type { OutcomeCode } from './outcome.ts';
 import { createTimeline, type Timeline } from './timeline.ts';
 
@@ -164,21 +164,6 @@ function readIds(tl: Timeline, headers: http.IncomingHttpHeaders): void {
   else if (retrySeconds !== undefined && Number.isFinite(Number(retrySeconds))) tl.retryAfterMs = Number(retrySeconds) * 1000;
 }
 
-function applyExtracted(tl: Timeline, extracted: Extracted, atMs: number): void {
-  if (extracted.content !== undefined) {
-    tl.text += extracted.content;
-    tl.contentArrivalsMs.push(atMs);
-    tl.firstContentMs ??= atMs;
-    tl.lastContentMs = atMs;
-  }
-  if (extracted.finishReason !== undefined) tl.finishReason = extracted.finishReason;
-  if (extracted.usage !== undefined) {
-    tl.usage = extracted.usage;
-    tl.usageMs = atMs;
-  }
-  if (extracted.responseId) tl.ids.responseId ??= extracted.responseId;
-}
-
 function streamReader(
   api: ApiKind,
   tl: Timeline,
@@ -209,16 +194,10 @@ function streamReader(
       return;
     }
     const hadContent = tl.firstContentMs !== undefined;
-    const extracted = extractEvent(api, event.event, data);
-    applyExtracted(tl, extracted, arrivalMs);
+    applyExtracted(tl, extractEvent(api, event.event, data), arrivalMs);
     if (!hadContent && tl.firstContentMs !== undefined) {
       if (emitMs !== undefined) tl.firstContentEmitMs = emitMs;
       onFirstContent();
-    }
-    if (extracted.isTerminal) tl.doneMs = arrivalMs;
-    if (extracted.error !== undefined && tl.outcome === 'ok') {
-      tl.outcome = 'protocol_stream_error';
-      tl.errorMessage = extracted.error;
     }
   };
   const parser = createParser({

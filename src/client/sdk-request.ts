@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import type { BuiltRequest } from '../target/build-request.ts';
 import type { Scenario } from '../target/types.ts';
-import { extractEvent, extractJsonBody } from './extract.ts';
+import { applyExtracted, extractEvent, extractJsonBody } from './extract.ts';
 import type { RequestTimeouts } from './http-request.ts';
 import type { OutcomeCode } from './outcome.ts';
 import { createTimeline, type Timeline } from './timeline.ts';
@@ -56,7 +56,7 @@ export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
     tl.ids.apimRequestId = response.headers.get('apim-request-id') ?? undefined;
     if (!scenario.stream) {
       const at = now();
-      apply(tl, extractJsonBody(scenario.api, data as Record<string, unknown>), at);
+      applyExtracted(tl, extractJsonBody(scenario.api, data as Record<string, unknown>), at);
       tl.events = 1;
       tl.firstEventMs = tl.firstByteMs = tl.doneMs = at;
     } else {
@@ -65,9 +65,7 @@ export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
         tl.firstByteMs ??= at;
         tl.firstEventMs ??= at;
         tl.events++;
-        const extracted = extractEvent(scenario.api, undefined, chunk);
-        apply(tl, extracted, at);
-        if (extracted.isTerminal) tl.doneMs = at;
+        applyExtracted(tl, extractEvent(scenario.api, undefined, chunk), at);
       }
       tl.doneMs ??= now();
     }
@@ -76,25 +74,6 @@ export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
   }
   tl.endMs = now();
   return tl;
-}
-
-function apply(tl: Timeline, extracted: ReturnType<typeof extractEvent>, at: number): void {
-  if (extracted.content !== undefined) {
-    tl.text += extracted.content;
-    tl.contentArrivalsMs.push(at);
-    tl.firstContentMs ??= at;
-    tl.lastContentMs = at;
-  }
-  if (extracted.finishReason !== undefined) tl.finishReason = extracted.finishReason;
-  if (extracted.usage) {
-    tl.usage = extracted.usage;
-    tl.usageMs = at;
-  }
-  if (extracted.responseId) tl.ids.responseId ??= extracted.responseId;
-  if (extracted.error !== undefined && tl.outcome === 'ok') {
-    tl.outcome = 'protocol_stream_error';
-    tl.errorMessage = extracted.error;
-  }
 }
 
 function classify(tl: Timeline, error: unknown): void {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nearestRank, round3 } from '../metrics/stats.ts';
 import { createUniform } from '../protocol/index.ts';
 import type { Bailout, LoadBounds, LoadModel, LoadResult, LoadTask } from './types.ts';
 
@@ -51,27 +52,35 @@ export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult
     }
   };
 
-  const signal = internal.signal;
+  const run: LoadRun<T> = {
+    options,
+    total,
+    signal: internal.signal,
+    complete,
+    isOverDuration,
+    markMeasuredStart: (ns) => (measuredStartNs ??= ns),
+  };
   const result =
     options.model.kind === 'open'
-      ? await runOpen(options, options.model, total, signal, complete, isOverDuration, (ns) => (measuredStartNs ??= ns))
-      : await runClosed(options, options.model.kind === 'closed' ? options.model.concurrency : 1, total, signal, complete, isOverDuration, (ns) => (measuredStartNs ??= ns));
+      ? await runOpen(run, options.model)
+      : await runClosed(run, options.model.kind === 'closed' ? options.model.concurrency : 1);
   options.signal?.removeEventListener('abort', stop);
   const stoppedBy = state.stoppedBy ?? (options.signal?.aborted ? 'aborted' : bounds.requests !== undefined && result.launched >= total ? 'requests' : 'duration');
   return { ...result, completed: state.completed, stoppedBy };
 }
 
-type Complete<T> = (result: T, index: number) => void;
+/** What both schedulers need from runLoad: the task, the bounds, and where results go. */
+interface LoadRun<T> {
+  options: RunLoadOptions<T>;
+  /** Requests to launch in all, warm-up included (Infinity when bounded by duration). */
+  total: number;
+  signal: AbortSignal;
+  complete: (result: T, index: number) => void;
+  isOverDuration: () => boolean;
+  markMeasuredStart: (ns: bigint) => void;
+}
 
-async function runClosed<T>(
-  options: RunLoadOptions<T>,
-  concurrency: number,
-  total: number,
-  signal: AbortSignal,
-  complete: Complete<T>,
-  isOverDuration: () => boolean,
-  markMeasuredStart: (ns: bigint) => void,
-): Promise<Omit<LoadResult, 'completed' | 'stoppedBy'>> {
+async function runClosed<T>({ options, total, signal, complete, isOverDuration, markMeasuredStart }: LoadRun<T>, concurrency: number): Promise<Omit<LoadResult, 'completed' | 'stoppedBy'>> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (!signal.aborted && next < total && !isOverDuration()) {
@@ -94,13 +103,8 @@ export function createArrivals(ratePerSec: number, arrival: 'constant' | 'poisso
 }
 
 async function runOpen<T>(
-  options: RunLoadOptions<T>,
+  { options, total, signal, complete, isOverDuration, markMeasuredStart }: LoadRun<T>,
   model: Extract<LoadModel, { kind: 'open' }>,
-  total: number,
-  signal: AbortSignal,
-  complete: Complete<T>,
-  isOverDuration: () => boolean,
-  markMeasuredStart: (ns: bigint) => void,
 ): Promise<Omit<LoadResult, 'completed' | 'stoppedBy'>> {
   const nextGapMs = createArrivals(model.ratePerSec, model.arrival, options.seed);
   const inFlight = new Set<Promise<void>>();
@@ -134,7 +138,7 @@ async function runOpen<T>(
   }
   await Promise.all(inFlight);
   lags.sort((a, b) => a - b);
-  const pick = (q: number): number => Math.round((lags[Math.min(lags.length - 1, Math.ceil(q * lags.length) - 1)] ?? 0) * 1000) / 1000;
+  const pick = (q: number): number => round3(nearestRank(lags, q));
   const first = measuredLaunches[0];
   const last = measuredLaunches.at(-1);
   const spanSec = first !== undefined && last !== undefined ? Number(last - first) / 1e9 : 0;

@@ -1,6 +1,7 @@
 import type { OutcomeCode } from '../client/outcome.ts';
 import type { Timeline } from '../client/timeline.ts';
 import type { ApiKind } from '../protocol/index.ts';
+import { nearestRank } from './stats.ts';
 
 export type TokenSource = 'usage' | 'tokenizer';
 
@@ -58,12 +59,6 @@ export interface SampleContext {
   countTokens: (text: string) => number;
 }
 
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index]!;
-}
-
 const round = (ms: number | undefined): number | null => (ms === undefined ? null : Math.round(ms * 1000) / 1000);
 
 /** Inter-content gaps of one request, in ms. */
@@ -103,7 +98,7 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     itl:
       gaps.length === 0
         ? null
-        : { n: gaps.length, meanMs: round(gaps.reduce((s, g) => s + g, 0) / gaps.length)!, p50Ms: round(quantile(gaps, 0.5))!, p99Ms: round(quantile(gaps, 0.99))!, maxMs: round(gaps.at(-1))! },
+        : { n: gaps.length, meanMs: round(gaps.reduce((s, g) => s + g, 0) / gaps.length)!, p50Ms: round(nearestRank(gaps, 0.5))!, p99Ms: round(nearestRank(gaps, 0.99))!, maxMs: round(gaps.at(-1))! },
     tpotMs: round(tpot),
     outputTokens: outputTokens ?? null,
     tokenSource: usageTokens !== undefined ? 'usage' : outputTokens !== undefined ? 'tokenizer' : null,
@@ -112,7 +107,7 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     events: tl.events,
     finishReason: tl.finishReason ?? null,
     isLengthLimited: tl.finishReason === 'length',
-    delivery: delivery.length === 0 ? null : { n: delivery.length, p50: round(quantile(delivery, 0.5))!, p99: round(quantile(delivery, 0.99))!, max: round(delivery.at(-1))! },
+    delivery: delivery.length === 0 ? null : { n: delivery.length, p50: round(nearestRank(delivery, 0.5))!, p99: round(nearestRank(delivery, 0.99))!, max: round(delivery.at(-1))! },
     ids: { requestId: tl.ids.requestId ?? null, apimRequestId: tl.ids.apimRequestId ?? null, responseId: tl.ids.responseId ?? null },
   };
 }

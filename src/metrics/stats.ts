@@ -63,7 +63,7 @@ export class Accumulator {
     if (this.count === 0) return null;
     const sorted = this.raw ? Float64Array.from(this.raw).sort() : undefined;
     const at = (p: number): number =>
-      sorted ? round3(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!) : round3(this.histogram.getValueAtPercentile(p) / 1000);
+      round3(sorted ? nearestRank(sorted, p / 100) : this.histogram.getValueAtPercentile(p) / 1000);
     const mean = this.sum / this.count;
     const variance = this.count > 1 ? (this.sumSquares - this.count * mean * mean) / (this.count - 1) : 0;
     return {
@@ -83,10 +83,15 @@ export class Accumulator {
 
 export const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
+/** The q-quantile (0..1) of already sorted values, nearest-rank; NaN when empty. */
+export function nearestRank(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** The q-quantile (0..1) of values, nearest-rank. */
 export function quantileOf(values: ArrayLike<number>, q: number): number {
-  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  return nearestRank(Float64Array.from(values as ArrayLike<number>).sort(), q);
 }
 
 /**
