@@ -24,7 +24,8 @@ export interface BenchProgress {
   planned: number | undefined;
   errors: number;
   ratePerSec: number;
-  ttftP50Ms: number | null;
+  /** Computed on demand: it sorts every TTFT so far, so only call it when printing. */
+  ttftP50Ms: () => number | null;
 }
 
 export interface BenchRunInput {
@@ -170,7 +171,7 @@ async function runCell(
         planned: options.requests,
         errors: aggregate.requests - aggregate.ok,
         ratePerSec: aggregate.requests / ((performance.now() - startedMs) / 1000),
-        ttftP50Ms: aggregate.ttft.summary()?.p50 ?? null,
+        ttftP50Ms: () => aggregate.ttft.summary()?.p50 ?? null,
       });
     },
   });

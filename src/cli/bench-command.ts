@@ -58,7 +58,8 @@ function progressPrinter(): (p: BenchProgress) => void {
     if (now - last < 200 && p.completed !== p.planned) return;
     last = now;
     const of = p.planned !== undefined ? `/${p.planned}` : '';
-    const ttft = p.ttftP50Ms !== null ? `${Math.round(p.ttftP50Ms)} ms` : '–';
+    const p50 = p.ttftP50Ms();
+    const ttft = p50 !== null ? `${Math.round(p50)} ms` : '–';
     process.stderr.write(`\r\x1b[K[${p.cell}/${p.cells}] ${p.name}  ${p.completed}${of}  ${p.ratePerSec.toFixed(1)}/s  p50 TTFT ${ttft}  errors ${p.errors}`);
   };
 }
