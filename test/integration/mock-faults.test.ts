@@ -185,7 +185,11 @@ describe('timing model and ground truth', () => {
     const meanGap = a.gapsMs.reduce((s, g) => s + g, 0) / a.gapsMs.length;
     expect(meanGap).toBeGreaterThan(12);
     expect(meanGap).toBeLessThan(30);
-    a.gapsMs.forEach((gap, i) => expect(Math.abs(gap - b.gapsMs[i]!)).toBeLessThan(4));
+    // Emitted gaps are the seeded schedule plus event-loop noise (a GC pause in this shared
+    // process can add 10+ ms to one frame), so the wire check takes the median per-gap
+    // difference; exact per-token reproducibility of the schedule is test/unit/timing.test.ts.
+    const differences = a.gapsMs.map((gap, i) => Math.abs(gap - b.gapsMs[i]!)).sort((x, y) => x - y);
+    expect(differences[Math.floor(differences.length / 2)]!).toBeLessThan(4);
   });
 
   it('burst mode releases tokens in blocks', async () => {
