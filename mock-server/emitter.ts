@@ -180,7 +180,7 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
       sink.write(event.text);
       return true;
     }
-    const text = options.stamp ? formatStampLine(startNs + BigInt(Math.round((nowMs - startMs) * 1e6)), seq++) + event.text : event.text;
+    const text = options.stamp ? formatStampLine(startNs + BigInt(Math.round((nowMs - startMs) * 1e6)), seq++, Math.round((dueMs - startMs) * 1000)) + event.text : event.text;
     stats.recordLatenessNs((nowMs - dueMs) * 1e6);
     record.framesEmitted++;
     if (event.splitUtf8) {
