@@ -1,0 +1,43 @@
+/** One verification result. `evidence` is one line a user can act on; `details` holds the numbers behind it. */
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
+
+export interface CheckResult {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  evidence: string;
+  details?: Record<string, unknown>;
+}
+
+/** `compliance.json`, schema version 1. */
+export interface ComplianceReport {
+  schemaVersion: 1;
+  verdict: 'pass' | 'warn' | 'fail';
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  gateway: string | undefined;
+  direct: string | undefined;
+  /** Whether the upstream stamped its frames (this project's mock): verdicts are then exact. */
+  groundTruth: boolean;
+  thresholds: VerifyThresholds;
+  checks: CheckResult[];
+}
+
+export interface VerifyThresholds {
+  /** Per-frame delivery latency p99 (arrival − emission, or − the direct path's arrival). */
+  deliveryP99Ms: number;
+  /** Time to first token the gateway may add over the direct path (median of pairs). */
+  ttftOverheadMs: number;
+  /** Quiet period the `idle-gap` probe holds the stream open for. */
+  idleGapMs: number;
+  /** Streams opened at once by `concurrent-streams`. */
+  concurrentStreams: number;
+}
+
+/** The overall verdict: fail if any check failed, warn if any warned, else pass. */
+export function verdictOf(checks: readonly CheckResult[]): ComplianceReport['verdict'] {
+  if (checks.some((c) => c.status === 'fail')) return 'fail';
+  if (checks.some((c) => c.status === 'warn')) return 'warn';
+  return 'pass';
+}
