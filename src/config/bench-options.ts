@@ -112,7 +112,7 @@ export function parseDurationMs(flag: string, raw: string): number {
   return ms;
 }
 
-function positiveNumber(flag: string, raw: string | undefined, { integer = true, min = 1, max = 1e9 } = {}): number | undefined {
+export function positiveNumber(flag: string, raw: string | undefined, { integer = true, min = 1, max = 1e9 } = {}): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
@@ -121,12 +121,12 @@ function positiveNumber(flag: string, raw: string | undefined, { integer = true,
   return value;
 }
 
-function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
+export function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw)) throw new InvalidOptionError(flag, `"${raw}" is not allowed`, allowed.join(', '));
   return raw as T;
 }
 
-function listOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T[] {
+export function listOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T[] {
   const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (items.length === 0) throw new InvalidOptionError(flag, 'the list is empty', allowed.join(', '));
   return [...new Set(items.map((item) => oneOf(flag, item, allowed)))];

@@ -6,7 +6,7 @@ import type { DiagnosticSetting } from './policy-lint.ts';
  * Reads APIM diagnostics as ARM returns them (`az apim api diagnostic list`, or GET
  * `…/service/{name}/diagnostics`): one resource, an array of them, or `{ "value": [...] }`.
  */
-export function readDiagnosticsFile(path: string): DiagnosticSetting[] {
+export function parseDiagnostics(path: string): DiagnosticSetting[] {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));

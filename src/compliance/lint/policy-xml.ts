@@ -16,7 +16,8 @@ const SECTIONS = new Set(['inbound', 'backend', 'outbound', 'on-error']);
 
 /**
  * Parses a policy with a real XML parser. APIM's raw XML lets policy expressions such as
- * `@(context.Request.Body.As<JObject>())` carry unescaped `<`, `>` and `&`; those are escaped
+ * `@(context.Request.Body.As<JObject>())` or `condition="@(x.Contains("y"))"` carry unescaped
+ * `<`, `>`, `&` and quotes; those are escaped
  * first (inside `@(…)` and `@{…}` only, keeping line numbers) so the document is well formed.
  */
 export function parsePolicyXml(xml: string, file: string): PolicyElement[] {
@@ -53,7 +54,7 @@ export function parsePolicyXml(xml: string, file: string): PolicyElement[] {
   return elements;
 }
 
-/** Escapes `<`, `>` and bare `&` inside `@(…)` and `@{…}` expressions, bracket-matched. */
+/** Escapes `<`, `>`, quotes and bare `&` inside `@(…)` and `@{…}` expressions, bracket-matched. */
 export function escapeExpressions(xml: string): string {
   let out = '';
   let i = 0;
@@ -73,7 +74,7 @@ export function escapeExpressions(xml: string): string {
       if (xml[end] === open) depth++;
       else if (xml[end] === close && --depth === 0) break;
     }
-    const expression = xml.slice(start, end + 1).replace(/&(?![a-zA-Z]+;|#\d+;)/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const expression = xml.slice(start, end + 1).replace(/&(?![a-zA-Z]+;|#\d+;)/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
     out += xml.slice(i, start) + expression;
     i = end + 1;
   }

@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHECK_IDS, runVerify } from '../compliance/index.ts';
+import { resolveVerifyOptions } from '../config/verify-options.ts';
+import { buildVerifyPlan } from '../lab/verify-plan.ts';
+import { readLabState } from '../lab/state.ts';
+import { complianceToTable } from '../report/compliance-text.ts';
+import { writeComplianceFiles } from '../report/write-compliance.ts';
+import { createAuthHeaders } from '../target/auth.ts';
+
+export const VERIFY_USAGE = `Usage: npm run lab:verify -- [options]
+
+Proves, check by check, whether a gateway relays an LLM stream faithfully.
+
+Target (default: the gateway and direct paths in .lab/state.json)
+  --gateway URL               the gateway (APIM) base URL to verify
+  --direct URL                the upstream reached without the gateway (the reference)
+  --mock-admin URL            where the mock's /_mock/requests lives (default: the direct URL)
+  --api chat,responses,completions,on-your-data   APIs to probe (default chat,responses)
+  --api-style azure|v1|openai  --deployment NAME  --api-version V   as npm run bench takes them
+  --api-key-env NAME          env var with the API key (default AZURE_OPENAI_API_KEY)
+  --subscription-key-env NAME env var with the gateway's subscription key (sent as api-key)
+  --entra                     the direct path authenticates with Entra ID
+  --state FILE                lab state file (default .lab/state.json)
+
+Checks
+  --checks id,id              run only these (default all): ${CHECK_IDS.join(', ')}
+  --idle-gap 30s              quiet period the idle-gap probe holds (Microsoft's guidance: try 4m)
+  --max-delivery-p99 50ms     per-frame delivery latency p99 allowed
+  --max-ttft-overhead 50ms    time to first token the gateway may add
+  --streams 10                streams opened at once by concurrent-streams
+
+Static lint
+  --policy FILE.xml           an APIM policy document
+  --diagnostics FILE.json     APIM diagnostics as ARM returns them
+  --sku NAME                  the APIM tier (Consumption fails)
+
+Output
+  --out DIR                   (default reports/verify-<timestamp>)
+  --json                      print compliance.json on stdout instead of the table
+
+Exit code: 0 no check failed, 1 a check failed, 2 bad usage, 130 interrupted.`;
+
+/** `streamlab verify`: returns the exit code. */
+export async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const options = resolveVerifyOptions(argv, env, CHECK_IDS);
+  if (options.help) {
+    process.stdout.write(`${VERIFY_USAGE}\n`);
+    return 0;
+  }
+  const fromFlags = options.gateway !== undefined || options.direct !== undefined;
+  const plan = buildVerifyPlan(options, fromFlags ? undefined : readLabState(options.stateFile), env);
+  // A missing key is a usage error, found before any probe runs.
+  for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, env);
+  const outDir = options.out ?? join('reports', `verify-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    process.stderr.write('\ninterrupted: writing the checks that finished\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const report = await runVerify(plan, {
+      checks: options.checks,
+      signal: abort.signal,
+      onCheck: (c) => process.stderr.write(`${c.status.padEnd(4)} ${c.id}\n`),
+    });
+    mkdirSync(outDir, { recursive: true });
+    writeComplianceFiles(outDir, report);
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${complianceToTable(report)}\n`);
+    process.stderr.write(`results: ${outDir}/ (compliance.json, compliance.xml, compliance.md)\n`);
+    if (abort.signal.aborted) return 130;
+    return report.verdict === 'fail' ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import { parseDiagnostics, parsePolicyXml, type LintInput, type VerifyPlan } from '../compliance/index.ts';
+import type { VerifyOptions } from '../config/verify-options.ts';
+import { InvalidOptionError } from '../errors.ts';
+import type { Target, TargetAuth } from '../target/types.ts';
+import type { LabState } from './state.ts';
+
+/**
+ * What `lab:verify` probes: `--gateway`/`--direct` when given, else the lab state's paths.
+ * The mock's request log is looked for at the direct path (the local lab's upstream) unless
+ * `--mock-admin` says where; on a real Azure endpoint the lookup finds nothing and the check
+ * that needs it skips.
+ */
+export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefined, env: NodeJS.ProcessEnv): VerifyPlan {
+  const fromFlags = options.gateway !== undefined || options.direct !== undefined;
+  if (!fromFlags && state === undefined && options.policy === undefined && options.diagnostics === undefined && options.sku === undefined) {
+    throw new InvalidOptionError('--gateway', `nothing to verify: no --gateway, no --policy and no lab state at "${options.stateFile}"`, 'run npm run lab:deploy first, or pass --gateway URL [--direct URL] or --policy FILE');
+  }
+  const target = (label: string, baseUrl: string, auth: TargetAuth): Target => ({ label, baseUrl, apiStyle: options.apiStyle, deployment: options.deployment, apiVersion: options.apiVersion, auth });
+  const directAuth: TargetAuth = options.entra ? { kind: 'entra' } : { kind: 'api-key', envName: options.apiKeyEnv };
+  const gatewayAuth: TargetAuth = options.subscriptionKeyEnv !== undefined ? { kind: 'subscription-key', envName: options.subscriptionKeyEnv } : directAuth;
+  let gateway: Target | undefined;
+  let direct: Target | undefined;
+  if (fromFlags) {
+    gateway = options.gateway !== undefined ? target('gateway', options.gateway, gatewayAuth) : undefined;
+    direct = options.direct !== undefined ? target('direct', options.direct, directAuth) : undefined;
+  } else if (state !== undefined) {
+    const fromState = (label: string): Target | undefined => {
+      const path = state.paths[label];
+      return path ? { label, baseUrl: path.baseUrl, apiStyle: path.apiStyle, deployment: state.deployment, apiVersion: state.apiVersion, auth: path.auth } : undefined;
+    };
+    gateway = fromState('gateway');
+    direct = fromState('direct');
+  }
+  return {
+    gateway,
+    direct,
+    apis: options.apis,
+    thresholds: { deliveryP99Ms: options.deliveryP99Ms, ttftOverheadMs: options.ttftOverheadMs, idleGapMs: options.idleGapMs, concurrentStreams: options.streams },
+    mockAdminUrl: options.mockAdmin ?? direct?.baseUrl,
+    lint: readLintInput(options),
+    searchEndpoint: options.searchEndpoint,
+    searchIndex: options.searchIndex,
+    env,
+  };
+}
+
+function readLintInput(options: VerifyOptions): LintInput | undefined {
+  if (options.policy === undefined && options.diagnostics === undefined && options.sku === undefined) return undefined;
+  let policy;
+  if (options.policy !== undefined) {
+    let xml: string;
+    try {
+      xml = readFileSync(options.policy, 'utf8');
+    } catch (error) {
+      throw new InvalidOptionError('--policy', `cannot read "${options.policy}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a readable APIM policy XML file');
+    }
+    policy = parsePolicyXml(xml, options.policy);
+  }
+  return {
+    policyFile: options.policy,
+    policy,
+    diagnosticsFile: options.diagnostics,
+    diagnostics: options.diagnostics !== undefined ? parseDiagnostics(options.diagnostics) : undefined,
+    sku: options.sku,
+  };
+}
