@@ -39,8 +39,8 @@ export interface Delivery {
 /**
  * Per-frame delivery latency of a stream. With stamps it is exact. Without them, if the
  * direct probe of the same seed carried planned times (`due-us`), frame i's lag is its
- * arrival offset minus its planned offset, both measured from frame 0, shifted so the least
- * lagging frame counts as 0.
+ * arrival offset minus its planned offset, both measured from frame 0; the latency reported
+ * is each lag's distance from the median lag (a frame held back stands out either way).
  */
 export function deliveryOf(probe: ProbeResult, reference?: ProbeResult): Delivery {
   let latencies: number[] = [];
@@ -53,8 +53,9 @@ export function deliveryOf(probe: ProbeResult, reference?: ProbeResult): Deliver
     const planned = reference.events.map((e) => (e.stamp?.dueUs ?? 0) / 1000);
     const n = Math.min(planned.length, probe.events.length);
     const lags = probe.events.slice(0, n).map((e, i) => msBetween(probe.events[0]!.arrivalNs, e.arrivalNs) - (planned[i]! - planned[0]!));
-    const least = Math.min(...lags);
-    latencies = lags.map((lag) => lag - least);
+    // Measured against the median lag, so a late first frame (the anchor) shifts nothing.
+    const median = nearestRank([...lags].sort((a, b) => a - b), 0.5);
+    latencies = lags.map((lag) => Math.abs(lag - median));
   }
   const sorted = [...latencies].sort((a, b) => a - b);
   const at = (q: number): number | undefined => (sorted.length > 0 ? round3(nearestRank(sorted, q)) : undefined);

@@ -26,10 +26,10 @@ export interface VerifyPlan {
 
 /**
  * The probes' timing: short enough that a full run is quick, long enough that buffering
- * shows (40 frames over ~0.5 s), seeded so that the gateway and direct paths receive the
+ * shows (30 frames over ~0.7 s: an 8 KB buffer holds ~12 of them, ~240 ms), seeded so that the gateway and direct paths receive the
  * same text, ids and schedule, stamped so that every verdict can be exact.
  */
-export const PROBE_CONTROL = { ttftMs: 60, itlMs: 10, jitterMs: 3, outputTokens: 40, seed: 4242, stamp: true } as const;
+export const PROBE_CONTROL = { ttftMs: 60, itlMs: 20, jitterMs: 5, outputTokens: 30, seed: 4242, stamp: true } as const;
 const PROMPT: ChatMessage[] = [{ role: 'user', content: 'Verify streaming: reply with a short paragraph.' }];
 
 export interface ProbeSpec {

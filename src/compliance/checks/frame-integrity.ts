@@ -7,7 +7,7 @@ import type { ProbeResult } from '../probe.ts';
 function compareEvents(gateway: ProbeResult, direct: ProbeResult | undefined): Verdict {
   const seqs = gateway.events.flatMap((e) => (e.stamp ? [e.stamp.seq] : []));
   if (seqs.length > 0) {
-    const missing = seqs.length === 0 ? [] : Array.from({ length: Math.max(...seqs) + 1 }, (_, i) => i).filter((i) => !seqs.includes(i));
+    const missing = Array.from({ length: Math.max(...seqs) + 1 }, (_, i) => i).filter((i) => !seqs.includes(i));
     const outOfOrder = seqs.findIndex((s, i) => i > 0 && s <= seqs[i - 1]!);
     if (missing.length > 0) return verdict('fail', `frames ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? '…' : ''} never arrived (${missing.length} of ${Math.max(...seqs) + 1} missing)`);
     if (outOfOrder >= 0) return verdict('fail', `frame ${seqs[outOfOrder]} arrived after frame ${seqs[outOfOrder - 1]}`);
@@ -17,12 +17,15 @@ function compareEvents(gateway: ProbeResult, direct: ProbeResult | undefined): V
     if (broken >= 0) return verdict('fail', `event ${broken} is not JSON: ${gateway.events[broken]!.data.slice(0, 80)}`);
     return verdict(seqs.length > 0 ? 'pass' : 'warn', `${gateway.events.length} events, all parse${seqs.length > 0 ? ', none missing or reordered' : '; byte-for-byte comparison needs the mock as upstream and --direct'}`);
   }
-  if (gateway.events.length !== direct.events.length) return verdict('fail', `${gateway.events.length} events through the gateway, ${direct.events.length} direct`);
-  const differs = gateway.events.findIndex((e, i) => comparableData(e.data) !== comparableData(direct.events[i]!.data) || e.event !== direct.events[i]!.event);
+  // data: [DONE] is judged by done-terminator; here only the events that carry data count.
+  const gatewayEvents = gateway.events.filter((e) => e.data !== '[DONE]');
+  const directEvents = direct.events.filter((e) => e.data !== '[DONE]');
+  if (gatewayEvents.length !== directEvents.length) return verdict('fail', `${gatewayEvents.length} events through the gateway, ${directEvents.length} direct`);
+  const differs = gatewayEvents.findIndex((e, i) => comparableData(e.data) !== comparableData(directEvents[i]!.data) || e.event !== directEvents[i]!.event);
   if (differs >= 0) {
-    return verdict('fail', `event ${differs} differs from the direct path: ${JSON.stringify(gateway.events[differs]!.data.slice(0, 60))} vs ${JSON.stringify(direct.events[differs]!.data.slice(0, 60))}`);
+    return verdict('fail', `event ${differs} differs from the direct path: ${JSON.stringify(gatewayEvents[differs]!.data.slice(0, 60))} vs ${JSON.stringify(directEvents[differs]!.data.slice(0, 60))}`);
   }
-  return verdict('pass', `${gateway.events.length} events, in order, data byte-identical to the direct path`);
+  return verdict('pass', `${gatewayEvents.length} events, in order, data byte-identical to the direct path`);
 }
 
 function isJson(text: string): boolean {

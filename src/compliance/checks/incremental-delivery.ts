@@ -23,7 +23,11 @@ export function judgeIncremental(gateway: ProbeResult, direct: ProbeResult | und
     return verdict('fail', `${lateText} (${gateway.reads.length} reads): the stream was held back and released at the end`, details);
   }
   if (delivery.p99Ms !== undefined && delivery.p99Ms > thresholds.deliveryP99Ms) {
-    return verdict('fail', `${formatDelivery(delivery)} exceeds ${thresholds.deliveryP99Ms} ms: frames are held back`, details);
+    // Under 100 frames the p99 is the maximum, so one frame caught by a scheduling hiccup
+    // would decide it; holding frames back delays every frame queued behind the first.
+    const late = delivery.latenciesMs.filter((ms) => ms > thresholds.deliveryP99Ms).length;
+    if (late === 1) return verdict('warn', `one frame of ${delivery.latenciesMs.length} arrived ${delivery.maxMs} ms after emission (over ${thresholds.deliveryP99Ms} ms), the rest p50 ${delivery.p50Ms} ms: a hiccup, not buffering; re-run to confirm`, details);
+    return verdict('fail', `${formatDelivery(delivery)} exceeds ${thresholds.deliveryP99Ms} ms for ${late} frames: frames are held back`, details);
   }
   if (delivery.method === 'none') return verdict('pass', `${lateText}; no per-frame ground truth (the upstream is not the mock), judged on arrival spread only`, details);
   return verdict('pass', `${formatDelivery(delivery)} ≤ ${thresholds.deliveryP99Ms} ms; ${lateText}`, details);
