@@ -51,6 +51,16 @@ describe('import direction', () => {
     }
   });
 
+  it('src/compliance reaches only down the flow: client, metrics, target, config, protocol, errors', () => {
+    const allowed = ['src/compliance', 'src/client', 'src/metrics', 'src/target', 'src/config', 'src/protocol'];
+    for (const file of sourceFiles('src/compliance')) {
+      for (const target of relativeImports(file)) {
+        const ok = allowed.some((dir) => under(target, dir)) || target === 'src/errors.ts';
+        expect(ok, `${file} -> ${target}`).toBe(true);
+      }
+    }
+  });
+
   it('the rule check sees real imports (guards against a regex that matches nothing)', () => {
     expect(relativeImports('mock-server/server.ts')).toContain('mock-server/handlers.ts');
   });
