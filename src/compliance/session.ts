@@ -14,6 +14,8 @@ export interface VerifyPlan {
   gateway: Target | undefined;
   direct: Target | undefined;
   apis: ApiKind[];
+  /** The deployment legacy completions go to (chat models refuse them). */
+  completionsDeployment: string;
   thresholds: VerifyThresholds;
   /** Base URL of the mock's `/_mock/*` endpoints (the upstream's request log), when known. */
   mockAdminUrl: string | undefined;
@@ -79,8 +81,9 @@ export class ProbeSession {
 
   /** A fresh probe (not cached). */
   async probe(path: PathName, spec: ProbeSpec): Promise<ProbeResult | undefined> {
-    const target = this.target(path);
-    if (target === undefined) return undefined;
+    const pathTarget = this.target(path);
+    if (pathTarget === undefined) return undefined;
+    const target = spec.api === 'completions' ? { ...pathTarget, deployment: this.plan.completionsDeployment } : pathTarget;
     const built = buildRequest({
       api: spec.api,
       stream: spec.stream ?? true,

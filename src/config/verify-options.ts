@@ -12,6 +12,7 @@ export interface VerifyOptions {
   apis: ApiKind[];
   apiStyle: ApiStyle;
   deployment: string;
+  completionsDeployment: string;
   apiVersion: string;
   apiKeyEnv: string;
   subscriptionKeyEnv: string | undefined;
@@ -48,6 +49,7 @@ const OPTIONS = {
   api: { type: 'string' },
   'api-style': { type: 'string' },
   deployment: { type: 'string' },
+  'completions-deployment': { type: 'string' },
   'api-version': { type: 'string' },
   'api-key-env': { type: 'string' },
   'subscription-key-env': { type: 'string' },
@@ -97,6 +99,7 @@ export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.Proces
     apis: listOf('--api', str('api') ?? VERIFY_DEFAULTS.apis.join(','), API_KINDS),
     apiStyle: oneOf('--api-style', str('api-style') ?? BENCH_DEFAULTS.apiStyle, API_STYLES),
     deployment: str('deployment') ?? BENCH_DEFAULTS.deployment,
+    completionsDeployment: str('completions-deployment') ?? BENCH_DEFAULTS.completionsDeployment,
     apiVersion: str('api-version') ?? BENCH_DEFAULTS.apiVersion,
     apiKeyEnv: str('api-key-env') ?? BENCH_DEFAULTS.apiKeyEnv,
     subscriptionKeyEnv: str('subscription-key-env'),

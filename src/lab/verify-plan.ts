@@ -36,6 +36,7 @@ export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefi
     gateway,
     direct,
     apis: options.apis,
+    completionsDeployment: options.completionsDeployment,
     thresholds: { deliveryP99Ms: options.deliveryP99Ms, ttftOverheadMs: options.ttftOverheadMs, idleGapMs: options.idleGapMs, concurrentStreams: options.streams },
     mockAdminUrl: options.mockAdmin ?? direct?.baseUrl,
     lint: readLintInput(options),

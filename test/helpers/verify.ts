@@ -15,6 +15,7 @@ export function verifyPlan(gatewayUrl: string, mock: MockServer, thresholds: Par
     gateway: testTarget('gateway', gatewayUrl),
     direct: testTarget('direct', mock.url),
     apis: ['chat', 'responses'],
+    completionsDeployment: 'gpt-35-turbo-instruct',
     thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1500, concurrentStreams: 5, ...thresholds },
     mockAdminUrl: mock.url,
     lint: undefined,

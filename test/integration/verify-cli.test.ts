@@ -64,6 +64,15 @@ describe('npm run lab:verify', () => {
     process.stdout.write(`full lab:verify on a clean local path (idle gap 2 s): ${(report.durationMs / 1000).toFixed(1)} s\n`);
   });
 
+  it('verifies legacy completions (on their own deployment) and On Your Data streams', async () => {
+    const out = outDir();
+    const { code, stderr } = await verify(['--gateway', proxy.url, '--direct', mock.url, '--api', 'completions,on-your-data', '--checks', 'content-type,frame-integrity,done-terminator,usage-chunk', '--out', out]);
+    expect(code, stderr).toBe(0);
+    const report = readReport(out);
+    expect(report.checks.map((c) => c.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
+    expect(report.checks[1]!.evidence).toMatch(/completions: \d+ events, in order, data byte-identical.*on-your-data: \d+ events/);
+  });
+
   it('exits 1 when a check fails, and --json prints the report', async () => {
     const out = outDir();
     const { code, stdout } = await verify(['--policy', 'infra/policies/buffered.xml', '--checks', 'lint-forward-request', '--out', out, '--json']);

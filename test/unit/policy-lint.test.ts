@@ -10,7 +10,7 @@ const path = (relative: string): string => fileURLToPath(new URL(`../../${relati
 
 async function lint(input: Partial<LintInput>): Promise<Record<string, { status: string; evidence: string }>> {
   const full: LintInput = { policyFile: undefined, policy: undefined, diagnosticsFile: undefined, diagnostics: undefined, sku: undefined, ...input };
-  const session = new ProbeSession({ gateway: undefined, direct: undefined, apis: ['chat'], thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1000, concurrentStreams: 1 }, mockAdminUrl: undefined, lint: full, searchEndpoint: '', searchIndex: '', env: {} });
+  const session = new ProbeSession({ gateway: undefined, direct: undefined, apis: ['chat'], completionsDeployment: 'gpt-35-turbo-instruct', thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1000, concurrentStreams: 1 }, mockAdminUrl: undefined, lint: full, searchEndpoint: '', searchIndex: '', env: {} });
   return Object.fromEntries(await Promise.all(LINT_CHECKS.map(async (c) => [c.id, await c.run(session)] as const)));
 }
 
