@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import type { Retry429Policy } from '../client/retry.ts';
 import type { ClientMode } from '../client/requester.ts';
 import { InvalidOptionError } from '../errors.ts';
@@ -101,6 +101,16 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
+/** Strict node:util parseArgs; an unknown or malformed flag becomes an InvalidOptionError naming it. */
+export function parseFlags(argv: readonly string[], options: ParseArgsOptionsConfig, help: string): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
+    throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), `see ${help}`);
+  }
+}
+
 /** Parses `30s`, `2m`, `1500ms` or a bare number of seconds into ms. */
 export function parseDurationMs(flag: string, raw: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
@@ -163,13 +173,7 @@ export function readPromptsFile(path: string): ChatMessage[][] {
 
 /** Parses and validates bench flags. Throws InvalidOptionError (the CLI exits 2). */
 export function resolveBenchOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (error) {
-    const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
-    throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), 'see npm run bench -- --help');
-  }
+  const values = parseFlags(argv, OPTIONS, 'npm run bench -- --help');
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const rate = positiveNumber('--rate', str('rate'), { integer: false, min: 0.001, max: 100_000 });
   const concurrency = positiveNumber('--concurrency', str('concurrency'), { max: 100_000 });

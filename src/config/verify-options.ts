@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import { InvalidOptionError } from '../errors.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
 import { API_STYLES, type ApiStyle } from '../target/types.ts';
-import { BENCH_DEFAULTS, listOf, oneOf, parseDurationMs, positiveNumber } from './bench-options.ts';
+import { BENCH_DEFAULTS, listOf, oneOf, parseDurationMs, parseFlags, positiveNumber } from './bench-options.ts';
 
 /** Everything `npm run lab:verify` needs, validated. */
 export interface VerifyOptions {
@@ -83,13 +82,7 @@ function url(flag: string, raw: string | undefined): string | undefined {
 
 /** Parses and validates verify flags. `checkIds` are the known check ids (for --checks). */
 export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.ProcessEnv, checkIds: readonly string[]): VerifyOptions {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (error) {
-    const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
-    throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), 'see npm run lab:verify -- --help');
-  }
+  const values = parseFlags(argv, OPTIONS, 'npm run lab:verify -- --help');
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const duration = (flag: string, fallback: string): number => parseDurationMs(`--${flag}`, str(flag) ?? fallback);
   return {
