@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { TIMING_MODES, type TimingMode } from '../src/protocol/index.ts';
 import { InvalidOptionError } from '../src/errors.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
@@ -51,7 +51,8 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-function integer(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
+/** Range-checked integer flag; throws InvalidOptionError naming the flag and the range. */
+export function integer(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
@@ -69,15 +70,19 @@ function number(flag: string, raw: string | undefined, min: number, max: number)
   return value;
 }
 
-/** Parses the mock's argv; throws InvalidOptionError naming the flag and what is allowed. */
-export function parseMockArgs(argv: readonly string[]): MockCliOptions {
-  let values: Record<string, string | boolean | undefined>;
+/** Strict parseArgs whose errors name the flag and list the allowed ones. */
+export function parseStrictArgs(argv: readonly string[], options: ParseArgsOptionsConfig): Record<string, string | boolean | undefined> {
   try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (error) {
     const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
-    throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), Object.keys(OPTIONS).map((o) => `--${o}`).join(', '));
+    throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), Object.keys(options).map((o) => `--${o}`).join(', '));
   }
+}
+
+/** Parses the mock's argv; throws InvalidOptionError naming the flag and what is allowed. */
+export function parseMockArgs(argv: readonly string[]): MockCliOptions {
+  const values = parseStrictArgs(argv, OPTIONS);
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const mode = str('mode');
   if (mode !== undefined && !(TIMING_MODES as readonly string[]).includes(mode)) {

@@ -2,6 +2,7 @@ import { isLabError } from '../src/errors.ts';
 import { MOCK_USAGE, parseMockArgs, type MockCliOptions } from './cli-options.ts';
 import { DEFAULT_DEPLOYMENTS, loadDeploymentsFile, toDeploymentTable } from './deployments.ts';
 import { createMockServer } from './server.ts';
+import { closeOnSignal } from './until-signal.ts';
 
 /**
  * `npm run mock -- --port 0 --host 127.0.0.1`: prints one JSON line with the URL on stdout,
@@ -50,17 +51,7 @@ async function main(argv: readonly string[]): Promise<void> {
       keyRequired: mock.context.config.apiKey !== undefined,
     })}\n`,
   );
-  let isStopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (isStopping) return;
-    isStopping = true;
-    process.stderr.write(`mock: ${signal}, closing\n`);
-    void mock.close().then(() => {
-      process.exitCode = 0;
-    });
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  closeOnSignal('mock', () => mock.close());
 }
 
 await main(process.argv.slice(2));

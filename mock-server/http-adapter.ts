@@ -7,7 +7,8 @@ export interface AdapterOptions {
   maxBodyBytes: number;
 }
 
-class BodyTooLargeError extends Error {}
+/** A request body over the limit (the caller answers 413). */
+export class BodyTooLargeError extends Error {}
 
 /**
  * node:http <-> fetch, around msw's getResponse. Headers are flushed as soon as the handler
@@ -124,7 +125,8 @@ function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> {
   });
 }
 
-function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** Reads a request body, refusing (BodyTooLargeError) past `maxBytes` without buffering the rest. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) {
     req.resume();

@@ -2,3 +2,4 @@ export * from './api.ts';
 export * from './control-headers.ts';
 export * from './stamp.ts';
 export * from './random.ts';
+export * from './policy-xml.ts';

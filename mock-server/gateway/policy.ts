@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import { InvalidOptionError } from '../../src/errors.ts';
+import { parsePolicyXml, PolicyXmlError, type PolicyElement } from '../../src/protocol/index.ts';
+
+/** `set-header` as APIM applies it: to the backend request (inbound) or the client response (outbound). */
+export interface HeaderRule {
+  name: string;
+  existsAction: 'override' | 'skip' | 'append' | 'delete';
+  values: string[];
+}
+
+/** `llm-token-limit` / `azure-openai-token-limit`, tokens-per-minute form. */
+export interface TokenLimitRule {
+  policy: string;
+  tokensPerMinute: number;
+  estimatePromptTokens: boolean;
+  retryAfterHeaderName: string;
+  remainingTokensHeaderName: string | undefined;
+}
+
+/** What the local gateway does with a request, read from an APIM policy document. */
+export interface GatewayPolicy {
+  file: string;
+  /** `forward-request buffer-response`: APIM's default (also through `<base/>`) is true. */
+  bufferResponse: boolean;
+  /** Time allowed until the backend's response headers (`timeout`/`timeout-ms`; default 300 s). */
+  timeoutMs: number;
+  /** `set-backend-service`: a backend id, or a base URL that must be the configured backend. */
+  backendId: string | undefined;
+  backendBaseUrl: string | undefined;
+  /** `authentication-managed-identity`: locally, the backend's key stands in for the token. */
+  usesManagedIdentity: boolean;
+  inboundHeaders: HeaderRule[];
+  outboundHeaders: HeaderRule[];
+  tokenLimit: TokenLimitRule | undefined;
+  /** Policies present in the document that the local gateway does not implement, once each, with where. */
+  ignored: string[];
+}
+
+/** APIM's global default: `<forward-request timeout="300" buffer-response="true"/>`. */
+const DEFAULT_TIMEOUT_MS = 300_000;
+/** Structural elements, and elements handled as children of an honoured policy. */
+const STRUCTURE = new Set(['policies', 'inbound', 'backend', 'outbound', 'on-error', 'base', 'value']);
+const HONOURED = new Set(['forward-request', 'set-backend-service', 'set-header', 'authentication-managed-identity', 'llm-token-limit', 'azure-openai-token-limit']);
+const EXISTS_ACTIONS = ['override', 'skip', 'append', 'delete'] as const;
+
+/** Reads and interprets a policy file; a file it cannot use is an `--policy` error (exit 2). */
+export function loadGatewayPolicy(file: string): GatewayPolicy {
+  let xml: string;
+  try {
+    xml = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InvalidOptionError('--policy', `cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a readable APIM policy XML file');
+  }
+  try {
+    return interpretPolicy(parsePolicyXml(xml, file), file);
+  } catch (error) {
+    if (error instanceof PolicyXmlError) throw new InvalidOptionError('--policy', error.message, 'an APIM policy document (<policies>…</policies>)');
+    throw error;
+  }
+}
+
+/** Interprets parsed policy elements with APIM's semantics and defaults. */
+export function interpretPolicy(elements: readonly PolicyElement[], file: string): GatewayPolicy {
+  const policy: GatewayPolicy = {
+    file,
+    bufferResponse: true,
+    timeoutMs: DEFAULT_TIMEOUT_MS,
+    backendId: undefined,
+    backendBaseUrl: undefined,
+    usesManagedIdentity: false,
+    inboundHeaders: [],
+    outboundHeaders: [],
+    tokenLimit: undefined,
+    ignored: [],
+  };
+  elements.forEach((element, index) => {
+    if (STRUCTURE.has(element.name)) return;
+    const where = `<${element.name}> (${element.section || 'root'}, line ${element.line})`;
+    if (!HONOURED.has(element.name) || hasHonouredAncestor(elements, element)) {
+      // Children of an honoured policy other than <value> (and everything unknown) are not implemented.
+      policy.ignored.push(where);
+      return;
+    }
+    const a = element.attributes;
+    switch (element.name) {
+      case 'forward-request':
+        policy.bufferResponse = a['buffer-response'] !== 'false';
+        policy.timeoutMs = forwardTimeoutMs(a, file);
+        for (const name of Object.keys(a)) if (!['buffer-response', 'timeout', 'timeout-ms'].includes(name)) policy.ignored.push(`${where} attribute ${name}`);
+        return;
+      case 'set-backend-service':
+        policy.backendId = a['backend-id'];
+        policy.backendBaseUrl = a['base-url'];
+        return;
+      case 'authentication-managed-identity':
+        policy.usesManagedIdentity = true;
+        return;
+      case 'set-header': {
+        const rule = headerRule(elements, index, file);
+        if (rule === undefined) policy.ignored.push(`${where}: policy expressions are not evaluated locally`);
+        else (element.section === 'inbound' ? policy.inboundHeaders : policy.outboundHeaders).push(rule);
+        return;
+      }
+      default:
+        // counter-key is usually @(context.Subscription.Id); the local lab has one subscription, so one counter.
+        policy.tokenLimit = tokenLimitRule(element, file);
+    }
+  });
+  return policy;
+}
+
+function hasHonouredAncestor(elements: readonly PolicyElement[], element: PolicyElement): boolean {
+  for (let i = element.parent; i >= 0; i = elements[i]!.parent) if (HONOURED.has(elements[i]!.name)) return true;
+  return false;
+}
+
+function forwardTimeoutMs(a: Record<string, string>, file: string): number {
+  const raw = a['timeout-ms'] ?? a['timeout'];
+  if (raw === undefined) return DEFAULT_TIMEOUT_MS;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new InvalidOptionError('--policy', `"${file}": forward-request timeout "${raw}" is not a number of seconds (expressions are not evaluated locally)`, 'timeout="120" or timeout-ms="120000"');
+  return a['timeout-ms'] !== undefined ? value : value * 1000;
+}
+
+function headerRule(elements: readonly PolicyElement[], index: number, file: string): HeaderRule | undefined {
+  const element = elements[index]!;
+  const name = element.attributes['name'];
+  if (name === undefined || name.startsWith('@')) return undefined;
+  const action = element.attributes['exists-action'] ?? 'override';
+  if (!(EXISTS_ACTIONS as readonly string[]).includes(action)) {
+    throw new InvalidOptionError('--policy', `"${file}" line ${element.line}: set-header exists-action "${action}"`, EXISTS_ACTIONS.join(', '));
+  }
+  const values = elements.filter((e) => e.parent === index && e.name === 'value').map((e) => e.text.trim());
+  if (values.some((v) => v.startsWith('@'))) return undefined;
+  return { name: name.toLowerCase(), existsAction: action as HeaderRule['existsAction'], values };
+}
+
+function tokenLimitRule(element: PolicyElement, file: string): TokenLimitRule {
+  const a = element.attributes;
+  const tpm = Number(a['tokens-per-minute']);
+  if (!Number.isInteger(tpm) || tpm <= 0) {
+    throw new InvalidOptionError('--policy', `"${file}" line ${element.line}: ${element.name} needs tokens-per-minute as a positive integer (got "${a['tokens-per-minute'] ?? 'none'}"; token-quota is not implemented locally)`, 'tokens-per-minute="1000"');
+  }
+  return {
+    policy: element.name,
+    tokensPerMinute: tpm,
+    estimatePromptTokens: a['estimate-prompt-tokens'] === 'true',
+    retryAfterHeaderName: (a['retry-after-header-name'] ?? 'retry-after').toLowerCase(),
+    remainingTokensHeaderName: a['remaining-tokens-header-name']?.toLowerCase(),
+  };
+}
