@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBench, type BenchProgress } from '../bench/run-bench.ts';
 import { resolveBenchOptions } from '../config/bench-options.ts';
-import { readLabState } from '../lab/state.ts';
+import { readLabState, withLabSecrets } from '../lab/state.ts';
 import { resolveTargets } from '../lab/targets.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
+import { withInterrupt } from './interrupt.ts';
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
@@ -43,7 +44,8 @@ Output
   --out DIR                   (default reports/<timestamp>)
   --json                      print summary.json on stdout instead of the table`;
 
-function readVersion(): string {
+/** The tool's version from package.json, for run metadata. */
+export function readVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
@@ -51,7 +53,8 @@ function readVersion(): string {
   }
 }
 
-function progressPrinter(): (p: BenchProgress) => void {
+/** One self-overwriting progress line on stderr (a TTY only). */
+export function progressPrinter(): (p: BenchProgress) => void {
   let last = 0;
   return (p) => {
     const now = performance.now();
@@ -71,22 +74,16 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     process.stdout.write(`${BENCH_USAGE}\n`);
     return 0;
   }
-  const targets = resolveTargets(options, options.endpoint === undefined ? readLabState(options.stateFile) : undefined);
+  const state = options.endpoint === undefined ? readLabState(options.stateFile) : undefined;
+  const targets = resolveTargets(options, state);
   const outDir = options.out ?? join('reports', new Date().toISOString().replace(/[:.]/g, '-'));
-  const abort = new AbortController();
-  const onSignal = (): void => {
-    process.stderr.write('\ninterrupted: finishing in-flight requests and writing what was measured\n');
-    abort.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  return withInterrupt('finishing in-flight requests and writing what was measured', async (signal) => {
     const result = await runBench({
       options,
       targets,
       outDir,
-      env,
-      signal: abort.signal,
+      env: withLabSecrets(state, env),
+      signal,
       toolVersion: readVersion(),
       ...(process.stderr.isTTY ? { onProgress: progressPrinter() } : {}),
     });
@@ -94,8 +91,5 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
     process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md)\n`);
     return result.interrupted ? 130 : 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }

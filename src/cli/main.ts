@@ -1,15 +1,28 @@
 import { isLabError } from '../errors.ts';
 import { BENCH_USAGE, benchCommand } from './bench-command.ts';
+import { cleanupCommand, deployCommand } from './lab-commands.ts';
+import { labRunCommand } from './lab-run-command.ts';
 import { verifyCommand } from './verify-command.ts';
 
 const USAGE = `Usage: streamlab <command> [options]
 
 Commands:
+  deploy  start the lab (local: mock + gateway) and record it in .lab/state.json
+  cleanup stop what the lab recorded and remove its state
+  lab     deploy, bench, verify, report and clean up, in one go
   bench   benchmark streaming: TTFT vs full completion, streaming vs not, gateway vs direct
   verify  SSE gateway compliance: probes through the gateway, static policy lint
   mock    start the local Azure OpenAI mock
 
 Run a command with --help for its options.`;
+
+const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify' };
+
+function usageHint(command: string | undefined): string {
+  if (command === 'bench') return `\n${BENCH_USAGE}\n`;
+  const script = command !== undefined ? SCRIPT_OF[command] : undefined;
+  return script ? `\nRun npm run ${script} -- --help for the options.\n` : '';
+}
 
 /** Thin dispatch: parse, run, set process.exitCode (never process.exit). */
 async function main(argv: readonly string[]): Promise<void> {
@@ -22,6 +35,15 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'verify':
         process.exitCode = await verifyCommand(rest, process.env);
         return;
+      case 'deploy':
+        process.exitCode = await deployCommand(rest);
+        return;
+      case 'cleanup':
+        process.exitCode = await cleanupCommand(rest);
+        return;
+      case 'lab':
+        process.exitCode = await labRunCommand(rest, process.env);
+        return;
       case 'mock':
         process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
         await import('../../mock-server/cli.ts');
@@ -32,12 +54,12 @@ async function main(argv: readonly string[]): Promise<void> {
         process.stdout.write(`${USAGE}\n`);
         return;
       default:
-        process.stderr.write(`Unknown command "${command}". Allowed: bench, verify, mock\n\n${USAGE}\n`);
+        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, mock\n\n${USAGE}\n`);
         process.exitCode = 2;
     }
   } catch (error) {
     if (isLabError(error)) {
-      process.stderr.write(`${error.message}\n${error.code === 'E_INVALID_OPTION' && command === 'bench' ? `\n${BENCH_USAGE}\n` : ''}${error.code === 'E_INVALID_OPTION' && command === 'verify' ? `\nRun npm run lab:verify -- --help for the options.\n` : ''}`);
+      process.stderr.write(`${error.message}\n${error.code === 'E_INVALID_OPTION' ? usageHint(command) : ''}`);
       process.exitCode = error.code === 'E_INVALID_OPTION' ? 2 : 1;
       return;
     }

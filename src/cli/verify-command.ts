@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { CHECK_IDS, runVerify } from '../compliance/index.ts';
 import { resolveVerifyOptions } from '../config/verify-options.ts';
 import { buildVerifyPlan } from '../lab/verify-plan.ts';
-import { readLabState } from '../lab/state.ts';
+import { readLabState, withLabSecrets } from '../lab/state.ts';
 import { complianceToTable } from '../report/compliance-text.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
 import { createAuthHeaders } from '../target/auth.ts';
+import { withInterrupt } from './interrupt.ts';
 
 export const VERIFY_USAGE = `Usage: npm run lab:verify -- [options]
 
@@ -50,31 +51,23 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
     return 0;
   }
   const fromFlags = options.gateway !== undefined || options.direct !== undefined;
-  const plan = buildVerifyPlan(options, fromFlags ? undefined : readLabState(options.stateFile), env);
+  const state = fromFlags ? undefined : readLabState(options.stateFile);
+  const labEnv = withLabSecrets(state, env);
+  const plan = buildVerifyPlan(options, state, labEnv);
   // A missing key is a usage error, found before any probe runs.
-  for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, env);
+  for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, labEnv);
   const outDir = options.out ?? join('reports', `verify-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  const abort = new AbortController();
-  const onSignal = (): void => {
-    process.stderr.write('\ninterrupted: writing the checks that finished\n');
-    abort.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
+  return withInterrupt('writing the checks that finished', async (signal) => {
     const report = await runVerify(plan, {
       checks: options.checks,
-      signal: abort.signal,
+      signal,
       onCheck: (c) => process.stderr.write(`${c.status.padEnd(4)} ${c.id}\n`),
     });
     mkdirSync(outDir, { recursive: true });
     writeComplianceFiles(outDir, report);
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${complianceToTable(report)}\n`);
     process.stderr.write(`results: ${outDir}/ (compliance.json, compliance.xml, compliance.md)\n`);
-    if (abort.signal.aborted) return 130;
+    if (signal.aborted) return 130;
     return report.verdict === 'fail' ? 1 : 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { LabError } from '../errors.ts';
 import { API_STYLES, type ApiStyle, type TargetAuth } from '../target/types.ts';
 
@@ -13,11 +14,23 @@ import { API_STYLES, type ApiStyle, type TargetAuth } from '../target/types.ts';
  *                  "gateway": { "baseUrl": "…", "apiStyle": "azure", "auth": { "kind": "subscription-key", "envName": "…" } } } }
  *
  * Keys are never in this file's paths: auth names the environment variable that holds them.
+ * A lab that made its own keys (the local lab's mock key and subscription key) keeps them in
+ * `secrets`, keyed by that variable's name, and the file is written with mode 0600; a set
+ * environment variable of the same name wins over it.
  */
 export interface LabPath {
   baseUrl: string;
   apiStyle: ApiStyle;
   auth: TargetAuth;
+}
+
+/** A background process the lab started, with what identifies it beyond its (reusable) pid. */
+export interface LabProcess {
+  role: string;
+  pid: number;
+  /** The kernel's start time for the pid (see process-identity.ts). */
+  startTime: string;
+  logFile: string;
 }
 
 export interface LabState {
@@ -26,6 +39,33 @@ export interface LabState {
   deployment: string;
   apiVersion: string;
   paths: Record<string, LabPath>;
+  labId?: string;
+  createdAt?: string;
+  /** The gateway's policy file, which `lab:verify` lints when no --policy is given. */
+  policyFile?: string;
+  processes?: LabProcess[];
+  secrets?: Record<string, string>;
+}
+
+/** Writes the state atomically, mode 0600 in a 0700 directory (it may hold keys). */
+export function writeLabState(path: string, state: LabState): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, path);
+}
+
+export function removeLabState(path: string): void {
+  rmSync(path, { force: true });
+}
+
+/** The environment a command runs with: the lab's own keys, unless the environment sets them. */
+export function withLabSecrets(state: LabState | undefined, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (state?.secrets === undefined) return env;
+  const merged: NodeJS.ProcessEnv = { ...state.secrets };
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && value !== '') merged[name] = value;
+  return merged;
 }
 
 /** Reads the lab state, or undefined when there is none. A malformed file is an error. */

@@ -39,7 +39,8 @@ export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefi
     completionsDeployment: options.completionsDeployment,
     thresholds: { deliveryP99Ms: options.deliveryP99Ms, ttftOverheadMs: options.ttftOverheadMs, idleGapMs: options.idleGapMs, concurrentStreams: options.streams },
     mockAdminUrl: options.mockAdmin ?? direct?.baseUrl,
-    lint: readLintInput(options),
+    // A deployed local lab records its gateway's policy: lint the policy that is running.
+    lint: readLintInput({ ...options, policy: options.policy ?? (fromFlags ? undefined : state?.policyFile) }),
     searchEndpoint: options.searchEndpoint,
     searchIndex: options.searchIndex,
     env,

@@ -1,4 +1,5 @@
 import type { BenchSummary, PathComparison, StreamComparison } from '../bench/summary.ts';
+import type { ComplianceReport } from '../compliance/types.ts';
 
 const ms = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} ms`;
 
@@ -17,4 +18,32 @@ export function headlines(summary: BenchSummary): string[] {
     );
   }
   return lines;
+}
+
+const largestCap = (caps: ReadonlyArray<number | 'max'>): number | 'max' | undefined => (caps.includes('max') ? 'max' : caps.length > 0 ? Math.max(...(caps as number[])) : undefined);
+
+/**
+ * The lab's finding in one sentence: what streaming buys (longest answer, chat, direct path),
+ * what the gateway costs in time to first token (chat, streamed, same answer length), and the
+ * compliance verdict. Parts without data are left out rather than guessed.
+ */
+export function labHeadline(summary: BenchSummary | undefined, compliance: ComplianceReport | undefined): string {
+  const parts: string[] = [];
+  const streams = (summary?.comparisons ?? []).filter((c): c is StreamComparison => c.kind === 'stream-vs-non-stream' && c.api === 'chat');
+  const cap = largestCap(streams.map((c) => c.maxTokens));
+  const stream = streams.find((c) => c.maxTokens === cap && c.path === 'direct') ?? streams.find((c) => c.maxTokens === cap);
+  if (stream) {
+    const tokens = stream.outputTokensP50 !== null ? `${Math.round(stream.outputTokensP50).toLocaleString('en-US')}-token` : 'full';
+    parts.push(`streaming shows the first token ${stream.soonerFactor}x sooner (${ms(stream.streamTtftP50Ms)}) than waiting for the full ${tokens} answer (${ms(stream.nonStreamE2eP50Ms)})`);
+  }
+  const overhead = (summary?.comparisons ?? []).find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.api === 'chat' && c.stream && c.maxTokens === cap);
+  if (overhead) {
+    const d = overhead.medianDifferenceMs;
+    parts.push(`the ${overhead.path} ${d.estimate >= 0 ? 'adds' : 'saves'} ${ms(Math.abs(d.estimate))} (95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms) to time to first token`);
+  }
+  if (compliance) {
+    const failed = compliance.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+    parts.push(`SSE compliance: ${compliance.verdict}${failed.length > 0 ? ` (failed: ${failed.join(', ')})` : ''}`);
+  }
+  return parts.length > 0 ? parts.join('; ') : 'nothing was measured';
 }

@@ -1,0 +1,79 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runBench, type BenchRunResult } from '../bench/run-bench.ts';
+import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
+import { BENCH_DEFAULTS, resolveBenchOptions } from '../config/bench-options.ts';
+import { resolveLabRunOptions } from '../config/lab-options.ts';
+import { resolveVerifyOptions } from '../config/verify-options.ts';
+import { cleanupLocal, deployLocal } from '../lab/local-lab.ts';
+import { withLabSecrets, type LabState } from '../lab/state.ts';
+import { resolveTargets } from '../lab/targets.ts';
+import { buildVerifyPlan } from '../lab/verify-plan.ts';
+import { complianceToMarkdown } from '../report/compliance-text.ts';
+import { labHeadline } from '../report/headline.ts';
+import { summaryToMarkdown } from '../report/summary-markdown.ts';
+import { writeComplianceFiles } from '../report/write-compliance.ts';
+import { progressPrinter, readVersion } from './bench-command.ts';
+import { withInterrupt } from './interrupt.ts';
+
+export const LAB_RUN_USAGE = `Usage: npm run lab -- [options]
+
+The whole local lab in one go: deploy (mock + gateway), bench, verify, report, clean up
+(also on failure or Ctrl-C). Ends with the finding in plain words and where the report is.
+  --policy streaming|buffered|FILE   gateway policy (default streaming)
+  --requests N                requests per bench scenario, all at once (default 8)
+  --out DIR                   (default reports/lab-<timestamp>)
+
+Exit code: 0 compliant, 1 a compliance check failed (or the lab failed), 2 bad usage, 130 interrupted.`;
+
+/** The lab's model: gpt-4o-mini's time to first token, a brisk 8 ms per token, 256-token answers. */
+const LAB_MOCK_ARGS = ['--itl-ms', '8', '--output-tokens', '256'];
+const LAB_MAX_TOKENS = '32,256';
+
+/** `streamlab lab`: returns the exit code. */
+export async function labRunCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const options = resolveLabRunOptions(argv);
+  if (options.help) {
+    process.stdout.write(`${LAB_RUN_USAGE}\n`);
+    return 0;
+  }
+  const outDir = options.out ?? join('reports', `lab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  // Its own state file: a lab the user deployed with lab:deploy is neither reused nor touched.
+  const stateFile = join('.lab', `run-${process.pid}`, 'state.json');
+  const started = performance.now();
+  const step = (text: string): void => void process.stderr.write(`[lab ${((performance.now() - started) / 1000).toFixed(1)} s] ${text}\n`);
+  return withInterrupt('stopping, writing what was measured, cleaning up', async (signal) => {
+    let bench: BenchRunResult | undefined;
+    let compliance: ComplianceReport | undefined;
+    try {
+      step(`deploy: mock + gateway (policy ${options.policy})`);
+      const deployed = await deployLocal({ stateFile, policy: options.policy, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: BENCH_DEFAULTS.seed, mockArgs: LAB_MOCK_ARGS }, signal);
+      if (deployed.kind !== 'deployed') throw new Error('a fresh lab state was expected');
+      const state: LabState = deployed.state;
+      const labEnv = withLabSecrets(state, env);
+      mkdirSync(outDir, { recursive: true });
+
+      step('bench: chat and responses, streamed and not, 32 and 256 tokens, direct and gateway');
+      const benchArgs = ['--api', 'chat,responses', '--stream', 'both', '--max-tokens', LAB_MAX_TOKENS, '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', '--stamp', '--state', stateFile, '--out', outDir];
+      const benchOptions = resolveBenchOptions(benchArgs, labEnv);
+      bench = await runBench({ options: benchOptions, targets: resolveTargets(benchOptions, state), outDir, env: labEnv, signal, toolVersion: readVersion(), ...(process.stderr.isTTY ? { onProgress: progressPrinter() } : {}) });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+
+      if (!signal.aborted) {
+        step('verify: SSE compliance of the gateway');
+        const verifyOptions = resolveVerifyOptions(['--state', stateFile, '--idle-gap', '2s', '--out', outDir], labEnv, CHECK_IDS);
+        compliance = await runVerify(buildVerifyPlan(verifyOptions, state, labEnv), { checks: [], signal, onCheck: (c) => step(`  ${c.status.padEnd(4)} ${c.id}`) });
+        writeComplianceFiles(outDir, compliance);
+      }
+    } finally {
+      const cleaned = await cleanupLocal(stateFile);
+      step(cleaned.kind === 'cleaned' ? `cleanup: stopped ${cleaned.stopped.join(', ') || 'nothing'}` : 'cleanup: nothing to stop');
+    }
+    const headline = labHeadline(bench?.summary, compliance);
+    writeFileSync(join(outDir, 'lab.md'), `# Lab run\n\n${headline}.\n\n${bench ? summaryToMarkdown(bench.summary) : ''}\n\n${compliance ? complianceToMarkdown(compliance) : ''}\n`);
+    process.stdout.write(`${headline[0]!.toUpperCase()}${headline.slice(1)}.\nReport: ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`);
+    step('done');
+    if (signal.aborted) return 130;
+    return compliance?.verdict === 'fail' ? 1 : 0;
+  });
+}

@@ -1,0 +1,173 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InvalidOptionError, LabError } from '../errors.ts';
+import { isAlive, isSameProcess } from './process-identity.ts';
+import { spawnServer, type StartedServer } from './spawn-server.ts';
+import { readLabState, removeLabState, writeLabState, type LabProcess, type LabState } from './state.ts';
+
+/** Env names under which the local lab's generated keys are found (state `secrets`, or the environment). */
+export const LOCAL_KEY_ENV = { direct: 'LAB_DIRECT_API_KEY', gateway: 'LAB_GATEWAY_SUBSCRIPTION_KEY' } as const;
+export const LAB_POLICIES = ['streaming', 'buffered'] as const;
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MOCK_SCRIPT = join(ROOT, 'mock-server/cli.ts');
+const GATEWAY_SCRIPT = join(ROOT, 'mock-server/gateway/cli.ts');
+
+export interface LocalDeployOptions {
+  stateFile: string;
+  /** `streaming`, `buffered` (infra/policies/) or a policy file path. */
+  policy: string;
+  deployment: string;
+  apiVersion: string;
+  seed: number;
+  /** Mock timing overrides, as `npm run mock` takes them (e.g. `['--itl-ms', '8']`). */
+  mockArgs: readonly string[];
+}
+
+export type DeployOutcome = { kind: 'deployed'; state: LabState; ignored: string[]; staleNote: string | undefined } | { kind: 'already-up'; state: LabState };
+
+/** The policy file for `--policy`: a lab policy by name, or an existing file. */
+export function resolvePolicyFile(policy: string): string {
+  if ((LAB_POLICIES as readonly string[]).includes(policy)) return join(ROOT, 'infra/policies', `${policy}.xml`);
+  if (!existsSync(policy)) throw new InvalidOptionError('--policy', `"${policy}" is neither a lab policy nor a file`, `${LAB_POLICIES.join(', ')}, or a path to an APIM policy XML`);
+  return resolve(policy);
+}
+
+/** True when every process the state records is still running and still ours. */
+export function isLabRunning(state: LabState): boolean {
+  const processes = state.processes ?? [];
+  return processes.length > 0 && processes.every((p) => isSameProcess(p.pid, p.startTime));
+}
+
+/**
+ * `lab:deploy --target local`: the mock and the gateway as background processes on free
+ * loopback ports, with fresh keys, recorded in the state file. A lab that is up is left as it
+ * is; a stale one (its processes gone) is cleared first.
+ */
+export async function deployLocal(options: LocalDeployOptions, signal?: AbortSignal): Promise<DeployOutcome> {
+  const policyFile = resolvePolicyFile(options.policy);
+  const existing = readLabState(options.stateFile);
+  let staleNote: string | undefined;
+  if (existing !== undefined) {
+    if (existing.target !== 'local') throw new LabError('E_LAB_STATE', `Failed to deploy "local": "${options.stateFile}" records an ${existing.target} lab. Run npm run lab:cleanup first.`);
+    if (isLabRunning(existing)) return { kind: 'already-up', state: existing };
+    const stopped = await stopLabProcesses(existing);
+    removeLabState(options.stateFile);
+    staleNote = `a stale lab state was found (processes gone${stopped.length > 0 ? `; stopped the rest: ${stopped.join(', ')}` : ''}) and cleared`;
+  }
+  const keys = { mock: randomBytes(24).toString('base64url'), subscription: randomBytes(24).toString('base64url') };
+  const logDir = dirname(options.stateFile);
+  const state: LabState = {
+    schemaVersion: 1,
+    target: 'local',
+    deployment: options.deployment,
+    apiVersion: options.apiVersion,
+    paths: {},
+    labId: randomUUID(),
+    createdAt: new Date().toISOString(),
+    policyFile,
+    processes: [],
+    secrets: { [LOCAL_KEY_ENV.direct]: keys.mock, [LOCAL_KEY_ENV.gateway]: keys.subscription },
+  };
+  // Secrets go to children through the environment only.
+  const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...process.env, ...extra });
+  const started: StartedServer[] = [];
+  try {
+    writeLabState(options.stateFile, state);
+    const mock = await spawnServer(
+      { role: 'mock', script: MOCK_SCRIPT, nodeArgs: ['--max-semi-space-size=64'], args: ['--port', '0', '--seed', String(options.seed), ...options.mockArgs], env: childEnv({ MOCK_API_KEY: keys.mock }), logFile: join(logDir, 'mock.log') },
+      signal,
+    );
+    started.push(mock);
+    state.processes!.push(mock.process);
+    writeLabState(options.stateFile, state);
+    const gateway = await spawnServer(
+      { role: 'gateway', script: GATEWAY_SCRIPT, args: ['--backend', mock.listening.url, '--policy', policyFile, '--port', '0'], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
+      signal,
+    );
+    started.push(gateway);
+    state.processes!.push(gateway.process);
+    state.paths = {
+      direct: { baseUrl: mock.listening.url, apiStyle: 'azure', auth: { kind: 'api-key', envName: LOCAL_KEY_ENV.direct } },
+      gateway: { baseUrl: gateway.listening.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LOCAL_KEY_ENV.gateway } },
+    };
+    await waitUntilAnswering([`${mock.listening.url}/_mock/health`, `${gateway.listening.url}/_gateway/health`], signal);
+    writeLabState(options.stateFile, state);
+    return { kind: 'deployed', state, ignored: (gateway.listening['ignored'] as string[] | undefined) ?? [], staleNote };
+  } catch (error) {
+    await stopLabProcesses(state);
+    removeLocalFiles(options.stateFile, state);
+    throw error;
+  }
+}
+
+async function waitUntilAnswering(urls: readonly string[], signal?: AbortSignal): Promise<void> {
+  for (const url of urls) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if ((await fetch(url, { signal: signal ?? null })).ok) break;
+      } catch (error) {
+        if (signal?.aborted) throw error;
+      }
+      if (attempt >= 100) throw new LabError('E_LAB_STATE', `Failed to reach "${url}": no answer within 5 s.`);
+      await sleep(50);
+    }
+  }
+}
+
+/**
+ * Stops the processes a state records, each only if it is still the process the lab started
+ * (same pid and start time): SIGTERM, then SIGKILL after 5 s. Returns what it stopped.
+ */
+export async function stopLabProcesses(state: LabState): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const p of state.processes ?? []) {
+    if (!isSameProcess(p.pid, p.startTime)) continue;
+    process.kill(p.pid, 'SIGTERM');
+    if (!(await waitForExit(p, 5_000))) {
+      process.kill(p.pid, 'SIGKILL');
+      await waitForExit(p, 2_000);
+    }
+    stopped.push(`${p.role} (pid ${p.pid})`);
+  }
+  return stopped;
+}
+
+async function waitForExit(p: LabProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (!isAlive(p.pid) || !isSameProcess(p.pid, p.startTime)) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+/** Removes the state file and the logs it records, then the directory if that left it empty. */
+export function removeLocalFiles(stateFile: string, state: LabState): void {
+  for (const p of state.processes ?? []) rmSync(p.logFile, { force: true });
+  removeLabState(stateFile);
+  try {
+    rmdirSync(dirname(stateFile));
+  } catch {
+    // Not empty (other files are not ours to remove), or already gone.
+  }
+}
+
+export type CleanupOutcome = { kind: 'nothing' } | { kind: 'cleaned'; stopped: string[]; notOurs: string[] };
+
+/**
+ * `lab:cleanup` for a local lab: stops exactly the recorded processes that are still ours,
+ * removes the state and logs. With no state it does nothing, so a second run is a no-op.
+ */
+export async function cleanupLocal(stateFile: string): Promise<CleanupOutcome> {
+  const state = readLabState(stateFile);
+  if (state === undefined) return { kind: 'nothing' };
+  if (state.target !== 'local') throw new LabError('E_LAB_STATE', `Failed to clean up "${stateFile}": it records an ${state.target} lab, and this version cleans up local labs only. Nothing was changed.`);
+  const notOurs = (state.processes ?? []).filter((p) => !isSameProcess(p.pid, p.startTime)).map((p) => `${p.role} (pid ${p.pid}: ${isAlive(p.pid) ? 'now another process, not signalled' : 'already gone'})`);
+  const stopped = await stopLabProcesses(state);
+  removeLocalFiles(stateFile, state);
+  return { kind: 'cleaned', stopped, notOurs };
+}
