@@ -42,8 +42,8 @@ async function verifyThrough(fault: GatewayFault): Promise<ComplianceReport> {
   }
 }
 
-/** A single frame caught by a scheduling hiccup on this shared machine is a warning by design (see judgeIncremental). */
-const isHiccup = (c: { status: string; evidence: string }): boolean => c.status === 'warn' && c.evidence.includes('a hiccup, not buffering');
+/** One short run of late frames (a scheduling stall on this shared machine) is a warning by design (see judgeIncremental). */
+const isHiccup = (c: { status: string; evidence: string }): boolean => c.status === 'warn' && c.evidence.includes('one stall, not buffering');
 const ids = (report: ComplianceReport, status: string): string[] => report.checks.filter((c) => c.status === status && !isHiccup(c)).map((c) => c.id).sort();
 
 describe('verifier fault matrix (a misbehaving proxy in front of the mock)', () => {

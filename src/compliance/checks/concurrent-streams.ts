@@ -21,7 +21,7 @@ export const concurrentStreams: Check = {
       return verdict('fail', `${failed.length} of ${n} concurrent streams were not incremental; stream ${failed[0]!.i}: ${typeof first === 'string' ? first : first.evidence}`, details);
     }
     const hiccups = verdicts.filter((v) => typeof v !== 'string' && v.status === 'warn').length;
-    if (hiccups > 0) return verdict('warn', `${n} concurrent ${api} streams incremental, ${hiccups} with a single late frame, a hiccup, not buffering (worst delivery p99 ${worst ?? '–'} ms)`, details);
+    if (hiccups > 0) return verdict('warn', `${n} concurrent ${api} streams incremental, ${hiccups} with one stall, not buffering (worst delivery p99 ${worst ?? '–'} ms)`, details);
     return verdict('pass', `${n} concurrent ${api} streams all incremental (worst delivery p99 ${worst ?? '–'} ms)`, details);
   },
 };
