@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export interface Nginx {
   url: string;
+  /** The one nginx process (master_process off), for CPU accounting in benchmarks. */
+  pid: number;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function startNginx(configName: string, upstreamUrl: string): Promi
   await waitForPort(port, child, join(prefix, 'error.log'));
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     async close() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -3,6 +3,8 @@
  * the server's event loop. Opens `streams` SSE streams (ramped over `rampMs`), keeping
  * `concurrency` in flight until `streams` have started or `deadlineMs` passes, counts frames
  * (blank-line-terminated blocks) as bytes arrive, and prints one JSON result line.
+ * With `stamps`, it also reads the mock's `: emit-ns=` stamps and reports per-frame delivery
+ * latency (arrival minus emission, same monotonic clock) p50/p99/p99.9.
  * Bounded in count (streams) and time (deadlineMs).
  */
 import { Agent, request } from 'node:http';
@@ -16,6 +18,7 @@ interface LoadConfig {
   concurrency: number;
   rampMs: number;
   deadlineMs: number;
+  stamps?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
@@ -30,6 +33,21 @@ let inFlight = 0;
 const t0 = performance.now();
 let firstFrameAt = 0;
 let lastFrameAt = 0;
+const deliveryMs: number[] = [];
+const STAMP = /: emit-ns=(\d+)/g;
+
+/** Delivery latency of every complete stamp line in this chunk (a line split across chunks is joined). */
+function readStamps(chunk: Buffer, state: { partial: string }): void {
+  const arrivalNs = process.hrtime.bigint();
+  const text = state.partial + chunk.toString('latin1');
+  const lastNewline = text.lastIndexOf('\n');
+  for (const match of text.slice(0, lastNewline + 1).matchAll(STAMP)) deliveryMs.push(Number(arrivalNs - BigInt(match[1]!)) / 1e6);
+  state.partial = text.slice(lastNewline + 1);
+}
+
+function percentile(sorted: number[], q: number): number | null {
+  return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
 
 function countFrames(chunk: Buffer, state: { lastByte: number }): number {
   let n = 0;
@@ -44,7 +62,7 @@ function countFrames(chunk: Buffer, state: { lastByte: number }): number {
 function startStream(): void {
   started++;
   inFlight++;
-  const state = { lastByte: 0 };
+  const state = { lastByte: 0, partial: '' };
   const req = request(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'bench', ...config.headers } }, (res) => {
     if (res.statusCode !== 200) errors++;
     res.on('data', (chunk: Buffer) => {
@@ -53,6 +71,7 @@ function startStream(): void {
       lastFrameAt = now;
       bytes += chunk.length;
       frames += countFrames(chunk, state);
+      if (config.stamps) readStamps(chunk, state);
     });
     res.on('end', () => {
       completed++;
@@ -85,7 +104,9 @@ function finish(): void {
   if (isFinished) return;
   isFinished = true;
   const activeMs = lastFrameAt - firstFrameAt;
-  process.stdout.write(`${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0 })}\n`);
+  const sorted = deliveryMs.sort((a, b) => a - b);
+  const delivery = { count: sorted.length, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), p999Ms: percentile(sorted, 0.999) };
+  process.stdout.write(`${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0, delivery })}\n`);
   agent.destroy();
   process.exit(0);
 }
