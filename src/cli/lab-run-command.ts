@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench, type BenchRunResult } from '../bench/run-bench.ts';
 import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
@@ -52,6 +53,17 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
       const state: LabState = deployed.state;
       const labEnv = withLabSecrets(state, env);
       mkdirSync(outDir, { recursive: true });
+
+      // Warm both paths first (JIT, connection pools): otherwise the first scenario, on the
+      // direct path, pays the processes' warm-up and the gateway looks faster than no gateway.
+      step('warm-up: a few short requests on both paths, not measured');
+      const warmDir = mkdtempSync(join(tmpdir(), 'lab-warmup-'));
+      try {
+        const warmOptions = resolveBenchOptions(['--api', 'chat,responses', '--stream', 'both', '--max-tokens', '8', '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', '--state', stateFile, '--out', warmDir], labEnv);
+        await runBench({ options: warmOptions, targets: resolveTargets(warmOptions, state), outDir: warmDir, env: labEnv, signal, toolVersion: readVersion() });
+      } finally {
+        rmSync(warmDir, { recursive: true, force: true });
+      }
 
       step('bench: chat and responses, streamed and not, 32 and 256 tokens, direct and gateway');
       const benchArgs = ['--api', 'chat,responses', '--stream', 'both', '--max-tokens', LAB_MAX_TOKENS, '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', '--stamp', '--state', stateFile, '--out', outDir];
