@@ -125,20 +125,29 @@ function relayResponse(config: ProxyConfig, upstreamRes: IncomingMessage, res: S
     }
   });
   upstreamRes.on('end', () => {
-    const collected = Buffer.concat(whole).toString('utf8');
+    const collected = mustCollect ? Buffer.concat(whole).toString('utf8') : '';
     if (meter) config.tokenWindow?.charge(meter.completionTokens());
     else if (config.tokenWindow) {
       const usage = usageOf(collected);
       config.tokenWindow.charge((usage?.completionTokens ?? 0) + (ctx.isPromptEstimated ? 0 : (usage?.promptTokens ?? ctx.promptTokens)));
     }
     if (bridge) relay.write(bridge.end());
-    else if (mustCollect) relay.write(translates ? JSON.stringify(toChatCompletion(JSON.parse(collected), ctx.requestedModel)) : collected);
+    else if (mustCollect) relay.write(translates ? bridgeBody(collected, ctx.requestedModel) : collected);
     relay.end();
   });
   // The backend dropped the stream mid-way: drop the client too, rather than end it cleanly.
   upstreamRes.on('close', () => {
     if (!upstreamRes.complete) res.destroy();
   });
+}
+
+/** A non-streamed Responses body as a chat.completion; a body that is not JSON is relayed as it came, never a crash. */
+function bridgeBody(collected: string, requestedModel: string): string {
+  try {
+    return JSON.stringify(toChatCompletion(JSON.parse(collected), requestedModel));
+  } catch {
+    return collected;
+  }
 }
 
 function checkSubscription(config: ProxyConfig, req: IncomingMessage, url: URL): string | undefined {

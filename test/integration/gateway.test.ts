@@ -172,6 +172,24 @@ describe('local gateway: headers, backend and limits', () => {
     }
   });
 
+  it('a bridged answer that is not JSON is relayed as it came, and the gateway keeps serving', async () => {
+    const { createServer } = await import('node:http');
+    const backend = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('upstream says no'));
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', () => resolve()));
+    const gateway = await startGateway(LAB_POLICY('streaming'), `http://127.0.0.1:${(backend.address() as { port: number }).port}`, {});
+    try {
+      const body = JSON.stringify({ model: 'responses/gpt-4o-mini', messages: USER_MESSAGES });
+      const first = await fetch(`${gateway.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(first.status).toBe(200);
+      expect(await first.text()).toBe('upstream says no');
+      expect((await fetch(`${gateway.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(200);
+    } finally {
+      await gateway.close();
+      backend.closeAllConnections();
+      backend.close();
+    }
+  });
+
   it('limits the request body size: 413 before anything is forwarded', async () => {
     const backend = await startRecordingBackend();
     const gateway = await startGateway(LAB_POLICY('streaming'), backend.url, { maxBodyBytes: 1024 });
