@@ -12,7 +12,7 @@ import { responsesBody, responsesStreamEvents } from './frames/responses.ts';
 import { lastTokenAtMs, planGeneration, type Generation } from './generation.ts';
 import { MAX_RECORDED_BODY_BYTES, redactHeaders, type RequestRecord } from './recorder.ts';
 import { admitRequest, isAdmitted, type AdmittedRequest, type RouteSpec } from './request-gate.ts';
-import { contentText, countChatPromptTokens, countTextTokens } from './text.ts';
+import { countChatPromptTokens, countInputTokens } from './text.ts';
 
 const DEFAULT_SLOW_HEADERS_MS = 2_000;
 const DEFAULT_RETRY_AFTER_MS = 2_000;
@@ -161,11 +161,7 @@ function maxTokens(admitted: AdmittedRequest): number | undefined {
 function promptTokens(admitted: AdmittedRequest): number {
   const { body, api } = admitted;
   if (api === 'chat' || api === 'on-your-data') return countChatPromptTokens(body['messages'] as unknown[]);
-  const input = api === 'completions' ? body['prompt'] : body['input'];
-  if (Array.isArray(input)) {
-    return input.reduce<number>((sum, item) => sum + countTextTokens(typeof item === 'string' ? item : contentText((item as { content?: unknown })?.content)), 0);
-  }
-  return countTextTokens(String(input ?? ''));
+  return countInputTokens(api === 'completions' ? body['prompt'] : body['input']);
 }
 
 const STREAM_BUILDERS: Record<ApiKind, (gen: Generation) => Iterable<PlannedEvent>> = {

@@ -52,6 +52,14 @@ export function countChatPromptTokens(messages: readonly unknown[]): number {
   return total;
 }
 
+/** Prompt tokens of a legacy `prompt` or a Responses `input`: a string, or a list of strings or messages. */
+export function countInputTokens(input: unknown): number {
+  if (Array.isArray(input)) {
+    return input.reduce<number>((sum, item) => sum + countTextTokens(typeof item === 'string' ? item : contentText((item as { content?: unknown })?.content)), 0);
+  }
+  return countTextTokens(String(input ?? ''));
+}
+
 /** Text of a message content that may be a string or an array of parts. */
 export function contentText(content: unknown): string {
   if (typeof content === 'string') return content;

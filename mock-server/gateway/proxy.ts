@@ -87,14 +87,13 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
   upstream.on('response', (upstreamRes) => {
     clearTimeout(headersTimer);
     if (res.destroyed) return upstreamRes.destroy();
-    relayResponse(config, upstreamRes, res, { bridged, isStream, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens });
+    relayResponse(config, upstreamRes, res, { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens });
   });
   upstream.end(upstreamBody);
 }
 
 interface RelayContext {
   bridged: string | undefined;
-  isStream: boolean;
   requestedModel: string;
   includeUsage: boolean;
   promptTokens: number;

@@ -1,13 +1,11 @@
 import { createParser } from 'eventsource-parser';
-import { contentText, countChatPromptTokens, countTextTokens } from '../text.ts';
+import { countChatPromptTokens, countInputTokens, countTextTokens } from '../text.ts';
 
 /** Prompt tokens of a request body, as a gateway estimates them (chat, completions or responses). */
 export function estimatePromptTokens(body: Record<string, unknown> | undefined): number {
   if (body === undefined) return 0;
   if (Array.isArray(body['messages'])) return countChatPromptTokens(body['messages'] as unknown[]);
-  const input = body['prompt'] ?? body['input'];
-  if (Array.isArray(input)) return input.reduce<number>((sum, item) => sum + countTextTokens(typeof item === 'string' ? item : contentText((item as { content?: unknown })?.content)), 0);
-  return typeof input === 'string' ? countTextTokens(input) : 0;
+  return countInputTokens(body['prompt'] ?? body['input']);
 }
 
 /** The text a streamed event adds: chat and On Your Data deltas, legacy completions text, Responses deltas. */
