@@ -57,18 +57,21 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
       // Warm both paths first (JIT, connection pools): otherwise the first scenario, on the
       // direct path, pays the processes' warm-up and the gateway looks faster than no gateway.
       step('warm-up: a few short requests on both paths, not measured');
+      // The lab's matrix: chat and Responses, streamed and not, all requests of a scenario at once.
+      const runMatrix = (maxTokens: string, dir: string, extra: string[], onProgress?: ReturnType<typeof progressPrinter>): Promise<BenchRunResult> => {
+        const args = ['--api', 'chat,responses', '--stream', 'both', '--max-tokens', maxTokens, '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', ...extra, '--state', stateFile, '--out', dir];
+        const benchOptions = resolveBenchOptions(args, labEnv);
+        return runBench({ options: benchOptions, targets: resolveTargets(benchOptions, state), outDir: dir, env: labEnv, signal, toolVersion: readVersion(), ...(onProgress ? { onProgress } : {}) });
+      };
       const warmDir = mkdtempSync(join(tmpdir(), 'lab-warmup-'));
       try {
-        const warmOptions = resolveBenchOptions(['--api', 'chat,responses', '--stream', 'both', '--max-tokens', '8', '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', '--state', stateFile, '--out', warmDir], labEnv);
-        await runBench({ options: warmOptions, targets: resolveTargets(warmOptions, state), outDir: warmDir, env: labEnv, signal, toolVersion: readVersion() });
+        await runMatrix('8', warmDir, []);
       } finally {
         rmSync(warmDir, { recursive: true, force: true });
       }
 
       step('bench: chat and responses, streamed and not, 32 and 256 tokens, direct and gateway');
-      const benchArgs = ['--api', 'chat,responses', '--stream', 'both', '--max-tokens', LAB_MAX_TOKENS, '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', '--stamp', '--state', stateFile, '--out', outDir];
-      const benchOptions = resolveBenchOptions(benchArgs, labEnv);
-      bench = await runBench({ options: benchOptions, targets: resolveTargets(benchOptions, state), outDir, env: labEnv, signal, toolVersion: readVersion(), ...(process.stderr.isTTY ? { onProgress: progressPrinter() } : {}) });
+      bench = await runMatrix(LAB_MAX_TOKENS, outDir, ['--stamp'], process.stderr.isTTY ? progressPrinter() : undefined);
       if (process.stderr.isTTY) process.stderr.write('\n');
 
       if (!signal.aborted) {

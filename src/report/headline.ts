@@ -3,12 +3,16 @@ import type { ComplianceReport } from '../compliance/types.ts';
 
 const ms = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} ms`;
 
+/** `256-token`, or undefined when the answer length is unknown. */
+const tokensLabel = (c: StreamComparison): string | undefined => (c.outputTokensP50 !== null ? `${Math.round(c.outputTokensP50).toLocaleString('en-US')}-token` : undefined);
+const soonerPhrase = (c: StreamComparison, answer: string): string =>
+  `streaming shows the first token ${c.soonerFactor}x sooner (${ms(c.streamTtftP50Ms)}) than waiting for the ${answer} answer (${ms(c.nonStreamE2eP50Ms)})`;
+
 /** The run's findings in plain words, one sentence per comparison. */
 export function headlines(summary: BenchSummary): string[] {
   const lines: string[] = [];
   for (const c of summary.comparisons.filter((c): c is StreamComparison => c.kind === 'stream-vs-non-stream')) {
-    const tokens = c.outputTokensP50 !== null ? `${Math.round(c.outputTokensP50).toLocaleString('en-US')}-token` : 'full';
-    lines.push(`${c.api} via ${c.path}: streaming shows the first token ${c.soonerFactor}x sooner (${ms(c.streamTtftP50Ms)}) than waiting for the ${tokens} answer (${ms(c.nonStreamE2eP50Ms)}), p50.`);
+    lines.push(`${c.api} via ${c.path}: ${soonerPhrase(c, tokensLabel(c) ?? 'full')}, p50.`);
   }
   for (const c of summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs')) {
     const d = c.medianDifferenceMs;
@@ -33,8 +37,8 @@ export function labHeadline(summary: BenchSummary | undefined, compliance: Compl
   const cap = largestCap(streams.map((c) => c.maxTokens));
   const stream = streams.find((c) => c.maxTokens === cap && c.path === 'direct') ?? streams.find((c) => c.maxTokens === cap);
   if (stream) {
-    const tokens = stream.outputTokensP50 !== null ? `${Math.round(stream.outputTokensP50).toLocaleString('en-US')}-token` : 'full';
-    parts.push(`streaming shows the first token ${stream.soonerFactor}x sooner (${ms(stream.streamTtftP50Ms)}) than waiting for the full ${tokens} answer (${ms(stream.nonStreamE2eP50Ms)})`);
+    const tokens = tokensLabel(stream);
+    parts.push(soonerPhrase(stream, tokens !== undefined ? `full ${tokens}` : 'full'));
   }
   const overhead = (summary?.comparisons ?? []).find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.api === 'chat' && c.stream && c.maxTokens === cap);
   if (overhead) {
