@@ -8,15 +8,8 @@ import { API_KINDS, type ApiKind } from '../protocol/index.ts';
 import { API_STYLES, type ApiStyle, type ChatMessage } from '../target/types.ts';
 
 /** Everything `npm run bench` needs, validated. */
-export interface BenchOptions {
+export interface BenchOptions extends TargetFlags {
   endpoint: string | undefined;
-  apiStyle: ApiStyle;
-  deployment: string;
-  completionsDeployment: string;
-  apiVersion: string;
-  apiKeyEnv: string;
-  subscriptionKeyEnv: string | undefined;
-  entra: boolean;
   apis: ApiKind[];
   streams: boolean[];
   /** `max` = the model's context window minus the prompt. */
@@ -37,9 +30,6 @@ export interface BenchOptions {
   out: string | undefined;
   json: boolean;
   stamp: boolean;
-  stateFile: string;
-  searchEndpoint: string;
-  searchIndex: string;
   help: boolean;
 }
 
@@ -63,8 +53,21 @@ export const BENCH_DEFAULTS = {
   prompt: 'Explain, in a few paragraphs, how server-sent events travel through an API gateway and what can hold them back.',
 };
 
-const OPTIONS = {
-  endpoint: { type: 'string' },
+/** Where requests go and how they authenticate: the flags bench and lab:verify share. */
+export interface TargetFlags {
+  apiStyle: ApiStyle;
+  deployment: string;
+  completionsDeployment: string;
+  apiVersion: string;
+  apiKeyEnv: string;
+  subscriptionKeyEnv: string | undefined;
+  entra: boolean;
+  stateFile: string;
+  searchEndpoint: string;
+  searchIndex: string;
+}
+
+export const TARGET_FLAG_OPTIONS = {
   'api-style': { type: 'string' },
   deployment: { type: 'string' },
   'completions-deployment': { type: 'string' },
@@ -72,6 +75,31 @@ const OPTIONS = {
   'api-key-env': { type: 'string' },
   'subscription-key-env': { type: 'string' },
   entra: { type: 'boolean' },
+  state: { type: 'string' },
+  'search-endpoint': { type: 'string' },
+  'search-index': { type: 'string' },
+} as const;
+
+/** Resolves the shared target flags, with their defaults (search from the environment). */
+export function resolveTargetFlags(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): TargetFlags {
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  return {
+    apiStyle: oneOf('--api-style', str('api-style') ?? BENCH_DEFAULTS.apiStyle, API_STYLES),
+    deployment: str('deployment') ?? BENCH_DEFAULTS.deployment,
+    completionsDeployment: str('completions-deployment') ?? BENCH_DEFAULTS.completionsDeployment,
+    apiVersion: str('api-version') ?? BENCH_DEFAULTS.apiVersion,
+    apiKeyEnv: str('api-key-env') ?? BENCH_DEFAULTS.apiKeyEnv,
+    subscriptionKeyEnv: str('subscription-key-env'),
+    entra: values['entra'] === true,
+    stateFile: str('state') ?? BENCH_DEFAULTS.stateFile,
+    searchEndpoint: str('search-endpoint') ?? env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
+    searchIndex: str('search-index') ?? env['AZURE_SEARCH_INDEX'] ?? 'docs',
+  };
+}
+
+const OPTIONS = {
+  ...TARGET_FLAG_OPTIONS,
+  endpoint: { type: 'string' },
   api: { type: 'string' },
   stream: { type: 'string' },
   'max-tokens': { type: 'string' },
@@ -95,9 +123,6 @@ const OPTIONS = {
   out: { type: 'string' },
   json: { type: 'boolean' },
   stamp: { type: 'boolean' },
-  state: { type: 'string' },
-  'search-endpoint': { type: 'string' },
-  'search-index': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -201,14 +226,8 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
   const prompt = str('prompt');
   if (promptsFile !== undefined && prompt !== undefined) throw new InvalidOptionError('--prompt', 'cannot be combined with --prompts', 'one of --prompt TEXT or --prompts FILE');
   return {
+    ...resolveTargetFlags(values, env),
     endpoint: str('endpoint'),
-    apiStyle: oneOf('--api-style', str('api-style') ?? BENCH_DEFAULTS.apiStyle, API_STYLES),
-    deployment: str('deployment') ?? BENCH_DEFAULTS.deployment,
-    completionsDeployment: str('completions-deployment') ?? BENCH_DEFAULTS.completionsDeployment,
-    apiVersion: str('api-version') ?? BENCH_DEFAULTS.apiVersion,
-    apiKeyEnv: str('api-key-env') ?? BENCH_DEFAULTS.apiKeyEnv,
-    subscriptionKeyEnv: str('subscription-key-env'),
-    entra: values['entra'] === true,
     apis: listOf('--api', str('api') ?? BENCH_DEFAULTS.apis.join(','), API_KINDS),
     streams: streamFlag === 'both' ? [true, false] : [streamFlag === 'on'],
     maxTokens,
@@ -228,9 +247,6 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
     out: str('out'),
     json: values['json'] === true,
     stamp: values['stamp'] === true,
-    stateFile: str('state') ?? BENCH_DEFAULTS.stateFile,
-    searchEndpoint: str('search-endpoint') ?? env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
-    searchIndex: str('search-index') ?? env['AZURE_SEARCH_INDEX'] ?? 'docs',
     help: values['help'] === true,
   };
 }

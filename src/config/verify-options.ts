@@ -1,21 +1,13 @@
 import { InvalidOptionError } from '../errors.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
-import { API_STYLES, type ApiStyle } from '../target/types.ts';
-import { BENCH_DEFAULTS, listOf, oneOf, parseDurationMs, parseFlags, positiveNumber } from './bench-options.ts';
+import { listOf, parseDurationMs, parseFlags, positiveNumber, resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './bench-options.ts';
 
 /** Everything `npm run lab:verify` needs, validated. */
-export interface VerifyOptions {
+export interface VerifyOptions extends TargetFlags {
   gateway: string | undefined;
   direct: string | undefined;
   mockAdmin: string | undefined;
   apis: ApiKind[];
-  apiStyle: ApiStyle;
-  deployment: string;
-  completionsDeployment: string;
-  apiVersion: string;
-  apiKeyEnv: string;
-  subscriptionKeyEnv: string | undefined;
-  entra: boolean;
   policy: string | undefined;
   diagnostics: string | undefined;
   sku: string | undefined;
@@ -27,9 +19,6 @@ export interface VerifyOptions {
   streams: number;
   out: string | undefined;
   json: boolean;
-  stateFile: string;
-  searchEndpoint: string;
-  searchIndex: string;
   help: boolean;
 }
 
@@ -42,17 +31,11 @@ export const VERIFY_DEFAULTS = {
 };
 
 const OPTIONS = {
+  ...TARGET_FLAG_OPTIONS,
   gateway: { type: 'string' },
   direct: { type: 'string' },
   'mock-admin': { type: 'string' },
   api: { type: 'string' },
-  'api-style': { type: 'string' },
-  deployment: { type: 'string' },
-  'completions-deployment': { type: 'string' },
-  'api-version': { type: 'string' },
-  'api-key-env': { type: 'string' },
-  'subscription-key-env': { type: 'string' },
-  entra: { type: 'boolean' },
   policy: { type: 'string' },
   diagnostics: { type: 'string' },
   sku: { type: 'string' },
@@ -63,9 +46,6 @@ const OPTIONS = {
   streams: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },
-  state: { type: 'string' },
-  'search-endpoint': { type: 'string' },
-  'search-index': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -86,17 +66,11 @@ export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.Proces
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const duration = (flag: string, fallback: string): number => parseDurationMs(`--${flag}`, str(flag) ?? fallback);
   return {
+    ...resolveTargetFlags(values, env),
     gateway: url('--gateway', str('gateway')),
     direct: url('--direct', str('direct')),
     mockAdmin: url('--mock-admin', str('mock-admin')),
     apis: listOf('--api', str('api') ?? VERIFY_DEFAULTS.apis.join(','), API_KINDS),
-    apiStyle: oneOf('--api-style', str('api-style') ?? BENCH_DEFAULTS.apiStyle, API_STYLES),
-    deployment: str('deployment') ?? BENCH_DEFAULTS.deployment,
-    completionsDeployment: str('completions-deployment') ?? BENCH_DEFAULTS.completionsDeployment,
-    apiVersion: str('api-version') ?? BENCH_DEFAULTS.apiVersion,
-    apiKeyEnv: str('api-key-env') ?? BENCH_DEFAULTS.apiKeyEnv,
-    subscriptionKeyEnv: str('subscription-key-env'),
-    entra: values['entra'] === true,
     policy: str('policy'),
     diagnostics: str('diagnostics'),
     sku: str('sku'),
@@ -107,9 +81,6 @@ export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.Proces
     streams: positiveNumber('--streams', str('streams'), { max: 1000 }) ?? VERIFY_DEFAULTS.streams,
     out: str('out'),
     json: values['json'] === true,
-    stateFile: str('state') ?? BENCH_DEFAULTS.stateFile,
-    searchEndpoint: str('search-endpoint') ?? env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
-    searchIndex: str('search-index') ?? env['AZURE_SEARCH_INDEX'] ?? 'docs',
     help: values['help'] === true,
   };
 }
