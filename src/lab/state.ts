@@ -91,7 +91,9 @@ export function readLabState(path: string): LabState | undefined {
 function validate(value: Partial<LabState>): string | undefined {
   if (value.schemaVersion !== 1) return `schemaVersion is ${String(value.schemaVersion)}, expected 1`;
   if (typeof value.deployment !== 'string' || typeof value.apiVersion !== 'string') return 'deployment or apiVersion missing';
-  if (value.paths === null || typeof value.paths !== 'object' || Object.keys(value.paths).length === 0) return 'no paths';
+  if (value.paths === null || typeof value.paths !== 'object') return 'no paths';
+  // A local deploy records its processes before its paths, so one stopped half-way stays cleanable.
+  if (Object.keys(value.paths).length === 0 && !Array.isArray(value.processes)) return 'no paths';
   for (const [name, path] of Object.entries(value.paths)) {
     if (typeof path?.baseUrl !== 'string' || !API_STYLES.includes(path.apiStyle) || typeof path.auth?.kind !== 'string') return `path "${name}" is incomplete`;
   }
