@@ -141,11 +141,12 @@ describe('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI'
 describe('npm run lab', () => {
   /** Follows the run's own state file to learn the pids it started. */
   async function watchPids(dir: string, cliPid: number, isDone: () => boolean): Promise<number[]> {
-    const file = join(dir, '.lab', `run-${cliPid}`, 'state.json');
+    const relative = join('.lab', `run-${cliPid}`, 'state.json');
+    const file = join(dir, relative);
     const pids = new Set<number>();
     while (!isDone()) {
       try {
-        for (const p of readState(dir, join('.lab', `run-${cliPid}`, 'state.json')).processes ?? []) pids.add(p.pid);
+        for (const p of readState(dir, relative).processes ?? []) pids.add(p.pid);
       } catch {
         // Not written yet, or being replaced.
       }
