@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'E_STREAM_PROTOCOL',
   'E_ABORTED',
   'E_LAB_STATE',
+  'E_AZURE',
+  'E_REFUSED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

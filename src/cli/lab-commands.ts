@@ -1,9 +1,22 @@
-import { resolveCleanupOptions, resolveDeployOptions } from '../config/lab-options.ts';
-import { InvalidOptionError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { parsePolicyXml } from '../compliance/index.ts';
+import { AZURE_DEFAULTS, APIM_SKUS, MODEL_SKUS, resolveCleanupOptions, resolveDeployOptions, type AzureDeployFlags, type DeployOptions } from '../config/lab-options.ts';
 import { BENCH_DEFAULTS } from '../config/bench-options.ts';
-import { cleanupLocal, deployLocal, LAB_POLICIES, LOCAL_KEY_ENV } from '../lab/local-lab.ts';
-import type { LabState } from '../lab/state.ts';
+import { cleanupAzureLab, defaultArmConnection, deployAzureLab, type ArmConnection, type AzureDeployOutcome } from '../lab/azure-lab.ts';
+import { cleanupLocal, deployLocal, LAB_POLICIES, LOCAL_KEY_ENV, resolvePolicyFile } from '../lab/local-lab.ts';
+import { readLabState, type LabState } from '../lab/state.ts';
 import { withInterrupt } from './interrupt.ts';
+import { createTaskList } from './task-list.ts';
+
+/** What the lab commands reach outside the process; tests replace them. */
+export interface LabCommandDeps {
+  connectAzure(subscriptionId: string): Promise<ArmConnection>;
+  /** Asks before an Azure cleanup deletes anything (a TTY prompt by default). */
+  confirm(plan: string[]): Promise<boolean>;
+}
+
+export const DEFAULT_LAB_DEPS: LabCommandDeps = { connectAzure: defaultArmConnection, confirm: confirmOnTerminal };
 
 export const DEPLOY_USAGE = `Usage: npm run lab:deploy -- [options]
 
@@ -16,14 +29,36 @@ Starts the lab and records it in the state file that bench, lab:verify and lab:c
   --seed N                    the mock's run seed (default 1)
   --ttft-ms MS --itl-ms MS --output-tokens N   the mock's timing (default: per model)
 
-Running it again while the lab is up says so and changes nothing. The Azure target
-(--target azure) is not implemented yet.`;
+Running it again while the lab is up says so and changes nothing.
+
+Azure (--target azure): API Management in front of Azure OpenAI, with the ARM SDKs.
+Signs in with DefaultAzureCredential (az login, azd auth login, or AZURE_* variables).
+  --subscription ID           subscription (default: AZURE_SUBSCRIPTION_ID)
+  --location REGION           region for everything (default ${AZURE_DEFAULTS.location})
+  --lab-id ID                 names the resources (default: random, sl + 7 characters)
+  --model NAME --model-version V   (default ${AZURE_DEFAULTS.model} ${AZURE_DEFAULTS.modelVersion})
+  --model-sku SKU             ${MODEL_SKUS.join(', ')} (default ${AZURE_DEFAULTS.modelSku})
+  --capacity K                deployment capacity, thousands of tokens per minute (default ${AZURE_DEFAULTS.capacityK})
+  --apim-sku SKU              ${APIM_SKUS.join(', ')} (default ${AZURE_DEFAULTS.apimSku});
+                              Consumption is refused for streaming unless --force-consumption
+  --publisher-email ADDRESS   APIM's publisher address (default ${AZURE_DEFAULTS.publisherEmail})
+  --local-auth                keep keys enabled on the Azure OpenAI account (default: keyless)
+  --policy streaming|buffered|FILE   the API policy (default streaming)
+Preflight checks credential, providers, model and quota, names and soft-deleted services
+before anything is created. A failed deploy continues where it stopped when run again.`;
 
 export const CLEANUP_USAGE = `Usage: npm run lab:cleanup -- [options]
 
-Stops exactly the processes the lab recorded (checking each is still the one it started),
-removes the state file and the lab's logs. A second run does nothing.
-  --state FILE                state file (default .lab/state.json)`;
+Local lab: stops exactly the processes the lab recorded (checking each is still the one it
+started), removes the state file and the lab's logs.
+Azure lab: deletes the resource group only if its tag matches the recorded lab id, then
+purges the soft-deleted API Management service and Azure OpenAI account, then removes the
+state. Asks first on a terminal.
+A second run does nothing.
+  --state FILE                state file (default .lab/state.json)
+  --dry-run                   print what would be done; change nothing
+  --yes                       do not ask for confirmation
+  --keep-soft-deleted         Azure: do not purge (names stay reserved for 48 h)`;
 
 /** Where everything is, for people (stdout). Keys are named, never printed. */
 export function describeLab(state: LabState, stateFile: string): string {
@@ -42,14 +77,14 @@ export function describeLab(state: LabState, stateFile: string): string {
   ].join('\n');
 }
 
-/** `streamlab deploy`: 0 deployed or already up, 2 bad usage, 1 failed to start, 130 interrupted. */
-export async function deployCommand(argv: readonly string[]): Promise<number> {
-  const options = resolveDeployOptions(argv);
+/** `streamlab deploy`: 0 deployed or already up, 2 bad usage, 1 failed, 130 interrupted. */
+export async function deployCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, deps: LabCommandDeps = DEFAULT_LAB_DEPS): Promise<number> {
+  const options = resolveDeployOptions(argv, env);
   if (options.help) {
     process.stdout.write(`${DEPLOY_USAGE}\n`);
     return 0;
   }
-  if (options.target === 'azure') throw new InvalidOptionError('--target', 'the Azure target (ARM SDK provisioning) is not implemented yet', `local (policies: ${LAB_POLICIES.join(', ')} or a file)`);
+  if (options.azure !== undefined) return deployAzureCommand(options, options.azure, deps);
   return withInterrupt('stopping what was started', async (signal) => {
     const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: options.seed, mockArgs: options.mockArgs }, signal);
     if (outcome.kind === 'already-up') {
@@ -63,11 +98,95 @@ export async function deployCommand(argv: readonly string[]): Promise<number> {
   });
 }
 
-/** `streamlab cleanup`: 0 cleaned or nothing to do. */
-export async function cleanupCommand(argv: readonly string[]): Promise<number> {
+/** For people: where the Azure lab is and how each path authenticates. Keys are named, never printed. */
+export function describeAzureLab(state: LabState, stateFile: string): string {
+  const azure = state.azure!;
+  const auth = (label: string): string => {
+    const a = state.paths[label]?.auth;
+    if (a === undefined) return 'not ready';
+    return a.kind === 'entra' ? 'Entra ID (your az login; role Cognitive Services OpenAI User)' : `${a.kind}: ${'envName' in a ? a.envName : ''}`;
+  };
+  return [
+    `Azure lab ${azure.labId} in ${azure.location} (subscription ${azure.subscriptionId}), resource group ${azure.resourceGroup}`,
+    `  direct   ${(state.paths['direct']?.baseUrl ?? '–').padEnd(48)} ${auth('direct')}`,
+    `  gateway  ${(state.paths['gateway']?.baseUrl ?? '–').padEnd(48)} ${auth('gateway')}`,
+    `  model    ${azure.model.deployment}: ${azure.model.name} ${azure.model.version}, ${azure.model.sku} ${azure.model.capacityK}K TPM; APIM ${azure.apimSku}`,
+    `  state    ${stateFile} (mode 0600; holds the subscription key)`,
+    `Role assignments can take up to 10 minutes to apply: early 401s from either path are expected.`,
+    `next: npm run bench | npm run lab:verify | npm run lab:cleanup`,
+  ].join('\n');
+}
+
+function readAzurePolicy(policy: string): { policyFile: string; policyXml: string } {
+  const policyFile = resolvePolicyFile(policy);
+  const policyXml = readFileSync(policyFile, 'utf8');
+  parsePolicyXml(policyXml, policyFile);
+  return { policyFile, policyXml };
+}
+
+async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlags, deps: LabCommandDeps): Promise<number> {
+  const { policyFile, policyXml } = readAzurePolicy(options.policy);
+  if (flags.apimSku === 'Consumption') process.stderr.write('warning: Consumption tier forced; streams longer than 30 s will be cut and SSE is not supported there.\n');
+  const tasks = createTaskList();
+  const startedAt = performance.now();
+  let outcome: AzureDeployOutcome;
+  try {
+    outcome = await withInterrupt('finishing the steps under way; run lab:deploy again to continue', (signal) =>
+      deployAzureLab({ stateFile: options.stateFile, flags, policyFile, policyXml, connect: deps.connectAzure, signal, onEvent: tasks.onEvent, onNote: tasks.onNote }),
+    );
+  } finally {
+    tasks.stop();
+  }
+  const took = `${Math.round((performance.now() - startedAt) / 1000)} s`;
+  if (outcome.kind === 'already-up') {
+    process.stdout.write(`The Azure lab is already deployed; nothing changed.\n${describeAzureLab(outcome.state, options.stateFile)}\n`);
+    return 0;
+  }
+  if (outcome.kind === 'incomplete') {
+    for (const failure of outcome.failures) process.stderr.write(`failed: ${failure.id}: ${failure.message}\n`);
+    if (outcome.notRun.length > 0) process.stderr.write(`not run: ${outcome.notRun.join(', ')}\n`);
+    process.stderr.write(`The deploy stopped after ${took}; what finished is recorded in ${options.stateFile}. Run npm run lab:deploy -- --target azure again to continue, or npm run lab:cleanup to remove it.\n`);
+    return outcome.failures.length > 0 ? 1 : 130;
+  }
+  process.stdout.write(`${outcome.resumed ? 'Continued and finished' : 'Deployed'} in ${took}.\n${describeAzureLab(outcome.state, options.stateFile)}\n`);
+  return 0;
+}
+
+/** Asks on a terminal; elsewhere (CI, a pipe) there is nobody to ask, so it goes ahead. */
+async function confirmOnTerminal(plan: string[]): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return true;
+  process.stderr.write(`lab:cleanup will:\n${plan.map((p) => `  - ${p}`).join('\n')}\n`);
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await prompt.question('Go ahead? [y/N] ')).trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+/** `streamlab cleanup`: 0 cleaned or nothing to do, 1 refused or failed. */
+export async function cleanupCommand(argv: readonly string[], deps: LabCommandDeps = DEFAULT_LAB_DEPS): Promise<number> {
   const options = resolveCleanupOptions(argv);
   if (options.help) {
     process.stdout.write(`${CLEANUP_USAGE}\n`);
+    return 0;
+  }
+  const state = readLabState(options.stateFile);
+  if (state?.target === 'azure' && state.azure !== undefined) {
+    const azureState = { ...state, azure: state.azure };
+    const outcome = await withInterrupt('stopping after the operation under way; run lab:cleanup again to finish', (signal) =>
+      cleanupAzureLab(azureState, options, { connect: deps.connectAzure, confirm: deps.confirm, onAction: (line) => process.stderr.write(`  ${line}\n`), signal }),
+    );
+    if (outcome.kind === 'dry-run') {
+      process.stdout.write(`Dry run; nothing changed. lab:cleanup would:\n${outcome.plan.map((p) => `  - ${p}`).join('\n')}\n`);
+      return 0;
+    }
+    process.stdout.write(`Cleaned up Azure lab ${state.azure.labId}:\n${outcome.actions.map((a) => `  - ${a}`).join('\n')}\nremoved ${options.stateFile}.\n`);
+    return 0;
+  }
+  if (options.dryRun) {
+    if (state === undefined) process.stdout.write(`Dry run: no lab state at ${options.stateFile}; nothing to do.\n`);
+    else process.stdout.write(`Dry run; nothing changed. lab:cleanup would stop ${(state.processes ?? []).map((p) => `${p.role} (pid ${p.pid})`).join(', ') || 'no process'} and remove ${options.stateFile}.\n`);
     return 0;
   }
   const outcome = await cleanupLocal(options.stateFile);

@@ -36,7 +36,7 @@ async function main(argv: readonly string[]): Promise<void> {
         process.exitCode = await verifyCommand(rest, process.env);
         return;
       case 'deploy':
-        process.exitCode = await deployCommand(rest);
+        process.exitCode = await deployCommand(rest, process.env);
         return;
       case 'cleanup':
         process.exitCode = await cleanupCommand(rest);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CHECK_IDS, runVerify } from '../compliance/index.ts';
 import { resolveVerifyOptions } from '../config/verify-options.ts';
 import { buildVerifyPlan } from '../lab/verify-plan.ts';
+import { defaultArmConnection, readAzureConfig, type ArmConnection } from '../lab/azure-lab.ts';
 import { readLabState, withLabSecrets } from '../lab/state.ts';
 import { complianceToTable } from '../report/compliance-text.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
@@ -44,7 +45,7 @@ Output
 Exit code: 0 no check failed, 1 a check failed, 2 bad usage, 130 interrupted.`;
 
 /** `streamlab verify`: returns the exit code. */
-export async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv, connectAzure: (subscriptionId: string) => Promise<ArmConnection> = defaultArmConnection): Promise<number> {
   const options = resolveVerifyOptions(argv, env, CHECK_IDS);
   if (options.help) {
     process.stdout.write(`${VERIFY_USAGE}\n`);
@@ -53,7 +54,9 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
   const fromFlags = options.gateway !== undefined || options.direct !== undefined;
   const state = fromFlags ? undefined : readLabState(options.stateFile);
   const labEnv = withLabSecrets(state, env);
-  const plan = buildVerifyPlan(options, state, labEnv);
+  // An Azure lab: lint the policy and diagnostics that are deployed, read through ARM.
+  const deployed = state?.azure !== undefined ? await readAzureConfig(state.azure, connectAzure) : undefined;
+  const plan = buildVerifyPlan(options, state, labEnv, deployed);
   // A missing key is a usage error, found before any probe runs.
   for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, labEnv);
   const outDir = options.out ?? join('reports', `verify-${new Date().toISOString().replace(/[:.]/g, '-')}`);

@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '../errors.ts';
 import { BENCH_DEFAULTS, oneOf, parseFlags, positiveNumber } from './bench-options.ts';
 
 export const LAB_TARGETS = ['local', 'azure'] as const;
@@ -10,14 +11,58 @@ export interface DeployOptions {
   seed: number;
   /** Mock timing flags passed through (`--ttft-ms`, `--itl-ms`, `--output-tokens`). */
   mockArgs: string[];
+  /** Set with `--target azure`. */
+  azure: AzureDeployFlags | undefined;
   help: boolean;
+}
+
+/** What `--target azure` provisions (see infra/azure-plan.ts). */
+export interface AzureDeployFlags {
+  subscriptionId: string;
+  location: string;
+  labId: string | undefined;
+  model: string;
+  modelVersion: string;
+  modelSku: string;
+  capacityK: number;
+  apimSku: string;
+  forceConsumption: boolean;
+  publisherEmail: string;
+  localAuth: boolean;
 }
 
 /** `npm run lab:cleanup` options. */
 export interface CleanupOptions {
   stateFile: string;
+  dryRun: boolean;
+  yes: boolean;
+  keepSoftDeleted: boolean;
   help: boolean;
 }
+
+export const AZURE_DEFAULTS = {
+  location: 'eastus2',
+  model: 'gpt-4o-mini',
+  modelVersion: '2024-07-18',
+  modelSku: 'GlobalStandard',
+  capacityK: 10,
+  apimSku: 'BasicV2',
+  publisherEmail: 'noreply@example.com',
+};
+
+/** APIM tiers (api-version 2024-05-01). Consumption is refused for streaming unless forced. */
+export const APIM_SKUS = ['BasicV2', 'StandardV2', 'Developer', 'Basic', 'Standard', 'Premium', 'Consumption'] as const;
+export const MODEL_SKUS = ['GlobalStandard', 'Standard', 'DataZoneStandard', 'GlobalProvisionedManaged', 'ProvisionedManaged', 'DataZoneProvisionedManaged'] as const;
+
+/**
+ * Why Consumption is refused (Microsoft Learn: API Management limits and SSE guidance): no
+ * long-running connections, each request capped at 30 s, no token-limit policy.
+ */
+export const CONSUMPTION_REFUSAL = 'the Consumption tier does not support long-running connections (SSE), caps every request at 30 s and has no token-limit policy';
+
+const LAB_ID = /^[a-z][a-z0-9]{2,11}$/;
+const AZURE_FLAGS = ['subscription', 'location', 'lab-id', 'model', 'model-version', 'model-sku', 'capacity', 'apim-sku', 'force-consumption', 'publisher-email', 'local-auth'] as const;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `npm run lab` options. */
 export interface LabRunOptions {
@@ -29,10 +74,30 @@ export interface LabRunOptions {
 
 const MOCK_TIMING_FLAGS = ['ttft-ms', 'itl-ms', 'output-tokens'] as const;
 
-export function resolveDeployOptions(argv: readonly string[]): DeployOptions {
+export function resolveDeployOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {}): DeployOptions {
   const values = parseFlags(
     argv,
-    { target: { type: 'string' }, policy: { type: 'string' }, state: { type: 'string' }, seed: { type: 'string' }, 'ttft-ms': { type: 'string' }, 'itl-ms': { type: 'string' }, 'output-tokens': { type: 'string' }, help: { type: 'boolean' } },
+    {
+      target: { type: 'string' },
+      policy: { type: 'string' },
+      state: { type: 'string' },
+      seed: { type: 'string' },
+      'ttft-ms': { type: 'string' },
+      'itl-ms': { type: 'string' },
+      'output-tokens': { type: 'string' },
+      subscription: { type: 'string' },
+      location: { type: 'string' },
+      'lab-id': { type: 'string' },
+      model: { type: 'string' },
+      'model-version': { type: 'string' },
+      'model-sku': { type: 'string' },
+      capacity: { type: 'string' },
+      'apim-sku': { type: 'string' },
+      'force-consumption': { type: 'boolean' },
+      'publisher-email': { type: 'string' },
+      'local-auth': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     'npm run lab:deploy -- --help',
   );
   const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', LAB_TARGETS);
@@ -40,11 +105,18 @@ export function resolveDeployOptions(argv: readonly string[]): DeployOptions {
   for (const flag of MOCK_TIMING_FLAGS) {
     const raw = values[flag] as string | undefined;
     if (raw === undefined) continue;
+    if (target === 'azure') throw new InvalidOptionError(`--${flag}`, 'the mock\'s timing applies to the local target only', 'with --target local');
     positiveNumber(`--${flag}`, raw, { integer: flag === 'output-tokens', min: flag === 'ttft-ms' || flag === 'itl-ms' ? 0 : 1, max: 600_000 });
     mockArgs.push(`--${flag}`, raw);
   }
+  if (target === 'azure' && values['seed'] !== undefined) throw new InvalidOptionError('--seed', 'the mock\'s seed applies to the local target only', 'with --target local');
+  if (target === 'local') {
+    const azureOnly = AZURE_FLAGS.find((flag) => values[flag] !== undefined);
+    if (azureOnly !== undefined) throw new InvalidOptionError(`--${azureOnly}`, 'it applies to the Azure target only', '--target azure');
+  }
   return {
     target,
+    azure: target === 'azure' && values['help'] !== true ? resolveAzureFlags(values, env) : undefined,
     policy: (values['policy'] as string | undefined) ?? 'streaming',
     stateFile: (values['state'] as string | undefined) ?? BENCH_DEFAULTS.stateFile,
     seed: positiveNumber('--seed', values['seed'] as string | undefined, { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
@@ -53,9 +125,48 @@ export function resolveDeployOptions(argv: readonly string[]): DeployOptions {
   };
 }
 
+function resolveAzureFlags(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): AzureDeployFlags {
+  const text = (flag: string): string | undefined => values[flag] as string | undefined;
+  const subscriptionId = text('subscription') ?? env['AZURE_SUBSCRIPTION_ID'];
+  if (subscriptionId === undefined || subscriptionId === '') throw new InvalidOptionError('--subscription', 'no subscription given and AZURE_SUBSCRIPTION_ID is not set', 'a subscription id (GUID), or AZURE_SUBSCRIPTION_ID in the environment');
+  if (!GUID.test(subscriptionId)) throw new InvalidOptionError('--subscription', `"${subscriptionId}" is not a subscription id`, 'a GUID such as 00000000-0000-0000-0000-000000000000');
+  const labId = text('lab-id');
+  if (labId !== undefined && !LAB_ID.test(labId)) throw new InvalidOptionError('--lab-id', `"${labId}" cannot name Azure resources`, '3–12 lower-case letters and digits, starting with a letter');
+  const location = text('location') ?? AZURE_DEFAULTS.location;
+  if (!/^[a-z0-9]+$/.test(location)) throw new InvalidOptionError('--location', `"${location}" is not a region name`, 'a region name such as eastus2, swedencentral');
+  const apimSku = oneOf('--apim-sku', text('apim-sku') ?? AZURE_DEFAULTS.apimSku, APIM_SKUS);
+  const forceConsumption = values['force-consumption'] === true;
+  if (apimSku === 'Consumption' && !forceConsumption) throw new InvalidOptionError('--apim-sku', `${CONSUMPTION_REFUSAL} (add --force-consumption to deploy it anyway)`, APIM_SKUS.filter((s) => s !== 'Consumption').join(', '));
+  const publisherEmail = text('publisher-email') ?? AZURE_DEFAULTS.publisherEmail;
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(publisherEmail)) throw new InvalidOptionError('--publisher-email', `"${publisherEmail}" is not an e-mail address`, 'an address APIM sends its notices to');
+  return {
+    subscriptionId,
+    location,
+    labId,
+    model: text('model') ?? AZURE_DEFAULTS.model,
+    modelVersion: text('model-version') ?? AZURE_DEFAULTS.modelVersion,
+    modelSku: oneOf('--model-sku', text('model-sku') ?? AZURE_DEFAULTS.modelSku, MODEL_SKUS),
+    capacityK: positiveNumber('--capacity', text('capacity'), { integer: true, min: 1, max: 10_000 }) ?? AZURE_DEFAULTS.capacityK,
+    apimSku,
+    forceConsumption,
+    publisherEmail,
+    localAuth: values['local-auth'] === true,
+  };
+}
+
 export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {
-  const values = parseFlags(argv, { state: { type: 'string' }, help: { type: 'boolean' } }, 'npm run lab:cleanup -- --help');
-  return { stateFile: (values['state'] as string | undefined) ?? BENCH_DEFAULTS.stateFile, help: values['help'] === true };
+  const values = parseFlags(
+    argv,
+    { state: { type: 'string' }, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean' }, 'keep-soft-deleted': { type: 'boolean' }, help: { type: 'boolean' } },
+    'npm run lab:cleanup -- --help',
+  );
+  return {
+    stateFile: (values['state'] as string | undefined) ?? BENCH_DEFAULTS.stateFile,
+    dryRun: values['dry-run'] === true,
+    yes: values['yes'] === true,
+    keepSoftDeleted: values['keep-soft-deleted'] === true,
+    help: values['help'] === true,
+  };
 }
 
 export function resolveLabRunOptions(argv: readonly string[]): LabRunOptions {

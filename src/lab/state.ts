@@ -2,6 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync }
 import { dirname } from 'node:path';
 import { LabError } from '../errors.ts';
 import { API_STYLES, type ApiStyle, type TargetAuth } from '../target/types.ts';
+import type { AzureLabRecord } from '../../infra/azure-plan.ts';
 
 /**
  * `.lab/state.json`, schema version 1: what a deployed lab exposes to the bench and the
@@ -45,6 +46,8 @@ export interface LabState {
   policyFile?: string;
   processes?: LabProcess[];
   secrets?: Record<string, string>;
+  /** An Azure lab: every name, resource id and finished step (infra/azure-plan.ts). */
+  azure?: AzureLabRecord;
 }
 
 /** Writes the state atomically, mode 0600 in a 0700 directory (it may hold keys). */
@@ -92,8 +95,9 @@ function validate(value: Partial<LabState>): string | undefined {
   if (value.schemaVersion !== 1) return `schemaVersion is ${String(value.schemaVersion)}, expected 1`;
   if (typeof value.deployment !== 'string' || typeof value.apiVersion !== 'string') return 'deployment or apiVersion missing';
   if (value.paths === null || typeof value.paths !== 'object') return 'no paths';
-  // A local deploy records its processes before its paths, so one stopped half-way stays cleanable.
-  if (Object.keys(value.paths).length === 0 && !Array.isArray(value.processes)) return 'no paths';
+  // A deploy records what it started or created before its paths, so one stopped half-way stays cleanable.
+  if (Object.keys(value.paths).length === 0 && !Array.isArray(value.processes) && value.azure === undefined) return 'no paths';
+  if (value.target === 'azure' && (typeof value.azure?.resourceGroup !== 'string' || typeof value.azure.labId !== 'string' || typeof value.azure.steps !== 'object')) return 'the azure record is incomplete';
   for (const [name, path] of Object.entries(value.paths)) {
     if (typeof path?.baseUrl !== 'string' || !API_STYLES.includes(path.apiStyle) || typeof path.auth?.kind !== 'string') return `path "${name}" is incomplete`;
   }

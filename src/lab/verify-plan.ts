@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parseDiagnostics, parsePolicyXml, type LintInput, type VerifyPlan } from '../compliance/index.ts';
+import { diagnosticsFromJson, parseDiagnostics, parsePolicyXml, type LintInput, type VerifyPlan } from '../compliance/index.ts';
+import type { DeployedConfig } from './azure-lab.ts';
 import type { VerifyOptions } from '../config/verify-options.ts';
 import { InvalidOptionError } from '../errors.ts';
 import type { Target, TargetAuth } from '../target/types.ts';
@@ -11,7 +12,7 @@ import type { LabState } from './state.ts';
  * `--mock-admin` says where; on a real Azure endpoint the lookup finds nothing and the check
  * that needs it skips.
  */
-export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefined, env: NodeJS.ProcessEnv): VerifyPlan {
+export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefined, env: NodeJS.ProcessEnv, deployed?: DeployedConfig): VerifyPlan {
   const fromFlags = options.gateway !== undefined || options.direct !== undefined;
   if (!fromFlags && state === undefined && options.policy === undefined && options.diagnostics === undefined && options.sku === undefined) {
     throw new InvalidOptionError('--gateway', `nothing to verify: no --gateway, no --policy and no lab state at "${options.stateFile}"`, 'run npm run lab:deploy first, or pass --gateway URL [--direct URL] or --policy FILE');
@@ -39,11 +40,24 @@ export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefi
     completionsDeployment: options.completionsDeployment,
     thresholds: { deliveryP99Ms: options.deliveryP99Ms, ttftOverheadMs: options.ttftOverheadMs, idleGapMs: options.idleGapMs, concurrentStreams: options.streams },
     mockAdminUrl: options.mockAdmin ?? direct?.baseUrl,
-    // A deployed local lab records its gateway's policy: lint the policy that is running.
-    lint: readLintInput({ ...options, policy: options.policy ?? (fromFlags ? undefined : state?.policyFile) }),
+    // Lint what is running: an Azure lab's configuration as ARM returns it, a local lab's policy file.
+    lint: deployed !== undefined && !fromFlags ? deployedLintInput(options, deployed) : readLintInput({ ...options, policy: options.policy ?? (fromFlags ? undefined : state?.policyFile) }),
     searchEndpoint: options.searchEndpoint,
     searchIndex: options.searchIndex,
     env,
+  };
+}
+
+/** An Azure lab's deployed policy, diagnostics and tier; a --policy/--diagnostics/--sku flag still wins. */
+function deployedLintInput(options: VerifyOptions, deployed: DeployedConfig): LintInput | undefined {
+  const fromFiles = readLintInput(options);
+  const source = `${deployed.source} (read through ARM)`;
+  return {
+    policyFile: fromFiles?.policyFile ?? (deployed.policyXml !== undefined ? `${deployed.source}/policies/policy` : undefined),
+    policy: fromFiles?.policy ?? (deployed.policyXml !== undefined ? parsePolicyXml(deployed.policyXml, source) : undefined),
+    diagnosticsFile: fromFiles?.diagnosticsFile ?? `${deployed.source}/diagnostics`,
+    diagnostics: fromFiles?.diagnostics ?? diagnosticsFromJson(deployed.diagnostics, source),
+    sku: fromFiles?.sku ?? deployed.sku,
   };
 }
 

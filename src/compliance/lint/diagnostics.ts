@@ -13,6 +13,14 @@ export function parseDiagnostics(path: string): DiagnosticSetting[] {
   } catch (error) {
     throw new InvalidOptionError('--diagnostics', `cannot read "${path}" as JSON (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a JSON file of APIM diagnostics');
   }
+  return diagnosticsFromJson(value, path);
+}
+
+/**
+ * Diagnostics as ARM returns them: a list (`{ value: [...] }` or an array) or one resource,
+ * each either wire-shaped (`properties.frontend…`) or flattened by the SDK (`frontend…`).
+ */
+export function diagnosticsFromJson(value: unknown, path: string): DiagnosticSetting[] {
   const list = Array.isArray(value) ? value : Array.isArray((value as { value?: unknown })?.value) ? (value as { value: unknown[] }).value : [value];
   return list.map((item, i) => {
     const resource = item as { name?: string; properties?: Record<string, unknown> } & Record<string, unknown>;

@@ -1,0 +1,63 @@
+/** An ARM failure reduced to what a person needs: the code, the status, ARM's message. */
+export interface ArmFailure {
+  code: string;
+  statusCode: number | undefined;
+  message: string;
+}
+
+const LRO_FAILED = /^The long-running operation has failed\.?\s*(?:([A-Za-z]+)\.\s*)?(.*)$/s;
+
+/**
+ * Reads an error from the ARM SDKs. Non-2xx answers throw a RestError with `code` and
+ * `statusCode`; a long-running operation that ends in `Failed` throws a plain Error whose
+ * message carries the code ("The long-running operation has failed. InsufficientQuota. …").
+ */
+export function readArmError(error: unknown): ArmFailure {
+  const e = error as { code?: unknown; statusCode?: unknown; message?: unknown; name?: unknown };
+  const message = typeof e?.message === 'string' ? e.message : String(error);
+  const statusCode = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  if (typeof e?.code === 'string' && e.code !== '') return { code: e.code, statusCode, message };
+  const lro = LRO_FAILED.exec(message);
+  if (lro) return { code: lro[1] ?? 'OperationFailed', statusCode, message: lro[2]?.trim() || message };
+  if (e?.name === 'AbortError') return { code: 'Aborted', statusCode, message };
+  return { code: statusCode !== undefined ? `HTTP${statusCode}` : 'Error', statusCode, message };
+}
+
+export function isNotFound(error: unknown): boolean {
+  const failure = readArmError(error);
+  return failure.statusCode === 404 || failure.code === 'ResourceGroupNotFound' || failure.code === 'ResourceNotFound' || failure.code === 'NotFound';
+}
+
+/** What to do about the codes a create-and-destroy lab meets (arm-provisioning notes §4). */
+export function fixFor(code: string): string | undefined {
+  switch (code) {
+    case 'FlagMustBeSetForRestore':
+    case 'CustomDomainInUse':
+      return 'an Azure OpenAI account of that name is soft-deleted (kept 48 h): purge it with az cognitiveservices account purge, or deploy with another --lab-id';
+    case 'ServiceAlreadyExistsInSoftDeletedState':
+      return 'an API Management service of that name is soft-deleted (kept 48 h): purge it with az apim deletedservice purge, or deploy with another --lab-id';
+    case 'InsufficientQuota':
+      return 'lower --capacity, pick another --model-sku or --location, or ask for more quota';
+    case 'MissingSubscriptionRegistration':
+      return 'register the provider: az provider register --namespace Microsoft.CognitiveServices (and Microsoft.ApiManagement)';
+    case 'AuthorizationFailed':
+    case 'LinkedAuthorizationFailed':
+      return 'your identity needs Contributor and Role Based Access Control Administrator (or Owner) on the subscription';
+    case 'RequestConflict':
+    case 'Conflict':
+      return 'another operation is running on the same resource; wait a minute and run lab:deploy again (it resumes)';
+    case 'TooManyRequests':
+    case 'HTTP429':
+      return 'Azure Resource Manager is throttling this subscription; wait a minute and run lab:deploy again (it resumes)';
+    default:
+      return undefined;
+  }
+}
+
+/** One line: `Code (HTTP 409): message. Fix: …`. */
+export function describeArmFailure(error: unknown): string {
+  const failure = readArmError(error);
+  const fix = fixFor(failure.code);
+  const status = failure.statusCode !== undefined ? ` (HTTP ${failure.statusCode})` : '';
+  return `${failure.code}${status}: ${failure.message.replace(/\.?\s*$/, '')}.${fix ? ` Fix: ${fix}.` : ''}`;
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+
+/** What the user asked for (flags, validated by src/config). */
+export interface AzureDeployRequest {
+  subscriptionId: string;
+  location: string;
+  /** Names every resource; a new random one unless given. */
+  labId: string | undefined;
+  model: string;
+  modelVersion: string;
+  modelSku: string;
+  /** Thousands of tokens per minute (Standard / GlobalStandard deployments). */
+  capacityK: number;
+  apimSku: string;
+  forceConsumption: boolean;
+  publisherEmail: string;
+  /** Keys on the Azure OpenAI account (off by default: keyless, Entra only). */
+  localAuth: boolean;
+  policyXml: string;
+  policyFile: string;
+}
+
+export const DEPLOY_STEP_IDS = [
+  'resource-group',
+  'apim-service',
+  'openai-account',
+  'model-deployment',
+  'apim-role',
+  'caller-role',
+  'apim-backend',
+  'apim-api',
+  'apim-policy',
+  'apim-subscription',
+] as const;
+export type DeployStepId = (typeof DEPLOY_STEP_IDS)[number];
+
+/** What one finished step left behind: its ARM id and whatever later steps read from it. */
+export interface StepRecord {
+  completedAt: string;
+  resourceId?: string;
+  outputs?: Record<string, string>;
+}
+
+/**
+ * Everything the lab created or will create on Azure, recorded in `.lab/state.json` under
+ * `azure`. Names are fixed when the record is made, so a re-run after a failure reuses them
+ * and creates nothing twice; `steps` says which steps already finished.
+ */
+export interface AzureLabRecord {
+  subscriptionId: string;
+  location: string;
+  labId: string;
+  resourceGroup: string;
+  openaiAccount: string;
+  apimService: string;
+  apiId: string;
+  backendId: string;
+  apimSubscription: string;
+  model: { name: string; version: string; sku: string; capacityK: number; deployment: string };
+  apimSku: string;
+  localAuth: boolean;
+  publisherEmail: string;
+  steps: Partial<Record<DeployStepId, StepRecord>>;
+}
+
+/** The tag that marks a resource group as this lab's; cleanup deletes nothing without it. */
+export const LAB_TAG = 'apim-streaming-lab';
+/** "Cognitive Services OpenAI User": call the data plane (chat, completions) with Entra ID. */
+export const OPENAI_USER_ROLE_ID = '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd';
+export const ARM_SCOPE = 'https://management.azure.com/.default';
+export const COGNITIVE_SERVICES_RESOURCE = 'https://cognitiveservices.azure.com';
+/** The backend id the lab's policies name (infra/policies/*.xml), shared with the local gateway. */
+export const LAB_BACKEND_ID = 'openai-backend';
+export const LAB_API_ID = 'azure-openai';
+export const RESOURCE_PROVIDERS = ['Microsoft.CognitiveServices', 'Microsoft.ApiManagement'] as const;
+
+/** `sl` and 7 random lower-case letters or digits: the id goes into DNS names (APIM, Azure OpenAI). */
+export function newLabId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(7);
+  return `sl${[...bytes].map((b) => alphabet[b % alphabet.length]).join('')}`;
+}
+
+/** A fresh record: the names every step will use, from the lab id. */
+export function planAzureLab(request: AzureDeployRequest): AzureLabRecord {
+  const labId = request.labId ?? newLabId();
+  return {
+    subscriptionId: request.subscriptionId,
+    location: request.location,
+    labId,
+    resourceGroup: `rg-streamlab-${labId}`,
+    openaiAccount: `aoai-streamlab-${labId}`,
+    apimService: `apim-streamlab-${labId}`,
+    apiId: LAB_API_ID,
+    backendId: LAB_BACKEND_ID,
+    apimSubscription: 'streamlab',
+    model: { name: request.model, version: request.modelVersion, sku: request.modelSku, capacityK: request.capacityK, deployment: request.model },
+    apimSku: request.apimSku,
+    localAuth: request.localAuth,
+    publisherEmail: request.publisherEmail,
+    steps: {},
+  };
+}
+
+export function isConsumptionSku(sku: string): boolean {
+  return sku.toLowerCase() === 'consumption';
+}
+
+export function armIdOf(record: AzureLabRecord, kind: 'resource-group' | 'openai-account' | 'apim-service'): string {
+  const rg = `/subscriptions/${record.subscriptionId}/resourceGroups/${record.resourceGroup}`;
+  if (kind === 'resource-group') return rg;
+  if (kind === 'openai-account') return `${rg}/providers/Microsoft.CognitiveServices/accounts/${record.openaiAccount}`;
+  return `${rg}/providers/Microsoft.ApiManagement/service/${record.apimService}`;
+}

@@ -1,0 +1,469 @@
+import { http, HttpResponse } from 'msw';
+import { setupServer, type SetupServer } from 'msw/node';
+import type { TokenCredential } from '@azure/identity';
+
+/**
+ * A fake Azure Resource Manager: MSW handlers that keep state and speak ARM's protocol the way
+ * the real service does (shared/notes/arm-provisioning.md §2), for the real `@azure/arm-*`
+ * clients to drive. Long-running operations: APIM answers 201 with Azure-AsyncOperation and
+ * Location, Azure OpenAI accounts 201 with provisioningState (body polling), deployments 201
+ * with Azure-AsyncOperation, deletes and purges 202 with Location. Deleting a resource group
+ * soft-deletes its APIM services and accounts; re-creating their names then conflicts
+ * (ServiceAlreadyExistsInSoftDeletedState, FlagMustBeSetForRestore) until they are purged.
+ * Faults are injected by request; every request is logged.
+ */
+export const FAKE_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a11b';
+export const FAKE_CALLER_OID = '11111111-2222-4333-8444-555555555555';
+const ARM = 'https://management.azure.com';
+
+/** A token whose claims name a user, as Entra's ARM tokens do (not signed: nothing checks it here). */
+export function fakeCredential(calls?: { count: number }): TokenCredential {
+  const claims = Buffer.from(JSON.stringify({ oid: FAKE_CALLER_OID, tid: 'tenant', idtyp: 'user' })).toString('base64url');
+  return {
+    getToken: async () => {
+      if (calls) calls.count += 1;
+      return { token: `eyJhbGciOiJub25lIn0.${claims}.`, expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+  };
+}
+
+export type FaultResponse = { status: number; code: string; message?: string; headers?: Record<string, string> } | { lroFailure: { code: string; message: string } };
+
+interface Fault {
+  method: string;
+  path: RegExp;
+  response: FaultResponse;
+  remaining: number;
+}
+
+interface Resource {
+  id: string;
+  kind: string;
+  body: Record<string, unknown>;
+  /** Date.now() after which the resource's create finishes. */
+  readyAt: number;
+  failure?: { code: string; message: string };
+}
+
+interface Operation {
+  resourceKey?: string;
+  readyAt: number;
+  failure?: { code: string; message: string };
+  onDone?: () => void;
+}
+
+export interface FakeArmOptions {
+  /** How long each kind of create takes (ms), for the wall-time test; default 0 (done on the first poll). */
+  createMs?: Partial<Record<'apim' | 'account' | 'deployment' | 'resource-group-delete' | 'purge', number>>;
+  /** Added to every answer (ms): a round trip to ARM. */
+  latencyMs?: number;
+}
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number;
+}
+
+/** The models and quota a region offers (ListLocationModels / ListUsages examples, trimmed). */
+const MODELS = [
+  { kind: 'OpenAI', skuName: 'S0', model: { format: 'OpenAI', name: 'gpt-4o-mini', version: '2024-07-18', skus: [{ name: 'GlobalStandard', usageName: 'OpenAI.GlobalStandard.gpt-4o-mini' }, { name: 'Standard', usageName: 'OpenAI.Standard.gpt-4o-mini' }] } },
+  { kind: 'OpenAI', skuName: 'S0', model: { format: 'OpenAI', name: 'gpt-4o', version: '2024-11-20', skus: [{ name: 'GlobalStandard', usageName: 'OpenAI.GlobalStandard.gpt-4o' }] } },
+];
+
+export class FakeArm {
+  readonly subscriptionId = FAKE_SUBSCRIPTION;
+  readonly log: LoggedRequest[] = [];
+  /** How many times each resource (lower-cased id) was created, i.e. PUT while absent. */
+  readonly creations = new Map<string, number>();
+  readonly resources = new Map<string, Resource>();
+  readonly deletedServices = new Map<string, { name: string; location: string; serviceId: string }>();
+  readonly deletedAccounts = new Map<string, { name: string; location: string; resourceGroup: string }>();
+  readonly providers = new Map<string, string>([
+    ['microsoft.cognitiveservices', 'Registered'],
+    ['microsoft.apimanagement', 'Registered'],
+  ]);
+  /** Quota left per usage name, in thousands of tokens per minute. */
+  readonly quotaLimitK = new Map<string, number>([['OpenAI.GlobalStandard.gpt-4o-mini', 1000]]);
+  readonly takenNames = new Set<string>();
+  /** The API policy and diagnostics a deployed service returns (set by tests). */
+  diagnostics: Array<Record<string, unknown>> = [];
+  private readonly faults: Fault[] = [];
+  private readonly operations = new Map<string, Operation>();
+  private nextOperation = 1;
+  private readonly options: FakeArmOptions;
+  private readonly server: SetupServer;
+
+  constructor(options: FakeArmOptions = {}) {
+    this.options = options;
+    this.server = setupServer(http.all(`${ARM}/*`, async ({ request }) => this.answer(request)));
+  }
+
+  listen(): this {
+    this.server.listen({ onUnhandledFrame: 'error' });
+    return this;
+  }
+
+  close(): void {
+    this.server.close();
+  }
+
+  /** Makes the next `times` requests matching method and path fail (path: a regex on the lower-cased path). */
+  inject(method: string, path: RegExp, response: FaultResponse, times = 1): void {
+    this.faults.push({ method, path, response, remaining: times });
+  }
+
+  /** The requests that change something (PUT, DELETE, PATCH, POST …/register), as `METHOD path`; name checks and key listings are reads. */
+  writes(): string[] {
+    return this.log.filter((r) => ['PUT', 'DELETE', 'PATCH'].includes(r.method) || (r.method === 'POST' && r.path.endsWith('/register'))).map((r) => `${r.method} ${r.path}`);
+  }
+
+  resourceGroup(name: string): Resource | undefined {
+    return this.resources.get(this.rgKey(name));
+  }
+
+  /** Puts a resource group there, as if someone else had made it. */
+  seedResourceGroup(name: string, tags: Record<string, string>): void {
+    const id = `/subscriptions/${this.subscriptionId}/resourceGroups/${name}`;
+    this.resources.set(this.rgKey(name), { id, kind: 'resource-group', body: { id, name, location: 'eastus2', tags, properties: { provisioningState: 'Succeeded' } }, readyAt: 0 });
+  }
+
+  private rgKey(name: string): string {
+    return `/subscriptions/${this.subscriptionId}/resourcegroups/${name}`.toLowerCase();
+  }
+
+  private async answer(request: Request): Promise<Response> {
+    if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
+    const url = new URL(request.url);
+    const path = url.pathname.toLowerCase();
+    const response = await this.route(request, url, path);
+    this.log.push({ method: request.method, path: url.pathname, status: response.status });
+    return response;
+  }
+
+  private takeFault(method: string, path: string): FaultResponse | undefined {
+    const fault = this.faults.find((f) => f.remaining > 0 && f.method === method && f.path.test(path));
+    if (!fault) return undefined;
+    fault.remaining -= 1;
+    return fault.response;
+  }
+
+  private async route(request: Request, url: URL, path: string): Promise<Response> {
+    const fault = this.takeFault(request.method, path);
+    if (fault && 'status' in fault) return error(fault.status, fault.code, fault.message ?? fault.code, fault.headers);
+    const lroFailure = fault && 'lroFailure' in fault ? fault.lroFailure : undefined;
+    const body = request.method === 'PUT' || request.method === 'POST' || request.method === 'PATCH' ? ((await request.json().catch(() => ({}))) as Record<string, unknown>) : {};
+    const sub = `/subscriptions/${this.subscriptionId}`;
+    if (!path.startsWith(sub)) return error(404, 'SubscriptionNotFound', `The subscription '${path.split('/')[2]}' could not be found.`);
+    const rest = path.slice(sub.length);
+    let m: RegExpExecArray | null;
+
+    if ((m = /^\/providers\/fake\.operations\/operations\/(\d+)$/.exec(rest))) return this.pollOperation(m[1]!);
+    if ((m = /^\/providers\/fake\.operations\/locations\/(\d+)$/.exec(rest))) return this.pollLocation(m[1]!);
+    if ((m = /^\/providers\/([^/]+)\/register$/.exec(rest))) return this.registerProvider(m[1]!);
+    if ((m = /^\/providers\/([^/.]+\.[^/]+)$/.exec(rest))) return json(200, { namespace: m[1], registrationState: this.providers.get(m[1]!) ?? 'NotRegistered' });
+    if ((m = /^\/providers\/microsoft\.cognitiveservices\/locations\/[^/]+\/models$/.exec(rest))) return json(200, { value: MODELS });
+    if ((m = /^\/providers\/microsoft\.cognitiveservices\/locations\/[^/]+\/usages$/.exec(rest))) return this.usages();
+    if (rest === '/providers/microsoft.cognitiveservices/checkdomainavailability') {
+      const name = String(body['subdomainName']).toLowerCase();
+      return json(200, { subdomainName: name, type: body['type'], isSubdomainAvailable: !this.takenNames.has(name) && !this.deletedAccounts.has(name), reason: this.takenNames.has(name) ? 'Sub domain name is already in use.' : undefined });
+    }
+    if (rest === '/providers/microsoft.cognitiveservices/deletedaccounts') return json(200, { value: [...this.deletedAccounts.values()].map((d) => this.deletedAccountBody(d)) });
+    if ((m = /^\/providers\/microsoft\.cognitiveservices\/locations\/([^/]+)\/resourcegroups\/([^/]+)\/deletedaccounts\/([^/]+)$/.exec(rest))) return this.deletedAccount(request.method, m[3]!);
+    if (rest === '/providers/microsoft.apimanagement/checknameavailability') {
+      const name = String(body['name']).toLowerCase();
+      const taken = this.takenNames.has(name) || this.deletedServices.has(name);
+      return json(200, { nameAvailable: !taken, reason: taken ? 'AlreadyExists' : 'Valid', message: taken ? `${name} is already in use` : '' });
+    }
+    if (rest === '/providers/microsoft.apimanagement/deletedservices') return json(200, { value: [...this.deletedServices.values()].map((d) => this.deletedServiceBody(d)) });
+    if ((m = /^\/providers\/microsoft\.apimanagement\/locations\/([^/]+)\/deletedservices\/([^/]+)$/.exec(rest))) return this.deletedService(request.method, m[2]!);
+    if ((m = /^\/resourcegroups\/([^/]+)$/.exec(rest))) return this.resourceGroupRoute(request.method, url.pathname.split('/')[4]!, body);
+    if ((m = /^\/resourcegroups\/([^/]+)\/providers\/microsoft\.authorization\/roleassignments\/([^/]+)$/.exec(rest))) return this.roleAssignment(request.method, url.pathname, body);
+
+    const rg = /^\/resourcegroups\/([^/]+)/.exec(rest)?.[1];
+    if (rg !== undefined && !this.resources.has(this.rgKey(rg))) return error(404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
+    if ((m = /^\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/([^/]+)\/providers\/microsoft\.authorization\/roleassignments\/[^/]+$/.exec(rest))) {
+      return this.roleAssignment(request.method, url.pathname, body);
+    }
+    if ((m = /^\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/([^/]+)$/.exec(rest))) return this.account(request.method, url.pathname, m[1]!, body, lroFailure);
+    if ((m = /^\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/([^/]+)\/listkeys$/.exec(rest))) {
+      const account = this.resources.get(path.replace(/\/listkeys$/, ''));
+      if (account?.body['properties'] && (account.body['properties'] as { disableLocalAuth?: boolean }).disableLocalAuth) return error(400, 'BadRequest', 'Failed to list key. disableLocalAuth is set to be true');
+      return json(200, { key1: 'fake-openai-key-1-0123456789abcdef', key2: 'fake-openai-key-2-0123456789abcdef' });
+    }
+    if ((m = /^\/resourcegroups\/[^/]+\/providers\/microsoft\.cognitiveservices\/accounts\/([^/]+)\/deployments\/([^/]+)$/.exec(rest))) return this.deployment(request.method, url.pathname, body, lroFailure);
+    if ((m = /^\/resourcegroups\/[^/]+\/providers\/microsoft\.apimanagement\/service\/([^/]+)$/.exec(rest))) return this.apimService(request.method, url.pathname, m[1]!, body, lroFailure);
+    if ((m = /^(\/resourcegroups\/[^/]+\/providers\/microsoft\.apimanagement\/service\/[^/]+)\/(.+)$/.exec(rest))) return this.apimChild(request.method, url.pathname, sub + m[1]!, m[2]!, body);
+    return error(404, 'NotFoundInFake', `The fake ARM has no route for ${request.method} ${url.pathname}`);
+  }
+
+  // --- long-running operations -----------------------------------------------------------
+
+  private startOperation(operation: Operation): string {
+    const id = String(this.nextOperation++);
+    this.operations.set(id, operation);
+    return id;
+  }
+
+  private pollOperation(id: string): Response {
+    const operation = this.operations.get(id);
+    if (!operation) return error(404, 'OperationNotFound', `operation ${id}`);
+    if (Date.now() < operation.readyAt) return json(200, { id, status: 'InProgress' });
+    if (operation.failure) {
+      if (operation.resourceKey) setState(this.resources.get(operation.resourceKey), 'Failed');
+      return json(200, { id, status: 'Failed', error: operation.failure });
+    }
+    operation.onDone?.();
+    operation.onDone = undefined;
+    return json(200, { id, status: 'Succeeded' });
+  }
+
+  /** Location polling: 202 while running, then 200 (deletes and purges). */
+  private pollLocation(id: string): Response {
+    const operation = this.operations.get(id);
+    if (!operation) return error(404, 'OperationNotFound', `operation ${id}`);
+    if (Date.now() < operation.readyAt) return new HttpResponse(null, { status: 202, headers: { location: `${ARM}/subscriptions/${this.subscriptionId}/providers/Fake.Operations/locations/${id}` } });
+    operation.onDone?.();
+    operation.onDone = undefined;
+    return new HttpResponse(null, { status: 200 });
+  }
+
+  private accepted(operation: Operation): Response {
+    const id = this.startOperation(operation);
+    return new HttpResponse(null, { status: 202, headers: { location: `${ARM}/subscriptions/${this.subscriptionId}/providers/Fake.Operations/locations/${id}` } });
+  }
+
+  private readyAt(kind: keyof NonNullable<FakeArmOptions['createMs']>): number {
+    return Date.now() + (this.options.createMs?.[kind] ?? 0);
+  }
+
+  private created(key: string): void {
+    this.creations.set(key, (this.creations.get(key) ?? 0) + 1);
+  }
+
+  // --- subscription-level ------------------------------------------------------------------
+
+  private registerProvider(namespace: string): Response {
+    // Registration takes a while on Azure: the first check after register still says Registering.
+    this.providers.set(namespace, 'Registering');
+    setTimeout(() => this.providers.set(namespace, 'Registered'), 5);
+    return json(200, { namespace, registrationState: 'Registering' });
+  }
+
+  private usages(): Response {
+    const value = [...this.quotaLimitK].map(([name, limit]) => ({ name: { value: name, localizedValue: name }, limit, currentValue: this.usedQuota(name), unit: 'Count' }));
+    return json(200, { value });
+  }
+
+  private usedQuota(usageName: string): number {
+    let used = 0;
+    for (const r of this.resources.values()) if (r.kind === 'deployment' && `OpenAI.${(r.body['sku'] as { name: string }).name}.${r.body['modelName']}` === usageName) used += (r.body['sku'] as { capacity: number }).capacity;
+    return used;
+  }
+
+  // --- resource groups ---------------------------------------------------------------------
+
+  private resourceGroupRoute(method: string, name: string, body: Record<string, unknown>): Response {
+    const key = this.rgKey(name);
+    const existing = this.resources.get(key);
+    if (method === 'PUT') {
+      const id = `/subscriptions/${this.subscriptionId}/resourceGroups/${name}`;
+      const group: Resource = { id, kind: 'resource-group', body: { id, name, location: body['location'], tags: body['tags'] ?? {}, properties: { provisioningState: 'Succeeded' } }, readyAt: 0 };
+      if (!existing) this.created(key);
+      this.resources.set(key, group);
+      return json(existing ? 200 : 201, group.body);
+    }
+    if (!existing) return method === 'HEAD' ? new HttpResponse(null, { status: 404 }) : error(404, 'ResourceGroupNotFound', `Resource group '${name}' could not be found.`);
+    if (method === 'HEAD') return new HttpResponse(null, { status: 204 });
+    if (method === 'GET') return json(200, existing.body);
+    if (method === 'DELETE') {
+      return this.accepted({ readyAt: this.readyAt('resource-group-delete'), onDone: () => this.deleteGroup(key) });
+    }
+    return error(405, 'MethodNotAllowed', method);
+  }
+
+  /** Deleting a group soft-deletes its APIM services and Azure OpenAI accounts (48 h on Azure). */
+  private deleteGroup(key: string): void {
+    const group = this.resources.get(key);
+    for (const [k, r] of [...this.resources]) {
+      if (!k.startsWith(`${key}/`)) continue;
+      this.resources.delete(k);
+      const name = r.id.split('/').at(-1)!;
+      if (r.kind === 'apim') this.deletedServices.set(name.toLowerCase(), { name, location: String(r.body['location']), serviceId: r.id });
+      if (r.kind === 'account') this.deletedAccounts.set(name.toLowerCase(), { name, location: String(r.body['location']), resourceGroup: String(group?.body['name']) });
+      if (r.kind === 'apim' || r.kind === 'account') this.takenNames.delete(name.toLowerCase());
+    }
+    this.resources.delete(key);
+  }
+
+  // --- Azure OpenAI ------------------------------------------------------------------------
+
+  private account(method: string, pathname: string, name: string, body: Record<string, unknown>, lroFailure?: Operation['failure']): Response {
+    const key = pathname.toLowerCase();
+    const existing = this.resources.get(key);
+    if (method === 'GET') {
+      if (!existing) return error(404, 'ResourceNotFound', `The Resource 'Microsoft.CognitiveServices/accounts/${name}' was not found.`);
+      if (Date.now() >= existing.readyAt) setState(existing, existing.failure ? 'Failed' : 'Succeeded');
+      return json(200, existing.body);
+    }
+    if (method !== 'PUT') return error(405, 'MethodNotAllowed', method);
+    const properties = (body['properties'] ?? {}) as Record<string, unknown>;
+    if (this.deletedAccounts.has(name) && properties['restore'] !== true) {
+      return error(409, 'FlagMustBeSetForRestore', `An existing resource with ID '${pathname}' has been soft-deleted. To restore the resource, you must specify 'restore' to be 'true' in the property. If you don't want to restore existing resource, please purge it first.`);
+    }
+    if (!existing && this.takenNames.has(name)) return error(409, 'CustomDomainInUse', `Please pick a different name. The subdomain name '${name}' is not available as it's already used by a resource.`);
+    const subdomain = String(properties['customSubDomainName'] ?? name);
+    const resource: Resource = {
+      id: pathname,
+      kind: 'account',
+      body: { ...body, id: pathname, name: pathname.split('/').at(-1), properties: { ...properties, endpoint: `https://${subdomain}.openai.azure.com/`, provisioningState: 'Creating' } },
+      readyAt: this.readyAt('account'),
+      failure: lroFailure,
+    };
+    if (!existing) this.created(key);
+    this.takenNames.add(name);
+    this.resources.set(key, resource);
+    return json(existing ? 200 : 201, resource.body);
+  }
+
+  private deployment(method: string, pathname: string, body: Record<string, unknown>, lroFailure?: Operation['failure']): Response {
+    const key = pathname.toLowerCase();
+    const existing = this.resources.get(key);
+    if (method === 'GET') return existing ? json(200, existing.body) : error(404, 'DeploymentNotFound', `The deployment was not found.`);
+    if (method !== 'PUT') return error(405, 'MethodNotAllowed', method);
+    const account = this.resources.get(key.replace(/\/deployments\/[^/]+$/, ''));
+    if (!account || (account.body['properties'] as { provisioningState: string }).provisioningState !== 'Succeeded') return error(409, 'AccountProvisioningStateInvalid', 'Call to Microsoft.CognitiveServices/accounts failed. Account is not in a succeeded state.');
+    const busy = [...this.resources.values()].some((r) => r.kind === 'deployment' && r.id.toLowerCase() !== key && r.id.toLowerCase().startsWith(key.replace(/[^/]+$/, '')) && (r.body['properties'] as { provisioningState: string }).provisioningState === 'Creating');
+    if (busy) return error(409, 'RequestConflict', 'Another operation is being performed on the parent resource. Please try again later.');
+    const model = ((body['properties'] as { model?: { name?: string } } | undefined)?.model ?? {}) as { name?: string };
+    const resource: Resource = { id: pathname, kind: 'deployment', body: { ...body, id: pathname, name: pathname.split('/').at(-1), modelName: model.name, properties: { ...(body['properties'] as object), provisioningState: 'Creating' } }, readyAt: this.readyAt('deployment'), failure: lroFailure };
+    if (!existing) this.created(key);
+    this.resources.set(key, resource);
+    const operation = this.startOperation({ resourceKey: key, readyAt: resource.readyAt, failure: lroFailure, onDone: () => setState(resource, 'Succeeded') });
+    return json(existing ? 200 : 201, resource.body, { 'azure-asyncoperation': `${ARM}/subscriptions/${this.subscriptionId}/providers/Fake.Operations/operations/${operation}` });
+  }
+
+  private deletedAccountBody(d: { name: string; location: string; resourceGroup: string }): Record<string, unknown> {
+    return { id: `/subscriptions/${this.subscriptionId}/providers/Microsoft.CognitiveServices/locations/${d.location}/resourceGroups/${d.resourceGroup}/deletedAccounts/${d.name}`, name: d.name, location: d.location, kind: 'OpenAI', properties: { deletionDate: new Date().toISOString() } };
+  }
+
+  private deletedAccount(method: string, name: string): Response {
+    const deleted = this.deletedAccounts.get(name);
+    if (!deleted) return error(404, 'ResourceNotFound', `The deleted account '${name}' was not found.`);
+    if (method === 'GET') return json(200, this.deletedAccountBody(deleted));
+    if (method === 'DELETE') return this.accepted({ readyAt: this.readyAt('purge'), onDone: () => this.deletedAccounts.delete(name) });
+    return error(405, 'MethodNotAllowed', method);
+  }
+
+  // --- API Management ------------------------------------------------------------------------
+
+  private apimService(method: string, pathname: string, name: string, body: Record<string, unknown>, lroFailure?: Operation['failure']): Response {
+    const key = pathname.toLowerCase();
+    const existing = this.resources.get(key);
+    if (method === 'GET') return existing ? json(200, existing.body) : error(404, 'ResourceNotFound', `Api service ${name} was not found.`);
+    if (method !== 'PUT') return error(405, 'MethodNotAllowed', method);
+    const properties = (body['properties'] ?? {}) as Record<string, unknown>;
+    if (this.deletedServices.has(name) && properties['restore'] !== true) {
+      return error(409, 'ServiceAlreadyExistsInSoftDeletedState', `Api service ${name} was soft-deleted. In order to create the new service with the same name, you have to either undelete the service or purge it.`);
+    }
+    const serviceName = pathname.split('/').at(-1)!;
+    const resource: Resource = {
+      id: pathname,
+      kind: 'apim',
+      body: {
+        ...body,
+        id: pathname,
+        name: serviceName,
+        identity: { type: 'SystemAssigned', principalId: `apim-principal-${serviceName}`, tenantId: 'tenant' },
+        properties: { ...properties, gatewayUrl: `https://${serviceName}.azure-api.net`, provisioningState: 'Created', targetProvisioningState: 'Activating' },
+      },
+      readyAt: this.readyAt('apim'),
+      failure: lroFailure,
+    };
+    if (!existing) this.created(key);
+    this.takenNames.add(name);
+    this.resources.set(key, resource);
+    const operation = this.startOperation({ resourceKey: key, readyAt: resource.readyAt, failure: lroFailure, onDone: () => setState(resource, 'Succeeded') });
+    const poll = `${ARM}/subscriptions/${this.subscriptionId}/providers/Fake.Operations/operations/${operation}`;
+    return json(existing ? 200 : 201, resource.body, { 'azure-asyncoperation': poll, location: poll });
+  }
+
+  private deletedServiceBody(d: { name: string; location: string; serviceId: string }): Record<string, unknown> {
+    // Real records carry the location as a display name ("East US 2").
+    return { id: `/subscriptions/${this.subscriptionId}/providers/Microsoft.ApiManagement/locations/${d.location}/deletedservices/${d.name}`, name: d.name, location: d.location, properties: { serviceId: d.serviceId, scheduledPurgeDate: new Date(Date.now() + 48 * 3_600_000).toISOString(), deletionDate: new Date().toISOString() } };
+  }
+
+  private deletedService(method: string, name: string): Response {
+    const deleted = this.deletedServices.get(name);
+    if (!deleted) return error(404, 'ResourceNotFound', `Deleted service ${name} was not found.`);
+    if (method === 'GET') return json(200, this.deletedServiceBody(deleted));
+    if (method === 'DELETE') return this.accepted({ readyAt: this.readyAt('purge'), onDone: () => this.deletedServices.delete(name) });
+    return error(405, 'MethodNotAllowed', method);
+  }
+
+  /** Backends, APIs, operations, policies, subscriptions, diagnostics: synchronous PUTs with an ETag. */
+  private apimChild(method: string, pathname: string, serviceKey: string, child: string, body: Record<string, unknown>): Response {
+    const service = this.resources.get(serviceKey);
+    if (!service || (service.body['properties'] as { provisioningState: string }).provisioningState !== 'Succeeded') return error(404, 'ResourceNotFound', `Api service was not found or is not active.`);
+    const key = pathname.toLowerCase();
+    if (/^apis\/[^/]+\/diagnostics$/.test(child) || child === 'diagnostics') {
+      const scope = child === 'diagnostics' ? 'service' : 'api';
+      return json(200, { value: this.diagnostics.filter((d) => d['scope'] === scope).map((d) => ({ id: `${pathname}/${String(d['name'])}`, name: d['name'], properties: d['properties'] })) });
+    }
+    if (/^subscriptions\/[^/]+\/listsecrets$/.test(child)) {
+      if (!this.resources.has(key.replace(/\/listsecrets$/, ''))) return error(404, 'ResourceNotFound', 'Subscription not found.');
+      return json(200, { primaryKey: 'fake-apim-primary-key-0123456789', secondaryKey: 'fake-apim-secondary-key-0123456789' }, { etag: '"1"' });
+    }
+    const existing = this.resources.get(key);
+    if (method === 'GET') {
+      if (!existing) return error(404, 'ResourceNotFound', `${child} was not found.`);
+      return json(200, existing.body, { etag: '"1"' });
+    }
+    if (method !== 'PUT') return error(405, 'MethodNotAllowed', method);
+    const parent = /^(apis\/[^/]+)\/(operations|policies)\//.exec(child);
+    if (parent && !this.resources.has(`${serviceKey}/${parent[1]}`)) return error(404, 'ResourceNotFound', `API ${parent[1]} was not found.`);
+    const resource: Resource = { id: pathname, kind: child.split('/')[0]!, body: { id: pathname, name: pathname.split('/').at(-1), properties: body['properties'] ?? {} }, readyAt: 0 };
+    if (!existing) this.created(key);
+    this.resources.set(key, resource);
+    return json(existing ? 200 : 201, resource.body, { etag: '"1"' });
+  }
+
+  // --- role assignments --------------------------------------------------------------------
+
+  private roleAssignment(method: string, pathname: string, body: Record<string, unknown>): Response {
+    const key = pathname.toLowerCase();
+    const existing = this.resources.get(key);
+    if (method === 'GET') return existing ? json(200, existing.body) : error(404, 'RoleAssignmentNotFound', 'The role assignment was not found.');
+    if (method === 'DELETE') {
+      if (!existing) return new HttpResponse(null, { status: 204 });
+      this.resources.delete(key);
+      return json(200, existing.body);
+    }
+    const properties = (body['properties'] ?? {}) as { roleDefinitionId?: string; principalId?: string };
+    const scope = key.replace(/\/providers\/microsoft\.authorization\/roleassignments\/[^/]+$/, '');
+    const same = [...this.resources.entries()].find(([k, r]) => {
+      if (r.kind !== 'role-assignment' || k === key) return false;
+      const p = r.body['properties'] as typeof properties;
+      return k.startsWith(`${scope}/providers/microsoft.authorization/`) && p.principalId === properties.principalId && p.roleDefinitionId?.toLowerCase() === properties.roleDefinitionId?.toLowerCase();
+    });
+    if (same) return error(409, 'RoleAssignmentExists', 'The role assignment already exists.');
+    if (!existing) this.created(key);
+    const resource: Resource = { id: pathname, kind: 'role-assignment', body: { id: pathname, name: pathname.split('/').at(-1), type: 'Microsoft.Authorization/roleAssignments', properties: { ...properties, scope } }, readyAt: 0 };
+    this.resources.set(key, resource);
+    return json(existing ? 200 : 201, resource.body);
+  }
+}
+
+function setState(resource: Resource | undefined, state: string): void {
+  if (!resource) return;
+  const properties = resource.body['properties'] as Record<string, unknown>;
+  properties['provisioningState'] = state;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return HttpResponse.json(body as Record<string, unknown>, { status, headers });
+}
+
+function error(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return json(status, { error: { code, message } }, headers);
+}
