@@ -23,7 +23,11 @@ export async function readDeployedConfig(connection: ArmConnection, record: Azur
   const { resourceGroup: rg, apimService: service, apiId } = record;
   let policyXml: string | undefined;
   try {
-    policyXml = (await apim.apiPolicy.get(rg, service, apiId, 'policy', { format: 'rawxml', abortSignal: signal })).value;
+    // The operation is declared isXML, so the SDK runs ARM's JSON answer through its XML
+    // mapper and returns `value: undefined` (Azure/azure-sdk-for-js#31566). Read the JSON body.
+    let raw: string | undefined;
+    const policy = await apim.apiPolicy.get(rg, service, apiId, 'policy', { format: 'rawxml', abortSignal: signal, onResponse: (response) => void (raw = response.bodyAsText ?? undefined) });
+    policyXml = policy.value ?? policyValueFromJson(raw);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
@@ -32,4 +36,14 @@ export async function readDeployedConfig(connection: ArmConnection, record: Azur
   for await (const d of apim.diagnostic.listByService(rg, service, { abortSignal: signal })) diagnostics.push({ ...d, name: `service/${d.name ?? '?'}` });
   const sku = (await apim.apiManagementService.get(rg, service, { abortSignal: signal })).sku?.name;
   return { source: `azure:${service}/apis/${apiId}`, policyXml, diagnostics, sku };
+}
+
+function policyValueFromJson(body: string | undefined): string | undefined {
+  if (body === undefined) return undefined;
+  try {
+    const value = (JSON.parse(body) as { properties?: { value?: unknown } }).properties?.value;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

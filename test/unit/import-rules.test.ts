@@ -42,6 +42,17 @@ describe('import direction', () => {
     }
   });
 
+  it('infra imports only src/protocol, src/errors and itself from ours, never cli, lab or mock-server', () => {
+    const files = sourceFiles('infra');
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      for (const target of relativeImports(file)) {
+        const ok = under(target, 'infra') || under(target, 'src/protocol') || target === 'src/errors.ts';
+        expect(ok, `${file} -> ${target}`).toBe(true);
+      }
+    }
+  });
+
   it('src never imports mock-server or infra except from src/lab and src/cli', () => {
     for (const file of sourceFiles('src')) {
       if (under(file, 'src/lab') || under(file, 'src/cli')) continue;
