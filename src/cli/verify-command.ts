@@ -33,7 +33,8 @@ Checks
   --max-ttft-overhead 50ms    time to first token the gateway may add
   --streams 10                streams opened at once by concurrent-streams
 
-Static lint
+Static lint (an Azure lab's deployed policy, diagnostics and tier are read through ARM;
+a local lab's policy file is linted; these flags override either)
   --policy FILE.xml           an APIM policy document
   --diagnostics FILE.json     APIM diagnostics as ARM returns them
   --sku NAME                  the APIM tier (Consumption fails)
