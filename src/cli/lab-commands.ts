@@ -3,7 +3,9 @@ import { createInterface } from 'node:readline/promises';
 import { parsePolicyXml } from '../compliance/index.ts';
 import { AZURE_DEFAULTS, APIM_SKUS, MODEL_SKUS, resolveCleanupOptions, resolveDeployOptions, type AzureDeployFlags, type DeployOptions } from '../config/lab-options.ts';
 import { BENCH_DEFAULTS } from '../config/bench-options.ts';
-import { cleanupAzureLab, defaultArmConnection, deployAzureLab, type ArmConnection, type AzureDeployOutcome } from '../lab/azure-lab.ts';
+// The Azure SDKs take about a second to load: only commands that reach Azure import them.
+import type { ArmConnection, AzureDeployOutcome } from '../lab/azure-lab.ts';
+const loadAzureLab = () => import('../lab/azure-lab.ts');
 import { cleanupLocal, deployLocal, LAB_POLICIES, LOCAL_KEY_ENV, resolvePolicyFile } from '../lab/local-lab.ts';
 import { readLabState, type LabState } from '../lab/state.ts';
 import { withInterrupt } from './interrupt.ts';
@@ -16,7 +18,7 @@ export interface LabCommandDeps {
   confirm(plan: string[]): Promise<boolean>;
 }
 
-export const DEFAULT_LAB_DEPS: LabCommandDeps = { connectAzure: defaultArmConnection, confirm: confirmOnTerminal };
+export const DEFAULT_LAB_DEPS: LabCommandDeps = { connectAzure: async (subscriptionId) => (await loadAzureLab()).defaultArmConnection(subscriptionId), confirm: confirmOnTerminal };
 
 export const DEPLOY_USAGE = `Usage: npm run lab:deploy -- [options]
 
@@ -127,6 +129,7 @@ function readAzurePolicy(policy: string): { policyFile: string; policyXml: strin
 async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlags, deps: LabCommandDeps): Promise<number> {
   const { policyFile, policyXml } = readAzurePolicy(options.policy);
   if (flags.apimSku === 'Consumption') process.stderr.write('warning: Consumption tier forced; streams longer than 30 s will be cut and SSE is not supported there.\n');
+  const { deployAzureLab } = await loadAzureLab();
   const tasks = createTaskList();
   const startedAt = performance.now();
   let outcome: AzureDeployOutcome;
@@ -174,6 +177,7 @@ export async function cleanupCommand(argv: readonly string[], deps: LabCommandDe
   const state = readLabState(options.stateFile);
   if (state?.target === 'azure' && state.azure !== undefined) {
     const azureState = { ...state, azure: state.azure };
+    const { cleanupAzureLab } = await loadAzureLab();
     const outcome = await withInterrupt('stopping after the operation under way; run lab:cleanup again to finish', (signal) =>
       cleanupAzureLab(azureState, options, { connect: deps.connectAzure, confirm: deps.confirm, onAction: (line) => process.stderr.write(`  ${line}\n`), signal }),
     );

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { CHECK_IDS, runVerify } from '../compliance/index.ts';
 import { resolveVerifyOptions } from '../config/verify-options.ts';
 import { buildVerifyPlan } from '../lab/verify-plan.ts';
-import { defaultArmConnection, readAzureConfig, type ArmConnection } from '../lab/azure-lab.ts';
+import type { ArmConnection } from '../lab/azure-lab.ts';
 import { readLabState, withLabSecrets } from '../lab/state.ts';
 import { complianceToTable } from '../report/compliance-text.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
@@ -46,7 +46,7 @@ Output
 Exit code: 0 no check failed, 1 a check failed, 2 bad usage, 130 interrupted.`;
 
 /** `streamlab verify`: returns the exit code. */
-export async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv, connectAzure: (subscriptionId: string) => Promise<ArmConnection> = defaultArmConnection): Promise<number> {
+export async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv, connectAzure?: (subscriptionId: string) => Promise<ArmConnection>): Promise<number> {
   const options = resolveVerifyOptions(argv, env, CHECK_IDS);
   if (options.help) {
     process.stdout.write(`${VERIFY_USAGE}\n`);
@@ -56,7 +56,12 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
   const state = fromFlags ? undefined : readLabState(options.stateFile);
   const labEnv = withLabSecrets(state, env);
   // An Azure lab: lint the policy and diagnostics that are deployed, read through ARM.
-  const deployed = state?.azure !== undefined ? await readAzureConfig(state.azure, connectAzure) : undefined;
+  let deployed;
+  if (state?.azure !== undefined) {
+    // Loaded only here: the Azure SDKs take about a second to import.
+    const { defaultArmConnection, readAzureConfig } = await import('../lab/azure-lab.ts');
+    deployed = await readAzureConfig(state.azure, connectAzure ?? defaultArmConnection);
+  }
   const plan = buildVerifyPlan(options, state, labEnv, deployed);
   // A missing key is a usage error, found before any probe runs.
   for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, labEnv);
