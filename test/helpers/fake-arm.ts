@@ -88,6 +88,7 @@ export class FakeArm {
   readonly takenNames = new Set<string>();
   /** The API policy and diagnostics a deployed service returns (set by tests). */
   diagnostics: Array<Record<string, unknown>> = [];
+  tokensIssued = 0;
   private readonly faults: Fault[] = [];
   private readonly operations = new Map<string, Operation>();
   private nextOperation = 1;
@@ -96,7 +97,16 @@ export class FakeArm {
 
   constructor(options: FakeArmOptions = {}) {
     this.options = options;
-    this.server = setupServer(http.all(`${ARM}/*`, async ({ request }) => this.answer(request)));
+    this.server = setupServer(
+      http.all(`${ARM}/*`, async ({ request }) => this.answer(request)),
+      // Entra ID's token endpoint, for the one test that runs the real DefaultAzureCredential
+      // (EnvironmentCredential with a client secret).
+      http.post('https://login.microsoftonline.com/:tenant/oauth2/v2.0/token', () => {
+        this.tokensIssued += 1;
+        const claims = Buffer.from(JSON.stringify({ oid: FAKE_CALLER_OID, idtyp: 'app' })).toString('base64url');
+        return HttpResponse.json({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: `eyJhbGciOiJub25lIn0.${claims}.` });
+      }),
+    );
   }
 
   listen(): this {

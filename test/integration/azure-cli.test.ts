@@ -114,6 +114,24 @@ describe('lab:deploy --target azure and lab:cleanup through the CLI commands', (
   });
 });
 
+describe('the real DefaultAzureCredential', () => {
+  it('signs in with a client secret from the environment (Entra ID faked too) and deploys as that service principal', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { AZURE_TENANT_ID: '72f988bf-0000-4000-8000-000000000000', AZURE_CLIENT_ID: '33333333-0000-4000-8000-000000000000', AZURE_CLIENT_SECRET: 'not-a-real-secret', AZURE_TOKEN_CREDENTIALS: 'EnvironmentCredential' });
+    try {
+      const { defaultArmConnection } = await import('../../src/lab/azure-lab.ts');
+      const real: LabCommandDeps = { connectAzure: async (id) => ({ ...(await defaultArmConnection(id)), clientOptions: { retryOptions: { maxRetries: 0 } }, pollIntervalMs: 0 }), confirm: async () => true };
+      expect(await deployCommand(['--target', 'azure', '--state', stateFile, '--lab-id', 'slcred1'], env, real)).toBe(0);
+    } finally {
+      process.env = saved;
+    }
+    expect(arm.tokensIssued).toBeGreaterThan(0);
+    const roles = [...arm.resources.values()].filter((r) => r.kind === 'role-assignment').map((r) => (r.body['properties'] as Record<string, string>)['principalType']);
+    expect(roles).toEqual(['ServicePrincipal', 'ServicePrincipal']);
+    expect(out + err).not.toContain('not-a-real-secret');
+  });
+});
+
 describe('lab:verify on an Azure lab lints what is deployed, read through ARM', () => {
   it('the deployed streaming policy passes the lint; body logging in a deployed diagnostic fails it', async () => {
     expect(await deployCommand(['--target', 'azure', '--state', stateFile, '--lab-id', 'slver1'], env, deps())).toBe(0);

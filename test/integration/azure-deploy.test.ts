@@ -213,6 +213,14 @@ describe('Azure preflight', () => {
     expect(readLabState(stateFile)).toBeUndefined();
   });
 
+  it('a credential that cannot sign in stops the deploy before any request, saying how to sign in', async () => {
+    const failing = async (subscriptionId: string): Promise<ArmConnection> => ({ subscriptionId, credential: { getToken: async () => { throw new Error('AzureCliCredential: Please run az login to set up an account'); } } });
+    const error = await deploy({}, failing).then(() => undefined, (e: Error) => e);
+    expect(error?.message).toMatch(/credential: AzureCliCredential: Please run az login.*Fix: sign in with az login/);
+    expect(arm.log).toEqual([]);
+    expect(readLabState(stateFile)).toBeUndefined();
+  });
+
   it('refuses a model the region lacks and a quota too small, naming the flags that fix it', async () => {
     arm.quotaLimitK.set('OpenAI.GlobalStandard.gpt-4o-mini', 5);
     const quota = await deploy().then(() => undefined, (e: Error) => e);
