@@ -16,8 +16,6 @@ export interface AzureDeployRequest {
   publisherEmail: string;
   /** Keys on the Azure OpenAI account (off by default: keyless, Entra only). */
   localAuth: boolean;
-  policyXml: string;
-  policyFile: string;
 }
 
 export const DEPLOY_STEP_IDS = [

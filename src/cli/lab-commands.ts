@@ -133,10 +133,13 @@ async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlag
   const tasks = createTaskList();
   const startedAt = performance.now();
   let outcome: AzureDeployOutcome;
+  let interrupted = false;
   try {
-    outcome = await withInterrupt('finishing the steps under way; run lab:deploy again to continue', (signal) =>
-      deployAzureLab({ stateFile: options.stateFile, flags, policyFile, policyXml, connect: deps.connectAzure, signal, onEvent: tasks.onEvent, onNote: tasks.onNote }),
-    );
+    outcome = await withInterrupt('finishing the steps under way; run lab:deploy again to continue', async (signal) => {
+      const result = await deployAzureLab({ stateFile: options.stateFile, flags, policyFile, policyXml, connect: deps.connectAzure, signal, onEvent: tasks.onEvent, onNote: tasks.onNote });
+      interrupted = signal.aborted;
+      return result;
+    });
   } finally {
     tasks.stop();
   }
@@ -149,7 +152,7 @@ async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlag
     for (const failure of outcome.failures) process.stderr.write(`failed: ${failure.id}: ${failure.message}\n`);
     if (outcome.notRun.length > 0) process.stderr.write(`not run: ${outcome.notRun.join(', ')}\n`);
     process.stderr.write(`The deploy stopped after ${took}; what finished is recorded in ${options.stateFile}. Run npm run lab:deploy -- --target azure again to continue, or npm run lab:cleanup to remove it.\n`);
-    return outcome.failures.length > 0 ? 1 : 130;
+    return interrupted ? 130 : 1;
   }
   process.stdout.write(`${outcome.resumed ? 'Continued and finished' : 'Deployed'} in ${took}.\n${describeAzureLab(outcome.state, options.stateFile)}\n`);
   return 0;

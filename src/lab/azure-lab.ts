@@ -70,7 +70,7 @@ export async function deployAzureLab(input: AzureDeployInput): Promise<AzureDepl
   if (record !== undefined && isDeployComplete(record)) return { kind: 'already-up', state: existing! };
   const resumed = record !== undefined;
   if (record !== undefined) input.onNote(`continuing lab ${record.labId} from ${input.stateFile}: ${Object.keys(record.steps).length} step(s) already done; its recorded names and settings are kept`);
-  record ??= planAzureLab({ ...input.flags, policyXml: input.policyXml, policyFile: input.policyFile });
+  record ??= planAzureLab(input.flags);
   const createdAt = existing?.createdAt ?? new Date().toISOString();
   const policyFile = existing?.policyFile ?? input.policyFile;
   const connection = await input.connect(record.subscriptionId);
