@@ -28,6 +28,16 @@ export function isNotFound(error: unknown): boolean {
   return failure.statusCode === 404 || failure.code === 'ResourceGroupNotFound' || failure.code === 'ResourceNotFound' || failure.code === 'NotFound';
 }
 
+/** A GET whose 404 means "not there": undefined then; any other failure still throws. */
+export async function ifFound<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
 /** What to do about the codes a create-and-destroy lab meets (arm-provisioning notes §4). */
 export function fixFor(code: string): string | undefined {
   switch (code) {

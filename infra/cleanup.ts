@@ -1,6 +1,6 @@
 import { armIdOf, LAB_TAG, type AzureLabRecord } from './azure-plan.ts';
 import { createArmClients, untilDone, type ArmClients, type ArmConnection } from './arm-context.ts';
-import { isNotFound } from './arm-errors.ts';
+import { ifFound } from './arm-errors.ts';
 
 export interface CleanupOptions {
   keepSoftDeleted: boolean;
@@ -59,9 +59,7 @@ export async function cleanupAzure(connection: ArmConnection, record: AzureLabRe
   const groupExists = await checkLabGroup(clients, record);
   if (groupExists) {
     for (const assignment of roleAssignments(record)) {
-      await clients.authorization.roleAssignments.delete(assignment.scope, assignment.name, { abortSignal: signal }).catch((error: unknown) => {
-        if (!isNotFound(error)) throw error;
-      });
+      await ifFound(clients.authorization.roleAssignments.delete(assignment.scope, assignment.name, { abortSignal: signal }));
       act(`deleted role assignment ${assignment.name} (${assignment.step})`);
     }
     await clients.resources.resourceGroups.delete(record.resourceGroup, clients.lro);
@@ -80,13 +78,8 @@ export async function cleanupAzure(connection: ArmConnection, record: AzureLabRe
 }
 
 async function checkLabGroup(clients: ArmClients, record: AzureLabRecord): Promise<boolean> {
-  let group;
-  try {
-    group = await clients.resources.resourceGroups.get(record.resourceGroup, { abortSignal: clients.signal });
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
+  const group = await ifFound(clients.resources.resourceGroups.get(record.resourceGroup, { abortSignal: clients.signal }));
+  if (group === undefined) return false;
   const tag = group.tags?.[LAB_TAG];
   if (tag !== record.labId) {
     throw new CleanupRefusedError(
@@ -97,13 +90,8 @@ async function checkLabGroup(clients: ArmClients, record: AzureLabRecord): Promi
 }
 
 async function purgeApim(clients: ArmClients, record: AzureLabRecord): Promise<string> {
-  let deleted;
-  try {
-    deleted = await clients.apim.deletedServices.getByName(record.apimService, record.location, { abortSignal: clients.signal });
-  } catch (error) {
-    if (isNotFound(error)) return `API Management ${record.apimService}: not soft-deleted (never created, or already purged)`;
-    throw error;
-  }
+  const deleted = await ifFound(clients.apim.deletedServices.getByName(record.apimService, record.location, { abortSignal: clients.signal }));
+  if (deleted === undefined) return `API Management ${record.apimService}: not soft-deleted (never created, or already purged)`;
   // The name is this lab's, but purge only the service this lab's resource group held.
   if (deleted.serviceId !== undefined && deleted.serviceId.toLowerCase() !== armIdOf(record, 'apim-service').toLowerCase()) {
     return `API Management ${record.apimService}: the soft-deleted service is ${deleted.serviceId}, not this lab's; left alone`;
@@ -113,12 +101,8 @@ async function purgeApim(clients: ArmClients, record: AzureLabRecord): Promise<s
 }
 
 async function purgeOpenAi(clients: ArmClients, record: AzureLabRecord): Promise<string> {
-  try {
-    await clients.openai.deletedAccounts.get(record.location, record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal });
-  } catch (error) {
-    if (isNotFound(error)) return `Azure OpenAI ${record.openaiAccount}: not soft-deleted (never created, or already purged)`;
-    throw error;
-  }
+  const deleted = await ifFound(clients.openai.deletedAccounts.get(record.location, record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal }));
+  if (deleted === undefined) return `Azure OpenAI ${record.openaiAccount}: not soft-deleted (never created, or already purged)`;
   await untilDone(clients.openai.deletedAccounts.beginPurge(record.location, record.resourceGroup, record.openaiAccount, clients.lro), clients.signal);
   return `purged soft-deleted Azure OpenAI ${record.openaiAccount}`;
 }

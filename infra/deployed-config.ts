@@ -1,6 +1,6 @@
 import type { AzureLabRecord } from './azure-plan.ts';
 import { createArmClients, type ArmConnection } from './arm-context.ts';
-import { isNotFound } from './arm-errors.ts';
+import { ifFound } from './arm-errors.ts';
 
 /** The deployed configuration that decides whether APIM streams, as ARM returns it. */
 export interface DeployedConfig {
@@ -21,16 +21,11 @@ export interface DeployedConfig {
 export async function readDeployedConfig(connection: ArmConnection, record: AzureLabRecord, signal?: AbortSignal): Promise<DeployedConfig> {
   const { apim } = createArmClients(connection, signal);
   const { resourceGroup: rg, apimService: service, apiId } = record;
-  let policyXml: string | undefined;
-  try {
-    // The operation is declared isXML, so the SDK runs ARM's JSON answer through its XML
-    // mapper and returns `value: undefined` (Azure/azure-sdk-for-js#31566). Read the JSON body.
-    let raw: string | undefined;
-    const policy = await apim.apiPolicy.get(rg, service, apiId, 'policy', { format: 'rawxml', abortSignal: signal, onResponse: (response) => void (raw = response.bodyAsText ?? undefined) });
-    policyXml = policy.value ?? policyValueFromJson(raw);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
+  // The operation is declared isXML, so the SDK runs ARM's JSON answer through its XML
+  // mapper and returns `value: undefined` (Azure/azure-sdk-for-js#31566). Read the JSON body.
+  let raw: string | undefined;
+  const policy = await ifFound(apim.apiPolicy.get(rg, service, apiId, 'policy', { format: 'rawxml', abortSignal: signal, onResponse: (response) => void (raw = response.bodyAsText ?? undefined) }));
+  const policyXml = policy === undefined ? undefined : (policy.value ?? policyValueFromJson(raw));
   const diagnostics: Array<Record<string, unknown>> = [];
   for await (const d of apim.apiDiagnostic.listByService(rg, service, apiId, { abortSignal: signal })) diagnostics.push({ ...d, name: `api/${d.name ?? '?'}` });
   for await (const d of apim.diagnostic.listByService(rg, service, { abortSignal: signal })) diagnostics.push({ ...d, name: `service/${d.name ?? '?'}` });

@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { ARM_SCOPE, armIdOf, LAB_TAG, RESOURCE_PROVIDERS, type AzureLabRecord, type DeployStepId } from './azure-plan.ts';
 import type { ArmClients } from './arm-context.ts';
-import { describeArmFailure, isNotFound } from './arm-errors.ts';
+import { describeArmFailure, ifFound } from './arm-errors.ts';
 import type { Caller } from './deploy-steps.ts';
 
 export interface PreflightOptions {
@@ -84,24 +84,9 @@ async function ensureProviderRegistered(options: PreflightOptions, namespace: st
   }
 }
 
-async function existsInLabGroup(get: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await get();
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
-}
-
 async function checkResourceGroup({ clients, record }: PreflightOptions): Promise<string | undefined> {
-  let group;
-  try {
-    group = await clients.resources.resourceGroups.get(record.resourceGroup, { abortSignal: clients.signal });
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
+  const group = await ifFound(clients.resources.resourceGroups.get(record.resourceGroup, { abortSignal: clients.signal }));
+  if (group === undefined) return undefined;
   if (group.tags?.[LAB_TAG] === record.labId) return undefined;
   return `resource group ${record.resourceGroup} already exists and is not this lab's (tag ${LAB_TAG}=${group.tags?.[LAB_TAG] ?? 'absent'}). Fix: pick another --lab-id`;
 }
@@ -139,7 +124,7 @@ async function checkApimName({ clients, record }: PreflightOptions): Promise<str
   }
   const availability = await clients.apim.apiManagementService.checkNameAvailability({ name: record.apimService }, { abortSignal: clients.signal });
   // Taken by this lab's own service, left by a run that failed before recording it: resumed, not a conflict.
-  if (availability.nameAvailable === false && (await existsInLabGroup(() => clients.apim.apiManagementService.get(record.resourceGroup, record.apimService, { abortSignal: clients.signal })))) return undefined;
+  if (availability.nameAvailable === false && (await ifFound(clients.apim.apiManagementService.get(record.resourceGroup, record.apimService, { abortSignal: clients.signal }))) !== undefined) return undefined;
   if (availability.nameAvailable === false) return `API Management name ${record.apimService} is not available (${availability.reason ?? '?'}: ${availability.message ?? ''}). Fix: pick another --lab-id`;
   return undefined;
 }
@@ -153,7 +138,7 @@ async function checkOpenAiName({ clients, record }: PreflightOptions): Promise<s
     return `Azure OpenAI name ${record.openaiAccount} is held by a soft-deleted account. Fix: az cognitiveservices account purge --name ${record.openaiAccount} ${where}, or pick another --lab-id`;
   }
   const domain = await clients.openai.checkDomainAvailability(record.openaiAccount, 'Microsoft.CognitiveServices/accounts', { kind: 'OpenAI', abortSignal: clients.signal });
-  if (domain.isSubdomainAvailable === false && (await existsInLabGroup(() => clients.openai.accounts.get(record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal })))) return undefined;
+  if (domain.isSubdomainAvailable === false && (await ifFound(clients.openai.accounts.get(record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal }))) !== undefined) return undefined;
   if (domain.isSubdomainAvailable === false) return `Azure OpenAI subdomain ${record.openaiAccount} is taken (${domain.reason ?? '?'}). Fix: pick another --lab-id`;
   return undefined;
 }
