@@ -1,22 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { AzureDeployFlags } from '../src/config/lab-options.ts';
 
-/** What the user asked for (flags, validated by src/config). */
-export interface AzureDeployRequest {
-  subscriptionId: string;
-  location: string;
-  /** Names every resource; a new random one unless given. */
-  labId: string | undefined;
-  model: string;
-  modelVersion: string;
-  modelSku: string;
-  /** Thousands of tokens per minute (Standard / GlobalStandard deployments). */
-  capacityK: number;
-  apimSku: string;
-  forceConsumption: boolean;
-  publisherEmail: string;
-  /** Keys on the Azure OpenAI account (off by default: keyless, Entra only). */
-  localAuth: boolean;
-}
 
 export const DEPLOY_STEP_IDS = [
   'resource-group',
@@ -80,7 +64,7 @@ export function newLabId(): string {
 }
 
 /** A fresh record: the names every step will use, from the lab id. */
-export function planAzureLab(request: AzureDeployRequest): AzureLabRecord {
+export function planAzureLab(request: AzureDeployFlags): AzureLabRecord {
   const labId = request.labId ?? newLabId();
   return {
     subscriptionId: request.subscriptionId,

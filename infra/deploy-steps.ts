@@ -1,3 +1,4 @@
+import { LAB_KEY_ENV } from '../src/config/lab-options.ts';
 import { armIdOf, COGNITIVE_SERVICES_RESOURCE, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
 import { untilDone, type ArmClients } from './arm-context.ts';
 import { readArmError } from './arm-errors.ts';
@@ -22,9 +23,6 @@ export interface StepResult {
   record: StepRecord;
   secrets?: Record<string, string>;
 }
-
-/** The environment variable names under which the Azure lab's keys are stored in `secrets`. */
-export const AZURE_KEY_ENV = { direct: 'LAB_DIRECT_API_KEY', gateway: 'LAB_GATEWAY_SUBSCRIPTION_KEY' } as const;
 
 const WILDCARD_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
@@ -129,7 +127,7 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
       if (!record.localAuth) return { record: finished(account.id, { endpoint }) };
       const keys = await clients.openai.accounts.listKeys(record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal });
       if (keys.key1 === undefined) throw new Error('listKeys returned no key');
-      return { record: finished(account.id, { endpoint }), secrets: { [AZURE_KEY_ENV.direct]: keys.key1 } };
+      return { record: finished(account.id, { endpoint }), secrets: { [LAB_KEY_ENV.direct]: keys.key1 } };
     },
   },
   {
@@ -239,7 +237,7 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
       );
       const secrets = await clients.apim.subscription.listSecrets(record.resourceGroup, record.apimService, record.apimSubscription, { abortSignal: clients.signal });
       if (secrets.primaryKey === undefined) throw new Error('listSecrets returned no primary key');
-      return { record: finished(subscription.id), secrets: { [AZURE_KEY_ENV.gateway]: secrets.primaryKey } };
+      return { record: finished(subscription.id), secrets: { [LAB_KEY_ENV.gateway]: secrets.primaryKey } };
     },
   },
 ];

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parsePolicyXml } from '../compliance/index.ts';
-import { AZURE_DEFAULTS, APIM_SKUS, MODEL_SKUS, resolveCleanupOptions, resolveDeployOptions, type AzureDeployFlags, type DeployOptions } from '../config/lab-options.ts';
+import { AZURE_DEFAULTS, APIM_SKUS, LAB_KEY_ENV, MODEL_SKUS, resolveCleanupOptions, resolveDeployOptions, type AzureDeployFlags, type DeployOptions } from '../config/lab-options.ts';
 import { BENCH_DEFAULTS } from '../config/bench-options.ts';
 // The Azure SDKs take about a second to load: only commands that reach Azure import them.
 import type { ArmConnection, AzureDeployOutcome } from '../lab/azure-lab.ts';
 const loadAzureLab = () => import('../lab/azure-lab.ts');
-import { cleanupLocal, deployLocal, LAB_POLICIES, LOCAL_KEY_ENV, resolvePolicyFile } from '../lab/local-lab.ts';
+import { cleanupLocal, deployLocal, LAB_POLICIES, resolvePolicyFile } from '../lab/local-lab.ts';
 import { readLabState, type LabState } from '../lab/state.ts';
 import { withInterrupt } from './interrupt.ts';
 import { createTaskList } from './task-list.ts';
@@ -72,8 +72,8 @@ export function describeLab(state: LabState, stateFile: string): string {
   };
   return [
     `local lab up since ${state.createdAt ?? '?'}, policy ${state.policyFile ?? '?'}`,
-    line('direct', 'mock', `Azure OpenAI mock; key: ${LOCAL_KEY_ENV.direct}`),
-    line('gateway', 'gateway', `APIM stand-in; subscription key: ${LOCAL_KEY_ENV.gateway}`),
+    line('direct', 'mock', `Azure OpenAI mock; key: ${LAB_KEY_ENV.direct}`),
+    line('gateway', 'gateway', `APIM stand-in; subscription key: ${LAB_KEY_ENV.gateway}`),
     `  state    ${stateFile} (mode 0600; holds the keys)`,
     `next: npm run bench | npm run lab:verify | npm run lab:cleanup`,
   ].join('\n');

@@ -16,7 +16,14 @@ export interface DeployOptions {
   help: boolean;
 }
 
-/** What `--target azure` provisions (see infra/azure-plan.ts). */
+/**
+ * The environment variable names under which a lab stores the keys it made (the state's
+ * `secrets`): the local lab's mock key and subscription key, the Azure lab's APIM
+ * subscription key (and the account key with `--local-auth`).
+ */
+export const LAB_KEY_ENV = { direct: 'LAB_DIRECT_API_KEY', gateway: 'LAB_GATEWAY_SUBSCRIPTION_KEY' } as const;
+
+/** What `--target azure` provisions (infra/azure-plan.ts plans it from these). */
 export interface AzureDeployFlags {
   subscriptionId: string;
   location: string;

@@ -1,11 +1,10 @@
 import { BENCH_DEFAULTS } from '../config/bench-options.ts';
-import type { AzureDeployFlags, CleanupOptions } from '../config/lab-options.ts';
+import { LAB_KEY_ENV, type AzureDeployFlags, type CleanupOptions } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
 import type { ArmConnection } from '../../infra/arm-context.ts';
 import { describeArmFailure } from '../../infra/arm-errors.ts';
 import { planAzureLab, type AzureLabRecord } from '../../infra/azure-plan.ts';
 import { CleanupRefusedError, cleanupAzure, planAzureCleanup } from '../../infra/cleanup.ts';
-import { AZURE_KEY_ENV } from '../../infra/deploy-steps.ts';
 import { deployAzure, isDeployComplete } from '../../infra/deploy.ts';
 import { readDeployedConfig, type DeployedConfig } from '../../infra/deployed-config.ts';
 import { PreflightError } from '../../infra/preflight.ts';
@@ -13,7 +12,7 @@ import type { StepEvent } from '../../infra/step-runner.ts';
 import { readLabState, removeLabState, writeLabState, type LabPath, type LabState } from './state.ts';
 
 export type { ArmConnection, StepEvent, DeployedConfig };
-export { AZURE_KEY_ENV, planAzureCleanup };
+export { planAzureCleanup };
 
 /** The real connection: DefaultAzureCredential (az login, azd, environment, managed identity). */
 export async function defaultArmConnection(subscriptionId: string): Promise<ArmConnection> {
@@ -42,11 +41,11 @@ export function azureLabState(record: AzureLabRecord, secrets: Record<string, st
   const paths: Record<string, LabPath> = {};
   const endpoint = record.steps['openai-account']?.outputs?.['endpoint'];
   if (endpoint !== undefined && record.steps['model-deployment'] !== undefined) {
-    paths['direct'] = { baseUrl: endpoint.replace(/\/+$/, ''), apiStyle: 'azure', auth: record.localAuth ? { kind: 'api-key', envName: AZURE_KEY_ENV.direct } : { kind: 'entra' } };
+    paths['direct'] = { baseUrl: endpoint.replace(/\/+$/, ''), apiStyle: 'azure', auth: record.localAuth ? { kind: 'api-key', envName: LAB_KEY_ENV.direct } : { kind: 'entra' } };
   }
   const gatewayUrl = record.steps['apim-service']?.outputs?.['gatewayUrl'];
   if (gatewayUrl !== undefined && isDeployComplete(record)) {
-    paths['gateway'] = { baseUrl: gatewayUrl.replace(/\/+$/, ''), apiStyle: 'azure', auth: { kind: 'subscription-key', envName: AZURE_KEY_ENV.gateway } };
+    paths['gateway'] = { baseUrl: gatewayUrl.replace(/\/+$/, ''), apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } };
   }
   const state: LabState = { schemaVersion: 1, target: 'azure', deployment: record.model.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, paths, labId: record.labId, createdAt, policyFile, azure: record };
   if (Object.keys(secrets).length > 0) state.secrets = secrets;

@@ -4,12 +4,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError, LabError } from '../errors.ts';
+import { LAB_KEY_ENV } from '../config/lab-options.ts';
 import { isAlive, isSameProcess } from './process-identity.ts';
 import { spawnServer, type StartedServer } from './spawn-server.ts';
 import { readLabState, removeLabState, writeLabState, type LabProcess, type LabState } from './state.ts';
 
-/** Env names under which the local lab's generated keys are found (state `secrets`, or the environment). */
-export const LOCAL_KEY_ENV = { direct: 'LAB_DIRECT_API_KEY', gateway: 'LAB_GATEWAY_SUBSCRIPTION_KEY' } as const;
 export const LAB_POLICIES = ['streaming', 'buffered'] as const;
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -70,7 +69,7 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
     createdAt: new Date().toISOString(),
     policyFile,
     processes: [],
-    secrets: { [LOCAL_KEY_ENV.direct]: keys.mock, [LOCAL_KEY_ENV.gateway]: keys.subscription },
+    secrets: { [LAB_KEY_ENV.direct]: keys.mock, [LAB_KEY_ENV.gateway]: keys.subscription },
   };
   // Secrets go to children through the environment only.
   const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({ ...process.env, ...extra });
@@ -91,8 +90,8 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
     started.push(gateway);
     state.processes!.push(gateway.process);
     state.paths = {
-      direct: { baseUrl: mock.listening.url, apiStyle: 'azure', auth: { kind: 'api-key', envName: LOCAL_KEY_ENV.direct } },
-      gateway: { baseUrl: gateway.listening.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LOCAL_KEY_ENV.gateway } },
+      direct: { baseUrl: mock.listening.url, apiStyle: 'azure', auth: { kind: 'api-key', envName: LAB_KEY_ENV.direct } },
+      gateway: { baseUrl: gateway.listening.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } },
     };
     await waitUntilAnswering([`${mock.listening.url}/_mock/health`, `${gateway.listening.url}/_gateway/health`], signal);
     writeLabState(options.stateFile, state);
