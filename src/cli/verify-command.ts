@@ -55,9 +55,11 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
   const fromFlags = options.gateway !== undefined || options.direct !== undefined;
   const state = fromFlags ? undefined : readLabState(options.stateFile);
   const labEnv = withLabSecrets(state, env);
-  // An Azure lab: lint the policy and diagnostics that are deployed, read through ARM.
+  // An Azure lab: lint the policy and diagnostics that are deployed, read through ARM
+  // (not when --checks leaves out every lint check: then nothing would read them).
+  const lints = options.checks.length === 0 || options.checks.some((id) => id.startsWith('lint-'));
   let deployed;
-  if (state?.azure !== undefined) {
+  if (state?.azure !== undefined && lints) {
     // Loaded only here: the Azure SDKs take about a second to import.
     const { defaultArmConnection, readAzureConfig } = await import('../lab/azure-lab.ts');
     deployed = await readAzureConfig(state.azure, connectAzure ?? defaultArmConnection);
