@@ -178,17 +178,17 @@ export async function cleanupCommand(argv: readonly string[], deps: LabCommandDe
     return 0;
   }
   const state = readLabState(options.stateFile);
-  if (state?.target === 'azure' && state.azure !== undefined) {
-    const azureState = { ...state, azure: state.azure };
+  if (state?.azure !== undefined) {
+    const record = state.azure;
     const { cleanupAzureLab } = await loadAzureLab();
     const outcome = await withInterrupt('stopping after the operation under way; run lab:cleanup again to finish', (signal) =>
-      cleanupAzureLab(azureState, options, { connect: deps.connectAzure, confirm: deps.confirm, onAction: (line) => process.stderr.write(`  ${line}\n`), signal }),
+      cleanupAzureLab(record, options, { connect: deps.connectAzure, confirm: deps.confirm, onAction: (line) => process.stderr.write(`  ${line}\n`), signal }),
     );
     if (outcome.kind === 'dry-run') {
       process.stdout.write(`Dry run; nothing changed. lab:cleanup would:\n${outcome.plan.map((p) => `  - ${p}`).join('\n')}\n`);
       return 0;
     }
-    process.stdout.write(`Cleaned up Azure lab ${state.azure.labId}:\n${outcome.actions.map((a) => `  - ${a}`).join('\n')}\nremoved ${options.stateFile}.\n`);
+    process.stdout.write(`Cleaned up Azure lab ${record.labId}:\n${outcome.actions.map((a) => `  - ${a}`).join('\n')}\nremoved ${options.stateFile}.\n`);
     return 0;
   }
   if (options.dryRun) {

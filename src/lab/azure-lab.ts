@@ -101,11 +101,10 @@ export type AzureCleanupOutcome = { kind: 'dry-run'; plan: string[] } | { kind: 
  * (declined, or a resource group whose tag is not this lab's) keeps the state.
  */
 export async function cleanupAzureLab(
-  state: LabState & { azure: AzureLabRecord },
+  record: AzureLabRecord,
   options: CleanupOptions,
   deps: { connect(subscriptionId: string): Promise<ArmConnection>; confirm(plan: string[]): Promise<boolean>; onAction(line: string): void; signal?: AbortSignal },
 ): Promise<AzureCleanupOutcome> {
-  const record = state.azure;
   const plan = planAzureCleanup(record, { keepSoftDeleted: options.keepSoftDeleted });
   if (options.dryRun) return { kind: 'dry-run', plan };
   if (!options.yes && !(await deps.confirm(plan))) throw new LabError('E_REFUSED', `Failed to clean up "${record.resourceGroup}": not confirmed. Nothing was deleted.`);

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AzureDeployFlags } from '../../src/config/lab-options.ts';
 import { cleanupAzureLab, deployAzureLab, type ArmConnection, type AzureDeployOutcome, type StepEvent } from '../../src/lab/azure-lab.ts';
-import { readLabState, type LabState } from '../../src/lab/state.ts';
-import { DEPLOY_STEP_IDS, type AzureLabRecord } from '../../infra/azure-plan.ts';
+import { readLabState } from '../../src/lab/state.ts';
+import { DEPLOY_STEP_IDS } from '../../infra/azure-plan.ts';
 import { FAKE_CALLER_OID, FAKE_SUBSCRIPTION, FakeArm, fakeCredential, type FakeArmOptions } from '../helpers/fake-arm.ts';
 
 const POLICY_FILE = new URL('../../infra/policies/streaming.xml', import.meta.url).pathname;
@@ -49,9 +49,8 @@ async function deploy(flags: Partial<AzureDeployFlags> = {}, connect = connectWi
 }
 
 async function cleanup(options: { keepSoftDeleted?: boolean; dryRun?: boolean } = {}): Promise<{ actions: string[]; plan?: string[] }> {
-  const state = readLabState(stateFile) as LabState & { azure: AzureLabRecord };
   const actions: string[] = [];
-  const outcome = await cleanupAzureLab(state, { stateFile, dryRun: options.dryRun ?? false, yes: true, keepSoftDeleted: options.keepSoftDeleted ?? false, help: false }, { connect: connectWith(), confirm: async () => false, onAction: (a) => actions.push(a) });
+  const outcome = await cleanupAzureLab(readLabState(stateFile)!.azure!, { stateFile, dryRun: options.dryRun ?? false, yes: true, keepSoftDeleted: options.keepSoftDeleted ?? false, help: false }, { connect: connectWith(), confirm: async () => false, onAction: (a) => actions.push(a) });
   return outcome.kind === 'dry-run' ? { actions, plan: outcome.plan } : { actions };
 }
 
