@@ -11,6 +11,7 @@ import { runLoad } from '../load/run-load.ts';
 import { toSample } from '../metrics/sample.ts';
 import { countTokens, maxOutputTokens } from '../target/tokens.ts';
 import type { Scenario, Target } from '../target/types.ts';
+import { writeHtmlReport } from '../report/write-report.ts';
 import { writeSummaryFiles } from '../report/write-summary.ts';
 import { ScenarioAggregate } from './aggregate.ts';
 import { expandMatrix, type BenchCell } from './matrix.ts';
@@ -105,6 +106,7 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
   };
   const summary = buildSummary(aggregates, run, options.seed);
   writeSummaryFiles(input.outDir, summary);
+  await writeHtmlReport(input.outDir);
   return { summary, outDir: input.outDir, interrupted: signal.aborted };
 }
 

@@ -89,7 +89,7 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
     process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
-    process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md)\n`);
+    process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)\n`);
     return result.interrupted ? 130 : 0;
   });
 }

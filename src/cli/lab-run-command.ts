@@ -14,6 +14,7 @@ import { complianceToMarkdown } from '../report/compliance-text.ts';
 import { labHeadline } from '../report/headline.ts';
 import { summaryToMarkdown } from '../report/summary-markdown.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
+import { refreshHtmlReport } from '../report/write-report.ts';
 import { progressPrinter, readVersion } from './bench-command.ts';
 import { withInterrupt } from './interrupt.ts';
 
@@ -79,6 +80,7 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
         const verifyOptions = resolveVerifyOptions(['--state', stateFile, '--idle-gap', '2s', '--out', outDir], labEnv, CHECK_IDS);
         compliance = await runVerify(buildVerifyPlan(verifyOptions, state, labEnv), { checks: [], signal, onCheck: (c) => step(`  ${c.status.padEnd(4)} ${c.id}`) });
         writeComplianceFiles(outDir, compliance);
+        await refreshHtmlReport(outDir);
       }
     } finally {
       const cleaned = await cleanupLocal(stateFile);
@@ -86,7 +88,7 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
     }
     const headline = labHeadline(bench?.summary, compliance);
     writeFileSync(join(outDir, 'lab.md'), `# Lab run\n\n${headline}.\n\n${bench ? summaryToMarkdown(bench.summary) : ''}\n\n${compliance ? complianceToMarkdown(compliance) : ''}\n`);
-    process.stdout.write(`${headline[0]!.toUpperCase()}${headline.slice(1)}.\nReport: ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`);
+    process.stdout.write(`${headline[0]!.toUpperCase()}${headline.slice(1)}.\nReport: ${join(outDir, 'report.html')} and ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`);
     step('done');
     if (signal.aborted) return 130;
     return compliance?.verdict === 'fail' ? 1 : 0;

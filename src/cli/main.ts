@@ -2,6 +2,7 @@ import { isLabError } from '../errors.ts';
 import { BENCH_USAGE, benchCommand } from './bench-command.ts';
 import { cleanupCommand, deployCommand } from './lab-commands.ts';
 import { labRunCommand } from './lab-run-command.ts';
+import { compareCommand, reportCommand } from './report-commands.ts';
 import { verifyCommand } from './verify-command.ts';
 
 const USAGE = `Usage: streamlab <command> [options]
@@ -11,12 +12,14 @@ Commands:
   cleanup stop what the lab recorded and remove its state
   lab     deploy, bench, verify, report and clean up, in one go
   bench   benchmark streaming: TTFT vs full completion, streaming vs not, gateway vs direct
+  report  write report.html for a bench run directory
+  compare compare two bench runs: percentile changes, intervals, significance
   verify  SSE gateway compliance: probes through the gateway, static policy lint
   mock    start the local Azure OpenAI mock
 
 Run a command with --help for its options.`;
 
-const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify' };
+const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare' };
 
 function usageHint(command: string | undefined): string {
   if (command === 'bench') return `\n${BENCH_USAGE}\n`;
@@ -41,6 +44,12 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'cleanup':
         process.exitCode = await cleanupCommand(rest);
         return;
+      case 'report':
+        process.exitCode = await reportCommand(rest);
+        return;
+      case 'compare':
+        process.exitCode = await compareCommand(rest);
+        return;
       case 'lab':
         process.exitCode = await labRunCommand(rest, process.env);
         return;
@@ -54,7 +63,7 @@ async function main(argv: readonly string[]): Promise<void> {
         process.stdout.write(`${USAGE}\n`);
         return;
       default:
-        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, mock\n\n${USAGE}\n`);
+        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, mock\n\n${USAGE}\n`);
         process.exitCode = 2;
     }
   } catch (error) {

@@ -7,6 +7,7 @@ import type { ArmConnection } from '../lab/azure-lab.ts';
 import { readLabState, withLabSecrets } from '../lab/state.ts';
 import { complianceToTable } from '../report/compliance-text.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
+import { refreshHtmlReport } from '../report/write-report.ts';
 import { createAuthHeaders } from '../target/auth.ts';
 import { withInterrupt } from './interrupt.ts';
 
@@ -76,8 +77,10 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
     });
     mkdirSync(outDir, { recursive: true });
     writeComplianceFiles(outDir, report);
+    // Verifying into a bench run's directory puts the verdict into that run's report.html.
+    const html = await refreshHtmlReport(outDir);
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${complianceToTable(report)}\n`);
-    process.stderr.write(`results: ${outDir}/ (compliance.json, compliance.xml, compliance.md)\n`);
+    process.stderr.write(`results: ${outDir}/ (compliance.json, compliance.xml, compliance.md${html ? ', report.html' : ''})\n`);
     if (signal.aborted) return 130;
     return report.verdict === 'fail' ? 1 : 0;
   });

@@ -128,8 +128,19 @@ const OPTIONS = {
 
 /** Strict node:util parseArgs; an unknown or malformed flag becomes an InvalidOptionError naming it. */
 export function parseFlags(argv: readonly string[], options: ParseArgsOptionsConfig, help: string): Record<string, string | boolean | undefined> {
+  return parseCommandLine(argv, options, help, false).values;
+}
+
+/** As {@link parseFlags}, for commands that also take positional arguments (directories). */
+export function parseCommandLine(
+  argv: readonly string[],
+  options: ParseArgsOptionsConfig,
+  help: string,
+  allowPositionals = true,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
   } catch (error) {
     const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
     throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), `see ${help}`);

@@ -46,6 +46,10 @@ export interface Sample {
   finishReason: string | null;
   isLengthLimited: boolean;
   delivery: DeliverySummary | null;
+  /** Arrival of each content-bearing event, ms since the intended start (to 10 µs): the report's token timeline and ITL distribution. */
+  arrivalsMs: number[] | null;
+  /** Per stamped frame: arrival minus the upstream's emission stamp, ms (to 10 µs). */
+  deliveryMs: number[] | null;
   ids: { requestId: string | null; apimRequestId: string | null; responseId: string | null };
 }
 
@@ -59,6 +63,7 @@ export interface SampleContext {
   countTokens: (text: string) => number;
 }
 
+const round2 = (ms: number): number => Math.round(ms * 100) / 100;
 const round = (ms: number | undefined): number | null => (ms === undefined ? null : Math.round(ms * 1000) / 1000);
 
 /** Inter-content gaps of one request, in ms. */
@@ -108,6 +113,8 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     finishReason: tl.finishReason ?? null,
     isLengthLimited: tl.finishReason === 'length',
     delivery: delivery.length === 0 ? null : { n: delivery.length, p50: round(nearestRank(delivery, 0.5))!, p99: round(nearestRank(delivery, 0.99))!, max: round(delivery.at(-1))! },
+    arrivalsMs: tl.contentArrivalsMs.length === 0 ? null : tl.contentArrivalsMs.map(round2),
+    deliveryMs: tl.deliveryLatencyMs.length === 0 ? null : tl.deliveryLatencyMs.map(round2),
     ids: { requestId: tl.ids.requestId ?? null, apimRequestId: tl.ids.apimRequestId ?? null, responseId: tl.ids.responseId ?? null },
   };
 }

@@ -1,0 +1,16 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { collectReportData } from './html/report-data.ts';
+import { renderReportPage } from './html/page.ts';
+
+/** Writes report.html for the run in `dir` (summary.json, samples.jsonl, compliance.json when present). Returns its path. */
+export async function writeHtmlReport(dir: string, out = join(dir, 'report.html')): Promise<string> {
+  const data = await collectReportData(dir);
+  writeFileSync(out, renderReportPage(data));
+  return out;
+}
+
+/** Re-renders report.html when `dir` holds a bench run (after a verify wrote compliance.json beside it). */
+export async function refreshHtmlReport(dir: string): Promise<string | undefined> {
+  return existsSync(join(dir, 'summary.json')) && existsSync(join(dir, 'samples.jsonl')) ? writeHtmlReport(dir) : undefined;
+}
