@@ -2,13 +2,13 @@ import type { MetricComparison, QuantileChange, RunComparison } from './compare-
 
 const METRIC_LABEL: Record<MetricComparison['metric'], string> = { ttft: 'TTFT', e2e: 'E2E', tpot: 'TPOT', ttfb: 'TTFB' };
 
-const ms = (value: number): string => `${Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1)}`;
+const ms = (value: number): string => (Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1));
 const signed = (value: number): string => `${value > 0 ? '+' : value < 0 ? '−' : '±'}${ms(Math.abs(value))}`;
 
 /** `120 → 132 ms +10.0% (CI +8.0 to +14.1 ms)`, or with `~` when not significant (benchstat's mark). */
 function cell(q: QuantileChange | undefined): string {
   if (!q) return '–';
-  const change = `${q.changePct > 0 ? '+' : ''}${q.changePct.toFixed(1)}%`;
+  const change = `${q.changePct > 0 ? '+' : q.changePct < 0 ? '−' : ''}${Math.abs(q.changePct).toFixed(1)}%`;
   const ci = `${signed(q.differenceMs.low)} to ${signed(q.differenceMs.high)} ms`;
   return `${ms(q.baselineMs)} → ${ms(q.candidateMs)} ms ${q.significant ? `**${change}**` : `~ ${change}`} (CI ${ci})`;
 }
@@ -22,7 +22,7 @@ export function comparisonToMarkdown(c: RunComparison, failOnRegressionPct?: num
     '',
     `Baseline **A** \`${c.baseline.dir}\` (${c.baseline.startedAt}) against candidate **B** \`${c.candidate.dir}\` (${c.candidate.startedAt}).`,
     '',
-    `Each cell: A → B, the change in percent and the ${Math.round(c.confidence * 100)}% bootstrap interval of B − A (${c.resamples} resamples). ` +
+    `Each cell: A → B, the change in percent and the ${Math.round(c.confidence * 100)}% bootstrap interval of B − A (${c.resamples.toLocaleString('en-US')} resamples). ` +
       `**Bold** changes are significant: Mann–Whitney U p < ${c.alpha} on the raw samples *and* an interval that excludes zero; \`~\` means no significant change.`,
     '',
     '| scenario | metric | n (A/B) | p50 | p95 | p99 | p-value | verdict |',

@@ -10,7 +10,7 @@ import { runCli } from '../helpers/cli.ts';
 
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
-const BENCH = ['bench', '--api', 'chat', '--stream', 'both', '--max-tokens', '16,48', '--requests', '8', '--concurrency', '4', '--warmup', '1', '--stamp'];
+const BENCH = ['bench', '--api', 'chat', '--stream', 'both', '--max-tokens', '8,32', '--requests', '8', '--concurrency', '8', '--warmup', '1', '--stamp'];
 
 /** What the page shows, read in the browser: every chart's data marks, console errors, overflow. */
 interface PageFacts {
@@ -102,7 +102,7 @@ describe('report.html and compare, on a real local lab', () => {
     expect(light.requests).toEqual([]);
     const ids = light.charts.map((c) => c.id);
     for (const id of ['ttft-vs-completion-chat', 'cdf-ttft-0', 'cdf-e2e-0', 'token-timeline', 'itl-distribution', 'outcomes', 'delivery-latency']) expect(ids).toContain(id);
-    // Two streamed groups (16, 48 tokens) for TTFT; four groups for E2E.
+    // Two streamed groups (8, 32 tokens) for TTFT; four groups for E2E.
     expect(ids.filter((id) => id.startsWith('cdf-ttft-'))).toHaveLength(2);
     expect(ids.filter((id) => id.startsWith('cdf-e2e-'))).toHaveLength(4);
     for (const chart of light.charts) {
@@ -111,7 +111,7 @@ describe('report.html and compare, on a real local lab', () => {
       // Units on the axes: (ms…), (%), or a count.
       expect(chart.labels.some((l) => /\(ms|\(%\)|requests|tokens|events/.test(l)), `${chart.id} labels ${chart.labels.join(' | ')}`).toBe(true);
     }
-    // The timeline shows both paths' median requests: 48 content events each.
+    // The timeline shows both paths' median requests: 32 content events each.
     expect(light.charts.find((c) => c.id === 'token-timeline')!.marks).toBeGreaterThanOrEqual(2);
     expect(light.verdict).toBe('pass');
     expect(light.headline).toMatch(/sooner .* SSE compliance: pass/);
@@ -130,7 +130,7 @@ describe('report.html and compare, on a real local lab', () => {
     expect(again.code, again.stderr).toBe(0);
     const same = await runCli(['compare', 'reports/a', 'reports/b', '--fail-on-regression', '50'], dir, ENV);
     expect(same.code, same.stdout + same.stderr).toBe(0);
-    expect(same.stdout).toMatch(/\| chat\/stream\/max-48\/gateway \| TTFT \| 8\/8 \|/);
+    expect(same.stdout).toMatch(/\| chat\/stream\/max-32\/gateway \| TTFT \| 8\/8 \|/);
     expect(same.stdout).toContain('No significant regression over the 50% gate.');
 
     expect((await runCli(['cleanup'], dir, ENV)).code).toBe(0);
@@ -142,12 +142,12 @@ describe('report.html and compare, on a real local lab', () => {
     const comparison = JSON.parse(readFileSync(join(dir, 'reports/cmp/compare.json'), 'utf8')) as RunComparison;
     const ttft = (scenario: string) => comparison.scenarios.find((s) => s.scenario === scenario)!.metrics.find((m) => m.metric === 'ttft')!;
     // Buffering holds the first token back to the end of the stream: through the gateway only.
-    const gateway = ttft('chat/stream/max-48/gateway');
+    const gateway = ttft('chat/stream/max-32/gateway');
     expect(gateway.verdict).toBe('slower');
     expect(gateway.quantiles.find((q) => q.q === 0.5)!.changePct).toBeGreaterThan(50);
     expect(comparison.regressions[0]!.scenario).toMatch(/chat\/stream\/max-\d+\/gateway/);
     expect(comparison.regressions.every((r) => r.scenario.endsWith('/gateway'))).toBe(true);
-    expect(ttft('chat/stream/max-48/direct').verdict).not.toBe('slower');
+    expect(ttft('chat/stream/max-32/direct').verdict).not.toBe('slower');
     const markdown = readFileSync(join(dir, 'reports/cmp/compare.md'), 'utf8');
     expect(markdown).toMatch(/significant regressions? over the 20% gate:\*\* chat\/stream\/max-\d+\/gateway TTFT p\d+ \+\d/);
     expect(gate.stdout).toBe(markdown);
