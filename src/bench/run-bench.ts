@@ -15,7 +15,7 @@ import { writeHtmlReport } from '../report/write-report.ts';
 import { writeSummaryFiles } from '../report/write-summary.ts';
 import { ScenarioAggregate } from './aggregate.ts';
 import { expandMatrix, type BenchCell } from './matrix.ts';
-import { buildSummary, type BenchSummary, type RunMetadata } from './summary.ts';
+import { buildSummary, type BenchSummary, type LabRunInfo, type RunMetadata } from './summary.ts';
 
 export interface BenchProgress {
   cell: number;
@@ -36,6 +36,7 @@ export interface BenchRunInput {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   toolVersion: string;
+  lab?: LabRunInfo;
   onProgress?: (progress: BenchProgress) => void;
 }
 
@@ -103,6 +104,7 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
     seed: options.seed,
     retry429: options.retry429,
     warmup: options.warmup,
+    ...(input.lab ? { lab: input.lab } : {}),
   };
   const summary = buildSummary(aggregates, run, options.seed);
   writeSummaryFiles(input.outDir, summary);

@@ -46,6 +46,14 @@ export interface RunMetadata {
   seed: number;
   retry429: string;
   warmup: number;
+  /** The lab the paths came from (absent for a bare --endpoint): which gateway policy was measured. */
+  lab?: LabRunInfo;
+}
+
+export interface LabRunInfo {
+  target: 'local' | 'azure';
+  labId: string | null;
+  policyFile: string | null;
 }
 
 export interface BenchSummary {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBench, type BenchProgress } from '../bench/run-bench.ts';
 import { resolveBenchOptions } from '../config/bench-options.ts';
-import { readLabState, withLabSecrets } from '../lab/state.ts';
+import { labRunInfo, readLabState, withLabSecrets } from '../lab/state.ts';
 import { resolveTargets } from '../lab/targets.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { withInterrupt } from './interrupt.ts';
@@ -85,6 +85,7 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
       env: withLabSecrets(state, env),
       signal,
       toolVersion: readVersion(),
+      ...(state ? { lab: labRunInfo(state) } : {}),
       ...(process.stderr.isTTY ? { onProgress: progressPrinter() } : {}),
     });
     if (process.stderr.isTTY) process.stderr.write('\n');

@@ -7,7 +7,7 @@ import { BENCH_DEFAULTS, resolveBenchOptions } from '../config/bench-options.ts'
 import { resolveLabRunOptions } from '../config/lab-options.ts';
 import { resolveVerifyOptions } from '../config/verify-options.ts';
 import { cleanupLocal, deployLocal } from '../lab/local-lab.ts';
-import { withLabSecrets, type LabState } from '../lab/state.ts';
+import { labRunInfo, withLabSecrets, type LabState } from '../lab/state.ts';
 import { resolveTargets } from '../lab/targets.ts';
 import { buildVerifyPlan } from '../lab/verify-plan.ts';
 import { complianceToMarkdown } from '../report/compliance-text.ts';
@@ -62,7 +62,7 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
       const runMatrix = (maxTokens: string, dir: string, extra: string[], onProgress?: ReturnType<typeof progressPrinter>): Promise<BenchRunResult> => {
         const args = ['--api', 'chat,responses', '--stream', 'both', '--max-tokens', maxTokens, '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', ...extra, '--state', stateFile, '--out', dir];
         const benchOptions = resolveBenchOptions(args, labEnv);
-        return runBench({ options: benchOptions, targets: resolveTargets(benchOptions, state), outDir: dir, env: labEnv, signal, toolVersion: readVersion(), ...(onProgress ? { onProgress } : {}) });
+        return runBench({ options: benchOptions, targets: resolveTargets(benchOptions, state), outDir: dir, env: labEnv, signal, toolVersion: readVersion(), lab: labRunInfo(state), ...(onProgress ? { onProgress } : {}) });
       };
       const warmDir = mkdtempSync(join(tmpdir(), 'lab-warmup-'));
       try {

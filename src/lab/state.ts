@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { LabRunInfo } from '../bench/summary.ts';
 import { LabError } from '../errors.ts';
 import { API_STYLES, type ApiStyle, type TargetAuth } from '../target/types.ts';
 import type { AzureLabRecord } from '../../infra/azure-plan.ts';
@@ -48,6 +49,11 @@ export interface LabState {
   secrets?: Record<string, string>;
   /** An Azure lab: every name, resource id and finished step (infra/azure-plan.ts). */
   azure?: AzureLabRecord;
+}
+
+/** What a bench run records about the lab it measured (never a key). */
+export function labRunInfo(state: LabState): LabRunInfo {
+  return { target: state.target, labId: state.labId ?? null, policyFile: state.policyFile ?? null };
 }
 
 /** Writes the state atomically, mode 0600 in a 0700 directory (it may hold keys). */

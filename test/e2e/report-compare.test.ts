@@ -20,6 +20,7 @@ interface PageFacts {
   firstLineStroke: string;
   verdict: string | null;
   headline: string;
+  metadata: string;
 }
 
 async function inspect(file: string, colorScheme: 'light' | 'dark', screenshot: string): Promise<PageFacts & { consoleErrors: string[]; requests: string[]; openMs: number }> {
@@ -52,6 +53,7 @@ async function inspect(file: string, colorScheme: 'light' | 'dark', screenshot: 
         firstLineStroke: line ? getComputedStyle(line).stroke : '',
         verdict: document.querySelector('#compliance .pill')?.textContent ?? null,
         headline: document.querySelector('#headline .lead')?.textContent ?? '',
+        metadata: document.querySelector('#metadata')?.textContent ?? '',
       };
     });
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -116,6 +118,9 @@ describe('report.html and compare, on a real local lab', () => {
     expect(light.verdict).toBe('pass');
     expect(light.headline).toMatch(/sooner .* SSE compliance: pass/);
     expect(light.overflowPx).toBeLessThanOrEqual(0);
+    // The metadata names what was measured: the lab, its gateway policy, the api-version.
+    expect(light.metadata).toMatch(/gateway policy.*infra\/policies\/streaming\.xml/);
+    expect(light.metadata).toMatch(/api-version 2024-10-21/);
     expect(light.openMs).toBeLessThan(2000);
 
     const dark = await inspect(file, 'dark', join(ARTIFACTS, 'report-dark.png'));

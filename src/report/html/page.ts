@@ -81,6 +81,8 @@ function metadataSection(data: ReportData): string {
     ['started', r.startedAt],
     ['ended', `${r.endedAt}${r.interrupted ? ' (interrupted: partial results)' : ''}`],
     ...r.targets.map((t): [string, string] => [`target ${t.label}`, `${t.baseUrl} · ${t.apiStyle} URLs · deployment ${t.deployment} · api-version ${t.apiVersion} · auth ${t.auth}`]),
+    ['lab', r.lab ? `${r.lab.target}${r.lab.labId ? ` (${r.lab.labId})` : ''}` : 'none (--endpoint)'],
+    ['gateway policy', r.lab?.policyFile ?? 'not recorded'],
     ['load model', JSON.stringify(r.load)],
     ['client', r.client],
     ['429 policy', r.retry429],
