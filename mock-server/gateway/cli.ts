@@ -52,10 +52,12 @@ async function main(argv: readonly string[]): Promise<void> {
       host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
       port: integer('port', values['port'] as string | undefined, 0, 65_535) ?? 0,
       maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'] as string | undefined, 1, 1024 ** 3) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
+      // The access log, one JSON line per request on stdout (the lab keeps it in .lab/logs/gateway.log).
+      accessLog: (entry) => void process.stdout.write(`${JSON.stringify(entry)}\n`),
     });
     // Never silently dropped: what the gateway does not implement is said once, at start.
     if (policy.ignored.length > 0) process.stderr.write(`gateway: not implemented locally, ignored: ${policy.ignored.join('; ')}\n`);
-    process.stdout.write(`${JSON.stringify({ event: 'listening', url: gateway.url, pid: process.pid, policy: policyFile, bufferResponse: policy.bufferResponse, ignored: policy.ignored, subscriptionRequired: keys.length > 0 })}\n`);
+    process.stdout.write(`${JSON.stringify({ event: 'listening', url: gateway.url, pid: process.pid, policy: policyFile, bufferResponse: policy.bufferResponse, readsResponseBody: policy.readsResponseBody, ignored: policy.ignored, subscriptionRequired: keys.length > 0 })}\n`);
     closeOnSignal('gateway', () => gateway.close());
   } catch (error) {
     if (!isLabError(error)) throw error;

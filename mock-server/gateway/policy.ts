@@ -23,6 +23,11 @@ export interface GatewayPolicy {
   file: string;
   /** `forward-request buffer-response`: APIM's default (also through `<base/>`) is true. */
   bufferResponse: boolean;
+  /**
+   * A policy expression reads `context.Response.Body` (body logging to Event Hubs, a trace, a
+   * rewrite): APIM must hold the whole response to evaluate it, whatever buffer-response says.
+   */
+  readsResponseBody: boolean;
   /** Time allowed until the backend's response headers (`timeout`/`timeout-ms`; default 300 s). */
   timeoutMs: number;
   /** `set-backend-service`: a backend id, or a base URL that must be the configured backend. */
@@ -65,6 +70,7 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
   const policy: GatewayPolicy = {
     file,
     bufferResponse: true,
+    readsResponseBody: false,
     timeoutMs: DEFAULT_TIMEOUT_MS,
     backendId: undefined,
     backendBaseUrl: undefined,
@@ -76,6 +82,7 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
   };
   elements.forEach((element, index) => {
     if (STRUCTURE.has(element.name)) return;
+    if (element.section !== 'inbound' && /context\.Response\.Body/.test([...Object.values(element.attributes), element.text].join(' '))) policy.readsResponseBody = true;
     const where = `<${element.name}> (${element.section || 'root'}, line ${element.line})`;
     if (!HONOURED.has(element.name) || hasHonouredAncestor(elements, element)) {
       // Children of an honoured policy other than <value> (and everything unknown) are not implemented.

@@ -22,7 +22,32 @@ export interface ProxyConfig {
   maxBodyBytes: number;
   tokenWindow: TokenWindow | undefined;
   stats: { requests: number; forwarded: number; cancelledUpstream: number };
+  /** Called once per request when its response ends, like a line of APIM's GatewayLogs. */
+  accessLog?: ((entry: GatewayLogEntry) => void) | undefined;
 }
+
+/**
+ * One request as the gateway saw it, with the ids that join it to the client's record:
+ * the client's `x-ms-client-request-id`, and the backend's `x-request-id` and `apim-request-id`
+ * as relayed. No query string (it may hold a subscription key), no header values but ids.
+ */
+export interface GatewayLogEntry {
+  event: 'request';
+  time: string;
+  method: string;
+  path: string;
+  responseCode: number;
+  clientRequestId: string | null;
+  backendRequestId: string | null;
+  apimRequestId: string | null;
+  /** Request received to backend response headers; null when it never reached the backend. */
+  backendTimeMs: number | null;
+  totalTimeMs: number;
+  /** The client left before the response ended. */
+  isCancelled: boolean;
+}
+
+const headerValue = (value: string | string[] | number | undefined): string | null => (value === undefined ? null : String(Array.isArray(value) ? value[0] : value));
 
 /** The API's URL suffix: APIM serves the lab's API at `/openai`, nothing else. */
 const API_PREFIX = '/openai/';
@@ -32,6 +57,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {
   config.stats.requests++;
   const target = req.url ?? '/';
+  const logged = config.accessLog ? logOnClose(config.accessLog, req, res) : undefined;
   if (!target.startsWith('/')) return writeGatewayError(res, 400, MESSAGES.badTarget);
   const url = new URL(target, config.backend);
   if (!url.pathname.startsWith(API_PREFIX) || url.origin !== config.backend.origin) return writeGatewayError(res, 404, MESSAGES.notFound);
@@ -87,6 +113,7 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
   upstream.on('response', (upstreamRes) => {
     clearTimeout(headersTimer);
     if (res.destroyed) return upstreamRes.destroy();
+    logged?.reachedBackend();
     relayResponse(config, upstreamRes, res, { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens });
   });
   upstream.end(upstreamBody);
@@ -109,7 +136,7 @@ function relayResponse(config: ProxyConfig, upstreamRes: IncomingMessage, res: S
   res.writeHead(upstreamRes.statusCode ?? 502, headers);
   res.flushHeaders();
 
-  const relay = createRelay(res, config.policy.bufferResponse);
+  const relay = createRelay(res, config.policy.bufferResponse, config.policy.readsResponseBody);
   const meter = config.tokenWindow && isEventStream ? createStreamMeter() : undefined;
   const bridge = translates && isEventStream ? createStreamBridge({ includeUsage: ctx.includeUsage, requestedModel: ctx.requestedModel }) : undefined;
   const whole: Buffer[] = [];
@@ -220,4 +247,26 @@ function parseJsonObject(raw: Buffer): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Logs the request when its response closes; `reachedBackend` marks the backend's response headers. */
+function logOnClose(log: (entry: GatewayLogEntry) => void, req: IncomingMessage, res: ServerResponse): { reachedBackend(): void } {
+  const started = performance.now();
+  let backendTimeMs: number | null = null;
+  res.once('close', () => {
+    log({
+      event: 'request',
+      time: new Date().toISOString(),
+      method: req.method ?? '',
+      path: new URL(req.url ?? '/', 'http://gateway').pathname,
+      responseCode: res.statusCode,
+      clientRequestId: headerValue(req.headers['x-ms-client-request-id']),
+      backendRequestId: headerValue(res.getHeader('x-request-id')),
+      apimRequestId: headerValue(res.getHeader('apim-request-id')),
+      backendTimeMs,
+      totalTimeMs: Math.round((performance.now() - started) * 100) / 100,
+      isCancelled: !res.writableFinished,
+    });
+  });
+  return { reachedBackend: () => void (backendTimeMs = Math.round((performance.now() - started) * 100) / 100) };
 }

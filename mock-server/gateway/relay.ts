@@ -14,7 +14,18 @@ export interface Relay {
  * at least 8 KB with the rest at the end of the stream (APIM's default), which is what turns
  * a token stream into a few bursts.
  */
-export function createRelay(res: ServerResponse, bufferResponse: boolean): Relay {
+export function createRelay(res: ServerResponse, bufferResponse: boolean, holdsWholeBody = false): Relay {
+  if (holdsWholeBody) {
+    // A policy reads the response body: nothing reaches the client before the stream ends.
+    const whole: Buffer[] = [];
+    return {
+      write(chunk) {
+        whole.push(Buffer.from(chunk));
+        return true;
+      },
+      end: () => res.end(Buffer.concat(whole)),
+    };
+  }
   if (!bufferResponse) {
     return {
       write: (chunk) => res.write(chunk),

@@ -21,6 +21,8 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   host?: string;
   port?: number;
+  /** One entry per request (the CLI writes them to stdout as JSON lines). */
+  accessLog?: ProxyConfig['accessLog'];
 }
 
 export interface Gateway {
@@ -46,6 +48,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
     tokenWindow: options.policy.tokenLimit ? new TokenWindow(options.policy.tokenLimit) : undefined,
     stats: { requests: 0, forwarded: 0, cancelledUpstream: 0 },
+    accessLog: options.accessLog,
   };
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, (req, res) => {

@@ -16,12 +16,16 @@ import { summaryToMarkdown } from '../report/summary-markdown.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
 import { refreshHtmlReport } from '../report/write-report.ts';
 import { progressPrinter, readVersion } from './bench-command.ts';
+import { guidedLabCommand, labNames, listLabs } from './guided-lab-command.ts';
 import { withInterrupt } from './interrupt.ts';
 
 export const LAB_RUN_USAGE = `Usage: npm run lab -- [options]
+       npm run lab -- <lab> [--target local|azure] [--state FILE] [--out DIR]
+       npm run lab -- --list
 
 The whole local lab in one go: deploy (mock + gateway), bench, verify, report, clean up
 (also on failure or Ctrl-C). Ends with the finding in plain words and where the report is.
+With a lab name, runs that guided lab from labs/<lab>/ instead (--list names them).
   --policy streaming|buffered|FILE   gateway policy (default streaming)
   --requests N                requests per bench scenario, all at once (default 8)
   --out DIR                   (default reports/lab-<timestamp>)
@@ -34,11 +38,16 @@ const LAB_MAX_TOKENS = '32,256';
 
 /** `streamlab lab`: returns the exit code. */
 export async function labRunCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const options = resolveLabRunOptions(argv);
+  const options = resolveLabRunOptions(argv, labNames());
   if (options.help) {
     process.stdout.write(`${LAB_RUN_USAGE}\n`);
     return 0;
   }
+  if (options.list) {
+    process.stdout.write(`${await listLabs()}\n`);
+    return 0;
+  }
+  if (options.name !== undefined) return guidedLabCommand({ ...options, name: options.name }, env);
   const outDir = options.out ?? join('reports', `lab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   // Its own state file: a lab the user deployed with lab:deploy is neither reused nor touched.
   const stateFile = join('.lab', `run-${process.pid}`, 'state.json');

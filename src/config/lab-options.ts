@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.ts';
-import { BENCH_DEFAULTS, oneOf, parseFlags, positiveNumber } from './bench-options.ts';
+import { BENCH_DEFAULTS, oneOf, parseCommandLine, parseFlags, positiveNumber } from './bench-options.ts';
 
 export const LAB_TARGETS = ['local', 'azure'] as const;
 
@@ -73,6 +73,14 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `npm run lab` options. */
 export interface LabRunOptions {
+  /** A guided lab in labs/<name>/ (none: the whole local lab in one go). */
+  name: string | undefined;
+  /** Guided labs: measure the local lab (default) or the Azure lab in --state. */
+  target: 'local' | 'azure';
+  stateFile: string;
+  list: boolean;
+  searchEndpoint: string | undefined;
+  searchIndex: string | undefined;
   policy: string;
   out: string | undefined;
   requests: number;
@@ -176,10 +184,25 @@ export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {
   };
 }
 
-export function resolveLabRunOptions(argv: readonly string[]): LabRunOptions {
-  const values = parseFlags(argv, { policy: { type: 'string' }, out: { type: 'string' }, requests: { type: 'string' }, help: { type: 'boolean' } }, 'npm run lab -- --help');
+export function resolveLabRunOptions(argv: readonly string[], labNames: readonly string[] = []): LabRunOptions {
+  const { values, positionals } = parseCommandLine(
+    argv,
+    { policy: { type: 'string' }, out: { type: 'string' }, requests: { type: 'string' }, target: { type: 'string' }, state: { type: 'string' }, 'search-endpoint': { type: 'string' }, 'search-index': { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean' } },
+    'npm run lab -- --help',
+  );
   const requests = positiveNumber('--requests', values['requests'] as string | undefined, { min: 2, max: 1000 }) ?? 8;
+  if (positionals.length > 1) throw new InvalidOptionError('LAB', `one lab at a time, got ${positionals.join(' ')}`, labNames.join(', '));
+  const name = positionals[0] !== undefined ? oneOf('LAB', positionals[0], labNames) : undefined;
+  const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', ['local', 'azure'] as const);
+  if (name === undefined && target === 'azure') throw new InvalidOptionError('--target', 'the whole-lab run is local only; name a lab to run it on Azure', `a lab name (${labNames.join(', ')}) with --target azure`);
+  if (name !== undefined && values['policy'] !== undefined) throw new InvalidOptionError('--policy', 'a guided lab sets its own policies', 'no --policy with a lab name');
   return {
+    name,
+    target,
+    stateFile: (values['state'] as string | undefined) ?? '.lab/state.json',
+    list: values['list'] === true,
+    searchEndpoint: values['search-endpoint'] as string | undefined,
+    searchIndex: values['search-index'] as string | undefined,
     policy: (values['policy'] as string | undefined) ?? 'streaming',
     out: values['out'] as string | undefined,
     requests,

@@ -1,12 +1,13 @@
 import type { BenchSummary, PathComparison, StreamComparison } from '../bench/summary.ts';
 import type { ComplianceReport } from '../compliance/types.ts';
 
-const ms = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} ms`;
+/** `256 ms`, `2,331 ms`, `8.4 ms`: the headline's way of writing a duration. */
+export const formatMs = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} ms`;
 
 /** `256-token`, or undefined when the answer length is unknown. */
 const tokensLabel = (c: StreamComparison): string | undefined => (c.outputTokensP50 !== null ? `${Math.round(c.outputTokensP50).toLocaleString('en-US')}-token` : undefined);
 const soonerPhrase = (c: StreamComparison, answer: string): string =>
-  `streaming shows the first token ${c.soonerFactor}x sooner (${ms(c.streamTtftP50Ms)}) than waiting for the ${answer} answer (${ms(c.nonStreamE2eP50Ms)})`;
+  `streaming shows the first token ${c.soonerFactor}x sooner (${formatMs(c.streamTtftP50Ms)}) than waiting for the ${answer} answer (${formatMs(c.nonStreamE2eP50Ms)})`;
 
 /** The run's findings in plain words, one sentence per comparison. */
 export function headlines(summary: BenchSummary): string[] {
@@ -18,7 +19,7 @@ export function headlines(summary: BenchSummary): string[] {
     const d = c.medianDifferenceMs;
     const significant = d.low > 0 || d.high < 0;
     lines.push(
-      `${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}: ${c.path} ${d.estimate >= 0 ? 'adds' : 'saves'} ${ms(Math.abs(d.estimate))} to time to first token over ${c.baseline} (median of ${d.pairs} paired requests, 95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms${significant ? '' : ', not significant'}).`,
+      `${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}: ${c.path} ${d.estimate >= 0 ? 'adds' : 'saves'} ${formatMs(Math.abs(d.estimate))} to time to first token over ${c.baseline} (median of ${d.pairs} paired requests, 95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms${significant ? '' : ', not significant'}).`,
     );
   }
   return lines;
@@ -43,7 +44,7 @@ export function labHeadline(summary: BenchSummary | undefined, compliance: Compl
   const overhead = (summary?.comparisons ?? []).find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.api === 'chat' && c.stream && c.maxTokens === cap);
   if (overhead) {
     const d = overhead.medianDifferenceMs;
-    parts.push(`the ${overhead.path} ${d.estimate >= 0 ? 'adds' : 'saves'} ${ms(Math.abs(d.estimate))} (95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms) to time to first token`);
+    parts.push(`the ${overhead.path} ${d.estimate >= 0 ? 'adds' : 'saves'} ${formatMs(Math.abs(d.estimate))} (95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms) to time to first token`);
   }
   if (compliance) {
     const failed = compliance.checks.filter((c) => c.status === 'fail').map((c) => c.id);

@@ -9,7 +9,7 @@ export function scenarioRows(summary: BenchSummary): string[][] {
   const header = ['scenario', 'ok/req', 'errors', 'TTFT p50', 'p95', 'p99', 'E2E p50', 'p95', 'p99', 'ITL p50', 'TPOT p50', 'tokens p50', 'tok/s p50'];
   const rows = summary.scenarios.map((s) => [
     s.name,
-    `${s.ok}/${s.requests}`,
+    `${s.ok}/${s.requests}${s.lengthLimited > 0 ? ` (${s.lengthLimited} truncated)` : ''}`,
     Object.entries(s.errors).map(([code, n]) => `${code}×${n}`).join(' ') || '–',
     fmt(s.ttftMs, 'p50'),
     fmt(s.ttftMs, 'p95'),

@@ -45,10 +45,10 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; 
 const msCell = (d: Distribution | null, key: 'p50' | 'p95' | 'p99'): string => (d ? `${formatNumber(d[key])}` : '–');
 
 function keyNumbers(scenarios: readonly ScenarioSummary[]): string {
-  const head = '<tr><th>scenario</th><th>requests</th><th>failed</th><th>TTFT p50 (ms)</th><th>TTFT p95 (ms)</th><th>TTFT p99 (ms)</th><th>E2E p50 (ms)</th><th>E2E p95 (ms)</th><th>E2E p99 (ms)</th><th>output tokens p50</th><th>ITL p50 (ms)</th></tr>';
+  const head = '<tr><th>scenario</th><th>requests</th><th>failed</th><th>truncated (finish_reason length)</th><th>TTFT p50 (ms)</th><th>TTFT p95 (ms)</th><th>TTFT p99 (ms)</th><th>E2E p50 (ms)</th><th>E2E p95 (ms)</th><th>E2E p99 (ms)</th><th>output tokens p50</th><th>ITL p50 (ms)</th></tr>';
   const rows = scenarios.map(
     (s) =>
-      `<tr><td>${e(s.name)}</td><td>${s.requests}</td><td>${s.requests - s.ok}</td><td>${msCell(s.ttftMs, 'p50')}</td><td>${msCell(s.ttftMs, 'p95')}</td><td>${msCell(s.ttftMs, 'p99')}</td><td>${msCell(s.e2eMs, 'p50')}</td><td>${msCell(s.e2eMs, 'p95')}</td><td>${msCell(s.e2eMs, 'p99')}</td><td>${s.outputTokens ? formatNumber(s.outputTokens.p50) : '–'}</td><td>${msCell(s.itlMs, 'p50')}</td></tr>`,
+      `<tr><td>${e(s.name)}</td><td>${s.requests}</td><td>${s.requests - s.ok}</td><td>${s.lengthLimited}</td><td>${msCell(s.ttftMs, 'p50')}</td><td>${msCell(s.ttftMs, 'p95')}</td><td>${msCell(s.ttftMs, 'p99')}</td><td>${msCell(s.e2eMs, 'p50')}</td><td>${msCell(s.e2eMs, 'p95')}</td><td>${msCell(s.e2eMs, 'p99')}</td><td>${s.outputTokens ? formatNumber(s.outputTokens.p50) : '–'}</td><td>${msCell(s.itlMs, 'p50')}</td></tr>`,
   );
   return `<div class="scroll"><table><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
 }

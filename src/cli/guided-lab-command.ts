@@ -1,0 +1,49 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { LabRunOptions } from '../config/lab-options.ts';
+import { runGuidedLab, type LabDefinition, type LabFinding } from '../lab/guided-lab.ts';
+import { readVersion } from './bench-command.ts';
+import { withInterrupt } from './interrupt.ts';
+
+const LABS_DIR = fileURLToPath(new URL('../../labs/', import.meta.url));
+
+/** The guided labs: folders of labs/ with a lab.ts. */
+export function labNames(): string[] {
+  if (!existsSync(LABS_DIR)) return [];
+  return readdirSync(LABS_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(LABS_DIR, d.name, 'lab.ts')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/** `npm run lab -- --list`. */
+export async function listLabs(): Promise<string> {
+  const lines: string[] = [];
+  for (const name of labNames()) lines.push(`  ${name.padEnd(20)} ${(await loadLab(name)).title}`);
+  return `Guided labs (npm run lab -- <name> [--target azure] [--out DIR]; each folder's README says what you should see):\n${lines.join('\n')}`;
+}
+
+async function loadLab(name: string): Promise<LabDefinition> {
+  return ((await import(pathToFileURL(join(LABS_DIR, name, 'lab.ts')).href)) as { default: LabDefinition }).default;
+}
+
+/** `npm run lab -- <name>`: runs one guided lab and ends with its finding. */
+export async function guidedLabCommand(options: LabRunOptions & { name: string }, env: NodeJS.ProcessEnv): Promise<number> {
+  const definition = await loadLab(options.name);
+  const outDir = options.out ?? join('reports', `${options.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(outDir, { recursive: true });
+  // Local: its own state file, so a lab the user deployed with lab:deploy is not touched.
+  const stateFile = options.target === 'local' ? join('.lab', `run-${process.pid}`, 'state.json') : options.stateFile;
+  const started = performance.now();
+  const step = (text: string): void => void process.stderr.write(`[${options.name} ${((performance.now() - started) / 1000).toFixed(1)} s] ${text}\n`);
+  return withInterrupt('stopping, writing what was measured, cleaning up', async (signal) => {
+    step(`${definition.title} (${options.target})`);
+    const finding: LabFinding = await runGuidedLab(definition, { labDir: join(LABS_DIR, options.name), outDir, target: options.target, stateFile, env, signal, toolVersion: readVersion(), step, searchEndpoint: options.searchEndpoint, searchIndex: options.searchIndex });
+    writeFileSync(join(outDir, 'lab.json'), `${JSON.stringify({ lab: options.name, target: options.target, ...finding }, null, 2)}\n`);
+    writeFileSync(join(outDir, 'lab.md'), `# ${definition.title}\n\n${finding.finding}\n\n| fact | value |\n|---|---|\n${Object.entries(finding.facts).map(([k, v]) => `| ${k} | ${String(v)} |`).join('\n')}\n`);
+    process.stdout.write(`${finding.finding}\nResults: ${outDir}/ (lab.md, lab.json, and one folder per step with its report.html or compliance files)\n`);
+    step('done');
+    return signal.aborted ? 130 : 0;
+  });
+}

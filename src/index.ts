@@ -1,0 +1,12 @@
+/**
+ * The public API: what a guided lab in labs/ may import. Labs import only this file, so
+ * the internals can move without breaking them.
+ */
+export { defineLab, type LabContext, type LabDefinition, type LabFinding, type LabRequest } from './lab/guided-lab.ts';
+export type { BenchSummary, PathComparison, StreamComparison } from './bench/summary.ts';
+export type { ScenarioSummary } from './bench/aggregate.ts';
+export type { ComplianceReport, CheckResult } from './compliance/types.ts';
+export type { Timeline } from './client/timeline.ts';
+export type { Sample } from './metrics/sample.ts';
+export { forEachSample } from './report/read-run.ts';
+export { formatMs } from './report/headline.ts';

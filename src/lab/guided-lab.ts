@@ -1,0 +1,171 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { runBench } from '../bench/run-bench.ts';
+import type { BenchSummary } from '../bench/summary.ts';
+import { createRequester } from '../client/requester.ts';
+import type { Timeline } from '../client/timeline.ts';
+import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
+import { BENCH_DEFAULTS, resolveBenchOptions } from '../config/bench-options.ts';
+import { resolveVerifyOptions } from '../config/verify-options.ts';
+import { LabError } from '../errors.ts';
+import type { ApiKind } from '../protocol/index.ts';
+import { writeComplianceFiles } from '../report/write-compliance.ts';
+import type { ChatMessage } from '../target/types.ts';
+import { cleanupLocal, deployLocal } from './local-lab.ts';
+import { labRunInfo, readLabState, withLabSecrets, type LabState } from './state.ts';
+import { resolveTargets } from './targets.ts';
+import { buildVerifyPlan } from './verify-plan.ts';
+
+/** What a lab ends with: its finding in plain words, and the numbers behind it (lab.json). */
+export interface LabFinding {
+  finding: string;
+  facts: Record<string, number | string | boolean | null>;
+}
+
+/** One raw request a lab sends itself (to read its frames), through one path of the lab. */
+export interface LabRequest {
+  path: string;
+  api?: ApiKind;
+  stream?: boolean;
+  messages: ChatMessage[];
+  maxTokens?: number;
+  dataSources?: unknown[];
+  headers?: Record<string, string>;
+  /** A deployment other than the lab's (e.g. the gateway's `responses/<deployment>` bridge). */
+  deployment?: string;
+}
+
+/** What a lab definition can do; the runner implements it for the local lab (and Azure). */
+export interface LabContext {
+  target: 'local' | 'azure';
+  /** The lab's own folder (its policies and prompts). */
+  labDir: string;
+  outDir: string;
+  signal: AbortSignal;
+  step(text: string): void;
+  /** Local: (re)starts mock + gateway with this policy (a name, or a file in the lab's folder). */
+  deploy(policy: string): Promise<void>;
+  /** `npm run bench` with these flags against the lab; results in outDir/<name>/. */
+  bench(name: string, args: readonly string[]): Promise<BenchSummary>;
+  /** `npm run lab:verify` with these flags against the lab; results in outDir/<name>/. */
+  verify(name: string, args: readonly string[]): Promise<ComplianceReport>;
+  /** One request with its raw frames kept. */
+  request(request: LabRequest): Promise<Timeline>;
+  /** "On Your Data": the Azure AI Search source (--search-endpoint/--search-index, or AZURE_SEARCH_ENDPOINT/_INDEX; locally the mock plays it). */
+  dataSources(): unknown[];
+  /** The lab's log lines so far from a process of the local lab (the gateway's access log). */
+  logOf(role: 'gateway' | 'mock'): string;
+}
+
+export interface LabDefinition {
+  name: string;
+  title: string;
+  /** Mock timing for the local lab, as `npm run mock` takes it. */
+  mockArgs?: readonly string[];
+  run(lab: LabContext): Promise<LabFinding>;
+}
+
+/** Typed identity, so a lab file reads `export default defineLab({ … })`. */
+export function defineLab(definition: LabDefinition): LabDefinition {
+  return definition;
+}
+
+export interface GuidedLabOptions {
+  labDir: string;
+  outDir: string;
+  target: 'local' | 'azure';
+  stateFile: string;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  toolVersion: string;
+  step: (text: string) => void;
+  searchEndpoint?: string | undefined;
+  searchIndex?: string | undefined;
+}
+
+/**
+ * Runs one lab definition. Local: the lab deploys its own mock + gateway under its own state
+ * file and the runner cleans them up in `finally`. Azure: the lab measures the lab recorded in
+ * the state file (deployed with `lab:deploy -- --target azure`) and changes nothing there.
+ */
+export async function runGuidedLab(definition: LabDefinition, options: GuidedLabOptions): Promise<LabFinding> {
+  let state: LabState | undefined = options.target === 'azure' ? readAzureState(options.stateFile) : undefined;
+  const labEnv = (): NodeJS.ProcessEnv => withLabSecrets(state, options.env);
+  const requireState = (): LabState => {
+    if (!state) throw new LabError('E_LAB_STATE', `Failed to run lab "${definition.name}": it measured before deploying. Call lab.deploy(policy) first.`);
+    return state;
+  };
+  const search = {
+    endpoint: options.searchEndpoint ?? options.env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
+    index: options.searchIndex ?? options.env['AZURE_SEARCH_INDEX'] ?? 'docs',
+  };
+  const dirOf = (name: string): string => {
+    const dir = join(options.outDir, name);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+  const context: LabContext = {
+    target: options.target,
+    labDir: options.labDir,
+    outDir: options.outDir,
+    signal: options.signal,
+    step: options.step,
+    async deploy(policy) {
+      if (options.target === 'azure') {
+        options.step(`deploy: using the Azure lab in ${options.stateFile} as deployed (policy "${policy}" is applied with the commands in the lab's README)`);
+        return;
+      }
+      if (state) await cleanupLocal(options.stateFile);
+      const inLab = join(options.labDir, policy);
+      const policyArg = existsSync(inLab) ? resolve(inLab) : policy;
+      options.step(`deploy: mock + gateway, policy ${policy}`);
+      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [] }, options.signal);
+      state = outcome.state;
+    },
+    async bench(name, args) {
+      const current = requireState();
+      const dir = dirOf(name);
+      const benchOptions = resolveBenchOptions([...args, '--search-endpoint', search.endpoint, '--search-index', search.index, '--state', options.stateFile, '--out', dir], labEnv());
+      options.step(`bench ${name}: ${args.join(' ')}`);
+      const result = await runBench({ options: benchOptions, targets: resolveTargets(benchOptions, current), outDir: dir, env: labEnv(), signal: options.signal, toolVersion: options.toolVersion, lab: labRunInfo(current) });
+      return result.summary;
+    },
+    async verify(name, args) {
+      const current = requireState();
+      const dir = dirOf(name);
+      const verifyOptions = resolveVerifyOptions([...args, '--state', options.stateFile, '--out', dir], labEnv(), CHECK_IDS);
+      options.step(`verify ${name}: ${args.join(' ')}`);
+      const report = await runVerify(buildVerifyPlan(verifyOptions, current, labEnv()), { checks: verifyOptions.checks, signal: options.signal, onCheck: (c) => options.step(`  ${c.status.padEnd(4)} ${c.id}`) });
+      writeComplianceFiles(dir, report);
+      return report;
+    },
+    async request(request) {
+      const current = requireState();
+      const benchOptions = resolveBenchOptions(['--path', request.path, '--state', options.stateFile, ...(request.deployment ? ['--deployment', request.deployment] : [])], labEnv());
+      const [target] = resolveTargets(benchOptions, current);
+      const requester = await createRequester(
+        { api: request.api ?? 'chat', stream: request.stream ?? true, maxTokens: request.maxTokens, target: target!, messages: request.messages, ...(request.dataSources ? { dataSources: request.dataSources } : {}) },
+        { keepFrames: true, env: labEnv(), ...(request.headers ? { headers: request.headers } : {}) },
+      );
+      return requester(process.hrtime.bigint(), options.signal);
+    },
+    dataSources: () => [{ type: 'azure_search', parameters: { endpoint: search.endpoint, index_name: search.index, authentication: { type: 'system_assigned_managed_identity' } } }],
+    logOf(role) {
+      const process_ = requireState().processes?.find((p) => p.role === role);
+      return process_ && existsSync(process_.logFile) ? readFileSync(process_.logFile, 'utf8') : '';
+    },
+  };
+  try {
+    return await definition.run(context);
+  } finally {
+    if (options.target === 'local' && state) await cleanupLocal(options.stateFile);
+  }
+}
+
+function readAzureState(stateFile: string): LabState {
+  const state = readLabState(stateFile);
+  if (!state || state.target !== 'azure') {
+    throw new LabError('E_LAB_STATE', `Failed to run a lab on Azure with "${stateFile}": it records no Azure lab. Run npm run lab:deploy -- --target azure first (see the README's Azure target).`);
+  }
+  return state;
+}
