@@ -113,7 +113,7 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
   upstream.on('response', (upstreamRes) => {
     clearTimeout(headersTimer);
     if (res.destroyed) return upstreamRes.destroy();
-    logged?.reachedBackend();
+    logged?.reachedBackend(upstreamRes.headers);
     relayResponse(config, upstreamRes, res, { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens });
   });
   upstream.end(upstreamBody);
@@ -249,10 +249,11 @@ function parseJsonObject(raw: Buffer): Record<string, unknown> | undefined {
   }
 }
 
-/** Logs the request when its response closes; `reachedBackend` marks the backend's response headers. */
-function logOnClose(log: (entry: GatewayLogEntry) => void, req: IncomingMessage, res: ServerResponse): { reachedBackend(): void } {
+/** Logs the request when its response closes; `reachedBackend` marks the backend's response headers and takes its ids. */
+function logOnClose(log: (entry: GatewayLogEntry) => void, req: IncomingMessage, res: ServerResponse): { reachedBackend(headers: IncomingHttpHeaders): void } {
   const started = performance.now();
   let backendTimeMs: number | null = null;
+  let backend: IncomingHttpHeaders = {};
   res.once('close', () => {
     log({
       event: 'request',
@@ -261,12 +262,17 @@ function logOnClose(log: (entry: GatewayLogEntry) => void, req: IncomingMessage,
       path: new URL(req.url ?? '/', 'http://gateway').pathname,
       responseCode: res.statusCode,
       clientRequestId: headerValue(req.headers['x-ms-client-request-id']),
-      backendRequestId: headerValue(res.getHeader('x-request-id')),
-      apimRequestId: headerValue(res.getHeader('apim-request-id')),
+      backendRequestId: headerValue(backend['x-request-id']),
+      apimRequestId: headerValue(backend['apim-request-id']),
       backendTimeMs,
       totalTimeMs: Math.round((performance.now() - started) * 100) / 100,
       isCancelled: !res.writableFinished,
     });
   });
-  return { reachedBackend: () => void (backendTimeMs = Math.round((performance.now() - started) * 100) / 100) };
+  return {
+    reachedBackend(headers) {
+      backendTimeMs = Math.round((performance.now() - started) * 100) / 100;
+      backend = headers;
+    },
+  };
 }

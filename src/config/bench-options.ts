@@ -65,6 +65,8 @@ export interface TargetFlags {
   stateFile: string;
   searchEndpoint: string;
   searchIndex: string;
+  /** The URL style, deployment and api-version given explicitly: they override a lab state's paths. */
+  overrides: { apiStyle?: ApiStyle; deployment?: string; apiVersion?: string };
 }
 
 export const TARGET_FLAG_OPTIONS = {
@@ -94,6 +96,11 @@ export function resolveTargetFlags(values: Record<string, string | boolean | und
     stateFile: str('state') ?? BENCH_DEFAULTS.stateFile,
     searchEndpoint: str('search-endpoint') ?? env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
     searchIndex: str('search-index') ?? env['AZURE_SEARCH_INDEX'] ?? 'docs',
+    overrides: {
+      ...(str('api-style') !== undefined ? { apiStyle: oneOf('--api-style', str('api-style')!, API_STYLES) } : {}),
+      ...(str('deployment') !== undefined ? { deployment: str('deployment')! } : {}),
+      ...(str('api-version') !== undefined ? { apiVersion: str('api-version')! } : {}),
+    },
   };
 }
 

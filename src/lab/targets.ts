@@ -32,6 +32,7 @@ export function resolveTargets(options: BenchOptions, state: LabState | undefine
   return chosen.map((label) => {
     const path = state.paths[label];
     if (!path) throw new InvalidOptionError('--path', `the lab has no path "${label}"`, available.join(', '));
-    return { label, baseUrl: path.baseUrl, apiStyle: path.apiStyle, deployment: state.deployment, apiVersion: state.apiVersion, auth: path.auth };
+    const { overrides } = options;
+    return { label, baseUrl: path.baseUrl, apiStyle: overrides.apiStyle ?? path.apiStyle, deployment: overrides.deployment ?? state.deployment, apiVersion: overrides.apiVersion ?? state.apiVersion, auth: path.auth };
   });
 }

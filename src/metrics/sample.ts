@@ -27,6 +27,8 @@ export interface Sample {
   status: number | null;
   error: string | null;
   attempts: number;
+  /** What the last 429 asked for (`retry-after-ms`, or `retry-after` in seconds), ms. */
+  retryAfterMs: number | null;
   /** Send time minus intended start: time spent waiting to go (open loop, retries). */
   queueMs: number | null;
   ttfbMs: number | null;
@@ -95,6 +97,7 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     status: tl.status ?? null,
     error: tl.errorMessage ?? null,
     attempts: tl.attempts,
+    retryAfterMs: tl.retryAfterMs ?? null,
     queueMs: round(tl.sentMs),
     ttfbMs: round(tl.firstByteMs),
     firstEventMs: round(tl.firstEventMs),
