@@ -13,6 +13,7 @@ policy XML (infra/policies/*.xml). Prints one JSON line with its URL; stops on S
   --host HOST            address to listen on (default 127.0.0.1)
   --port N               port, 0 for a free one (default 0)
   --max-body-bytes N     largest request body, else 413 (default ${DEFAULT_GATEWAY_MAX_BODY_BYTES})
+  --token-window-ms N    the token limit's "minute" (default 60000); labs compress it so waits stay short
   --help                 this text
 
 Environment (keys are never taken from arguments):
@@ -25,6 +26,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   'max-body-bytes': { type: 'string' },
+  'token-window-ms': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -52,6 +54,7 @@ async function main(argv: readonly string[]): Promise<void> {
       host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
       port: integer('port', values['port'] as string | undefined, 0, 65_535) ?? 0,
       maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'] as string | undefined, 1, 1024 ** 3) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
+      tokenWindowMs: integer('token-window-ms', values['token-window-ms'] as string | undefined, 1000, 3_600_000) ?? 60_000,
       // The access log, one JSON line per request on stdout (the lab keeps it in .lab/logs/gateway.log).
       accessLog: (entry) => void process.stdout.write(`${JSON.stringify(entry)}\n`),
     });

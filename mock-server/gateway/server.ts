@@ -21,6 +21,8 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   host?: string;
   port?: number;
+  /** The token limit's window (default a minute; labs compress it). */
+  tokenWindowMs?: number;
   /** One entry per request (the CLI writes them to stdout as JSON lines). */
   accessLog?: ProxyConfig['accessLog'];
 }
@@ -46,7 +48,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     subscriptionKeyHeader: 'api-key',
     subscriptionKeyQuery: 'api-key',
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
-    tokenWindow: options.policy.tokenLimit ? new TokenWindow(options.policy.tokenLimit) : undefined,
+    tokenWindow: options.policy.tokenLimit ? new TokenWindow(options.policy.tokenLimit, undefined, options.tokenWindowMs) : undefined,
     stats: { requests: 0, forwarded: 0, cancelledUpstream: 0 },
     accessLog: options.accessLog,
   };

@@ -1,6 +1,7 @@
 import type { TokenLimitRule } from './policy.ts';
 
-const WINDOW_MS = 60_000;
+/** APIM's window: a minute. A lab may compress it (`--token-window-ms`) to keep its waits short. */
+export const TOKEN_WINDOW_MS = 60_000;
 
 export type Admission = { isAllowed: true; remainingTokens: number } | { isAllowed: false; retryAfterSec: number };
 
@@ -16,16 +17,18 @@ export type Admission = { isAllowed: true; remainingTokens: number } | { isAllow
 export class TokenWindow {
   readonly #rule: TokenLimitRule;
   readonly #now: () => number;
+  readonly #windowMs: number;
   #charges: Array<{ atMs: number; tokens: number }> = [];
 
-  constructor(rule: TokenLimitRule, now: () => number = () => performance.now()) {
+  constructor(rule: TokenLimitRule, now: () => number = () => performance.now(), windowMs = TOKEN_WINDOW_MS) {
     this.#rule = rule;
     this.#now = now;
+    this.#windowMs = windowMs;
   }
 
   /** Tokens charged within the last minute. */
   used(): number {
-    const since = this.#now() - WINDOW_MS;
+    const since = this.#now() - this.#windowMs;
     this.#charges = this.#charges.filter((c) => c.atMs > since);
     return this.#charges.reduce((sum, c) => sum + c.tokens, 0);
   }
@@ -49,8 +52,8 @@ export class TokenWindow {
     const mustFree = used + needed - this.#rule.tokensPerMinute;
     for (const c of this.#charges) {
       freed += c.tokens;
-      if (freed >= mustFree) return Math.max(1, Math.ceil((c.atMs + WINDOW_MS - this.#now()) / 1000));
+      if (freed >= mustFree) return Math.max(1, Math.ceil((c.atMs + this.#windowMs - this.#now()) / 1000));
     }
-    return WINDOW_MS / 1000;
+    return Math.ceil(this.#windowMs / 1000);
   }
 }

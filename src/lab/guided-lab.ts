@@ -62,6 +62,8 @@ export interface LabDefinition {
   title: string;
   /** Mock timing for the local lab, as `npm run mock` takes it. */
   mockArgs?: readonly string[];
+  /** Local gateway overrides, as its CLI takes them. */
+  gatewayArgs?: readonly string[];
   run(lab: LabContext): Promise<LabFinding>;
 }
 
@@ -119,7 +121,7 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       const inLab = join(options.labDir, policy);
       const policyArg = existsSync(inLab) ? resolve(inLab) : policy;
       options.step(`deploy: mock + gateway, policy ${policy}`);
-      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [] }, options.signal);
+      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [] }, options.signal);
       state = outcome.state;
     },
     async bench(name, args) {

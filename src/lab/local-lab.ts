@@ -24,6 +24,8 @@ export interface LocalDeployOptions {
   seed: number;
   /** Mock timing overrides, as `npm run mock` takes them (e.g. `['--itl-ms', '8']`). */
   mockArgs: readonly string[];
+  /** Gateway overrides (e.g. `['--token-window-ms', '6000']`). */
+  gatewayArgs?: readonly string[];
 }
 
 export type DeployOutcome = { kind: 'deployed'; state: LabState; ignored: string[]; staleNote: string | undefined } | { kind: 'already-up'; state: LabState };
@@ -84,7 +86,7 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
     state.processes!.push(mock.process);
     writeLabState(options.stateFile, state);
     const gateway = await spawnServer(
-      { role: 'gateway', script: GATEWAY_SCRIPT, args: ['--backend', mock.listening.url, '--policy', policyFile, '--port', '0'], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
+      { role: 'gateway', script: GATEWAY_SCRIPT, args: ['--backend', mock.listening.url, '--policy', policyFile, '--port', '0', ...(options.gatewayArgs ?? [])], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
       signal,
     );
     started.push(gateway);
