@@ -16,7 +16,7 @@ export default defineLab({
   async run(lab) {
     await lab.deploy('streaming');
     // The typed events of one Responses stream, in the order they came.
-    const tl = await lab.request({ path: 'gateway', api: 'responses', messages: [{ role: 'user', content: 'Why stream a long answer?' }], maxTokens: 64 });
+    const tl = await lab.request({ path: 'gateway', api: 'responses', messages: [{ role: 'user', content: 'Why stream a long answer?' }], maxTokens: 512 });
     const events = [...new Set((tl.frames ?? []).map((f) => f.event).filter((e): e is string => e !== undefined))];
     lab.step(`typed events: ${events.join(', ')}`);
 

@@ -1,0 +1,98 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+
+const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_SEARCH')));
+
+interface LabJson {
+  lab: string;
+  target: string;
+  finding: string;
+  facts: Record<string, number | string | boolean | null>;
+}
+
+/** Runs `npm run lab -- <name>` through the real CLI in a fresh directory; checks it ran in time and left no lab behind. */
+async function runLab(name: string): Promise<LabJson & { stdout: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `lab-${name}-`));
+  const result = await runCli(['lab', name, '--out', 'out'], dir, ENV);
+  expect(result.code, result.stderr).toBe(0);
+  process.stdout.write(`npm run lab -- ${name}: ${(result.durationMs / 1000).toFixed(1)} s\n`);
+  expect(result.durationMs).toBeLessThan(60_000);
+  // The lab's own state and processes are gone.
+  expect(existsSync(join(dir, '.lab')) ? readdirSync(join(dir, '.lab')) : []).toEqual([]);
+  const json = JSON.parse(readFileSync(join(dir, 'out/lab.json'), 'utf8')) as LabJson;
+  expect(result.stdout.startsWith(json.finding)).toBe(true);
+  return { ...json, stdout: result.stdout };
+}
+
+// Each test checks what the lab's README says you should see.
+describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () => {
+  it('--list names every lab; an unknown lab exits 2 naming the allowed ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'labs-'));
+    const list = await runCli(['lab', '--list'], dir, ENV);
+    expect(list.code).toBe(0);
+    for (const name of ['buffering-pitfalls', 'chat-with-data', 'response-streaming', 'responses-api', 'stream-ids', 'token-limits']) expect(list.stdout).toContain(name);
+    const unknown = await runCli(['lab', 'nope'], dir, ENV);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/"LAB".*"nope" is not allowed.*buffering-pitfalls, chat-with-data/);
+  });
+
+  it('response-streaming: TTFT stays flat while the full answer grows; streaming wins by an order of magnitude; the gateway adds little', async () => {
+    const { facts } = await runLab('response-streaming');
+    expect(Math.abs(facts['ttftGrowthMs'] as number)).toBeLessThan(100);
+    expect(facts['nonStreamE2eGrowthMs'] as number).toBeGreaterThan(2000);
+    expect(facts['soonerFactorAtLongest'] as number).toBeGreaterThan(8);
+    // "a few ms": well under a quarter of the ~250 ms first-token time even on a loaded host.
+    expect(facts['gatewayTtftOverheadMs'] as number).toBeLessThan(60);
+  });
+
+  it('buffering-pitfalls: only the streaming policy passes; body logging holds the whole answer', async () => {
+    const { facts, finding } = await runLab('buffering-pitfalls');
+    expect(facts['streaming.failed']).toBe('none');
+    expect(String(facts['buffered.failed']).split(',')).toEqual(expect.arrayContaining(['incremental-delivery', 'lint-forward-request']));
+    expect(String(facts['body-logging.failed']).split(',')).toEqual(expect.arrayContaining(['incremental-delivery', 'lint-response-body', 'lint-body-logging']));
+    expect(facts['body-logging.gatewayTtftShareOfE2e'] as number).toBeGreaterThan(0.95);
+    expect(facts['body-logging.gatewayTtftCostMs'] as number).toBeGreaterThan(1000);
+    expect(facts['buffered.gatewayTtftCostMs'] as number).toBeGreaterThan(facts['streaming.gatewayTtftCostMs'] as number);
+    expect(finding).toMatch(/^streaming .*compliance (pass|warn)/);
+  });
+
+  it('chat-with-data: citations and intent first, the conversation carried, a capped reply reported as truncated', async () => {
+    const { facts } = await runLab('chat-with-data');
+    expect(facts['contextBeforeContentOnEveryTurn']).toBe(true);
+    expect(facts['topCitations']).toBe('Streaming through API Management | Token limits | Diagnostics and logging');
+    expect(facts['messagesSent']).toBe('2,4,6');
+    expect(facts['truncatedAt8']).toBe(3);
+    expect(facts['okAt8']).toBe(3);
+    expect(facts['truncatedAt256']).toBe(0);
+  });
+
+  it('responses-api: typed events on both URL shapes; the bridge costs next to nothing in TTFT', async () => {
+    const { facts } = await runLab('responses-api');
+    expect(String(facts['typedEvents']).split(',')).toEqual(expect.arrayContaining(['response.created', 'response.output_text.delta', 'response.completed']));
+    for (const key of ['datedResponsesTtftMs', 'v1ResponsesTtftMs', 'datedChatTtftMs', 'bridgeTtftMs']) expect(facts[key] as number).toBeGreaterThan(200);
+    expect(Math.abs(facts['bridgeTtftCostMs'] as number)).toBeLessThan(50);
+  });
+
+  it('stream-ids: every stream carries its ids and every one is found in the gateway log', async () => {
+    const { facts } = await runLab('stream-ids');
+    expect(facts['requests']).toBe(12);
+    expect(facts['requestsWithAllIds']).toBe(12);
+    expect(facts['everyChunkHasResponseId']).toBe(true);
+    expect(facts['joinedToGatewayLog']).toBe(12);
+    expect(facts['slowestFoundInLog']).toBe(true);
+  });
+
+  it('token-limits: 429s start once the window fills, retry-after says when, honouring it trades errors for latency', async () => {
+    const { facts } = await runLab('token-limits');
+    expect(facts['throttled'] as number).toBeGreaterThan(0);
+    expect(facts['firstThrottledRequest'] as number).toBeGreaterThan(5);
+    expect(facts['retryAfterMinMs'] as number).toBeGreaterThanOrEqual(1000);
+    expect(facts['retryAfterMaxMs'] as number).toBeLessThanOrEqual(6000);
+    expect(facts['honouredOk']).toBe(facts['honouredRequests']);
+    expect(facts['retried'] as number).toBeGreaterThan(0);
+    expect(facts['ttftP50HonouredMs'] as number).toBeGreaterThan(facts['ttftP50NoRetryMs'] as number);
+  });
+});
