@@ -25,7 +25,7 @@ export default defineLab({
   async run(lab) {
     const facts: Record<string, number | string | boolean> = {};
     const sentences: string[] = [];
-    for (const policy of lab.target === 'azure' ? POLICIES.slice(0, 1) : POLICIES) {
+    for (const policy of POLICIES) {
       await lab.deploy(policy.file);
       const summary = await lab.bench(`bench-${policy.name}`, ['--api', 'chat', '--stream', 'on', '--max-tokens', '256', '--requests', '4', '--concurrency', '4', '--warmup', '1']);
       const report = await lab.verify(`verify-${policy.name}`, ['--checks', CHECKS, '--api', 'chat']);

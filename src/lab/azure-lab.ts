@@ -2,6 +2,7 @@ import { BENCH_DEFAULTS } from '../config/bench-options.ts';
 import { LAB_KEY_ENV, type AzureDeployFlags, type CleanupOptions } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
 import type { ArmConnection } from '../../infra/arm-context.ts';
+import { applyApiPolicy } from '../../infra/apply-policy.ts';
 import { describeArmFailure } from '../../infra/arm-errors.ts';
 import { planAzureLab, type AzureLabRecord } from '../../infra/azure-plan.ts';
 import { CleanupRefusedError, cleanupAzure, planAzureCleanup } from '../../infra/cleanup.ts';
@@ -116,6 +117,15 @@ export async function cleanupAzureLab(
   } catch (error) {
     if (error instanceof CleanupRefusedError) throw new LabError('E_REFUSED', error.message);
     throw new LabError('E_AZURE', `Failed to clean up "${record.resourceGroup}": ${describeArmFailure(error)} The state is kept: run npm run lab:cleanup again to continue.`);
+  }
+}
+
+/** A guided lab on Azure: puts `policyXml` on the lab's API (and later puts the deployed one back). */
+export async function applyAzurePolicy(record: AzureLabRecord, policyXml: string, connect: (subscriptionId: string) => Promise<ArmConnection>, signal?: AbortSignal): Promise<void> {
+  try {
+    await applyApiPolicy(await connect(record.subscriptionId), record, policyXml, signal);
+  } catch (error) {
+    throw new LabError('E_AZURE', `Failed to apply a policy to "${record.apimService}": ${describeArmFailure(error)}`);
   }
 }
 

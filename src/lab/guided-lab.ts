@@ -11,7 +11,8 @@ import { LabError } from '../errors.ts';
 import type { ApiKind } from '../protocol/index.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
 import type { ChatMessage } from '../target/types.ts';
-import { cleanupLocal, deployLocal } from './local-lab.ts';
+import type { ArmConnection } from './azure-lab.ts';
+import { cleanupLocal, deployLocal, resolvePolicyFile } from './local-lab.ts';
 import { labRunInfo, readLabState, withLabSecrets, type LabState } from './state.ts';
 import { resolveTargets } from './targets.ts';
 import { buildVerifyPlan } from './verify-plan.ts';
@@ -83,6 +84,8 @@ export interface GuidedLabOptions {
   step: (text: string) => void;
   searchEndpoint?: string | undefined;
   searchIndex?: string | undefined;
+  /** Azure: how to reach ARM (tests inject a fake). */
+  connectAzure?: (subscriptionId: string) => Promise<ArmConnection>;
 }
 
 /**
@@ -96,6 +99,13 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
   const requireState = (): LabState => {
     if (!state) throw new LabError('E_LAB_STATE', `Failed to run lab "${definition.name}": it measured before deploying. Call lab.deploy(policy) first.`);
     return state;
+  };
+  let azurePolicyChanged = false;
+  // Loaded only for an Azure lab: the ARM SDKs take about half a second to import.
+  let appliedPolicyFile: string | undefined;
+  const applyPolicy = async (xml: string, signal?: AbortSignal): Promise<void> => {
+    const azure = await import('./azure-lab.ts');
+    await azure.applyAzurePolicy(requireState().azure!, xml, options.connectAzure ?? azure.defaultArmConnection, signal);
   };
   const search = {
     endpoint: options.searchEndpoint ?? options.env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
@@ -113,13 +123,18 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
     signal: options.signal,
     step: options.step,
     async deploy(policy) {
+      const inLab = join(options.labDir, policy);
+      const policyArg = existsSync(inLab) ? resolve(inLab) : policy;
       if (options.target === 'azure') {
-        options.step(`deploy: using the Azure lab in ${options.stateFile} as deployed (policy "${policy}" is applied with the commands in the lab's README)`);
+        const record = requireState().azure!;
+        const file = resolvePolicyFile(policyArg);
+        options.step(`policy: ${policy} on ${record.apimService} (API ${record.apiId}); APIM may take a few seconds to use it`);
+        await applyPolicy(readFileSync(file, 'utf8'), options.signal);
+        appliedPolicyFile = file;
+        azurePolicyChanged = file !== requireState().policyFile;
         return;
       }
       if (state) await cleanupLocal(options.stateFile);
-      const inLab = join(options.labDir, policy);
-      const policyArg = existsSync(inLab) ? resolve(inLab) : policy;
       options.step(`deploy: mock + gateway, policy ${policy}`);
       const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [] }, options.signal);
       state = outcome.state;
@@ -135,7 +150,9 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
     async verify(name, args) {
       const current = requireState();
       const dir = dirOf(name);
-      const verifyOptions = resolveVerifyOptions([...args, '--state', options.stateFile, '--out', dir], labEnv(), CHECK_IDS);
+      // On Azure the lint reads the policy this lab applied (the state records the deployed one).
+      const policyArgs = appliedPolicyFile && !args.includes('--policy') ? ['--policy', appliedPolicyFile] : [];
+      const verifyOptions = resolveVerifyOptions([...args, ...policyArgs, '--state', options.stateFile, '--out', dir], labEnv(), CHECK_IDS);
       options.step(`verify ${name}: ${args.join(' ')}`);
       const report = await runVerify(buildVerifyPlan(verifyOptions, current, labEnv()), { checks: verifyOptions.checks, signal: options.signal, onCheck: (c) => options.step(`  ${c.status.padEnd(4)} ${c.id}`) });
       writeComplianceFiles(dir, report);
@@ -161,6 +178,11 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
     return await definition.run(context);
   } finally {
     if (options.target === 'local' && state) await cleanupLocal(options.stateFile);
+    // Leave the Azure lab as lab:deploy made it: its own policy back on the API (even after Ctrl-C, so no signal).
+    if (azurePolicyChanged && state?.azure && state.policyFile) {
+      options.step(`policy: restoring ${state.policyFile}`);
+      await applyPolicy(readFileSync(state.policyFile, 'utf8'));
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cleanupCommand, deployCommand, type LabCommandDeps } from '../../src/cli/lab-commands.ts';
 import { verifyCommand } from '../../src/cli/verify-command.ts';
+import { defineLab, runGuidedLab } from '../../src/lab/guided-lab.ts';
 import { readLabState } from '../../src/lab/state.ts';
 import { FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
 
@@ -153,5 +154,38 @@ describe('lab:verify on an Azure lab lints what is deployed, read through ARM', 
     expect(JSON.stringify(logging.checks.find((c) => c.id === 'lint-body-logging'))).toMatch(/api\/applicationinsights/);
     expect(readdirSync(join(dir, 'logging'))).toContain('compliance.md');
     expect(out + err).not.toContain(APIM_KEY);
+  });
+});
+
+describe('a guided lab on Azure (npm run lab -- <name> --target azure)', () => {
+  it('puts each policy the lab asks for on the deployed API, and the deployed one back at the end', async () => {
+    expect(await deployCommand(['--target', 'azure', '--state', stateFile, '--lab-id', 'slgl1'], env, deps())).toBe(0);
+    const policyPuts = (): number => arm.log.filter((r) => r.method === 'PUT' && /\/apis\/[^/]+\/policies\/policy$/i.test(r.path)).length;
+    const currentPolicy = (): string => {
+      const [, resource] = [...arm.resources].find(([key]) => /\/apis\/[^/]+\/policies\/policy$/.test(key))!;
+      return String((resource.body['properties'] as { value?: string }).value);
+    };
+    const deployed = currentPolicy();
+    expect(policyPuts()).toBe(1);
+    const seen: string[] = [];
+    const finding = await runGuidedLab(
+      defineLab({
+        name: 'policy-switch',
+        title: 'switch',
+        async run(lab) {
+          await lab.deploy('buffered');
+          seen.push(currentPolicy());
+          return { finding: 'switched', facts: {} };
+        },
+      }),
+      { labDir: dir, outDir: join(dir, 'out'), target: 'azure', stateFile, env, signal: new AbortController().signal, toolVersion: 'test', step: () => {}, connectAzure: deps().connectAzure },
+    );
+    expect(finding.finding).toBe('switched');
+    // During the lab: the buffered policy (forward-request without buffer-response="false").
+    expect(seen[0]).toContain('<forward-request timeout="120" />');
+    // After it: the deployed streaming policy again, verbatim.
+    expect(policyPuts()).toBe(3);
+    expect(currentPolicy()).toBe(deployed);
+    expect(deployed).toContain('buffer-response="false"');
   });
 });
