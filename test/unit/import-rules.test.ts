@@ -53,6 +53,17 @@ describe('import direction', () => {
     }
   });
 
+  it('labs import only the public API (src/index.ts) and files of their own folder', () => {
+    const files = sourceFiles('labs');
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    for (const file of files) {
+      for (const target of relativeImports(file)) {
+        const ok = target === 'src/index.ts' || under(target, file.split('/').slice(0, 2).join('/'));
+        expect(ok, `${file} -> ${target}`).toBe(true);
+      }
+    }
+  });
+
   it('src never imports mock-server or infra except from src/lab and src/cli', () => {
     for (const file of sourceFiles('src')) {
       if (under(file, 'src/lab') || under(file, 'src/cli')) continue;
