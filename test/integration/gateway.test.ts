@@ -58,6 +58,42 @@ describe('local gateway: forward-request buffer-response', () => {
     }
   });
 
+  it('a policy that reads context.Response.Body holds the whole stream, even with buffer-response="false"', async () => {
+    const xml = policyXml({ outbound: '<log-to-eventhub logger-id="audit">@(context.Response.Body.As<string>(preserveContent: true))</log-to-eventhub>' });
+    const gateway = await startGateway(policyFile(xml), mock.url, { backendKey: TEST_KEY, subscriptionKeys: [SUB_KEY] });
+    try {
+      const result = await probe(gateway.url + CHAT, chatBody(), { 'x-mock-stamp': '1' });
+      expect(result.status).toBe(200);
+      expect(result.events.at(-1)?.data).toBe('[DONE]');
+      // 40 frames 8 ms apart, and the first one reaches the client only with the last.
+      const stamped = result.events.filter((e) => e.stamp !== undefined);
+      const firstLag = msBetween(stamped[0]!.stamp!.emitNs, stamped[0]!.arrivalNs);
+      expect(firstLag).toBeGreaterThan(250);
+      expect(result.reads.length).toBeLessThanOrEqual(3);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('logs one access-log entry per request, with the ids that join it to the client and no query string', async () => {
+    const entries: Array<Record<string, unknown>> = [];
+    const gateway = await startGateway(LAB_POLICY('streaming'), mock.url, { backendKey: TEST_KEY, subscriptionKeys: [SUB_KEY], accessLog: (e) => void entries.push({ ...e }) });
+    try {
+      const ok = await runProbe({ url: `${gateway.url}${CHAT}&api-key=${SUB_KEY}`, headers: { 'x-ms-client-request-id': 'client-1' }, body: chatBody(), timeoutMs: 10_000 });
+      const refused = await probe(gateway.url + CHAT, chatBody(), { 'api-key': 'wrong' });
+      expect([ok.status, refused.status]).toEqual([200, 401]);
+      for (let i = 0; i < 20 && entries.length < 2; i++) await sleep(10);
+      expect(entries).toHaveLength(2);
+      const [first, second] = entries as [Record<string, unknown>, Record<string, unknown>];
+      expect(first).toMatchObject({ event: 'request', method: 'POST', path: '/openai/deployments/gpt-4o-mini/chat/completions', responseCode: 200, clientRequestId: 'client-1', backendRequestId: ok.headers['x-request-id'], apimRequestId: ok.headers['apim-request-id'], isCancelled: false });
+      expect(first['backendTimeMs'] as number).toBeLessThan(first['totalTimeMs'] as number);
+      expect(second).toMatchObject({ responseCode: 401, backendRequestId: null, backendTimeMs: null });
+      expect(JSON.stringify(entries)).not.toContain(SUB_KEY);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('timeout bounds the wait for the backend headers: 504 from the gateway', async () => {
     const gateway = await startGateway(policyFile(policyXml({ backend: '<forward-request timeout-ms="300" buffer-response="false" />' })), mock.url, { backendKey: TEST_KEY });
     try {
