@@ -48,7 +48,7 @@ export default defineLab({
     const finding = first
       ? `At ${RATE_PER_SEC} requests/s against a limit of 2,000 tokens per ${lab.target === 'local' ? `"minute" (compressed locally to ${WINDOW_MS / 1000} s)` : 'minute'}, the first 429 came at request ${first.index + 1} (${(first.index / RATE_PER_SEC).toFixed(2)} s into the run, after ${tokensBefore.toLocaleString('en-US')} completion tokens); ` +
         `${throttled.length} of ${shedSamples.length} requests were refused, each with retry-after ${retryAfter.length > 0 ? `${formatMs(Math.min(...retryAfter))} to ${formatMs(Math.max(...retryAfter))}` : 'missing'}. ` +
-        `Honouring retry-after turned ${b.ok} of ${b.requests} requests into answers (${retried.length} after waiting), but the median time to first token went from ${formatMs(a.ttftMs?.p50 ?? NaN)} to ${formatMs(b.ttftMs?.p50 ?? NaN)} and the p95 to ${formatMs(b.ttftMs?.p95 ?? NaN)}, counted from each request's scheduled start.`
+        `Honouring retry-after turned ${b.ok} of ${b.requests} requests into answers (${retried.length} after waiting${b.ok < b.requests ? `; ${b.requests - b.ok} still refused after 5 attempts, as retries compete with new arrivals for the same window` : ''}), but the median time to first token went from ${formatMs(a.ttftMs?.p50 ?? NaN)} to ${formatMs(b.ttftMs?.p50 ?? NaN)} and the p95 to ${formatMs(b.ttftMs?.p95 ?? NaN)}, counted from each request's scheduled start.`
       : `No request was throttled at ${RATE_PER_SEC} requests/s: raise the rate or lower tokens-per-minute in token-limit.xml.`;
     return {
       finding,
@@ -57,6 +57,7 @@ export default defineLab({
         throttled: throttled.length,
         retryAfterMinMs: retryAfter.length > 0 ? Math.min(...retryAfter) : null,
         retryAfterMaxMs: retryAfter.length > 0 ? Math.max(...retryAfter) : null,
+        noRetryOk: a.ok,
         honouredOk: b.ok,
         honouredRequests: b.requests,
         retried: retried.length,

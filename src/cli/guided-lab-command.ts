@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LabRunOptions } from '../config/lab-options.ts';
+import { isLabError } from '../errors.ts';
 import { runGuidedLab, type LabDefinition, type LabFinding } from '../lab/guided-lab.ts';
 import { readVersion } from './bench-command.ts';
 import { withInterrupt } from './interrupt.ts';
@@ -39,7 +40,19 @@ export async function guidedLabCommand(options: LabRunOptions & { name: string }
   const step = (text: string): void => void process.stderr.write(`[${options.name} ${((performance.now() - started) / 1000).toFixed(1)} s] ${text}\n`);
   return withInterrupt('stopping, writing what was measured, cleaning up', async (signal) => {
     step(`${definition.title} (${options.target})`);
-    const finding: LabFinding = await runGuidedLab(definition, { labDir: join(LABS_DIR, options.name), outDir, target: options.target, stateFile, env, signal, toolVersion: readVersion(), step, searchEndpoint: options.searchEndpoint, searchIndex: options.searchIndex });
+    let finding: LabFinding;
+    try {
+      finding = await runGuidedLab(definition, { labDir: join(LABS_DIR, options.name), outDir, target: options.target, stateFile, env, signal, toolVersion: readVersion(), step, searchEndpoint: options.searchEndpoint, searchIndex: options.searchIndex });
+    } catch (error) {
+      // The lab's own processes are already cleaned up (runGuidedLab's finally); what each step measured is on disk.
+      if (signal.aborted) {
+        process.stderr.write(`Lab "${options.name}" interrupted; what was measured is in ${outDir}/\n`);
+        return 130;
+      }
+      if (isLabError(error)) throw error;
+      process.stderr.write(`Failed to run lab "${options.name}": ${(error as Error).message}. What was measured is in ${outDir}/.\n`);
+      return 1;
+    }
     writeFileSync(join(outDir, 'lab.json'), `${JSON.stringify({ lab: options.name, target: options.target, ...finding }, null, 2)}\n`);
     writeFileSync(join(outDir, 'lab.md'), `# ${definition.title}\n\n${finding.finding}\n\n| fact | value |\n|---|---|\n${Object.entries(finding.facts).map(([k, v]) => `| ${k} | ${String(v)} |`).join('\n')}\n`);
     process.stdout.write(`${finding.finding}\nResults: ${outDir}/ (lab.md, lab.json, and one folder per step with its report.html or compliance files)\n`);

@@ -91,7 +91,8 @@ export interface GuidedLabOptions {
 /**
  * Runs one lab definition. Local: the lab deploys its own mock + gateway under its own state
  * file and the runner cleans them up in `finally`. Azure: the lab measures the lab recorded in
- * the state file (deployed with `lab:deploy -- --target azure`) and changes nothing there.
+ * the state file (deployed with `lab:deploy -- --target azure`); a policy it asks for is put on
+ * the API through ARM, and the deployed policy is put back in `finally`.
  */
 export async function runGuidedLab(definition: LabDefinition, options: GuidedLabOptions): Promise<LabFinding> {
   let state: LabState | undefined = options.target === 'azure' ? readAzureState(options.stateFile) : undefined;
@@ -101,8 +102,8 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
     return state;
   };
   let azurePolicyChanged = false;
-  // Loaded only for an Azure lab: the ARM SDKs take about half a second to import.
   let appliedPolicyFile: string | undefined;
+  // Loaded only for an Azure lab: the ARM SDKs take about half a second to import.
   const applyPolicy = async (xml: string, signal?: AbortSignal): Promise<void> => {
     const azure = await import('./azure-lab.ts');
     await azure.applyAzurePolicy(requireState().azure!, xml, options.connectAzure ?? azure.defaultArmConnection, signal);

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCli, startCli } from '../helpers/cli.ts';
 
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_SEARCH')));
 
@@ -91,8 +92,27 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     expect(facts['firstThrottledRequest'] as number).toBeGreaterThan(5);
     expect(facts['retryAfterMinMs'] as number).toBeGreaterThanOrEqual(1000);
     expect(facts['retryAfterMaxMs'] as number).toBeLessThanOrEqual(6000);
-    expect(facts['honouredOk']).toBe(facts['honouredRequests']);
+    // Retries compete with new arrivals for the window: nearly all are answered (the client gives up after 5 attempts).
+    expect(facts['honouredOk'] as number).toBeGreaterThanOrEqual(0.9 * (facts['honouredRequests'] as number));
+    expect(facts['honouredOk'] as number).toBeGreaterThan(facts['noRetryOk'] as number);
     expect(facts['retried'] as number).toBeGreaterThan(0);
     expect(facts['ttftP50HonouredMs'] as number).toBeGreaterThan(facts['ttftP50NoRetryMs'] as number);
+  });
+
+  it('Ctrl-C mid-lab: exits 130, keeps what was measured, leaves no lab behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-interrupt-'));
+    const { child, done } = startCli(['lab', 'response-streaming', '--out', 'out'], dir, ENV);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    for (let i = 0; i < 300 && !stderr.includes('bench bench:'); i++) await sleep(50);
+    await sleep(3000);
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code, result.stderr).toBe(130);
+    expect(result.stderr).toMatch(/interrupted/);
+    expect(existsSync(join(dir, '.lab')) ? readdirSync(join(dir, '.lab')) : []).toEqual([]);
+    // The bench wrote what it measured before stopping.
+    expect(readFileSync(join(dir, 'out/bench/samples.jsonl'), 'utf8').trim().split('\n').length).toBeGreaterThan(0);
+    expect(existsSync(join(dir, 'out/bench/summary.json'))).toBe(true);
   });
 });
