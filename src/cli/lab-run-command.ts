@@ -28,9 +28,17 @@ The whole local lab in one go: deploy (mock + gateway), bench, verify, report, c
 With a lab name, runs that guided lab from labs/<lab>/ instead (--list names them).
   --policy streaming|buffered|FILE   gateway policy (default streaming)
   --requests N                requests per bench scenario, all at once (default 8)
-  --out DIR                   (default reports/lab-<timestamp>)
+  --out DIR                   (default reports/lab-<timestamp>, or reports/<lab>-<timestamp>)
 
-Exit code: 0 compliant, 1 a compliance check failed (or the lab failed), 2 bad usage, 130 interrupted.`;
+Guided labs (labs/README.md):
+  --list                      the labs and what each shows
+  --target local|azure        local (default): its own mock + gateway, cleaned up after;
+                              azure: the lab deployed with lab:deploy -- --target azure
+  --state FILE                the Azure lab's state (default .lab/state.json)
+  --search-endpoint URL --search-index NAME   chat-with-data on Azure (or AZURE_SEARCH_ENDPOINT/_INDEX)
+
+Exit code: 0 compliant (a guided lab: it ran), 1 a compliance check failed (or the lab failed),
+2 bad usage, 130 interrupted.`;
 
 /** The lab's model: gpt-4o-mini's time to first token, a brisk 8 ms per token, 256-token answers. */
 const LAB_MOCK_ARGS = ['--itl-ms', '8', '--output-tokens', '256'];

@@ -195,7 +195,11 @@ export function resolveLabRunOptions(argv: readonly string[], labNames: readonly
   const name = positionals[0] !== undefined ? oneOf('LAB', positionals[0], labNames) : undefined;
   const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', ['local', 'azure'] as const);
   if (name === undefined && target === 'azure') throw new InvalidOptionError('--target', 'the whole-lab run is local only; name a lab to run it on Azure', `a lab name (${labNames.join(', ')}) with --target azure`);
-  if (name !== undefined && values['policy'] !== undefined) throw new InvalidOptionError('--policy', 'a guided lab sets its own policies', 'no --policy with a lab name');
+  if (name !== undefined) {
+    for (const flag of ['policy', 'requests'] as const) if (values[flag] !== undefined) throw new InvalidOptionError(`--${flag}`, 'a guided lab sets its own policies and load', `no --${flag} with a lab name`);
+  } else {
+    for (const flag of ['state', 'search-endpoint', 'search-index'] as const) if (values[flag] !== undefined) throw new InvalidOptionError(`--${flag}`, 'only guided labs take it', `a lab name (${labNames.join(', ')}) before --${flag}`);
+  }
   return {
     name,
     target,

@@ -30,7 +30,7 @@ async function runLab(name: string): Promise<LabJson & { stdout: string }> {
 
 // Each test checks what the lab's README says you should see.
 describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () => {
-  it('--list names every lab; an unknown lab exits 2 naming the allowed ones', async () => {
+  it('--list names every lab; an unknown lab or a flag the lab does not take exits 2, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'labs-'));
     const list = await runCli(['lab', '--list'], dir, ENV);
     expect(list.code).toBe(0);
@@ -38,6 +38,12 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     const unknown = await runCli(['lab', 'nope'], dir, ENV);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/"LAB".*"nope" is not allowed.*buffering-pitfalls, chat-with-data/);
+    const load = await runCli(['lab', 'chat-with-data', '--requests', '3'], dir, ENV);
+    expect(load.code).toBe(2);
+    expect(load.stderr).toMatch(/"--requests": a guided lab sets its own/);
+    const azureWhole = await runCli(['lab', '--target', 'azure'], dir, ENV);
+    expect(azureWhole.code).toBe(2);
+    expect(azureWhole.stderr).toMatch(/"--target": the whole-lab run is local only/);
   });
 
   it('response-streaming: TTFT stays flat while the full answer grows; streaming wins by an order of magnitude; the gateway adds little', async () => {
