@@ -1,5 +1,5 @@
 import { LAB_KEY_ENV } from '../src/config/lab-options.ts';
-import { armIdOf, COGNITIVE_SERVICES_RESOURCE, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
+import { armIdOf, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
 import { untilDone, type ArmClients } from './arm-context.ts';
 import { readArmError } from './arm-errors.ts';
 import { roleAssignmentName } from './role-name.ts';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { runBench, type BenchProgress } from '../bench/run-bench.ts';
 import { resolveBenchOptions } from '../config/bench-options.ts';
 import { labRunInfo, readLabState, withLabSecrets } from '../lab/state.ts';
 import { resolveTargets } from '../lab/targets.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { withInterrupt } from './interrupt.ts';
+import { defaultOutDir } from './run-paths.ts';
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
@@ -76,7 +76,7 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
   }
   const state = options.endpoint === undefined ? readLabState(options.stateFile) : undefined;
   const targets = resolveTargets(options, state);
-  const outDir = options.out ?? join('reports', new Date().toISOString().replace(/[:.]/g, '-'));
+  const outDir = options.out ?? defaultOutDir();
   return withInterrupt('finishing in-flight requests and writing what was measured', async (signal) => {
     const result = await runBench({
       options,

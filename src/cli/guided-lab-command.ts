@@ -6,6 +6,7 @@ import { isLabError } from '../errors.ts';
 import { runGuidedLab, type LabDefinition, type LabFinding } from '../lab/guided-lab.ts';
 import { readVersion } from './bench-command.ts';
 import { withInterrupt } from './interrupt.ts';
+import { defaultOutDir, ownStateFile, stepPrinter } from './run-paths.ts';
 
 const LABS_DIR = fileURLToPath(new URL('../../labs/', import.meta.url));
 
@@ -32,12 +33,10 @@ async function loadLab(name: string): Promise<LabDefinition> {
 /** `npm run lab -- <name>`: runs one guided lab and ends with its finding. */
 export async function guidedLabCommand(options: LabRunOptions & { name: string }, env: NodeJS.ProcessEnv): Promise<number> {
   const definition = await loadLab(options.name);
-  const outDir = options.out ?? join('reports', `${options.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const outDir = options.out ?? defaultOutDir(options.name);
   mkdirSync(outDir, { recursive: true });
-  // Local: its own state file, so a lab the user deployed with lab:deploy is not touched.
-  const stateFile = options.target === 'local' ? join('.lab', `run-${process.pid}`, 'state.json') : options.stateFile;
-  const started = performance.now();
-  const step = (text: string): void => void process.stderr.write(`[${options.name} ${((performance.now() - started) / 1000).toFixed(1)} s] ${text}\n`);
+  const stateFile = options.target === 'local' ? ownStateFile() : options.stateFile;
+  const step = stepPrinter(options.name);
   return withInterrupt('stopping, writing what was measured, cleaning up', async (signal) => {
     step(`${definition.title} (${options.target})`);
     let finding: LabFinding;

@@ -6,7 +6,7 @@ import { BENCH_DEFAULTS } from '../config/bench-options.ts';
 // The Azure SDKs take about a second to load: only commands that reach Azure import them.
 import type { ArmConnection, AzureDeployOutcome } from '../lab/azure-lab.ts';
 const loadAzureLab = () => import('../lab/azure-lab.ts');
-import { cleanupLocal, deployLocal, LAB_POLICIES, resolvePolicyFile } from '../lab/local-lab.ts';
+import { cleanupLocal, deployLocal, resolvePolicyFile } from '../lab/local-lab.ts';
 import { readLabState, type LabState } from '../lab/state.ts';
 import { withInterrupt } from './interrupt.ts';
 import { createTaskList } from './task-list.ts';

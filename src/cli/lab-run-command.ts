@@ -18,6 +18,7 @@ import { refreshHtmlReport } from '../report/write-report.ts';
 import { progressPrinter, readVersion } from './bench-command.ts';
 import { guidedLabCommand, labNames, listLabs } from './guided-lab-command.ts';
 import { withInterrupt } from './interrupt.ts';
+import { defaultOutDir, ownStateFile, stepPrinter } from './run-paths.ts';
 
 export const LAB_RUN_USAGE = `Usage: npm run lab -- [options]
        npm run lab -- <lab> [--target local|azure] [--state FILE] [--out DIR]
@@ -56,11 +57,9 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
     return 0;
   }
   if (options.name !== undefined) return guidedLabCommand({ ...options, name: options.name }, env);
-  const outDir = options.out ?? join('reports', `lab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  // Its own state file: a lab the user deployed with lab:deploy is neither reused nor touched.
-  const stateFile = join('.lab', `run-${process.pid}`, 'state.json');
-  const started = performance.now();
-  const step = (text: string): void => void process.stderr.write(`[lab ${((performance.now() - started) / 1000).toFixed(1)} s] ${text}\n`);
+  const outDir = options.out ?? defaultOutDir('lab');
+  const stateFile = ownStateFile();
+  const step = stepPrinter('lab');
   return withInterrupt('stopping, writing what was measured, cleaning up', async (signal) => {
     let bench: BenchRunResult | undefined;
     let compliance: ComplianceReport | undefined;

@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { CHECK_IDS, runVerify } from '../compliance/index.ts';
 import { resolveVerifyOptions } from '../config/verify-options.ts';
 import { buildVerifyPlan } from '../lab/verify-plan.ts';
@@ -10,6 +9,7 @@ import { writeComplianceFiles } from '../report/write-compliance.ts';
 import { refreshHtmlReport } from '../report/write-report.ts';
 import { createAuthHeaders } from '../target/auth.ts';
 import { withInterrupt } from './interrupt.ts';
+import { defaultOutDir } from './run-paths.ts';
 
 export const VERIFY_USAGE = `Usage: npm run lab:verify -- [options]
 
@@ -68,7 +68,7 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
   const plan = buildVerifyPlan(options, state, labEnv, deployed);
   // A missing key is a usage error, found before any probe runs.
   for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, labEnv);
-  const outDir = options.out ?? join('reports', `verify-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const outDir = options.out ?? defaultOutDir('verify');
   return withInterrupt('writing the checks that finished', async (signal) => {
     const report = await runVerify(plan, {
       checks: options.checks,
