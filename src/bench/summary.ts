@@ -1,3 +1,4 @@
+import type { LabTarget } from '../config/lab-options.ts';
 import { pairedDifference, type Interval } from '../metrics/stats.ts';
 import type { ScenarioAggregate, ScenarioSummary } from './aggregate.ts';
 
@@ -51,7 +52,7 @@ export interface RunMetadata {
 }
 
 export interface LabRunInfo {
-  target: 'local' | 'azure';
+  target: LabTarget;
   labId: string | null;
   policyFile: string | null;
 }

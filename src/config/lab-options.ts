@@ -2,10 +2,11 @@ import { InvalidOptionError } from '../errors.ts';
 import { BENCH_DEFAULTS, oneOf, parseCommandLine, parseFlags, positiveNumber } from './bench-options.ts';
 
 export const LAB_TARGETS = ['local', 'azure'] as const;
+export type LabTarget = (typeof LAB_TARGETS)[number];
 
 /** `npm run lab:deploy` options. */
 export interface DeployOptions {
-  target: (typeof LAB_TARGETS)[number];
+  target: LabTarget;
   policy: string;
   stateFile: string;
   seed: number;
@@ -76,7 +77,7 @@ export interface LabRunOptions {
   /** A guided lab in labs/<name>/ (none: the whole local lab in one go). */
   name: string | undefined;
   /** Guided labs: measure the local lab (default) or the Azure lab in --state. */
-  target: 'local' | 'azure';
+  target: LabTarget;
   stateFile: string;
   list: boolean;
   searchEndpoint: string | undefined;
@@ -193,7 +194,7 @@ export function resolveLabRunOptions(argv: readonly string[], labNames: readonly
   const requests = positiveNumber('--requests', values['requests'] as string | undefined, { min: 2, max: 1000 }) ?? 8;
   if (positionals.length > 1) throw new InvalidOptionError('LAB', `one lab at a time, got ${positionals.join(' ')}`, labNames.join(', '));
   const name = positionals[0] !== undefined ? oneOf('LAB', positionals[0], labNames) : undefined;
-  const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', ['local', 'azure'] as const);
+  const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', LAB_TARGETS);
   if (name === undefined && target === 'azure') throw new InvalidOptionError('--target', 'the whole-lab run is local only; name a lab to run it on Azure', `a lab name (${labNames.join(', ')}) with --target azure`);
   if (name !== undefined) {
     for (const flag of ['policy', 'requests'] as const) if (values[flag] !== undefined) throw new InvalidOptionError(`--${flag}`, 'a guided lab sets its own policies and load', `no --${flag} with a lab name`);
@@ -203,7 +204,7 @@ export function resolveLabRunOptions(argv: readonly string[], labNames: readonly
   return {
     name,
     target,
-    stateFile: (values['state'] as string | undefined) ?? '.lab/state.json',
+    stateFile: (values['state'] as string | undefined) ?? BENCH_DEFAULTS.stateFile,
     list: values['list'] === true,
     searchEndpoint: values['search-endpoint'] as string | undefined,
     searchIndex: values['search-index'] as string | undefined,

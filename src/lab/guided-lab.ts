@@ -6,6 +6,7 @@ import { createRequester } from '../client/requester.ts';
 import type { Timeline } from '../client/timeline.ts';
 import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
 import { BENCH_DEFAULTS, resolveBenchOptions } from '../config/bench-options.ts';
+import type { LabTarget } from '../config/lab-options.ts';
 import { resolveVerifyOptions } from '../config/verify-options.ts';
 import { LabError } from '../errors.ts';
 import type { ApiKind } from '../protocol/index.ts';
@@ -38,7 +39,7 @@ export interface LabRequest {
 
 /** What a lab definition can do; the runner implements it for the local lab (and Azure). */
 export interface LabContext {
-  target: 'local' | 'azure';
+  target: LabTarget;
   /** The lab's own folder (its policies and prompts). */
   labDir: string;
   outDir: string;
@@ -76,7 +77,7 @@ export function defineLab(definition: LabDefinition): LabDefinition {
 export interface GuidedLabOptions {
   labDir: string;
   outDir: string;
-  target: 'local' | 'azure';
+  target: LabTarget;
   stateFile: string;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;

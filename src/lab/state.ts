@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LabRunInfo } from '../bench/summary.ts';
+import type { LabTarget } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
 import { API_STYLES, type ApiStyle, type TargetAuth } from '../target/types.ts';
 import type { AzureLabRecord } from '../../infra/azure-plan.ts';
@@ -37,7 +38,7 @@ export interface LabProcess {
 
 export interface LabState {
   schemaVersion: 1;
-  target: 'local' | 'azure';
+  target: LabTarget;
   deployment: string;
   apiVersion: string;
   paths: Record<string, LabPath>;
