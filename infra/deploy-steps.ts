@@ -1,5 +1,6 @@
 import { LAB_KEY_ENV } from '../src/config/lab-options.ts';
 import { armIdOf, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
+import { putApiPolicy } from './apply-policy.ts';
 import { untilDone, type ArmClients } from './arm-context.ts';
 import { readArmError } from './arm-errors.ts';
 import { roleAssignmentName } from './role-name.ts';
@@ -219,7 +220,7 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     title: 'API policy',
     needs: ['apim-api', 'apim-backend'],
     async run({ clients, record, policyXml }) {
-      const policy = await clients.apim.apiPolicy.createOrUpdate(record.resourceGroup, record.apimService, record.apiId, 'policy', { value: policyXml, format: 'rawxml' }, { ifMatch: '*', abortSignal: clients.signal });
+      const policy = await putApiPolicy(clients, record, policyXml);
       return { record: finished(policy.id) };
     },
   },
