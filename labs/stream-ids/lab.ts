@@ -1,16 +1,5 @@
 import { join } from 'node:path';
-import { defineLab, forEachSample, formatMs, type Sample } from '../../src/index.ts';
-
-interface GatewayLogEntry {
-  event: string;
-  path: string;
-  responseCode: number;
-  clientRequestId: string | null;
-  backendRequestId: string | null;
-  apimRequestId: string | null;
-  backendTimeMs: number | null;
-  totalTimeMs: number;
-}
+import { defineLab, forEachSample, formatMs, readGatewayLog, type GatewayLogEntry, type Sample } from '../../src/index.ts';
 
 /** Every streamed piece is traceable: ids on every request, the response id on every chunk, and the join to the gateway's log. */
 export default defineLab({
@@ -38,11 +27,7 @@ export default defineLab({
     let joined = 0;
     let slowestLine: GatewayLogEntry | undefined;
     if (lab.target === 'local') {
-      const log = lab
-        .logOf('gateway')
-        .split('\n')
-        .filter((line) => line.startsWith('{"event":"request"'))
-        .map((line) => JSON.parse(line) as GatewayLogEntry);
+      const log = readGatewayLog(lab.logOf('gateway'));
       const byRequestId = new Map(log.map((entry) => [entry.backendRequestId, entry]));
       joined = samples.filter((s) => s.ids.requestId !== null && byRequestId.has(s.ids.requestId)).length;
       slowestLine = byRequestId.get(slowest.ids.requestId);

@@ -3,6 +3,7 @@ import { integer, parseStrictArgs } from '../cli-options.ts';
 import { closeOnSignal } from '../until-signal.ts';
 import { loadGatewayPolicy } from './policy.ts';
 import { createGateway, DEFAULT_GATEWAY_MAX_BODY_BYTES } from './server.ts';
+import { TOKEN_WINDOW_MS } from './token-limit.ts';
 
 export const GATEWAY_USAGE = `Usage: node mock-server/gateway/cli.ts --backend URL --policy FILE [options]
 
@@ -54,7 +55,7 @@ async function main(argv: readonly string[]): Promise<void> {
       host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
       port: integer('port', values['port'] as string | undefined, 0, 65_535) ?? 0,
       maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'] as string | undefined, 1, 1024 ** 3) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
-      tokenWindowMs: integer('token-window-ms', values['token-window-ms'] as string | undefined, 1000, 3_600_000) ?? 60_000,
+      tokenWindowMs: integer('token-window-ms', values['token-window-ms'] as string | undefined, 1000, 3_600_000) ?? TOKEN_WINDOW_MS,
       // The access log, one JSON line per request on stdout (the lab keeps it in .lab/logs/gateway.log).
       accessLog: (entry) => void process.stdout.write(`${JSON.stringify(entry)}\n`),
     });

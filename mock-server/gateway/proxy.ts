@@ -6,6 +6,7 @@ import { MESSAGES, writeGatewayError } from './gateway-errors.ts';
 import type { GatewayPolicy, HeaderRule } from './policy.ts';
 import { createRelay } from './relay.ts';
 import type { TokenWindow } from './token-limit.ts';
+import type { GatewayLogEntry } from '../../src/protocol/gateway-log.ts';
 import { createStreamMeter, estimatePromptTokens, usageOf } from './usage-meter.ts';
 
 export interface ProxyConfig {
@@ -24,27 +25,6 @@ export interface ProxyConfig {
   stats: { requests: number; forwarded: number; cancelledUpstream: number };
   /** Called once per request when its response ends, like a line of APIM's GatewayLogs. */
   accessLog?: ((entry: GatewayLogEntry) => void) | undefined;
-}
-
-/**
- * One request as the gateway saw it, with the ids that join it to the client's record:
- * the client's `x-ms-client-request-id`, and the backend's `x-request-id` and `apim-request-id`
- * as relayed. No query string (it may hold a subscription key), no header values but ids.
- */
-export interface GatewayLogEntry {
-  event: 'request';
-  time: string;
-  method: string;
-  path: string;
-  responseCode: number;
-  clientRequestId: string | null;
-  backendRequestId: string | null;
-  apimRequestId: string | null;
-  /** Request received to backend response headers; null when it never reached the backend. */
-  backendTimeMs: number | null;
-  totalTimeMs: number;
-  /** The client left before the response ended. */
-  isCancelled: boolean;
 }
 
 const headerValue = (value: string | string[] | number | undefined): string | null => (value === undefined ? null : String(Array.isArray(value) ? value[0] : value));

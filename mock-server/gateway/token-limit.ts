@@ -26,7 +26,7 @@ export class TokenWindow {
     this.#windowMs = windowMs;
   }
 
-  /** Tokens charged within the last minute. */
+  /** Tokens charged within the last window (a minute unless compressed). */
   used(): number {
     const since = this.#now() - this.#windowMs;
     this.#charges = this.#charges.filter((c) => c.atMs > since);

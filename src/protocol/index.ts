@@ -3,3 +3,4 @@ export * from './control-headers.ts';
 export * from './stamp.ts';
 export * from './random.ts';
 export * from './policy-xml.ts';
+export * from './gateway-log.ts';
