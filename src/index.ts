@@ -3,7 +3,7 @@
  * the internals can move without breaking them.
  */
 export { defineLab, type LabContext, type LabDefinition, type LabFinding, type LabRequest } from './lab/guided-lab.ts';
-export type { BenchSummary, PathComparison, StreamComparison } from './bench/summary.ts';
+export { findScenario, type BenchSummary, type PathComparison, type StreamComparison } from './bench/summary.ts';
 export type { ScenarioSummary } from './bench/aggregate.ts';
 export type { ComplianceReport, CheckResult } from './compliance/types.ts';
 export type { Timeline } from './client/timeline.ts';

@@ -1,4 +1,4 @@
-import { defineLab, formatMs, type BenchSummary, type ComplianceReport } from '../../src/index.ts';
+import { defineLab, findScenario, formatMs, type ComplianceReport } from '../../src/index.ts';
 
 /** The three policies, in the order the lab deploys them. */
 const POLICIES = [
@@ -9,13 +9,7 @@ const POLICIES = [
 
 const CHECKS = 'incremental-delivery,lint-forward-request,lint-response-body,lint-body-logging';
 
-function ttftP50(summary: BenchSummary, path: string): number {
-  const s = summary.scenarios.find((x) => x.path === path && x.stream);
-  if (!s?.ttftMs) throw new Error(`no successful streamed request on ${path}`);
-  return s.ttftMs.p50;
-}
-
-const failed = (report: ComplianceReport): string[] => report.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+const failing = (report: ComplianceReport) => report.checks.filter((c) => c.status === 'fail');
 
 /** The same stream through a streaming policy and two that buffer it; verify says which and why. */
 export default defineLab({
@@ -29,14 +23,15 @@ export default defineLab({
       await lab.deploy(policy.file);
       const summary = await lab.bench(`bench-${policy.name}`, ['--api', 'chat', '--stream', 'on', '--max-tokens', '256', '--requests', '4', '--concurrency', '4', '--warmup', '1']);
       const report = await lab.verify(`verify-${policy.name}`, ['--checks', CHECKS, '--api', 'chat']);
-      const costMs = ttftP50(summary, 'gateway') - ttftP50(summary, 'direct');
-      const gatewayE2e = summary.scenarios.find((s) => s.path === 'gateway' && s.stream)?.e2eMs?.p50 ?? NaN;
+      const gateway = findScenario(summary, { path: 'gateway', stream: true });
+      const costMs = gateway.ttftMs!.p50 - findScenario(summary, { path: 'direct', stream: true }).ttftMs!.p50;
+      const failed = failing(report);
       facts[`${policy.name}.verdict`] = report.verdict;
-      facts[`${policy.name}.failed`] = failed(report).join(',') || 'none';
+      facts[`${policy.name}.failed`] = failed.map((c) => c.id).join(',') || 'none';
       facts[`${policy.name}.gatewayTtftCostMs`] = Math.round(costMs);
-      facts[`${policy.name}.gatewayTtftShareOfE2e`] = Math.round((ttftP50(summary, 'gateway') / gatewayE2e) * 100) / 100;
+      facts[`${policy.name}.gatewayTtftShareOfE2e`] = Math.round((gateway.ttftMs!.p50 / gateway.e2eMs!.p50) * 100) / 100;
       sentences.push(
-        `${policy.name} (${policy.what}): compliance ${report.verdict}${failed(report).length > 0 ? `, failing ${report.checks.filter((c) => c.status === 'fail').map((c) => `${c.id} (${c.title.toLowerCase()})`).join(', ')}` : ''}; ` +
+        `${policy.name} (${policy.what}): compliance ${report.verdict}${failed.length > 0 ? `, failing ${failed.map((c) => `${c.id} (${c.title.toLowerCase()})`).join(', ')}` : ''}; ` +
           `the gateway's first token came ${formatMs(Math.abs(costMs))} ${costMs >= 0 ? 'later' : 'sooner'} than direct.`,
       );
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defineLab, formatMs, type Timeline } from '../../src/index.ts';
+import { defineLab, findScenario, formatMs, type Timeline } from '../../src/index.ts';
 
 interface Delta {
   content?: string;
@@ -54,8 +54,8 @@ export default defineLab({
 
     // The same question with a cap far below the answer's length: the reply is cut.
     const summary = await lab.bench('bench', ['--api', 'on-your-data', '--stream', 'on', '--max-tokens', '8,256', '--requests', '3', '--concurrency', '3', '--warmup', '0', '--path', 'gateway', '--prompt', questions[0]!]);
-    const cut = summary.scenarios.find((s) => s.maxTokens === 8)!;
-    const whole = summary.scenarios.find((s) => s.maxTokens === 256)!;
+    const cut = findScenario(summary, { maxTokens: 8 });
+    const whole = findScenario(summary, { maxTokens: 256 });
     const first = turns[0]!;
     const everyTurn = turns.every((t) => t.contextFrame >= 0 && t.contextFrame < t.firstContentFrame);
     const finding =

@@ -1,12 +1,8 @@
-import { defineLab, formatMs, type BenchSummary, type PathComparison, type ScenarioSummary, type StreamComparison } from '../../src/index.ts';
+import { defineLab, findScenario, formatMs, type BenchSummary, type PathComparison, type ScenarioSummary, type StreamComparison } from '../../src/index.ts';
 
 const LENGTHS = [32, 128, 384];
 
-const scenario = (summary: BenchSummary, stream: boolean, maxTokens: number, path: string): ScenarioSummary => {
-  const found = summary.scenarios.find((s) => s.api === 'chat' && s.stream === stream && s.maxTokens === maxTokens && s.path === path);
-  if (!found?.e2eMs || !found.ttftMs) throw new Error(`no successful requests in chat/${stream ? 'stream' : 'no-stream'}/max-${maxTokens}/${path}`);
-  return found;
-};
+const scenario = (summary: BenchSummary, stream: boolean, maxTokens: number, path: string): ScenarioSummary => findScenario(summary, { api: 'chat', stream, maxTokens, path });
 const round = (ms: number): number => Math.round(ms);
 
 /** The same prompt streamed and not, direct and through the gateway, at three output lengths. */

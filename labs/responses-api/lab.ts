@@ -1,10 +1,11 @@
-import { defineLab, formatMs, type BenchSummary, type ScenarioSummary } from '../../src/index.ts';
+import { defineLab, findScenario, formatMs, type BenchSummary, type ScenarioSummary } from '../../src/index.ts';
 
 const LOAD = ['--stream', 'on', '--max-tokens', '128', '--requests', '6', '--concurrency', '6', '--warmup', '1', '--path', 'gateway'];
 
+/** The streamed scenario of `api`, every request of which succeeded. */
 function only(summary: BenchSummary, api: string): ScenarioSummary {
-  const s = summary.scenarios.find((x) => x.api === api && x.stream);
-  if (!s?.ttftMs || !s.e2eMs || s.ok < s.requests) throw new Error(`${api}: ${s ? `${s.requests - s.ok} of ${s.requests} failed (${JSON.stringify(s.errors)})` : 'not measured'}`);
+  const s = findScenario(summary, { api, stream: true });
+  if (s.ok < s.requests) throw new Error(`${api}: ${s.requests - s.ok} of ${s.requests} failed (${JSON.stringify(s.errors)})`);
   return s;
 }
 

@@ -106,3 +106,13 @@ function pathComparisons(aggregates: readonly ScenarioAggregate[], seed: number)
   }
   return out;
 }
+
+type ScenarioMatch = Partial<Pick<ScenarioSummary, 'api' | 'stream' | 'maxTokens' | 'path'>>;
+
+/** The first scenario matching every given field, with successful requests; an error naming what is missing otherwise. */
+export function findScenario(summary: BenchSummary, match: ScenarioMatch): ScenarioSummary {
+  const found = summary.scenarios.find((s) => (Object.keys(match) as Array<keyof ScenarioMatch>).every((key) => s[key] === match[key]));
+  if (!found) throw new Error(`no scenario matches ${JSON.stringify(match)}`);
+  if (!found.ttftMs || !found.e2eMs) throw new Error(`no successful requests in ${found.name} (${JSON.stringify(found.errors)})`);
+  return found;
+}
