@@ -1,6 +1,5 @@
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { TIMING_MODES, type TimingMode } from '../src/protocol/index.ts';
-import { InvalidOptionError } from '../src/errors.ts';
+import { TIMING_MODES } from '../src/protocol/index.ts';
+import { oneOf, parseFlags, positiveNumber } from '../src/flags.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
 import type { TimingProfile } from './deployments.ts';
 
@@ -51,61 +50,29 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-/** Range-checked integer flag; throws InvalidOptionError naming the flag and the range. */
-export function integer(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidOptionError(`--${flag}`, `"${raw}" is not an integer in range`, `${min} to ${max}`);
-  }
-  return value;
-}
-
-function number(flag: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-    throw new InvalidOptionError(`--${flag}`, `"${raw}" is not a number in range`, `${min} to ${max}`);
-  }
-  return value;
-}
-
-/** Strict parseArgs whose errors name the flag and list the allowed ones. */
-export function parseStrictArgs(argv: readonly string[], options: ParseArgsOptionsConfig): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (error) {
-    const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
-    throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), Object.keys(options).map((o) => `--${o}`).join(', '));
-  }
-}
-
 /** Parses the mock's argv; throws InvalidOptionError naming the flag and what is allowed. */
 export function parseMockArgs(argv: readonly string[]): MockCliOptions {
-  const values = parseStrictArgs(argv, OPTIONS);
+  const values = parseFlags(argv, OPTIONS, 'npm run mock -- --help');
   const str = (name: string): string | undefined => values[name] as string | undefined;
-  const mode = str('mode');
-  if (mode !== undefined && !(TIMING_MODES as readonly string[]).includes(mode)) {
-    throw new InvalidOptionError('--mode', `"${mode}" is not a timing mode`, TIMING_MODES.join(', '));
-  }
+  const mode = str('mode') !== undefined ? oneOf('--mode', str('mode')!, TIMING_MODES) : undefined;
   const timing: Partial<TimingProfile> = {};
-  const ttftMs = number('ttft-ms', str('ttft-ms'), 0, 600_000);
-  const itlMs = number('itl-ms', str('itl-ms'), 0, 60_000);
-  const jitterMs = number('jitter-ms', str('jitter-ms'), 0, 60_000);
-  const burstTokens = integer('burst-tokens', str('burst-tokens'), 1, 100_000);
-  const outputTokens = integer('output-tokens', str('output-tokens'), 1, 1_000_000);
+  const ttftMs = positiveNumber('--ttft-ms', str('ttft-ms'), { integer: false, min: 0, max: 600_000 });
+  const itlMs = positiveNumber('--itl-ms', str('itl-ms'), { integer: false, min: 0, max: 60_000 });
+  const jitterMs = positiveNumber('--jitter-ms', str('jitter-ms'), { integer: false, min: 0, max: 60_000 });
+  const burstTokens = positiveNumber('--burst-tokens', str('burst-tokens'), { max: 100_000 });
+  const outputTokens = positiveNumber('--output-tokens', str('output-tokens'), { max: 1_000_000 });
   if (ttftMs !== undefined) timing.ttftMs = ttftMs;
   if (itlMs !== undefined) timing.itlMs = itlMs;
   if (jitterMs !== undefined) timing.jitterMs = jitterMs;
-  if (mode !== undefined) timing.mode = mode as TimingMode;
+  if (mode !== undefined) timing.mode = mode;
   if (burstTokens !== undefined) timing.burstTokens = burstTokens;
   if (outputTokens !== undefined) timing.outputTokens = outputTokens;
   return {
     host: str('host') ?? '127.0.0.1',
-    port: integer('port', str('port'), 0, 65_535) ?? 0,
-    seed: integer('seed', str('seed'), 0, 2 ** 32 - 1) ?? 1,
+    port: positiveNumber('--port', str('port'), { min: 0, max: 65_535 }) ?? 0,
+    seed: positiveNumber('--seed', str('seed'), { min: 0, max: 2 ** 32 - 1 }) ?? 1,
     region: str('region') ?? 'Sweden Central',
-    maxBodyBytes: integer('max-body-bytes', str('max-body-bytes'), 1, 1024 ** 3) ?? DEFAULT_MAX_BODY_BYTES,
+    maxBodyBytes: positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_MAX_BODY_BYTES,
     deploymentsFile: str('deployments'),
     timing,
     help: values['help'] === true,

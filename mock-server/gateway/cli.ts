@@ -1,5 +1,5 @@
 import { isLabError } from '../../src/errors.ts';
-import { integer, parseStrictArgs } from '../cli-options.ts';
+import { httpUrl, parseFlags, positiveNumber, required } from '../../src/flags.ts';
 import { closeOnSignal } from '../until-signal.ts';
 import { loadGatewayPolicy } from './policy.ts';
 import { createGateway, DEFAULT_GATEWAY_MAX_BODY_BYTES } from './server.ts';
@@ -33,18 +33,14 @@ const OPTIONS = {
 
 async function main(argv: readonly string[]): Promise<void> {
   try {
-    const values = parseStrictArgs(argv, OPTIONS);
+    const values = parseFlags(argv, OPTIONS, 'node mock-server/gateway/cli.ts --help');
     if (values['help'] === true) {
       process.stdout.write(`${GATEWAY_USAGE}\n`);
       return;
     }
-    const backendUrl = values['backend'];
-    const policyFile = values['policy'];
-    if (typeof backendUrl !== 'string' || typeof policyFile !== 'string') {
-      process.stderr.write(`Missing --backend URL or --policy FILE.\n\n${GATEWAY_USAGE}\n`);
-      process.exitCode = 2;
-      return;
-    }
+    const str = (name: string): string | undefined => values[name] as string | undefined;
+    const backendUrl = httpUrl('--backend', required('--backend', str('backend'), 'the URL of the backend, such as http://127.0.0.1:8080'), 'http://127.0.0.1:8080')!;
+    const policyFile = required('--policy', str('policy'), 'an APIM policy XML file, such as infra/policies/streaming.xml');
     const policy = loadGatewayPolicy(policyFile);
     const keys = (process.env['GATEWAY_SUBSCRIPTION_KEY'] ?? '').split(',').filter((k) => k !== '');
     const gateway = await createGateway({
@@ -52,10 +48,10 @@ async function main(argv: readonly string[]): Promise<void> {
       backendUrl,
       backendKey: process.env['GATEWAY_BACKEND_KEY'] || undefined,
       subscriptionKeys: keys,
-      host: typeof values['host'] === 'string' ? values['host'] : '127.0.0.1',
-      port: integer('port', values['port'] as string | undefined, 0, 65_535) ?? 0,
-      maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'] as string | undefined, 1, 1024 ** 3) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
-      tokenWindowMs: integer('token-window-ms', values['token-window-ms'] as string | undefined, 1000, 3_600_000) ?? TOKEN_WINDOW_MS,
+      host: str('host') ?? '127.0.0.1',
+      port: positiveNumber('--port', str('port'), { min: 0, max: 65_535 }) ?? 0,
+      maxBodyBytes: positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
+      tokenWindowMs: positiveNumber('--token-window-ms', str('token-window-ms'), { min: 1000, max: 3_600_000 }) ?? TOKEN_WINDOW_MS,
       // The access log, one JSON line per request on stdout (the lab keeps it in .lab/logs/gateway.log).
       accessLog: (entry) => void process.stdout.write(`${JSON.stringify(entry)}\n`),
     });

@@ -1,5 +1,4 @@
-import type { Timeline } from '../client/timeline.ts';
-import { interTokenGaps, type Sample } from '../metrics/sample.ts';
+import { interTokenGapsMs, type Sample } from '../metrics/sample.ts';
 import { Accumulator, quantileInterval, type Distribution, type Interval } from '../metrics/stats.ts';
 import type { LoadResult } from '../load/types.ts';
 import type { BenchCell } from './matrix.ts';
@@ -31,7 +30,7 @@ export interface ScenarioSummary {
   load: Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs'> | null;
 }
 
-/** Collects one scenario's samples as they complete (warm-up excluded). */
+/** Collects one scenario's samples as they complete (warm-up excluded). It reads samples only, never timelines, so summary.json and report.html derive from the same recorded numbers. */
 export class ScenarioAggregate {
   readonly cell: BenchCell;
   requests = 0;
@@ -58,7 +57,7 @@ export class ScenarioAggregate {
     this.cell = cell;
   }
 
-  add(sample: Sample, timeline: Timeline): void {
+  add(sample: Sample): void {
     this.requests++;
     if (sample.outcome !== 'ok') {
       this.errors[sample.outcome] = (this.errors[sample.outcome] ?? 0) + 1;
@@ -78,8 +77,8 @@ export class ScenarioAggregate {
     record(this.firstEvent, sample.firstEventMs);
     record(this.ttfb, sample.ttfbMs);
     record(this.queue, sample.queueMs);
-    for (const gap of interTokenGaps(timeline)) this.itl.record(gap);
-    for (const latency of timeline.deliveryLatencyMs) this.delivery.record(Math.max(0, latency));
+    for (const gap of interTokenGapsMs(sample.arrivalsMs)) this.itl.record(gap);
+    for (const latency of sample.deliveryMs ?? []) this.delivery.record(latency);
     if (sample.ttftMs !== null) this.ttftByIndex.set(sample.index, sample.ttftMs);
     if (sample.e2eMs !== null) this.e2eByIndex.set(sample.index, sample.e2eMs);
   }

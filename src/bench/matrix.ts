@@ -1,6 +1,6 @@
 import type { BenchOptions } from '../config/bench-options.ts';
 import type { ApiKind } from '../protocol/index.ts';
-import type { Target } from '../target/types.ts';
+import type { Target } from '../endpoint/types.ts';
 
 /** One scenario of the run: an API, streaming or not, an output cap, a path. */
 export interface BenchCell {
@@ -18,7 +18,6 @@ export function cellName(api: ApiKind, stream: boolean, maxTokens: number | 'max
 /**
  * Expands the matrix. Paths are innermost, so a direct scenario and its gateway twin run
  * back to back with the same per-request seeds: their requests pair up index by index.
- * Completions go to the completions deployment.
  */
 export function expandMatrix(options: BenchOptions, targets: readonly Target[]): BenchCell[] {
   const cells: BenchCell[] = [];
@@ -26,8 +25,7 @@ export function expandMatrix(options: BenchOptions, targets: readonly Target[]):
     for (const maxTokens of options.maxTokens) {
       for (const stream of options.streams) {
         for (const target of targets) {
-          const deployment = api === 'completions' ? options.completionsDeployment : target.deployment;
-          cells.push({ name: cellName(api, stream, maxTokens, target.label), api, stream, maxTokens, target: { ...target, deployment } });
+          cells.push({ name: cellName(api, stream, maxTokens, target.label), api, stream, maxTokens, target });
         }
       }
     }

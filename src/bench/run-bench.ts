@@ -9,10 +9,10 @@ import type { BenchOptions } from '../config/bench-options.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { runLoad } from '../load/run-load.ts';
 import { toSample } from '../metrics/sample.ts';
-import { countTokens, maxOutputTokens } from '../target/tokens.ts';
-import type { Scenario, Target } from '../target/types.ts';
-import { writeHtmlReport } from '../report/write-report.ts';
-import { writeSummaryFiles } from '../report/write-summary.ts';
+import { azureSearchDataSources, deploymentFor } from '../endpoint/build-request.ts';
+import { countTokens, maxOutputTokens } from '../endpoint/tokens.ts';
+import type { Scenario, Target } from '../endpoint/types.ts';
+import { formatControlHeaders } from '../protocol/index.ts';
 import { ScenarioAggregate } from './aggregate.ts';
 import { expandMatrix, type BenchCell } from './matrix.ts';
 import { buildSummary, type BenchSummary, type LabRunInfo, type RunMetadata } from './summary.ts';
@@ -55,8 +55,8 @@ export function requestSeed(runSeed: number, index: number): number {
 
 /**
  * Runs the whole matrix. samples.jsonl is written line by line as requests end, so an
- * interrupted run keeps what it measured; the summary files are written at the end, also
- * after an interruption.
+ * interrupted run keeps what it measured; the summary comes back (also after an
+ * interruption) for the caller to write with src/report's writeRunReports.
  */
 export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
   const { options, signal } = input;
@@ -74,9 +74,9 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
         plan.scenarios.map((scenario) =>
           createRequester(scenario, {
             client: options.client,
-            timeouts: { connectMs: 10_000, headersMs: options.timeoutMs, firstTokenMs: options.timeoutMs, idleMs: options.idleTimeoutMs, totalMs: options.timeoutMs },
+            timeouts: options.timeouts,
             retry: { policy: options.retry429, maxWaitMs: options.retryMaxWaitMs, maxAttempts: 5 },
-            headers: options.stamp ? { 'x-mock-stamp': '1' } : {},
+            headers: options.stamp ? formatControlHeaders({ stamp: true }) : {},
             agent,
             env: input.env,
           }),
@@ -107,8 +107,6 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
     ...(input.lab ? { lab: input.lab } : {}),
   };
   const summary = buildSummary(aggregates, run, options.seed);
-  writeSummaryFiles(input.outDir, summary);
-  await writeHtmlReport(input.outDir);
   return { summary, outDir: input.outDir, interrupted: signal.aborted };
 }
 
@@ -116,16 +114,16 @@ function scenariosFor(cell: BenchCell, options: BenchOptions): Scenario[] {
   return options.prompts.map((messages) => {
     let maxTokens: number | undefined;
     if (cell.maxTokens === 'max') {
-      maxTokens = maxOutputTokens(cell.target.deployment, messages);
+      const deployment = deploymentFor(cell.target, cell.api);
+      maxTokens = maxOutputTokens(deployment, messages);
+      // Validated here, not in src/config: it depends on the resolved target's deployment.
       if (maxTokens === undefined) {
-        throw new InvalidOptionError('--max-tokens', `"max" needs a known base model, and deployment "${cell.target.deployment}" names none`, 'numbers, or a deployment whose name contains a known model (e.g. my-org-gpt-4o-mini)');
+        throw new InvalidOptionError('--max-tokens', `"max" needs a known base model, and deployment "${deployment}" names none`, 'numbers, or a deployment whose name contains a known model (e.g. my-org-gpt-4o-mini)');
       }
     } else {
       maxTokens = cell.maxTokens;
     }
-    const dataSources = cell.api === 'on-your-data'
-      ? [{ type: 'azure_search', parameters: { endpoint: options.searchEndpoint, index_name: options.searchIndex, authentication: { type: 'system_assigned_managed_identity' } } }]
-      : undefined;
+    const dataSources = cell.api === 'on-your-data' ? azureSearchDataSources(options.search) : undefined;
     return { api: cell.api, stream: cell.stream, maxTokens, target: cell.target, messages, ...(dataSources ? { dataSources } : {}) };
   });
 }
@@ -151,7 +149,7 @@ async function runCell(
     isError: (tl) => tl.outcome !== 'ok',
     task: (index, intendedNs, signal) =>
       requesters[index % requesters.length]!(intendedNs, signal, {
-        'x-mock-seed': String(requestSeed(options.seed, index)),
+        ...formatControlHeaders({ seed: requestSeed(options.seed, index) }),
         'x-ms-client-request-id': randomUUID(),
       }),
     onResult: (tl, index, isWarmup) => {
@@ -162,11 +160,11 @@ async function runCell(
         maxTokens: scenario.maxTokens,
         index,
         isWarmup,
-        countTokens: (text) => countTokens(cell.target.deployment, text),
+        countTokens: (text) => countTokens(deploymentFor(cell.target, cell.api), text),
       });
       samples.write(`${JSON.stringify(sample)}\n`);
       if (isWarmup) return;
-      aggregate.add(sample, tl);
+      aggregate.add(sample);
       input.onProgress?.({
         cell: cellIndex + 1,
         cells: cellCount,

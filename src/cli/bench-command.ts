@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { runBench, type BenchProgress } from '../bench/run-bench.ts';
 import { resolveBenchOptions } from '../config/bench-options.ts';
 import { labRunInfo, readLabState, withLabSecrets } from '../lab/state.ts';
-import { resolveTargets } from '../lab/targets.ts';
+import { benchTargets } from '../lab/targets.ts';
+import { writeRunReports } from '../report/write-report.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { withInterrupt } from './interrupt.ts';
 import { defaultOutDir } from './run-paths.ts';
@@ -35,8 +36,13 @@ Load (per scenario)
   --retry-429 none|honor      honour retry-after-ms (latency counts from the first attempt) (default none)
   --retry-max-wait 60s        longest retry-after honoured
   --bail-out 0.5              stop a scenario when its error ratio exceeds this (after 10 requests)
-  --timeout 120s --idle-timeout 30s   total time per request; longest quiet gap in a stream
-  --client http|sdk           harness client, or the official openai SDK (default http)
+  --timeout 120s              total time per request (every phase below ends within it)
+  --connect-timeout 10s       to open the connection        (outcome timeout_connect)
+  --headers-timeout 60s       from connected to response headers (timeout_headers)
+  --first-token-timeout 60s   from headers to the first content token of a stream (timeout_first_token)
+  --idle-timeout 30s          longest quiet gap in a response (timeout_idle)
+  --client http|sdk           harness client, or the official openai SDK (default http); the SDK
+                              applies --timeout, --first-token-timeout and --idle-timeout
   --seed N                    run seed (default 1); sent to the local mock as x-mock-seed
   --stamp                     ask the local mock for ground-truth frame stamps (delivery latency)
 
@@ -75,7 +81,7 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     return 0;
   }
   const state = options.endpoint === undefined ? readLabState(options.stateFile) : undefined;
-  const targets = resolveTargets(options, state);
+  const targets = benchTargets(options, state);
   const outDir = options.out ?? defaultOutDir();
   return withInterrupt('finishing in-flight requests and writing what was measured', async (signal) => {
     const result = await runBench({
@@ -89,6 +95,7 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
       ...(process.stderr.isTTY ? { onProgress: progressPrinter() } : {}),
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
+    await writeRunReports(outDir, result.summary);
     process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
     process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)\n`);
     return result.interrupted ? 130 : 0;

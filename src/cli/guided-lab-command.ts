@@ -41,7 +41,7 @@ export async function guidedLabCommand(options: LabRunOptions & { name: string }
     step(`${definition.title} (${options.target})`);
     let finding: LabFinding;
     try {
-      finding = await runGuidedLab(definition, { labDir: join(LABS_DIR, options.name), outDir, target: options.target, stateFile, env, signal, toolVersion: readVersion(), step, searchEndpoint: options.searchEndpoint, searchIndex: options.searchIndex });
+      finding = await runGuidedLab(definition, { labDir: join(LABS_DIR, options.name), outDir, target: options.target, stateFile, env, signal, toolVersion: readVersion(), step, search: options.search });
     } catch (error) {
       // The lab's own processes are already cleaned up (runGuidedLab's finally); what each step measured is on disk.
       if (signal.aborted) {

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { parsePolicyXml } from '../compliance/index.ts';
+import { parsePolicyForLint } from '../compliance/index.ts';
 import { AZURE_DEFAULTS, APIM_SKUS, LAB_KEY_ENV, MODEL_SKUS, resolveCleanupOptions, resolveDeployOptions, type AzureDeployFlags, type DeployOptions } from '../config/lab-options.ts';
-import { BENCH_DEFAULTS } from '../config/bench-options.ts';
 // The Azure SDKs take about a second to load: only commands that reach Azure import them.
 import type { ArmConnection, AzureDeployOutcome } from '../lab/azure-lab.ts';
 const loadAzureLab = () => import('../lab/azure-lab.ts');
@@ -88,7 +87,7 @@ export async function deployCommand(argv: readonly string[], env: NodeJS.Process
   }
   if (options.azure !== undefined) return deployAzureCommand(options, options.azure, deps);
   return withInterrupt('stopping what was started', async (signal) => {
-    const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: options.seed, mockArgs: options.mockArgs }, signal);
+    const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, seed: options.seed, mockArgs: options.mockArgs }, signal);
     if (outcome.kind === 'already-up') {
       process.stdout.write(`A lab is already up; nothing changed (to change its policy: npm run lab:cleanup, then lab:deploy).\n${describeLab(outcome.state, options.stateFile)}\n`);
       return 0;
@@ -122,7 +121,7 @@ export function describeAzureLab(state: LabState, stateFile: string): string {
 function readAzurePolicy(policy: string): { policyFile: string; policyXml: string } {
   const policyFile = resolvePolicyFile(policy);
   const policyXml = readFileSync(policyFile, 'utf8');
-  parsePolicyXml(policyXml, policyFile);
+  parsePolicyForLint(policyXml, policyFile);
   return { policyFile, policyXml };
 }
 

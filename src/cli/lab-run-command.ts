@@ -3,18 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench, type BenchRunResult } from '../bench/run-bench.ts';
 import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
-import { BENCH_DEFAULTS, resolveBenchOptions } from '../config/bench-options.ts';
+import { BENCH_DEFAULTS, resolveBenchOptions, type BenchOptions } from '../config/bench-options.ts';
 import { resolveLabRunOptions } from '../config/lab-options.ts';
-import { resolveVerifyOptions } from '../config/verify-options.ts';
+import { LabError } from '../errors.ts';
+import { resolveVerifyOptions, type VerifyOptions } from '../config/verify-options.ts';
 import { cleanupLocal, deployLocal } from '../lab/local-lab.ts';
 import { labRunInfo, withLabSecrets, type LabState } from '../lab/state.ts';
-import { resolveTargets } from '../lab/targets.ts';
+import { benchTargets } from '../lab/targets.ts';
 import { buildVerifyPlan } from '../lab/verify-plan.ts';
 import { complianceToMarkdown } from '../report/compliance-text.ts';
 import { labHeadline } from '../report/headline.ts';
 import { summaryToMarkdown } from '../report/summary-markdown.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
-import { refreshHtmlReport } from '../report/write-report.ts';
+import { refreshHtmlReport, writeRunReports } from '../report/write-report.ts';
 import { progressPrinter, readVersion } from './bench-command.ts';
 import { guidedLabCommand, labNames, listLabs } from './guided-lab-command.ts';
 import { withInterrupt } from './interrupt.ts';
@@ -43,11 +44,11 @@ Exit code: 0 compliant (a guided lab: it ran), 1 a compliance check failed (or t
 
 /** The lab's model: gpt-4o-mini's time to first token, a brisk 8 ms per token, 256-token answers. */
 const LAB_MOCK_ARGS = ['--itl-ms', '8', '--output-tokens', '256'];
-const LAB_MAX_TOKENS = '32,256';
+const LAB_MAX_TOKENS = [32, 256];
 
 /** `streamlab lab`: returns the exit code. */
 export async function labRunCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const options = resolveLabRunOptions(argv, labNames());
+  const options = resolveLabRunOptions(argv, labNames(), env);
   if (options.help) {
     process.stdout.write(`${LAB_RUN_USAGE}\n`);
     return 0;
@@ -65,8 +66,8 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
     let compliance: ComplianceReport | undefined;
     try {
       step(`deploy: mock + gateway (policy ${options.policy})`);
-      const deployed = await deployLocal({ stateFile, policy: options.policy, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: BENCH_DEFAULTS.seed, mockArgs: LAB_MOCK_ARGS }, signal);
-      if (deployed.kind !== 'deployed') throw new Error('a fresh lab state was expected');
+      const deployed = await deployLocal({ stateFile, policy: options.policy, seed: BENCH_DEFAULTS.seed, mockArgs: LAB_MOCK_ARGS }, signal);
+      if (deployed.kind !== 'deployed') throw new LabError('E_LAB_STATE', `Failed to deploy the lab under "${stateFile}": a lab was already up there. Run npm run lab:cleanup -- --state ${stateFile}.`);
       const state: LabState = deployed.state;
       const labEnv = withLabSecrets(state, env);
       mkdirSync(outDir, { recursive: true });
@@ -75,25 +76,27 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
       // direct path, pays the processes' warm-up and the gateway looks faster than no gateway.
       step('warm-up: a few short requests on both paths, not measured');
       // The lab's matrix: chat and Responses, streamed and not, all requests of a scenario at once.
-      const runMatrix = (maxTokens: string, dir: string, extra: string[], onProgress?: ReturnType<typeof progressPrinter>): Promise<BenchRunResult> => {
-        const args = ['--api', 'chat,responses', '--stream', 'both', '--max-tokens', maxTokens, '--requests', String(options.requests), '--concurrency', String(options.requests), '--warmup', '0', ...extra, '--state', stateFile, '--out', dir];
-        const benchOptions = resolveBenchOptions(args, labEnv);
-        return runBench({ options: benchOptions, targets: resolveTargets(benchOptions, state), outDir: dir, env: labEnv, signal, toolVersion: readVersion(), lab: labRunInfo(state), ...(onProgress ? { onProgress } : {}) });
+      const defaults = resolveBenchOptions([], labEnv);
+      const runMatrix = (maxTokens: number[], dir: string, stamp: boolean, onProgress?: ReturnType<typeof progressPrinter>): Promise<BenchRunResult> => {
+        const benchOptions: BenchOptions = { ...defaults, stateFile, out: dir, apis: ['chat', 'responses'], streams: [true, false], maxTokens, requests: options.requests, load: { kind: 'closed', concurrency: options.requests }, warmup: 0, stamp };
+        return runBench({ options: benchOptions, targets: benchTargets(benchOptions, state), outDir: dir, env: labEnv, signal, toolVersion: readVersion(), lab: labRunInfo(state), ...(onProgress ? { onProgress } : {}) });
       };
       const warmDir = mkdtempSync(join(tmpdir(), 'lab-warmup-'));
       try {
-        await runMatrix('8', warmDir, []);
+        await runMatrix([8], warmDir, false);
       } finally {
         rmSync(warmDir, { recursive: true, force: true });
       }
 
       step('bench: chat and responses, streamed and not, 32 and 256 tokens, direct and gateway');
-      bench = await runMatrix(LAB_MAX_TOKENS, outDir, ['--stamp'], process.stderr.isTTY ? progressPrinter() : undefined);
+      bench = await runMatrix(LAB_MAX_TOKENS, outDir, true, process.stderr.isTTY ? progressPrinter() : undefined);
+      await writeRunReports(outDir, bench.summary);
       if (process.stderr.isTTY) process.stderr.write('\n');
 
       if (!signal.aborted) {
         step('verify: SSE compliance of the gateway');
-        const verifyOptions = resolveVerifyOptions(['--state', stateFile, '--idle-gap', '2s', '--out', outDir], labEnv, CHECK_IDS);
+        // The probes' stall is 2 s here (not the default 30 s): the lab's gateway is local and the run stays short.
+        const verifyOptions: VerifyOptions = { ...resolveVerifyOptions([], labEnv, CHECK_IDS), stateFile, idleGapMs: 2_000, out: outDir };
         compliance = await runVerify(buildVerifyPlan(verifyOptions, state, labEnv), { checks: [], signal, onCheck: (c) => step(`  ${c.status.padEnd(4)} ${c.id}`) });
         writeComplianceFiles(outDir, compliance);
         await refreshHtmlReport(outDir);

@@ -7,7 +7,7 @@ import { readLabState, withLabSecrets } from '../lab/state.ts';
 import { complianceToTable } from '../report/compliance-text.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
 import { refreshHtmlReport } from '../report/write-report.ts';
-import { createAuthHeaders } from '../target/auth.ts';
+import { createAuthHeaders } from '../endpoint/auth.ts';
 import { withInterrupt } from './interrupt.ts';
 import { defaultOutDir } from './run-paths.ts';
 

@@ -16,9 +16,3 @@ export type OutcomeCode =
   | 'protocol_missing_done'
   | 'protocol_stream_error'
   | 'aborted';
-
-export const TIMEOUT_OUTCOMES = ['timeout_connect', 'timeout_headers', 'timeout_first_token', 'timeout_idle', 'timeout_total'] as const;
-
-export function isOk(outcome: OutcomeCode): boolean {
-  return outcome === 'ok';
-}

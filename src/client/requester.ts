@@ -1,7 +1,7 @@
 import http from 'node:http';
-import { createAuthHeaders } from '../target/auth.ts';
-import { buildRequest } from '../target/build-request.ts';
-import type { Scenario } from '../target/types.ts';
+import { createAuthHeaders } from '../endpoint/auth.ts';
+import { buildRequest } from '../endpoint/build-request.ts';
+import type { Scenario } from '../endpoint/types.ts';
 import { DEFAULT_TIMEOUTS, runHttpRequest, type RequestTimeouts } from './http-request.ts';
 import { DEFAULT_RETRY, withRetry429, type RetryOptions } from './retry.ts';
 import { runSdkRequest } from './sdk-request.ts';

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
-import type { BuiltRequest } from '../target/build-request.ts';
-import type { Scenario } from '../target/types.ts';
+import type { BuiltRequest } from '../endpoint/build-request.ts';
+import type { Scenario } from '../endpoint/types.ts';
 import { applyExtracted, extractEvent, extractJsonBody } from './extract.ts';
 import type { RequestTimeouts } from './http-request.ts';
 import type { OutcomeCode } from './outcome.ts';
@@ -22,6 +22,10 @@ const PATHS = { chat: 'chat/completions', 'on-your-data': 'chat/completions', co
  * decoder and object mapping, timed from the outside the way most users time it. The SDK
  * hides SSE comments and `[DONE]`, so there are no delivery stamps and a missing
  * terminator is not detectable here.
+ *
+ * Timeouts: the total is the SDK's own; the first-token and idle timeouts of a stream are
+ * applied here between the events the SDK yields (the SDK cannot show the connect and
+ * header phases apart, so src/config refuses those flags with `--client sdk`).
  */
 export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
   const { scenario, built, headers, timeouts, intendedNs, signal } = input;
@@ -40,7 +44,21 @@ export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
     defaultHeaders: { authorization: null, ...headers } as unknown as Record<string, string>,
   });
   const body = built.body as never;
-  const requestOptions = signal ? { signal } : {};
+  // One controller for the run's abort and our phase timers; a timer records its outcome first.
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort();
+  if (signal?.aborted) controller.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let phaseTimer: NodeJS.Timeout | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const expire = (outcome: OutcomeCode, message: string) => (): void => {
+    if (tl.outcome === 'ok') {
+      tl.outcome = outcome;
+      tl.errorMessage = message;
+    }
+    controller.abort();
+  };
+  const requestOptions = { signal: controller.signal };
   tl.sentMs = now();
   try {
     const call =
@@ -60,17 +78,25 @@ export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
       tl.events = 1;
       tl.firstEventMs = tl.firstByteMs = tl.doneMs = at;
     } else {
+      phaseTimer = setTimeout(expire('timeout_first_token', `no first token within ${timeouts.firstTokenMs} ms`), timeouts.firstTokenMs);
+      idleTimer = setTimeout(expire('timeout_idle', `quiet for more than ${timeouts.idleMs} ms`), timeouts.idleMs);
       for await (const chunk of data as AsyncIterable<Record<string, unknown>>) {
         const at = now();
+        idleTimer.refresh();
         tl.firstByteMs ??= at;
         tl.firstEventMs ??= at;
         tl.events++;
         applyExtracted(tl, extractEvent(scenario.api, undefined, chunk), at);
+        if (tl.firstContentMs !== undefined) clearTimeout(phaseTimer);
       }
       tl.doneMs ??= now();
     }
   } catch (error) {
     classify(tl, error);
+  } finally {
+    clearTimeout(phaseTimer);
+    clearTimeout(idleTimer);
+    signal?.removeEventListener('abort', onAbort);
   }
   tl.endMs = now();
   return tl;

@@ -50,8 +50,3 @@ export interface Timeline {
 export function createTimeline(api: ApiKind, isStream: boolean, intendedNs: bigint): Timeline {
   return { api, isStream, intendedNs, contentArrivalsMs: [], deliveryLatencyMs: [], events: 0, outcome: 'ok', text: '', ids: {}, attempts: 1 };
 }
-
-/** ms between the timeline's intended start and `ns`. */
-export function msSince(timeline: Timeline, ns: bigint): number {
-  return Number(ns - timeline.intendedNs) / 1e6;
-}

@@ -3,7 +3,7 @@ import { ProbeSession, type VerifyPlan } from './session.ts';
 import { hasStamps } from './analysis.ts';
 import { verdictOf, type CheckResult, type ComplianceReport } from './types.ts';
 
-export interface VerifyOptions {
+export interface VerifyRunOptions {
   /** Check ids to run (all when empty). */
   checks: readonly string[];
   /** Called after each check, for progress on stderr. */
@@ -16,7 +16,7 @@ export interface VerifyOptions {
  * timing) and assembles the report. A check that throws is reported as failed with the
  * error, never crashes the run; an interrupted run reports the checks it finished.
  */
-export async function runVerify(plan: VerifyPlan, options: VerifyOptions): Promise<ComplianceReport> {
+export async function runVerify(plan: VerifyPlan, options: VerifyRunOptions): Promise<ComplianceReport> {
   const started = new Date();
   const t0 = performance.now();
   const session = new ProbeSession(plan);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { formatControlHeaders, type ApiKind, type MockControl } from '../protocol/index.ts';
-import { buildRequest } from '../target/build-request.ts';
-import { createAuthHeaders } from '../target/auth.ts';
-import type { ChatMessage, Target } from '../target/types.ts';
+import { azureSearchDataSources, buildRequest } from '../endpoint/build-request.ts';
+import { createAuthHeaders } from '../endpoint/auth.ts';
+import type { ChatMessage, SearchSource, Target } from '../endpoint/types.ts';
 import type { LintInput } from './lint/policy-lint.ts';
 import { runProbe, type ProbeRequest, type ProbeResult } from './probe.ts';
 import type { VerifyThresholds } from './types.ts';
@@ -14,15 +14,13 @@ export interface VerifyPlan {
   gateway: Target | undefined;
   direct: Target | undefined;
   apis: ApiKind[];
-  /** The deployment legacy completions go to (chat models refuse them). */
-  completionsDeployment: string;
   thresholds: VerifyThresholds;
   /** Base URL of the mock's `/_mock/*` endpoints (the upstream's request log), when known. */
   mockAdminUrl: string | undefined;
   /** Configuration for the static lint checks. */
   lint: LintInput | undefined;
-  searchEndpoint: string;
-  searchIndex: string;
+  /** The "On Your Data" source. */
+  search: SearchSource;
   env: NodeJS.ProcessEnv;
 }
 
@@ -81,16 +79,15 @@ export class ProbeSession {
 
   /** A fresh probe (not cached). */
   async probe(path: PathName, spec: ProbeSpec): Promise<ProbeResult | undefined> {
-    const pathTarget = this.target(path);
-    if (pathTarget === undefined) return undefined;
-    const target = spec.api === 'completions' ? { ...pathTarget, deployment: this.plan.completionsDeployment } : pathTarget;
+    const target = this.target(path);
+    if (target === undefined) return undefined;
     const built = buildRequest({
       api: spec.api,
       stream: spec.stream ?? true,
       maxTokens: 256,
       target,
       messages: PROMPT,
-      ...(spec.api === 'on-your-data' ? { dataSources: [{ type: 'azure_search', parameters: { endpoint: this.plan.searchEndpoint, index_name: this.plan.searchIndex, authentication: { type: 'system_assigned_managed_identity' } } }] } : {}),
+      ...(spec.api === 'on-your-data' ? { dataSources: azureSearchDataSources(this.plan.search) } : {}),
     });
     const control = { ...PROBE_CONTROL, faults: {}, ...spec.control };
     const request: ProbeRequest = {

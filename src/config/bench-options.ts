@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import type { RequestTimeouts } from '../client/http-request.ts';
 import type { Retry429Policy } from '../client/retry.ts';
 import type { ClientMode } from '../client/requester.ts';
+import type { ChatMessage } from '../endpoint/types.ts';
 import { InvalidOptionError } from '../errors.ts';
+import { durationMs, httpUrl, listOf, oneOf, parseFlags, positiveNumber } from '../flags.ts';
 import type { Arrival, LoadModel } from '../load/types.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
-import { API_STYLES, type ApiStyle, type ChatMessage } from '../target/types.ts';
+import { resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './target-flags.ts';
 
 /** Everything `npm run bench` needs, validated. */
 export interface BenchOptions extends TargetFlags {
@@ -21,8 +23,8 @@ export interface BenchOptions extends TargetFlags {
   warmup: number;
   prompts: ChatMessage[][];
   seed: number;
-  timeoutMs: number;
-  idleTimeoutMs: number;
+  /** Per phase; a phase not given on the command line never outlasts the total. */
+  timeouts: RequestTimeouts;
   client: ClientMode;
   retry429: Retry429Policy;
   retryMaxWaitMs: number;
@@ -34,75 +36,17 @@ export interface BenchOptions extends TargetFlags {
 }
 
 export const BENCH_DEFAULTS = {
-  apiStyle: 'azure' as ApiStyle,
-  deployment: 'gpt-4o-mini',
-  completionsDeployment: 'gpt-35-turbo-instruct',
-  apiVersion: '2024-10-21',
-  apiKeyEnv: 'AZURE_OPENAI_API_KEY',
   apis: ['chat'] as ApiKind[],
   stream: 'both',
   maxTokens: '256',
   requests: 20,
   warmup: 1,
   seed: 1,
-  timeoutMs: 120_000,
-  idleTimeoutMs: 30_000,
+  timeouts: { connectMs: 10_000, headersMs: 60_000, firstTokenMs: 60_000, idleMs: 30_000, totalMs: 120_000 } satisfies RequestTimeouts,
   retryMaxWaitMs: 60_000,
   bailoutErrorRatio: 0.5,
-  stateFile: '.lab/state.json',
   prompt: 'Explain, in a few paragraphs, how server-sent events travel through an API gateway and what can hold them back.',
 };
-
-/** Where requests go and how they authenticate: the flags bench and lab:verify share. */
-export interface TargetFlags {
-  apiStyle: ApiStyle;
-  deployment: string;
-  completionsDeployment: string;
-  apiVersion: string;
-  apiKeyEnv: string;
-  subscriptionKeyEnv: string | undefined;
-  entra: boolean;
-  stateFile: string;
-  searchEndpoint: string;
-  searchIndex: string;
-  /** The URL style, deployment and api-version given explicitly: they override a lab state's paths. */
-  overrides: { apiStyle?: ApiStyle; deployment?: string; apiVersion?: string };
-}
-
-export const TARGET_FLAG_OPTIONS = {
-  'api-style': { type: 'string' },
-  deployment: { type: 'string' },
-  'completions-deployment': { type: 'string' },
-  'api-version': { type: 'string' },
-  'api-key-env': { type: 'string' },
-  'subscription-key-env': { type: 'string' },
-  entra: { type: 'boolean' },
-  state: { type: 'string' },
-  'search-endpoint': { type: 'string' },
-  'search-index': { type: 'string' },
-} as const;
-
-/** Resolves the shared target flags, with their defaults (search from the environment). */
-export function resolveTargetFlags(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): TargetFlags {
-  const str = (name: string): string | undefined => values[name] as string | undefined;
-  return {
-    apiStyle: oneOf('--api-style', str('api-style') ?? BENCH_DEFAULTS.apiStyle, API_STYLES),
-    deployment: str('deployment') ?? BENCH_DEFAULTS.deployment,
-    completionsDeployment: str('completions-deployment') ?? BENCH_DEFAULTS.completionsDeployment,
-    apiVersion: str('api-version') ?? BENCH_DEFAULTS.apiVersion,
-    apiKeyEnv: str('api-key-env') ?? BENCH_DEFAULTS.apiKeyEnv,
-    subscriptionKeyEnv: str('subscription-key-env'),
-    entra: values['entra'] === true,
-    stateFile: str('state') ?? BENCH_DEFAULTS.stateFile,
-    searchEndpoint: str('search-endpoint') ?? env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
-    searchIndex: str('search-index') ?? env['AZURE_SEARCH_INDEX'] ?? 'docs',
-    overrides: {
-      ...(str('api-style') !== undefined ? { apiStyle: oneOf('--api-style', str('api-style')!, API_STYLES) } : {}),
-      ...(str('deployment') !== undefined ? { deployment: str('deployment')! } : {}),
-      ...(str('api-version') !== undefined ? { apiVersion: str('api-version')! } : {}),
-    },
-  };
-}
 
 const OPTIONS = {
   ...TARGET_FLAG_OPTIONS,
@@ -122,6 +66,9 @@ const OPTIONS = {
   prompts: { type: 'string' },
   seed: { type: 'string' },
   timeout: { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'first-token-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
   client: { type: 'string' },
   'retry-429': { type: 'string' },
@@ -133,56 +80,31 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-/** Strict node:util parseArgs; an unknown or malformed flag becomes an InvalidOptionError naming it. */
-export function parseFlags(argv: readonly string[], options: ParseArgsOptionsConfig, help: string): Record<string, string | boolean | undefined> {
-  return parseCommandLine(argv, options, help, false).values;
-}
-
-/** As {@link parseFlags}, for commands that also take positional arguments (directories). */
-export function parseCommandLine(
-  argv: readonly string[],
-  options: ParseArgsOptionsConfig,
-  help: string,
-  allowPositionals = true,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals });
-    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
-  } catch (error) {
-    const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
-    throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), `see ${help}`);
+/**
+ * The timeout of each phase of a request. A phase given explicitly must end within the total
+ * (`--timeout`), or it could never fire; a phase left at its default is capped at the total, so
+ * `--timeout 5s` alone still means "5 s in all".
+ */
+function resolveTimeouts(values: Record<string, string | boolean | undefined>, client: ClientMode): RequestTimeouts {
+  const given = (flag: string): number | undefined => durationMs(`--${flag}`, values[flag] as string | undefined);
+  const totalMs = given('timeout') ?? BENCH_DEFAULTS.timeouts.totalMs;
+  const phases = [
+    ['connect-timeout', 'connectMs'],
+    ['headers-timeout', 'headersMs'],
+    ['first-token-timeout', 'firstTokenMs'],
+    ['idle-timeout', 'idleMs'],
+  ] as const;
+  const timeouts: RequestTimeouts = { ...BENCH_DEFAULTS.timeouts, totalMs };
+  for (const [flag, key] of phases) {
+    const ms = given(flag);
+    if (ms !== undefined && ms > totalMs) throw new InvalidOptionError(`--${flag}`, `${ms} ms is longer than the total --timeout of ${totalMs} ms, so it could never fire`, `a duration up to --timeout (raise --timeout too)`);
+    // The SDK hands back a response only once it is connected and has headers: it cannot tell those phases apart.
+    if (ms !== undefined && client === 'sdk' && (key === 'connectMs' || key === 'headersMs')) {
+      throw new InvalidOptionError(`--${flag}`, 'the openai SDK does not expose the connect and header phases', '--timeout, --first-token-timeout and --idle-timeout with --client sdk (or --client http)');
+    }
+    timeouts[key] = ms ?? Math.min(BENCH_DEFAULTS.timeouts[key], totalMs);
   }
-}
-
-/** Parses `30s`, `2m`, `1500ms` or a bare number of seconds into ms. */
-export function parseDurationMs(flag: string, raw: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
-  if (!match) throw new InvalidOptionError(flag, `"${raw}" is not a duration`, 'a number with ms, s or m (e.g. 30s, 1500ms, 2m)');
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  const ms = unit === 'ms' ? value : unit === 'm' ? value * 60_000 : value * 1000;
-  if (ms <= 0) throw new InvalidOptionError(flag, `"${raw}" is not positive`, 'a positive duration');
-  return ms;
-}
-
-export function positiveNumber(flag: string, raw: string | undefined, { integer = true, min = 1, max = 1e9 } = {}): number | undefined {
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw new InvalidOptionError(flag, `"${raw}" is out of range`, `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
-  }
-  return value;
-}
-
-export function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw new InvalidOptionError(flag, `"${raw}" is not allowed`, allowed.join(', '));
-  return raw as T;
-}
-
-export function listOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T[] {
-  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw new InvalidOptionError(flag, 'the list is empty', allowed.join(', '));
-  return [...new Set(items.map((item) => oneOf(flag, item, allowed)))];
+  return timeouts;
 }
 
 /** Reads `--prompts file.jsonl`: one chat per line, as a message array or `{ "messages": [...] }`. */
@@ -231,8 +153,7 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
       : concurrency !== undefined && concurrency > 1
         ? { kind: 'closed', concurrency }
         : { kind: 'sequential' };
-  const durationRaw = str('duration');
-  const durationMs = durationRaw !== undefined ? parseDurationMs('--duration', durationRaw) : undefined;
+  const duration = durationMs('--duration', str('duration'));
   const requestsFlag = positiveNumber('--requests', str('requests'), { max: 10_000_000 });
   const streamFlag = oneOf('--stream', str('stream') ?? BENCH_DEFAULTS.stream, ['on', 'off', 'both']);
   const maxTokens = (str('max-tokens') ?? BENCH_DEFAULTS.maxTokens).split(',').map((raw) => {
@@ -243,24 +164,24 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
   const promptsFile = str('prompts');
   const prompt = str('prompt');
   if (promptsFile !== undefined && prompt !== undefined) throw new InvalidOptionError('--prompt', 'cannot be combined with --prompts', 'one of --prompt TEXT or --prompts FILE');
+  const client = oneOf<ClientMode>('--client', str('client') ?? 'http', ['http', 'sdk']);
   return {
     ...resolveTargetFlags(values, env),
-    endpoint: str('endpoint'),
+    endpoint: httpUrl('--endpoint', str('endpoint')),
     apis: listOf('--api', str('api') ?? BENCH_DEFAULTS.apis.join(','), API_KINDS),
     streams: streamFlag === 'both' ? [true, false] : [streamFlag === 'on'],
     maxTokens,
     paths: (str('path') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
-    requests: durationMs !== undefined && requestsFlag === undefined ? undefined : (requestsFlag ?? BENCH_DEFAULTS.requests),
-    durationMs,
+    requests: duration !== undefined && requestsFlag === undefined ? undefined : (requestsFlag ?? BENCH_DEFAULTS.requests),
+    durationMs: duration,
     load,
     warmup: positiveNumber('--warmup', str('warmup'), { min: 0, max: 100_000 }) ?? BENCH_DEFAULTS.warmup,
     prompts: promptsFile !== undefined ? readPromptsFile(promptsFile) : [[{ role: 'user', content: prompt ?? BENCH_DEFAULTS.prompt }]],
     seed: positiveNumber('--seed', str('seed'), { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
-    timeoutMs: str('timeout') !== undefined ? parseDurationMs('--timeout', str('timeout')!) : BENCH_DEFAULTS.timeoutMs,
-    idleTimeoutMs: str('idle-timeout') !== undefined ? parseDurationMs('--idle-timeout', str('idle-timeout')!) : BENCH_DEFAULTS.idleTimeoutMs,
-    client: oneOf<ClientMode>('--client', str('client') ?? 'http', ['http', 'sdk']),
+    timeouts: resolveTimeouts(values, client),
+    client,
     retry429: oneOf<Retry429Policy>('--retry-429', str('retry-429') ?? 'none', ['none', 'honor']),
-    retryMaxWaitMs: str('retry-max-wait') !== undefined ? parseDurationMs('--retry-max-wait', str('retry-max-wait')!) : BENCH_DEFAULTS.retryMaxWaitMs,
+    retryMaxWaitMs: durationMs('--retry-max-wait', str('retry-max-wait')) ?? BENCH_DEFAULTS.retryMaxWaitMs,
     bailoutErrorRatio: bailout ?? BENCH_DEFAULTS.bailoutErrorRatio,
     out: str('out'),
     json: values['json'] === true,

@@ -1,5 +1,8 @@
 import { InvalidOptionError } from '../errors.ts';
-import { BENCH_DEFAULTS, oneOf, parseCommandLine, parseFlags, positiveNumber } from './bench-options.ts';
+import { oneOf, parseCommandLine, parseFlags, positiveNumber } from '../flags.ts';
+import { BENCH_DEFAULTS } from './bench-options.ts';
+import type { SearchSource } from '../endpoint/types.ts';
+import { resolveSearchSource, TARGET_DEFAULTS } from './target-flags.ts';
 
 export const LAB_TARGETS = ['local', 'azure'] as const;
 export type LabTarget = (typeof LAB_TARGETS)[number];
@@ -80,8 +83,8 @@ export interface LabRunOptions {
   target: LabTarget;
   stateFile: string;
   list: boolean;
-  searchEndpoint: string | undefined;
-  searchIndex: string | undefined;
+  /** Guided labs' "On Your Data" source (flags, else AZURE_SEARCH_ENDPOINT/_INDEX, else the mock's placeholder). */
+  search: SearchSource;
   policy: string;
   out: string | undefined;
   requests: number;
@@ -134,7 +137,7 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
     target,
     azure: target === 'azure' && values['help'] !== true ? resolveAzureFlags(values, env) : undefined,
     policy: (values['policy'] as string | undefined) ?? 'streaming',
-    stateFile: (values['state'] as string | undefined) ?? BENCH_DEFAULTS.stateFile,
+    stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
     seed: positiveNumber('--seed', values['seed'] as string | undefined, { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
     mockArgs,
     help: values['help'] === true,
@@ -177,7 +180,7 @@ export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {
     'npm run lab:cleanup -- --help',
   );
   return {
-    stateFile: (values['state'] as string | undefined) ?? BENCH_DEFAULTS.stateFile,
+    stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
     dryRun: values['dry-run'] === true,
     yes: values['yes'] === true,
     keepSoftDeleted: values['keep-soft-deleted'] === true,
@@ -185,7 +188,7 @@ export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {
   };
 }
 
-export function resolveLabRunOptions(argv: readonly string[], labNames: readonly string[] = []): LabRunOptions {
+export function resolveLabRunOptions(argv: readonly string[], labNames: readonly string[] = [], env: NodeJS.ProcessEnv = {}): LabRunOptions {
   const { values, positionals } = parseCommandLine(
     argv,
     { policy: { type: 'string' }, out: { type: 'string' }, requests: { type: 'string' }, target: { type: 'string' }, state: { type: 'string' }, 'search-endpoint': { type: 'string' }, 'search-index': { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean' } },
@@ -204,10 +207,9 @@ export function resolveLabRunOptions(argv: readonly string[], labNames: readonly
   return {
     name,
     target,
-    stateFile: (values['state'] as string | undefined) ?? BENCH_DEFAULTS.stateFile,
+    stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
     list: values['list'] === true,
-    searchEndpoint: values['search-endpoint'] as string | undefined,
-    searchIndex: values['search-index'] as string | undefined,
+    search: resolveSearchSource(values['search-endpoint'] as string | undefined, values['search-index'] as string | undefined, env),
     policy: (values['policy'] as string | undefined) ?? 'streaming',
     out: values['out'] as string | undefined,
     requests,

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.ts';
-import { listOf, parseCommandLine, positiveNumber } from './bench-options.ts';
+import { listOf, parseCommandLine, positiveNumber } from '../flags.ts';
 
 /** `npm run report -- DIR`: (re)writes DIR/report.html from a bench run's files. */
 export interface ReportOptions {

@@ -1,6 +1,6 @@
-import { InvalidOptionError } from '../errors.ts';
+import { httpUrl, listOf, parseDurationMs, parseFlags, positiveNumber } from '../flags.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
-import { listOf, parseDurationMs, parseFlags, positiveNumber, resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './bench-options.ts';
+import { resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './target-flags.ts';
 
 /** Everything `npm run lab:verify` needs, validated. */
 export interface VerifyOptions extends TargetFlags {
@@ -49,17 +49,6 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-function url(flag: string, raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  try {
-    const parsed = new URL(raw);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
-    return parsed.origin + parsed.pathname.replace(/\/+$/, '');
-  } catch {
-    throw new InvalidOptionError(flag, `"${raw}" is not an http(s) URL`, 'a URL such as https://my-apim.azure-api.net');
-  }
-}
-
 /** Parses and validates verify flags. `checkIds` are the known check ids (for --checks). */
 export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.ProcessEnv, checkIds: readonly string[]): VerifyOptions {
   const values = parseFlags(argv, OPTIONS, 'npm run lab:verify -- --help');
@@ -67,9 +56,9 @@ export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.Proces
   const duration = (flag: string, fallback: string): number => parseDurationMs(`--${flag}`, str(flag) ?? fallback);
   return {
     ...resolveTargetFlags(values, env),
-    gateway: url('--gateway', str('gateway')),
-    direct: url('--direct', str('direct')),
-    mockAdmin: url('--mock-admin', str('mock-admin')),
+    gateway: httpUrl('--gateway', str('gateway'), 'https://my-apim.azure-api.net'),
+    direct: httpUrl('--direct', str('direct')),
+    mockAdmin: httpUrl('--mock-admin', str('mock-admin'), 'http://127.0.0.1:8080'),
     apis: listOf('--api', str('api') ?? VERIFY_DEFAULTS.apis.join(','), API_KINDS),
     policy: str('policy'),
     diagnostics: str('diagnostics'),

@@ -1,4 +1,4 @@
-import { BENCH_DEFAULTS } from '../config/bench-options.ts';
+import { TARGET_DEFAULTS } from '../config/target-flags.ts';
 import { LAB_KEY_ENV, type AzureDeployFlags, type CleanupOptions } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
 import type { ArmConnection } from '../../infra/arm-context.ts';
@@ -48,7 +48,7 @@ export function azureLabState(record: AzureLabRecord, secrets: Record<string, st
   if (gatewayUrl !== undefined && isDeployComplete(record)) {
     paths['gateway'] = { baseUrl: gatewayUrl.replace(/\/+$/, ''), apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } };
   }
-  const state: LabState = { schemaVersion: 1, target: 'azure', deployment: record.model.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, paths, labId: record.labId, createdAt, policyFile, azure: record };
+  const state: LabState = { schemaVersion: 1, target: 'azure', deployment: record.model.deployment, apiVersion: TARGET_DEFAULTS.apiVersion, paths, labId: record.labId, createdAt, policyFile, azure: record };
   if (Object.keys(secrets).length > 0) state.secrets = secrets;
   return state;
 }

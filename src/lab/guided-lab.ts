@@ -5,17 +5,20 @@ import type { BenchSummary } from '../bench/summary.ts';
 import { createRequester } from '../client/requester.ts';
 import type { Timeline } from '../client/timeline.ts';
 import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
-import { BENCH_DEFAULTS, resolveBenchOptions } from '../config/bench-options.ts';
+import { BENCH_DEFAULTS, resolveBenchOptions, type BenchOptions } from '../config/bench-options.ts';
+import { resolveTargetFlags } from '../config/target-flags.ts';
 import type { LabTarget } from '../config/lab-options.ts';
-import { resolveVerifyOptions } from '../config/verify-options.ts';
+import { resolveVerifyOptions, type VerifyOptions } from '../config/verify-options.ts';
 import { LabError } from '../errors.ts';
 import type { ApiKind } from '../protocol/index.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
-import type { ChatMessage } from '../target/types.ts';
+import { writeRunReports } from '../report/write-report.ts';
+import { azureSearchDataSources } from '../endpoint/build-request.ts';
+import type { ChatMessage, SearchSource } from '../endpoint/types.ts';
 import type { ArmConnection } from './azure-lab.ts';
 import { cleanupLocal, deployLocal, resolvePolicyFile } from './local-lab.ts';
 import { labRunInfo, readLabState, withLabSecrets, type LabState } from './state.ts';
-import { resolveTargets } from './targets.ts';
+import { benchTargets, resolveTargets } from './targets.ts';
 import { buildVerifyPlan } from './verify-plan.ts';
 
 /** What a lab ends with: its finding in plain words, and the numbers behind it (lab.json). */
@@ -83,8 +86,8 @@ export interface GuidedLabOptions {
   signal: AbortSignal;
   toolVersion: string;
   step: (text: string) => void;
-  searchEndpoint?: string | undefined;
-  searchIndex?: string | undefined;
+  /** The "On Your Data" source (resolved with the lab's options). */
+  search: SearchSource;
   /** Azure: how to reach ARM (tests inject a fake). */
   connectAzure?: (subscriptionId: string) => Promise<ArmConnection>;
 }
@@ -99,7 +102,7 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
   let state: LabState | undefined = options.target === 'azure' ? readAzureState(options.stateFile) : undefined;
   const labEnv = (): NodeJS.ProcessEnv => withLabSecrets(state, options.env);
   const requireState = (): LabState => {
-    if (!state) throw new LabError('E_LAB_STATE', `Failed to run lab "${definition.name}": it measured before deploying. Call lab.deploy(policy) first.`);
+    if (!state) throw new LabError('E_LAB_RESULT', `Failed to run lab "${definition.name}": it measured before deploying. Call lab.deploy(policy) first.`);
     return state;
   };
   let azurePolicyChanged = false;
@@ -109,10 +112,7 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
     const azure = await import('./azure-lab.ts');
     await azure.applyAzurePolicy(requireState().azure!, xml, options.connectAzure ?? azure.defaultArmConnection, signal);
   };
-  const search = {
-    endpoint: options.searchEndpoint ?? options.env['AZURE_SEARCH_ENDPOINT'] ?? 'https://example.search.windows.net',
-    index: options.searchIndex ?? options.env['AZURE_SEARCH_INDEX'] ?? 'docs',
-  };
+  const { search } = options;
   const dirOf = (name: string): string => {
     const dir = join(options.outDir, name);
     mkdirSync(dir, { recursive: true });
@@ -138,23 +138,25 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       }
       if (state) await cleanupLocal(options.stateFile);
       options.step(`deploy: mock + gateway, policy ${policy}`);
-      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, deployment: BENCH_DEFAULTS.deployment, apiVersion: BENCH_DEFAULTS.apiVersion, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [] }, options.signal);
+      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [] }, options.signal);
       state = outcome.state;
     },
     async bench(name, args) {
       const current = requireState();
       const dir = dirOf(name);
-      const benchOptions = resolveBenchOptions([...args, '--search-endpoint', search.endpoint, '--search-index', search.index, '--state', options.stateFile, '--out', dir], labEnv());
+      // The lab's flags are parsed once; where the run goes is the runner's, typed.
+      const benchOptions: BenchOptions = { ...resolveBenchOptions(args, labEnv()), search, stateFile: options.stateFile, out: dir };
       options.step(`bench ${name}: ${args.join(' ')}`);
-      const result = await runBench({ options: benchOptions, targets: resolveTargets(benchOptions, current), outDir: dir, env: labEnv(), signal: options.signal, toolVersion: options.toolVersion, lab: labRunInfo(current) });
+      const result = await runBench({ options: benchOptions, targets: benchTargets(benchOptions, current), outDir: dir, env: labEnv(), signal: options.signal, toolVersion: options.toolVersion, lab: labRunInfo(current) });
+      await writeRunReports(dir, result.summary);
       return result.summary;
     },
     async verify(name, args) {
       const current = requireState();
       const dir = dirOf(name);
+      const parsed = resolveVerifyOptions(args, labEnv(), CHECK_IDS);
       // On Azure the lint reads the policy this lab applied (the state records the deployed one).
-      const policyArgs = appliedPolicyFile && !args.includes('--policy') ? ['--policy', appliedPolicyFile] : [];
-      const verifyOptions = resolveVerifyOptions([...args, ...policyArgs, '--state', options.stateFile, '--out', dir], labEnv(), CHECK_IDS);
+      const verifyOptions: VerifyOptions = { ...parsed, search, policy: parsed.policy ?? appliedPolicyFile, stateFile: options.stateFile, out: dir };
       options.step(`verify ${name}: ${args.join(' ')}`);
       const report = await runVerify(buildVerifyPlan(verifyOptions, current, labEnv()), { checks: verifyOptions.checks, signal: options.signal, onCheck: (c) => options.step(`  ${c.status.padEnd(4)} ${c.id}`) });
       writeComplianceFiles(dir, report);
@@ -162,15 +164,15 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
     },
     async request(request) {
       const current = requireState();
-      const benchOptions = resolveBenchOptions(['--path', request.path, '--state', options.stateFile, ...(request.deployment ? ['--deployment', request.deployment] : [])], labEnv());
-      const [target] = resolveTargets(benchOptions, current);
+      const flags = { ...resolveTargetFlags({}, labEnv()), search, ...(request.deployment ? { deployment: request.deployment } : {}) };
+      const [target] = resolveTargets({ flags, byUrl: [], pick: [request.path], state: current });
       const requester = await createRequester(
         { api: request.api ?? 'chat', stream: request.stream ?? true, maxTokens: request.maxTokens, target: target!, messages: request.messages, ...(request.dataSources ? { dataSources: request.dataSources } : {}) },
         { keepFrames: true, env: labEnv(), ...(request.headers ? { headers: request.headers } : {}) },
       );
       return requester(process.hrtime.bigint(), options.signal);
     },
-    dataSources: () => [{ type: 'azure_search', parameters: { endpoint: search.endpoint, index_name: search.index, authentication: { type: 'system_assigned_managed_identity' } } }],
+    dataSources: () => azureSearchDataSources(search),
     logOf(role) {
       const process_ = requireState().processes?.find((p) => p.role === role);
       return process_ && existsSync(process_.logFile) ? readFileSync(process_.logFile, 'utf8') : '';

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError, LabError } from '../errors.ts';
 import { LAB_KEY_ENV } from '../config/lab-options.ts';
+import { TARGET_DEFAULTS } from '../config/target-flags.ts';
 import { isAlive, isSameProcess } from './process-identity.ts';
 import { spawnServer, type StartedServer } from './spawn-server.ts';
 import { readLabState, removeLabState, writeLabState, type LabProcess, type LabState } from './state.ts';
@@ -19,8 +20,6 @@ export interface LocalDeployOptions {
   stateFile: string;
   /** `streaming`, `buffered` (infra/policies/) or a policy file path. */
   policy: string;
-  deployment: string;
-  apiVersion: string;
   seed: number;
   /** Mock timing overrides, as `npm run mock` takes them (e.g. `['--itl-ms', '8']`). */
   mockArgs: readonly string[];
@@ -64,8 +63,8 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
   const state: LabState = {
     schemaVersion: 1,
     target: 'local',
-    deployment: options.deployment,
-    apiVersion: options.apiVersion,
+    deployment: TARGET_DEFAULTS.deployment,
+    apiVersion: TARGET_DEFAULTS.apiVersion,
     paths: {},
     labId: randomUUID(),
     createdAt: new Date().toISOString(),
@@ -113,7 +112,7 @@ async function waitUntilAnswering(urls: readonly string[], signal?: AbortSignal)
       } catch (error) {
         if (signal?.aborted) throw error;
       }
-      if (attempt >= 100) throw new LabError('E_LAB_STATE', `Failed to reach "${url}": no answer within 5 s.`);
+      if (attempt >= 100) throw new LabError('E_PROCESS_START', `Failed to reach "${url}": no answer within 5 s.`);
       await sleep(50);
     }
   }

@@ -42,7 +42,7 @@ export async function spawnServer(spec: ServerSpec, signal?: AbortSignal): Promi
   });
   child.unref();
   const pid = child.pid;
-  if (pid === undefined) throw new LabError('E_LAB_STATE', `Failed to start the ${role}: no process id.`);
+  if (pid === undefined) throw new LabError('E_PROCESS_START', `Failed to start the ${role}: no process id.`);
   const deadline = performance.now() + START_TIMEOUT_MS;
   while (performance.now() < deadline) {
     const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.startsWith('{"event":"listening"'));
@@ -62,5 +62,5 @@ export async function spawnServer(spec: ServerSpec, signal?: AbortSignal): Promi
     }
   }
   const tail = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.includes('Unknown user config')).slice(-5).join('\n');
-  throw new LabError('E_LAB_STATE', `Failed to start the ${role}: ${exitCode !== null ? `it exited with code ${exitCode}` : signal?.aborted ? 'interrupted' : `no listening line within ${START_TIMEOUT_MS / 1000} s`}.${tail ? `\n${tail}` : ''}`);
+  throw new LabError('E_PROCESS_START', `Failed to start the ${role}: ${exitCode !== null ? `it exited with code ${exitCode}` : signal?.aborted ? 'interrupted' : `no listening line within ${START_TIMEOUT_MS / 1000} s`}.${tail ? `\n${tail}` : ''}`);
 }

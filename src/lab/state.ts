@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { LabRunInfo } from '../bench/summary.ts';
 import type { LabTarget } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
-import { API_STYLES, type ApiStyle, type TargetAuth } from '../target/types.ts';
+import { API_STYLES, type ApiStyle, type TargetAuth } from '../endpoint/types.ts';
 import type { AzureLabRecord } from '../../infra/azure-plan.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { diagnosticsFromJson, parseDiagnostics, parsePolicyXml, type LintInput, type VerifyPlan } from '../compliance/index.ts';
+import { diagnosticsFromJson, parseDiagnostics, parsePolicyForLint, type LintInput, type VerifyPlan } from '../compliance/index.ts';
 import type { DeployedConfig } from './azure-lab.ts';
 import type { VerifyOptions } from '../config/verify-options.ts';
 import { InvalidOptionError } from '../errors.ts';
-import type { Target, TargetAuth } from '../target/types.ts';
 import type { LabState } from './state.ts';
+import { resolveTargets } from './targets.ts';
 
 /**
  * What `lab:verify` probes: `--gateway`/`--direct` when given, else the lab state's paths.
@@ -17,33 +17,22 @@ export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefi
   if (!fromFlags && state === undefined && options.policy === undefined && options.diagnostics === undefined && options.sku === undefined) {
     throw new InvalidOptionError('--gateway', `nothing to verify: no --gateway, no --policy and no lab state at "${options.stateFile}"`, 'run npm run lab:deploy first, or pass --gateway URL [--direct URL] or --policy FILE');
   }
-  const target = (label: string, baseUrl: string, auth: TargetAuth): Target => ({ label, baseUrl, apiStyle: options.apiStyle, deployment: options.deployment, apiVersion: options.apiVersion, auth });
-  const directAuth: TargetAuth = options.entra ? { kind: 'entra' } : { kind: 'api-key', envName: options.apiKeyEnv };
-  const gatewayAuth: TargetAuth = options.subscriptionKeyEnv !== undefined ? { kind: 'subscription-key', envName: options.subscriptionKeyEnv } : directAuth;
-  let gateway: Target | undefined;
-  let direct: Target | undefined;
-  if (fromFlags) {
-    gateway = options.gateway !== undefined ? target('gateway', options.gateway, gatewayAuth) : undefined;
-    direct = options.direct !== undefined ? target('direct', options.direct, directAuth) : undefined;
-  } else if (state !== undefined) {
-    const fromState = (label: string): Target | undefined => {
-      const path = state.paths[label];
-      return path ? { label, baseUrl: path.baseUrl, apiStyle: path.apiStyle, deployment: state.deployment, apiVersion: state.apiVersion, auth: path.auth } : undefined;
-    };
-    gateway = fromState('gateway');
-    direct = fromState('direct');
-  }
+  const byUrl = [
+    ...(options.gateway !== undefined ? [{ label: 'gateway', baseUrl: options.gateway }] : []),
+    ...(options.direct !== undefined ? [{ label: 'direct', baseUrl: options.direct }] : []),
+  ];
+  const pick = state && !fromFlags ? ['gateway', 'direct'].filter((label) => state.paths[label] !== undefined) : [];
+  const targets = resolveTargets({ flags: options, byUrl, pick, state: fromFlags ? undefined : state });
+  const direct = targets.find((t) => t.label === 'direct');
   return {
-    gateway,
+    gateway: targets.find((t) => t.label === 'gateway'),
     direct,
     apis: options.apis,
-    completionsDeployment: options.completionsDeployment,
     thresholds: { deliveryP99Ms: options.deliveryP99Ms, ttftOverheadMs: options.ttftOverheadMs, idleGapMs: options.idleGapMs, concurrentStreams: options.streams },
     mockAdminUrl: options.mockAdmin ?? direct?.baseUrl,
     // Lint what is running: an Azure lab's configuration as ARM returns it, a local lab's policy file.
     lint: deployed !== undefined && !fromFlags ? deployedLintInput(options, deployed) : readLintInput({ ...options, policy: options.policy ?? (fromFlags ? undefined : state?.policyFile) }),
-    searchEndpoint: options.searchEndpoint,
-    searchIndex: options.searchIndex,
+    search: options.search,
     env,
   };
 }
@@ -54,7 +43,7 @@ function deployedLintInput(options: VerifyOptions, deployed: DeployedConfig): Li
   const source = `${deployed.source} (read through ARM)`;
   return {
     policyFile: fromFiles?.policyFile ?? (deployed.policyXml !== undefined ? `${deployed.source}/policies/policy` : undefined),
-    policy: fromFiles?.policy ?? (deployed.policyXml !== undefined ? parsePolicyXml(deployed.policyXml, source) : undefined),
+    policy: fromFiles?.policy ?? (deployed.policyXml !== undefined ? parsePolicyForLint(deployed.policyXml, source) : undefined),
     diagnosticsFile: fromFiles?.diagnosticsFile ?? `${deployed.source}/diagnostics`,
     diagnostics: fromFiles?.diagnostics ?? diagnosticsFromJson(deployed.diagnostics, source),
     sku: fromFiles?.sku ?? deployed.sku,
@@ -71,7 +60,7 @@ function readLintInput(options: VerifyOptions): LintInput | undefined {
     } catch (error) {
       throw new InvalidOptionError('--policy', `cannot read "${options.policy}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a readable APIM policy XML file');
     }
-    policy = parsePolicyXml(xml, options.policy);
+    policy = parsePolicyForLint(xml, options.policy);
   }
   return {
     policyFile: options.policy,

@@ -50,7 +50,7 @@ export interface Sample {
   delivery: DeliverySummary | null;
   /** Arrival of each content-bearing event, ms since the intended start (to 10 µs): the report's token timeline and ITL distribution. */
   arrivalsMs: number[] | null;
-  /** Per stamped frame: arrival minus the upstream's emission stamp, ms (to 10 µs). */
+  /** Per stamped frame: arrival minus the upstream's emission stamp, ms (to 10 µs, clamped at 0; see deliveryLatenciesMs). */
   deliveryMs: number[] | null;
   ids: { requestId: string | null; apimRequestId: string | null; responseId: string | null };
 }
@@ -65,14 +65,29 @@ export interface SampleContext {
   countTokens: (text: string) => number;
 }
 
+/** Recorded arrival and delivery times are kept to 10 µs: finer is below the clock's noise, and every consumer derives from the same rounded values. */
 const round2 = (ms: number): number => Math.round(ms * 100) / 100;
 const round = (ms: number | undefined): number | null => (ms === undefined ? null : Math.round(ms * 1000) / 1000);
 
-/** Inter-content gaps of one request, in ms. */
-export function interTokenGaps(tl: Timeline): number[] {
+/**
+ * Inter-token latency: the gaps between a request's content arrivals, in ms. The one
+ * derivation of ITL: the sample's own ITL summary, summary.json's pooled ITL and the report's
+ * ITL chart all call it on the sample's recorded `arrivalsMs`.
+ */
+export function interTokenGapsMs(arrivalsMs: readonly number[] | null): number[] {
   const gaps: number[] = [];
-  for (let i = 1; i < tl.contentArrivalsMs.length; i++) gaps.push(tl.contentArrivalsMs[i]! - tl.contentArrivalsMs[i - 1]!);
+  if (arrivalsMs === null) return gaps;
+  for (let i = 1; i < arrivalsMs.length; i++) gaps.push(round2(arrivalsMs[i]! - arrivalsMs[i - 1]!));
   return gaps;
+}
+
+/**
+ * Per-frame delivery latency (arrival minus the upstream's emission stamp), clamped at 0: both
+ * times come from the same monotonic clock, so a negative value is rounding, never a frame
+ * delivered before it was sent. The one derivation; the sample records its result.
+ */
+export function deliveryLatenciesMs(tl: Timeline): number[] {
+  return tl.deliveryLatencyMs.map((ms) => round2(Math.max(0, ms)));
 }
 
 /** Derives every per-request metric from a timeline. Pure. */
@@ -82,8 +97,10 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
   const e2e = tl.endMs;
   const usageTokens = tl.usage?.completionTokens;
   const outputTokens = usageTokens ?? (tl.text !== '' ? ctx.countTokens(tl.text) : ok ? 0 : undefined);
-  const gaps = interTokenGaps(tl).sort((a, b) => a - b);
-  const delivery = [...tl.deliveryLatencyMs].sort((a, b) => a - b);
+  const arrivalsMs = tl.contentArrivalsMs.length === 0 ? null : tl.contentArrivalsMs.map(round2);
+  const deliveryMs = tl.deliveryLatencyMs.length === 0 ? null : deliveryLatenciesMs(tl);
+  const gaps = interTokenGapsMs(arrivalsMs).sort((a, b) => a - b);
+  const delivery = [...(deliveryMs ?? [])].sort((a, b) => a - b);
   const tpot = ok && tl.isStream && ttft !== undefined && e2e !== undefined && outputTokens !== undefined && outputTokens > 1 ? (e2e - ttft) / (outputTokens - 1) : undefined;
   return {
     scenario: ctx.scenario,
@@ -116,8 +133,8 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     finishReason: tl.finishReason ?? null,
     isLengthLimited: tl.finishReason === 'length',
     delivery: delivery.length === 0 ? null : { n: delivery.length, p50: round(nearestRank(delivery, 0.5))!, p99: round(nearestRank(delivery, 0.99))!, max: round(delivery.at(-1))! },
-    arrivalsMs: tl.contentArrivalsMs.length === 0 ? null : tl.contentArrivalsMs.map(round2),
-    deliveryMs: tl.deliveryLatencyMs.length === 0 ? null : tl.deliveryLatencyMs.map(round2),
+    arrivalsMs,
+    deliveryMs,
     ids: { requestId: tl.ids.requestId ?? null, apimRequestId: tl.ids.apimRequestId ?? null, responseId: tl.ids.responseId ?? null },
   };
 }

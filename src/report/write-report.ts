@@ -2,6 +2,14 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectReportData } from './html/report-data.ts';
 import { renderReportPage } from './html/page.ts';
+import type { BenchSummary } from '../bench/summary.ts';
+import { writeSummaryFiles } from './write-summary.ts';
+
+/** Everything a bench run writes beside its samples.jsonl: summary.json, .csv, .md and report.html. */
+export async function writeRunReports(dir: string, summary: BenchSummary): Promise<void> {
+  writeSummaryFiles(dir, summary);
+  await writeHtmlReport(dir);
+}
 
 /** Writes report.html for the run in `dir` (summary.json, samples.jsonl, compliance.json when present). Returns its path. */
 export async function writeHtmlReport(dir: string, out = join(dir, 'report.html')): Promise<string> {

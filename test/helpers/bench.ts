@@ -2,7 +2,7 @@ import type { MockServer } from '../../mock-server/server.ts';
 import { createRequester, type RequesterOptions } from '../../src/client/requester.ts';
 import type { Timeline } from '../../src/client/timeline.ts';
 import type { ApiKind } from '../../src/protocol/index.ts';
-import type { Scenario, Target } from '../../src/target/types.ts';
+import type { Scenario, Target } from '../../src/endpoint/types.ts';
 
 export const KEY_ENV = { TEST_AOAI_KEY: 'test-key-not-a-secret' };
 

@@ -178,7 +178,7 @@ describe('a guided lab on Azure (npm run lab -- <name> --target azure)', () => {
           return { finding: 'switched', facts: {} };
         },
       }),
-      { labDir: dir, outDir: join(dir, 'out'), target: 'azure', stateFile, env, signal: new AbortController().signal, toolVersion: 'test', step: () => {}, connectAzure: deps().connectAzure },
+      { labDir: dir, outDir: join(dir, 'out'), target: 'azure', stateFile, env, signal: new AbortController().signal, toolVersion: 'test', step: () => {}, connectAzure: deps().connectAzure, search: { endpoint: 'https://example.search.windows.net', index: 'docs' } },
     );
     expect(finding.finding).toBe('switched');
     // During the lab: the buffered policy (forward-request without buffer-response="false").

@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { createMockServer } from '../../mock-server/server.ts';
 import { runBench } from '../../src/bench/run-bench.ts';
 import { resolveBenchOptions } from '../../src/config/bench-options.ts';
-import { resolveTargets } from '../../src/lab/targets.ts';
+import { benchTargets } from '../../src/lab/targets.ts';
+import { writeRunReports } from '../../src/report/write-report.ts';
 import { writeHtmlReport } from '../../src/report/write-report.ts';
 import { openBrowser } from '../helpers/browser.ts';
 
@@ -26,7 +27,8 @@ async function benchRun(requestsPerScenario: number, dir: string, mockUrl: strin
     env,
   );
   const started = performance.now();
-  await runBench({ options, targets: resolveTargets(options, undefined), outDir: dir, env, signal: new AbortController().signal, toolVersion: 'perf' });
+  const { summary } = await runBench({ options, targets: benchTargets(options, undefined), outDir: dir, env, signal: new AbortController().signal, toolVersion: 'perf' });
+  await writeRunReports(dir, summary);
   return performance.now() - started;
 }
 

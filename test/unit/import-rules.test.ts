@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-// DESIGN.md §3: imports flow one way. This test fails when a file breaks the rules.
+// docs/architecture.md: imports flow one way. This test fails when a file breaks the rules.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function sourceFiles(dir: string): string[] {
@@ -26,6 +26,36 @@ function relativeImports(file: string): string[] {
 
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
 
+/**
+ * The layers of src/, lowest first (docs/architecture.md draws the same table). A file may
+ * import its own folder and any lower layer; never a higher one, never a peer of its layer.
+ */
+const LAYERS: Record<string, number> = {
+  'src/errors.ts': 0,
+  'src/protocol': 0,
+  'src/flags.ts': 1,
+  'src/endpoint': 2,
+  'src/client': 3,
+  'src/metrics': 4,
+  'src/load': 5,
+  'src/config': 6,
+  'src/bench': 7,
+  'src/compliance': 7,
+  'src/report': 8,
+  'src/lab': 9,
+  'src/cli': 10,
+  'src/index.ts': 11,
+};
+
+function layerOf(file: string): { unit: string; rank: number } {
+  const unit = file.split('/').slice(0, 2).join('/');
+  const rank = LAYERS[unit];
+  if (rank === undefined) throw new Error(`${file} is in no layer`);
+  return { unit, rank };
+}
+
+const sameUnit = (a: string, b: string): boolean => layerOf(a).unit === layerOf(b).unit;
+
 describe('import direction', () => {
   it('src/protocol imports nothing of ours', () => {
     for (const file of sourceFiles('src/protocol')) {
@@ -33,10 +63,10 @@ describe('import direction', () => {
     }
   });
 
-  it('mock-server imports only src/protocol and src/errors from src, and never cli or infra', () => {
+  it('mock-server imports only src/protocol, src/errors and the flag kit from src, and never cli or infra', () => {
     for (const file of sourceFiles('mock-server')) {
       for (const target of relativeImports(file)) {
-        const ok = under(target, 'mock-server') || under(target, 'src/protocol') || target === 'src/errors.ts' || target.startsWith('node_modules');
+        const ok = under(target, 'mock-server') || under(target, 'src/protocol') || target === 'src/errors.ts' || target === 'src/flags.ts' || target.startsWith('node_modules');
         expect(ok, `${file} -> ${target}`).toBe(true);
       }
     }
@@ -73,14 +103,25 @@ describe('import direction', () => {
     }
   });
 
-  it('src/compliance reaches only down the flow: client, metrics, target, config, protocol, errors', () => {
-    const allowed = ['src/compliance', 'src/client', 'src/metrics', 'src/target', 'src/config', 'src/protocol'];
-    for (const file of sourceFiles('src/compliance')) {
+  it('every folder of src/ imports only layers below it (peers not at all), so no cycle can form', () => {
+    for (const file of sourceFiles('src')) {
+      const from = layerOf(file);
       for (const target of relativeImports(file)) {
-        const ok = allowed.some((dir) => under(target, dir)) || target === 'src/errors.ts';
-        expect(ok, `${file} -> ${target}`).toBe(true);
+        if (!target.startsWith('src/') || sameUnit(file, target)) continue;
+        const to = layerOf(target);
+        expect(to.rank < from.rank, `${file} (${from.unit}, layer ${from.rank}) -> ${target} (${to.unit}, layer ${to.rank})`).toBe(true);
       }
     }
+  });
+
+  it('every folder and top-level file of src/ has a layer (a new one must be placed in docs/architecture.md and here)', () => {
+    const units = readdirSync(join(ROOT, 'src')).map((name) => `src/${name}`);
+    for (const unit of units) expect(LAYERS[unit], unit).toBeTypeOf('number');
+  });
+
+  it('docs/architecture.md draws the same layers as this test', () => {
+    const map = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
+    for (const [unit, rank] of Object.entries(LAYERS)) expect(map, `${unit} at layer ${rank}`).toMatch(new RegExp(`\\|\\s*${rank}\\s*\\|[^\\n]*\\b${unit.replace('src/', '').replace('.', '\\.')}\\b`));
   });
 
   it('the rule check sees real imports (guards against a regex that matches nothing)', () => {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isLabError } from '../../src/errors.ts';
-import { ProbeSession, parseDiagnostics, parsePolicyXml, type LintInput } from '../../src/compliance/index.ts';
+import { ProbeSession, parseDiagnostics, parsePolicyForLint, type LintInput } from '../../src/compliance/index.ts';
 import { LINT_CHECKS } from '../../src/compliance/lint/policy-lint.ts';
 import { escapeExpressions } from '../../src/compliance/lint/policy-xml.ts';
 
@@ -10,11 +10,11 @@ const path = (relative: string): string => fileURLToPath(new URL(`../../${relati
 
 async function lint(input: Partial<LintInput>): Promise<Record<string, { status: string; evidence: string }>> {
   const full: LintInput = { policyFile: undefined, policy: undefined, diagnosticsFile: undefined, diagnostics: undefined, sku: undefined, ...input };
-  const session = new ProbeSession({ gateway: undefined, direct: undefined, apis: ['chat'], completionsDeployment: 'gpt-35-turbo-instruct', thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1000, concurrentStreams: 1 }, mockAdminUrl: undefined, lint: full, searchEndpoint: '', searchIndex: '', env: {} });
+  const session = new ProbeSession({ gateway: undefined, direct: undefined, apis: ['chat'], thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1000, concurrentStreams: 1 }, mockAdminUrl: undefined, lint: full, search: { endpoint: '', index: '' }, env: {} });
   return Object.fromEntries(await Promise.all(LINT_CHECKS.map(async (c) => [c.id, await c.run(session)] as const)));
 }
 
-const policy = (relative: string) => ({ policyFile: relative, policy: parsePolicyXml(readFileSync(path(relative), 'utf8'), relative) });
+const policy = (relative: string) => ({ policyFile: relative, policy: parsePolicyForLint(readFileSync(path(relative), 'utf8'), relative) });
 
 describe('static policy lint', () => {
   it('passes the lab streaming policy', async () => {
@@ -56,7 +56,7 @@ describe('static policy lint', () => {
   it('flags caching, body rewrites and an inherited forward-request', async () => {
     const xml = `<policies><inbound><base /><cache-lookup vary-by-developer="false" vary-by-developer-groups="false" /></inbound>
 <backend><base /></backend><outbound><base /><find-and-replace from="a" to="b" /><cache-store duration="60" /></outbound></policies>`;
-    const result = await lint({ policyFile: 'p.xml', policy: parsePolicyXml(xml, 'p.xml') });
+    const result = await lint({ policyFile: 'p.xml', policy: parsePolicyForLint(xml, 'p.xml') });
     expect(result['lint-response-cache']!.status).toBe('fail');
     expect(result['lint-response-cache']!.evidence).toContain('p.xml:1 <cache-lookup>');
     expect(result['lint-response-body']!.evidence).toContain('p.xml:2 <find-and-replace>');
@@ -70,7 +70,7 @@ describe('static policy lint', () => {
     expect(escaped).toContain('@(x.As&lt;JObject&gt;()[&quot;k&quot;] &amp;&amp; y)');
     let error: unknown;
     try {
-      parsePolicyXml('<policies><inbound></policies>', 'bad.xml');
+      parsePolicyForLint('<policies><inbound></policies>', 'bad.xml');
     } catch (e) {
       error = e;
     }

@@ -11,7 +11,7 @@ import { toSample } from '../../src/metrics/sample.ts';
 import { collectReportData } from '../../src/report/html/report-data.ts';
 import { renderReportPage } from '../../src/report/html/page.ts';
 import { writeSummaryFiles } from '../../src/report/write-summary.ts';
-import type { Target } from '../../src/target/types.ts';
+import type { Target } from '../../src/endpoint/types.ts';
 
 const RUN: RunMetadata = {
   tool: { name: 'apim-streaming-lab', version: 'test' },
@@ -58,7 +58,7 @@ function writeRun(streams: readonly boolean[], requests = 9, failing = 1): strin
         }
         const sample = toSample(tl, { scenario: cell.name, path, maxTokens: 16, index: i, isWarmup: false, countTokens: () => 16 });
         lines.push(JSON.stringify(sample));
-        aggregate.add(sample, tl);
+        aggregate.add(sample);
       }
       aggregates.push(aggregate);
     }

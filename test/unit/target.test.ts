@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildRequest } from '../../src/target/build-request.ts';
-import { inferBaseModel } from '../../src/target/models.ts';
-import { countChatTokens, maxOutputTokens } from '../../src/target/tokens.ts';
-import type { Scenario, Target } from '../../src/target/types.ts';
+import { buildRequest } from '../../src/endpoint/build-request.ts';
+import { inferBaseModel } from '../../src/endpoint/models.ts';
+import { countChatTokens, maxOutputTokens } from '../../src/endpoint/tokens.ts';
+import type { Scenario, Target } from '../../src/endpoint/types.ts';
 
 const target = (overrides: Partial<Target> = {}): Target => ({ label: 'direct', baseUrl: 'https://res.openai.azure.com/', apiStyle: 'azure', deployment: 'my-org-gpt-4o-mini', apiVersion: '2024-10-21', auth: { kind: 'none' }, ...overrides });
 const messages = [{ role: 'user', content: 'Hello there' }];

@@ -7,7 +7,7 @@ export { escapeExpressions, type PolicyElement } from '../../protocol/policy-xml
  * The policy parser lives in src/protocol because the local gateway reads the same XML;
  * here a malformed document becomes a `--policy` option error.
  */
-export function parsePolicyXml(xml: string, file: string): PolicyElement[] {
+export function parsePolicyForLint(xml: string, file: string): PolicyElement[] {
   try {
     return parse(xml, file);
   } catch (error) {

@@ -2,7 +2,7 @@ import type { BenchSummary } from '../../bench/summary.ts';
 import type { ScenarioSummary } from '../../bench/aggregate.ts';
 import type { ComplianceReport } from '../../compliance/types.ts';
 import { LogHistogram } from '../../metrics/log-histogram.ts';
-import type { Sample } from '../../metrics/sample.ts';
+import { interTokenGapsMs, type Sample } from '../../metrics/sample.ts';
 import { forEachSample, readRunCompliance, readRunSummary } from '../read-run.ts';
 
 /** The raw values of one scenario the report draws (ok requests only). */
@@ -74,11 +74,11 @@ export async function collectReportData(dir: string): Promise<ReportData> {
     const arrivals = sample.arrivalsMs;
     if (sample.stream && arrivals && arrivals.length > 1) {
       const itl = histogramOf(itlByPath, sample.path);
-      for (let i = 1; i < arrivals.length; i++) itl.add(arrivals[i]! - arrivals[i - 1]!);
+      for (const gap of interTokenGapsMs(arrivals)) itl.add(gap);
     }
     if (sample.deliveryMs) {
       const delivery = histogramOf(deliveryByPath, sample.path);
-      for (const d of sample.deliveryMs) delivery.add(Math.max(d, LogHistogram.MIN));
+      for (const d of sample.deliveryMs) delivery.add(d);
     }
     const p50 = medians.get(sample.scenario);
     if (p50 === undefined || !arrivals || sample.e2eMs === null || sample.ttftMs === null) return;

@@ -1,6 +1,6 @@
 import { FIRST_API_VERSION_WITH_STREAM_OPTIONS, isApiVersionAtLeast, type ApiKind } from '../protocol/index.ts';
 import { inferBaseModel } from './models.ts';
-import type { Scenario, Target } from './types.ts';
+import type { Scenario, SearchSource, Target } from './types.ts';
 
 /** The dated api-version used for Responses on the classic surface when the target's is older. */
 export const DEFAULT_RESPONSES_API_VERSION = '2025-04-01-preview';
@@ -24,11 +24,22 @@ export function acceptsStreamOptions(target: Target, api: ApiKind): boolean {
   return isApiVersionAtLeast(target.apiVersion, FIRST_API_VERSION_WITH_STREAM_OPTIONS);
 }
 
+/** The one place that picks a request's deployment: legacy completions go to the completions deployment. */
+export function deploymentFor(target: Target, api: ApiKind): string {
+  return api === 'completions' ? (target.completionsDeployment ?? target.deployment) : target.deployment;
+}
+
+/** The `data_sources` block of an "On Your Data" request: Azure AI Search, through the resource's managed identity. */
+export function azureSearchDataSources(search: SearchSource): unknown[] {
+  return [{ type: 'azure_search', parameters: { endpoint: search.endpoint, index_name: search.index, authentication: { type: 'system_assigned_managed_identity' } } }];
+}
+
 /** URL and JSON body for one scenario, shaped for the target's surface. */
 export function buildRequest(scenario: Scenario): BuiltRequest {
-  const { target, api } = scenario;
+  const { api } = scenario;
+  const target = { ...scenario.target, deployment: deploymentFor(scenario.target, api) };
   const requestsUsage = scenario.stream && acceptsStreamOptions(target, api);
-  const body = buildBody(scenario, requestsUsage);
+  const body = buildBody({ ...scenario, target }, requestsUsage);
   return { url: buildUrl(target, api), body, requestsUsage };
 }
 

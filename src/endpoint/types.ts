@@ -19,6 +19,14 @@ export interface Target {
   deployment: string;
   apiVersion: string;
   auth: TargetAuth;
+  /** Where legacy completions go (chat models refuse them); `deployment` when unset. See `deploymentFor`. */
+  completionsDeployment?: string;
+}
+
+/** The Azure AI Search source that "On Your Data" requests name (the local mock plays it). */
+export interface SearchSource {
+  endpoint: string;
+  index: string;
 }
 
 export type ChatMessage = { role: string; content: string };
