@@ -1,4 +1,5 @@
 import type { LabTarget } from '../config/lab-options.ts';
+import { LabError } from '../errors.ts';
 import { pairedDifference, type Interval } from '../metrics/stats.ts';
 import type { ScenarioAggregate, ScenarioSummary } from './aggregate.ts';
 
@@ -112,7 +113,7 @@ type ScenarioMatch = Partial<Pick<ScenarioSummary, 'api' | 'stream' | 'maxTokens
 /** The first scenario matching every given field, with successful requests; an error naming what is missing otherwise. */
 export function findScenario(summary: BenchSummary, match: ScenarioMatch): ScenarioSummary {
   const found = summary.scenarios.find((s) => (Object.keys(match) as Array<keyof ScenarioMatch>).every((key) => s[key] === match[key]));
-  if (!found) throw new Error(`no scenario matches ${JSON.stringify(match)}`);
-  if (!found.ttftMs || !found.e2eMs) throw new Error(`no successful requests in ${found.name} (${JSON.stringify(found.errors)})`);
+  if (!found) throw new LabError('E_LAB_RESULT', `Failed to find scenario ${JSON.stringify(match)}: the run measured ${summary.scenarios.map((s) => s.name).join(', ') || 'no scenario'}. Check the lab's bench flags.`);
+  if (!found.ttftMs || !found.e2eMs) throw new LabError('E_LAB_RESULT', `Failed to read scenario "${found.name}": no request succeeded (${JSON.stringify(found.errors)}). See its samples.jsonl for the errors.`);
   return found;
 }

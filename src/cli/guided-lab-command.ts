@@ -48,8 +48,10 @@ export async function guidedLabCommand(options: LabRunOptions & { name: string }
         process.stderr.write(`Lab "${options.name}" interrupted; what was measured is in ${outDir}/\n`);
         return 130;
       }
-      if (isLabError(error)) throw error;
-      process.stderr.write(`Failed to run lab "${options.name}": ${(error as Error).message}. What was measured is in ${outDir}/.\n`);
+      // Bad usage keeps its exit code 2 (main prints it); any other failure is the lab's: say it and where its results are.
+      if (isLabError(error) && error.code === 'E_INVALID_OPTION') throw error;
+      const message = isLabError(error) ? error.message : `Failed to run lab "${options.name}": ${(error as Error).message}.`;
+      process.stderr.write(`${message} What was measured is in ${outDir}/.\n`);
       return 1;
     }
     writeFileSync(join(outDir, 'lab.json'), `${JSON.stringify({ lab: options.name, target: options.target, ...finding }, null, 2)}\n`);
