@@ -50,7 +50,6 @@ export const LAB_TAG = 'apim-streaming-lab';
 /** "Cognitive Services OpenAI User": call the data plane (chat, completions) with Entra ID. */
 export const OPENAI_USER_ROLE_ID = '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd';
 export const ARM_SCOPE = 'https://management.azure.com/.default';
-export const COGNITIVE_SERVICES_RESOURCE = 'https://cognitiveservices.azure.com';
 /** The backend id the lab's policies name (infra/policies/*.xml), shared with the local gateway. */
 export const LAB_BACKEND_ID = 'openai-backend';
 export const LAB_API_ID = 'azure-openai';

@@ -1,4 +1,4 @@
-import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
+import { completionTokens, lastTokenAtMs, obfuscation, tokenSteps, type Generation } from '../generation.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
 import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
@@ -15,20 +15,14 @@ export function* chatStreamEvents(gen: Generation): Generator<PlannedEvent> {
   yield dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {}));
   const hasObfuscation = obfuscationFor(gen) !== undefined;
   const contentFrame = createJsonTemplate(2, ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined), ...DATA_FRAME);
-  const huge = hugeFrameIndex(gen);
-  const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
-  for (let i = 0; i < gen.tokens.length; i++) {
-    const at = gen.tokenTimesMs[i]!;
-    if (i === errorAt) {
-      yield dataEvent(at, midStreamError());
+  for (const step of tokenSteps(gen)) {
+    if (step.kind === 'error') {
+      yield dataEvent(step.at, midStreamError());
       return;
     }
-    if (i === huge) {
-      const padded = obfuscationFor(gen, gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES);
-      yield dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), padded), true);
-      continue;
-    }
-    yield renderedEvent(at, contentFrame([gen.tokens[i], hasObfuscation ? obfuscation(gen) : undefined]), true);
+    const token = gen.tokens[step.i];
+    if (step.kind === 'huge') yield dataEvent(step.at, chunk(gen, { content: token }, null, completionFilterResults(), obfuscationFor(gen, step.padBytes)), true);
+    else yield renderedEvent(step.at, contentFrame([token, hasObfuscation ? obfuscation(gen) : undefined]), true);
   }
   yield dataEvent(end, chunk(gen, {}, gen.finishReason, {}));
   if (gen.includeUsage) yield dataEvent(end, usageChunk(gen));

@@ -1,4 +1,4 @@
-import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
+import { completionTokens, lastTokenAtMs, obfuscation, tokenSteps, type Generation } from '../generation.ts';
 import { midStreamError } from './chat.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
 import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
@@ -12,21 +12,14 @@ export function* completionsStreamEvents(gen: Generation): Generator<PlannedEven
   const end = lastTokenAtMs(gen);
   yield dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() });
   const contentFrame = createJsonTemplate(1, ([token]) => textFrame(gen, token!, null), ...DATA_FRAME);
-  const huge = hugeFrameIndex(gen);
-  const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
-  for (let i = 0; i < gen.tokens.length; i++) {
-    const at = gen.tokenTimesMs[i]!;
-    if (i === errorAt) {
-      yield dataEvent(at, midStreamError());
+  for (const step of tokenSteps(gen)) {
+    if (step.kind === 'error') {
+      yield dataEvent(step.at, midStreamError());
       return;
     }
-    if (i === huge) {
-      const frame = textFrame(gen, gen.tokens[i]!, null);
-      frame['obfuscation'] = obfuscation(gen, gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES);
-      yield dataEvent(at, frame, true);
-      continue;
-    }
-    yield renderedEvent(at, contentFrame([gen.tokens[i]]), true);
+    const token = gen.tokens[step.i]!;
+    if (step.kind === 'huge') yield dataEvent(step.at, { ...textFrame(gen, token, null), obfuscation: obfuscation(gen, step.padBytes) }, true);
+    else yield renderedEvent(step.at, contentFrame([token]), true);
   }
   yield dataEvent(end, textFrame(gen, '', gen.finishReason));
   if (gen.includeUsage) {

@@ -1,4 +1,4 @@
-import { DEFAULT_HUGE_FRAME_BYTES, completionTokens, hugeFrameIndex, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
+import { completionTokens, lastTokenAtMs, obfuscation, tokenSteps, type Generation } from '../generation.ts';
 import { namedEvent, renderedEvent, type PlannedEvent } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
@@ -31,23 +31,18 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent>
     logprobs: [],
     ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
   }), `event: ${DELTA}\ndata: `, '\n\n');
-  const huge = hugeFrameIndex(gen);
-  const errorAt = 'responses-error' in gen.faults ? Math.floor(gen.tokens.length / 2) : -1;
-  for (let i = 0; i < gen.tokens.length; i++) {
-    const at = gen.tokenTimesMs[i]!;
-    if (i === errorAt) {
+  for (const step of tokenSteps(gen)) {
+    const { at } = step;
+    if (step.kind === 'error') {
       yield event(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null });
       yield event(at, 'response.failed', {
         response: { ...responseObject(gen, 'failed', []), error: { code: 'server_error', message: 'The server had an error while processing your request.' } },
       });
       return;
     }
-    if (i === huge) {
-      const pad = gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES;
-      yield event(at, DELTA, { ...itemBase, delta: gen.tokens[i], logprobs: [], obfuscation: obfuscation(gen, pad) }, true);
-      continue;
-    }
-    yield renderedEvent(at, deltaEvent([seq++, gen.tokens[i], gen.includeObfuscation ? obfuscation(gen) : undefined]), true);
+    const token = gen.tokens[step.i];
+    if (step.kind === 'huge') yield event(at, DELTA, { ...itemBase, delta: token, logprobs: [], obfuscation: obfuscation(gen, step.padBytes) }, true);
+    else yield renderedEvent(at, deltaEvent([seq++, token, gen.includeObfuscation ? obfuscation(gen) : undefined]), true);
   }
   const end = lastTokenAtMs(gen);
   const text = gen.tokens.join('');

@@ -21,7 +21,7 @@ Target (default: the gateway and direct paths in .lab/state.json)
   --mock-admin URL            where the mock's /_mock/requests lives (default: the direct URL)
   --api chat,responses,completions,on-your-data   APIs to probe (default chat,responses)
   --api-style azure|v1|openai  --deployment NAME  --completions-deployment NAME  --api-version V
-                              as npm run bench takes them
+                              as npm run bench takes them: over the lab state's, for every path
   --api-key-env NAME          env var with the API key (default AZURE_OPENAI_API_KEY)
   --subscription-key-env NAME env var with the gateway's subscription key (sent as api-key)
   --entra                     the direct path authenticates with Entra ID
