@@ -10,4 +10,5 @@ export type { Timeline } from './client/timeline.ts';
 export type { Sample } from './metrics/sample.ts';
 export { forEachSample } from './report/read-run.ts';
 export { formatMs } from './report/headline.ts';
+export { describeShift, shiftVerdict, type PairedShift } from './metrics/paired-shift.ts';
 export { readGatewayLog, type GatewayLogEntry } from './protocol/gateway-log.ts';

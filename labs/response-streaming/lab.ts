@@ -1,9 +1,10 @@
-import { defineLab, findScenario, formatMs, type BenchSummary, type PathComparison, type ScenarioSummary, type StreamComparison } from '../../src/index.ts';
+import { defineLab, describeShift, findScenario, formatMs, type BenchSummary, type PathComparison, type ScenarioSummary, type StreamComparison } from '../../src/index.ts';
 
 const LENGTHS = [32, 128, 384];
 
 const scenario = (summary: BenchSummary, stream: boolean, maxTokens: number, path: string): ScenarioSummary => findScenario(summary, { api: 'chat', stream, maxTokens, path });
 const round = (ms: number): number => Math.round(ms);
+const capitalize = (text: string): string => `${text[0]!.toUpperCase()}${text.slice(1)}`;
 
 /** The same prompt streamed and not, direct and through the gateway, at three output lengths. */
 export default defineLab({
@@ -13,7 +14,7 @@ export default defineLab({
   mockArgs: ['--itl-ms', '8', '--output-tokens', '512'],
   async run(lab) {
     await lab.deploy('streaming');
-    const requests = lab.target === 'azure' ? '20' : '6';
+    const requests = lab.target === 'azure' ? '20' : '8';
     // Warm both paths first with short answers (JIT, connections), not counted: otherwise the
     // first scenario pays the warm-up and the gateway can look faster than no gateway.
     await lab.bench('warm-up', ['--api', 'chat', '--stream', 'both', '--max-tokens', '8', '--requests', '2', '--concurrency', '2', '--warmup', '0']);
@@ -29,7 +30,7 @@ export default defineLab({
       `Time to first token stayed flat (${formatMs(scenario(summary, true, shortest, 'direct').ttftMs!.p50)} at ${shortest} tokens, ${formatMs(sooner.streamTtftP50Ms)} at ${longest}) ` +
       `while waiting for the whole answer grew with its length (${formatMs(scenario(summary, false, shortest, 'direct').e2eMs!.p50)} to ${formatMs(sooner.nonStreamE2eP50Ms)}): ` +
       `at ${longest} tokens, streaming showed the first token ${sooner.soonerFactor}x sooner. ` +
-      `The gateway ${d.estimate >= 0 ? 'added' : 'saved'} ${Math.abs(d.estimate).toFixed(1)} ms to time to first token (95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms).`;
+      `${capitalize(describeShift(d, 'the gateway', 'to time to first token'))}.`;
     return {
       finding,
       facts: {
@@ -37,7 +38,9 @@ export default defineLab({
         nonStreamE2eGrowthMs: round(e2eGrowthMs),
         soonerFactorAtLongest: sooner.soonerFactor,
         gatewayTtftOverheadMs: d.estimate,
+        gatewayTtftOverheadLowMs: d.low,
         gatewayTtftOverheadHighMs: d.high,
+        gatewayTtftVerdict: overhead.verdict,
       },
     };
   },

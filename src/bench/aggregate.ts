@@ -27,7 +27,17 @@ export interface ScenarioSummary {
   /** Per-frame delivery latency (arrival minus upstream emission stamp), when stamped. */
   deliveryLatencyMs: Distribution | null;
   ci: { ttftP50: Interval | null; ttftP95: Interval | null; e2eP50: Interval | null; e2eP95: Interval | null };
-  load: Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs'> | null;
+  load: Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs' | 'meanInFlight'> | null;
+  /** Measured requests that overlapped a stall of the harness's own event loop. */
+  harnessStalled: number;
+}
+
+/** How a scenario's requests were laid out in time against its twins on other paths. */
+export interface Pairing {
+  /** Paths run together (1 when alone). */
+  paths: number;
+  /** Whether the paths were interleaved (counterbalanced) in one load. */
+  interleaved: boolean;
 }
 
 /** Collects one scenario's samples as they complete (warm-up excluded). It reads samples only, never timelines, so summary.json and report.html derive from the same recorded numbers. */
@@ -52,13 +62,18 @@ export class ScenarioAggregate {
   readonly ttftByIndex = new Map<number, number>();
   readonly e2eByIndex = new Map<number, number>();
   load: LoadResult | null = null;
+  /** How this scenario shared time with its twins on other paths (the paired comparison's blocks follow it). */
+  readonly pairing: Pairing;
+  harnessStalled = 0;
 
-  constructor(cell: BenchCell) {
+  constructor(cell: BenchCell, pairing: Pairing = { paths: 1, interleaved: false }) {
     this.cell = cell;
+    this.pairing = pairing;
   }
 
   add(sample: Sample): void {
     this.requests++;
+    if (sample.harnessStalled) this.harnessStalled++;
     if (sample.outcome !== 'ok') {
       this.errors[sample.outcome] = (this.errors[sample.outcome] ?? 0) + 1;
       return;
@@ -112,7 +127,8 @@ export class ScenarioAggregate {
         e2eP50: quantileInterval(this.e2e.values(), 0.5, seed),
         e2eP95: quantileInterval(this.e2e.values(), 0.95, seed),
       },
-      load: this.load ? { stoppedBy: this.load.stoppedBy, achievedRatePerSec: this.load.achievedRatePerSec, schedulerLagMs: this.load.schedulerLagMs } : null,
+      load: this.load ? { stoppedBy: this.load.stoppedBy, achievedRatePerSec: this.load.achievedRatePerSec, schedulerLagMs: this.load.schedulerLagMs, meanInFlight: this.load.meanInFlight } : null,
+      harnessStalled: this.harnessStalled,
     };
   }
 }

@@ -16,8 +16,8 @@ export function cellName(api: ApiKind, stream: boolean, maxTokens: number | 'max
 }
 
 /**
- * Expands the matrix. Paths are innermost, so a direct scenario and its gateway twin run
- * back to back with the same per-request seeds: their requests pair up index by index.
+ * Expands the matrix, paths innermost: a scenario's cells on each path are neighbours, and
+ * `groupCells` runs them as one interleaved load.
  */
 export function expandMatrix(options: BenchOptions, targets: readonly Target[]): BenchCell[] {
   const cells: BenchCell[] = [];
@@ -31,4 +31,19 @@ export function expandMatrix(options: BenchOptions, targets: readonly Target[]):
     }
   }
   return cells;
+}
+
+/**
+ * The runs of a bench: each scenario's cells on all paths together (interleaved in time), or,
+ * with `--no-interleave`, each cell on its own, one path after the other.
+ */
+export function groupCells(cells: readonly BenchCell[], interleave: boolean): BenchCell[][] {
+  const groups: BenchCell[][] = [];
+  for (const cell of cells) {
+    const last = groups.at(-1)?.[0];
+    const isSameScenario = last !== undefined && last.api === cell.api && last.stream === cell.stream && last.maxTokens === cell.maxTokens;
+    if (interleave && isSameScenario) groups.at(-1)!.push(cell);
+    else groups.push([cell]);
+  }
+  return groups;
 }

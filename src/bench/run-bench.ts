@@ -7,6 +7,8 @@ import { createLoadAgent, createRequester, type Requester } from '../client/requ
 import type { Timeline } from '../client/timeline.ts';
 import type { BenchOptions } from '../config/bench-options.ts';
 import { InvalidOptionError } from '../errors.ts';
+import { HarnessMonitor } from '../load/harness-monitor.ts';
+import { interleavedSlot } from '../load/interleave.ts';
 import { runLoad } from '../load/run-load.ts';
 import { toSample } from '../metrics/sample.ts';
 import { azureSearchDataSources, deploymentFor } from '../endpoint/build-request.ts';
@@ -14,7 +16,7 @@ import { countTokens, maxOutputTokens } from '../endpoint/tokens.ts';
 import type { Scenario, Target } from '../endpoint/types.ts';
 import { formatControlHeaders } from '../protocol/index.ts';
 import { ScenarioAggregate } from './aggregate.ts';
-import { expandMatrix, type BenchCell } from './matrix.ts';
+import { expandMatrix, groupCells, type BenchCell } from './matrix.ts';
 import { buildSummary, type BenchSummary, type LabRunInfo, type RunMetadata } from './summary.ts';
 
 export interface BenchProgress {
@@ -60,33 +62,42 @@ export function requestSeed(runSeed: number, index: number): number {
  */
 export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
   const { options, signal } = input;
-  const cells = expandMatrix(options, input.targets);
-  const plans = cells.map((cell) => ({ cell, scenarios: scenariosFor(cell, options) }));
+  const groups = groupCells(expandMatrix(options, input.targets), options.interleave);
+  const plans = groups.map((cells) => cells.map((cell) => ({ cell, scenarios: scenariosFor(cell, options) })));
   mkdirSync(input.outDir, { recursive: true });
   const samples = createWriteStream(join(input.outDir, 'samples.jsonl'), { flags: 'w' });
   const agent = createLoadAgent();
+  const monitor = new HarnessMonitor();
   const startedAt = new Date().toISOString();
   const aggregates: ScenarioAggregate[] = [];
+  monitor.start();
   try {
-    for (const [cellIndex, plan] of plans.entries()) {
+    for (const [groupIndex, group] of plans.entries()) {
       if (signal.aborted) break;
-      const requesters = await Promise.all(
-        plan.scenarios.map((scenario) =>
-          createRequester(scenario, {
-            client: options.client,
-            timeouts: options.timeouts,
-            retry: { policy: options.retry429, maxWaitMs: options.retryMaxWaitMs, maxAttempts: 5 },
-            headers: options.stamp ? formatControlHeaders({ stamp: true }) : {},
-            agent,
-            env: input.env,
-          }),
-        ),
+      const paths = await Promise.all(
+        group.map(async (plan) => ({
+          ...plan,
+          aggregate: new ScenarioAggregate(plan.cell, { paths: group.length, interleaved: group.length > 1 }),
+          requesters: await Promise.all(
+            plan.scenarios.map((scenario) =>
+              createRequester(scenario, {
+                client: options.client,
+                timeouts: options.timeouts,
+                retry: { policy: options.retry429, maxWaitMs: options.retryMaxWaitMs, maxAttempts: 5 },
+                headers: options.stamp ? formatControlHeaders({ stamp: true }) : {},
+                agent,
+                env: input.env,
+              }),
+            ),
+          ),
+        })),
       );
-      const aggregate = new ScenarioAggregate(plan.cell);
-      aggregates.push(aggregate);
-      aggregate.load = await runCell(input, plan.cell, plan.scenarios, requesters, aggregate, samples, cellIndex, cells.length);
+      aggregates.push(...paths.map((p) => p.aggregate));
+      const load = await runGroup(input, paths, samples, monitor, groupIndex, plans.length);
+      for (const p of paths) p.aggregate.load = load;
     }
   } finally {
+    monitor.stop();
     samples.end();
     await once(samples, 'close');
     agent.destroy();
@@ -99,11 +110,12 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
     node: process.version,
     host: { platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown' },
     targets: input.targets.map((t) => ({ label: t.label, baseUrl: t.baseUrl, apiStyle: t.apiStyle, deployment: t.deployment, apiVersion: t.apiVersion, auth: t.auth.kind })),
-    load: { ...options.load, requests: options.requests ?? null, durationMs: options.durationMs ?? null },
+    load: { ...options.load, requests: options.requests ?? null, durationMs: options.durationMs ?? null, interleaved: options.interleave && input.targets.length > 1 },
     client: options.client,
     seed: options.seed,
     retry429: options.retry429,
     warmup: options.warmup,
+    harness: monitor.health(),
     ...(input.lab ? { lab: input.lab } : {}),
   };
   const summary = buildSummary(aggregates, run, options.seed);
@@ -128,52 +140,68 @@ function scenariosFor(cell: BenchCell, options: BenchOptions): Scenario[] {
   });
 }
 
-async function runCell(
-  input: BenchRunInput,
-  cell: BenchCell,
-  scenarios: readonly Scenario[],
-  requesters: readonly Requester[],
-  aggregate: ScenarioAggregate,
-  samples: NodeJS.WritableStream,
-  cellIndex: number,
-  cellCount: number,
-) {
+interface PathRun {
+  cell: BenchCell;
+  scenarios: readonly Scenario[];
+  requesters: readonly Requester[];
+  aggregate: ScenarioAggregate;
+}
+
+/**
+ * Runs one scenario on all its paths as one load: request k of the sequence goes to the path
+ * and round `interleavedSlot` gives (ABBA for two paths), so the paths share time and drift.
+ * Round r carries the same mock seed and prompt on every path; its samples pair up by `index`.
+ * With one path (or --no-interleave) this is the plain per-path run.
+ */
+async function runGroup(input: BenchRunInput, paths: readonly PathRun[], samples: NodeJS.WritableStream, monitor: HarnessMonitor, groupIndex: number, groupCount: number) {
   const { options } = input;
+  const count = paths.length;
   const startedMs = performance.now();
+  const name = count > 1 ? `${paths[0]!.cell.name.replace(/\/[^/]+$/, '')} (${paths.map((p) => p.cell.target.label).join(' + ')}, interleaved)` : paths[0]!.cell.name;
+  const scale = (n: number | undefined): number | undefined => (n === undefined ? undefined : n * count);
   return runLoad<Timeline>({
     model: options.load,
-    bounds: { warmup: options.warmup, ...(options.requests !== undefined ? { requests: options.requests } : {}), ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}) },
+    bounds: { warmup: options.warmup * count, ...(options.requests !== undefined ? { requests: scale(options.requests)! } : {}), ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}) },
     seed: options.seed,
     signal: input.signal,
     bailout: { errorRatio: options.bailoutErrorRatio, minRequests: BAILOUT_MIN_REQUESTS },
     isError: (tl) => tl.outcome !== 'ok',
-    task: (index, intendedNs, signal) =>
-      requesters[index % requesters.length]!(intendedNs, signal, {
-        ...formatControlHeaders({ seed: requestSeed(options.seed, index) }),
+    task: (k, intendedNs, signal) => {
+      const { round, path } = interleavedSlot(k, count);
+      const run = paths[path]!;
+      return run.requesters[round % run.requesters.length]!(intendedNs, signal, {
+        ...formatControlHeaders({ seed: requestSeed(options.seed, round) }),
         'x-ms-client-request-id': randomUUID(),
-      }),
-    onResult: (tl, index, isWarmup) => {
-      const scenario = scenarios[index % scenarios.length]!;
+      });
+    },
+    onResult: (tl, k, isWarmup) => {
+      const { round, path } = interleavedSlot(k, count);
+      const { cell, scenarios, aggregate } = paths[path]!;
+      const scenario = scenarios[round % scenarios.length]!;
+      const endNs = tl.intendedNs + BigInt(Math.round((tl.endMs ?? 0) * 1e6));
       const sample = toSample(tl, {
         scenario: cell.name,
         path: cell.target.label,
         maxTokens: scenario.maxTokens,
-        index,
+        index: round,
+        sequence: k,
         isWarmup,
+        harnessStalled: monitor.markSample(tl.intendedNs, endNs),
         countTokens: (text) => countTokens(deploymentFor(cell.target, cell.api), text),
       });
       samples.write(`${JSON.stringify(sample)}\n`);
       if (isWarmup) return;
       aggregate.add(sample);
+      const completed = paths.reduce((sum, p) => sum + p.aggregate.requests, 0);
       input.onProgress?.({
-        cell: cellIndex + 1,
-        cells: cellCount,
-        name: cell.name,
-        completed: aggregate.requests,
-        planned: options.requests,
-        errors: aggregate.requests - aggregate.ok,
-        ratePerSec: aggregate.requests / ((performance.now() - startedMs) / 1000),
-        ttftP50Ms: () => aggregate.ttft.summary()?.p50 ?? null,
+        cell: groupIndex + 1,
+        cells: groupCount,
+        name,
+        completed,
+        planned: scale(options.requests),
+        errors: paths.reduce((sum, p) => sum + p.aggregate.requests - p.aggregate.ok, 0),
+        ratePerSec: completed / ((performance.now() - startedMs) / 1000),
+        ttftP50Ms: () => paths[0]!.aggregate.ttft.summary()?.p50 ?? null,
       });
     },
   });

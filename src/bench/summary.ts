@@ -1,6 +1,8 @@
 import type { LabTarget } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
-import { pairedDifference, type Interval } from '../metrics/stats.ts';
+import type { HarnessHealth } from '../load/harness-monitor.ts';
+import { blockRoundsFor, pairedShift, pairsForHalfWidth, shiftVerdict, type PairedShift, type ShiftVerdict } from '../metrics/paired-shift.ts';
+import { counterbalancePeriod } from '../load/interleave.ts';
 import type { ScenarioAggregate, ScenarioSummary } from './aggregate.ts';
 
 export const SUMMARY_SCHEMA_VERSION = 1;
@@ -20,7 +22,7 @@ export interface StreamComparison {
   outputTokensP50: number | null;
 }
 
-/** What a path adds over the baseline path, as a paired difference of medians. */
+/** What a path adds over the baseline path, from requests paired round by round. */
 export interface PathComparison {
   kind: 'path-overhead';
   api: string;
@@ -29,8 +31,17 @@ export interface PathComparison {
   baseline: string;
   path: string;
   metric: 'ttftMs' | 'e2eMs';
-  /** Median of (path - baseline) over paired requests, with a 95% bootstrap interval. */
-  medianDifferenceMs: Interval & { pairs: number };
+  /**
+   * The shift path − baseline: the Hodges–Lehmann estimate over blocks of paired rounds, with
+   * its Wilcoxon signed-rank 95% interval (docs/decisions/0006). `pairs` = rounds with both.
+   */
+  medianDifferenceMs: PairedShift;
+  /** How the words follow the interval: no measurable difference, adds, or a suspect negative. */
+  verdict: ShiftVerdict;
+  /** Requests per path that would narrow the interval to ±1 ms at the spread observed. */
+  pairsForOneMs: number;
+  /** Whether the paths ran interleaved in time (false: one after the other, open to drift). */
+  interleaved: boolean;
 }
 
 export type Comparison = StreamComparison | PathComparison;
@@ -48,6 +59,8 @@ export interface RunMetadata {
   seed: number;
   retry429: string;
   warmup: number;
+  /** The load generator's own event-loop delay, and the samples taken while it stalled. */
+  harness?: HarnessHealth;
   /** The lab the paths came from (absent for a bare --endpoint): which gateway policy was measured. */
   lab?: LabRunInfo;
 }
@@ -68,7 +81,7 @@ export interface BenchSummary {
 /** Builds summary.json from the scenarios' aggregates. */
 export function buildSummary(aggregates: readonly ScenarioAggregate[], run: RunMetadata, seed: number): BenchSummary {
   const scenarios = aggregates.map((a) => a.summary(seed));
-  return { schemaVersion: SUMMARY_SCHEMA_VERSION, run, scenarios, comparisons: [...streamComparisons(scenarios), ...pathComparisons(aggregates, seed)] };
+  return { schemaVersion: SUMMARY_SCHEMA_VERSION, run, scenarios, comparisons: [...streamComparisons(scenarios), ...pathComparisons(aggregates)] };
 }
 
 function streamComparisons(scenarios: readonly ScenarioSummary[]): StreamComparison[] {
@@ -92,20 +105,34 @@ function streamComparisons(scenarios: readonly ScenarioSummary[]): StreamCompari
 }
 
 /** The first path in run order is the baseline (`direct` when the lab has one). */
-function pathComparisons(aggregates: readonly ScenarioAggregate[], seed: number): PathComparison[] {
+function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparison[] {
   const out: PathComparison[] = [];
   const paths = [...new Set(aggregates.map((a) => a.cell.target.label))];
   const baseline = paths.includes('direct') ? 'direct' : paths[0];
   for (const other of aggregates.filter((a) => a.cell.target.label !== baseline)) {
     const base = aggregates.find((a) => a.cell.target.label === baseline && a.cell.api === other.cell.api && a.cell.stream === other.cell.stream && a.cell.maxTokens === other.cell.maxTokens);
     if (!base || baseline === undefined) continue;
+    const { paths: together, interleaved } = other.pairing;
+    // Rounds in flight at once share their moment: they form one block (a whole ABBA cycle at least).
+    const blockRounds = blockRoundsFor(other.load?.meanInFlight ?? 1, together, counterbalancePeriod(together));
     for (const metric of ['ttftMs', 'e2eMs'] as const) {
-      const difference = metric === 'ttftMs' ? pairedDifference(base.ttftByIndex, other.ttftByIndex, seed) : pairedDifference(base.e2eByIndex, other.e2eByIndex, seed);
-      if (!difference) continue;
-      out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path: other.cell.target.label, metric, medianDifferenceMs: difference });
+      const [a, b] = metric === 'ttftMs' ? [base.ttftByIndex, other.ttftByIndex] : [base.e2eByIndex, other.e2eByIndex];
+      const shift = pairedShift(roundDifferences(a, b), blockRounds);
+      if (!shift) continue;
+      out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path: other.cell.target.label, metric, medianDifferenceMs: shift, verdict: shiftVerdict(shift), pairsForOneMs: pairsForHalfWidth(shift), interleaved });
     }
   }
   return out;
+}
+
+/** b − a per round, in round order (undefined where either path has no value). */
+function roundDifferences(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): Array<number | undefined> {
+  const rounds = [...new Set([...a.keys(), ...b.keys()])].sort((x, y) => x - y);
+  return rounds.map((r) => {
+    const valueA = a.get(r);
+    const valueB = b.get(r);
+    return valueA !== undefined && valueB !== undefined ? valueB - valueA : undefined;
+  });
 }
 
 type ScenarioMatch = Partial<Pick<ScenarioSummary, 'api' | 'stream' | 'maxTokens' | 'path'>>;

@@ -21,6 +21,13 @@ export interface BenchOptions extends TargetFlags {
   durationMs: number | undefined;
   load: LoadModel;
   warmup: number;
+  /**
+   * Run the paths of a scenario interleaved in time with a counterbalanced order (default).
+   * `--no-interleave` runs each path alone, one after the other: for when the paths must not
+   * share the upstream's capacity (each path's own behaviour at the given load), at the cost
+   * of a path comparison that drift can bias.
+   */
+  interleave: boolean;
   prompts: ChatMessage[][];
   seed: number;
   /** Per phase; a phase not given on the command line never outlasts the total. */
@@ -62,6 +69,7 @@ const OPTIONS = {
   arrival: { type: 'string' },
   'max-in-flight': { type: 'string' },
   warmup: { type: 'string' },
+  'no-interleave': { type: 'boolean' },
   prompt: { type: 'string' },
   prompts: { type: 'string' },
   seed: { type: 'string' },
@@ -176,6 +184,7 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
     durationMs: duration,
     load,
     warmup: positiveNumber('--warmup', str('warmup'), { min: 0, max: 100_000 }) ?? BENCH_DEFAULTS.warmup,
+    interleave: values['no-interleave'] !== true,
     prompts: promptsFile !== undefined ? readPromptsFile(promptsFile) : [[{ role: 'user', content: prompt ?? BENCH_DEFAULTS.prompt }]],
     seed: positiveNumber('--seed', str('seed'), { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
     timeouts: resolveTimeouts(values, client),

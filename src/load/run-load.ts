@@ -52,8 +52,27 @@ export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult
     }
   };
 
+  // Time-weighted count of requests in flight: how correlated neighbouring requests are.
+  const startNs = nowNs();
+  let inFlight = 0;
+  let lastChangeNs = startNs;
+  let inFlightAreaNs = 0;
+  const track = (delta: number): void => {
+    const t = nowNs();
+    inFlightAreaNs += inFlight * Number(t - lastChangeNs);
+    lastChangeNs = t;
+    inFlight += delta;
+  };
+  const task: LoadTask<T> = async (index, intendedNs, signal) => {
+    track(1);
+    try {
+      return await options.task(index, intendedNs, signal);
+    } finally {
+      track(-1);
+    }
+  };
   const run: LoadRun<T> = {
-    options,
+    options: { ...options, task },
     total,
     signal: internal.signal,
     complete,
@@ -66,7 +85,9 @@ export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult
       : await runClosed(run, options.model.kind === 'closed' ? options.model.concurrency : 1);
   options.signal?.removeEventListener('abort', stop);
   const stoppedBy = state.stoppedBy ?? (options.signal?.aborted ? 'aborted' : bounds.requests !== undefined && result.launched >= total ? 'requests' : 'duration');
-  return { ...result, completed: state.completed, stoppedBy };
+  track(0);
+  const spanNs = Number(lastChangeNs - startNs);
+  return { ...result, completed: state.completed, stoppedBy, meanInFlight: spanNs > 0 ? round3(inFlightAreaNs / spanNs) : null };
 }
 
 /** What both schedulers need from runLoad: the task, the bounds, and where results go. */
@@ -80,7 +101,7 @@ interface LoadRun<T> {
   markMeasuredStart: (ns: bigint) => void;
 }
 
-async function runClosed<T>({ options, total, signal, complete, isOverDuration, markMeasuredStart }: LoadRun<T>, concurrency: number): Promise<Omit<LoadResult, 'completed' | 'stoppedBy'>> {
+async function runClosed<T>({ options, total, signal, complete, isOverDuration, markMeasuredStart }: LoadRun<T>, concurrency: number): Promise<Omit<LoadResult, 'completed' | 'stoppedBy' | 'meanInFlight'>> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (!signal.aborted && next < total && !isOverDuration()) {
@@ -105,7 +126,7 @@ export function createArrivals(ratePerSec: number, arrival: 'constant' | 'poisso
 async function runOpen<T>(
   { options, total, signal, complete, isOverDuration, markMeasuredStart }: LoadRun<T>,
   model: Extract<LoadModel, { kind: 'open' }>,
-): Promise<Omit<LoadResult, 'completed' | 'stoppedBy'>> {
+): Promise<Omit<LoadResult, 'completed' | 'stoppedBy' | 'meanInFlight'>> {
   const nextGapMs = createArrivals(model.ratePerSec, model.arrival, options.seed);
   const inFlight = new Set<Promise<void>>();
   const lags: number[] = [];

@@ -33,4 +33,6 @@ export interface LoadResult {
   schedulerLagMs: { p50: number; p99: number; max: number } | null;
   /** Launches per second actually achieved by measured requests (open loop). */
   achievedRatePerSec: number | null;
+  /** Requests in flight, averaged over the run's time: how many share each moment (the paired comparison's block size). */
+  meanInFlight: number | null;
 }

@@ -20,9 +20,13 @@ export interface Sample {
   stream: boolean;
   maxTokens: number | null;
   path: string;
-  /** Index of the request within its scenario (pairs direct and gateway runs). */
+  /** The request's round within its scenario: the same on every path, so direct and gateway pair up by it (and share the mock seed). */
   index: number;
+  /** Position in the run's launch sequence (paths interleaved): which requests were neighbours in time. */
+  sequence: number;
   isWarmup: boolean;
+  /** The harness's own event loop was late past its threshold during this request (src/load/harness-monitor.ts). */
+  harnessStalled: boolean;
   outcome: OutcomeCode;
   status: number | null;
   error: string | null;
@@ -60,7 +64,11 @@ export interface SampleContext {
   path: string;
   maxTokens: number | undefined;
   index: number;
+  /** Launch position (default: `index`). */
+  sequence?: number;
   isWarmup: boolean;
+  /** Default false. */
+  harnessStalled?: boolean;
   /** Counts output tokens when the stream carried no usage. */
   countTokens: (text: string) => number;
 }
@@ -109,7 +117,9 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     maxTokens: ctx.maxTokens ?? null,
     path: ctx.path,
     index: ctx.index,
+    sequence: ctx.sequence ?? ctx.index,
     isWarmup: ctx.isWarmup,
+    harnessStalled: ctx.harnessStalled ?? false,
     outcome: tl.outcome,
     status: tl.status ?? null,
     error: tl.errorMessage ?? null,

@@ -124,17 +124,3 @@ export function bootstrapInterval(
 export function quantileInterval(values: readonly number[], q: number, seed = 1): Interval | null {
   return bootstrapInterval(values, (sample) => quantileOf(sample, q), { seed });
 }
-
-/**
- * Paired difference b[i] - a[i] over the pairs both have, with a bootstrap interval on its
- * median: the gateway's overhead when requests i on each path got the same answer.
- */
-export function pairedDifference(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>, seed = 1): (Interval & { pairs: number }) | null {
-  const diffs: number[] = [];
-  for (const [index, valueA] of a) {
-    const valueB = b.get(index);
-    if (valueB !== undefined) diffs.push(valueB - valueA);
-  }
-  const interval = quantileInterval(diffs, 0.5, seed);
-  return interval ? { ...interval, pairs: diffs.length } : null;
-}

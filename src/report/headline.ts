@@ -1,5 +1,6 @@
 import type { BenchSummary, PathComparison, StreamComparison } from '../bench/summary.ts';
 import type { ComplianceReport } from '../compliance/types.ts';
+import { describeShift } from '../metrics/paired-shift.ts';
 
 /** `256 ms`, `2,331 ms`, `8.4 ms`: the headline's way of writing a duration. */
 export const formatMs = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} ms`;
@@ -16,11 +17,7 @@ export function headlines(summary: BenchSummary): string[] {
     lines.push(`${c.api} via ${c.path}: ${soonerPhrase(c, tokensLabel(c) ?? 'full')}, p50.`);
   }
   for (const c of summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs')) {
-    const d = c.medianDifferenceMs;
-    const significant = d.low > 0 || d.high < 0;
-    lines.push(
-      `${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}: ${c.path} ${d.estimate >= 0 ? 'adds' : 'saves'} ${formatMs(Math.abs(d.estimate))} to time to first token over ${c.baseline} (median of ${d.pairs} paired requests, 95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms${significant ? '' : ', not significant'}).`,
-    );
+    lines.push(`${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}: ${describeShift(c.medianDifferenceMs, c.path, `to time to first token over ${c.baseline}`, c.baseline)}${c.interleaved ? '' : ' (paths run one after the other: drift can bias this)'}.`);
   }
   return lines;
 }
@@ -43,8 +40,7 @@ export function labHeadline(summary: BenchSummary | undefined, compliance: Compl
   }
   const overhead = (summary?.comparisons ?? []).find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.api === 'chat' && c.stream && c.maxTokens === cap);
   if (overhead) {
-    const d = overhead.medianDifferenceMs;
-    parts.push(`the ${overhead.path} ${d.estimate >= 0 ? 'adds' : 'saves'} ${formatMs(Math.abs(d.estimate))} (95% CI ${d.low.toFixed(1)} to ${d.high.toFixed(1)} ms) to time to first token`);
+    parts.push(describeShift(overhead.medianDifferenceMs, `the ${overhead.path}`, 'to time to first token', overhead.baseline));
   }
   if (compliance) {
     const failed = compliance.checks.filter((c) => c.status === 'fail').map((c) => c.id);

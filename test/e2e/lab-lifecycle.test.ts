@@ -166,7 +166,9 @@ describe('npm run lab', () => {
     expect(result.code, result.stderr).toBe(0);
     console.log(`npm run lab: ${(result.durationMs / 1000).toFixed(1)} s\n${result.stdout}`);
     expect(result.durationMs).toBeLessThan(60_000);
-    expect(result.stdout).toMatch(/^Streaming shows the first token [\d.]+x sooner \([\d.,]+ ms\) than waiting for the full 256-token answer \([\d.,]+ ms\); the gateway (adds|saves) [\d.,]+ ms \(95% CI -?[\d.]+ to -?[\d.]+ ms\) to time to first token; SSE compliance: (pass|warn)\.$/m);
+    expect(result.stdout).toMatch(/^Streaming shows the first token [\d.]+x sooner \([\d.,]+ ms\) than waiting for the full 256-token answer \([\d.,]+ ms\); the gateway(?: adds [\d.,]+ ms|: no measurable difference) to time to first token \(95% CI [−+]?[\d.]+ to [−+]?[\d.]+ ms, \d+ pairs[^)]*\); SSE compliance: (pass|warn)\.$/m);
+    // A gateway cannot make its upstream faster: the headline never claims it saves time.
+    expect(result.stdout).not.toMatch(/saves|faster than direct/);
     expect(result.stdout).toContain(join('reports/lab', 'lab.md'));
     const summary = readJson<BenchSummary>(join(dir, 'reports/lab/summary.json'));
     expect(summary.scenarios).toHaveLength(16);

@@ -65,15 +65,23 @@ describe('npm run bench', () => {
     const state = join(out, 'state.json');
     const path = { baseUrl: mock.url, apiStyle: 'azure', auth: { kind: 'api-key', envName: 'LAB_KEY' } };
     writeFileSync(state, JSON.stringify({ schemaVersion: 1, target: 'local', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', paths: { direct: path, gateway: path } }));
-    const { code, stdout } = await bench(['--state', state, '--stream', 'on', '--requests', '5', '--out', out], { LAB_KEY: SECRET });
+    const { code, stdout } = await bench(['--state', state, '--stream', 'on', '--requests', '8', '--out', out], { LAB_KEY: SECRET });
     expect(code).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     const overhead = summary.comparisons.filter((c: any) => c.kind === 'path-overhead');
     expect(overhead.map((c: any) => c.metric).sort()).toEqual(['e2eMs', 'ttftMs']);
-    expect(overhead[0].medianDifferenceMs.pairs).toBe(5);
+    expect(overhead[0].medianDifferenceMs).toMatchObject({ pairs: 8, method: 'hodges-lehmann/wilcoxon-signed-rank' });
+    expect(overhead[0].interleaved).toBe(true);
     // Same seeds on both paths and the same upstream: the "gateway" adds ~nothing.
     expect(Math.abs(overhead[0].medianDifferenceMs.estimate)).toBeLessThan(5);
     expect(stdout).toContain('time to first token over direct');
+    // The paths ran interleaved: within each round both paths ran, neighbours in the launch sequence.
+    const samples = readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const measured = samples.filter((s: any) => !s.isWarmup).sort((a: any, b: any) => a.sequence - b.sequence);
+    // Round 0 is the warm-up; then ABBA: even rounds direct first, odd rounds gateway first.
+    const rounds = [1, 2, 3, 4, 5, 6, 7, 8];
+    expect(measured.map((s: any) => s.index)).toEqual(rounds.flatMap((r) => [r, r]));
+    expect(measured.map((s: any) => s.path)).toEqual(rounds.flatMap((r) => (r % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'])));
   });
 
   it('a wrong flag exits 2, naming the flag and what is allowed', async () => {
