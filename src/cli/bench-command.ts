@@ -4,6 +4,7 @@ import { resolveBenchOptions } from '../config/bench-options.ts';
 import { labRunInfo, readLabState, withLabSecrets } from '../lab/state.ts';
 import { benchTargets } from '../lab/targets.ts';
 import { writeRunReports } from '../report/write-report.ts';
+import { harnessWarning } from '../report/headline.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { withInterrupt } from './interrupt.ts';
 import { defaultOutDir } from './run-paths.ts';
@@ -96,6 +97,8 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
     await writeRunReports(outDir, result.summary);
+    const harness = harnessWarning(result.summary);
+    if (harness) process.stderr.write(`${harness}\n`);
     process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
     process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)\n`);
     return result.interrupted ? 130 : 0;

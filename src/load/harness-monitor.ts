@@ -55,7 +55,7 @@ export class HarnessMonitor {
     this.expectedNs = now + BigInt(TICK_MS * 1e6);
   }
 
-  /** Whether the loop stalled during [startNs, endNs]; counts the sample either way. */
+  /** Whether the loop stalled during [startNs, endNs] (a stall's start is known to one tick, 5 ms); counts the sample either way. */
   markSample(startNs: bigint, endNs: bigint): boolean {
     this.samples++;
     // Stalls are recorded in time order; samples end roughly in order, so scan from the end.

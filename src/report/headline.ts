@@ -19,7 +19,16 @@ export function headlines(summary: BenchSummary): string[] {
   for (const c of summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs')) {
     lines.push(`${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}: ${describeShift(c.medianDifferenceMs, c.path, `to time to first token over ${c.baseline}`, c.baseline)}${c.interleaved ? '' : ' (paths run one after the other: drift can bias this)'}.`);
   }
+  const harness = harnessWarning(summary);
+  if (harness) lines.push(harness);
   return lines;
+}
+
+/** Said when the load generator, not the target, limited the run (src/load/harness-monitor.ts). */
+export function harnessWarning(summary: BenchSummary): string | undefined {
+  const h = summary.run.harness;
+  if (!h?.isHarnessBound) return undefined;
+  return `Warning: the load generator limited this run, not the target: its own event loop was late by ${formatMs(h.eventLoopDelayMs.p99)} at p99 (max ${formatMs(h.eventLoopDelayMs.max)}), and ${h.stalledSamples} of ${h.samples} requests overlapped a stall over ${h.stallThresholdMs} ms (marked harnessStalled in samples.jsonl). Lower --concurrency or --rate, or spread the load over more processes.`;
 }
 
 const largestCap = (caps: ReadonlyArray<number | 'max'>): number | 'max' | undefined => (caps.includes('max') ? 'max' : caps.length > 0 ? Math.max(...(caps as number[])) : undefined);

@@ -1,10 +1,17 @@
+import { describeShift, pairedShift, shiftVerdict } from '../../metrics/paired-shift.ts';
 import { round3 } from '../../metrics/stats.ts';
 import { ttftMs } from '../analysis.ts';
 import { verdict, type Check } from '../check.ts';
 
-/** Paired probes, alternating direct and gateway so drift on either side cancels out. */
-export const TTFT_PAIRS = 5;
+/** Paired probes, in ABBA order (direct-gateway, gateway-direct, …) so drift on either side cancels out. */
+export const TTFT_PAIRS = 8;
 
+/**
+ * The gateway's added time to first token, with the estimator every other overhead number
+ * uses (Hodges–Lehmann shift, Wilcoxon signed-rank interval: src/metrics/paired-shift.ts).
+ * Fails when the estimate is over the threshold; a significantly negative overhead is a warn
+ * (a gateway cannot be faster than its upstream: the pairing or the host drifted).
+ */
 export const ttftOverhead: Check = {
   id: 'ttft-overhead',
   title: "The gateway's added time to first token",
@@ -12,21 +19,27 @@ export const ttftOverhead: Check = {
     const { plan } = session;
     if (plan.gateway === undefined || plan.direct === undefined) return verdict('skip', 'needs both a gateway and a direct path (--gateway and --direct)');
     const api = plan.apis.includes('chat') ? 'chat' : plan.apis[0]!;
-    const differences: number[] = [];
-    const pairs: Array<{ directMs: number | undefined; gatewayMs: number | undefined }> = [];
+    const differences: Array<number | undefined> = [];
+    const pairs: Array<{ order: string; directMs: number | undefined; gatewayMs: number | undefined }> = [];
     for (let i = 0; i < TTFT_PAIRS; i++) {
       const spec = { api, control: { outputTokens: 12, seed: 9000 + i } };
-      const direct = await session.probe('direct', spec);
-      const gateway = await session.probe('gateway', spec);
-      const pair = { directMs: direct && ttftMs(direct, api), gatewayMs: gateway && ttftMs(gateway, api) };
+      const order = i % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
+      const result: Record<string, number | undefined> = {};
+      for (const path of order) {
+        const probe = await session.probe(path, spec);
+        result[path] = probe && ttftMs(probe, api);
+      }
+      const pair = { order: order.join('-'), directMs: result['direct'], gatewayMs: result['gateway'] };
       pairs.push(pair);
-      if (pair.directMs !== undefined && pair.gatewayMs !== undefined) differences.push(pair.gatewayMs - pair.directMs);
+      differences.push(pair.directMs !== undefined && pair.gatewayMs !== undefined ? pair.gatewayMs - pair.directMs : undefined);
     }
-    if (differences.length === 0) return verdict('fail', `no pair produced a first token on both paths (${api})`, { pairs });
-    const sorted = [...differences].sort((a, b) => a - b);
-    const median = round3(sorted[Math.floor((sorted.length - 1) / 2)]!);
-    const details = { api, pairs, medianMs: median, differencesMs: differences.map(round3), thresholdMs: plan.thresholds.ttftOverheadMs };
-    const text = `${api}: the gateway adds ${median} ms (median of ${differences.length} paired requests, range ${round3(sorted[0]!)}…${round3(sorted.at(-1)!)} ms)`;
-    return median > plan.thresholds.ttftOverheadMs ? verdict('fail', `${text}, over ${plan.thresholds.ttftOverheadMs} ms`, details) : verdict('pass', `${text} ≤ ${plan.thresholds.ttftOverheadMs} ms`, details);
+    const shift = pairedShift(differences);
+    const threshold = plan.thresholds.ttftOverheadMs;
+    if (!shift) return verdict('fail', `fewer than 6 of ${TTFT_PAIRS} pairs produced a first token on both paths (${api})`, { pairs });
+    const details = { api, pairs, shift, differencesMs: differences.map((d) => (d === undefined ? null : round3(d))), thresholdMs: threshold };
+    const text = `${api}: ${describeShift(shift, 'the gateway', 'to time to first token')}`;
+    if (shift.estimate > threshold) return verdict('fail', `${text}; over ${threshold} ms`, details);
+    if (shiftVerdict(shift) === 'suspect-negative') return verdict('warn', text, details);
+    return verdict('pass', `${text}; within ${threshold} ms`, details);
   },
 };

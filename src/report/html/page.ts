@@ -88,6 +88,9 @@ function metadataSection(data: ReportData): string {
     ['429 policy', r.retry429],
     ['warm-up requests', String(r.warmup)],
     ['seed', String(r.seed)],
+    ...(r.harness
+      ? [['harness event-loop delay', `p50 ${r.harness.eventLoopDelayMs.p50} ms · p99 ${r.harness.eventLoopDelayMs.p99} ms · max ${r.harness.eventLoopDelayMs.max} ms; ${r.harness.stalledSamples} of ${r.harness.samples} requests overlapped a stall over ${r.harness.stallThresholdMs} ms${r.harness.isHarnessBound ? ' (the harness limited this run)' : ''}`] as [string, string]]
+      : []),
     ['tool', `${r.tool.name} ${r.tool.version}`],
     ['Node.js', r.node],
     ['machine', `${r.host.platform}, ${r.host.cpus} × ${r.host.cpuModel}`],
