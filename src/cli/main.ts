@@ -1,5 +1,6 @@
 import { isLabError } from '../errors.ts';
 import { BENCH_USAGE, benchCommand } from './bench-command.ts';
+import { calibrateCommand } from './calibrate-command.ts';
 import { cleanupCommand, deployCommand } from './lab-commands.ts';
 import { labRunCommand } from './lab-run-command.ts';
 import { compareCommand, reportCommand } from './report-commands.ts';
@@ -14,12 +15,13 @@ Commands:
   bench   benchmark streaming: TTFT vs full completion, streaming vs not, gateway vs direct
   report  write report.html for a bench run directory
   compare compare two bench runs: percentile changes, intervals, significance
+  calibrate  how finely this machine resolves a gateway's overhead (A/A and a known delay)
   verify  SSE gateway compliance: probes through the gateway, static policy lint
   mock    start the local Azure OpenAI mock
 
 Run a command with --help for its options.`;
 
-const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare' };
+const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare', calibrate: 'calibrate' };
 
 function usageHint(command: string | undefined): string {
   if (command === 'bench') return `\n${BENCH_USAGE}\n`;
@@ -50,6 +52,9 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'compare':
         process.exitCode = await compareCommand(rest);
         return;
+      case 'calibrate':
+        process.exitCode = await calibrateCommand(rest);
+        return;
       case 'lab':
         process.exitCode = await labRunCommand(rest, process.env);
         return;
@@ -63,7 +68,7 @@ async function main(argv: readonly string[]): Promise<void> {
         process.stdout.write(`${USAGE}\n`);
         return;
       default:
-        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, mock\n\n${USAGE}\n`);
+        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, calibrate, mock\n\n${USAGE}\n`);
         process.exitCode = 2;
     }
   } catch (error) {

@@ -13,8 +13,14 @@ import { readLabState, removeLabState, writeLabState, type LabProcess, type LabS
 export const LAB_POLICIES = ['streaming', 'buffered'] as const;
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MOCK_SCRIPT = join(ROOT, 'mock-server/cli.ts');
-const GATEWAY_SCRIPT = join(ROOT, 'mock-server/gateway/cli.ts');
+/** The lab's servers, each a CLI that prints one `listening` JSON line. */
+export const LAB_SCRIPTS = {
+  mock: join(ROOT, 'mock-server/cli.ts'),
+  gateway: join(ROOT, 'mock-server/gateway/cli.ts'),
+  delayProxy: join(ROOT, 'mock-server/delay-proxy/cli.ts'),
+};
+const MOCK_SCRIPT = LAB_SCRIPTS.mock;
+const GATEWAY_SCRIPT = LAB_SCRIPTS.gateway;
 
 export interface LocalDeployOptions {
   stateFile: string;

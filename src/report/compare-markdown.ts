@@ -13,7 +13,7 @@ function cell(q: QuantileChange | undefined): string {
   return `${ms(q.baselineMs)} → ${ms(q.candidateMs)} ms ${q.significant ? `**${change}**` : `~ ${change}`} (CI ${ci})`;
 }
 
-const pValue = (m: MetricComparison): string => (m.mannWhitney ? (m.mannWhitney.pValue < 0.001 ? '<0.001' : m.mannWhitney.pValue.toFixed(3)) : 'n/a');
+const pValue = (m: MetricComparison): string => (m.mannWhitney ? (m.mannWhitney.pAdjusted < 0.001 ? '<0.001' : m.mannWhitney.pAdjusted.toFixed(3)) : 'n/a');
 
 /** compare.md: a table fit for a pull request or a CI step summary. */
 export function comparisonToMarkdown(c: RunComparison, failOnRegressionPct?: number): string {
@@ -23,7 +23,7 @@ export function comparisonToMarkdown(c: RunComparison, failOnRegressionPct?: num
     `Baseline **A** \`${c.baseline.dir}\` (${c.baseline.startedAt}) against candidate **B** \`${c.candidate.dir}\` (${c.candidate.startedAt}).`,
     '',
     `Each cell: A → B, the change in percent and the ${Math.round(c.confidence * 100)}% bootstrap interval of B − A (${c.resamples.toLocaleString('en-US')} resamples). ` +
-      `**Bold** changes are significant: Mann–Whitney U p < ${c.alpha} on the raw samples *and* an interval that excludes zero; \`~\` means no significant change.`,
+      `**Bold** changes are significant: Mann–Whitney U p < ${c.alpha} on the raw samples after a Holm adjustment over all ${c.multipleTesting.tests} tests of this comparison (so an unchanged run flags anything with probability at most ${c.multipleTesting.familyWiseErrorRate}) *and* an interval that excludes zero; \`~\` means no significant change. The p-value column is the adjusted one.`,
     '',
     '| scenario | metric | n (A/B) | p50 | p95 | p99 | p-value | verdict |',
     '|---|---|---|---|---|---|---|---|',

@@ -1,3 +1,4 @@
+import padjust from '@stdlib/stats-padjust';
 import type { CompareMetric } from '../config/report-options.ts';
 import { mannWhitneyU } from '../metrics/mann-whitney.ts';
 import { quantileDifferences } from '../metrics/quantile-difference.ts';
@@ -19,7 +20,7 @@ export interface QuantileChange {
   differenceMs: Interval;
   /** differenceMs.estimate as a percentage of the baseline. */
   changePct: number;
-  /** Mann–Whitney rejects "no shift" at alpha and the interval excludes zero. */
+  /** Mann–Whitney rejects "no shift" at alpha after the Holm adjustment across the whole comparison, and the interval excludes zero. */
   significant: boolean;
 }
 
@@ -28,7 +29,8 @@ export interface MetricComparison {
   baselineN: number;
   candidateN: number;
   quantiles: QuantileChange[];
-  mannWhitney: { u: number; z: number; pValue: number; probabilityCandidateGreater: number } | null;
+  /** `pValue` is the test's own; `pAdjusted` is Holm-adjusted over every scenario × metric of the comparison (what significance uses). */
+  mannWhitney: { u: number; z: number; pValue: number; pAdjusted: number; probabilityCandidateGreater: number } | null;
   /** 'too few samples' below 5 values on either side. */
   verdict: 'slower' | 'faster' | 'no significant change' | 'too few samples';
 }
@@ -53,6 +55,8 @@ export interface RunComparison {
   baseline: { dir: string; startedAt: string };
   candidate: { dir: string; startedAt: string };
   alpha: number;
+  /** How the false-positive rate is controlled across the comparison's many cells. */
+  multipleTesting: { method: 'holm'; tests: number; familyWiseErrorRate: number };
   confidence: number;
   resamples: number;
   scenarios: ScenarioComparison[];
@@ -70,7 +74,7 @@ export interface CompareSettings {
   seed: number;
 }
 
-type Collected = Map<string, { requests: number; ok: number; values: Record<CompareMetric, number[]> }>;
+export type Collected = Map<string, { requests: number; ok: number; values: Record<CompareMetric, number[]> }>;
 
 async function collect(dir: string, metrics: readonly CompareMetric[]): Promise<Collected> {
   const byScenario: Collected = new Map();
@@ -91,11 +95,16 @@ async function collect(dir: string, metrics: readonly CompareMetric[]): Promise<
   return byScenario;
 }
 
-/** One metric of one scenario: three quantile differences and one rank test. */
-export function compareMetric(metric: CompareMetric, a: readonly number[], b: readonly number[], settings: Omit<CompareSettings, 'metrics'>): MetricComparison {
+/**
+ * One metric of one scenario: three quantile differences and one rank test. `pAdjusted` is the
+ * test's p-value after the Holm adjustment over the whole comparison (`adjustFamily`); alone,
+ * it is the raw p-value.
+ */
+export function compareMetric(metric: CompareMetric, a: readonly number[], b: readonly number[], settings: Omit<CompareSettings, 'metrics'>, pAdjusted?: number): MetricComparison {
   const test = mannWhitneyU(a, b);
   const differences = test ? quantileDifferences(a, b, COMPARED_QUANTILES, { resamples: settings.resamples, confidence: settings.confidence, seed: settings.seed }) : null;
-  const rejects = test !== null && test.pValue < settings.alpha;
+  const p = test ? (pAdjusted ?? test.pValue) : 1;
+  const rejects = test !== null && p < settings.alpha;
   const quantiles = (differences ?? []).map((d): QuantileChange => {
     const excludesZero = d.difference.low > 0 || d.difference.high < 0;
     return { q: d.q, baselineMs: d.a, candidateMs: d.b, differenceMs: d.difference, changePct: d.a !== 0 ? Math.round((d.difference.estimate / d.a) * 1000) / 10 : 0, significant: rejects && excludesZero };
@@ -106,7 +115,7 @@ export function compareMetric(metric: CompareMetric, a: readonly number[], b: re
     baselineN: a.length,
     candidateN: b.length,
     quantiles,
-    mannWhitney: test ? { u: test.u, z: Math.round(test.z * 1000) / 1000, pValue: test.pValue, probabilityCandidateGreater: Math.round(test.probabilityBGreater * 1000) / 1000 } : null,
+    mannWhitney: test ? { u: test.u, z: Math.round(test.z * 1000) / 1000, pValue: test.pValue, pAdjusted: p, probabilityCandidateGreater: Math.round(test.probabilityBGreater * 1000) / 1000 } : null,
     verdict,
   };
 }
@@ -115,17 +124,7 @@ export function compareMetric(metric: CompareMetric, a: readonly number[], b: re
 export async function compareRuns(baselineDir: string, candidateDir: string, settings: CompareSettings): Promise<RunComparison> {
   const summaries = [readRunSummary(baselineDir), readRunSummary(candidateDir)] as const;
   const [a, b] = await Promise.all([collect(baselineDir, settings.metrics), collect(candidateDir, settings.metrics)]);
-  const scenarios: ScenarioComparison[] = [];
-  for (const [name, base] of a) {
-    const candidate = b.get(name);
-    if (!candidate) continue;
-    scenarios.push({
-      scenario: name,
-      baseline: { requests: base.requests, ok: base.ok },
-      candidate: { requests: candidate.requests, ok: candidate.ok },
-      metrics: settings.metrics.map((metric) => compareMetric(metric, base.values[metric], candidate.values[metric], settings)),
-    });
-  }
+  const { scenarios, tests } = compareCollected(a, b, settings);
   const regressions = scenarios
     .flatMap((s) => s.metrics.flatMap((m) => m.quantiles.filter((q) => q.significant && q.changePct > 0).map((q) => ({ scenario: s.scenario, metric: m.metric, q: q.q, changePct: q.changePct }))))
     .sort((x, y) => y.changePct - x.changePct);
@@ -134,6 +133,7 @@ export async function compareRuns(baselineDir: string, candidateDir: string, set
     baseline: { dir: baselineDir, startedAt: summaries[0].run.startedAt },
     candidate: { dir: candidateDir, startedAt: summaries[1].run.startedAt },
     alpha: settings.alpha,
+    multipleTesting: { method: 'holm', tests, familyWiseErrorRate: settings.alpha },
     confidence: settings.confidence,
     resamples: settings.resamples,
     scenarios,
@@ -141,6 +141,29 @@ export async function compareRuns(baselineDir: string, candidateDir: string, set
     onlyInCandidate: [...b.keys()].filter((name) => !a.has(name)),
     regressions,
   };
+}
+
+/**
+ * Every scenario × metric of two runs. With many cells, some would pass p < alpha by chance
+ * (32 cells at 5%: four in five A/A comparisons would flag something), so the p-values are
+ * Holm-adjusted together first: the chance that any cell of an unchanged run is flagged stays
+ * at most alpha.
+ */
+export function compareCollected(a: Collected, b: Collected, settings: CompareSettings): { scenarios: ScenarioComparison[]; tests: number } {
+  const pairs = [...a].filter(([name]) => b.has(name)).map(([name, base]) => ({ name, base, candidate: b.get(name)! }));
+  const cells = pairs.flatMap(({ base, candidate }) => settings.metrics.map((metric) => mannWhitneyU(base.values[metric], candidate.values[metric])?.pValue));
+  const tested = cells.filter((p): p is number => p !== undefined);
+  const adjusted = tested.length > 0 ? padjust(tested, 'holm') : [];
+  let next = 0;
+  const pAdjusted = cells.map((p) => (p === undefined ? undefined : adjusted[next++]));
+  let cell = 0;
+  const scenarios = pairs.map(({ name, base, candidate }) => ({
+    scenario: name,
+    baseline: { requests: base.requests, ok: base.ok },
+    candidate: { requests: candidate.requests, ok: candidate.ok },
+    metrics: settings.metrics.map((metric) => compareMetric(metric, base.values[metric], candidate.values[metric], settings, pAdjusted[cell++])),
+  }));
+  return { scenarios, tests: tested.length };
 }
 
 /** The regressions a `--fail-on-regression PCT` gate fails on. */

@@ -4,7 +4,7 @@ import { mannWhitneyU, normalCdf } from '../../src/metrics/mann-whitney.ts';
 import { quantileDifferences } from '../../src/metrics/quantile-difference.ts';
 import { nearestRank } from '../../src/metrics/stats.ts';
 import { createUniform } from '../../src/protocol/random.ts';
-import { compareMetric } from '../../src/report/compare-runs.ts';
+import { compareCollected, compareMetric, type Collected } from '../../src/report/compare-runs.ts';
 
 const SETTINGS = { alpha: 0.05, confidence: 0.95, resamples: 1000, seed: 7 };
 
@@ -138,5 +138,48 @@ describe('report distributions', () => {
     expect(points[0]).toEqual([1, 0]);
     expect(points.at(-1)).toEqual([10_000, 1]);
     expect(points[100]![0]).toBe(5000);
+  });
+});
+
+describe('compare across many cells: the gate does not cry wolf', () => {
+  /** One simulated run: `scenarios` scenarios, each with n TTFT and E2E values from the same distributions. */
+  function run(scenarios: number, n: number, random: () => number, shiftPct = 0): Collected {
+    const out: Collected = new Map();
+    for (let s = 0; s < scenarios; s++) {
+      const ttft = latencies(n, 250 * (1 + shiftPct / 100), 0.1, random);
+      const e2e = latencies(n, 2300 * (1 + shiftPct / 100), 0.05, random);
+      out.set(`scenario-${s}`, { requests: n, ok: n, values: { ttft, e2e, tpot: [], ttfb: [] } });
+    }
+    return out;
+  }
+  const settings = { ...SETTINGS, resamples: 200, metrics: ['ttft', 'e2e'] as const };
+
+  it('on unchanged runs (16 scenarios × 2 metrics), some cell is flagged in at most 5% of comparisons with Holm, far more without', () => {
+    const random = createUniform(11);
+    // 600 comparisons: the binomial standard error at 5% is 0.9%.
+    const trials = Number(process.env['COMPARE_TRIALS'] ?? 600);
+    let flaggedHolm = 0;
+    let flaggedRaw = 0;
+    let tripped = 0;
+    for (let t = 0; t < trials; t++) {
+      const { scenarios } = compareCollected(run(16, 30, random), run(16, 30, random), settings);
+      const metrics = scenarios.flatMap((s) => s.metrics);
+      if (metrics.some((m) => m.quantiles.some((q) => q.significant))) flaggedHolm++;
+      if (metrics.some((m) => m.mannWhitney !== null && m.mannWhitney.pValue < settings.alpha)) flaggedRaw++;
+      const regressions = scenarios.flatMap((s) => s.metrics.flatMap((m) => m.quantiles.filter((q) => q.significant && q.changePct > 5)));
+      if (regressions.length > 0) tripped++;
+    }
+    if (process.env['PRINT_COVERAGE']) console.log({ flaggedHolm: flaggedHolm / trials, flaggedRaw: flaggedRaw / trials, tripped: tripped / trials });
+    expect(flaggedHolm / trials).toBeLessThanOrEqual(0.05);
+    expect(tripped / trials).toBeLessThanOrEqual(0.05);
+    // Without the adjustment, 32 tests at 5% flag something in most comparisons.
+    expect(flaggedRaw / trials).toBeGreaterThan(0.5);
+  }, 30_000);
+
+  it('still catches a real 10% slow-down everywhere', () => {
+    const random = createUniform(12);
+    const { scenarios } = compareCollected(run(16, 30, random), run(16, 30, random, 10), settings);
+    const slower = scenarios.flatMap((s) => s.metrics).filter((m) => m.verdict === 'slower').length;
+    expect(slower).toBeGreaterThanOrEqual(30);
   });
 });

@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBench } from '../bench/run-bench.ts';
+import type { PathComparison } from '../bench/summary.ts';
+import { resolveBenchOptions, type BenchOptions } from '../config/bench-options.ts';
+import type { CalibrateOptions } from '../config/calibrate-options.ts';
+import { TARGET_DEFAULTS } from '../config/target-flags.ts';
+import type { PairedShift } from '../metrics/paired-shift.ts';
+import { round3 } from '../metrics/stats.ts';
+import { LAB_SCRIPTS, stopLabProcesses } from './local-lab.ts';
+import { spawnServer, type StartedServer } from './spawn-server.ts';
+import type { LabState } from './state.ts';
+import { benchTargets } from './targets.ts';
+
+/** One arm of the calibration: many runs of the same paired bench, each with its own seed. */
+export interface CalibrationArm {
+  name: 'A/A' | 'known delay';
+  /**
+   * What the arm's overhead is known to be: exactly 0 for A/A; for the delay, at least the
+   * delay (plus the proxy's own relay cost and timer granularity, which nothing here measures
+   * independently: below the delay is physically impossible, above it is the proxy's cost).
+   */
+  truth: { kind: 'exactly' | 'at-least'; ms: number };
+  runs: Array<{ seed: number; shift: PairedShift | null }>;
+  /** Runs whose 95% interval is consistent with the truth: holds 0 (A/A); reaches the delay or above (known delay). */
+  covered: number;
+  /** Runs whose estimate is at least the delay (known delay arm). */
+  estimatesAtLeastTruth: number;
+  medianEstimateMs: number;
+  meanHalfWidthMs: number;
+}
+
+export interface CalibrationResult {
+  options: CalibrateOptions;
+  arms: CalibrationArm[];
+  /**
+   * The smallest overhead a run of `requests` pairs resolves on this machine, with 80% power at
+   * 95% confidence: (1.96 + 0.84) / 1.96 × the A/A interval's mean half-width.
+   */
+  resolvableMs: number;
+  /** Pairs per run needed to resolve 1 ms, at the A/A spread. */
+  pairsForOneMs: number;
+}
+
+/** The mock's model for calibration: real first-token timing, short answers. */
+const MOCK_ARGS = ['--itl-ms', '4', '--output-tokens', '32'];
+
+/**
+ * `npm run calibrate`: an A/A (two lab paths to the same mock: the truth is 0) and a known
+ * delay (a proxy that forwards every chunk `delayMs` late: the truth is at least that), each
+ * run `seeds` times with the bench's own interleaving and estimator. It says how often the
+ * interval was consistent with the truth and the smallest overhead a run of this size can
+ * resolve here.
+ */
+export async function runCalibration(options: CalibrateOptions, signal: AbortSignal, step: (text: string) => void): Promise<CalibrationResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'calibrate-'));
+  const key = randomBytes(24).toString('base64url');
+  const env = { ...process.env, CALIBRATE_KEY: key };
+  const started: StartedServer[] = [];
+  try {
+    step('start: a mock, and a proxy in front of it that adds a known delay');
+    const mock = await spawnServer({ role: 'mock', script: LAB_SCRIPTS.mock, nodeArgs: ['--max-semi-space-size=64'], args: ['--port', '0', ...MOCK_ARGS], env: { ...process.env, MOCK_API_KEY: key }, logFile: join(dir, 'mock.log') }, signal);
+    started.push(mock);
+    const proxyAt = async (delayMs: number): Promise<string> => {
+      const proxy = await spawnServer({ role: `delay-proxy-${delayMs}`, script: LAB_SCRIPTS.delayProxy, args: ['--upstream', mock.listening.url, '--delay-ms', String(delayMs)], env: process.env, logFile: join(dir, `proxy-${delayMs}.log`) }, signal);
+      started.push(proxy);
+      return proxy.listening.url;
+    };
+    const delayed = await proxyAt(options.delayMs);
+    const arm = async (name: CalibrationArm['name'], gatewayUrl: string, truth: CalibrationArm['truth']): Promise<CalibrationArm> => {
+      const state = labState(mock.listening.url, gatewayUrl);
+      const runs: CalibrationArm['runs'] = [];
+      for (let seed = 1; seed <= options.seeds && !signal.aborted; seed++) {
+        const shift = await pairedRun(options, state, seed, env, join(dir, `${name.replace(/\W+/g, '-')}-${seed}`), signal);
+        runs.push({ seed, shift });
+        step(`${name} run ${seed}/${options.seeds}: ${shift ? `${shift.estimate} ms (95% CI ${shift.low} to ${shift.high})` : 'no interval'}`);
+      }
+      return summarise(name, truth, runs);
+    };
+    const aa = await arm('A/A', mock.listening.url, { kind: 'exactly', ms: 0 });
+    const arms = [aa, await arm('known delay', delayed, { kind: 'at-least', ms: options.delayMs })];
+    const resolvableMs = round3(((1.96 + 0.84) / 1.96) * aa.meanHalfWidthMs);
+    return { options, arms, resolvableMs, pairsForOneMs: Math.ceil(options.requests * aa.meanHalfWidthMs ** 2) };
+  } finally {
+    await stopLabProcesses({ processes: started.map((s) => s.process) } as LabState);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function labState(directUrl: string, gatewayUrl: string): LabState {
+  const auth = { kind: 'api-key' as const, envName: 'CALIBRATE_KEY' };
+  return { schemaVersion: 1, target: 'local', deployment: TARGET_DEFAULTS.deployment, apiVersion: TARGET_DEFAULTS.apiVersion, paths: { direct: { baseUrl: directUrl, apiStyle: 'azure', auth }, gateway: { baseUrl: gatewayUrl, apiStyle: 'azure', auth } } };
+}
+
+async function pairedRun(options: CalibrateOptions, state: LabState, seed: number, env: NodeJS.ProcessEnv, outDir: string, signal: AbortSignal): Promise<PairedShift | null> {
+  const bench: BenchOptions = {
+    ...resolveBenchOptions([], env),
+    apis: ['chat'],
+    streams: [true],
+    maxTokens: [16],
+    requests: options.requests,
+    load: options.concurrency > 1 ? { kind: 'closed', concurrency: options.concurrency } : { kind: 'sequential' },
+    warmup: 2,
+    seed,
+  };
+  const { summary } = await runBench({ options: bench, targets: benchTargets(bench, state), outDir, env, signal, toolVersion: 'calibrate' });
+  const ttft = summary.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs');
+  return ttft?.medianDifferenceMs ?? null;
+}
+
+function summarise(name: CalibrationArm['name'], truth: CalibrationArm['truth'], runs: CalibrationArm['runs']): CalibrationArm {
+  const shifts = runs.map((r) => r.shift).filter((s): s is PairedShift => s !== null);
+  const estimates = shifts.map((s) => s.estimate).sort((a, b) => a - b);
+  const isConsistent = (s: PairedShift): boolean => (truth.kind === 'exactly' ? s.low <= truth.ms && truth.ms <= s.high : s.high >= truth.ms);
+  return {
+    name,
+    truth,
+    runs,
+    covered: shifts.filter(isConsistent).length,
+    estimatesAtLeastTruth: shifts.filter((s) => s.estimate >= truth.ms).length,
+    medianEstimateMs: estimates.length > 0 ? round3(estimates[Math.floor((estimates.length - 1) / 2)]!) : NaN,
+    meanHalfWidthMs: shifts.length > 0 ? round3(shifts.reduce((sum, s) => sum + (s.high - s.low) / 2, 0) / shifts.length) : NaN,
+  };
+}
