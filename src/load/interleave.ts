@@ -1,11 +1,14 @@
 /**
  * Counterbalanced interleaving of paths: when a run measures P paths, the scheduler launches
  * one sequence of requests, and request k of that sequence belongs to round k / P and to one
- * path. Within each round every path runs once; across rounds the order is counterbalanced so
- * that drift (JIT, connection pools, host load, a warming upstream) lands on every path
- * equally: ABBA for two paths, a rotating (Latin-square) order for three or more. Every load
- * model uses it the same way: sequential and closed loop take the sequence in order (each
- * worker alternates paths), open loop assigns arrivals to paths along it.
+ * path. Within each round every path runs once, rotated by the base-P digit sum of the round
+ * (the Prouhet–Thue–Morse order: for two paths AB BA BA AB BA AB AB BA …). Any aligned block
+ * of P rounds holds every path in every position once, so linear drift (JIT, pools, host load,
+ * a warming upstream) cancels; blocks of P², P³ … rounds also cancel quadratic, cubic … trends,
+ * and a batch of requests launched together (closed loop) sees each path in each launch slot
+ * equally often, where a plain ABBA repeat would give one path the first and last slot of
+ * every batch. Every load model uses it the same way: sequential and closed loop take the
+ * sequence in order (each worker alternates paths), open loop assigns arrivals along it.
  */
 
 export interface Slot {
@@ -19,12 +22,16 @@ export interface Slot {
 export function interleavedSlot(k: number, paths: number): Slot {
   if (paths <= 1) return { round: k, path: 0 };
   const round = Math.floor(k / paths);
-  const position = k % paths;
-  if (paths === 2) return { round, path: round % 2 === 0 ? position : 1 - position };
-  return { round, path: (position + round) % paths };
+  return { round, path: ((k % paths) + digitSum(round, paths)) % paths };
 }
 
-/** Rounds after which every path has held every position equally often: 2 for ABBA, P for the rotation. */
+function digitSum(n: number, base: number): number {
+  let sum = 0;
+  for (let rest = n; rest > 0; rest = Math.floor(rest / base)) sum += rest % base;
+  return sum;
+}
+
+/** Rounds in the smallest aligned block where every path has held every position equally often. */
 export function counterbalancePeriod(paths: number): number {
   return paths <= 1 ? 1 : paths;
 }

@@ -52,9 +52,14 @@ function coverage(shape: RunShape, runs: number): { covered: number; meanEstimat
 }
 
 describe('interleaved, counterbalanced paths', () => {
-  it('runs every path once per round, in ABBA order for two paths and a rotation for three', () => {
-    expect(Array.from({ length: 8 }, (_, k) => interleavedSlot(k, 2).path)).toEqual([0, 1, 1, 0, 0, 1, 1, 0]);
+  it('runs every path once per round, in the Thue–Morse order for two paths and its rotation for more', () => {
+    expect(Array.from({ length: 16 }, (_, k) => interleavedSlot(k, 2).path)).toEqual([0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0]);
     expect(Array.from({ length: 8 }, (_, k) => interleavedSlot(k, 2).round)).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    // A batch of 4 launched together (closed loop, 4 in flight) alternates ABBA and BAAB, so over
+    // two batches each path holds every launch slot once.
+    const slots = [0, 0, 0, 0];
+    for (let k = 0; k < 8; k++) if (interleavedSlot(k, 2).path === 0) slots[k % 4]!++;
+    expect(slots).toEqual([1, 1, 1, 1]);
     for (const paths of [2, 3, 4, 5]) {
       const period = counterbalancePeriod(paths);
       const positionSum = new Array<number>(paths).fill(0);

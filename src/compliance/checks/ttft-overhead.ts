@@ -1,9 +1,10 @@
+import { interleavedSlot } from '../../load/interleave.ts';
 import { describeShift, pairedShift, shiftVerdict } from '../../metrics/paired-shift.ts';
 import { round3 } from '../../metrics/stats.ts';
 import { ttftMs } from '../analysis.ts';
 import { verdict, type Check } from '../check.ts';
 
-/** Paired probes, in ABBA order (direct-gateway, gateway-direct, …) so drift on either side cancels out. */
+/** Paired probes, in the bench's counterbalanced order (direct-gateway, gateway-direct, …) so drift on either side cancels out. */
 export const TTFT_PAIRS = 8;
 
 /**
@@ -23,7 +24,7 @@ export const ttftOverhead: Check = {
     const pairs: Array<{ order: string; directMs: number | undefined; gatewayMs: number | undefined }> = [];
     for (let i = 0; i < TTFT_PAIRS; i++) {
       const spec = { api, control: { outputTokens: 12, seed: 9000 + i } };
-      const order = i % 2 === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
+      const order = interleavedSlot(2 * i, 2).path === 0 ? (['direct', 'gateway'] as const) : (['gateway', 'direct'] as const);
       const result: Record<string, number | undefined> = {};
       for (const path of order) {
         const probe = await session.probe(path, spec);
