@@ -10,5 +10,7 @@ export type { Timeline } from './client/timeline.ts';
 export type { Sample } from './metrics/sample.ts';
 export { forEachSample } from './report/read-run.ts';
 export { formatMs } from './report/headline.ts';
-export { describeShift, shiftVerdict, type PairedShift } from './metrics/paired-shift.ts';
+export { describeShift, pairedShift, shiftVerdict, type PairedShift } from './metrics/paired-shift.ts';
+export { interleavedSlot } from './load/interleave.ts';
+export { formatControlHeaders } from './protocol/control-headers.ts';
 export { readGatewayLog, type GatewayLogEntry } from './protocol/gateway-log.ts';

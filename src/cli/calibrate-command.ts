@@ -43,7 +43,7 @@ export function calibrationToMarkdown(result: CalibrationResult): string {
   return [
     `# Calibration`,
     '',
-    `${options.seeds} runs per arm; each run: chat, streamed, 16 tokens, ${options.requests} pairs, ${options.concurrency} in flight, paths interleaved (ABBA), overhead = Hodges–Lehmann shift with a Wilcoxon signed-rank 95% interval.`,
+    `${options.seeds} runs per arm; each run: chat, streamed, 16 tokens, ${options.requests} pairs, ${options.concurrency} in flight, paths interleaved (Thue–Morse order), overhead = Hodges–Lehmann shift with a Wilcoxon signed-rank 95% interval.`,
     '',
     '| arm | true overhead | runs | 95% interval consistent with the truth | median estimate | mean half-width |',
     '|---|---|---|---|---|---|',

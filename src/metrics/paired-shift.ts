@@ -142,8 +142,11 @@ const signed = (value: number): string => `${value > 0 ? '+' : value < 0 ? '−'
 /**
  * The one sentence every place uses for a path's overhead (lab headline, report, guided labs,
  * the ttft-overhead check): `subject` is e.g. "the gateway", `what` e.g. "to time to first token".
+ * A significant negative shift is suspect when `subject` sits in front of `baseline` (a gateway
+ * cannot beat its own upstream); pass `mayBeFaster` when the two reach different upstream work
+ * (a protocol bridge, say) and a saving is possible.
  */
-export function describeShift(shift: PairedShift, subject: string, what: string, baseline = 'direct'): string {
+export function describeShift(shift: PairedShift, subject: string, what: string, baseline = 'direct', mayBeFaster = false): string {
   const ci = `95% CI ${signed(shift.low)} to ${signed(shift.high)} ms`;
   const needed = pairsForHalfWidth(shift);
   const narrow = needed > shift.pairs ? `; about ${needed.toLocaleString('en-US')} requests per path would narrow it to ±1 ms` : '';
@@ -153,6 +156,7 @@ export function describeShift(shift: PairedShift, subject: string, what: string,
     case 'no-measurable-difference':
       return `${subject}: no measurable difference ${what} (${ci}, ${shift.pairs} pairs${narrow})`;
     case 'suspect-negative':
+      if (mayBeFaster) return `${subject} saves ${ms(-shift.estimate)} ${what} against ${baseline} (${ci}, ${shift.pairs} pairs${narrow})`;
       return `${subject} measured ${ms(-shift.estimate)} faster than ${baseline} ${what} (${ci}, ${shift.pairs} pairs), which a gateway cannot do: suspect drift or a broken pairing, not a saving`;
   }
 }
