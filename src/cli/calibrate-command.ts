@@ -49,6 +49,8 @@ export function calibrationToMarkdown(result: CalibrationResult): string {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
+    `\`npm run compare\` between consecutive A/A runs (unchanged code, same mock): the --fail-on-regression ${result.compareOnUnchanged.gatePct} gate tripped in ${result.compareOnUnchanged.gateTripped} of ${result.compareOnUnchanged.comparisons}; some cell was called significant in ${result.compareOnUnchanged.anySignificant} of ${result.compareOnUnchanged.comparisons}.`,
+    '',
     `Smallest overhead a run of ${options.requests} pairs resolves here (80% power, 95% confidence): **${result.resolvableMs} ms**; about ${result.pairsForOneMs.toLocaleString('en-US')} pairs would narrow the interval to ±1 ms.`,
     '',
     isCalibrated(result) ? 'Calibrated: the A/A interval held 0 in at least 90% of runs, and the known delay was not under-estimated.' : 'NOT calibrated on this machine: the A/A interval held 0 in fewer than 90% of runs, or the known delay was estimated below itself. Do not trust small overheads here.',

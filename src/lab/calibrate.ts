@@ -9,6 +9,9 @@ import type { CalibrateOptions } from '../config/calibrate-options.ts';
 import { TARGET_DEFAULTS } from '../config/target-flags.ts';
 import type { PairedShift } from '../metrics/paired-shift.ts';
 import { round3 } from '../metrics/stats.ts';
+import { COMPARE_DEFAULTS } from '../config/report-options.ts';
+import { compareRuns, regressionsOver } from '../report/compare-runs.ts';
+import { writeSummaryFiles } from '../report/write-summary.ts';
 import { LAB_SCRIPTS, stopLabProcesses } from './local-lab.ts';
 import { spawnServer, type StartedServer } from './spawn-server.ts';
 import type { LabState } from './state.ts';
@@ -35,6 +38,11 @@ export interface CalibrationArm {
 export interface CalibrationResult {
   options: CalibrateOptions;
   arms: CalibrationArm[];
+  /**
+   * `npm run compare --fail-on-regression 10` between consecutive A/A runs (unchanged code, same
+   * mock): how often the gate tripped, and how often any cell was called significant.
+   */
+  compareOnUnchanged: { comparisons: number; gateTripped: number; anySignificant: number; gatePct: number };
   /**
    * The smallest overhead a run of `requests` pairs resolves on this machine, with 80% power at
    * 95% confidence: (1.96 + 0.84) / 1.96 × the A/A interval's mean half-width.
@@ -73,20 +81,36 @@ export async function runCalibration(options: CalibrateOptions, signal: AbortSig
       const state = labState(mock.listening.url, gatewayUrl);
       const runs: CalibrationArm['runs'] = [];
       for (let seed = 1; seed <= options.seeds && !signal.aborted; seed++) {
-        const shift = await pairedRun(options, state, seed, env, join(dir, `${name.replace(/\W+/g, '-')}-${seed}`), signal);
+        const shift = await pairedRun(options, state, seed, env, runDir(name, seed), signal);
         runs.push({ seed, shift });
         step(`${name} run ${seed}/${options.seeds}: ${shift ? `${shift.estimate} ms (95% CI ${shift.low} to ${shift.high})` : 'no interval'}`);
       }
       return summarise(name, truth, runs);
     };
+    const runDir = (name: string, seed: number): string => join(dir, `${name.replace(/\W+/g, '-')}-${seed}`);
     const aa = await arm('A/A', mock.listening.url, { kind: 'exactly', ms: 0 });
+    const compareOnUnchanged = await compareConsecutive(aa.runs.map((r) => runDir('A/A', r.seed)));
     const arms = [aa, await arm('known delay', delayed, { kind: 'at-least', ms: options.delayMs })];
     const resolvableMs = round3(((1.96 + 0.84) / 1.96) * aa.meanHalfWidthMs);
-    return { options, arms, resolvableMs, pairsForOneMs: Math.ceil(options.requests * aa.meanHalfWidthMs ** 2) };
+    return { options, arms, compareOnUnchanged, resolvableMs, pairsForOneMs: Math.ceil(options.requests * aa.meanHalfWidthMs ** 2) };
   } finally {
     await stopLabProcesses({ processes: started.map((s) => s.process) } as LabState);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const GATE_PCT = 10;
+
+/** Each A/A run against the next: the same code and mock, so every flagged change is a false alarm. */
+async function compareConsecutive(dirs: readonly string[]): Promise<CalibrationResult['compareOnUnchanged']> {
+  let gateTripped = 0;
+  let anySignificant = 0;
+  for (let i = 0; i + 1 < dirs.length; i++) {
+    const comparison = await compareRuns(dirs[i]!, dirs[i + 1]!, { metrics: COMPARE_DEFAULTS.metrics, alpha: COMPARE_DEFAULTS.alpha, confidence: COMPARE_DEFAULTS.confidence, resamples: COMPARE_DEFAULTS.resamples, seed: COMPARE_DEFAULTS.seed });
+    if (regressionsOver(comparison, GATE_PCT).length > 0) gateTripped++;
+    if (comparison.scenarios.some((s) => s.metrics.some((m) => m.quantiles.some((q) => q.significant)))) anySignificant++;
+  }
+  return { comparisons: Math.max(0, dirs.length - 1), gateTripped, anySignificant, gatePct: GATE_PCT };
 }
 
 function labState(directUrl: string, gatewayUrl: string): LabState {
@@ -106,6 +130,7 @@ async function pairedRun(options: CalibrateOptions, state: LabState, seed: numbe
     seed,
   };
   const { summary } = await runBench({ options: bench, targets: benchTargets(bench, state), outDir, env, signal, toolVersion: 'calibrate' });
+  writeSummaryFiles(outDir, summary);
   const ttft = summary.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs');
   return ttft?.medianDifferenceMs ?? null;
 }
