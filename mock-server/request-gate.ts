@@ -12,6 +12,7 @@ import * as errors from './azure-errors.ts';
 import type { AzureErrorSpec } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { ModelProfile } from './deployments.ts';
+import { validateRequestBody } from './validation/validate-request.ts';
 
 /** How a route finds its API version, deployment and API kind. */
 export interface RouteSpec {
@@ -70,10 +71,11 @@ function parseBody(text: string): Record<string, unknown> | null {
   }
 }
 
+/** Present at all (an empty list or string counts as missing); its type is the schema's to judge. */
 function hasRequiredField(api: ApiKind, body: Record<string, unknown>): boolean {
   const value = body[REQUIRED_FIELD[api]];
-  if (api === 'chat' || api === 'on-your-data') return Array.isArray(value) && value.length > 0;
-  return (typeof value === 'string' && value !== '') || (Array.isArray(value) && value.length > 0);
+  if (value === undefined || value === null || value === '') return false;
+  return !Array.isArray(value) || value.length > 0;
 }
 
 function checkStreamOptions(body: Record<string, unknown>, apiVersion: string | null, isStream: boolean): AzureErrorSpec | null {
@@ -89,7 +91,8 @@ function checkStreamOptions(body: Record<string, unknown>, apiVersion: string | 
 
 /**
  * Checks a request in the order Azure does: api-version, key, control headers, body size,
- * JSON, deployment, operation, required fields, stream options. Returns the admitted
+ * JSON, deployment, operation, required fields, the body against its version's schema
+ * (validation/), stream options. Returns the admitted
  * request or the Azure error to answer with.
  */
 export async function admitRequest(
@@ -120,8 +123,11 @@ export async function admitRequest(
   const api: ApiKind = route.api === 'chat' && hasDataSources ? 'on-your-data' : route.api;
   if (!profile.apis.includes(api)) return errors.operationNotSupported(OPERATION_NAME[api], profile.model);
   if (!hasRequiredField(api, body)) return errors.missingParameter(REQUIRED_FIELD[api]);
-  const isStream = body['stream'] === true;
   const apiVersion = url.searchParams.get('api-version');
+  // The legacy /extensions route takes its own camelCase shape; every other route follows its version's schema.
+  const invalid = route.isLegacyExtensions ? null : validateRequestBody(api, route.versioning === 'v1' ? null : apiVersion, body);
+  if (invalid) return invalid;
+  const isStream = body['stream'] === true;
   const streamOptionsError = checkStreamOptions(body, apiVersion, isStream);
   if (streamOptionsError) return streamOptionsError;
   return { api, profile, body, control, apiVersion, isStream };

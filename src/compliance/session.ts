@@ -41,6 +41,8 @@ export interface ProbeSpec {
   closeAfterMs?: number;
   timeoutMs?: number;
   headers?: Record<string, string>;
+  /** Fields set on the request body (e.g. an out-of-range value Azure refuses with 400). */
+  bodyFields?: Record<string, unknown>;
 }
 
 /**
@@ -92,7 +94,7 @@ export class ProbeSession {
     const control = { ...PROBE_CONTROL, faults: {}, ...spec.control };
     const request: ProbeRequest = {
       url: built.url,
-      body: built.body,
+      body: { ...built.body, ...spec.bodyFields },
       headers: { ...(await this.authHeaders(path)), ...formatControlHeaders(control), 'x-ms-client-request-id': randomUUID(), ...spec.headers },
       timeoutMs: spec.timeoutMs ?? 30_000,
     };

@@ -11,11 +11,13 @@ import zlib from 'node:zlib';
  * - `reframe`: re-serialises each JSON event (pretty-printed over several `data:` lines).
  * - `drop-frames`: silently drops every seventh chat chunk.
  * - `strip-comments`: removes SSE comment lines (keep-alives and stamps).
- * - `strip-headers`: drops request ids and x-ratelimit-*. - `error-rewrite`: turns upstream
+ * - `strip-headers`: drops request ids and x-ratelimit-*. - `refusal-rewrite`: answers an
+ *   upstream 400 with its own generic 400 body (a gateway that masks validation errors).
+ * - `error-rewrite`: turns upstream
  *   5xx into its own 502. - `idle-cut`: kills a stream quiet for 1 s. - `no-cancel`: keeps
  *   reading upstream after the client left.
  */
-export const GATEWAY_FAULTS = ['clean', 'buffer', 'gzip', 'drop-done', 'strip-content-type', 'reframe', 'drop-frames', 'strip-comments', 'strip-headers', 'error-rewrite', 'idle-cut', 'no-cancel'] as const;
+export const GATEWAY_FAULTS = ['clean', 'buffer', 'gzip', 'drop-done', 'strip-content-type', 'reframe', 'drop-frames', 'strip-comments', 'strip-headers', 'refusal-rewrite', 'error-rewrite', 'idle-cut', 'no-cancel'] as const;
 export type GatewayFault = (typeof GATEWAY_FAULTS)[number];
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host']);
@@ -50,6 +52,11 @@ export async function startFaultProxy(upstreamUrl: string, fault: GatewayFault):
 
 function relay(up: http.IncomingMessage, res: http.ServerResponse, fault: GatewayFault, forward: http.ClientRequest): void {
   const status = up.statusCode ?? 502;
+  if (fault === 'refusal-rewrite' && status === 400) {
+    up.resume();
+    res.writeHead(400, { 'content-type': 'application/json' }).end('{"statusCode":400,"message":"Bad request"}');
+    return;
+  }
   if (fault === 'error-rewrite' && status >= 500) {
     up.resume();
     res.writeHead(502, { 'content-type': 'application/json' }).end('{"statusCode":502,"message":"Bad gateway"}');

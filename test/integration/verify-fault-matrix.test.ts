@@ -19,6 +19,7 @@ const EXPECTED: Record<Exclude<GatewayFault, 'clean'>, { fail: string[]; warn?: 
   'drop-frames': { fail: ['frame-integrity'] },
   'strip-comments': { fail: [], warn: ['keepalive-comments'] },
   'strip-headers': { fail: ['headers-passthrough'] },
+  'refusal-rewrite': { fail: ['error-passthrough'] },
   'error-rewrite': { fail: ['error-passthrough'] },
   'idle-cut': { fail: ['idle-gap'] },
   'no-cancel': { fail: ['client-disconnect'] },

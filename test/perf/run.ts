@@ -3,17 +3,19 @@
  * Not part of `npm test`: speed targets are measured and recorded in the README, not
  * asserted in timed tests. Environment knobs: PERF_STREAM_LEVELS (e.g. 250,500,1000,2000),
  * PERF_RUNS, PERF_PACED_TOKENS, PERF_FIDELITY_LEVELS (e.g. 1,100,1000), PERF_ONLY
- * (fidelity | mock | gateway | report).
+ * (fidelity | mock | validation | gateway | report).
  */
 import os from 'node:os';
 import { runHarnessFidelity } from './harness-fidelity.ts';
 import { runGatewayOverhead } from './gateway-overhead.ts';
 import { runMockCapacity } from './mock-capacity.ts';
+import { runMockValidation } from './mock-validation.ts';
 import { runReportScale } from './report-scale.ts';
 
 const header = `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
 const only = process.env['PERF_ONLY'];
 if (only === undefined || only === 'fidelity') process.stdout.write(`## Harness fidelity (${header})\n\n${await runHarnessFidelity()}\n\n`);
 if (only === undefined || only === 'mock') process.stdout.write(`## Mock capacity (${header})\n\n${await runMockCapacity()}\n`);
+if (only === undefined || only === 'validation') process.stdout.write(`\n## Mock request validation (${header})\n\n${await runMockValidation()}\n`);
 if (only === undefined || only === 'gateway') process.stdout.write(`\n## Gateway overhead (${header})\n\n${await runGatewayOverhead()}\n`);
 if (only === undefined || only === 'report') process.stdout.write(`\n## Report at scale (${header})\n\n${await runReportScale()}\n`);
