@@ -34,6 +34,8 @@ Load (per scenario)
   --concurrency N             closed loop (default 1: sequential)
   --rate R --arrival constant|poisson [--max-in-flight N]   open loop, R requests/s
   --warmup N                  requests run first and excluded (default 1)
+  --no-interleave             run each path alone, one after the other (default: the paths of a
+                              scenario interleaved in time, counterbalanced, so drift cancels)
   --retry-429 none|honor      honour retry-after-ms (latency counts from the first attempt) (default none)
   --retry-max-wait 60s        longest retry-after honoured
   --bail-out 0.5              stop a scenario when its error ratio exceeds this (after 10 requests)

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,7 +110,16 @@ describe('npm run bench', () => {
   it('Ctrl-C writes what was measured and exits 130', async () => {
     const out = outDir();
     const { code } = await bench(['--endpoint', mock.url, '--stream', 'on', '--duration', '30s', '--out', out], { AZURE_OPENAI_API_KEY: SECRET }, (child) => {
-      setTimeout(() => child.kill('SIGINT'), 1500);
+      // Interrupt once the run has measured a few requests (not after a fixed time: a loaded
+      // machine can take longer than that just to start the process).
+      const poll = setInterval(() => {
+        const file = join(out, 'samples.jsonl');
+        if (existsSync(file) && readFileSync(file, 'utf8').split('\n').length > 5) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, 50);
+      child.once('exit', () => clearInterval(poll));
     });
     expect(code).toBe(130);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

@@ -7,14 +7,14 @@ import type { MockServer } from '../../mock-server/server.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startFastMock, TEST_KEY } from '../helpers/mock.ts';
 
-// An upstream that slows down during the run (1 ms more per request), reached by two lab
+// An upstream that slows down during the run (2 ms more per request), reached by two lab
 // paths that are the same thing: the true overhead is exactly 0. Running every direct request
 // before every gateway request charges the drift to the gateway; interleaving cancels it.
 let mock: MockServer;
 let drifting: DelayProxy;
 beforeAll(async () => {
   mock = await startFastMock({ apiKey: TEST_KEY, timing: { ttftMs: 20, itlMs: 1, jitterMs: 0, outputTokens: 8 } });
-  drifting = await startDelayProxy({ upstreamUrl: mock.url, delayMs: 0, driftMsPerRequest: 1 });
+  drifting = await startDelayProxy({ upstreamUrl: mock.url, delayMs: 0, driftMsPerRequest: 2 });
 });
 afterAll(async () => {
   await drifting.close();
@@ -35,13 +35,14 @@ async function overhead(extra: string[]): Promise<{ estimate: number; low: numbe
 describe('a drifting upstream, two paths to it (true overhead 0)', () => {
   it('one path after the other is biased by the drift; interleaved it is not', async () => {
     const sequential = await overhead(['--no-interleave']);
-    // 13 requests (1 warm-up + 12) separate request i on each path: 13 ms of drift.
+    // 13 requests (1 warm-up + 12) separate request i on each path: 26 ms of drift.
     expect(sequential.interleaved).toBe(false);
-    expect(sequential.estimate).toBeGreaterThan(9);
+    expect(sequential.estimate).toBeGreaterThan(18);
     expect(sequential.verdict).toBe('adds');
     const interleaved = await overhead([]);
     expect(interleaved.interleaved).toBe(true);
-    expect(Math.abs(interleaved.estimate)).toBeLessThan(2);
-    expect(interleaved.low).toBeLessThan(2);
+    // Within each pair the drift is ±2 ms and cancels over the counterbalanced order; what is
+    // left is loopback noise, a few ms at most on a loaded machine: an order of magnitude below.
+    expect(Math.abs(interleaved.estimate)).toBeLessThan(sequential.estimate / 6);
   });
 });

@@ -12,14 +12,12 @@
  * frames (from /proc). Paths are interleaved; each figure is the median of RUNS runs.
  * Targets (issue 5): gateway p99 added latency <= nginx's; throughput >= 0.8x nginx's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { firstJsonLine, startNode as startNodeChild } from './child.ts';
 import { startNginx } from '../helpers/nginx.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUNS = Number(process.env['PERF_RUNS'] ?? 3);
 const PATH = '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21';
 const BODY = JSON.stringify({ messages: [{ role: 'user', content: 'Benchmark the gateway.' }], stream: true });
@@ -34,26 +32,19 @@ interface LoadResult {
   delivery: { count: number; p50Ms: number; p99Ms: number; p999Ms: number };
 }
 
-async function firstJsonLine(child: ChildProcess): Promise<Record<string, unknown>> {
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  lines.close();
-  return JSON.parse(line) as Record<string, unknown>;
-}
-
 async function startNode(script: string, args: string[], nodeArgs: string[] = []): Promise<{ url: string; child: ChildProcess }> {
   // No subscription key; the gateway's managed identity stands in with the key the load sends.
   const env: NodeJS.ProcessEnv = { ...process.env, GATEWAY_BACKEND_KEY: 'bench' };
   delete env['GATEWAY_SUBSCRIPTION_KEY'];
   delete env['MOCK_API_KEY'];
-  const child = spawn(process.execPath, [...nodeArgs, script, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = startNodeChild(script, args, { nodeArgs, env, stderr: 'ignore' });
   return { url: String((await firstJsonLine(child))['url']), child };
 }
 
 async function runLoad(url: string, load: Record<string, unknown>): Promise<LoadResult> {
   const config = { url, path: PATH, body: BODY, ...load };
-  const child = spawn(process.execPath, ['test/perf/sse-load.ts', JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  return (await firstJsonLine(child)) as unknown as LoadResult;
+  const child = startNodeChild('test/perf/sse-load.ts', [JSON.stringify(config)]);
+  return (await firstJsonLine(child, 300_000)) as unknown as LoadResult;
 }
 
 /** User + system CPU of a process so far, in ms (Linux; clock ticks of 10 ms). */

@@ -5,20 +5,10 @@
  * the memory each in-flight stream holds. Targets: p99 error <= 1 ms at 1 stream, <= 5 ms
  * at 1,000; <= 16 KB per stream.
  */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { firstJsonLine, startNode } from './child.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LEVELS = (process.env['PERF_FIDELITY_LEVELS'] ?? '1,100,1000').split(',').map(Number).filter((n) => n > 0);
-
-async function firstJsonLine(child: ReturnType<typeof spawn>): Promise<Record<string, unknown>> {
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  lines.close();
-  return JSON.parse(line) as Record<string, unknown>;
-}
 
 function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -26,7 +16,7 @@ function quantile(values: number[], q: number): number {
 }
 
 export async function runHarnessFidelity(): Promise<string> {
-  const mock = spawn(process.execPath, ['--max-semi-space-size=64', 'mock-server/cli.ts', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const mock = startNode('mock-server/cli.ts', ['--port', '0'], { nodeArgs: ['--max-semi-space-size=64'] });
   const { url } = (await firstJsonLine(mock)) as { url: string };
   const rows: string[] = [];
   const verdicts: string[] = [];
@@ -36,8 +26,8 @@ export async function runHarnessFidelity(): Promise<string> {
       const tokens = streams === 1 ? 5 : 80;
       for (const client of ['bare', 'harness', 'naive'] as const) {
         process.stderr.write(`harness fidelity: ${client}, ${streams} concurrent stream(s) x ${rounds} round(s)\n`);
-        const worker = spawn(process.execPath, ['--expose-gc', 'test/perf/fidelity-worker.ts', JSON.stringify({ url, client, streams, rounds, tokens })], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-        const { errors, perStreamBytes } = (await firstJsonLine(worker)) as { errors: number[]; perStreamBytes: number };
+        const worker = startNode('test/perf/fidelity-worker.ts', [JSON.stringify({ url, client, streams, rounds, tokens })], { nodeArgs: ['--expose-gc'] });
+        const { errors, perStreamBytes } = (await firstJsonLine(worker, 600_000)) as { errors: number[]; perStreamBytes: number };
         await once(worker, 'exit');
         const fmt = (n: number): string => n.toFixed(2);
         const label = { bare: 'bare node:http (no timing)', harness: 'this harness', naive: 'naive SDK loop' }[client];

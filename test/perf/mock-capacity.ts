@@ -11,12 +11,10 @@
  * Scenario "max": no delays, 64 streams in flight for a fixed time: frames/s, as the
  * median of RUNS runs. The mock's target is >= 0.7x the bare emitter.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { firstJsonLine, startNode } from './child.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MOCK_NODE_FLAGS = ['--max-semi-space-size=64'];
 const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000,2000').split(',').map(Number).filter((n) => n > 0);
 const RUNS = Number(process.env['PERF_RUNS'] ?? 3);
@@ -32,18 +30,11 @@ interface Server {
   body: string;
 }
 
-async function firstJsonLine(child: ChildProcess): Promise<Record<string, unknown>> {
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  lines.close();
-  return JSON.parse(line) as Record<string, unknown>;
-}
-
 async function startServer(name: 'mock' | 'bare'): Promise<Server> {
   // Both servers run with the V8 flags `npm run mock` uses (package.json), so the baseline
   // gets the same GC settings and the mock is measured as users run it.
   const script = name === 'mock' ? 'mock-server/cli.ts' : 'test/perf/bare-sse-server.ts';
-  const child = spawn(process.execPath, [...MOCK_NODE_FLAGS, script, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = startNode(script, ['--port', '0'], { nodeArgs: MOCK_NODE_FLAGS });
   const info = await firstJsonLine(child);
   const body = JSON.stringify({ messages: [{ role: 'user', content: 'Benchmark the stream.' }], stream: true });
   return { name, url: String(info['url']), child, path: '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21', body };
@@ -65,8 +56,8 @@ interface LoadResult {
 
 async function runLoad(server: Server, load: { streams: number; concurrency: number; rampMs: number; deadlineMs: number; headers: Record<string, string> }): Promise<LoadResult> {
   const config = { url: server.url, path: server.path, body: server.body, ...load };
-  const child = spawn(process.execPath, ['test/perf/sse-load.ts', JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  return (await firstJsonLine(child)) as unknown as LoadResult;
+  const child = startNode('test/perf/sse-load.ts', [JSON.stringify(config)]);
+  return (await firstJsonLine(child, 300_000)) as unknown as LoadResult;
 }
 
 async function lateness(server: Server): Promise<{ p50: number; p99: number; p999: number; max: number }> {

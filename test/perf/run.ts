@@ -12,10 +12,15 @@ import { runMockCapacity } from './mock-capacity.ts';
 import { runMockValidation } from './mock-validation.ts';
 import { runReportScale } from './report-scale.ts';
 
+import { withDeadline } from './child.ts';
+
+/** Each benchmark's stated bound: past it, its processes are stopped and the run fails loudly. */
+const DEADLINE_MS = { fidelity: 15 * 60_000, mock: 20 * 60_000, validation: 2 * 60_000, gateway: 10 * 60_000, report: 10 * 60_000 };
+
 const header = `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`;
 const only = process.env['PERF_ONLY'];
-if (only === undefined || only === 'fidelity') process.stdout.write(`## Harness fidelity (${header})\n\n${await runHarnessFidelity()}\n\n`);
-if (only === undefined || only === 'mock') process.stdout.write(`## Mock capacity (${header})\n\n${await runMockCapacity()}\n`);
-if (only === undefined || only === 'validation') process.stdout.write(`\n## Mock request validation (${header})\n\n${await runMockValidation()}\n`);
-if (only === undefined || only === 'gateway') process.stdout.write(`\n## Gateway overhead (${header})\n\n${await runGatewayOverhead()}\n`);
-if (only === undefined || only === 'report') process.stdout.write(`\n## Report at scale (${header})\n\n${await runReportScale()}\n`);
+if (only === undefined || only === 'fidelity') process.stdout.write(`## Harness fidelity (${header})\n\n${await withDeadline('fidelity', DEADLINE_MS.fidelity, runHarnessFidelity)}\n\n`);
+if (only === undefined || only === 'mock') process.stdout.write(`## Mock capacity (${header})\n\n${await withDeadline('mock', DEADLINE_MS.mock, runMockCapacity)}\n`);
+if (only === undefined || only === 'validation') process.stdout.write(`\n## Mock request validation (${header})\n\n${await withDeadline('validation', DEADLINE_MS.validation, runMockValidation)}\n`);
+if (only === undefined || only === 'gateway') process.stdout.write(`\n## Gateway overhead (${header})\n\n${await withDeadline('gateway', DEADLINE_MS.gateway, runGatewayOverhead)}\n`);
+if (only === undefined || only === 'report') process.stdout.write(`\n## Report at scale (${header})\n\n${await withDeadline('report', DEADLINE_MS.report, runReportScale)}\n`);
