@@ -30,7 +30,12 @@ export interface ScenarioSummary {
   load: Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs' | 'meanInFlight'> | null;
   /** Measured requests that overlapped a stall of the harness's own event loop. */
   harnessStalled: number;
+  /** Sharded runs: each metric's HDR histogram, encoded (µs), so `npm run merge` adds them exactly. */
+  histograms?: Partial<Record<HistogramMetric, string>>;
 }
+
+export const HISTOGRAM_METRICS = ['ttftMs', 'e2eMs', 'itlMs', 'tpotMs', 'ttfbMs', 'queueMs', 'deliveryLatencyMs'] as const;
+export type HistogramMetric = (typeof HISTOGRAM_METRICS)[number];
 
 /** How a scenario's requests were laid out in time against its twins on other paths. */
 export interface Pairing {
@@ -98,7 +103,12 @@ export class ScenarioAggregate {
     if (sample.e2eMs !== null) this.e2eByIndex.set(sample.index, sample.e2eMs);
   }
 
-  summary(seed: number): ScenarioSummary {
+  /** The accumulator behind each histogram metric. */
+  accumulator(metric: HistogramMetric): Accumulator {
+    return { ttftMs: this.ttft, e2eMs: this.e2e, itlMs: this.itl, tpotMs: this.tpot, ttfbMs: this.ttfb, queueMs: this.queue, deliveryLatencyMs: this.delivery }[metric];
+  }
+
+  summary(seed: number, withHistograms = false): ScenarioSummary {
     const { cell } = this;
     return {
       name: cell.name,
@@ -129,6 +139,7 @@ export class ScenarioAggregate {
       },
       load: this.load ? { stoppedBy: this.load.stoppedBy, achievedRatePerSec: this.load.achievedRatePerSec, schedulerLagMs: this.load.schedulerLagMs, meanInFlight: this.load.meanInFlight } : null,
       harnessStalled: this.harnessStalled,
+      ...(withHistograms ? { histograms: Object.fromEntries(HISTOGRAM_METRICS.map((m) => [m, this.accumulator(m).encode()])) } : {}),
     };
   }
 }

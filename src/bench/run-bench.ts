@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
@@ -50,6 +50,17 @@ export interface BenchRunResult {
 
 const BAILOUT_MIN_REQUESTS = 10;
 
+/**
+ * What must be the same on every shard of a run: where requests go, the matrix, the load and
+ * its bounds, the seed, timeouts and client. A merge refuses shards whose hashes differ.
+ */
+export function configHash(options: BenchOptions, targets: readonly Target[]): string {
+  // Left out: what differs per shard or does not change what is measured.
+  const { shard, runId, startAt: _startAt, out: _out, json: _json, help: _help, workers: _workers, ...rest } = options;
+  const material = { ...rest, shards: shard?.count ?? 1, runId, targets: targets.map((t) => ({ label: t.label, baseUrl: t.baseUrl, apiStyle: t.apiStyle, deployment: t.deployment, apiVersion: t.apiVersion, completionsDeployment: t.completionsDeployment ?? null })) };
+  return createHash('sha256').update(JSON.stringify(material)).digest('hex');
+}
+
 /** The per-request seed: the same on every path, so request i gets the same answer everywhere. */
 export function requestSeed(runSeed: number, index: number): number {
   return (Math.imul(runSeed, 1_000_003) + index) >>> 0;
@@ -70,6 +81,9 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
   const monitor = new HarnessMonitor();
   const startedAt = new Date().toISOString();
   const aggregates: ScenarioAggregate[] = [];
+  // A sharded run's first scenario starts at the common --start-at on every shard.
+  const firstStartNs = options.startAt ? process.hrtime.bigint() + BigInt(Math.round((options.startAt.getTime() - Date.now()) * 1e6)) : undefined;
+  const startLateMs = options.startAt ? Math.max(0, Date.now() - options.startAt.getTime()) : null;
   monitor.start();
   try {
     for (const [groupIndex, group] of plans.entries()) {
@@ -93,7 +107,7 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
         })),
       );
       aggregates.push(...paths.map((p) => p.aggregate));
-      const load = await runGroup(input, paths, samples, monitor, groupIndex, plans.length);
+      const load = await runGroup(input, paths, samples, monitor, groupIndex, plans.length, groupIndex === 0 ? firstStartNs : undefined);
       for (const p of paths) p.aggregate.load = load;
     }
   } finally {
@@ -116,9 +130,10 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
     retry429: options.retry429,
     warmup: options.warmup,
     harness: monitor.health(),
+    ...(options.shard && options.runId ? { shard: { index: options.shard.index, count: options.shard.count, runId: options.runId, configHash: configHash(options, input.targets), startAt: options.startAt?.toISOString() ?? null, startLateMs } } : {}),
     ...(input.lab ? { lab: input.lab } : {}),
   };
-  const summary = buildSummary(aggregates, run, options.seed);
+  const summary = buildSummary(aggregates, run, options.seed, options.shard !== undefined);
   return { summary, outDir: input.outDir, interrupted: signal.aborted };
 }
 
@@ -153,16 +168,20 @@ interface PathRun {
  * Round r carries the same mock seed and prompt on every path; its samples pair up by `index`.
  * With one path (or --no-interleave) this is the plain per-path run.
  */
-async function runGroup(input: BenchRunInput, paths: readonly PathRun[], samples: NodeJS.WritableStream, monitor: HarnessMonitor, groupIndex: number, groupCount: number) {
+async function runGroup(input: BenchRunInput, paths: readonly PathRun[], samples: NodeJS.WritableStream, monitor: HarnessMonitor, groupIndex: number, groupCount: number, startNs: bigint | undefined) {
   const { options } = input;
   const count = paths.length;
   const startedMs = performance.now();
+  const scheduleStartNs = startNs ?? process.hrtime.bigint();
   const name = count > 1 ? `${paths[0]!.cell.name.replace(/\/[^/]+$/, '')} (${paths.map((p) => p.cell.target.label).join(' + ')}, interleaved)` : paths[0]!.cell.name;
   const scale = (n: number | undefined): number | undefined => (n === undefined ? undefined : n * count);
   return runLoad<Timeline>({
     model: options.load,
     bounds: { warmup: options.warmup * count, ...(options.requests !== undefined ? { requests: scale(options.requests)! } : {}), ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}) },
     seed: options.seed,
+    startNs: scheduleStartNs,
+    roundOf: (k) => interleavedSlot(k, count).round,
+    ...(options.shard ? { share: options.shard } : {}),
     signal: input.signal,
     bailout: { errorRatio: options.bailoutErrorRatio, minRequests: BAILOUT_MIN_REQUESTS },
     isError: (tl) => tl.outcome !== 'ok',
@@ -185,6 +204,7 @@ async function runGroup(input: BenchRunInput, paths: readonly PathRun[], samples
         maxTokens: scenario.maxTokens,
         index: round,
         sequence: k,
+        intendedMs: Number(tl.intendedNs - scheduleStartNs) / 1e6,
         isWarmup,
         harnessStalled: monitor.markSample(tl.intendedNs, endNs),
         countTokens: (text) => countTokens(deploymentFor(cell.target, cell.api), text),

@@ -61,8 +61,34 @@ export interface RunMetadata {
   warmup: number;
   /** The load generator's own event-loop delay, and the samples taken while it stalled. */
   harness?: HarnessHealth;
+  /** A shard of a sharded run (`--shard i/N`): which one, and how it lined up with the others. */
+  shard?: ShardInfo;
+  /** A merged run (`npm run merge`): every shard, its start and whether it ended cleanly. */
+  shards?: MergedShard[];
   /** The lab the paths came from (absent for a bare --endpoint): which gateway policy was measured. */
   lab?: LabRunInfo;
+}
+
+export interface ShardInfo {
+  index: number;
+  count: number;
+  runId: string;
+  /** sha256 of everything that must match across shards (targets, matrix, load, seed, timeouts, client…). */
+  configHash: string;
+  /** The common start (`--start-at`), ISO; null when none was given. */
+  startAt: string | null;
+  /** How late this shard began against `startAt`, ms (0 when it was early and waited). */
+  startLateMs: number | null;
+}
+
+export interface MergedShard {
+  index: number;
+  host: string;
+  startLateMs: number | null;
+  interrupted: boolean;
+  requests: number;
+  errors: number;
+  harness: HarnessHealth | null;
 }
 
 export interface LabRunInfo {
@@ -79,8 +105,8 @@ export interface BenchSummary {
 }
 
 /** Builds summary.json from the scenarios' aggregates. */
-export function buildSummary(aggregates: readonly ScenarioAggregate[], run: RunMetadata, seed: number): BenchSummary {
-  const scenarios = aggregates.map((a) => a.summary(seed));
+export function buildSummary(aggregates: readonly ScenarioAggregate[], run: RunMetadata, seed: number, withHistograms = false): BenchSummary {
+  const scenarios = aggregates.map((a) => a.summary(seed, withHistograms));
   return { schemaVersion: SUMMARY_SCHEMA_VERSION, run, scenarios, comparisons: [...streamComparisons(scenarios), ...pathComparisons(aggregates)] };
 }
 

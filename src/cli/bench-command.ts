@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runBench, type BenchProgress } from '../bench/run-bench.ts';
 import { resolveBenchOptions } from '../config/bench-options.ts';
 import { labRunInfo, readLabState, withLabSecrets } from '../lab/state.ts';
@@ -7,6 +8,7 @@ import { writeRunReports } from '../report/write-report.ts';
 import { harnessWarning } from '../report/headline.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { withInterrupt } from './interrupt.ts';
+import { runWorkers } from './shard-commands.ts';
 import { defaultOutDir } from './run-paths.ts';
 
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
@@ -50,8 +52,14 @@ Load (per scenario)
   --stamp                     ask the local mock for ground-truth frame stamps (delivery latency)
 
 Output
-  --out DIR                   (default reports/<timestamp>)
-  --json                      print summary.json on stdout instead of the table`;
+  --out DIR                   (default reports/<timestamp>; with shards: the root of OUT/<run-id>/)
+  --json                      print summary.json on stdout instead of the table
+
+Beyond one process (docs/scale-out.md)
+  --workers N                 run N shards as local processes, started together, then merged
+  --shard i/N | --shards N    run shard i of N (--shards: i from JOB_COMPLETION_INDEX or SHARD_INDEX)
+  --run-id ID                 the run every shard belongs to: shards write OUT/ID/shard-<i>/
+  --start-at TIME             when every shard starts (ISO 8601 or epoch ms); then npm run merge -- OUT/ID`;
 
 /** The tool's version from package.json, for run metadata. */
 export function readVersion(): string {
@@ -85,7 +93,9 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
   }
   const state = options.endpoint === undefined ? readLabState(options.stateFile) : undefined;
   const targets = benchTargets(options, state);
-  const outDir = options.out ?? defaultOutDir();
+  if (options.workers > 1) return runWorkers(argv, options, withLabSecrets(state, env));
+  // A shard writes into the run's folder, beside the other shards: OUT/<run-id>/shard-<i>/.
+  const outDir = options.shard ? join(options.out ?? 'reports', options.runId!, `shard-${options.shard.index}`) : (options.out ?? defaultOutDir());
   return withInterrupt('finishing in-flight requests and writing what was measured', async (signal) => {
     const result = await runBench({
       options,

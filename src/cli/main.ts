@@ -1,6 +1,7 @@
 import { isLabError } from '../errors.ts';
 import { BENCH_USAGE, benchCommand } from './bench-command.ts';
 import { calibrateCommand } from './calibrate-command.ts';
+import { mergeCommand } from './shard-commands.ts';
 import { cleanupCommand, deployCommand } from './lab-commands.ts';
 import { labRunCommand } from './lab-run-command.ts';
 import { compareCommand, reportCommand } from './report-commands.ts';
@@ -16,12 +17,13 @@ Commands:
   report  write report.html for a bench run directory
   compare compare two bench runs: percentile changes, intervals, significance
   calibrate  how finely this machine resolves a gateway's overhead (A/A and a known delay)
+  merge   merge the shards of a run (bench --shard i/N) into one exact summary and report
   verify  SSE gateway compliance: probes through the gateway, static policy lint
   mock    start the local Azure OpenAI mock
 
 Run a command with --help for its options.`;
 
-const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare', calibrate: 'calibrate' };
+const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare', calibrate: 'calibrate', merge: 'merge' };
 
 function usageHint(command: string | undefined): string {
   if (command === 'bench') return `\n${BENCH_USAGE}\n`;
@@ -52,6 +54,9 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'compare':
         process.exitCode = await compareCommand(rest);
         return;
+      case 'merge':
+        process.exitCode = await mergeCommand(rest);
+        return;
       case 'calibrate':
         process.exitCode = await calibrateCommand(rest);
         return;
@@ -68,7 +73,7 @@ async function main(argv: readonly string[]): Promise<void> {
         process.stdout.write(`${USAGE}\n`);
         return;
       default:
-        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, calibrate, mock\n\n${USAGE}\n`);
+        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, calibrate, merge, mock\n\n${USAGE}\n`);
         process.exitCode = 2;
     }
   } catch (error) {

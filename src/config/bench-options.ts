@@ -4,7 +4,8 @@ import type { Retry429Policy } from '../client/retry.ts';
 import type { ClientMode } from '../client/requester.ts';
 import type { ChatMessage } from '../endpoint/types.ts';
 import { InvalidOptionError } from '../errors.ts';
-import { durationMs, httpUrl, listOf, oneOf, parseFlags, positiveNumber } from '../flags.ts';
+import { durationMs, httpUrl, listOf, oneOf, parseFlags, positiveNumber, type FlagValues } from '../flags.ts';
+import type { ShardShare } from '../load/shard.ts';
 import type { Arrival, LoadModel } from '../load/types.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
 import { resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './target-flags.ts';
@@ -39,6 +40,14 @@ export interface BenchOptions extends TargetFlags {
   out: string | undefined;
   json: boolean;
   stamp: boolean;
+  /** This process runs one shard of a run (`--shard i/N`, or `--shards N` with the index from JOB_COMPLETION_INDEX / SHARD_INDEX). */
+  shard: ShardShare | undefined;
+  /** Names the run all shards write into (`OUT/<run-id>/shard-<i>/`). */
+  runId: string | undefined;
+  /** When every shard starts (absolute wall-clock time). */
+  startAt: Date | undefined;
+  /** Run this many shards as local worker processes and merge them (`--workers N`). */
+  workers: number;
   help: boolean;
 }
 
@@ -85,8 +94,53 @@ const OPTIONS = {
   out: { type: 'string' },
   json: { type: 'boolean' },
   stamp: { type: 'boolean' },
+  shard: { type: 'string' },
+  shards: { type: 'string' },
+  'run-id': { type: 'string' },
+  'start-at': { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * `--shard i/N`, or `--shards N` with the index from the environment (Kubernetes Indexed Jobs
+ * set JOB_COMPLETION_INDEX; SHARD_INDEX for anything else), `--run-id`, `--start-at` and
+ * `--workers`, checked together: a shard needs a run id, a closed loop needs a worker per shard.
+ */
+function resolveSharding(values: FlagValues, env: NodeJS.ProcessEnv, load: LoadModel): Pick<BenchOptions, 'shard' | 'runId' | 'startAt' | 'workers'> {
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const workers = positiveNumber('--workers', str('workers'), { max: 64 }) ?? 1;
+  let shard: ShardShare | undefined;
+  if (str('shard') !== undefined) {
+    const match = /^(\d+)\/(\d+)$/.exec(str('shard')!);
+    if (!match) throw new InvalidOptionError('--shard', `"${str('shard')}" is not INDEX/COUNT`, 'e.g. 0/4 (indices from 0)');
+    shard = { index: Number(match[1]), count: Number(match[2]) };
+  } else if (str('shards') !== undefined) {
+    const count = positiveNumber('--shards', str('shards'), { max: 10_000 })!;
+    const fromEnv = env['JOB_COMPLETION_INDEX'] ?? env['SHARD_INDEX'];
+    if (fromEnv === undefined) throw new InvalidOptionError('--shards', 'no shard index: JOB_COMPLETION_INDEX and SHARD_INDEX are unset', '--shard INDEX/COUNT, or --shards COUNT with JOB_COMPLETION_INDEX or SHARD_INDEX in the environment');
+    shard = { index: positiveNumber('SHARD_INDEX', fromEnv, { min: 0, max: 10_000 })!, count };
+  }
+  if (shard !== undefined) {
+    if (shard.count < 1 || shard.index >= shard.count) throw new InvalidOptionError('--shard', `index ${shard.index} of ${shard.count} shards`, 'an index from 0 to COUNT-1');
+    if (workers > 1) throw new InvalidOptionError('--workers', 'cannot be combined with --shard', 'either --workers N (local shards, merged) or --shard i/N (one shard)');
+  }
+  const sharded = shard !== undefined ? shard.count : workers;
+  const concurrency = load.kind === 'closed' ? load.concurrency : load.kind === 'sequential' ? 1 : Infinity;
+  if (sharded > 1 && concurrency < sharded) throw new InvalidOptionError('--concurrency', `${concurrency} in flight cannot be split over ${sharded} shards`, `at least one per shard: --concurrency ${sharded} or more, or an open loop (--rate)`);
+  const runId = str('run-id');
+  if (runId !== undefined && !RUN_ID.test(runId)) throw new InvalidOptionError('--run-id', `"${runId}" cannot name a folder`, 'letters, digits, dot, dash and underscore, up to 64');
+  if (shard !== undefined && runId === undefined) throw new InvalidOptionError('--run-id', 'a shard needs the run id every shard shares', '--run-id ID (the shards write OUT/ID/shard-<i>/)');
+  let startAt: Date | undefined;
+  if (str('start-at') !== undefined) {
+    const raw = str('start-at')!;
+    startAt = new Date(/^\d+$/.test(raw) ? Number(raw) : raw);
+    if (Number.isNaN(startAt.getTime())) throw new InvalidOptionError('--start-at', `"${raw}" is not a time`, 'an ISO 8601 time (2026-11-30T12:00:00Z) or epoch milliseconds');
+  }
+  return { shard, runId, startAt, workers };
+}
 
 /**
  * The timeout of each phase of a request. A phase given explicitly must end within the total
@@ -195,6 +249,7 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
     out: str('out'),
     json: values['json'] === true,
     stamp: values['stamp'] === true,
+    ...resolveSharding(values, env, load),
     help: values['help'] === true,
   };
 }

@@ -24,6 +24,8 @@ export interface Sample {
   index: number;
   /** Position in the run's launch sequence (paths interleaved): which requests were neighbours in time. */
   sequence: number;
+  /** When the schedule meant it to start, ms from the scenario's schedule start (the common start on a shard). */
+  intendedMs: number | null;
   isWarmup: boolean;
   /** The harness's own event loop was late past its threshold during this request (src/load/harness-monitor.ts). */
   harnessStalled: boolean;
@@ -66,6 +68,7 @@ export interface SampleContext {
   index: number;
   /** Launch position (default: `index`). */
   sequence?: number;
+  intendedMs?: number;
   isWarmup: boolean;
   /** Default false. */
   harnessStalled?: boolean;
@@ -118,6 +121,7 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     path: ctx.path,
     index: ctx.index,
     sequence: ctx.sequence ?? ctx.index,
+    intendedMs: ctx.intendedMs === undefined ? null : round(ctx.intendedMs),
     isWarmup: ctx.isWarmup,
     harnessStalled: ctx.harnessStalled ?? false,
     outcome: tl.outcome,

@@ -55,6 +55,11 @@ export class Accumulator {
     return this.raw ?? [];
   }
 
+  /** The HDR histogram, compressed base64 (hdr-histogram-js V2 encoding), values in thousandths of the unit (µs for ms): what shards carry so a merge can add them. */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.histogram);
+  }
+
   /**
    * Quantiles are exact (nearest rank) when raw values are kept (one per request); pooled
    * series (every inter-token gap) use the histogram, within 0.1%.
@@ -123,4 +128,17 @@ export function bootstrapInterval(
 /** Bootstrap interval on a quantile (p50 = 0.5, p95 = 0.95). */
 export function quantileInterval(values: readonly number[], q: number, seed = 1): Interval | null {
   return bootstrapInterval(values, (sample) => quantileOf(sample, q), { seed });
+}
+
+/** Adds encoded HDR histograms (shards of one metric): the exact histogram of their union, encoded. */
+export function addEncodedHistograms(encoded: readonly string[]): { encoded: string; totalCount: number } {
+  const sum = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  for (const one of encoded) {
+    const histogram = hdr.decodeFromCompressedBase64(one);
+    sum.add(histogram);
+    histogram.destroy();
+  }
+  const result = { encoded: hdr.encodeIntoCompressedBase64(sum), totalCount: sum.totalCount };
+  sum.destroy();
+  return result;
 }

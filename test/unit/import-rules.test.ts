@@ -42,9 +42,10 @@ const LAYERS: Record<string, number> = {
   'src/bench': 7,
   'src/compliance': 7,
   'src/report': 8,
-  'src/lab': 9,
-  'src/cli': 10,
-  'src/index.ts': 11,
+  'src/shards': 9,
+  'src/lab': 10,
+  'src/cli': 11,
+  'src/index.ts': 12,
 };
 
 function layerOf(file: string): { unit: string; rank: number } {

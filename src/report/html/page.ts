@@ -74,6 +74,11 @@ function complianceSection(c: ComplianceReport | undefined): string {
   );
 }
 
+function shardSkew(shards: ReadonlyArray<{ startLateMs: number | null }>): string {
+  const late = shards.map((s) => s.startLateMs).filter((ms): ms is number => ms !== null);
+  return late.length > 1 ? `${Math.max(...late) - Math.min(...late)} ms` : 'not recorded';
+}
+
 function metadataSection(data: ReportData): string {
   const r = data.summary.run;
   const items: Array<[string, string]> = [
@@ -90,6 +95,12 @@ function metadataSection(data: ReportData): string {
     ['seed', String(r.seed)],
     ...(r.harness
       ? [['harness event-loop delay', `p50 ${r.harness.eventLoopDelayMs.p50} ms · p99 ${r.harness.eventLoopDelayMs.p99} ms · max ${r.harness.eventLoopDelayMs.max} ms; ${r.harness.stalledSamples} of ${r.harness.samples} requests overlapped a stall over ${r.harness.stallThresholdMs} ms${r.harness.isHarnessBound ? ' (the harness limited this run)' : ''}`] as [string, string]]
+      : []),
+    ...(r.shards
+      ? [
+          ['shards', `${r.shards.length}, merged (npm run merge); start skew ${shardSkew(r.shards)}`] as [string, string],
+          ...r.shards.map((sh): [string, string] => [`shard ${sh.index}`, `${sh.host}; started ${sh.startLateMs === null ? '(no common start)' : `${sh.startLateMs} ms late`}; ${sh.requests} requests, ${sh.errors} failed${sh.interrupted ? '; INTERRUPTED: partial' : ''}${sh.harness?.isHarnessBound ? '; the harness limited this shard' : ''}`]),
+        ]
       : []),
     ['tool', `${r.tool.name} ${r.tool.version}`],
     ['Node.js', r.node],

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchOptions } from '../config/bench-options.ts';
+import { InvalidOptionError } from '../errors.ts';
+import { parseCommandLine } from '../flags.ts';
+import { harnessWarning } from '../report/headline.ts';
+import { summaryToTable } from '../report/summary-markdown.ts';
+import { writeRunReports } from '../report/write-report.ts';
+import { mergeShards } from '../shards/merge-shards.ts';
+import { withInterrupt } from './interrupt.ts';
+
+const CLI = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export const MERGE_USAGE = `Usage: npm run merge -- DIR [--json]
+
+Merges the shards of one run (DIR/shard-<i>/, written by npm run bench -- --shard i/N
+--run-id ID, here or on other machines) into DIR: samples.jsonl concatenated, summary.json|csv|md
+recomputed from them (exact percentiles; intervals and comparisons on the union; HDR histograms
+added, never percentiles averaged), report.html naming the shards, their start skew and any
+shard that was interrupted. Refuses, naming what is wrong, missing or duplicate shards and
+shards of another run or configuration.
+  --json                      print the merged summary.json on stdout instead of the table
+
+Exit code: 0, 1 some shard was interrupted (the merge is partial), 2 bad usage or shards that do not fit.`;
+
+/** `streamlab merge DIR`. */
+export async function mergeCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, { json: { type: 'boolean' }, help: { type: 'boolean' } }, 'npm run merge -- --help');
+  if (values['help'] === true) {
+    process.stdout.write(`${MERGE_USAGE}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new InvalidOptionError('DIR', positionals.length === 0 ? 'no directory given' : `one directory, got ${positionals.length}`, 'the OUT/<run-id> folder the shards wrote into');
+  return writeMerged(positionals[0]!, values['json'] === true);
+}
+
+async function writeMerged(dir: string, json: boolean): Promise<number> {
+  const { summary, shards } = await mergeShards(dir);
+  await writeRunReports(dir, summary);
+  const late = shards.map((s) => s.startLateMs).filter((ms): ms is number => ms !== null);
+  const skew = late.length > 1 ? ` (start skew ${Math.max(...late) - Math.min(...late)} ms)` : '';
+  const interrupted = shards.filter((s) => s.interrupted).map((s) => s.index);
+  process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${summaryToTable(summary)}\n`);
+  for (const s of shards) if (s.harness?.isHarnessBound) process.stderr.write(`shard ${s.index}: ${harnessWarning({ ...summary, run: { ...summary.run, harness: s.harness } })}\n`);
+  process.stderr.write(`merged ${shards.length} shards${skew} into ${dir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)${interrupted.length > 0 ? `; interrupted: shard ${interrupted.join(', ')}` : ''}\n`);
+  return interrupted.length > 0 ? 1 : 0;
+}
+
+/** The flags a worker must not inherit: it gets its own shard, run id, start and output. */
+const OWN_FLAGS = new Set(['--workers', '--out', '--json', '--run-id', '--start-at', '--shard', '--shards']);
+
+function workerArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const [name] = argv[i]!.split('=');
+    if (!OWN_FLAGS.has(name!)) {
+      out.push(argv[i]!);
+      continue;
+    }
+    // `--flag value` takes the next item too (these flags are all valued but --json).
+    if (!argv[i]!.includes('=') && name !== '--json') i++;
+  }
+  return out;
+}
+
+/**
+ * `npm run bench -- … --workers N`: the same run as N shards in N local processes (so a run
+ * can use every core and the harness is not its own bottleneck), started together, then
+ * merged. The workers get the user's own flags, plus their shard, run id, common start and
+ * output folder; their keys come through the environment as for any bench.
+ */
+export async function runWorkers(argv: readonly string[], options: BenchOptions, env: NodeJS.ProcessEnv): Promise<number> {
+  const runId = options.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  const root = options.out ?? 'reports';
+  const startAt = new Date(Date.now() + 3_000).toISOString();
+  const dir = join(root, runId);
+  process.stderr.write(`workers: ${options.workers} shards of run ${runId}, starting together at ${startAt}\n`);
+  return withInterrupt('stopping the workers; each writes what it measured', async (signal) => {
+    const children = Array.from({ length: options.workers }, (_, index) => {
+      const args = [CLI, 'bench', ...workerArgv(argv), '--shard', `${index}/${options.workers}`, '--run-id', runId, '--start-at', startAt, '--out', root];
+      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr!.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '' && !line.startsWith('\r')) process.stderr.write(`[worker ${index}] ${line}\n`);
+      });
+      return child;
+    });
+    const onAbort = (): void => {
+      for (const child of children) child.kill('SIGINT');
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const codes = await Promise.all(children.map(async (child) => ((await once(child, 'exit')) as [number | null])[0]));
+    signal.removeEventListener('abort', onAbort);
+    const failed = codes.map((code, index) => ({ code, index })).filter(({ code }) => code !== 0 && code !== 130);
+    for (const { code, index } of failed) process.stderr.write(`worker ${index} failed (exit ${String(code)}); the merge names what is missing\n`);
+    const code = await writeMerged(dir, options.json);
+    return signal.aborted ? 130 : failed.length > 0 ? 1 : code;
+  });
+}
