@@ -1,6 +1,7 @@
 import { isLabError } from '../errors.ts';
 import { BENCH_USAGE, benchCommand } from './bench-command.ts';
 import { calibrateCommand } from './calibrate-command.ts';
+import { distCommand } from './dist-command.ts';
 import { mergeCommand } from './shard-commands.ts';
 import { cleanupCommand, deployCommand } from './lab-commands.ts';
 import { labRunCommand } from './lab-run-command.ts';
@@ -18,12 +19,13 @@ Commands:
   compare compare two bench runs: percentile changes, intervals, significance
   calibrate  how finely this machine resolves a gateway's overhead (A/A and a known delay)
   merge   merge the shards of a run (bench --shard i/N) into one exact summary and report
+  dist    render a sharded bench for an engine: dist render k8s (an Indexed Job)
   verify  SSE gateway compliance: probes through the gateway, static policy lint
   mock    start the local Azure OpenAI mock
 
 Run a command with --help for its options.`;
 
-const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare', calibrate: 'calibrate', merge: 'merge' };
+const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare', calibrate: 'calibrate', merge: 'merge', dist: 'dist' };
 
 function usageHint(command: string | undefined): string {
   if (command === 'bench') return `\n${BENCH_USAGE}\n`;
@@ -54,6 +56,9 @@ async function main(argv: readonly string[]): Promise<void> {
       case 'compare':
         process.exitCode = await compareCommand(rest);
         return;
+      case 'dist':
+        process.exitCode = await distCommand(rest);
+        return;
       case 'merge':
         process.exitCode = await mergeCommand(rest);
         return;
@@ -73,7 +78,7 @@ async function main(argv: readonly string[]): Promise<void> {
         process.stdout.write(`${USAGE}\n`);
         return;
       default:
-        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, calibrate, merge, mock\n\n${USAGE}\n`);
+        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, calibrate, merge, dist, mock\n\n${USAGE}\n`);
         process.exitCode = 2;
     }
   } catch (error) {
