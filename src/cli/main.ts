@@ -33,54 +33,40 @@ function usageHint(command: string | undefined): string {
   return script ? `\nRun npm run ${script} -- --help for the options.\n` : '';
 }
 
+/** Each command: argv after its name, the environment -> exit code. */
+const COMMANDS: Record<string, (argv: readonly string[], env: NodeJS.ProcessEnv) => Promise<number>> = {
+  deploy: deployCommand,
+  cleanup: (argv) => cleanupCommand(argv),
+  lab: labRunCommand,
+  bench: benchCommand,
+  verify: (argv, env) => verifyCommand(argv, env),
+  report: (argv) => reportCommand(argv),
+  compare: (argv) => compareCommand(argv),
+  calibrate: (argv) => calibrateCommand(argv),
+  merge: (argv) => mergeCommand(argv),
+  dist: (argv) => distCommand(argv),
+  mock: async (argv) => {
+    process.argv = [process.argv[0]!, process.argv[1]!, ...argv];
+    await import('../../mock-server/cli.ts');
+    return (process.exitCode as number | undefined) ?? 0;
+  },
+};
+
 /** Thin dispatch: parse, run, set process.exitCode (never process.exit). */
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`Unknown command "${command}". Allowed: ${Object.keys(COMMANDS).join(', ')}\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
   try {
-    switch (command) {
-      case 'bench':
-        process.exitCode = await benchCommand(rest, process.env);
-        return;
-      case 'verify':
-        process.exitCode = await verifyCommand(rest, process.env);
-        return;
-      case 'deploy':
-        process.exitCode = await deployCommand(rest, process.env);
-        return;
-      case 'cleanup':
-        process.exitCode = await cleanupCommand(rest);
-        return;
-      case 'report':
-        process.exitCode = await reportCommand(rest);
-        return;
-      case 'compare':
-        process.exitCode = await compareCommand(rest);
-        return;
-      case 'dist':
-        process.exitCode = await distCommand(rest);
-        return;
-      case 'merge':
-        process.exitCode = await mergeCommand(rest);
-        return;
-      case 'calibrate':
-        process.exitCode = await calibrateCommand(rest);
-        return;
-      case 'lab':
-        process.exitCode = await labRunCommand(rest, process.env);
-        return;
-      case 'mock':
-        process.argv = [process.argv[0]!, process.argv[1]!, ...rest];
-        await import('../../mock-server/cli.ts');
-        return;
-      case undefined:
-      case '--help':
-      case 'help':
-        process.stdout.write(`${USAGE}\n`);
-        return;
-      default:
-        process.stderr.write(`Unknown command "${command}". Allowed: deploy, cleanup, lab, bench, verify, report, compare, calibrate, merge, dist, mock\n\n${USAGE}\n`);
-        process.exitCode = 2;
-    }
+    process.exitCode = await run(rest, process.env);
   } catch (error) {
     if (isLabError(error)) {
       process.stderr.write(`${error.message}\n${error.code === 'E_INVALID_OPTION' ? usageHint(command) : ''}`);
