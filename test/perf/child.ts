@@ -26,7 +26,7 @@ export function startNode(script: string, args: readonly string[], options: { no
 /** The child's first stdout line, parsed; stdout is drained from then on. Rejects if the child exits first. */
 export async function firstJsonLine(child: ChildProcess, timeoutMs = 60_000): Promise<Record<string, unknown>> {
   const lines = createInterface({ input: child.stdout! });
-  const exited = once(child, 'exit').then(([code]) => {
+  const exitedFirst = once(child, 'exit').then(([code]) => {
     throw new Error(`the child exited (${String(code)}) before writing its first line`);
   });
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -34,15 +34,21 @@ export async function firstJsonLine(child: ChildProcess, timeoutMs = 60_000): Pr
     throw new Error(`no first line from the child within ${timeoutMs} ms`);
   });
   try {
-    const [line] = (await Promise.race([once(lines, 'line'), exited, timedOut])) as [string];
+    const [line] = (await Promise.race([once(lines, 'line'), exitedFirst, timedOut])) as [string];
     return JSON.parse(line) as Record<string, unknown>;
   } finally {
     lines.close();
-    exited.catch(() => undefined);
+    exitedFirst.catch(() => undefined);
     timedOut.catch(() => undefined);
     // readline paused the stream on close: keep it flowing so the child never blocks writing.
     child.stdout!.resume();
   }
+}
+
+/** Resolves when the child has exited, also when it already had (an 'exit' event is emitted once: a late `once` would wait forever). */
+export async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await once(child, 'exit');
 }
 
 /** Runs a benchmark; past `ms` it stops every child it started and rejects, naming the benchmark. */

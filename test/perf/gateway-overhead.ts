@@ -13,9 +13,8 @@
  * Targets (issue 5): gateway p99 added latency <= nginx's; throughput >= 0.8x nginx's.
  */
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { firstJsonLine, startNode as startNodeChild } from './child.ts';
+import { exited, firstJsonLine, startNode as startNodeChild } from './child.ts';
 import { startNginx } from '../helpers/nginx.ts';
 
 const RUNS = Number(process.env['PERF_RUNS'] ?? 3);
@@ -92,7 +91,7 @@ export async function runGatewayOverhead(): Promise<string> {
     await nginx.close();
     for (const child of [gateway.child, mock.child]) {
       child.kill('SIGTERM');
-      await once(child, 'exit');
+      await exited(child);
     }
   }
   const m = (name: string, pick: (r: LoadResult) => number): number => median((paced.get(name) ?? []).map(pick));

@@ -5,8 +5,7 @@
  * the memory each in-flight stream holds. Targets: p99 error <= 1 ms at 1 stream, <= 5 ms
  * at 1,000; <= 16 KB per stream.
  */
-import { once } from 'node:events';
-import { firstJsonLine, startNode } from './child.ts';
+import { exited, firstJsonLine, startNode } from './child.ts';
 
 const LEVELS = (process.env['PERF_FIDELITY_LEVELS'] ?? '1,100,1000').split(',').map(Number).filter((n) => n > 0);
 
@@ -32,7 +31,7 @@ export async function runHarnessFidelity(): Promise<string> {
         process.stderr.write(`harness fidelity: ${variant}, ${streams} concurrent stream(s) x ${rounds} round(s)\n`);
         const workers = Array.from({ length: processes }, (_, i) => startNode('test/perf/fidelity-worker.ts', [JSON.stringify({ url, client, streams: Math.floor(streams / processes) + (i < streams % processes ? 1 : 0), rounds, tokens })], { nodeArgs: ['--expose-gc'] }));
         const results = (await Promise.all(workers.map((w) => firstJsonLine(w, 600_000)))) as Array<{ errors: number[]; perStreamBytes: number }>;
-        await Promise.all(workers.map((w) => once(w, 'exit')));
+        await Promise.all(workers.map(exited));
         const errors = results.flatMap((r) => r.errors);
         const perStreamBytes = results.reduce((sum, r) => sum + r.perStreamBytes, 0) / results.length;
         const fmt = (n: number): string => n.toFixed(2);
@@ -53,7 +52,7 @@ export async function runHarnessFidelity(): Promise<string> {
     }
   } finally {
     mock.kill('SIGTERM');
-    await once(mock, 'exit');
+    await exited(mock);
   }
   return [
     'TTFT error = recorded first-token time minus the mock\'s emission stamp of that frame (same monotonic clock; includes loopback delivery). Streams: TTFT 300 ms, 20 tokens/s (ITL 50 ms, jitter 4 ms), 80 tokens, started over 1 s; one warm-up round excluded; 1 stream = 100 sequential 5-token requests. Memory = heap + external after GC with every stream in flight, divided by the streams (not sampled for the single short stream).',

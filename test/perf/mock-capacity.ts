@@ -12,8 +12,7 @@
  * median of RUNS runs. The mock's target is >= 0.7x the bare emitter.
  */
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { firstJsonLine, startNode } from './child.ts';
+import { exited, firstJsonLine, startNode } from './child.ts';
 
 const MOCK_NODE_FLAGS = ['--max-semi-space-size=64'];
 const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000,2000').split(',').map(Number).filter((n) => n > 0);
@@ -42,7 +41,7 @@ async function startServer(name: 'mock' | 'bare'): Promise<Server> {
 
 async function stopServer(server: Server): Promise<void> {
   server.child.kill('SIGTERM');
-  await once(server.child, 'exit');
+  await exited(server.child);
 }
 
 interface LoadResult {
