@@ -1,0 +1,48 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.ts';
+
+// npm run calibrate as users run it, small: its own mock and a 20 ms delay proxy as processes,
+// the bench's paired comparison per seed, the files it writes, and no process left behind.
+/** Processes of the delay proxy's CLI still running (calibrate starts and must stop them). */
+function runningDelayProxies(): string[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .flatMap((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        return cmdline.includes('delay-proxy/cli.ts') ? [`${pid}: ${cmdline}`] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+describe('npm run calibrate', () => {
+  it('measures an A/A near 0 and a 20 ms proxy at 20 ms or more, and writes calibration.json|md', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'calibrate-'));
+    const result = await runCli(['calibrate', '--seeds', '2', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out], process.cwd());
+    // 0 calibrated, 1 not: with two seeds either can happen; anything else is a failure.
+    expect([0, 1], result.stderr).toContain(result.code);
+    const calibration = JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8'));
+    const [aa, delay] = calibration.arms;
+    expect(aa).toMatchObject({ name: 'A/A', truth: { kind: 'exactly', ms: 0 } });
+    expect(delay).toMatchObject({ name: 'known delay', truth: { kind: 'at-least', ms: 20 } });
+    for (const run of aa.runs) expect(Math.abs(run.shift.estimate)).toBeLessThan(5);
+    // The proxy holds every chunk 20 ms: no estimate can honestly come out far below that.
+    for (const run of delay.runs) expect(run.shift.estimate).toBeGreaterThan(18);
+    expect(calibration.compareOnUnchanged.comparisons).toBe(1);
+    expect(calibration.calibrated).toBe(result.code === 0);
+    expect(readFileSync(join(out, 'calibration.md'), 'utf8')).toMatch(/Smallest overhead a run of 8 pairs resolves here/);
+    expect(result.stdout).toContain('| A/A | 0 ms | 2 |');
+    expect(runningDelayProxies()).toEqual([]);
+  }, 120_000);
+
+  it('a wrong flag exits 2, naming it', async () => {
+    const result = await runCli(['calibrate', '--requests', '3'], process.cwd());
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/"--requests": "3" is out of range/);
+  });
+});
