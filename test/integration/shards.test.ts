@@ -30,13 +30,13 @@ describe('sharded runs, merged exactly', () => {
   it('two shard processes merge into the single-process run: same schedule, exact histograms, refusals named', async () => {
     const single = join(root, 'single');
     expect((await runCli([...flags(), '--out', single], process.cwd(), ENV)).code).toBe(0);
-    const startAt = new Date(Date.now() + 2500).toISOString();
+    const startAt = new Date(Date.now() + 5000).toISOString();
     const shards = await Promise.all([0, 1].map((i) => runCli([...flags(), '--shard', `${i}/2`, '--run-id', 'r1', '--start-at', startAt, '--out', root], process.cwd(), ENV)));
     for (const shard of shards) expect(shard.code, shard.stderr).toBe(0);
     const runDir = join(root, 'r1');
     const shard0 = JSON.parse(readFileSync(join(runDir, 'shard-0', 'summary.json'), 'utf8'));
     expect(shard0.run.shard).toMatchObject({ index: 0, count: 2, runId: 'r1', startAt });
-    expect(shard0.run.shard.startLateMs).toBeLessThan(1000);
+    expect(shard0.run.shard.startLateMs).toBeLessThan(2000);
     expect(typeof shard0.scenarios[0].histograms.ttftMs).toBe('string');
 
     const merged = await runCli(['merge', runDir, '--json'], process.cwd(), ENV);
