@@ -1,6 +1,6 @@
 import padjust from '@stdlib/stats-padjust';
 import type { CompareMetric } from '../config/report-options.ts';
-import { mannWhitneyU } from '../metrics/mann-whitney.ts';
+import { mannWhitneyU, type MannWhitneyResult } from '../metrics/mann-whitney.ts';
 import { quantileDifferences } from '../metrics/quantile-difference.ts';
 import type { Interval } from '../metrics/stats.ts';
 import type { Sample } from '../metrics/sample.ts';
@@ -97,11 +97,17 @@ async function collect(dir: string, metrics: readonly CompareMetric[]): Promise<
 
 /**
  * One metric of one scenario: three quantile differences and one rank test. `pAdjusted` is the
- * test's p-value after the Holm adjustment over the whole comparison (`adjustFamily`); alone,
- * it is the raw p-value.
+ * test's p-value after the Holm adjustment over the whole comparison (`compareCollected`, which
+ * also passes the test it already ran); alone, it is the raw p-value.
  */
-export function compareMetric(metric: CompareMetric, a: readonly number[], b: readonly number[], settings: Omit<CompareSettings, 'metrics'>, pAdjusted?: number): MetricComparison {
-  const test = mannWhitneyU(a, b);
+export function compareMetric(
+  metric: CompareMetric,
+  a: readonly number[],
+  b: readonly number[],
+  settings: Omit<CompareSettings, 'metrics'>,
+  pAdjusted?: number,
+  test: MannWhitneyResult | null = mannWhitneyU(a, b),
+): MetricComparison {
   const differences = test ? quantileDifferences(a, b, COMPARED_QUANTILES, { resamples: settings.resamples, confidence: settings.confidence, seed: settings.seed }) : null;
   const p = test ? (pAdjusted ?? test.pValue) : 1;
   const rejects = test !== null && p < settings.alpha;
@@ -151,17 +157,21 @@ export async function compareRuns(baselineDir: string, candidateDir: string, set
  */
 export function compareCollected(a: Collected, b: Collected, settings: CompareSettings): { scenarios: ScenarioComparison[]; tests: number } {
   const pairs = [...a].filter(([name]) => b.has(name)).map(([name, base]) => ({ name, base, candidate: b.get(name)! }));
-  const cells = pairs.flatMap(({ base, candidate }) => settings.metrics.map((metric) => mannWhitneyU(base.values[metric], candidate.values[metric])?.pValue));
-  const tested = cells.filter((p): p is number => p !== undefined);
+  // Each cell's rank test runs once: its p-value joins the family, then the cell is judged with it.
+  const tests = pairs.flatMap(({ base, candidate }) => settings.metrics.map((metric) => mannWhitneyU(base.values[metric], candidate.values[metric])));
+  const tested = tests.filter((t): t is MannWhitneyResult => t !== null).map((t) => t.pValue);
   const adjusted = tested.length > 0 ? padjust(tested, 'holm') : [];
   let next = 0;
-  const pAdjusted = cells.map((p) => (p === undefined ? undefined : adjusted[next++]));
+  const pAdjusted = tests.map((t) => (t === null ? undefined : adjusted[next++]));
   let cell = 0;
   const scenarios = pairs.map(({ name, base, candidate }) => ({
     scenario: name,
     baseline: { requests: base.requests, ok: base.ok },
     candidate: { requests: candidate.requests, ok: candidate.ok },
-    metrics: settings.metrics.map((metric) => compareMetric(metric, base.values[metric], candidate.values[metric], settings, pAdjusted[cell++])),
+    metrics: settings.metrics.map((metric) => {
+      const at = cell++;
+      return compareMetric(metric, base.values[metric], candidate.values[metric], settings, pAdjusted[at], tests[at]);
+    }),
   }));
   return { scenarios, tests: tested.length };
 }
