@@ -1,5 +1,6 @@
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
 import signrankCdf from '@stdlib/stats-base-dists-signrank-cdf';
+import { formatMs } from './format-ms.ts';
 import { round3, type Interval } from './stats.ts';
 
 /**
@@ -136,7 +137,6 @@ export function shiftVerdict(shift: Pick<Interval, 'low' | 'high'>): ShiftVerdic
   return 'no-measurable-difference';
 }
 
-const ms = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} ms`;
 const signed = (value: number): string => `${value > 0 ? '+' : value < 0 ? '−' : ''}${Math.abs(value).toFixed(1)}`;
 
 /**
@@ -152,11 +152,11 @@ export function describeShift(shift: PairedShift, subject: string, what: string,
   const narrow = needed > shift.pairs ? `; about ${needed.toLocaleString('en-US')} requests per path would narrow it to ±1 ms` : '';
   switch (shiftVerdict(shift)) {
     case 'adds':
-      return `${subject} adds ${ms(shift.estimate)} ${what} (${ci}, ${shift.pairs} pairs${narrow})`;
+      return `${subject} adds ${formatMs(shift.estimate)} ${what} (${ci}, ${shift.pairs} pairs${narrow})`;
     case 'no-measurable-difference':
       return `${subject}: no measurable difference ${what} (${ci}, ${shift.pairs} pairs${narrow})`;
     case 'suspect-negative':
-      if (mayBeFaster) return `${subject} saves ${ms(-shift.estimate)} ${what} against ${baseline} (${ci}, ${shift.pairs} pairs${narrow})`;
-      return `${subject} measured ${ms(-shift.estimate)} faster than ${baseline} ${what} (${ci}, ${shift.pairs} pairs), which a gateway cannot do: suspect drift or a broken pairing, not a saving`;
+      if (mayBeFaster) return `${subject} saves ${formatMs(-shift.estimate)} ${what} against ${baseline} (${ci}, ${shift.pairs} pairs${narrow})`;
+      return `${subject} measured ${formatMs(-shift.estimate)} faster than ${baseline} ${what} (${ci}, ${shift.pairs} pairs), which a gateway cannot do: suspect drift or a broken pairing, not a saving`;
   }
 }

@@ -1,9 +1,9 @@
 import type { BenchSummary, PathComparison, StreamComparison } from '../bench/summary.ts';
 import type { ComplianceReport } from '../compliance/types.ts';
+import { formatMs } from '../metrics/format-ms.ts';
 import { describeShift } from '../metrics/paired-shift.ts';
 
-/** `256 ms`, `2,331 ms`, `8.4 ms`: the headline's way of writing a duration. */
-export const formatMs = (value: number): string => `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} ms`;
+export { formatMs };
 
 /** `256-token`, or undefined when the answer length is unknown. */
 const tokensLabel = (c: StreamComparison): string | undefined => (c.outputTokensP50 !== null ? `${Math.round(c.outputTokensP50).toLocaleString('en-US')}-token` : undefined);
