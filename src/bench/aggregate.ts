@@ -27,12 +27,15 @@ export interface ScenarioSummary {
   /** Per-frame delivery latency (arrival minus upstream emission stamp), when stamped. */
   deliveryLatencyMs: Distribution | null;
   ci: { ttftP50: Interval | null; ttftP95: Interval | null; e2eP50: Interval | null; e2eP95: Interval | null };
-  load: Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs' | 'meanInFlight'> | null;
+  load: ScenarioLoad | null;
   /** Measured requests that overlapped a stall of the harness's own event loop. */
   harnessStalled: number;
   /** Sharded runs: each metric's HDR histogram, encoded (µs), so `npm run merge` adds them exactly. */
   histograms?: Partial<Record<HistogramMetric, string>>;
 }
+
+/** What summary.json keeps of a scenario's load (a merge adds shards' counts and rates; it has no launch totals). */
+export type ScenarioLoad = Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs' | 'meanInFlight'>;
 
 export const HISTOGRAM_METRICS = ['ttftMs', 'e2eMs', 'itlMs', 'tpotMs', 'ttfbMs', 'queueMs', 'deliveryLatencyMs'] as const;
 export type HistogramMetric = (typeof HISTOGRAM_METRICS)[number];
@@ -66,7 +69,7 @@ export class ScenarioAggregate {
   /** index -> value, ok requests only: pairs this scenario with its twin on another path. */
   readonly ttftByIndex = new Map<number, number>();
   readonly e2eByIndex = new Map<number, number>();
-  load: LoadResult | null = null;
+  load: ScenarioLoad | null = null;
   /** How this scenario shared time with its twins on other paths (the paired comparison's blocks follow it). */
   readonly pairing: Pairing;
   harnessStalled = 0;

@@ -164,7 +164,7 @@ interface PathRun {
 
 /**
  * Runs one scenario on all its paths as one load: request k of the sequence goes to the path
- * and round `interleavedSlot` gives (ABBA for two paths), so the paths share time and drift.
+ * and round `interleavedSlot` gives (the Thue–Morse order for two paths), so the paths share time and drift.
  * Round r carries the same mock seed and prompt on every path; its samples pair up by `index`.
  * With one path (or --no-interleave) this is the plain per-path run.
  */

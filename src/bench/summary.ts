@@ -139,7 +139,7 @@ function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparis
     const base = aggregates.find((a) => a.cell.target.label === baseline && a.cell.api === other.cell.api && a.cell.stream === other.cell.stream && a.cell.maxTokens === other.cell.maxTokens);
     if (!base || baseline === undefined) continue;
     const { paths: together, interleaved } = other.pairing;
-    // Rounds in flight at once share their moment: they form one block (a whole ABBA cycle at least).
+    // Rounds in flight at once share their moment: they form one block (whole counterbalancing periods).
     const blockRounds = blockRoundsFor(other.load?.meanInFlight ?? 1, together, counterbalancePeriod(together));
     for (const metric of ['ttftMs', 'e2eMs'] as const) {
       const [a, b] = metric === 'ttftMs' ? [base.ttftByIndex, other.ttftByIndex] : [base.e2eByIndex, other.e2eByIndex];

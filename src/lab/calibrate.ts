@@ -71,12 +71,8 @@ export async function runCalibration(options: CalibrateOptions, signal: AbortSig
     step('start: a mock, and a proxy in front of it that adds a known delay');
     const mock = await spawnServer({ role: 'mock', script: LAB_SCRIPTS.mock, nodeArgs: ['--max-semi-space-size=64'], args: ['--port', '0', ...MOCK_ARGS], env: { ...process.env, MOCK_API_KEY: key }, logFile: join(dir, 'mock.log') }, signal);
     started.push(mock);
-    const proxyAt = async (delayMs: number): Promise<string> => {
-      const proxy = await spawnServer({ role: `delay-proxy-${delayMs}`, script: LAB_SCRIPTS.delayProxy, args: ['--upstream', mock.listening.url, '--delay-ms', String(delayMs)], env: process.env, logFile: join(dir, `proxy-${delayMs}.log`) }, signal);
-      started.push(proxy);
-      return proxy.listening.url;
-    };
-    const delayed = await proxyAt(options.delayMs);
+    const proxy = await spawnServer({ role: 'delay-proxy', script: LAB_SCRIPTS.delayProxy, args: ['--upstream', mock.listening.url, '--delay-ms', String(options.delayMs)], env: process.env, logFile: join(dir, 'proxy.log') }, signal);
+    started.push(proxy);
     const arm = async (name: CalibrationArm['name'], gatewayUrl: string, truth: CalibrationArm['truth']): Promise<CalibrationArm> => {
       const state = labState(mock.listening.url, gatewayUrl);
       const runs: CalibrationArm['runs'] = [];
@@ -90,7 +86,7 @@ export async function runCalibration(options: CalibrateOptions, signal: AbortSig
     const runDir = (name: string, seed: number): string => join(dir, `${name.replace(/\W+/g, '-')}-${seed}`);
     const aa = await arm('A/A', mock.listening.url, { kind: 'exactly', ms: 0 });
     const compareOnUnchanged = await compareConsecutive(aa.runs.map((r) => runDir('A/A', r.seed)));
-    const arms = [aa, await arm('known delay', delayed, { kind: 'at-least', ms: options.delayMs })];
+    const arms = [aa, await arm('known delay', proxy.listening.url, { kind: 'at-least', ms: options.delayMs })];
     const resolvableMs = round3(((1.96 + 0.84) / 1.96) * aa.meanHalfWidthMs);
     return { options, arms, compareOnUnchanged, resolvableMs, pairsForOneMs: Math.ceil(options.requests * aa.meanHalfWidthMs ** 2) };
   } finally {
@@ -106,7 +102,7 @@ async function compareConsecutive(dirs: readonly string[]): Promise<CalibrationR
   let gateTripped = 0;
   let anySignificant = 0;
   for (let i = 0; i + 1 < dirs.length; i++) {
-    const comparison = await compareRuns(dirs[i]!, dirs[i + 1]!, { metrics: COMPARE_DEFAULTS.metrics, alpha: COMPARE_DEFAULTS.alpha, confidence: COMPARE_DEFAULTS.confidence, resamples: COMPARE_DEFAULTS.resamples, seed: COMPARE_DEFAULTS.seed });
+    const comparison = await compareRuns(dirs[i]!, dirs[i + 1]!, COMPARE_DEFAULTS);
     if (regressionsOver(comparison, GATE_PCT).length > 0) gateTripped++;
     if (comparison.scenarios.some((s) => s.metrics.some((m) => m.quantiles.some((q) => q.significant)))) anySignificant++;
   }

@@ -19,8 +19,6 @@ export const LAB_SCRIPTS = {
   gateway: join(ROOT, 'mock-server/gateway/cli.ts'),
   delayProxy: join(ROOT, 'mock-server/delay-proxy/cli.ts'),
 };
-const MOCK_SCRIPT = LAB_SCRIPTS.mock;
-const GATEWAY_SCRIPT = LAB_SCRIPTS.gateway;
 
 export interface LocalDeployOptions {
   stateFile: string;
@@ -84,14 +82,14 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
   try {
     writeLabState(options.stateFile, state);
     const mock = await spawnServer(
-      { role: 'mock', script: MOCK_SCRIPT, nodeArgs: ['--max-semi-space-size=64'], args: ['--port', '0', '--seed', String(options.seed), ...options.mockArgs], env: childEnv({ MOCK_API_KEY: keys.mock }), logFile: join(logDir, 'mock.log') },
+      { role: 'mock', script: LAB_SCRIPTS.mock, nodeArgs: ['--max-semi-space-size=64'], args: ['--port', '0', '--seed', String(options.seed), ...options.mockArgs], env: childEnv({ MOCK_API_KEY: keys.mock }), logFile: join(logDir, 'mock.log') },
       signal,
     );
     started.push(mock);
     state.processes!.push(mock.process);
     writeLabState(options.stateFile, state);
     const gateway = await spawnServer(
-      { role: 'gateway', script: GATEWAY_SCRIPT, args: ['--backend', mock.listening.url, '--policy', policyFile, '--port', '0', ...(options.gatewayArgs ?? [])], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
+      { role: 'gateway', script: LAB_SCRIPTS.gateway, args: ['--backend', mock.listening.url, '--policy', policyFile, '--port', '0', ...(options.gatewayArgs ?? [])], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
       signal,
     );
     started.push(gateway);

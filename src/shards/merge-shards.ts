@@ -2,11 +2,10 @@ import { createReadStream, createWriteStream, existsSync, readdirSync } from 'no
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { HISTOGRAM_METRICS, ScenarioAggregate, type ScenarioSummary } from '../bench/aggregate.ts';
+import { HISTOGRAM_METRICS, ScenarioAggregate, type ScenarioLoad, type ScenarioSummary } from '../bench/aggregate.ts';
 import { buildSummary, type BenchSummary, type MergedShard } from '../bench/summary.ts';
 import type { Target } from '../endpoint/types.ts';
 import { InvalidOptionError } from '../errors.ts';
-import type { LoadResult } from '../load/types.ts';
 import { addEncodedHistograms } from '../metrics/stats.ts';
 import { forEachSample, readRunSummary } from '../report/read-run.ts';
 
@@ -45,12 +44,12 @@ function readShards(dir: string): Array<{ index: number; dir: string; summary: B
 }
 
 /** One scenario's load results from every shard: counts add, rates add; percentiles of lag are not merged (each shard keeps its own). */
-function mergeLoad(loads: ReadonlyArray<ScenarioSummary['load']>): LoadResult | null {
+function mergeLoad(loads: ReadonlyArray<ScenarioSummary['load']>): ScenarioLoad | null {
   const present = loads.filter((l): l is NonNullable<ScenarioSummary['load']> => l !== null);
   if (present.length === 0) return null;
   const stoppedBy = present.find((l) => l.stoppedBy === 'bailout')?.stoppedBy ?? present.find((l) => l.stoppedBy === 'aborted')?.stoppedBy ?? present[0]!.stoppedBy;
   const sum = (pick: (l: (typeof present)[number]) => number | null): number | null => (present.every((l) => pick(l) !== null) ? present.reduce((s, l) => s + pick(l)!, 0) : null);
-  return { launched: 0, completed: 0, stoppedBy, schedulerLagMs: null, achievedRatePerSec: sum((l) => l.achievedRatePerSec), meanInFlight: sum((l) => l.meanInFlight) };
+  return { stoppedBy, schedulerLagMs: null, achievedRatePerSec: sum((l) => l.achievedRatePerSec), meanInFlight: sum((l) => l.meanInFlight) };
 }
 
 export interface MergeResult {
