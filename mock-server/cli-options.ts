@@ -1,4 +1,5 @@
-import { TIMING_MODES } from '../src/protocol/index.ts';
+import { ControlHeaderError, FAULT_NAMES, parseFaults, TIMING_MODES, type FaultSet } from '../src/protocol/index.ts';
+import { InvalidOptionError } from '../src/errors.ts';
 import { oneOf, parseFlags, positiveNumber } from '../src/flags.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
 import type { TimingProfile } from './deployments.ts';
@@ -11,6 +12,8 @@ export interface MockCliOptions {
   maxBodyBytes: number;
   deploymentsFile: string | undefined;
   timing: Partial<TimingProfile>;
+  /** Standing faults for requests without x-mock-fault. */
+  faults: FaultSet;
   help: boolean;
 }
 
@@ -30,6 +33,8 @@ Starts the Azure OpenAI mock and prints one JSON line with its URL. Stops on SIG
   --deployments FILE     JSON array of extra or replacement deployment profiles
   --region NAME          value of x-ms-region (default "Sweden Central")
   --max-body-bytes N     largest request body accepted, else 413 (default ${DEFAULT_MAX_BODY_BYTES})
+  --fault SPEC           faults for every request without x-mock-fault, as that header takes them
+                         (e.g. 429=3000 or disconnect-after=5); PUT /_mock/faults changes them
   --help                 this text
 
 Environment: MOCK_API_KEY, when set, is the only key accepted (api-key or Bearer).`;
@@ -47,6 +52,7 @@ const OPTIONS = {
   mode: { type: 'string' },
   'burst-tokens': { type: 'string' },
   'output-tokens': { type: 'string' },
+  fault: { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -75,6 +81,16 @@ export function parseMockArgs(argv: readonly string[]): MockCliOptions {
     maxBodyBytes: positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_MAX_BODY_BYTES,
     deploymentsFile: str('deployments'),
     timing,
+    faults: faultsFlag(str('fault')),
     help: values['help'] === true,
   };
+}
+
+function faultsFlag(raw: string | undefined): FaultSet {
+  try {
+    return parseFaults(raw ?? null);
+  } catch (error) {
+    if (error instanceof ControlHeaderError) throw new InvalidOptionError('--fault', error.reason, `name[=value],… with names ${FAULT_NAMES.join(', ')}`);
+    throw error;
+  }
 }

@@ -39,6 +39,7 @@ async function main(argv: readonly string[]): Promise<void> {
     region: options.region,
     maxBodyBytes: options.maxBodyBytes,
     timing: options.timing,
+    faults: options.faults,
     deployments: toDeploymentTable(profiles),
     apiKey: process.env['MOCK_API_KEY'] || undefined,
   });

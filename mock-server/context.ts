@@ -1,3 +1,4 @@
+import type { FaultSet } from '../src/protocol/index.ts';
 import type { DeploymentTable, TimingProfile } from './deployments.ts';
 import { MockStats, Recorder } from './recorder.ts';
 
@@ -17,6 +18,8 @@ export interface MockConfig {
   rateLimitRequestsPerMin: number;
   /** Per-deployment tokens per minute reported in x-ratelimit-* (not enforced). */
   rateLimitTokensPerMin: number;
+  /** Faults for every request that sends no `x-mock-fault` (`--fault`; PUT /_mock/faults changes them). */
+  faults: FaultSet;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -28,11 +31,14 @@ export class MockContext {
   readonly recorder = new Recorder();
   /** performance.now() until which new API requests wait (POST /_mock/pause). */
   pausedUntilMs = 0;
+  /** The standing faults (starts as config.faults). */
+  faults: FaultSet;
   private sequence = 0;
   private window = { startMs: 0, requests: new Map<string, number>(), tokens: new Map<string, number>() };
 
   constructor(config: MockConfig) {
     this.config = config;
+    this.faults = config.faults;
   }
 
   /** A per-request seed: reproducible for a given run seed and request order. */

@@ -1,5 +1,5 @@
 import { http, HttpResponse, type RequestHandler } from 'msw';
-import { MOCK_ADMIN_ROUTES, ROUTES } from '../src/protocol/index.ts';
+import { ControlHeaderError, formatFaults, MOCK_ADMIN_ROUTES, parseFaults, ROUTES } from '../src/protocol/index.ts';
 import { METHOD_NOT_ALLOWED, toErrorResponse } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { RouteSpec } from './request-gate.ts';
@@ -42,6 +42,16 @@ export function createHandlers(ctx: MockContext): RequestHandler[] {
       }
       ctx.pausedUntilMs = performance.now() + ms;
       return HttpResponse.json({ pausedMs: ms });
+    }),
+    http.get(`*${MOCK_ADMIN_ROUTES.faults}`, () => HttpResponse.json({ faults: formatFaults(ctx.faults) })),
+    http.put(`*${MOCK_ADMIN_ROUTES.faults}`, async ({ request }) => {
+      try {
+        ctx.faults = parseFaults(await request.text());
+      } catch (error) {
+        if (!(error instanceof ControlHeaderError)) throw error;
+        return HttpResponse.json({ error: { code: '400', message: error.message } }, { status: 400 });
+      }
+      return HttpResponse.json({ faults: formatFaults(ctx.faults) });
     }),
     http.post(`*${MOCK_ADMIN_ROUTES.reset}`, () => {
       ctx.recorder.clear();

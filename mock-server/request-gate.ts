@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import {
+  CONTROL_HEADERS,
   ControlHeaderError,
   FIRST_API_VERSION_WITH_STREAM_OPTIONS,
   V1_API_VERSIONS,
@@ -108,6 +109,8 @@ export async function admitRequest(
   let control: MockControl;
   try {
     control = parseControlHeaders(request.headers);
+    // A request's own x-mock-fault wins; without one it gets the mock's standing faults.
+    if (!request.headers.has(CONTROL_HEADERS.fault)) control.faults = ctx.faults;
   } catch (error) {
     if (error instanceof ControlHeaderError) return errors.badControlHeader(error.message);
     throw error;

@@ -32,6 +32,7 @@ export function resolveMockConfig(options: Partial<MockConfig> = {}): MockConfig
     seed: options.seed ?? 1,
     timing: options.timing ?? {},
     rateLimitRequestsPerMin: options.rateLimitRequestsPerMin ?? 10_000,
+    faults: options.faults ?? {},
     rateLimitTokensPerMin: options.rateLimitTokensPerMin ?? 10_000_000,
   };
 }

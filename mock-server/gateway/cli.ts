@@ -1,4 +1,5 @@
-import { isLabError } from '../../src/errors.ts';
+import { InvalidOptionError, isLabError } from '../../src/errors.ts';
+import { BackendsFileError, readBackendsFile, type BackendTable } from '../../src/protocol/index.ts';
 import { httpUrl, parseFlags, positiveNumber, required } from '../../src/flags.ts';
 import { closeOnSignal } from '../until-signal.ts';
 import { loadGatewayPolicy } from './policy.ts';
@@ -10,6 +11,9 @@ export const GATEWAY_USAGE = `Usage: node mock-server/gateway/cli.ts --backend U
 The local APIM stand-in: a streaming reverse proxy for /openai/*, configured by an APIM
 policy XML (infra/policies/*.xml). Prints one JSON line with its URL; stops on SIGINT/SIGTERM.
   --backend URL          the only backend it forwards to (the mock, or an Azure OpenAI endpoint)
+  --backends FILE        APIM backends instead (a JSON array of ARM backend resources: single
+                         backends with circuit breakers, pools with priority and weight)
+  --backend-url LIST     name=URL,… URLs for the file's single backends (over the file's own)
   --policy FILE          APIM policy document
   --host HOST            address to listen on (default 127.0.0.1)
   --port N               port, 0 for a free one (default 0)
@@ -23,6 +27,8 @@ Environment (keys are never taken from arguments):
 
 const OPTIONS = {
   backend: { type: 'string' },
+  backends: { type: 'string' },
+  'backend-url': { type: 'string' },
   policy: { type: 'string' },
   host: { type: 'string' },
   port: { type: 'string' },
@@ -39,13 +45,19 @@ async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     const str = (name: string): string | undefined => values[name] as string | undefined;
-    const backendUrl = httpUrl('--backend', required('--backend', str('backend'), 'the URL of the backend, such as http://127.0.0.1:8080'), 'http://127.0.0.1:8080')!;
+    const backendsFile = str('backends');
+    if (backendsFile !== undefined && str('backend') !== undefined) throw new InvalidOptionError('--backend', 'give --backend or --backends, not both', 'one backend URL, or a backends file');
+    const backendUrl = backendsFile === undefined ? httpUrl('--backend', required('--backend', str('backend'), 'the URL of the backend, such as http://127.0.0.1:8080'), 'http://127.0.0.1:8080') : undefined;
+    const backends = backendsFile === undefined ? undefined : readBackends(backendsFile);
+    const backendUrls = backendUrlList(str('backend-url'));
     const policyFile = required('--policy', str('policy'), 'an APIM policy XML file, such as infra/policies/streaming.xml');
     const policy = loadGatewayPolicy(policyFile);
     const keys = (process.env['GATEWAY_SUBSCRIPTION_KEY'] ?? '').split(',').filter((k) => k !== '');
     const gateway = await createGateway({
       policy,
       backendUrl,
+      backends,
+      backendUrls,
       backendKey: process.env['GATEWAY_BACKEND_KEY'] || undefined,
       subscriptionKeys: keys,
       host: str('host') ?? '127.0.0.1',
@@ -56,14 +68,35 @@ async function main(argv: readonly string[]): Promise<void> {
       accessLog: (entry) => void process.stdout.write(`${JSON.stringify(entry)}\n`),
     });
     // Never silently dropped: what the gateway does not implement is said once, at start.
-    if (policy.ignored.length > 0) process.stderr.write(`gateway: not implemented locally, ignored: ${policy.ignored.join('; ')}\n`);
-    process.stdout.write(`${JSON.stringify({ event: 'listening', url: gateway.url, pid: process.pid, policy: policyFile, bufferResponse: policy.bufferResponse, readsResponseBody: policy.readsResponseBody, ignored: policy.ignored, subscriptionRequired: keys.length > 0 })}\n`);
+    const ignored = [...policy.ignored, ...(backends?.ignored ?? [])];
+    if (ignored.length > 0) process.stderr.write(`gateway: not implemented locally, ignored: ${ignored.join('; ')}\n`);
+    process.stdout.write(`${JSON.stringify({ event: 'listening', url: gateway.url, pid: process.pid, policy: policyFile, backends: backendsFile ?? null, bufferResponse: policy.bufferResponse, readsResponseBody: policy.readsResponseBody, retry: policy.retry ? { condition: policy.retry.conditionText, count: policy.retry.count } : null, ignored, subscriptionRequired: keys.length > 0 })}\n`);
     closeOnSignal('gateway', () => gateway.close());
   } catch (error) {
     if (!isLabError(error)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exitCode = 2;
   }
+}
+
+function readBackends(file: string): BackendTable {
+  try {
+    return readBackendsFile(file);
+  } catch (error) {
+    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, 'a JSON array of APIM backend resources, each { "name", "properties" } (docs/gateway.md)');
+    throw error;
+  }
+}
+
+/** `name=URL,…` (http or https URLs). */
+function backendUrlList(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of (raw ?? '').split(',').filter((s) => s.trim() !== '')) {
+    const at = item.indexOf('=');
+    if (at <= 0) throw new InvalidOptionError('--backend-url', `"${item}" is not name=URL`, 'name=URL,… such as ptu=http://127.0.0.1:8080/openai');
+    out[item.slice(0, at).trim()] = httpUrl('--backend-url', item.slice(at + 1).trim(), 'http://127.0.0.1:8080/openai')!;
+  }
+  return out;
 }
 
 await main(process.argv.slice(2));

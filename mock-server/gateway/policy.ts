@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../../src/errors.ts';
 import { parsePolicyXml, PolicyXmlError, type PolicyElement } from '../../src/protocol/index.ts';
+import { compileCondition, CONDITION_GRAMMAR, ConditionError, type Condition } from './retry-condition.ts';
 
 /** `set-header` as APIM applies it: to the backend request (inbound) or the client response (outbound). */
 export interface HeaderRule {
@@ -16,6 +17,19 @@ export interface TokenLimitRule {
   estimatePromptTokens: boolean;
   retryAfterHeaderName: string;
   remainingTokensHeaderName: string | undefined;
+}
+
+/** `<retry>` around `forward-request`: re-forwards while the condition holds on the backend's response. */
+export interface RetryRule {
+  /** The condition as written, for messages. */
+  conditionText: string;
+  condition: Condition;
+  /** Retries after the first attempt (APIM: 1 to 50). */
+  count: number;
+  intervalMs: number;
+  maxIntervalMs: number | undefined;
+  deltaMs: number | undefined;
+  firstFastRetry: boolean;
 }
 
 /** What the local gateway does with a request, read from an APIM policy document. */
@@ -38,6 +52,7 @@ export interface GatewayPolicy {
   inboundHeaders: HeaderRule[];
   outboundHeaders: HeaderRule[];
   tokenLimit: TokenLimitRule | undefined;
+  retry: RetryRule | undefined;
   /** Policies present in the document that the local gateway does not implement, once each, with where. */
   ignored: string[];
 }
@@ -46,7 +61,9 @@ export interface GatewayPolicy {
 const DEFAULT_TIMEOUT_MS = 300_000;
 /** Structural elements, and elements handled as children of an honoured policy. */
 const STRUCTURE = new Set(['policies', 'inbound', 'backend', 'outbound', 'on-error', 'base', 'value']);
-const HONOURED = new Set(['forward-request', 'set-backend-service', 'set-header', 'authentication-managed-identity', 'llm-token-limit', 'azure-openai-token-limit']);
+const HONOURED = new Set(['retry', 'forward-request', 'set-backend-service', 'set-header', 'authentication-managed-identity', 'llm-token-limit', 'azure-openai-token-limit']);
+/** Honoured policies whose children are policies too (evaluated, not ignored). */
+const CONTAINERS = new Set(['retry']);
 const EXISTS_ACTIONS = ['override', 'skip', 'append', 'delete'] as const;
 
 /** Reads and interprets a policy file; a file it cannot use is an `--policy` error (exit 2). */
@@ -78,6 +95,7 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
     inboundHeaders: [],
     outboundHeaders: [],
     tokenLimit: undefined,
+    retry: undefined,
     ignored: [],
   };
   elements.forEach((element, index) => {
@@ -94,12 +112,19 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
       case 'forward-request':
         policy.bufferResponse = a['buffer-response'] !== 'false';
         policy.timeoutMs = forwardTimeoutMs(a, file);
-        for (const name of Object.keys(a)) if (!['buffer-response', 'timeout', 'timeout-ms'].includes(name)) policy.ignored.push(`${where} attribute ${name}`);
+        for (const name of Object.keys(a)) // buffer-request-body: the gateway always holds the request body (it is at most --max-body-bytes), so every attempt can resend it.
+        if (!['buffer-response', 'timeout', 'timeout-ms', 'buffer-request-body'].includes(name)) policy.ignored.push(`${where} attribute ${name}`);
         return;
       case 'set-backend-service':
         policy.backendId = a['backend-id'];
         policy.backendBaseUrl = a['base-url'];
         return;
+      case 'retry': {
+        const wrapsForward = elements.some((e, i) => e.name === 'forward-request' && isInside(elements, i, index));
+        if (element.section !== 'backend' || !wrapsForward) policy.ignored.push(`${where}: only a retry around forward-request (in backend) is implemented`);
+        else policy.retry = retryRule(element, file);
+        return;
+      }
       case 'authentication-managed-identity':
         policy.usesManagedIdentity = true;
         return;
@@ -118,8 +143,61 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
 }
 
 function hasHonouredAncestor(elements: readonly PolicyElement[], element: PolicyElement): boolean {
-  for (let i = element.parent; i >= 0; i = elements[i]!.parent) if (HONOURED.has(elements[i]!.name)) return true;
+  for (let i = element.parent; i >= 0; i = elements[i]!.parent) if (HONOURED.has(elements[i]!.name) && !CONTAINERS.has(elements[i]!.name)) return true;
   return false;
+}
+
+function isInside(elements: readonly PolicyElement[], index: number, ancestor: number): boolean {
+  for (let i = elements[index]!.parent; i >= 0; i = elements[i]!.parent) if (i === ancestor) return true;
+  return false;
+}
+
+/** `<retry condition count interval max-interval delta first-fast-retry>`, as the retry policy reference defines them. */
+function retryRule(element: PolicyElement, file: string): RetryRule {
+  const a = element.attributes;
+  const where = `"${file}" line ${element.line}: retry`;
+  const seconds = (name: string, required: boolean): number | undefined => {
+    const raw = a[name];
+    if (raw === undefined) {
+      if (required) throw new InvalidOptionError('--policy', `${where} needs ${name}`, `${name}="0" (seconds)`);
+      return undefined;
+    }
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0 || value > 300) throw new InvalidOptionError('--policy', `${where} ${name} "${raw}" is not a number of seconds from 0 to 300 (expressions are not evaluated locally)`, `${name}="1"`);
+    return value * 1000;
+  };
+  const count = Number(a['count']);
+  if (!Number.isInteger(count) || count < 1 || count > 50) throw new InvalidOptionError('--policy', `${where} count "${a['count'] ?? 'none'}" (an integer from 1 to 50)`, 'count="2"');
+  const conditionText = a['condition'] ?? 'true';
+  let condition: Condition;
+  try {
+    condition = compileCondition(conditionText);
+  } catch (error) {
+    if (!(error instanceof ConditionError)) throw error;
+    throw new InvalidOptionError('--policy', `${where} condition ${JSON.stringify(conditionText)} cannot be evaluated locally (${error.message})`, CONDITION_GRAMMAR);
+  }
+  return {
+    conditionText,
+    condition,
+    count,
+    intervalMs: seconds('interval', true)!,
+    maxIntervalMs: seconds('max-interval', false),
+    deltaMs: seconds('delta', false),
+    firstFastRetry: a['first-fast-retry'] === 'true',
+  };
+}
+
+/**
+ * The wait before retry `k` (1-based): none for the first when first-fast-retry is set; else
+ * the fixed interval, or with delta the linear (interval + (k−1)·delta) or, with max-interval,
+ * the exponential (interval + (2^(k−1) − 1)·delta, capped) series. APIM randomises the
+ * exponential delta by ±20%; the local gateway uses its middle so runs repeat.
+ */
+export function retryDelayMs(rule: RetryRule, k: number): number {
+  if (rule.firstFastRetry && k === 1) return 0;
+  if (rule.deltaMs === undefined) return rule.intervalMs;
+  if (rule.maxIntervalMs === undefined) return rule.intervalMs + (k - 1) * rule.deltaMs;
+  return Math.min(rule.maxIntervalMs, rule.intervalMs + (2 ** (k - 1) - 1) * rule.deltaMs);
 }
 
 function forwardTimeoutMs(a: Record<string, string>, file: string): number {

@@ -1,18 +1,22 @@
-import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { Agent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { timingSafeEqual } from 'node:crypto';
 import { BodyTooLargeError, readBody } from '../http-adapter.ts';
 import { BRIDGE_UPSTREAM_PATH, bridgedDeployment, createStreamBridge, toChatCompletion, toResponsesRequest } from './bridge.ts';
 import { MESSAGES, writeGatewayError } from './gateway-errors.ts';
-import type { GatewayPolicy, HeaderRule } from './policy.ts';
+import type { BackendRouter } from './backend-router.ts';
+import { retryDelayMs, type GatewayPolicy, type HeaderRule, type RetryRule } from './policy.ts';
 import { createRelay } from './relay.ts';
 import type { TokenWindow } from './token-limit.ts';
-import type { GatewayLogEntry } from '../../src/protocol/gateway-log.ts';
+import type { GatewayAttempt, GatewayLogEntry } from '../../src/protocol/gateway-log.ts';
 import { createStreamMeter, estimatePromptTokens, usageOf } from './usage-meter.ts';
 
 export interface ProxyConfig {
   policy: GatewayPolicy;
-  /** The one backend this gateway forwards to (origin, e.g. `http://127.0.0.1:41234`). */
-  backend: URL;
+  /** The backends (one `openai-backend` unless a backends file gives more) and their breakers. */
+  router: BackendRouter;
+  /** The backend or pool the policy's `set-backend-service` names. */
+  backendId: string;
   /** Sent as `api-key` to the backend where the policy uses `authentication-managed-identity`. */
   backendKey: string | undefined;
   /** Valid subscription keys; empty means the API does not require a subscription. */
@@ -22,7 +26,7 @@ export interface ProxyConfig {
   subscriptionKeyQuery: string;
   maxBodyBytes: number;
   tokenWindow: TokenWindow | undefined;
-  stats: { requests: number; forwarded: number; cancelledUpstream: number };
+  stats: { requests: number; forwarded: number; cancelledUpstream: number; retried: number };
   /** Called once per request when its response ends, like a line of APIM's GatewayLogs. */
   accessLog?: ((entry: GatewayLogEntry) => void) | undefined;
 }
@@ -30,17 +34,19 @@ export interface ProxyConfig {
 const headerValue = (value: string | string[] | number | undefined): string | null => (value === undefined ? null : String(Array.isArray(value) ? value[0] : value));
 
 /** The API's URL suffix: APIM serves the lab's API at `/openai`, nothing else. */
-const API_PREFIX = '/openai/';
+export const API_PREFIX = '/openai/';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
+/** Only used to parse request targets; the gateway forwards to its backends' URLs only. */
+const PARSE_BASE = 'http://gateway.invalid';
 
-/** One request through the gateway: inbound policies, forward, outbound policies, relay. */
+/** One request through the gateway: inbound policies, forward (with retry), outbound policies, relay. */
 export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {
   config.stats.requests++;
   const target = req.url ?? '/';
   const logged = config.accessLog ? logOnClose(config.accessLog, req, res) : undefined;
   if (!target.startsWith('/')) return writeGatewayError(res, 400, MESSAGES.badTarget);
-  const url = new URL(target, config.backend);
-  if (!url.pathname.startsWith(API_PREFIX) || url.origin !== config.backend.origin) return writeGatewayError(res, 404, MESSAGES.notFound);
+  const url = new URL(target, PARSE_BASE);
+  if (!url.pathname.startsWith(API_PREFIX) || url.origin !== PARSE_BASE) return writeGatewayError(res, 404, MESSAGES.notFound);
   const refusal = checkSubscription(config, req, url);
   if (refusal !== undefined) return writeGatewayError(res, 401, refusal);
 
@@ -65,38 +71,92 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
   }
 
   const bridged = bridgedDeployment(url.pathname, body);
+  // The buffered request body (forward-request buffer-request-body="true") is what every attempt sends.
   const upstreamBody = bridged !== undefined && body ? Buffer.from(JSON.stringify(toResponsesRequest(body, bridged))) : raw;
-  const upstreamPath = bridged !== undefined ? BRIDGE_UPSTREAM_PATH : url.pathname + url.search;
-  const headers = forwardHeaders(config, req.headers, upstreamBody.length);
+  // The operation's path below the API's URL suffix, appended to the backend's URL as APIM does.
+  const operation = (bridged !== undefined ? BRIDGE_UPSTREAM_PATH : url.pathname).slice(API_PREFIX.length - 1) + url.search;
+  const ctx: RelayContext = { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens };
 
-  const upstream = httpRequest(new URL(upstreamPath, config.backend), { method: req.method, headers, agent });
-  // Every frame is a small write; Nagle would hold one back for the backend's delayed ACK.
-  upstream.setNoDelay(true);
-  config.stats.forwarded++;
-  const headersTimer = setTimeout(() => {
-    upstream.destroy();
-    writeGatewayError(res, 504, MESSAGES.timeout(config.policy.timeoutMs));
-  }, config.policy.timeoutMs);
+  let current: ClientRequest | undefined;
+  let isClientGone = false;
   // The client left before the response ended: cancel the backend request, as APIM does.
   res.on('close', () => {
-    clearTimeout(headersTimer);
-    if (!res.writableFinished && !upstream.destroyed) {
+    isClientGone = !res.writableFinished;
+    if (isClientGone && current && !current.destroyed) {
       config.stats.cancelledUpstream++;
-      upstream.destroy();
+      current.destroy();
     }
   });
-  upstream.on('error', (error) => {
-    clearTimeout(headersTimer);
-    if (!res.headersSent) writeGatewayError(res, 502, MESSAGES.backendFailed((error as NodeJS.ErrnoException).code ?? error.message));
-    else res.destroy();
+  const retry = config.policy.retry;
+  for (let attempt = 1; !isClientGone; attempt++) {
+    const mayRetry = retry !== undefined && attempt <= retry.count;
+    const choice = config.router.select(config.backendId);
+    if (choice.kind === 'unavailable') {
+      logged?.attempt({ backend: null, status: 503 });
+      if (mayRetry && retry.condition({ statusCode: 503, statusReason: choice.message })) {
+        await nextAttempt(config, retry, attempt);
+        continue;
+      }
+      return writeGatewayError(res, 503, choice.message);
+    }
+    const request = httpRequest(backendUrl(choice.url, operation), { method: req.method, headers: forwardHeaders(config, req.headers, choice.url, upstreamBody.length), agent });
+    current = request;
+    // Every frame is a small write; Nagle would hold one back for the backend's delayed ACK.
+    request.setNoDelay(true);
+    config.stats.forwarded++;
+    const outcome = await exchange(request, upstreamBody, config.policy.timeoutMs);
+    if (outcome.kind === 'response') {
+      const upstreamRes = outcome.response;
+      const status = upstreamRes.statusCode ?? 502;
+      config.router.observe(choice.name, status, upstreamRes.headers);
+      logged?.attempt({ backend: choice.name, status });
+      if (isClientGone) return void upstreamRes.destroy();
+      // A retry is only possible before the response headers reach the client.
+      if (mayRetry && retry.condition({ statusCode: status, statusReason: upstreamRes.statusMessage ?? '' })) {
+        upstreamRes.resume();
+        await nextAttempt(config, retry, attempt);
+        continue;
+      }
+      logged?.reachedBackend(upstreamRes.headers);
+      return relayResponse(config, upstreamRes, res, ctx);
+    }
+    logged?.attempt({ backend: choice.name, status: null });
+    if (isClientGone) return;
+    if (outcome.kind === 'timeout') return writeGatewayError(res, 504, MESSAGES.timeout(config.policy.timeoutMs));
+    return writeGatewayError(res, 502, MESSAGES.backendFailed(outcome.reason));
+  }
+}
+
+async function nextAttempt(config: ProxyConfig, retry: RetryRule, attempt: number): Promise<void> {
+  config.stats.retried++;
+  const wait = retryDelayMs(retry, attempt);
+  if (wait > 0) await sleep(wait);
+}
+
+/** The backend's URL (which may carry a path, such as `https://x.openai.azure.com/openai`) with the operation appended. */
+function backendUrl(base: URL, operation: string): URL {
+  return new URL(base.pathname.replace(/\/+$/, '') + operation, base.origin);
+}
+
+type Exchange = { kind: 'response'; response: IncomingMessage } | { kind: 'timeout' } | { kind: 'error'; reason: string };
+
+/** Sends one attempt and waits for the backend's response headers, a failure, or the forward-request timeout. */
+function exchange(request: ClientRequest, body: Buffer, timeoutMs: number): Promise<Exchange> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      request.destroy();
+      resolve({ kind: 'timeout' });
+    }, timeoutMs);
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      resolve({ kind: 'error', reason: (error as NodeJS.ErrnoException).code ?? error.message });
+    });
+    request.on('response', (response) => {
+      clearTimeout(timer);
+      resolve({ kind: 'response', response });
+    });
+    request.end(body);
   });
-  upstream.on('response', (upstreamRes) => {
-    clearTimeout(headersTimer);
-    if (res.destroyed) return upstreamRes.destroy();
-    logged?.reachedBackend(upstreamRes.headers);
-    relayResponse(config, upstreamRes, res, { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens });
-  });
-  upstream.end(upstreamBody);
 }
 
 interface RelayContext {
@@ -172,12 +232,12 @@ function checkSubscription(config: ProxyConfig, req: IncomingMessage, url: URL):
   return undefined;
 }
 
-function forwardHeaders(config: ProxyConfig, incoming: IncomingHttpHeaders, bodyBytes: number): OutgoingHttpHeaders {
+function forwardHeaders(config: ProxyConfig, incoming: IncomingHttpHeaders, backend: URL, bodyBytes: number): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value !== undefined && !HOP_BY_HOP.has(name) && name !== config.subscriptionKeyHeader) out[name] = value;
   }
-  out['host'] = config.backend.host;
+  out['host'] = backend.host;
   out['content-length'] = String(bodyBytes);
   if (config.policy.usesManagedIdentity && config.backendKey !== undefined) out['api-key'] = config.backendKey;
   applyHeaderRules(out, config.policy.inboundHeaders);
@@ -229,11 +289,19 @@ function parseJsonObject(raw: Buffer): Record<string, unknown> | undefined {
   }
 }
 
-/** Logs the request when its response closes; `reachedBackend` marks the backend's response headers and takes its ids. */
-function logOnClose(log: (entry: GatewayLogEntry) => void, req: IncomingMessage, res: ServerResponse): { reachedBackend(headers: IncomingHttpHeaders): void } {
+/** What the access log is told as a request goes: each attempt, and the backend response that was relayed. */
+interface RequestLog {
+  attempt(result: { backend: string | null; status: number | null }): void;
+  reachedBackend(headers: IncomingHttpHeaders): void;
+}
+
+/** Logs the request when its response closes; `attempt` records each forward (backend, status, time), `reachedBackend` the relayed response's ids. */
+function logOnClose(log: (entry: GatewayLogEntry) => void, req: IncomingMessage, res: ServerResponse): RequestLog {
   const started = performance.now();
+  const elapsed = (): number => Math.round((performance.now() - started) * 100) / 100;
   let backendTimeMs: number | null = null;
   let backend: IncomingHttpHeaders = {};
+  const attempts: GatewayAttempt[] = [];
   res.once('close', () => {
     log({
       event: 'request',
@@ -244,14 +312,19 @@ function logOnClose(log: (entry: GatewayLogEntry) => void, req: IncomingMessage,
       clientRequestId: headerValue(req.headers['x-ms-client-request-id']),
       backendRequestId: headerValue(backend['x-request-id']),
       apimRequestId: headerValue(backend['apim-request-id']),
+      backendId: attempts.at(-1)?.backend ?? null,
+      attempts,
       backendTimeMs,
-      totalTimeMs: Math.round((performance.now() - started) * 100) / 100,
+      totalTimeMs: elapsed(),
       isCancelled: !res.writableFinished,
     });
   });
   return {
+    attempt(result) {
+      attempts.push({ ...result, timeMs: elapsed() });
+    },
     reachedBackend(headers) {
-      backendTimeMs = Math.round((performance.now() - started) * 100) / 100;
+      backendTimeMs = elapsed();
       backend = headers;
     },
   };

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { InvalidOptionError } from '../../src/errors.ts';
 import { writeGatewayError } from './gateway-errors.ts';
 import type { GatewayPolicy } from './policy.ts';
+import { parseBackends, type BackendTable } from '../../src/protocol/index.ts';
+import { BackendRouter } from './backend-router.ts';
 import { handleProxyRequest, type ProxyConfig } from './proxy.ts';
 import { TokenWindow } from './token-limit.ts';
 
@@ -14,8 +16,14 @@ export const DEFAULT_GATEWAY_MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 export interface GatewayOptions {
   policy: GatewayPolicy;
-  /** The backend's base URL (the mock, or any Azure OpenAI-compatible origin). */
-  backendUrl: string;
+  /** The one backend's origin (the mock, or any Azure OpenAI-compatible origin), as `openai-backend`; or give `backends`. */
+  backendUrl?: string | undefined;
+  /** APIM backends (a backends file): singles, pools, circuit breakers. */
+  backends?: BackendTable | undefined;
+  /** URLs for the table's single backends, by name (over the file's; required where the file has none). */
+  backendUrls?: Readonly<Record<string, string>>;
+  /** The circuit breakers' clock (ms); tests pass a fake one. */
+  now?: () => number;
   backendKey?: string | undefined;
   subscriptionKeys?: readonly string[];
   maxBodyBytes?: number;
@@ -39,17 +47,18 @@ export interface Gateway {
  * configured by the same policy XML the Azure path deploys.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
-  const backend = resolveBackend(options.policy, options.backendUrl);
+  const { router, backendId } = resolveBackends(options);
   const config: ProxyConfig = {
     policy: options.policy,
-    backend,
+    router,
+    backendId,
     backendKey: options.backendKey,
     subscriptionKeys: options.subscriptionKeys ?? [],
     subscriptionKeyHeader: 'api-key',
     subscriptionKeyQuery: 'api-key',
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
     tokenWindow: options.policy.tokenLimit ? new TokenWindow(options.policy.tokenLimit, undefined, options.tokenWindowMs) : undefined,
-    stats: { requests: 0, forwarded: 0, cancelledUpstream: 0 },
+    stats: { requests: 0, forwarded: 0, cancelledUpstream: 0, retried: 0 },
     accessLog: options.accessLog,
   };
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
@@ -79,19 +88,47 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
 }
 
-/** Only the configured backend: a policy naming another backend or host is refused at start. */
-function resolveBackend(policy: GatewayPolicy, backendUrl: string): URL {
-  let backend: URL;
+/**
+ * The backends the gateway may forward to, and the one the policy names. Only those: a policy
+ * naming another backend, or a base-url on another host, is refused at start.
+ */
+function resolveBackends(options: GatewayOptions): { router: BackendRouter; backendId: string } {
+  const { policy } = options;
+  let table: BackendTable;
+  if (options.backends !== undefined) table = options.backends;
+  else {
+    const origin = originOf('--backend', options.backendUrl);
+    // One backend, as the lab's deploy creates it: the account's endpoint with the API's /openai suffix.
+    table = parseBackends([{ name: LAB_BACKEND_ID, properties: { url: `${origin}/openai`, protocol: 'http' } }]);
+  }
+  const urls = new Map<string, URL>();
+  for (const backend of table.singles.values()) {
+    const given = options.backendUrls?.[backend.name] ?? backend.url;
+    if (given === undefined) throw new InvalidOptionError('--backend-url', `backend "${backend.name}" has no url in the backends file and none was given`, `${backend.name}=http://127.0.0.1:PORT/openai`);
+    urls.set(backend.name, new URL(given));
+  }
+  for (const name of Object.keys(options.backendUrls ?? {})) {
+    if (!table.singles.has(name)) throw new InvalidOptionError('--backend-url', `"${name}" is not a single backend of the backends file`, [...table.singles.keys()].join(', '));
+  }
+  const router = new BackendRouter(table, urls, options.now);
+  let backendId = policy.backendId ?? (router.has(LAB_BACKEND_ID) ? LAB_BACKEND_ID : [...table.pools.keys(), ...table.singles.keys()][0]!);
+  if (policy.backendBaseUrl !== undefined) {
+    const origin = new URL(policy.backendBaseUrl, [...urls.values()][0]).origin;
+    const named = [...urls].find(([, url]) => url.origin === origin)?.[0];
+    if (named === undefined) throw new InvalidOptionError('--policy', `"${policy.file}" sets base-url "${policy.backendBaseUrl}", which is not the configured backend or one of them (${[...urls.values()].map((u) => u.origin).join(', ')})`, 'no base-url, or a backend given with --backend or --backends');
+    backendId = named;
+  }
+  if (!router.has(backendId)) {
+    throw new InvalidOptionError('--policy', `"${policy.file}" sets backend-id "${backendId}", and the local gateway has only ${[...table.pools.keys(), ...table.singles.keys()].map((n) => `"${n}"`).join(', ')}`, `backend-id="${[...table.pools.keys(), ...table.singles.keys()][0]}", or a backends file (--backends) that defines it`);
+  }
+  return { router, backendId };
+}
+
+function originOf(flag: string, value: string | undefined): string {
+  if (value === undefined) throw new InvalidOptionError(flag, 'no backend given', 'the backend origin, e.g. http://127.0.0.1:41234, or --backends FILE');
   try {
-    backend = new URL(backendUrl);
+    return new URL(value).origin;
   } catch {
-    throw new InvalidOptionError('--backend', `"${backendUrl}" is not a URL`, 'the backend origin, e.g. http://127.0.0.1:41234');
+    throw new InvalidOptionError(flag, `"${value}" is not a URL`, 'the backend origin, e.g. http://127.0.0.1:41234');
   }
-  if (policy.backendId !== undefined && policy.backendId !== LAB_BACKEND_ID) {
-    throw new InvalidOptionError('--policy', `"${policy.file}" sets backend-id "${policy.backendId}", and the local gateway has only "${LAB_BACKEND_ID}"`, `backend-id="${LAB_BACKEND_ID}"`);
-  }
-  if (policy.backendBaseUrl !== undefined && new URL(policy.backendBaseUrl, backend).origin !== backend.origin) {
-    throw new InvalidOptionError('--policy', `"${policy.file}" sets base-url "${policy.backendBaseUrl}", which is not the configured backend ${backend.origin}`, 'no base-url, or the backend given with --backend');
-  }
-  return new URL(backend.origin);
 }

@@ -35,6 +35,12 @@ export const MOCK_ADMIN_ROUTES = {
   reset: `${MOCK_ADMIN_PREFIX}/reset`,
   /** POST `?ms=N`: new API requests wait until N ms from now before they are served (an upstream hiccup). */
   pause: `${MOCK_ADMIN_PREFIX}/pause`,
+  /**
+   * PUT with a text body `name[=value],…` (as `x-mock-fault` takes it; empty clears): the faults
+   * every later request gets unless it sends its own `x-mock-fault`. GET returns them. Lets a lab
+   * make one backend of a pool fail while the client's requests stay the same.
+   */
+  faults: `${MOCK_ADMIN_PREFIX}/faults`,
   /** GET: liveness, 200 with `{ ok: true }`. */
   health: `${MOCK_ADMIN_PREFIX}/health`,
 } as const;

@@ -84,10 +84,12 @@ export interface MockControl {
 /** A control header the mock could not understand; the mock answers 400 with this text. */
 export class ControlHeaderError extends Error {
   readonly header: string;
+  readonly reason: string;
   constructor(header: string, reason: string) {
     super(`Failed to read control header "${header}": ${reason}.`);
     this.name = 'ControlHeaderError';
     this.header = header;
+    this.reason = reason;
   }
 }
 
@@ -168,9 +170,14 @@ export function formatControlHeaders(control: Partial<MockControl>): Record<stri
   }
   if (control.mode !== undefined) out[CONTROL_HEADERS.mode] = control.mode;
   if (control.stamp !== undefined) out[CONTROL_HEADERS.stamp] = control.stamp ? '1' : '0';
-  const faults = Object.entries(control.faults ?? {}).map(([name, value]) =>
-    value === undefined ? name : `${name}=${value}`,
-  );
-  if (faults.length > 0) out[CONTROL_HEADERS.fault] = faults.join(',');
+  const faults = formatFaults(control.faults ?? {});
+  if (faults !== '') out[CONTROL_HEADERS.fault] = faults;
   return out;
+}
+
+/** A FaultSet as `name[=value],…` (the inverse of parseFaults). */
+export function formatFaults(faults: FaultSet): string {
+  return Object.entries(faults)
+    .map(([name, value]) => (value === undefined ? name : `${name}=${value}`))
+    .join(',');
 }

@@ -4,3 +4,4 @@ export * from './stamp.ts';
 export * from './random.ts';
 export * from './policy-xml.ts';
 export * from './gateway-log.ts';
+export * from './backends.ts';

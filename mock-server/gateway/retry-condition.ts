@@ -1,0 +1,147 @@
+/**
+ * The `<retry condition="@(…)">` expressions the AI-Gateway labs use, evaluated locally on a
+ * backend response before its headers are relayed. The grammar is the part of C# policy
+ * expressions those conditions need: `context.Response.StatusCode` compared with integers
+ * (`==`, `!=`, `<`, `<=`, `>`, `>=`), `context.Response.StatusReason.Contains("…")`,
+ * `true`/`false`, `!`, `&&`, `||` and parentheses. Anything else is refused at start rather
+ * than guessed.
+ */
+
+export interface ResponseFacts {
+  statusCode: number;
+  statusReason: string;
+}
+
+export type Condition = (response: ResponseFacts) => boolean;
+
+export class ConditionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConditionError';
+  }
+}
+
+export const CONDITION_GRAMMAR = 'comparisons of context.Response.StatusCode with integers, context.Response.StatusReason.Contains("…"), true, false, !, &&, || and parentheses';
+
+type Token = { kind: 'op'; value: string } | { kind: 'number'; value: number } | { kind: 'string'; value: string } | { kind: 'name'; value: string };
+
+const OPERATORS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '(', ')'];
+
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    const op = OPERATORS.find((o) => text.startsWith(o, i));
+    if (op) {
+      tokens.push({ kind: 'op', value: op });
+      i += op.length;
+      continue;
+    }
+    if (/\d/.test(c)) {
+      const digits = /^\d+/.exec(text.slice(i))![0];
+      tokens.push({ kind: 'number', value: Number(digits) });
+      i += digits.length;
+      continue;
+    }
+    if (c === '"') {
+      const end = text.indexOf('"', i + 1);
+      if (end < 0) throw new ConditionError('a string is not closed');
+      tokens.push({ kind: 'string', value: text.slice(i + 1, end) });
+      i = end + 1;
+      continue;
+    }
+    const name = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(text.slice(i))?.[0];
+    if (!name) throw new ConditionError(`unexpected "${c}"`);
+    tokens.push({ kind: 'name', value: name });
+    i += name.length;
+  }
+  return tokens;
+}
+
+/** Compiles `@(…)` (or a bare expression) into a predicate; throws ConditionError for anything outside the grammar. */
+export function compileCondition(source: string): Condition {
+  const trimmed = source.trim();
+  const body = trimmed.startsWith('@(') && trimmed.endsWith(')') ? trimmed.slice(2, -1) : trimmed;
+  const tokens = tokenize(body);
+  let at = 0;
+  const peek = (): Token | undefined => tokens[at];
+  const isOp = (value: string): boolean => peek()?.kind === 'op' && peek()!.value === value;
+  const expectOp = (value: string): void => {
+    if (!isOp(value)) throw new ConditionError(`expected "${value}"`);
+    at++;
+  };
+
+  const primary = (): Condition => {
+    if (isOp('!')) {
+      at++;
+      const inner = primary();
+      return (r) => !inner(r);
+    }
+    if (isOp('(')) {
+      at++;
+      const inner = or();
+      expectOp(')');
+      return inner;
+    }
+    const token = tokens[at++];
+    if (token?.kind !== 'name') throw new ConditionError(`unexpected ${token ? `"${String(token.value)}"` : 'end'}`);
+    if (token.value === 'true' || token.value === 'false') {
+      const value = token.value === 'true';
+      return () => value;
+    }
+    if (token.value === 'context.Response.StatusCode') {
+      const op = tokens[at++];
+      const operand = tokens[at++];
+      if (op?.kind !== 'op' || !['==', '!=', '<', '<=', '>', '>='].includes(op.value) || operand?.kind !== 'number') throw new ConditionError('StatusCode must be compared with an integer');
+      const n = operand.value;
+      switch (op.value) {
+        case '==':
+          return (r) => r.statusCode === n;
+        case '!=':
+          return (r) => r.statusCode !== n;
+        case '<':
+          return (r) => r.statusCode < n;
+        case '<=':
+          return (r) => r.statusCode <= n;
+        case '>':
+          return (r) => r.statusCode > n;
+        default:
+          return (r) => r.statusCode >= n;
+      }
+    }
+    if (token.value === 'context.Response.StatusReason.Contains') {
+      expectOp('(');
+      const text = tokens[at++];
+      if (text?.kind !== 'string') throw new ConditionError('Contains takes one string');
+      expectOp(')');
+      return (r) => r.statusReason.includes(text.value);
+    }
+    throw new ConditionError(`"${token.value}" is not evaluated locally`);
+  };
+  const and = (): Condition => {
+    let left = primary();
+    while (isOp('&&')) {
+      at++;
+      const [a, b] = [left, primary()];
+      left = (r) => a(r) && b(r);
+    }
+    return left;
+  };
+  const or = (): Condition => {
+    let left = and();
+    while (isOp('||')) {
+      at++;
+      const [a, b] = [left, and()];
+      left = (r) => a(r) || b(r);
+    }
+    return left;
+  };
+  const condition = or();
+  if (at !== tokens.length) throw new ConditionError(`unexpected "${String(tokens[at]!.value)}"`);
+  return condition;
+}
