@@ -112,8 +112,8 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
       case 'forward-request':
         policy.bufferResponse = a['buffer-response'] !== 'false';
         policy.timeoutMs = forwardTimeoutMs(a, file);
-        for (const name of Object.keys(a)) // buffer-request-body: the gateway always holds the request body (it is at most --max-body-bytes), so every attempt can resend it.
-        if (!['buffer-response', 'timeout', 'timeout-ms', 'buffer-request-body'].includes(name)) policy.ignored.push(`${where} attribute ${name}`);
+        // buffer-request-body: the gateway always holds the request body (at most --max-body-bytes), so every attempt can resend it.
+        for (const name of Object.keys(a)) if (!['buffer-response', 'timeout', 'timeout-ms', 'buffer-request-body'].includes(name)) policy.ignored.push(`${where} attribute ${name}`);
         return;
       case 'set-backend-service':
         policy.backendId = a['backend-id'];
