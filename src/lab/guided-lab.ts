@@ -10,7 +10,7 @@ import { resolveTargetFlags } from '../config/target-flags.ts';
 import type { LabTarget } from '../config/lab-options.ts';
 import { resolveVerifyOptions, type VerifyOptions } from '../config/verify-options.ts';
 import { LabError } from '../errors.ts';
-import type { ApiKind } from '../protocol/index.ts';
+import { MOCK_ADMIN_ROUTES, type ApiKind } from '../protocol/index.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
 import { writeRunReports } from '../report/write-report.ts';
 import { azureSearchDataSources } from '../endpoint/build-request.ts';
@@ -48,8 +48,13 @@ export interface LabContext {
   outDir: string;
   signal: AbortSignal;
   step(text: string): void;
-  /** Local: (re)starts mock + gateway with this policy (a name, or a file in the lab's folder). */
-  deploy(policy: string): Promise<void>;
+  /**
+   * Local: (re)starts mock + gateway with this policy (a name, or a file in the lab's folder);
+   * with `backends` (a file in the lab's folder), one mock per backend the file leaves to the lab.
+   */
+  deploy(policy: string, options?: { backends?: string }): Promise<void>;
+  /** Local, with backends: the faults a backend's mock gives every request from now on (`x-mock-fault` syntax; '' clears). */
+  setFault(backend: string, spec: string): Promise<void>;
   /** `npm run bench` with these flags against the lab; results in outDir/<name>/. */
   bench(name: string, args: readonly string[]): Promise<BenchSummary>;
   /** `npm run lab:verify` with these flags against the lab; results in outDir/<name>/. */
@@ -58,8 +63,8 @@ export interface LabContext {
   request(request: LabRequest): Promise<Timeline>;
   /** "On Your Data": the Azure AI Search source (--search-endpoint/--search-index, or AZURE_SEARCH_ENDPOINT/_INDEX; locally the mock plays it). */
   dataSources(): unknown[];
-  /** The lab's log lines so far from a process of the local lab (the gateway's access log). */
-  logOf(role: 'gateway' | 'mock'): string;
+  /** The lab's log lines so far from a process of the local lab (`gateway`: its access log; `mock`, or `mock:<backend>`). */
+  logOf(role: string): string;
 }
 
 export interface LabDefinition {
@@ -69,6 +74,8 @@ export interface LabDefinition {
   mockArgs?: readonly string[];
   /** Local gateway overrides, as its CLI takes them. */
   gatewayArgs?: readonly string[];
+  /** With a backends file: mock flags per backend the lab plays (e.g. the secondary's slower TTFT). */
+  backendMockArgs?: Readonly<Record<string, readonly string[]>>;
   run(lab: LabContext): Promise<LabFinding>;
 }
 
@@ -124,10 +131,11 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
     outDir: options.outDir,
     signal: options.signal,
     step: options.step,
-    async deploy(policy) {
+    async deploy(policy, deployOptions = {}) {
       const inLab = join(options.labDir, policy);
       const policyArg = existsSync(inLab) ? resolve(inLab) : policy;
       if (options.target === 'azure') {
+        if (deployOptions.backends !== undefined) throw new LabError('E_LAB_RESULT', `Failed to run lab "${definition.name}" on Azure: its backends are deployed with the Azure lab (npm run lab:deploy -- --target azure --backends labs/${definition.name}/${deployOptions.backends}); this lab measures them locally only.`);
         const record = requireState().azure!;
         const file = resolvePolicyFile(policyArg);
         options.step(`policy: ${policy} on ${record.apimService} (API ${record.apiId}); APIM may take a few seconds to use it`);
@@ -137,8 +145,9 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
         return;
       }
       if (state) await cleanupLocal(options.stateFile);
-      options.step(`deploy: mock + gateway, policy ${policy}`);
-      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [] }, options.signal);
+      const backends = deployOptions.backends !== undefined ? { file: join(options.labDir, deployOptions.backends), backendMockArgs: definition.backendMockArgs ?? {} } : undefined;
+      options.step(`deploy: ${backends ? `a mock per backend of ${deployOptions.backends}` : 'mock'} + gateway, policy ${policy}`);
+      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [], backends }, options.signal);
       state = outcome.state;
     },
     async bench(name, args) {
@@ -171,6 +180,13 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
         { keepFrames: true, env: labEnv(), ...(request.headers ? { headers: request.headers } : {}) },
       );
       return requester(process.hrtime.bigint(), options.signal);
+    },
+    async setFault(backend, spec) {
+      const mock = requireState().backends?.started[backend];
+      if (!mock) throw new LabError('E_LAB_RESULT', `Failed to set a fault on backend "${backend}": the lab plays no such backend (${Object.keys(requireState().backends?.started ?? {}).join(', ') || 'deploy with backends first'}).`);
+      const response = await fetch(`${mock.url}${MOCK_ADMIN_ROUTES.faults}`, { method: 'PUT', body: spec, signal: options.signal });
+      if (!response.ok) throw new LabError('E_LAB_RESULT', `Failed to set fault "${spec}" on backend "${backend}": ${response.status} ${await response.text()}`);
+      options.step(`fault: ${backend} ${spec === '' ? 'cleared' : spec}`);
     },
     dataSources: () => azureSearchDataSources(search),
     logOf(role) {

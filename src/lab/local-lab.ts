@@ -9,6 +9,7 @@ import { TARGET_DEFAULTS } from '../config/target-flags.ts';
 import { isAlive, isSameProcess } from './process-identity.ts';
 import { spawnServer, type StartedServer } from './spawn-server.ts';
 import { readLabState, removeLabState, writeLabState, type LabProcess, type LabState } from './state.ts';
+import { BackendsFileError, provisionedBackends, readBackendsFile, type BackendTable } from '../protocol/index.ts';
 
 export const LAB_POLICIES = ['streaming', 'buffered'] as const;
 
@@ -29,6 +30,25 @@ export interface LocalDeployOptions {
   mockArgs: readonly string[];
   /** Gateway overrides (e.g. `['--token-window-ms', '6000']`). */
   gatewayArgs?: readonly string[];
+  /**
+   * APIM backends instead of one mock: every single backend of the file without a url is played
+   * by its own mock (with `mockArgs` plus its entry in `backendMockArgs`); the gateway routes
+   * them as the file says (pools, circuit breakers).
+   */
+  backends?: { file: string; backendMockArgs?: Readonly<Record<string, readonly string[]>> } | undefined;
+}
+
+/** The state's path to one backend's mock: `backend-<name>`. */
+export const backendPath = (name: string): string => `backend-${name}`;
+
+/** Reads a backends file for `--backends`; a file APIM would refuse is a usage error naming what is wrong. */
+export function readBackendsOption(file: string): BackendTable {
+  try {
+    return readBackendsFile(file);
+  } catch (error) {
+    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, 'a JSON array of APIM backend resources, each { "name", "properties" } (docs/gateway.md)');
+    throw error;
+  }
 }
 
 export type DeployOutcome = { kind: 'deployed'; state: LabState; ignored: string[]; staleNote: string | undefined } | { kind: 'already-up'; state: LabState };
@@ -53,6 +73,12 @@ export function isLabRunning(state: LabState): boolean {
  */
 export async function deployLocal(options: LocalDeployOptions, signal?: AbortSignal): Promise<DeployOutcome> {
   const policyFile = resolvePolicyFile(options.policy);
+  const backendsFile = options.backends ? resolve(options.backends.file) : undefined;
+  const table = backendsFile ? readBackendsOption(backendsFile) : undefined;
+  const mocked = table ? provisionedBackends(table) : [];
+  for (const name of Object.keys(options.backends?.backendMockArgs ?? {})) {
+    if (!mocked.includes(name)) throw new InvalidOptionError('--backends', `mock settings are given for "${name}", which is not a backend of ${backendsFile} the lab starts`, mocked.join(', ') || 'a single backend without url');
+  }
   const existing = readLabState(options.stateFile);
   let staleNote: string | undefined;
   if (existing !== undefined) {
@@ -81,24 +107,48 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
   const started: StartedServer[] = [];
   try {
     writeLabState(options.stateFile, state);
-    const mock = await spawnServer(
-      { role: 'mock', script: LAB_SCRIPTS.mock, nodeArgs: ['--max-semi-space-size=64'], args: ['--port', '0', '--seed', String(options.seed), ...options.mockArgs], env: childEnv({ MOCK_API_KEY: keys.mock }), logFile: join(logDir, 'mock.log') },
-      signal,
-    );
-    started.push(mock);
-    state.processes!.push(mock.process);
-    writeLabState(options.stateFile, state);
+    // One mock per backend the lab plays (a backends file), or the one mock of the classic lab.
+    const mocks: Array<{ name: string | undefined; server: StartedServer }> = [];
+    for (const name of table ? mocked : [undefined]) {
+      const extra = name === undefined ? [] : (options.backends?.backendMockArgs?.[name] ?? []);
+      const server = await spawnServer(
+        {
+          role: name === undefined ? 'mock' : `mock:${name}`,
+          script: LAB_SCRIPTS.mock,
+          nodeArgs: ['--max-semi-space-size=64'],
+          args: ['--port', '0', '--seed', String(options.seed), ...options.mockArgs, ...extra],
+          env: childEnv({ MOCK_API_KEY: keys.mock }),
+          logFile: join(logDir, name === undefined ? 'mock.log' : `mock-${name}.log`),
+        },
+        signal,
+      );
+      started.push(server);
+      state.processes!.push(server.process);
+      mocks.push({ name, server });
+      writeLabState(options.stateFile, state);
+    }
+    // With no backend to play (every url given in the file), direct is the file's first backend.
+    const upstream = mocks[0]?.server.listening.url ?? new URL([...table!.singles.values()][0]!.url!).origin;
+    const backendArgs = table
+      ? ['--backends', backendsFile!, ...(mocks.length > 0 ? ['--backend-url', mocks.map((m) => `${m.name}=${m.server.listening.url}/openai`).join(',')] : [])]
+      : ['--backend', upstream];
     const gateway = await spawnServer(
-      { role: 'gateway', script: LAB_SCRIPTS.gateway, args: ['--backend', mock.listening.url, '--policy', policyFile, '--port', '0', ...(options.gatewayArgs ?? [])], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
+      { role: 'gateway', script: LAB_SCRIPTS.gateway, args: [...backendArgs, '--policy', policyFile, '--port', '0', ...(options.gatewayArgs ?? [])], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
       signal,
     );
     started.push(gateway);
     state.processes!.push(gateway.process);
+    const mockAuth = { kind: 'api-key', envName: LAB_KEY_ENV.direct } as const;
     state.paths = {
-      direct: { baseUrl: mock.listening.url, apiStyle: 'azure', auth: { kind: 'api-key', envName: LAB_KEY_ENV.direct } },
+      // direct: the upstream itself (with a backends file, the first backend the lab plays: the primary).
+      direct: { baseUrl: upstream, apiStyle: 'azure', auth: mockAuth },
       gateway: { baseUrl: gateway.listening.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } },
     };
-    await waitUntilAnswering([`${mock.listening.url}/_mock/health`, `${gateway.listening.url}/_gateway/health`], signal);
+    if (table) {
+      for (const { name, server } of mocks) state.paths[backendPath(name!)] = { baseUrl: server.listening.url, apiStyle: 'azure', auth: mockAuth };
+      state.backends = { file: backendsFile!, started: Object.fromEntries(mocks.map(({ name, server }) => [name!, { url: server.listening.url }])) };
+    }
+    await waitUntilAnswering([...mocks.map((m) => `${m.server.listening.url}/_mock/health`), `${gateway.listening.url}/_gateway/health`], signal);
     writeLabState(options.stateFile, state);
     return { kind: 'deployed', state, ignored: (gateway.listening['ignored'] as string[] | undefined) ?? [], staleNote };
   } catch (error) {

@@ -48,6 +48,8 @@ export interface LabState {
   policyFile?: string;
   processes?: LabProcess[];
   secrets?: Record<string, string>;
+  /** A lab deployed with a backends file: the file, and each backend the lab started (its mock's URL, for faults). */
+  backends?: { file: string; started: Record<string, { url: string }> };
   /** An Azure lab: every name, resource id and finished step (infra/azure-plan.ts). */
   azure?: AzureLabRecord;
 }

@@ -34,7 +34,7 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     const dir = mkdtempSync(join(tmpdir(), 'labs-'));
     const list = await runCli(['lab', '--list'], dir, ENV);
     expect(list.code).toBe(0);
-    for (const name of ['buffering-pitfalls', 'chat-with-data', 'response-streaming', 'responses-api', 'stream-ids', 'token-limits']) expect(list.stdout).toContain(name);
+    for (const name of ['buffering-pitfalls', 'chat-with-data', 'failover', 'response-streaming', 'responses-api', 'stream-ids', 'token-limits']) expect(list.stdout).toContain(name);
     const unknown = await runCli(['lab', 'nope'], dir, ENV);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/"LAB".*"nope" is not allowed.*buffering-pitfalls, chat-with-data/);
@@ -105,6 +105,35 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     expect(facts['honouredOk'] as number).toBeGreaterThan(facts['noRetryOk'] as number);
     expect(facts['retried'] as number).toBeGreaterThan(0);
     expect(facts['ttftP50HonouredMs'] as number).toBeGreaterThan(facts['ttftP50NoRetryMs'] as number);
+  });
+
+  it('failover: steady on the primary, a 429 spills to the secondary at a measured cost, the breaker holds the primary out for its Retry-After, a cut stream is never retried, a tripped pool fails fast', async () => {
+    const { facts, finding } = await runLab('failover');
+    // 1. steady state
+    expect(facts['steadyOnPrimary']).toBe(facts['steadyRequests']);
+    // 2. spill-over: every stream retried onto the secondary and answered; the cost has an interval, and it is not a saving
+    expect(facts['spills']).toBe(facts['spillRounds']);
+    expect(facts['spillCostLowMs']).not.toBeNull();
+    expect(facts['spillCostHighMs'] as number).toBeGreaterThan(0);
+    expect(facts['spillTtftP50Ms'] as number).toBeGreaterThan(300);
+    // 3. the breaker: the tripping request retried, the rest of the trip straight to the secondary, then back after about 3 s
+    expect(facts['tripRoute']).toBe('ptu:429 payg:200');
+    expect(facts['duringTrip'] as number).toBeGreaterThanOrEqual(8);
+    expect(facts['duringTripOnSecondary']).toBe(facts['duringTrip']);
+    expect(facts['duringTripRetried']).toBe(0);
+    expect(facts['returnedAfterMs'] as number).toBeGreaterThanOrEqual(3000);
+    expect(facts['returnedAfterMs'] as number).toBeLessThan(3600);
+    expect(facts['afterTripOnPrimary']).toBe(facts['afterTrip']);
+    // 4. a stream cut after its headers: counted as an outcome, never retried
+    expect(facts['droppedCut']).toBe(facts['dropped']);
+    expect(facts['droppedOutcomes']).toBe('protocol_truncated');
+    expect(facts['droppedRetried']).toBe(0);
+    // 5. every backend tripped: 503 at once, no backend reached
+    expect(facts['allTrippedRoute']).toBe('ptu:429 payg:429 -:503');
+    expect(facts['failFast503']).toBe(8);
+    expect(facts['failFastReachedBackend']).toBe(0);
+    expect(facts['failFastP50Ms'] as number).toBeLessThan(50);
+    expect(finding).toMatch(/^Steady: 16 of 16 streams went to the ptu backend/);
   });
 
   it('Ctrl-C mid-lab: exits 130, keeps what was measured, leaves no lab behind', async () => {
