@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AzureDeployFlags } from '../src/config/lab-options.ts';
+import { parseBackends, provisionedBackends, type BackendEntry } from '../src/protocol/index.ts';
 
 
 export const DEPLOY_STEP_IDS = [
@@ -7,6 +8,7 @@ export const DEPLOY_STEP_IDS = [
   'apim-service',
   'openai-account',
   'model-deployment',
+  'backend-accounts',
   'apim-role',
   'caller-role',
   'apim-backend',
@@ -42,7 +44,17 @@ export interface AzureLabRecord {
   apimSku: string;
   localAuth: boolean;
   publisherEmail: string;
+  /** With `--backends FILE`: the APIM backends to create, and the account that plays each one the file leaves to the lab. */
+  backends?: AzureBackendsPlan;
   steps: Partial<Record<DeployStepId, StepRecord>>;
+}
+
+export interface AzureBackendsPlan {
+  file: string;
+  /** The file's backends as written (ARM backend resource bodies). */
+  entries: BackendEntry[];
+  /** Backend name → Azure OpenAI account, for every single backend without a url: the first is the lab's own account, the others are created beside it. */
+  accounts: Record<string, string>;
 }
 
 /** The tag that marks a resource group as this lab's; cleanup deletes nothing without it. */
@@ -79,17 +91,31 @@ export function planAzureLab(request: AzureDeployFlags): AzureLabRecord {
     apimSku: request.apimSku,
     localAuth: request.localAuth,
     publisherEmail: request.publisherEmail,
+    ...(request.backends ? { backends: planBackends(request.backends, `aoai-streamlab-${labId}`) } : {}),
     steps: {},
   };
+}
+
+/** Which account plays each backend the file leaves to the lab: the lab's own first, then `<account>-b2`, `-b3`, … */
+function planBackends(backends: NonNullable<AzureDeployFlags['backends']>, account: string): AzureBackendsPlan {
+  const names = provisionedBackends(parseBackends(backends.entries));
+  return { file: backends.file, entries: backends.entries, accounts: Object.fromEntries(names.map((name, i) => [name, i === 0 ? account : `${account}-b${i + 1}`])) };
+}
+
+/** The Azure OpenAI accounts the lab creates besides its own (one per extra backend). */
+export function extraAccounts(record: AzureLabRecord): Array<{ backend: string; account: string }> {
+  return Object.entries(record.backends?.accounts ?? {})
+    .filter(([, account]) => account !== record.openaiAccount)
+    .map(([backend, account]) => ({ backend, account }));
 }
 
 export function isConsumptionSku(sku: string): boolean {
   return sku.toLowerCase() === 'consumption';
 }
 
-export function armIdOf(record: AzureLabRecord, kind: 'resource-group' | 'openai-account' | 'apim-service'): string {
+export function armIdOf(record: AzureLabRecord, kind: 'resource-group' | 'openai-account' | 'apim-service', account = record.openaiAccount): string {
   const rg = `/subscriptions/${record.subscriptionId}/resourceGroups/${record.resourceGroup}`;
   if (kind === 'resource-group') return rg;
-  if (kind === 'openai-account') return `${rg}/providers/Microsoft.CognitiveServices/accounts/${record.openaiAccount}`;
+  if (kind === 'openai-account') return `${rg}/providers/Microsoft.CognitiveServices/accounts/${account}`;
   return `${rg}/providers/Microsoft.ApiManagement/service/${record.apimService}`;
 }

@@ -1,4 +1,4 @@
-import { armIdOf, LAB_TAG, type AzureLabRecord } from './azure-plan.ts';
+import { armIdOf, extraAccounts, LAB_TAG, type AzureLabRecord } from './azure-plan.ts';
 import { createArmClients, untilDone, type ArmClients, type ArmConnection } from './arm-context.ts';
 import { ifFound } from './arm-errors.ts';
 
@@ -11,12 +11,12 @@ export function planAzureCleanup(record: AzureLabRecord, options: CleanupOptions
   const plan = [
     `check that resource group ${record.resourceGroup} (subscription ${record.subscriptionId}) carries the tag ${LAB_TAG}=${record.labId}, else stop`,
     ...roleAssignments(record).map((r) => `delete role assignment ${r.name} (${r.step})`),
-    `delete resource group ${record.resourceGroup} and everything in it: API Management ${record.apimService}, Azure OpenAI ${record.openaiAccount} with deployment ${record.model.deployment}`,
+    `delete resource group ${record.resourceGroup} and everything in it: API Management ${record.apimService}, Azure OpenAI ${accountsOf(record).join(', ')} with deployment ${record.model.deployment}`,
   ];
   if (options.keepSoftDeleted) {
-    plan.push(`keep the soft-deleted services (names held for 48 h): API Management ${record.apimService}, Azure OpenAI ${record.openaiAccount}`);
+    plan.push(`keep the soft-deleted services (names held for 48 h): API Management ${record.apimService}, Azure OpenAI ${accountsOf(record).join(', ')}`);
   } else {
-    plan.push(`purge soft-deleted API Management ${record.apimService} (${record.location})`, `purge soft-deleted Azure OpenAI ${record.openaiAccount} (${record.location})`);
+    plan.push(`purge soft-deleted API Management ${record.apimService} (${record.location})`, ...accountsOf(record).map((account) => `purge soft-deleted Azure OpenAI ${account} (${record.location})`));
   }
   return plan;
 }
@@ -33,11 +33,22 @@ export interface CleanupReport {
   actions: string[];
 }
 
+/** The lab's Azure OpenAI accounts: its own, and one per extra backend (--backends). */
+function accountsOf(record: AzureLabRecord): string[] {
+  return [record.openaiAccount, ...extraAccounts(record).map((e) => e.account)];
+}
+
 function roleAssignments(record: AzureLabRecord): Array<{ step: string; scope: string; name: string }> {
   const found: Array<{ step: string; scope: string; name: string }> = [];
   for (const step of ['apim-role', 'caller-role'] as const) {
     const outputs = record.steps[step]?.outputs;
     if (outputs?.['scope'] !== undefined && outputs['name'] !== undefined) found.push({ step, scope: outputs['scope'], name: outputs['name'] });
+  }
+  const backends = record.steps['backend-accounts']?.outputs ?? {};
+  for (const { backend } of extraAccounts(record)) {
+    const scope = backends[`roleScope.${backend}`];
+    const name = backends[`roleName.${backend}`];
+    if (scope !== undefined && name !== undefined) found.push({ step: `backend-accounts (${backend})`, scope, name });
   }
   return found;
 }
@@ -68,12 +79,12 @@ export async function cleanupAzure(connection: ArmConnection, record: AzureLabRe
     act(`resource group ${record.resourceGroup} is already gone`);
   }
   if (options.keepSoftDeleted) {
-    act(`kept soft-deleted services; purge later with: az apim deletedservice purge --service-name ${record.apimService} --location ${record.location}; az cognitiveservices account purge --name ${record.openaiAccount} --resource-group ${record.resourceGroup} --location ${record.location}`);
+    act(`kept soft-deleted services; purge later with: az apim deletedservice purge --service-name ${record.apimService} --location ${record.location}; ${accountsOf(record).map((account) => `az cognitiveservices account purge --name ${account} --resource-group ${record.resourceGroup} --location ${record.location}`).join('; ')}`);
     return { actions };
   }
-  const [apim, openai] = await Promise.all([purgeApim(clients, record), purgeOpenAi(clients, record)]);
+  const [apim, ...openai] = await Promise.all([purgeApim(clients, record), ...accountsOf(record).map((account) => purgeOpenAi(clients, record, account))]);
   act(apim);
-  act(openai);
+  for (const line of openai) act(line);
   return { actions };
 }
 
@@ -100,9 +111,9 @@ async function purgeApim(clients: ArmClients, record: AzureLabRecord): Promise<s
   return `purged soft-deleted API Management ${record.apimService}`;
 }
 
-async function purgeOpenAi(clients: ArmClients, record: AzureLabRecord): Promise<string> {
-  const deleted = await ifFound(clients.openai.deletedAccounts.get(record.location, record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal }));
-  if (deleted === undefined) return `Azure OpenAI ${record.openaiAccount}: not soft-deleted (never created, or already purged)`;
-  await untilDone(clients.openai.deletedAccounts.beginPurge(record.location, record.resourceGroup, record.openaiAccount, clients.lro), clients.signal);
-  return `purged soft-deleted Azure OpenAI ${record.openaiAccount}`;
+async function purgeOpenAi(clients: ArmClients, record: AzureLabRecord, account: string): Promise<string> {
+  const deleted = await ifFound(clients.openai.deletedAccounts.get(record.location, record.resourceGroup, account, { abortSignal: clients.signal }));
+  if (deleted === undefined) return `Azure OpenAI ${account}: not soft-deleted (never created, or already purged)`;
+  await untilDone(clients.openai.deletedAccounts.beginPurge(record.location, record.resourceGroup, account, clients.lro), clients.signal);
+  return `purged soft-deleted Azure OpenAI ${account}`;
 }

@@ -1,5 +1,7 @@
 import { LAB_KEY_ENV } from '../src/config/lab-options.ts';
-import { armIdOf, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
+import type { BackendContract } from '@azure/arm-apimanagement';
+import type { BackendEntry } from '../src/protocol/index.ts';
+import { armIdOf, extraAccounts, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
 import { putApiPolicy } from './apply-policy.ts';
 import { untilDone, type ArmClients } from './arm-context.ts';
 import { readArmError } from './arm-errors.ts';
@@ -47,10 +49,10 @@ function openaiServiceUrl(context: StepContext): string {
   return `${output(context, 'openai-account', 'endpoint').replace(/\/+$/, '')}/openai`;
 }
 
-async function grantOpenAiUser(context: StepContext, principalId: string, principalType: Caller['principalType']): Promise<StepRecord> {
+async function grantOpenAiUser(context: StepContext, principalId: string, principalType: Caller['principalType'], account = context.record.openaiAccount): Promise<StepRecord> {
   const { record, clients } = context;
   // The SDK puts scope into the path as is: a leading "/" would make "subscriptions" the host.
-  const scope = armIdOf(record, 'openai-account').replace(/^\//, '');
+  const scope = armIdOf(record, 'openai-account', account).replace(/^\//, '');
   const roleDefinitionId = `/subscriptions/${record.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${OPENAI_USER_ROLE_ID}`;
   const name = roleAssignmentName(scope, principalId, roleDefinitionId);
   try {
@@ -61,6 +63,57 @@ async function grantOpenAiUser(context: StepContext, principalId: string, princi
     if (readArmError(error).code === 'RoleAssignmentExists') return finished(undefined, { scope, principalId, note: 'already granted under another assignment' });
     throw error;
   }
+}
+
+/** Creates (or finds, on a re-run) an Azure OpenAI account of the lab, tagged with its id. */
+async function createAccount(clients: ArmClients, record: AzureLabRecord, name: string): Promise<{ id: string | undefined; endpoint: string }> {
+  const account = await untilDone(
+    clients.openai.accounts.beginCreate(
+      record.resourceGroup,
+      name,
+      {
+        location: record.location,
+        kind: 'OpenAI',
+        sku: { name: 'S0' },
+        tags: tags(record),
+        properties: { customSubDomainName: name, publicNetworkAccess: 'Enabled', disableLocalAuth: !record.localAuth },
+      },
+      clients.lro,
+    ),
+    clients.signal,
+  );
+  const endpoint = account.properties?.endpoint;
+  if (endpoint === undefined) throw new Error(`account ${name} came back without an endpoint`);
+  return { id: account.id, endpoint };
+}
+
+/** The lab's model deployment on one account (the same name, model and capacity on every account). */
+async function deployModel(clients: ArmClients, record: AzureLabRecord, account: string): Promise<{ id?: string }> {
+  const { model } = record;
+  return untilDone(
+    clients.openai.deployments.beginCreateOrUpdate(
+      record.resourceGroup,
+      account,
+      model.deployment,
+      { sku: { name: model.sku, capacity: model.capacityK }, properties: { model: { format: 'OpenAI', name: model.name, version: model.version }, versionUpgradeOption: 'OnceNewDefaultVersionAvailable' } },
+      clients.lro,
+    ),
+    clients.signal,
+  );
+}
+
+/**
+ * A backends-file entry as the SDK takes it (`typePropertiesType` is ARM's `properties.type`):
+ * the file's own url, or the endpoint of the account that plays it.
+ */
+function backendBody(context: StepContext, entry: BackendEntry): BackendContract {
+  const { properties } = entry;
+  const common = { title: properties.title, description: properties.description ?? `${entry.name} (apim-streaming-lab)` };
+  if (properties.type === 'Pool') return { ...common, typePropertiesType: 'Pool', pool: { services: properties.pool!.services.map((s) => ({ id: s.id, priority: s.priority, weight: s.weight })) } };
+  const account = context.record.backends?.accounts[entry.name];
+  const endpoint = account === undefined ? undefined : account === context.record.openaiAccount ? output(context, 'openai-account', 'endpoint') : output(context, 'backend-accounts', `endpoint.${entry.name}`);
+  const url = properties.url ?? `${endpoint!.replace(/\/+$/, '')}/openai`;
+  return { ...common, typePropertiesType: 'Single', url, protocol: properties.protocol ?? 'http', ...(properties.circuitBreaker ? { circuitBreaker: properties.circuitBreaker } : {}) };
 }
 
 /**
@@ -108,27 +161,11 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     title: 'Azure OpenAI account',
     needs: ['resource-group'],
     async run({ clients, record }) {
-      const account = await untilDone(
-        clients.openai.accounts.beginCreate(
-          record.resourceGroup,
-          record.openaiAccount,
-          {
-            location: record.location,
-            kind: 'OpenAI',
-            sku: { name: 'S0' },
-            tags: tags(record),
-            properties: { customSubDomainName: record.openaiAccount, publicNetworkAccess: 'Enabled', disableLocalAuth: !record.localAuth },
-          },
-          clients.lro,
-        ),
-        clients.signal,
-      );
-      const endpoint = account.properties?.endpoint;
-      if (endpoint === undefined) throw new Error('the account came back without an endpoint');
-      if (!record.localAuth) return { record: finished(account.id, { endpoint }) };
+      const { id, endpoint } = await createAccount(clients, record, record.openaiAccount);
+      if (!record.localAuth) return { record: finished(id, { endpoint }) };
       const keys = await clients.openai.accounts.listKeys(record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal });
       if (keys.key1 === undefined) throw new Error('listKeys returned no key');
-      return { record: finished(account.id, { endpoint }), secrets: { [LAB_KEY_ENV.direct]: keys.key1 } };
+      return { record: finished(id, { endpoint }), secrets: { [LAB_KEY_ENV.direct]: keys.key1 } };
     },
   },
   {
@@ -136,18 +173,28 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     title: 'model deployment',
     needs: ['openai-account'],
     async run({ clients, record }) {
-      const { model } = record;
-      const deployment = await untilDone(
-        clients.openai.deployments.beginCreateOrUpdate(
-          record.resourceGroup,
-          record.openaiAccount,
-          model.deployment,
-          { sku: { name: model.sku, capacity: model.capacityK }, properties: { model: { format: 'OpenAI', name: model.name, version: model.version }, versionUpgradeOption: 'OnceNewDefaultVersionAvailable' } },
-          clients.lro,
-        ),
-        clients.signal,
-      );
+      const deployment = await deployModel(clients, record, record.openaiAccount);
       return { record: finished(deployment.id) };
+    },
+  },
+  {
+    id: 'backend-accounts',
+    title: 'backend accounts (--backends)',
+    needs: ['resource-group', 'apim-service'],
+    async run(context) {
+      const { clients, record } = context;
+      const extra = extraAccounts(record);
+      if (extra.length === 0) return { record: finished(undefined, { note: record.backends ? 'every backend is the lab account or has its own url' : 'no backends file: one backend, the lab account' }) };
+      const outputs: Record<string, string> = {};
+      // One at a time: each is an account, a deployment and a role, and a failure names the backend.
+      for (const { backend, account } of extra) {
+        const { endpoint } = await createAccount(clients, record, account);
+        await deployModel(clients, record, account);
+        const role = await grantOpenAiUser(context, output(context, 'apim-service', 'principalId'), 'ServicePrincipal', account);
+        outputs[`endpoint.${backend}`] = endpoint;
+        if (role.outputs?.['name'] !== undefined) Object.assign(outputs, { [`roleScope.${backend}`]: role.outputs['scope']!, [`roleName.${backend}`]: role.outputs['name'] });
+      }
+      return { record: finished(undefined, outputs) };
     },
   },
   {
@@ -184,17 +231,22 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
   {
     id: 'apim-backend',
     title: 'backend',
-    needs: ['apim-service', 'openai-account'],
+    needs: ['apim-service', 'openai-account', 'backend-accounts'],
     async run(context) {
       const { clients, record } = context;
-      const backend = await clients.apim.backend.createOrUpdate(
-        record.resourceGroup,
-        record.apimService,
-        record.backendId,
-        { url: openaiServiceUrl(context), protocol: 'http', title: 'Azure OpenAI', description: `Azure OpenAI account ${record.openaiAccount} (apim-streaming-lab)` },
-        { abortSignal: clients.signal },
-      );
-      return { record: finished(backend.id) };
+      const put = (name: string, body: BackendContract) => clients.apim.backend.createOrUpdate(record.resourceGroup, record.apimService, name, body, { abortSignal: clients.signal });
+      const entries = record.backends?.entries ?? [];
+      let labBackend: string | undefined;
+      if (!entries.some((e) => e.name === record.backendId)) {
+        labBackend = (await put(record.backendId, { url: openaiServiceUrl(context), protocol: 'http', title: 'Azure OpenAI', description: `Azure OpenAI account ${record.openaiAccount} (apim-streaming-lab)` })).id;
+      }
+      // Single backends first: a pool may only name backends that exist.
+      const outputs: Record<string, string> = {};
+      for (const entry of [...entries.filter((e) => e.properties.type !== 'Pool'), ...entries.filter((e) => e.properties.type === 'Pool')]) {
+        const created = await put(entry.name, backendBody(context, entry));
+        outputs[`backend.${entry.name}`] = created.id ?? entry.name;
+      }
+      return { record: finished(labBackend ?? outputs[`backend.${record.backendId}`], entries.length > 0 ? outputs : undefined) };
     },
   },
   {

@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { ARM_SCOPE, armIdOf, LAB_TAG, RESOURCE_PROVIDERS, type AzureLabRecord, type DeployStepId } from './azure-plan.ts';
+import { ARM_SCOPE, armIdOf, extraAccounts, LAB_TAG, RESOURCE_PROVIDERS, type AzureLabRecord, type DeployStepId } from './azure-plan.ts';
 import type { ArmClients } from './arm-context.ts';
 import { describeArmFailure, ifFound } from './arm-errors.ts';
 import type { Caller } from './deploy-steps.ts';
@@ -44,7 +44,8 @@ export async function runPreflight(options: PreflightOptions): Promise<Caller> {
   if (!done.has('resource-group')) guard('resource group', () => checkResourceGroup(options));
   if (!done.has('model-deployment')) guard('model', () => checkModelAndQuota(options));
   if (!done.has('apim-service')) guard('API Management name', () => checkApimName(options));
-  if (!done.has('openai-account')) guard('Azure OpenAI name', () => checkOpenAiName(options));
+  if (!done.has('openai-account')) guard('Azure OpenAI name', () => checkOpenAiName(options, options.record.openaiAccount));
+  if (!done.has('backend-accounts')) for (const { account } of extraAccounts(options.record)) guard(`Azure OpenAI name ${account}`, () => checkOpenAiName(options, account));
   await Promise.all(checks);
   if (problems.length > 0) throw new PreflightError(problems);
   return caller;
@@ -108,8 +109,10 @@ async function checkModelAndQuota({ clients, record }: PreflightOptions): Promis
   for await (const usage of clients.openai.usages.list(location, { abortSignal: clients.signal })) {
     if (usage.name?.value !== usageName) continue;
     const headroom = (usage.limit ?? 0) - (usage.currentValue ?? 0);
-    if (headroom >= model.capacityK) return undefined;
-    return `quota ${usageName} in ${location} has ${headroom}K tokens per minute free, the deployment asks for ${model.capacityK}K. Fix: lower --capacity, or free or request quota`;
+    // Every account the lab creates deploys the model at the same capacity, from the same regional quota.
+    const accounts = 1 + extraAccounts(record).length;
+    if (headroom >= model.capacityK * accounts) return undefined;
+    return `quota ${usageName} in ${location} has ${headroom}K tokens per minute free, the deployment${accounts > 1 ? `s ask for ${accounts} × ${model.capacityK}K` : ` asks for ${model.capacityK}K`}. Fix: lower --capacity, or free or request quota`;
   }
   return undefined;
 }
@@ -129,16 +132,16 @@ async function checkApimName({ clients, record }: PreflightOptions): Promise<str
   return undefined;
 }
 
-async function checkOpenAiName({ clients, record }: PreflightOptions): Promise<string | undefined> {
+async function checkOpenAiName({ clients, record }: PreflightOptions, account: string): Promise<string | undefined> {
   for await (const deleted of clients.openai.deletedAccounts.list({ abortSignal: clients.signal })) {
-    if (deleted.name?.toLowerCase() !== record.openaiAccount.toLowerCase()) continue;
+    if (deleted.name?.toLowerCase() !== account.toLowerCase()) continue;
     // Location and resource group are read from the id; the location field may be a display name.
     const match = /\/locations\/([^/]+)\/resourceGroups\/([^/]+)\/deletedAccounts\//i.exec(deleted.id ?? '');
     const where = match ? `--location ${match[1]} --resource-group ${match[2]}` : `--location ${record.location} --resource-group ${record.resourceGroup}`;
-    return `Azure OpenAI name ${record.openaiAccount} is held by a soft-deleted account. Fix: az cognitiveservices account purge --name ${record.openaiAccount} ${where}, or pick another --lab-id`;
+    return `Azure OpenAI name ${account} is held by a soft-deleted account. Fix: az cognitiveservices account purge --name ${account} ${where}, or pick another --lab-id`;
   }
-  const domain = await clients.openai.checkDomainAvailability(record.openaiAccount, 'Microsoft.CognitiveServices/accounts', { kind: 'OpenAI', abortSignal: clients.signal });
-  if (domain.isSubdomainAvailable === false && (await ifFound(clients.openai.accounts.get(record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal }))) !== undefined) return undefined;
-  if (domain.isSubdomainAvailable === false) return `Azure OpenAI subdomain ${record.openaiAccount} is taken (${domain.reason ?? '?'}). Fix: pick another --lab-id`;
+  const domain = await clients.openai.checkDomainAvailability(account, 'Microsoft.CognitiveServices/accounts', { kind: 'OpenAI', abortSignal: clients.signal });
+  if (domain.isSubdomainAvailable === false && (await ifFound(clients.openai.accounts.get(record.resourceGroup, account, { abortSignal: clients.signal }))) !== undefined) return undefined;
+  if (domain.isSubdomainAvailable === false) return `Azure OpenAI subdomain ${account} is taken (${domain.reason ?? '?'}). Fix: pick another --lab-id`;
   return undefined;
 }

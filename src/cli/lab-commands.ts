@@ -29,6 +29,9 @@ Starts the lab and records it in the state file that bench, lab:verify and lab:c
   --state FILE                state file (default .lab/state.json; written with mode 0600)
   --seed N                    the mock's run seed (default 1)
   --ttft-ms MS --itl-ms MS --output-tokens N   the mock's timing (default: per model)
+  --backends FILE             APIM backends (a JSON array of ARM backend resources: pools,
+                              circuit breakers): one mock per backend without a url, and the
+                              gateway routes them (labs/failover/backends.json is an example)
 
 Running it again while the lab is up says so and changes nothing.
 
@@ -45,6 +48,9 @@ Signs in with DefaultAzureCredential (az login, azd auth login, or AZURE_* varia
   --publisher-email ADDRESS   APIM's publisher address (default ${AZURE_DEFAULTS.publisherEmail})
   --local-auth                keep keys enabled on the Azure OpenAI account (default: keyless)
   --policy streaming|buffered|FILE   the API policy (default streaming)
+  --backends FILE             the same backends file: each backend without a url gets its own
+                              Azure OpenAI account (the first is the lab's), and the backends,
+                              pools and circuit breakers are created in APIM
 Preflight checks credential, providers, model and quota, names and soft-deleted services
 before anything is created. A failed deploy continues where it stopped when run again.`;
 
@@ -73,6 +79,7 @@ export function describeLab(state: LabState, stateFile: string): string {
     `local lab up since ${state.createdAt ?? '?'}, policy ${state.policyFile ?? '?'}`,
     line('direct', 'mock', `Azure OpenAI mock; key: ${LAB_KEY_ENV.direct}`),
     line('gateway', 'gateway', `APIM stand-in; subscription key: ${LAB_KEY_ENV.gateway}`),
+    ...Object.keys(state.backends?.started ?? {}).map((name) => line(`backend-${name}`, `mock:${name}`, `mock playing backend "${name}" of ${state.backends!.file}; faults: PUT /_mock/faults`)),
     `  state    ${stateFile} (mode 0600; holds the keys)`,
     `next: npm run bench | npm run lab:verify | npm run lab:cleanup`,
   ].join('\n');
@@ -87,7 +94,7 @@ export async function deployCommand(argv: readonly string[], env: NodeJS.Process
   }
   if (options.azure !== undefined) return deployAzureCommand(options, options.azure, deps);
   return withInterrupt('stopping what was started', async (signal) => {
-    const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, seed: options.seed, mockArgs: options.mockArgs }, signal);
+    const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, seed: options.seed, mockArgs: options.mockArgs, backends: options.backendsFile !== undefined ? { file: options.backendsFile } : undefined }, signal);
     if (outcome.kind === 'already-up') {
       process.stdout.write(`A lab is already up; nothing changed (to change its policy: npm run lab:cleanup, then lab:deploy).\n${describeLab(outcome.state, options.stateFile)}\n`);
       return 0;

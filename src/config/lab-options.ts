@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.ts';
+import { BackendsFileError, readBackendsFile, type BackendEntry } from '../protocol/index.ts';
 import { oneOf, parseCommandLine, parseFlags, positiveNumber } from '../flags.ts';
 import { BENCH_DEFAULTS } from './bench-options.ts';
 import type { SearchSource } from '../endpoint/types.ts';
@@ -15,6 +16,8 @@ export interface DeployOptions {
   seed: number;
   /** Mock timing flags passed through (`--ttft-ms`, `--itl-ms`, `--output-tokens`). */
   mockArgs: string[];
+  /** `--backends FILE`: APIM backends (local: one mock per backend without url; Azure: one account each). */
+  backendsFile: string | undefined;
   /** Set with `--target azure`. */
   azure: AzureDeployFlags | undefined;
   help: boolean;
@@ -40,6 +43,8 @@ export interface AzureDeployFlags {
   forceConsumption: boolean;
   publisherEmail: string;
   localAuth: boolean;
+  /** `--backends FILE`: APIM backends (pool, circuit breakers) to create, each file-less backend on its own account. */
+  backends?: { file: string; entries: BackendEntry[] } | undefined;
 }
 
 /** `npm run lab:cleanup` options. */
@@ -115,6 +120,7 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
       'force-consumption': { type: 'boolean' },
       'publisher-email': { type: 'string' },
       'local-auth': { type: 'boolean' },
+      backends: { type: 'string' },
       help: { type: 'boolean' },
     },
     'npm run lab:deploy -- --help',
@@ -136,6 +142,7 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
   return {
     target,
     azure: target === 'azure' && values['help'] !== true ? resolveAzureFlags(values, env) : undefined,
+    backendsFile: values['backends'] as string | undefined,
     policy: (values['policy'] as string | undefined) ?? 'streaming',
     stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
     seed: positiveNumber('--seed', values['seed'] as string | undefined, { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
@@ -170,7 +177,18 @@ function resolveAzureFlags(values: Record<string, string | boolean | undefined>,
     forceConsumption,
     publisherEmail,
     localAuth: values['local-auth'] === true,
+    backends: text('backends') !== undefined ? readBackendsFlag(text('backends')!) : undefined,
   };
+}
+
+/** `--backends FILE` read and checked as ARM would take it; the entries go into the plan as written. */
+export function readBackendsFlag(file: string): { file: string; entries: BackendEntry[] } {
+  try {
+    return { file, entries: readBackendsFile(file).entries };
+  } catch (error) {
+    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, 'a JSON array of APIM backend resources, each { "name", "properties" } (docs/gateway.md)');
+    throw error;
+  }
 }
 
 export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {

@@ -4,12 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidOptionError, LabError } from '../errors.ts';
-import { LAB_KEY_ENV } from '../config/lab-options.ts';
+import { LAB_KEY_ENV, readBackendsFlag } from '../config/lab-options.ts';
 import { TARGET_DEFAULTS } from '../config/target-flags.ts';
 import { isAlive, isSameProcess } from './process-identity.ts';
 import { spawnServer, type StartedServer } from './spawn-server.ts';
 import { readLabState, removeLabState, writeLabState, type LabProcess, type LabState } from './state.ts';
-import { BackendsFileError, provisionedBackends, readBackendsFile, type BackendTable } from '../protocol/index.ts';
+import { parseBackends, provisionedBackends } from '../protocol/index.ts';
 
 export const LAB_POLICIES = ['streaming', 'buffered'] as const;
 
@@ -41,15 +41,7 @@ export interface LocalDeployOptions {
 /** The state's path to one backend's mock: `backend-<name>`. */
 export const backendPath = (name: string): string => `backend-${name}`;
 
-/** Reads a backends file for `--backends`; a file APIM would refuse is a usage error naming what is wrong. */
-export function readBackendsOption(file: string): BackendTable {
-  try {
-    return readBackendsFile(file);
-  } catch (error) {
-    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, 'a JSON array of APIM backend resources, each { "name", "properties" } (docs/gateway.md)');
-    throw error;
-  }
-}
+
 
 export type DeployOutcome = { kind: 'deployed'; state: LabState; ignored: string[]; staleNote: string | undefined } | { kind: 'already-up'; state: LabState };
 
@@ -74,7 +66,7 @@ export function isLabRunning(state: LabState): boolean {
 export async function deployLocal(options: LocalDeployOptions, signal?: AbortSignal): Promise<DeployOutcome> {
   const policyFile = resolvePolicyFile(options.policy);
   const backendsFile = options.backends ? resolve(options.backends.file) : undefined;
-  const table = backendsFile ? readBackendsOption(backendsFile) : undefined;
+  const table = backendsFile ? parseBackends(readBackendsFlag(backendsFile).entries) : undefined;
   const mocked = table ? provisionedBackends(table) : [];
   for (const name of Object.keys(options.backends?.backendMockArgs ?? {})) {
     if (!mocked.includes(name)) throw new InvalidOptionError('--backends', `mock settings are given for "${name}", which is not a backend of ${backendsFile} the lab starts`, mocked.join(', ') || 'a single backend without url');

@@ -7,6 +7,7 @@ import { verifyCommand } from '../../src/cli/verify-command.ts';
 import { defineLab, runGuidedLab } from '../../src/lab/guided-lab.ts';
 import { readLabState } from '../../src/lab/state.ts';
 import { FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
+import { DEPLOY_STEP_IDS } from '../../infra/azure-plan.ts';
 
 // The CLI commands in-process (MSW intercepts only this process), with the fake ARM behind
 // the real SDK clients; stdout and stderr are captured to check what a user would see.
@@ -56,7 +57,7 @@ describe('lab:deploy --target azure and lab:cleanup through the CLI commands', (
     // Not a terminal here: one line per change of state, with elapsed time.
     expect(err).toMatch(/… API Management service +running/);
     expect(err).toMatch(/✓ API Management service +done +\d+s/);
-    expect(err.match(/✓ .* done /g)?.length).toBe(10);
+    expect(err.match(/✓ .* done /g)?.length).toBe(DEPLOY_STEP_IDS.length);
     const state = readLabState(stateFile)!;
     expect(state.secrets).toEqual({ LAB_DIRECT_API_KEY: OPENAI_KEY, LAB_GATEWAY_SUBSCRIPTION_KEY: APIM_KEY });
     expect(statSync(stateFile).mode & 0o777).toBe(0o600);

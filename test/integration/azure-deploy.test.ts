@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AzureDeployFlags } from '../../src/config/lab-options.ts';
+import { readBackendsFlag, type AzureDeployFlags } from '../../src/config/lab-options.ts';
 import { cleanupAzureLab, deployAzureLab, type ArmConnection, type AzureDeployOutcome, type StepEvent } from '../../src/lab/azure-lab.ts';
 import { readLabState } from '../../src/lab/state.ts';
 import { DEPLOY_STEP_IDS } from '../../infra/azure-plan.ts';
@@ -54,6 +54,8 @@ async function cleanup(options: { keepSoftDeleted?: boolean; dryRun?: boolean } 
   return outcome.kind === 'dry-run' ? { actions, plan: outcome.plan } : { actions };
 }
 
+const FAILOVER_BACKENDS = readBackendsFlag(new URL('../../labs/failover/backends.json', import.meta.url).pathname);
+
 const rgPath = `/subscriptions/${FAKE_SUBSCRIPTION}/resourcegroups/rg-streamlab-${LAB_ID}`;
 const apimPath = `${rgPath}/providers/microsoft.apimanagement/service/apim-streamlab-${LAB_ID}`;
 const accountPath = `${rgPath}/providers/microsoft.cognitiveservices/accounts/aoai-streamlab-${LAB_ID}`;
@@ -64,6 +66,8 @@ const STEP_FAULTS: Record<(typeof DEPLOY_STEP_IDS)[number], { method: string; pa
   'apim-service': { method: 'PUT', path: /\/service\/[^/]+$/ },
   'openai-account': { method: 'PUT', path: /\/accounts\/[^/]+$/ },
   'model-deployment': { method: 'PUT', path: /\/deployments\/[^/]+$/ },
+  // Without --backends the step creates nothing: a fault on an account it would create never fires.
+  'backend-accounts': { method: 'PUT', path: /\/accounts\/[^/]+-b\d+$/ },
   'apim-role': { method: 'PUT', path: new RegExp(`roleassignments/[^/]+$`) },
   'caller-role': { method: 'PUT', path: new RegExp(`roleassignments/[^/]+$`) },
   'apim-backend': { method: 'PUT', path: /\/backends\/[^/]+$/ },
@@ -123,6 +127,33 @@ describe('Azure deploy against a fake ARM, driven by the real SDK clients', () =
     expect(again.outcome.kind).toBe('deployed');
   });
 
+  it('--backends: the pool, its circuit breakers and a second account go to ARM as the file says; the APIM identity may call both accounts; cleanup purges both', async () => {
+    const { outcome } = await deploy({ backends: FAILOVER_BACKENDS });
+    expect(outcome.kind).toBe('deployed');
+    const body = (path: string) => arm.resources.get(path)!.body as Record<string, any>;
+    const secondPath = `${rgPath}/providers/microsoft.cognitiveservices/accounts/aoai-streamlab-${LAB_ID}-b2`;
+    // ptu is the lab's own account; payg gets a second one, with the same model deployment.
+    expect(body(secondPath)).toMatchObject({ kind: 'OpenAI', tags: { 'apim-streaming-lab': LAB_ID }, properties: { customSubDomainName: `aoai-streamlab-${LAB_ID}-b2`, disableLocalAuth: true } });
+    expect(body(`${secondPath}/deployments/gpt-4o-mini`)).toMatchObject({ sku: { name: 'GlobalStandard', capacity: 10 }, properties: { model: { name: 'gpt-4o-mini', version: '2024-07-18' } } });
+    // The request bodies of the backend resources: the shapes of shared/notes/apim-ai-gateway.md.
+    const breaker = { rules: [{ name: 'breakerRule', failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [{ min: 429, max: 429 }] }, tripDuration: 'PT1M', acceptRetryAfter: true }] };
+    expect(body(`${apimPath}/backends/ptu`).properties).toEqual({ url: `https://aoai-streamlab-${LAB_ID}.openai.azure.com/openai`, protocol: 'http', type: 'Single', title: 'primary: provisioned throughput', description: 'ptu (apim-streaming-lab)', circuitBreaker: breaker });
+    expect(body(`${apimPath}/backends/payg`).properties).toMatchObject({ url: `https://aoai-streamlab-${LAB_ID}-b2.openai.azure.com/openai`, protocol: 'http', type: 'Single', circuitBreaker: breaker });
+    expect(body(`${apimPath}/backends/openai-backend`).properties).toEqual({ type: 'Pool', description: 'PTU first; pay-as-you-go only while the PTU backend is tripped', pool: { services: [{ id: '/backends/ptu', priority: 1, weight: 1 }, { id: '/backends/payg', priority: 2, weight: 1 }] } });
+    // The pool was created after the backends it names.
+    const puts = arm.log.filter((r) => r.method === 'PUT' && /\/backends\//.test(r.path)).map((r) => r.path.split('/').pop());
+    expect(puts).toEqual(['ptu', 'payg', 'openai-backend']);
+    const grants = [...arm.resources.values()].filter((r) => r.kind === 'role-assignment' && (r.body['properties'] as Record<string, string>).principalId === `apim-principal-apim-streamlab-${LAB_ID}`);
+    expect(grants.map((r) => r.id.toLowerCase().split('/providers/microsoft.authorization')[0]!.split('/').pop()).sort()).toEqual([`aoai-streamlab-${LAB_ID}`, `aoai-streamlab-${LAB_ID}-b2`]);
+
+    const { actions } = await cleanup();
+    expect(actions.join('\n')).toMatch(/purged soft-deleted Azure OpenAI aoai-streamlab-sltest1\n[\s\S]*purged soft-deleted Azure OpenAI aoai-streamlab-sltest1-b2/);
+    expect(arm.deletedServices.size + arm.deletedAccounts.size).toBe(0);
+    expect([...arm.resources.values()].filter((r) => r.kind === 'role-assignment')).toEqual([]);
+    // Twice: nothing left, nothing refused.
+    expect(readLabState(stateFile)).toBeUndefined();
+  });
+
   it('a re-run of a finished deploy changes nothing', async () => {
     await deploy();
     const writes = arm.writes().length;
@@ -136,7 +167,8 @@ describe('Azure deploy against a fake ARM, driven by the real SDK clients', () =
       const fault = STEP_FAULTS[step];
       // caller-role and apim-role share a route: fail the one whose body names the right principal by failing both, then checking the failed set.
       arm.inject(fault.method, fault.path, { status: 400, code: 'InjectedFailure', message: `injected at ${step}` }, step.endsWith('-role') ? 2 : 1);
-      const first = await deploy();
+      // The backend accounts exist only with a backends file.
+      const first = await deploy(step === 'backend-accounts' ? { backends: FAILOVER_BACKENDS } : {});
       expect(first.outcome.kind).toBe('incomplete');
       if (first.outcome.kind !== 'incomplete') return;
       expect(first.outcome.failures.map((f) => f.id)).toContain(step);
