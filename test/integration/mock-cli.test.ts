@@ -46,4 +46,58 @@ describe('npm run mock', () => {
     expect(stderr()).toContain('"--mode"');
     expect(stderr()).toContain('smooth, burst');
   });
+
+  it('--fault gives every request without x-mock-fault a standing fault; PUT /_mock/faults changes it; a bad one exits 2 naming the flag', async () => {
+    const { child } = start(['--port', '0', '--ttft-ms', '5', '--fault', '429=1500']);
+    const info = JSON.parse(await firstLine(child)) as { url: string };
+    const chat = (headers: Record<string, string> = {}) =>
+      fetch(`${info.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'api-key': 'k', ...headers }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
+    const refused = await chat();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.headers.get('retry-after-ms')).toBe('1500');
+    // A request's own header wins over the standing fault.
+    expect((await chat({ 'x-mock-fault': '503' })).status).toBe(503);
+    expect(await (await fetch(`${info.url}/_mock/faults`)).json()).toEqual({ faults: '429=1500' });
+    const bad = await fetch(`${info.url}/_mock/faults`, { method: 'PUT', body: 'explode' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/unknown fault "explode"/);
+    expect((await fetch(`${info.url}/_mock/faults`, { method: 'PUT', body: '' })).status).toBe(200);
+    expect((await chat()).status).toBe(200);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+
+    const wrong = start(['--fault', '429=soon']);
+    const [code] = (await once(wrong.child, 'exit')) as [number];
+    expect(code).toBe(2);
+    expect(wrong.stderr()).toMatch(/"--fault": fault "429" needs a non-negative number, got "soon"\. Allowed: name\[=value\],… with names 429/);
+  });
+});
+
+const GATEWAY_CLI = new URL('../../mock-server/gateway/cli.ts', import.meta.url).pathname;
+
+describe('gateway CLI with a backends file', () => {
+  const run = async (args: string[]): Promise<{ code: number; stderr: string }> => {
+    const child = spawn(process.execPath, [GATEWAY_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    return { code, stderr };
+  };
+
+  it('refuses a file APIM would refuse, a backend without a url, and --backend with --backends, each naming the flag', async () => {
+    const policy = ['--policy', 'labs/failover/failover.xml'];
+    const missing = await run(['--backends', 'nope.json', ...policy]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/"--backends": cannot read "nope.json" \(ENOENT\)/);
+    const noUrl = await run(['--backends', 'labs/failover/backends.json', ...policy]);
+    expect(noUrl.code).toBe(2);
+    expect(noUrl.stderr).toMatch(/"--backend-url": backend "ptu" has no url in the backends file and none was given/);
+    const both = await run(['--backends', 'labs/failover/backends.json', '--backend', 'http://127.0.0.1:9', ...policy]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/"--backend": give --backend or --backends, not both/);
+    const unknown = await run(['--backends', 'labs/failover/backends.json', '--backend-url', 'ptu=http://127.0.0.1:9/openai,payg=http://127.0.0.1:9/openai,spare=http://127.0.0.1:9', ...policy]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/"--backend-url": "spare" is not a single backend of the backends file\. Allowed: ptu, payg/);
+  });
 });
