@@ -74,7 +74,8 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
   // The buffered request body (forward-request buffer-request-body="true") is what every attempt sends.
   const upstreamBody = bridged !== undefined && body ? Buffer.from(JSON.stringify(toResponsesRequest(body, bridged))) : raw;
   // The operation's path below the API's URL suffix, appended to the backend's URL as APIM does.
-  const operation = (bridged !== undefined ? BRIDGE_UPSTREAM_PATH : url.pathname).slice(API_PREFIX.length - 1) + url.search;
+  // A bridged request goes to the v1 Responses route, which takes no dated api-version.
+  const operation = bridged !== undefined ? BRIDGE_UPSTREAM_PATH.slice(API_PREFIX.length - 1) : url.pathname.slice(API_PREFIX.length - 1) + url.search;
   const ctx: RelayContext = { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens };
 
   let current: ClientRequest | undefined;

@@ -292,6 +292,10 @@ describe('local gateway: bridge and cancellation', () => {
     expect(bridged.events.at(-1)!.data).toBe('[DONE]');
     // Stamps stay on their frames, so delivery latency through the bridge is measurable.
     expect(bridged.events.filter((e) => e.stamp !== undefined).length).toBeGreaterThanOrEqual(25);
+    // The classic URL shape, with its dated api-version, reaches the same v1 route (which takes no dated version).
+    const classic = await probe(`${gateway.url}/openai/deployments/${encodeURIComponent('responses/gpt-4o-mini')}/chat/completions?api-version=${API_VERSION}`, { messages: USER_MESSAGES, stream: true, max_tokens: 25 }, seed);
+    expect(classic.status).toBe(200);
+    expect(contentDeltas(classic)).toEqual(responsesDeltas(direct));
   });
 
   it('bridges non-streamed requests into a chat.completion', async () => {
