@@ -1,5 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { ApiManagementClient } from '@azure/arm-apimanagement';
+import { ContainerAppsAPIClient } from '@azure/arm-appcontainers';
+import { StorageManagementClient } from '@azure/arm-storage';
 import { AuthorizationManagementClient } from '@azure/arm-authorization';
 import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import { ResourceManagementClient } from '@azure/arm-resources';
@@ -22,6 +24,9 @@ export interface ArmClients {
   openai: CognitiveServicesManagementClient;
   apim: ApiManagementClient;
   authorization: AuthorizationManagementClient;
+  /** Container Apps (environments, jobs, executions) and storage (the shards' file shares): `dist run aca`. */
+  apps: ContainerAppsAPIClient;
+  storage: StorageManagementClient;
   /** Options for every `begin*` call: the poll interval and the run's abort signal. */
   lro: { updateIntervalInMs?: number; abortSignal?: AbortSignal };
   signal: AbortSignal | undefined;
@@ -37,6 +42,8 @@ export function createArmClients(connection: ArmConnection, signal?: AbortSignal
     openai: new CognitiveServicesManagementClient(credential, subscriptionId, clientOptions),
     apim: new ApiManagementClient(credential, subscriptionId, clientOptions),
     authorization: new AuthorizationManagementClient(credential, subscriptionId, clientOptions),
+    apps: new ContainerAppsAPIClient(credential, subscriptionId, clientOptions),
+    storage: new StorageManagementClient(credential, subscriptionId, clientOptions),
     lro,
     signal,
   };

@@ -51,7 +51,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Caller> {
   return caller;
 }
 
-async function checkCredential(credential: TokenCredential): Promise<Caller> {
+export async function checkCredential(credential: TokenCredential): Promise<Caller> {
   let token;
   try {
     token = await credential.getToken(ARM_SCOPE);
@@ -72,7 +72,8 @@ export function callerFromToken(token: string): Caller {
   }
 }
 
-async function ensureProviderRegistered(options: PreflightOptions, namespace: string): Promise<void> {
+/** Registers a resource provider when it is not, and waits for it (what a registration needs of the options). */
+export async function ensureProviderRegistered(options: Pick<PreflightOptions, 'clients' | 'pollIntervalMs' | 'registrationPolls' | 'onNote'>, namespace: string): Promise<void> {
   const { resources, signal } = options.clients;
   let provider = await resources.providers.get(namespace, { abortSignal: signal });
   if (provider.registrationState === 'Registered') return;

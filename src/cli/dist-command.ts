@@ -1,8 +1,15 @@
 import { writeFileSync } from 'node:fs';
-import { resolveRenderK8sOptions } from '../config/dist-options.ts';
+import { distActionOf, resolveCleanupAcaOptions, resolveRenderK8sOptions, resolveRunAcaOptions, RUN_ACA_DEFAULTS } from '../config/dist-options.ts';
+import { summaryToTable } from '../report/summary-markdown.ts';
 import { renderK8s } from '../shards/k8s-manifests.ts';
+import { withInterrupt } from './interrupt.ts';
+import { DEFAULT_LAB_DEPS, type LabCommandDeps } from './lab-commands.ts';
 
-export const DIST_USAGE = `Usage: npm run dist -- render k8s --shards N --image IMAGE [options] -- <bench flags>
+const loadAcaRun = () => import('../lab/aca-run.ts');
+
+export const DIST_USAGE = `Usage: npm run dist -- render k8s | run aca | cleanup aca [options] -- <bench flags>
+
+npm run dist -- render k8s --shards N --image IMAGE [options] -- <bench flags>
 
 Renders a sharded bench as Kubernetes objects (JSON that kubectl apply -f takes): a
 ReadWriteMany volume claim for the results, an Indexed Job with one pod per shard (the index
@@ -18,11 +25,48 @@ merge Job to resume once the shards are done. Keys come from a Secret, by refere
                               key name (default AZURE_OPENAI_API_KEY)
   --storage-class NAME        (default azurefile-csi, ReadWriteMany on AKS)  --storage 5Gi
   --out FILE                  write the manifests there (default: stdout)
+
+npm run dist -- run aca --shards N --image IMAGE [options] -- <bench flags>
+
+Runs the shards as Azure Container Apps job executions, end to end through ARM (the lab's
+credential: az login, azd, or AZURE_* variables): a tagged resource group; per region a
+storage account with an Azure Files share for the results, an environment that mounts it and
+a manual-trigger job; one execution per shard with its SHARD_INDEX and a common start; then
+it waits, downloads OUT/<run-id>/shard-<i>/, merges, and deletes what it created. A failed
+shard keeps everything: the same command re-runs only the failed shards. Recorded in the
+state file under "dist".
+  --shards N                  executions, one shard each
+  --image IMAGE               the image built from the Dockerfile (in a registry ACA can pull)
+  --regions A,B               one environment per region; shard i runs in region i mod R
+                              (default eastus2; --location is the same for one region)
+  --subscription ID           (default AZURE_SUBSCRIPTION_ID)
+  --key-env A,B               environment variables whose values become the jobs' Container
+                              Apps secrets, read by every shard under the same name
+                              (default AZURE_OPENAI_API_KEY); never arguments, never printed
+  --run-id ID                 the results folder (default streamlab-<time>)
+  --start-delay 90s           from starting the executions to the common start (default ${RUN_ACA_DEFAULTS.startDelayMs / 1000}s)
+  --cpu 1 --memory 2Gi        per execution (Consumption sizes)
+  --replica-timeout S         seconds before ACA stops an execution (default ${RUN_ACA_DEFAULTS.replicaTimeoutS})
+  --out DIR                   where OUT/<run-id>/ is merged (default ${RUN_ACA_DEFAULTS.out})
+  --state FILE                the lab state file (default .lab/state.json)
+  --keep                      leave the environments, jobs and storage (cleanup aca later)
+
+npm run dist -- cleanup aca [--state FILE]
+  Deletes what the recorded run created (its resource group, only if still tagged with the
+  run's id); a second run does nothing.
+
 Everything after -- is passed to npm run bench on every shard (not --shard, --run-id, --start-at, --out).
 See docs/scale-out.md.`;
 
-/** `streamlab dist render k8s …`. */
-export async function distCommand(argv: readonly string[]): Promise<number> {
+/** `streamlab dist render k8s | run aca | cleanup aca …`. */
+export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, deps: Pick<LabCommandDeps, 'connectAzure'> = DEFAULT_LAB_DEPS): Promise<number> {
+  const action = distActionOf(argv);
+  if (action === 'help') {
+    process.stdout.write(`${DIST_USAGE}\n`);
+    return 0;
+  }
+  if (action === 'run-aca') return runAcaCommand(argv.slice(2), env, deps);
+  if (action === 'cleanup-aca') return cleanupAcaCommand(argv.slice(2), deps);
   const options = resolveRenderK8sOptions(argv);
   if (options.help) {
     process.stdout.write(`${DIST_USAGE}\n`);
@@ -42,5 +86,38 @@ export async function distCommand(argv: readonly string[]): Promise<number> {
       '',
     ].join('\n'),
   );
+  return 0;
+}
+
+async function runAcaCommand(argv: readonly string[], env: NodeJS.ProcessEnv, deps: Pick<LabCommandDeps, 'connectAzure'>): Promise<number> {
+  const options = resolveRunAcaOptions(argv, env);
+  if (options.help) {
+    process.stdout.write(`${DIST_USAGE}\n`);
+    return 0;
+  }
+  const { runAca } = await loadAcaRun();
+  const outcome = await withInterrupt('the executions keep running on Azure; run the same command again to keep waiting, or npm run dist -- cleanup aca', (signal) =>
+    runAca({ options, env, connect: deps.connectAzure, signal, onLine: (line) => process.stderr.write(`${line}\n`), pollMs: Number(env['STREAMLAB_ACA_POLL_MS'] ?? 10_000) }),
+  );
+  if (outcome.kind === 'interrupted') return 130;
+  if (outcome.kind === 'failed-shards') {
+    for (const f of outcome.failed) process.stderr.write(`shard ${f.shard}: execution ${f.execution} ${f.status}\n`);
+    process.stderr.write(`${outcome.failed.length} shard(s) did not succeed; what they wrote is in ${outcome.dir}/. Everything on Azure is kept: run the same command again to re-run only those shards and merge, or npm run dist -- cleanup aca to tear it down.\n`);
+    return 1;
+  }
+  process.stdout.write(`${summaryToTable(outcome.summary)}\n`);
+  process.stderr.write(`merged ${outcome.shards} shards into ${outcome.dir}/ (samples.jsonl, summary.json|csv|md, report.html)${outcome.tornDown ? '; everything the run created on Azure was deleted' : '; kept on Azure (--keep): npm run dist -- cleanup aca'}\n`);
+  return 0;
+}
+
+async function cleanupAcaCommand(argv: readonly string[], deps: Pick<LabCommandDeps, 'connectAzure'>): Promise<number> {
+  const options = resolveCleanupAcaOptions(argv);
+  if (options.help) {
+    process.stdout.write(`${DIST_USAGE}\n`);
+    return 0;
+  }
+  const { cleanupAca } = await loadAcaRun();
+  const outcome = await withInterrupt('stopping after the operation under way; run dist cleanup aca again to finish', (signal) => cleanupAca(options.stateFile, deps.connectAzure, (line) => process.stderr.write(`${line}\n`), signal));
+  process.stdout.write(outcome.kind === 'nothing' ? `Nothing to clean up: ${options.stateFile} records no dist run.\n` : `Cleaned up: ${outcome.line}; removed the run from ${options.stateFile}.\n`);
   return 0;
 }

@@ -183,7 +183,15 @@ export async function cleanupCommand(argv: readonly string[], deps: LabCommandDe
     process.stdout.write(`${CLEANUP_USAGE}\n`);
     return 0;
   }
-  const state = readLabState(options.stateFile);
+  let state = readLabState(options.stateFile);
+  if (state?.dist !== undefined && !options.dryRun) {
+    // A sharded run on Container Apps recorded in the same state goes first (tag-checked, as the lab).
+    const { cleanupAca } = await import('../lab/aca-run.ts');
+    const outcome = await withInterrupt('stopping after the operation under way; run lab:cleanup again to finish', (signal) => cleanupAca(options.stateFile, deps.connectAzure, (line) => process.stderr.write(`  ${line}\n`), signal));
+    if (outcome.kind === 'cleaned') process.stdout.write(`Cleaned up the dist run: ${outcome.line}.\n`);
+    state = readLabState(options.stateFile);
+    if (state === undefined) return 0;
+  }
   if (state?.azure !== undefined) {
     const record = state.azure;
     const { cleanupAzureLab } = await loadAzureLab();

@@ -19,7 +19,7 @@ Commands:
   compare compare two bench runs: percentile changes, intervals, significance
   calibrate  how finely this machine resolves a gateway's overhead (A/A and a known delay)
   merge   merge the shards of a run (bench --shard i/N) into one exact summary and report
-  dist    render a sharded bench for an engine: dist render k8s (an Indexed Job)
+  dist    sharded runs on engines: dist render k8s (an Indexed Job), dist run aca (Container Apps jobs, end to end), dist cleanup aca
   verify  SSE gateway compliance: probes through the gateway, static policy lint
   mock    start the local Azure OpenAI mock
 

@@ -1,5 +1,9 @@
 import { InvalidOptionError } from '../errors.ts';
-import { oneOf, parseCommandLine, positiveNumber, required } from '../flags.ts';
+import { durationMs, oneOf, parseCommandLine, positiveNumber, required } from '../flags.ts';
+import { AZURE_DEFAULTS } from './lab-options.ts';
+import { TARGET_DEFAULTS } from './target-flags.ts';
+
+const AZURE_DEFAULT_LOCATION = AZURE_DEFAULTS.location;
 
 /** `npm run dist -- render k8s …`: a sharded bench as a Kubernetes Indexed Job. */
 export interface RenderK8sOptions {
@@ -28,10 +32,121 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Flags the render sets on every shard itself. */
 const OWNED = ['--shard', '--shards', '--run-id', '--start-at', '--out', '--workers'];
 
-export function resolveRenderK8sOptions(argv: readonly string[], now = new Date()): RenderK8sOptions {
+/** `render k8s`, `run aca` or `cleanup aca`: what `npm run dist` was asked, from its first two words. */
+export type DistAction = 'render-k8s' | 'run-aca' | 'cleanup-aca';
+
+export function distActionOf(argv: readonly string[]): DistAction | 'help' {
+  // The command's two words come first: `dist run aca --shards 2 …`.
+  if (argv[0] === undefined || argv[0] === '--help') return 'help';
+  const verb = oneOf('COMMAND', argv[0], ['render', 'run', 'cleanup']);
+  if (verb === 'render') return (oneOf('ENGINE', argv[1] ?? '', ['k8s']), 'render-k8s');
+  return (oneOf('ENGINE', argv[1] ?? '', ['aca']), verb === 'run' ? 'run-aca' : 'cleanup-aca');
+}
+
+/** Splits `own flags -- bench flags`, refusing bench flags the engine sets per shard. */
+function splitBenchArgs(argv: readonly string[]): { own: readonly string[]; benchArgs: string[] } {
   const split = argv.indexOf('--');
   const own = split >= 0 ? argv.slice(0, split) : argv;
   const benchArgs = split >= 0 ? argv.slice(split + 1) : [];
+  const owned = benchArgs.find((arg) => OWNED.includes(arg.split('=')[0]!));
+  if (owned) throw new InvalidOptionError(owned, 'the engine sets it for every shard', `bench flags other than ${OWNED.join(', ')}`);
+  return { own, benchArgs };
+}
+
+function keyEnvNames(raw: string | undefined): string[] {
+  const names = (raw ?? RENDER_K8S_DEFAULTS.keyEnv.join(',')).split(',').filter((k) => k !== '');
+  for (const name of names) if (!ENV_NAME.test(name)) throw new InvalidOptionError('--key-env', `"${name}" is not an environment variable name`, 'names such as AZURE_OPENAI_API_KEY,APIM_SUBSCRIPTION_KEY');
+  return names;
+}
+
+function defaultRunId(now: Date): string {
+  return `streamlab-${now.toISOString().slice(0, 19).replace(/[-:T]/g, '').toLowerCase()}`;
+}
+
+/** `npm run dist -- run aca …`: a sharded bench as Azure Container Apps job executions, end to end. */
+export interface RunAcaOptions {
+  shards: number;
+  image: string;
+  /** One Container Apps environment per region; shard i runs in region i mod R. */
+  regions: string[];
+  subscriptionId: string;
+  runId: string;
+  /** How long after the executions are started every shard begins (they must be scheduled and pull the image). */
+  startDelayMs: number;
+  /** Environment variables whose values become Container Apps secrets, read by every shard by the same name. */
+  keyEnv: string[];
+  cpu: number;
+  memory: string;
+  /** Seconds an execution may run before ACA stops it. */
+  replicaTimeoutS: number;
+  stateFile: string;
+  /** Where shard folders are downloaded and merged: OUT/<run-id>/. */
+  out: string;
+  /** Keep the environments, jobs and storage after the run (teardown later with `dist cleanup aca`). */
+  keep: boolean;
+  benchArgs: string[];
+  help: boolean;
+}
+
+export const RUN_ACA_DEFAULTS = { startDelayMs: 90_000, cpu: 1, memory: '2Gi', replicaTimeoutS: 3600, out: 'reports' };
+const REGION = /^[a-z][a-z0-9]{2,30}$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ACA_CPU = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 3, 4];
+
+export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.ProcessEnv, now = new Date()): RunAcaOptions {
+  const { own, benchArgs } = splitBenchArgs(argv);
+  const { values } = parseCommandLine(
+    own,
+    { shards: { type: 'string' }, image: { type: 'string' }, regions: { type: 'string' }, location: { type: 'string' }, subscription: { type: 'string' }, 'run-id': { type: 'string' }, 'start-delay': { type: 'string' }, 'key-env': { type: 'string' }, cpu: { type: 'string' }, memory: { type: 'string' }, 'replica-timeout': { type: 'string' }, state: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' } },
+    'npm run dist -- --help',
+  );
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const help = values['help'] === true;
+  const runId = str('run-id') ?? defaultRunId(now);
+  if (!RUN_ID.test(runId)) throw new InvalidOptionError('--run-id', `"${runId}" cannot name the results folder and tags`, 'lower-case letters, digits and dashes, up to 42');
+  const regions = (str('regions') ?? str('location') ?? AZURE_DEFAULT_LOCATION).split(',').map((r) => r.trim()).filter((r) => r !== '');
+  for (const region of regions) if (!REGION.test(region)) throw new InvalidOptionError('--regions', `"${region}" is not a region name`, 'region names such as swedencentral,eastus2');
+  if (new Set(regions).size !== regions.length) throw new InvalidOptionError('--regions', 'a region is named twice', 'distinct region names');
+  const subscriptionId = str('subscription') ?? env['AZURE_SUBSCRIPTION_ID'] ?? '';
+  if (!help && !GUID.test(subscriptionId)) throw new InvalidOptionError('--subscription', subscriptionId === '' ? 'no subscription given and AZURE_SUBSCRIPTION_ID is not set' : `"${subscriptionId}" is not a subscription id`, 'a subscription id (GUID), or AZURE_SUBSCRIPTION_ID in the environment');
+  const keyEnv = keyEnvNames(str('key-env'));
+  if (!help) for (const name of keyEnv) if (!env[name]) throw new InvalidOptionError('--key-env', `${name} is not set in this environment, so its value cannot become the jobs' secret`, `export ${name} first, or name other variables with --key-env`);
+  const cpu = positiveNumber('--cpu', str('cpu'), { integer: false, min: 0.25, max: 4 }) ?? RUN_ACA_DEFAULTS.cpu;
+  if (!ACA_CPU.includes(cpu)) throw new InvalidOptionError('--cpu', `${cpu} is not a Consumption size`, ACA_CPU.join(', '));
+  const memory = str('memory') ?? RUN_ACA_DEFAULTS.memory;
+  if (!/^\d+(\.\d+)?Gi$/.test(memory)) throw new InvalidOptionError('--memory', `"${memory}" is not a size`, 'a size in Gi such as 2Gi (ACA pairs 0.5Gi with each 0.25 CPU)');
+  return {
+    shards: help ? 1 : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (executions)'), { max: 1000 })!,
+    image: help ? '' : required('--image', str('image'), 'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1'),
+    regions,
+    subscriptionId,
+    runId,
+    startDelayMs: durationMs('--start-delay', str('start-delay')) ?? RUN_ACA_DEFAULTS.startDelayMs,
+    keyEnv,
+    cpu,
+    memory,
+    replicaTimeoutS: positiveNumber('--replica-timeout', str('replica-timeout'), { min: 60, max: 86_400 }) ?? RUN_ACA_DEFAULTS.replicaTimeoutS,
+    stateFile: str('state') ?? TARGET_DEFAULTS.stateFile,
+    out: str('out') ?? RUN_ACA_DEFAULTS.out,
+    keep: values['keep'] === true,
+    benchArgs,
+    help,
+  };
+}
+
+/** `npm run dist -- cleanup aca`: tears down what the state's dist run created. */
+export interface CleanupAcaOptions {
+  stateFile: string;
+  help: boolean;
+}
+
+export function resolveCleanupAcaOptions(argv: readonly string[]): CleanupAcaOptions {
+  const { values } = parseCommandLine(argv, { state: { type: 'string' }, help: { type: 'boolean' } }, 'npm run dist -- --help');
+  return { stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile, help: values['help'] === true };
+}
+
+export function resolveRenderK8sOptions(argv: readonly string[], now = new Date()): RenderK8sOptions {
+  const { own, benchArgs } = splitBenchArgs(argv);
   const { values, positionals } = parseCommandLine(
     own,
     { shards: { type: 'string' }, image: { type: 'string' }, namespace: { type: 'string' }, 'run-id': { type: 'string' }, 'start-at': { type: 'string' }, secret: { type: 'string' }, 'key-env': { type: 'string' }, 'storage-class': { type: 'string' }, storage: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } },
@@ -43,14 +158,11 @@ export function resolveRenderK8sOptions(argv: readonly string[], now = new Date(
     if (positionals[0] !== 'render') throw new InvalidOptionError('COMMAND', `"${positionals[0] ?? ''}" is not a dist command`, 'render');
     oneOf('ENGINE', positionals[1] ?? '', ['k8s']);
   }
-  const owned = benchArgs.find((arg) => OWNED.includes(arg.split('=')[0]!));
-  if (owned) throw new InvalidOptionError(owned, 'the render sets it for every shard', `bench flags other than ${OWNED.join(', ')}`);
-  const runId = str('run-id') ?? `streamlab-${now.toISOString().slice(0, 19).replace(/[-:T]/g, '').toLowerCase()}`;
+  const runId = str('run-id') ?? defaultRunId(now);
   if (!RUN_ID.test(runId)) throw new InvalidOptionError('--run-id', `"${runId}" cannot name Kubernetes objects`, 'lower-case letters, digits and dashes, up to 42');
   const startAt = str('start-at') !== undefined ? new Date(str('start-at')!) : new Date(now.getTime() + RENDER_K8S_DEFAULTS.startDelayMs);
   if (Number.isNaN(startAt.getTime())) throw new InvalidOptionError('--start-at', `"${str('start-at')}" is not a time`, 'an ISO 8601 time');
-  const keyEnv = (str('key-env') ?? RENDER_K8S_DEFAULTS.keyEnv.join(',')).split(',').filter((k) => k !== '');
-  for (const name of keyEnv) if (!ENV_NAME.test(name)) throw new InvalidOptionError('--key-env', `"${name}" is not an environment variable name`, 'names such as AZURE_OPENAI_API_KEY,APIM_SUBSCRIPTION_KEY');
+  const keyEnv = keyEnvNames(str('key-env'));
   return {
     shards: help ? 1 : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (pods)'), { max: 1000 })!,
     image: help ? '' : required('--image', str('image'), 'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1'),

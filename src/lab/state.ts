@@ -5,6 +5,7 @@ import type { LabTarget } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
 import { API_STYLES, type ApiStyle, type TargetAuth } from '../endpoint/types.ts';
 import type { AzureLabRecord } from '../../infra/azure-plan.ts';
+import type { AcaRunRecord } from '../../infra/aca-plan.ts';
 
 /**
  * `.lab/state.json`, schema version 1: what a deployed lab exposes to the bench and the
@@ -50,6 +51,8 @@ export interface LabState {
   secrets?: Record<string, string>;
   /** A lab deployed with a backends file: the file, and each backend the lab started (its mock's URL, for faults). */
   backends?: { file: string; started: Record<string, { url: string }> };
+  /** A sharded bench on Azure Container Apps jobs (`npm run dist -- run aca`): names, steps, executions (infra/aca-plan.ts). */
+  dist?: AcaRunRecord;
   /** An Azure lab: every name, resource id and finished step (infra/azure-plan.ts). */
   azure?: AzureLabRecord;
 }
@@ -105,8 +108,9 @@ function validate(value: Partial<LabState>): string | undefined {
   if (typeof value.deployment !== 'string' || typeof value.apiVersion !== 'string') return 'deployment or apiVersion missing';
   if (value.paths === null || typeof value.paths !== 'object') return 'no paths';
   // A deploy records what it started or created before its paths, so one stopped half-way stays cleanable.
-  if (Object.keys(value.paths).length === 0 && !Array.isArray(value.processes) && value.azure === undefined) return 'no paths';
-  if (value.target === 'azure' && (typeof value.azure?.resourceGroup !== 'string' || typeof value.azure.labId !== 'string' || typeof value.azure.steps !== 'object')) return 'the azure record is incomplete';
+  if (Object.keys(value.paths).length === 0 && !Array.isArray(value.processes) && value.azure === undefined && value.dist === undefined) return 'no paths';
+  // A state that holds only a dist run (npm run dist -- run aca) has no Azure lab record.
+  if (value.target === 'azure' && (value.azure !== undefined || value.dist === undefined) && (typeof value.azure?.resourceGroup !== 'string' || typeof value.azure.labId !== 'string' || typeof value.azure.steps !== 'object')) return 'the azure record is incomplete';
   for (const [name, path] of Object.entries(value.paths)) {
     if (typeof path?.baseUrl !== 'string' || !API_STYLES.includes(path.apiStyle) || typeof path.auth?.kind !== 'string') return `path "${name}" is incomplete`;
   }

@@ -89,6 +89,8 @@ export class FakeArm {
   /** The API policy and diagnostics a deployed service returns (set by tests). */
   diagnostics: Array<Record<string, unknown>> = [];
   tokensIssued = 0;
+  /** More resource providers (test/helpers/fake-aca.ts): asked first, for paths under the subscription; undefined passes on. */
+  readonly extensions: Array<(request: Request, rest: string, body: Record<string, unknown>) => Response | undefined | Promise<Response | undefined>> = [];
   private readonly faults: Fault[] = [];
   private readonly operations = new Map<string, Operation>();
   private nextOperation = 1;
@@ -118,6 +120,11 @@ export class FakeArm {
     this.server.close();
   }
 
+  /** Adds request handlers to the fake's server (a data plane, such as Azure Files). */
+  use(...handlers: Parameters<SetupServer['use']>): void {
+    this.server.use(...handlers);
+  }
+
   /** Makes the next `times` requests matching method and path fail (path: a regex on the lower-cased path). */
   inject(method: string, path: RegExp, response: FaultResponse, times = 1): void {
     this.faults.push({ method, path, response, remaining: times });
@@ -130,6 +137,11 @@ export class FakeArm {
 
   resourceGroup(name: string): Resource | undefined {
     return this.resources.get(this.rgKey(name));
+  }
+
+  /** Counts a creation (a PUT while absent), as the built-in providers do. */
+  countCreation(key: string): void {
+    this.created(key);
   }
 
   /** Puts a resource group there, as if someone else had made it. */
@@ -167,6 +179,10 @@ export class FakeArm {
     if (!path.startsWith(sub)) return error(404, 'SubscriptionNotFound', `The subscription '${path.split('/')[2]}' could not be found.`);
     const rest = path.slice(sub.length);
     let m: RegExpExecArray | null;
+    for (const extension of this.extensions) {
+      const answered = await extension(request, rest, body);
+      if (answered) return answered;
+    }
 
     if ((m = /^\/providers\/fake\.operations\/operations\/(\d+)$/.exec(rest))) return this.pollOperation(m[1]!);
     if ((m = /^\/providers\/fake\.operations\/locations\/(\d+)$/.exec(rest))) return this.pollLocation(m[1]!);
