@@ -5,6 +5,8 @@ import type { MockStats, RequestRecord } from './recorder.ts';
 
 export const DEFAULT_STALL_MS = 5_000;
 export const DEFAULT_KEEPALIVE_MS = 1_000;
+/** Frames joined into one write at most (about 20–40 KB of chat frames). */
+const MAX_BATCH_FRAMES = 48;
 /** Gap between the two writes of a split multibyte character. */
 const SPLIT_WRITE_GAP_MS = 5;
 const KEEPALIVE_TEXT = ': keep-alive\n\n';
@@ -175,15 +177,25 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
     else if (outcome === 'disconnected') stats.streamsDisconnected++;
   };
 
+  // Frames due together (a burst, or a stream with no delays) leave in one write: each write
+  // of a chunked response costs four buffered pieces and its share of a writev, which at
+  // thousands of frames per second was the mock's largest cost. A frame alone goes as before.
+  let batch: string[] = [];
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    sink.write(batch.length === 1 ? batch[0]! : batch.join(''));
+    batch = [];
+  };
   const emit = (event: ScheduledEvent, dueMs: number, nowMs: number): boolean => {
     if (event.isComment) {
-      sink.write(event.text);
+      batch.push(event.text);
       return true;
     }
     const text = options.stamp ? formatStampLine(startNs + BigInt(Math.round((nowMs - startMs) * 1e6)), seq++, Math.round((dueMs - startMs) * 1000)) + event.text : event.text;
     stats.recordLatenessNs((nowMs - dueMs) * 1e6);
     record.framesEmitted++;
     if (event.splitUtf8) {
+      flush();
       const bytes = Buffer.from(text, 'utf8');
       const cut = splitPoint(bytes);
       sink.write(bytes.subarray(0, cut));
@@ -194,7 +206,9 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
       }, SPLIT_WRITE_GAP_MS);
       return false;
     }
-    sink.write(text);
+    batch.push(text);
+    // Bounded, so a stream with no delays still leaves in socket-sized writes, not one huge string.
+    if (batch.length >= MAX_BATCH_FRAMES) flush();
     return true;
   };
 
@@ -202,6 +216,7 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
     timer = undefined;
     while (!isFinished && !pending.done) {
       if (disconnectAfter !== undefined && record.framesEmitted >= disconnectAfter) {
+        flush();
         finish('disconnected');
         sink.error(new Error('mock fault: disconnect-after'));
         return;
@@ -213,12 +228,14 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
       // Node timers have 1 ms granularity: a frame due within the next 0.5 ms goes now
       // rather than a whole timer tick late.
       if (waitMs > 0.5) {
+        flush();
         timer = setTimeout(pump, Math.floor(waitMs));
         return;
       }
       pending = events.next();
       if (!emit(event, dueMs, nowMs)) return;
     }
+    flush();
     if (!isFinished) {
       finish('completed');
       sink.close();

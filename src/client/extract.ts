@@ -93,6 +93,9 @@ export function extractJsonBody(api: ApiKind, body: Json): Extracted {
 export function applyExtracted(tl: Timeline, extracted: Extracted, atMs: number): void {
   if (extracted.content !== undefined) {
     tl.text += extracted.content;
+    // Appending makes a rope of every delta (about 60 bytes each); reading one character
+    // flattens it into one string, so an in-flight stream holds its text, not its history.
+    if ((tl.contentArrivalsMs.length & 15) === 15) void tl.text.charCodeAt(0);
     tl.contentArrivalsMs.push(atMs);
     tl.firstContentMs ??= atMs;
     tl.lastContentMs = atMs;

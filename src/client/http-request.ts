@@ -80,9 +80,9 @@ export function runHttpRequest(spec: HttpRequestSpec, options: HttpRequestOption
     };
     const onAbort = (): void => fail('aborted', 'aborted by the run');
 
-    const url = new URL(spec.url);
-    const transport = url.protocol === 'https:' ? https : http;
-    const req = transport.request(url, {
+    // Only the scheme is needed once the request is made: no URL object kept per stream.
+    const isHttps = spec.url.startsWith('https:');
+    const req = (isHttps ? https : http).request(spec.url, {
       method: 'POST',
       agent: options.agent,
       headers: {
@@ -100,7 +100,7 @@ export function runHttpRequest(spec: HttpRequestSpec, options: HttpRequestOption
     req.on('socket', (socket) => {
       if ((socket as { connecting?: boolean }).connecting) {
         armPhase('timeout_connect', timeouts.connectMs, 'connection');
-        socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+        socket.once(isHttps ? 'secureConnect' : 'connect', () => {
           tl.connectedMs = now();
           armPhase('timeout_headers', timeouts.headersMs, 'response headers');
         });

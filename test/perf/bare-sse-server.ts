@@ -3,7 +3,8 @@
  * do. Plain node:http; each frame is a precomputed chat-chunk prefix and suffix around
  * JSON.stringify(token) (a real emitter must at least vary the token); per-stream
  * setTimeout pacing with the same rule as the mock's emitter (a frame due within 0.5 ms
- * goes now); lateness recorded the same way. No msw, no web streams, no object per frame.
+ * goes now); frames due together leave in one write (at most 48), as the mock's do; lateness
+ * recorded the same way. No msw, no web streams, no object per frame.
  */
 import { createServer } from 'node:http';
 import hdr from 'hdr-histogram-js';
@@ -21,6 +22,12 @@ const lateness = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 6
 let framesEmitted = 0;
 
 const server = createServer((req, res) => {
+  if (req.method === 'POST' && req.url?.startsWith('/_mock/reset')) {
+    lateness.reset();
+    framesEmitted = 0;
+    res.writeHead(204).end();
+    return;
+  }
   if (req.method === 'GET' && req.url?.startsWith('/_mock/stats')) {
     const ms = (us: number) => Math.round(us) / 1000;
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -39,19 +46,27 @@ const server = createServer((req, res) => {
     let timer: NodeJS.Timeout | undefined;
     res.on('close', () => clearTimeout(timer));
     const pump = (): void => {
+      let batch = '';
+      let batched = 0;
       while (i < tokens) {
         const dueNs = startNs + BigInt(Math.round((ttftMs + i * itlMs) * 1e6));
         const waitMs = Number(dueNs - process.hrtime.bigint()) / 1e6;
         if (waitMs > 0.5) {
+          if (batch !== '') res.write(batch);
           timer = setTimeout(pump, Math.floor(waitMs));
           return;
         }
-        res.write(frame(i));
+        batch += frame(i);
         framesEmitted++;
         lateness.recordValue(Math.max(1, Math.round(Number(process.hrtime.bigint() - dueNs) / 1000)));
         i++;
+        if (++batched === 48) {
+          res.write(batch);
+          batch = '';
+          batched = 0;
+        }
       }
-      res.end(DONE);
+      res.end(batch + DONE);
     };
     pump();
   });
