@@ -23,27 +23,32 @@ export interface AcaExecution {
   startAt: string;
 }
 
-/**
- * A sharded bench on Azure Container Apps jobs, as the lab state records it under `dist`:
- * every name fixed when planned (a re-run reuses them and creates nothing twice), which
- * provisioning steps finished, and each shard's execution. Keys are never in it: the jobs hold
- * them as Container Apps secrets, read from the environment when the job is created.
- */
-export interface AcaRunRecord {
-  engine: 'aca';
-  distId: string;
+/** What a run is planned from (the `dist run aca` flags that must match on a re-run). */
+export interface AcaPlanInput {
   subscriptionId: string;
-  resourceGroup: string;
   runId: string;
   shards: number;
   image: string;
   /** The bench flags every shard runs (the engine adds --shards, --run-id, --start-at, --out). */
   benchArgs: string[];
-  /** Names of the environment variables that became secrets (never their values). */
+  /** Names of the environment variables that become secrets (never their values). */
   keyEnv: string[];
   cpu: number;
   memory: string;
   replicaTimeoutS: number;
+  regions: string[];
+}
+
+/**
+ * A sharded bench on Azure Container Apps jobs, as the lab state records it under `dist`:
+ * the plan, every name fixed when planned (a re-run reuses them and creates nothing twice),
+ * which provisioning steps finished, and each shard's execution. Keys are never in it: the
+ * jobs hold them as Container Apps secrets, read from the environment when the job is created.
+ */
+export interface AcaRunRecord extends Omit<AcaPlanInput, 'regions'> {
+  engine: 'aca';
+  distId: string;
+  resourceGroup: string;
   regions: AcaRegion[];
   /** Provisioning steps done: `resource-group`, `<location>:storage`, `<location>:environment`, `<location>:job`. */
   done: string[];
@@ -56,34 +61,14 @@ export const DIST_TAG = 'apim-streaming-lab-dist';
 /** The file share (and the environment storage that mounts it) shards write into, mounted at RESULTS_DIR. */
 export const RESULTS_SHARE = 'results';
 
-export interface AcaPlanInput {
-  subscriptionId: string;
-  runId: string;
-  shards: number;
-  image: string;
-  benchArgs: string[];
-  keyEnv: string[];
-  cpu: number;
-  memory: string;
-  replicaTimeoutS: number;
-  regions: string[];
-}
 
 /** A fresh record: names from a new id (`sl` + 7 characters, as the lab's), one environment per region. */
 export function planAcaRun(input: AcaPlanInput, distId = newLabId()): AcaRunRecord {
   return {
+    ...input,
     engine: 'aca',
     distId,
-    subscriptionId: input.subscriptionId,
     resourceGroup: `rg-streamlab-dist-${distId}`,
-    runId: input.runId,
-    shards: input.shards,
-    image: input.image,
-    benchArgs: input.benchArgs,
-    keyEnv: input.keyEnv,
-    cpu: input.cpu,
-    memory: input.memory,
-    replicaTimeoutS: input.replicaTimeoutS,
     regions: input.regions.map((location, k) => ({
       location,
       environment: `cae-${distId}-${location}`.slice(0, 60),
