@@ -82,7 +82,8 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
 /**
  * The mock's own event streams write straight to the socket. Writes are not held back on
  * backpressure: the emission is paced by its schedule, so what Node buffers is bounded by
- * how far the client lags, and stamps record when each frame was handed to the socket.
+ * how far the client lags, and stamps record when each frame was emitted (frames due together
+ * are handed over in one write, in the same pass).
  */
 function emitDirectly(direct: DirectEmission, res: ServerResponse, signal: AbortSignal): void {
   const emission = direct({

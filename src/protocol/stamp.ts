@@ -5,7 +5,8 @@
  *     : emit-ns=81234567890123 seq=4 due-us=1250
  *     data: {"choices":[...]}
  *
- * `emit-ns` is `process.hrtime.bigint()` at the moment the frame was handed to the socket.
+ * `emit-ns` is `process.hrtime.bigint()` at the moment the frame was emitted (frames due
+ * together are handed to the socket in one write, in the same pass of the emitter).
  * `due-us` is when the frame's schedule planned it, in microseconds after emission started:
  * a seed reproduces it exactly, and `emit - (start + due)` is the mock's own lateness, which
  * a verifier must not blame on the gateway.
