@@ -30,7 +30,6 @@ export function acaContext(connection: ArmConnection, record: AcaRunRecord, pers
 const tags = (record: AcaRunRecord): Record<string, string> => ({ [DIST_TAG]: record.distId, 'streamlab-run-id': record.runId });
 /** A Container Apps secret name for a key variable: lower case, digits and dashes. */
 export const secretNameOf = (envName: string): string => `key-${envName.toLowerCase().replace(/_/g, '-')}`;
-const lro = (context: AcaContext) => ({ ...(context.connection.pollIntervalMs !== undefined ? { updateIntervalInMs: context.connection.pollIntervalMs } : {}), ...(context.signal ? { abortSignal: context.signal } : {}) });
 
 /**
  * Before anything is created: the credential, the providers (registered when they are not),
@@ -76,19 +75,19 @@ export async function provisionAca(context: AcaContext, secrets: Readonly<Record
   for (const region of record.regions) {
     await step(context, `${region.location}:storage`, `storage ${region.storageAccount} (${region.location}) with share ${region.share}`, async () => {
       const account = await clients.storage.storageAccounts
-        .create(record.resourceGroup, region.storageAccount, { location: region.location, kind: 'StorageV2', sku: { name: 'Standard_LRS' }, tags: tags(record), minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false, enableHttpsTrafficOnly: true }, lro(context))
+        .create(record.resourceGroup, region.storageAccount, { location: region.location, kind: 'StorageV2', sku: { name: 'Standard_LRS' }, tags: tags(record), minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false, enableHttpsTrafficOnly: true }, clients.lro)
         .pollUntilDone();
       await clients.storage.fileShares.create(record.resourceGroup, region.storageAccount, region.share, { shareQuota: 5 }, { abortSignal: context.signal });
       region.fileEndpoint = account.primaryEndpoints?.file ?? `https://${region.storageAccount}.file.core.windows.net/`;
     });
     await step(context, `${region.location}:environment`, `Container Apps environment ${region.environment} (${region.location})`, async () => {
-      await clients.apps.managedEnvironments.createOrUpdate(record.resourceGroup, region.environment, { location: region.location, tags: tags(record) }, lro(context)).pollUntilDone();
+      await clients.apps.managedEnvironments.createOrUpdate(record.resourceGroup, region.environment, { location: region.location, tags: tags(record) }, clients.lro).pollUntilDone();
       const accountKey = await storageKey(context, region);
       await clients.apps.managedEnvironmentsStorages.createOrUpdate(record.resourceGroup, region.environment, RESULTS_SHARE, { properties: { azureFile: { accountName: region.storageAccount, accountKey, shareName: region.share, accessMode: 'ReadWrite' } } }, { abortSignal: context.signal });
     });
     await step(context, `${region.location}:job`, `job ${region.job} (${region.location})`, async () => {
       const environment = await clients.apps.managedEnvironments.get(record.resourceGroup, region.environment, { abortSignal: context.signal });
-      await clients.apps.jobs.createOrUpdate(record.resourceGroup, region.job, jobBody(record, region, environment.id!, secrets), lro(context)).pollUntilDone();
+      await clients.apps.jobs.createOrUpdate(record.resourceGroup, region.job, jobBody(record, region, environment.id!, secrets), clients.lro).pollUntilDone();
     });
   }
 }
@@ -143,7 +142,7 @@ export async function startShards(context: AcaContext, startAt: Date): Promise<n
     if (previous !== undefined && previous.status !== 'Failed' && previous.status !== 'Stopped' && previous.status !== 'Degraded') continue;
     const region = regionOfShard(record, shard);
     const container = shardContainer(record, [{ name: 'SHARD_INDEX', value: String(shard) }], startAt.toISOString());
-    const execution = await clients.apps.jobs.start(record.resourceGroup, region.job, { template: { containers: [container] }, ...lro(context) }).pollUntilDone();
+    const execution = await clients.apps.jobs.start(record.resourceGroup, region.job, { template: { containers: [container] }, ...clients.lro }).pollUntilDone();
     if (execution.name === undefined) throw new Error(`job ${region.job} started an execution without a name`);
     record.executions[String(shard)] = { region: region.location, name: execution.name, status: 'Running', failed: previous ? [...previous.failed, previous.name] : [], startAt: startAt.toISOString() };
     context.persist();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AzureDeployFlags } from '../src/config/lab-options.ts';
-import { parseBackends, provisionedBackends, type BackendEntry } from '../src/protocol/index.ts';
+import { provisionedBackends, type BackendEntry } from '../src/protocol/index.ts';
 
 
 export const DEPLOY_STEP_IDS = [
@@ -98,8 +98,8 @@ export function planAzureLab(request: AzureDeployFlags): AzureLabRecord {
 
 /** Which account plays each backend the file leaves to the lab: the lab's own first, then `<account>-b2`, `-b3`, … */
 function planBackends(backends: NonNullable<AzureDeployFlags['backends']>, account: string): AzureBackendsPlan {
-  const names = provisionedBackends(parseBackends(backends.entries));
-  return { file: backends.file, entries: backends.entries, accounts: Object.fromEntries(names.map((name, i) => [name, i === 0 ? account : `${account}-b${i + 1}`])) };
+  const names = provisionedBackends(backends.table);
+  return { file: backends.file, entries: backends.table.entries, accounts: Object.fromEntries(names.map((name, i) => [name, i === 0 ? account : `${account}-b${i + 1}`])) };
 }
 
 /** The Azure OpenAI accounts the lab creates besides its own (one per extra backend). */

@@ -46,8 +46,11 @@ const tags = (record: AzureLabRecord): Record<string, string> => ({ [LAB_TAG]: r
 
 /** The account's endpoint as the backend and the API reach it: `https://{sub}.openai.azure.com/openai`. */
 function openaiServiceUrl(context: StepContext): string {
-  return `${output(context, 'openai-account', 'endpoint').replace(/\/+$/, '')}/openai`;
+  return serviceUrlOf(output(context, 'openai-account', 'endpoint'));
 }
+
+/** An account endpoint with the API's `/openai` suffix. */
+const serviceUrlOf = (endpoint: string): string => `${endpoint.replace(/\/+$/, '')}/openai`;
 
 async function grantOpenAiUser(context: StepContext, principalId: string, principalType: Caller['principalType'], account = context.record.openaiAccount): Promise<StepRecord> {
   const { record, clients } = context;
@@ -112,7 +115,7 @@ function backendBody(context: StepContext, entry: BackendEntry): BackendContract
   if (properties.type === 'Pool') return { ...common, typePropertiesType: 'Pool', pool: { services: properties.pool!.services.map((s) => ({ id: s.id, priority: s.priority, weight: s.weight })) } };
   const account = context.record.backends?.accounts[entry.name];
   const endpoint = account === undefined ? undefined : account === context.record.openaiAccount ? output(context, 'openai-account', 'endpoint') : output(context, 'backend-accounts', `endpoint.${entry.name}`);
-  const url = properties.url ?? `${endpoint!.replace(/\/+$/, '')}/openai`;
+  const url = properties.url ?? serviceUrlOf(endpoint!);
   return { ...common, typePropertiesType: 'Single', url, protocol: properties.protocol ?? 'http', ...(properties.circuitBreaker ? { circuitBreaker: properties.circuitBreaker } : {}) };
 }
 

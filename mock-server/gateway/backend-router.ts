@@ -113,7 +113,7 @@ export class BackendRouter {
  * `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. APIM
  * documents this header only, so Azure OpenAI's `retry-after-ms` is not read.
  */
-export function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
+function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
   const raw = headers['retry-after'];
   if (raw === undefined || raw === '') return undefined;
   const seconds = Number(raw);

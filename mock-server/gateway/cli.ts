@@ -1,5 +1,5 @@
 import { InvalidOptionError, isLabError } from '../../src/errors.ts';
-import { BackendsFileError, readBackendsFile, type BackendTable } from '../../src/protocol/index.ts';
+import { BACKENDS_FILE_SHAPE, BackendsFileError, readBackendsFile, type BackendTable } from '../../src/protocol/index.ts';
 import { httpUrl, parseFlags, positiveNumber, required } from '../../src/flags.ts';
 import { closeOnSignal } from '../until-signal.ts';
 import { loadGatewayPolicy } from './policy.ts';
@@ -83,7 +83,7 @@ function readBackends(file: string): BackendTable {
   try {
     return readBackendsFile(file);
   } catch (error) {
-    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, 'a JSON array of APIM backend resources, each { "name", "properties" } (docs/gateway.md)');
+    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, BACKENDS_FILE_SHAPE);
     throw error;
   }
 }

@@ -34,7 +34,7 @@ export interface ProxyConfig {
 const headerValue = (value: string | string[] | number | undefined): string | null => (value === undefined ? null : String(Array.isArray(value) ? value[0] : value));
 
 /** The API's URL suffix: APIM serves the lab's API at `/openai`, nothing else. */
-export const API_PREFIX = '/openai/';
+const API_PREFIX = '/openai/';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
 /** Only used to parse request targets; the gateway forwards to its backends' URLs only. */
 const PARSE_BASE = 'http://gateway.invalid';

@@ -111,7 +111,8 @@ function resolveBackends(options: GatewayOptions): { router: BackendRouter; back
     if (!table.singles.has(name)) throw new InvalidOptionError('--backend-url', `"${name}" is not a single backend of the backends file`, [...table.singles.keys()].join(', '));
   }
   const router = new BackendRouter(table, urls, options.now);
-  let backendId = policy.backendId ?? (router.has(LAB_BACKEND_ID) ? LAB_BACKEND_ID : [...table.pools.keys(), ...table.singles.keys()][0]!);
+  const names = [...table.pools.keys(), ...table.singles.keys()];
+  let backendId = policy.backendId ?? (router.has(LAB_BACKEND_ID) ? LAB_BACKEND_ID : names[0]!);
   if (policy.backendBaseUrl !== undefined) {
     const origin = new URL(policy.backendBaseUrl, [...urls.values()][0]).origin;
     const named = [...urls].find(([, url]) => url.origin === origin)?.[0];
@@ -119,7 +120,7 @@ function resolveBackends(options: GatewayOptions): { router: BackendRouter; back
     backendId = named;
   }
   if (!router.has(backendId)) {
-    throw new InvalidOptionError('--policy', `"${policy.file}" sets backend-id "${backendId}", and the local gateway has only ${[...table.pools.keys(), ...table.singles.keys()].map((n) => `"${n}"`).join(', ')}`, `backend-id="${[...table.pools.keys(), ...table.singles.keys()][0]}", or a backends file (--backends) that defines it`);
+    throw new InvalidOptionError('--policy', `"${policy.file}" sets backend-id "${backendId}", and the local gateway has only ${names.map((n) => `"${n}"`).join(', ')}`, `backend-id="${names[0]}", or a backends file (--backends) that defines it`);
   }
   return { router, backendId };
 }

@@ -1,9 +1,8 @@
 import { InvalidOptionError } from '../errors.ts';
 import { durationMs, oneOf, parseCommandLine, positiveNumber, required } from '../flags.ts';
-import { AZURE_DEFAULTS } from './lab-options.ts';
+import { AZURE_DEFAULTS, subscriptionFlag } from './lab-options.ts';
 import { TARGET_DEFAULTS } from './target-flags.ts';
 
-const AZURE_DEFAULT_LOCATION = AZURE_DEFAULTS.location;
 
 /** `npm run dist -- render k8s …`: a sharded bench as a Kubernetes Indexed Job. */
 export interface RenderK8sOptions {
@@ -90,7 +89,6 @@ export interface RunAcaOptions {
 
 export const RUN_ACA_DEFAULTS = { startDelayMs: 90_000, cpu: 1, memory: '2Gi', replicaTimeoutS: 3600, out: 'reports' };
 const REGION = /^[a-z][a-z0-9]{2,30}$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ACA_CPU = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 3, 4];
 
 export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.ProcessEnv, now = new Date()): RunAcaOptions {
@@ -104,11 +102,10 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
   const help = values['help'] === true;
   const runId = str('run-id') ?? defaultRunId(now);
   if (!RUN_ID.test(runId)) throw new InvalidOptionError('--run-id', `"${runId}" cannot name the results folder and tags`, 'lower-case letters, digits and dashes, up to 42');
-  const regions = (str('regions') ?? str('location') ?? AZURE_DEFAULT_LOCATION).split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const regions = (str('regions') ?? str('location') ?? AZURE_DEFAULTS.location).split(',').map((r) => r.trim()).filter((r) => r !== '');
   for (const region of regions) if (!REGION.test(region)) throw new InvalidOptionError('--regions', `"${region}" is not a region name`, 'region names such as swedencentral,eastus2');
   if (new Set(regions).size !== regions.length) throw new InvalidOptionError('--regions', 'a region is named twice', 'distinct region names');
-  const subscriptionId = str('subscription') ?? env['AZURE_SUBSCRIPTION_ID'] ?? '';
-  if (!help && !GUID.test(subscriptionId)) throw new InvalidOptionError('--subscription', subscriptionId === '' ? 'no subscription given and AZURE_SUBSCRIPTION_ID is not set' : `"${subscriptionId}" is not a subscription id`, 'a subscription id (GUID), or AZURE_SUBSCRIPTION_ID in the environment');
+  const subscriptionId = help ? '' : subscriptionFlag(str('subscription'), env);
   const keyEnv = keyEnvNames(str('key-env'));
   if (!help) for (const name of keyEnv) if (!env[name]) throw new InvalidOptionError('--key-env', `${name} is not set in this environment, so its value cannot become the jobs' secret`, `export ${name} first, or name other variables with --key-env`);
   const cpu = positiveNumber('--cpu', str('cpu'), { integer: false, min: 0.25, max: 4 }) ?? RUN_ACA_DEFAULTS.cpu;

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.ts';
-import { BackendsFileError, readBackendsFile, type BackendEntry } from '../protocol/index.ts';
+import { BACKENDS_FILE_SHAPE, BackendsFileError, readBackendsFile, type BackendTable } from '../protocol/index.ts';
 import { oneOf, parseCommandLine, parseFlags, positiveNumber } from '../flags.ts';
 import { BENCH_DEFAULTS } from './bench-options.ts';
 import type { SearchSource } from '../endpoint/types.ts';
@@ -44,7 +44,7 @@ export interface AzureDeployFlags {
   publisherEmail: string;
   localAuth: boolean;
   /** `--backends FILE`: APIM backends (pool, circuit breakers) to create, each file-less backend on its own account. */
-  backends?: { file: string; entries: BackendEntry[] } | undefined;
+  backends?: BackendsFlag | undefined;
 }
 
 /** `npm run lab:cleanup` options. */
@@ -151,11 +151,17 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
   };
 }
 
-function resolveAzureFlags(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): AzureDeployFlags {
-  const text = (flag: string): string | undefined => values[flag] as string | undefined;
-  const subscriptionId = text('subscription') ?? env['AZURE_SUBSCRIPTION_ID'];
+/** `--subscription ID`, else AZURE_SUBSCRIPTION_ID: a subscription id (GUID), for every command that reaches ARM. */
+export function subscriptionFlag(raw: string | undefined, env: NodeJS.ProcessEnv): string {
+  const subscriptionId = raw ?? env['AZURE_SUBSCRIPTION_ID'];
   if (subscriptionId === undefined || subscriptionId === '') throw new InvalidOptionError('--subscription', 'no subscription given and AZURE_SUBSCRIPTION_ID is not set', 'a subscription id (GUID), or AZURE_SUBSCRIPTION_ID in the environment');
   if (!GUID.test(subscriptionId)) throw new InvalidOptionError('--subscription', `"${subscriptionId}" is not a subscription id`, 'a GUID such as 00000000-0000-0000-0000-000000000000');
+  return subscriptionId;
+}
+
+function resolveAzureFlags(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): AzureDeployFlags {
+  const text = (flag: string): string | undefined => values[flag] as string | undefined;
+  const subscriptionId = subscriptionFlag(text('subscription'), env);
   const labId = text('lab-id');
   if (labId !== undefined && !LAB_ID.test(labId)) throw new InvalidOptionError('--lab-id', `"${labId}" cannot name Azure resources`, '3–12 lower-case letters and digits, starting with a letter');
   const location = text('location') ?? AZURE_DEFAULTS.location;
@@ -181,12 +187,18 @@ function resolveAzureFlags(values: Record<string, string | boolean | undefined>,
   };
 }
 
-/** `--backends FILE` read and checked as ARM would take it; the entries go into the plan as written. */
-export function readBackendsFlag(file: string): { file: string; entries: BackendEntry[] } {
+/** A `--backends FILE`, read and checked once. */
+export interface BackendsFlag {
+  file: string;
+  table: BackendTable;
+}
+
+/** `--backends FILE` read and checked as ARM would take it; a file APIM would refuse is a usage error. */
+export function readBackendsFlag(file: string): BackendsFlag {
   try {
-    return { file, entries: readBackendsFile(file).entries };
+    return { file, table: readBackendsFile(file) };
   } catch (error) {
-    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, 'a JSON array of APIM backend resources, each { "name", "properties" } (docs/gateway.md)');
+    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, BACKENDS_FILE_SHAPE);
     throw error;
   }
 }

@@ -9,7 +9,7 @@ import { TARGET_DEFAULTS } from '../config/target-flags.ts';
 import { isAlive, isSameProcess } from './process-identity.ts';
 import { spawnServer, type StartedServer } from './spawn-server.ts';
 import { readLabState, removeLabState, writeLabState, type LabProcess, type LabState } from './state.ts';
-import { parseBackends, provisionedBackends } from '../protocol/index.ts';
+import { provisionedBackends } from '../protocol/index.ts';
 
 export const LAB_POLICIES = ['streaming', 'buffered'] as const;
 
@@ -41,8 +41,6 @@ export interface LocalDeployOptions {
 /** The state's path to one backend's mock: `backend-<name>`. */
 export const backendPath = (name: string): string => `backend-${name}`;
 
-
-
 export type DeployOutcome = { kind: 'deployed'; state: LabState; ignored: string[]; staleNote: string | undefined } | { kind: 'already-up'; state: LabState };
 
 /** The policy file for `--policy`: a lab policy by name, or an existing file. */
@@ -66,7 +64,7 @@ export function isLabRunning(state: LabState): boolean {
 export async function deployLocal(options: LocalDeployOptions, signal?: AbortSignal): Promise<DeployOutcome> {
   const policyFile = resolvePolicyFile(options.policy);
   const backendsFile = options.backends ? resolve(options.backends.file) : undefined;
-  const table = backendsFile ? parseBackends(readBackendsFlag(backendsFile).entries) : undefined;
+  const table = backendsFile ? readBackendsFlag(backendsFile).table : undefined;
   const mocked = table ? provisionedBackends(table) : [];
   for (const name of Object.keys(options.backends?.backendMockArgs ?? {})) {
     if (!mocked.includes(name)) throw new InvalidOptionError('--backends', `mock settings are given for "${name}", which is not a backend of ${backendsFile} the lab starts`, mocked.join(', ') || 'a single backend without url');

@@ -96,6 +96,9 @@ export class BackendsFileError extends Error {
   }
 }
 
+/** What `--backends` takes, for the flag errors of every CLI that reads the file. */
+export const BACKENDS_FILE_SHAPE = 'a JSON array of APIM backend resources, each { "name", "properties" } (docs/gateway.md)';
+
 /** APIM allows at most 30 backends in a pool. */
 export const MAX_POOL_SERVICES = 30;
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,78}[A-Za-z0-9])?$/;

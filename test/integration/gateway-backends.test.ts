@@ -80,6 +80,8 @@ async function stream(gateway: Gateway, log: GatewayLogEntry[]): Promise<{ statu
 
 const pool = (services: Array<{ id: string; priority?: number; weight?: number }>): BackendEntry => ({ name: 'openai-backend', properties: { type: 'Pool', pool: { services } } });
 const single = (name: string, extra: Record<string, unknown> = {}): BackendEntry => ({ name, properties: { protocol: 'http', ...extra } });
+/** `a` at priority 1, `b` behind it, each with the properties given (a breaker, say). */
+const primaryFirst = (a: Record<string, unknown> = {}, b: Record<string, unknown> = {}): BackendEntry[] => [single('a', a), single('b', b), pool([{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }])];
 const route = (entry: GatewayLogEntry): string => entry.attempts.map((a) => `${a.backend ?? '-'}:${a.status ?? 'none'}`).join(' ');
 
 describe('local gateway: APIM backends (pools, circuit breakers, retry)', { timeout: 30_000 }, () => {
@@ -103,7 +105,7 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
 
   it('a 429 before any byte trips the primary and the retry lands on the secondary; later requests skip it until the trip ends (fake clock)', async () => {
     const clock = { now: 1_000_000 };
-    const { gateway, log } = await start([single('a', { circuitBreaker: breaker('PT30S', false) }), single('b'), pool([{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }])], RETRY_POLICY, clock);
+    const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT30S', false) }), RETRY_POLICY, clock);
     try {
       await setFault(mocks.a, '429=1000');
       const spilled = await stream(gateway, log);
@@ -127,7 +129,7 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
 
   it('acceptRetryAfter trips for as long as the backend\'s Retry-After says, not tripDuration', async () => {
     const clock = { now: 5_000_000 };
-    const { gateway, log } = await start([single('a', { circuitBreaker: breaker('PT1M', true) }), single('b'), pool([{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }])], RETRY_POLICY, clock);
+    const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT1M', true) }), RETRY_POLICY, clock);
     try {
       await setFault(mocks.a, '429=5000');
       expect(route((await stream(gateway, log)).entry)).toBe('a:429 b:200');
@@ -142,7 +144,7 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
   });
 
   it('a stream the primary drops after its first frames is not retried: the client sees the cut, the secondary sees nothing', async () => {
-    const { gateway, log } = await start([single('a', { circuitBreaker: breaker('PT1M', true) }), single('b'), pool([{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }])], RETRY_POLICY);
+    const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT1M', true) }), RETRY_POLICY);
     try {
       await setFault(mocks.a, 'disconnect-after=3');
       const cut = await stream(gateway, log);
@@ -159,7 +161,7 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
   });
 
   it('every backend tripped: 503 at once with APIM\'s message, without reaching any backend', async () => {
-    const { gateway, log } = await start([single('a', { circuitBreaker: breaker('PT1M', false) }), single('b', { circuitBreaker: breaker('PT1M', false) }), pool([{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }])], RETRY_POLICY);
+    const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT1M', false) }, { circuitBreaker: breaker('PT1M', false) }), RETRY_POLICY);
     try {
       await setFault(mocks.a, '429=1000');
       await setFault(mocks.b, '429=1000');
