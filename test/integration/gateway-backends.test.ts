@@ -3,7 +3,9 @@ import { loadGatewayPolicy } from '../../mock-server/gateway/policy.ts';
 import { createGateway, type Gateway } from '../../mock-server/gateway/server.ts';
 import type { MockServer } from '../../mock-server/server.ts';
 import { parseBackends, type BackendEntry, type GatewayLogEntry } from '../../src/protocol/index.ts';
+import { pairedShift, shiftVerdict } from '../../src/metrics/paired-shift.ts';
 import { policyFile, policyXml } from '../helpers/gateway.ts';
+import { mockTarget, requestOnce, scenario } from '../helpers/bench.ts';
 import { API_VERSION, startFastMock, TEST_KEY, USER_MESSAGES } from '../helpers/mock.ts';
 
 const CHAT = `/openai/deployments/gpt-4o-mini/chat/completions?api-version=${API_VERSION}`;
@@ -122,6 +124,35 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
       clock.now += 2_000;
       expect(route((await stream(gateway, log)).entry)).toBe('a:200');
       expect(gateway.stats.retried).toBe(1);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('the spill-over cost the failover lab reports brackets a known delay: a primary that refuses after 40 ms costs at least 40 ms, paired against the secondary straight', async () => {
+    const clock = { now: 9_000_000 };
+    const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT1M', false) }), RETRY_POLICY, clock);
+    try {
+      await setFault(mocks.a, '429=1000,slow-headers=40');
+      const straight = mockTarget(mocks.b);
+      const through = { ...straight, label: 'gateway', baseUrl: gateway.url };
+      const differences: number[] = [];
+      // One untimed round first: a cold first request (JIT, a new connection) is not what is measured.
+      for (let round = -1; round < 10; round++) {
+        // A new minute on the breaker's clock: every round meets the refusal, not the open breaker.
+        clock.now += 120_000;
+        const headers = { 'x-mock-seed': String(500 + round) };
+        const direct = await requestOnce(scenario(mocks.b, 'chat', { target: straight }), {}, headers);
+        const spilled = await requestOnce(scenario(mocks.b, 'chat', { target: through }), {}, headers);
+        expect(route(log.at(-1)!)).toBe('a:429 b:200');
+        if (round >= 0) differences.push(spilled.firstContentMs! - direct.firstContentMs!);
+      }
+      const shift = pairedShift(differences)!;
+      // The truth is 40 ms plus the refusal's own round trip and the relay: at least 40, not much more.
+      expect(shiftVerdict(shift)).toBe('adds');
+      expect(shift.high).toBeGreaterThanOrEqual(40);
+      expect(shift.estimate).toBeGreaterThanOrEqual(40);
+      expect(shift.estimate).toBeLessThan(70);
     } finally {
       await gateway.close();
     }
