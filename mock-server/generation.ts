@@ -12,7 +12,7 @@ export interface Generation {
   /** Content tokens, one per content frame. */
   tokens: string[];
   /** Release time of each token, ms after the response started. */
-  tokenTimesMs: number[];
+  tokenTimesMs: Float64Array;
   finishReason: 'stop' | 'length';
   promptTokens: number;
   includeUsage: boolean;
@@ -77,9 +77,10 @@ export function planGeneration(input: GenerationInput): Generation {
 }
 
 function hex(prng: Prng, length: number): string {
-  let out = '';
-  for (let i = 0; i < length; i++) out += '0123456789abcdef'[prng.int(16)];
-  return out;
+  const chars = new Array<string>(length);
+  for (let i = 0; i < length; i++) chars[i] = '0123456789abcdef'[prng.int(16)]!;
+  // One flat string: `+=` per character would keep a rope of `length` pieces for the stream's life.
+  return chars.join('');
 }
 
 /** When the last content token is released (or TTFT for an empty answer). */

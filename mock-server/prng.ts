@@ -35,9 +35,10 @@ export function createPrng(seed: number): Prng {
       return mean + stdDev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     },
     alnum(length) {
-      let out = '';
-      for (let i = 0; i < length; i++) out += ALNUM[int(ALNUM.length)];
-      return out;
+      const chars = new Array<string>(length);
+      for (let i = 0; i < length; i++) chars[i] = ALNUM[int(ALNUM.length)]!;
+      // One flat string, not a rope of `length` pieces (ids live as long as their stream).
+      return chars.join('');
     },
     alnumSlice(length) {
       pool ??= createPrng(0x5eed).alnum(ALNUM_POOL_LENGTH * 2);

@@ -9,7 +9,7 @@ import { retryDelayMs, type GatewayPolicy, type HeaderRule, type RetryRule } fro
 import { createRelay } from './relay.ts';
 import type { TokenWindow } from './token-limit.ts';
 import type { GatewayAttempt, GatewayLogEntry } from '../../src/protocol/gateway-log.ts';
-import { createStreamMeter, estimatePromptTokens, usageOf } from './usage-meter.ts';
+import type * as UsageMeter from './usage-meter.ts';
 
 export interface ProxyConfig {
   policy: GatewayPolicy;
@@ -25,7 +25,12 @@ export interface ProxyConfig {
   subscriptionKeyHeader: string;
   subscriptionKeyQuery: string;
   maxBodyBytes: number;
-  tokenWindow: TokenWindow | undefined;
+  /**
+   * The token limit's window and its meter, only where the policy has `llm-token-limit`: the
+   * meter's tokenizer holds about 30 MB of heap, which would lengthen every GC pause of a relay
+   * that never counts a token.
+   */
+  tokens: { window: TokenWindow; meter: typeof UsageMeter } | undefined;
   stats: { requests: number; forwarded: number; cancelledUpstream: number; retried: number };
   /** Called once per request when its response ends, like a line of APIM's GatewayLogs. */
   accessLog?: ((entry: GatewayLogEntry) => void) | undefined;
@@ -59,11 +64,12 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
   }
   const body = parseJsonObject(raw);
   const isStream = body?.['stream'] === true;
-  const promptTokens = config.tokenWindow ? estimatePromptTokens(body) : 0;
+  const { tokens } = config;
+  const promptTokens = tokens ? tokens.meter.estimatePromptTokens(body) : 0;
   const isPromptEstimated = isStream || config.policy.tokenLimit?.estimatePromptTokens === true;
   let remainingTokens: number | undefined;
-  if (config.tokenWindow) {
-    const admission = config.tokenWindow.admit(promptTokens, isPromptEstimated);
+  if (tokens) {
+    const admission = tokens.window.admit(promptTokens, isPromptEstimated);
     if (!admission.isAllowed) {
       return writeGatewayError(res, 429, MESSAGES.tokenLimit(admission.retryAfterSec), { [config.policy.tokenLimit!.retryAfterHeaderName]: String(admission.retryAfterSec) });
     }
@@ -178,10 +184,11 @@ function relayResponse(config: ProxyConfig, upstreamRes: IncomingMessage, res: S
   res.flushHeaders();
 
   const relay = createRelay(res, config.policy.bufferResponse, config.policy.readsResponseBody);
-  const meter = config.tokenWindow && isEventStream ? createStreamMeter() : undefined;
+  const { tokens } = config;
+  const meter = tokens && isEventStream ? tokens.meter.createStreamMeter() : undefined;
   const bridge = translates && isEventStream ? createStreamBridge({ includeUsage: ctx.includeUsage, requestedModel: ctx.requestedModel }) : undefined;
   const whole: Buffer[] = [];
-  const mustCollect = !isEventStream && (translates || config.tokenWindow !== undefined);
+  const mustCollect = !isEventStream && (translates || tokens !== undefined);
   upstreamRes.on('data', (chunk: Buffer) => {
     meter?.push(chunk);
     if (mustCollect) return void whole.push(chunk);
@@ -193,10 +200,10 @@ function relayResponse(config: ProxyConfig, upstreamRes: IncomingMessage, res: S
   });
   upstreamRes.on('end', () => {
     const collected = mustCollect ? Buffer.concat(whole).toString('utf8') : '';
-    if (meter) config.tokenWindow?.charge(meter.completionTokens());
-    else if (config.tokenWindow) {
-      const usage = usageOf(collected);
-      config.tokenWindow.charge((usage?.completionTokens ?? 0) + (ctx.isPromptEstimated ? 0 : (usage?.promptTokens ?? ctx.promptTokens)));
+    if (meter) tokens?.window.charge(meter.completionTokens());
+    else if (tokens) {
+      const usage = tokens.meter.usageOf(collected);
+      tokens.window.charge((usage?.completionTokens ?? 0) + (ctx.isPromptEstimated ? 0 : (usage?.promptTokens ?? ctx.promptTokens)));
     }
     if (bridge) relay.write(bridge.end());
     else if (mustCollect) relay.write(translates ? bridgeBody(collected, ctx.requestedModel) : collected);

@@ -57,7 +57,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     subscriptionKeyHeader: 'api-key',
     subscriptionKeyQuery: 'api-key',
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
-    tokenWindow: options.policy.tokenLimit ? new TokenWindow(options.policy.tokenLimit, undefined, options.tokenWindowMs) : undefined,
+    tokens: options.policy.tokenLimit ? { window: new TokenWindow(options.policy.tokenLimit, undefined, options.tokenWindowMs), meter: await import('./usage-meter.ts') } : undefined,
     stats: { requests: 0, forwarded: 0, cancelledUpstream: 0, retried: 0 },
     accessLog: options.accessLog,
   };

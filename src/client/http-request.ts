@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { parseStampComment, type ApiKind } from '../protocol/index.ts';
+import { parseStampComment, SseParser, type ApiKind, type SseHandler } from '../protocol/index.ts';
 import { applyExtracted, extractEvent, extractJsonBody } from './extract.ts';
 import type { OutcomeCode } from './outcome.ts';
 import { createTimeline, type Timeline } from './timeline.ts';
@@ -49,18 +48,37 @@ export function runHttpRequest(spec: HttpRequestSpec, options: HttpRequestOption
 
   return new Promise<Timeline>((resolve) => {
     let isDone = false;
-    let phaseTimer: NodeJS.Timeout | undefined;
-    let idleTimer: NodeJS.Timeout | undefined;
     let res: http.IncomingMessage | undefined;
-    const totalTimer = setTimeout(() => fail('timeout_total', `no complete answer within ${timeouts.totalMs} ms`), timeouts.totalMs);
+    // One timer per request, set for the nearest of three deadlines (the whole answer, the
+    // current phase, the quiet gap): three timers cost about 0.4 KB per in-flight stream.
+    const startMs = performance.now();
+    const totalAt = startMs + timeouts.totalMs;
+    let phaseAt = Number.POSITIVE_INFINITY;
+    let phase: { outcome: OutcomeCode; ms: number; what: string } | undefined;
+    let idleAt = Number.POSITIVE_INFINITY;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      const wait = Math.max(1, Math.ceil(Math.min(totalAt, phaseAt, idleAt) - performance.now()));
+      if (timer === undefined) timer = setTimeout(onDeadline, wait);
+      else {
+        clearTimeout(timer);
+        timer = setTimeout(onDeadline, wait);
+      }
+    };
+    const onDeadline = (): void => {
+      if (isDone) return;
+      const at = performance.now();
+      if (at >= totalAt) return fail('timeout_total', `no complete answer within ${timeouts.totalMs} ms`);
+      if (phase !== undefined && at >= phaseAt) return fail(phase.outcome, `no ${phase.what} within ${phase.ms} ms`);
+      if (at >= idleAt) return fail('timeout_idle', `quiet for more than ${timeouts.idleMs} ms`);
+      arm();
+    };
 
     const finish = (): void => {
       if (isDone) return;
       isDone = true;
       tl.endMs ??= now();
-      clearTimeout(totalTimer);
-      clearTimeout(phaseTimer);
-      clearTimeout(idleTimer);
+      clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       resolve(tl);
     };
@@ -75,10 +93,16 @@ export function runHttpRequest(spec: HttpRequestSpec, options: HttpRequestOption
       finish();
     };
     const armPhase = (outcome: OutcomeCode, ms: number, what: string): void => {
-      clearTimeout(phaseTimer);
-      phaseTimer = setTimeout(() => fail(outcome, `no ${what} within ${ms} ms`), ms);
+      phase = { outcome, ms, what };
+      phaseAt = performance.now() + ms;
+      arm();
+    };
+    const endPhase = (): void => {
+      phase = undefined;
+      phaseAt = Number.POSITIVE_INFINITY;
     };
     const onAbort = (): void => fail('aborted', 'aborted by the run');
+    arm();
 
     // Only the scheme is needed once the request is made: no URL object kept per stream.
     const isHttps = spec.url.startsWith('https:');
@@ -120,13 +144,15 @@ export function runHttpRequest(spec: HttpRequestSpec, options: HttpRequestOption
       readIds(tl, response.headers);
       const isSuccess = tl.status >= 200 && tl.status < 300;
       if (isSuccess && spec.isStream) armPhase('timeout_first_token', timeouts.firstTokenMs, 'first token');
-      else clearTimeout(phaseTimer);
-      idleTimer = setTimeout(() => fail('timeout_idle', `quiet for more than ${timeouts.idleMs} ms`), timeouts.idleMs);
+      else endPhase();
+      idleAt = performance.now() + timeouts.idleMs;
+      arm();
       response.setEncoding('utf8');
-      const onChunk = !isSuccess ? collectError(tl) : spec.isStream ? streamReader(spec.api, tl, now, options.keepFrames === true, fail, () => clearTimeout(phaseTimer)) : collectJson(spec.api, tl, now);
+      const onChunk = !isSuccess ? collectError(tl) : spec.isStream ? new StreamReader(spec.api, tl, now, options.keepFrames === true, fail, endPhase) : collectJson(spec.api, tl, now);
       response.on('data', (chunk: string) => {
         tl.firstByteMs ??= now();
-        idleTimer?.refresh();
+        // The quiet-gap deadline moves with each chunk; the timer catches up when it fires.
+        idleAt = performance.now() + timeouts.idleMs;
         onChunk.feed(chunk);
       });
       response.on('end', () => {
@@ -164,61 +190,77 @@ function readIds(tl: Timeline, headers: http.IncomingHttpHeaders): void {
   else if (retrySeconds !== undefined && Number.isFinite(Number(retrySeconds))) tl.retryAfterMs = Number(retrySeconds) * 1000;
 }
 
-function streamReader(
-  api: ApiKind,
-  tl: Timeline,
-  now: () => number,
-  keepFrames: boolean,
-  fail: (outcome: OutcomeCode, message: string) => void,
-  onFirstContent: () => void,
-): ChunkSink {
-  let arrivalMs = 0;
-  let pendingEmitNs: bigint | undefined;
-  if (keepFrames) tl.frames = [];
-  const onEvent = (event: EventSourceMessage): void => {
+/**
+ * Reads a successful stream's events into the timeline. A class (one per in-flight stream,
+ * its methods shared) with the SSE parser's handler on itself: no closures per stream.
+ */
+class StreamReader implements ChunkSink, SseHandler {
+  readonly #api: ApiKind;
+  readonly #tl: Timeline;
+  readonly #now: () => number;
+  readonly #fail: (outcome: OutcomeCode, message: string) => void;
+  readonly #onFirstContent: () => void;
+  readonly #parser: SseParser;
+  /** Arrival of the chunk being parsed: every event it completes arrived then. */
+  #arrivalMs = 0;
+  /** The stamp comment just before the next event, if any. */
+  #pendingEmitNs: bigint | undefined = undefined;
+
+  constructor(api: ApiKind, tl: Timeline, now: () => number, keepFrames: boolean, fail: (outcome: OutcomeCode, message: string) => void, onFirstContent: () => void) {
+    this.#api = api;
+    this.#tl = tl;
+    this.#now = now;
+    this.#fail = fail;
+    this.#onFirstContent = onFirstContent;
+    this.#parser = new SseParser(this);
+    if (keepFrames) tl.frames = [];
+  }
+
+  feed(chunk: string): void {
+    this.#arrivalMs = this.#now();
+    this.#parser.feed(chunk);
+  }
+
+  end(): void {
+    const tl = this.#tl;
+    if (tl.outcome === 'ok' && tl.doneMs === undefined) {
+      tl.outcome = 'protocol_missing_done';
+      tl.errorMessage = this.#api === 'responses' ? 'the stream ended without a terminal response event' : 'the stream ended without data: [DONE]';
+    }
+  }
+
+  onComment(text: string): void {
+    const stamp = parseStampComment(text);
+    if (stamp) this.#pendingEmitNs = stamp.emitNs;
+  }
+
+  onEvent(data: string, event: string | undefined): void {
+    const tl = this.#tl;
+    const arrivalMs = this.#arrivalMs;
     tl.events++;
     tl.firstEventMs ??= arrivalMs;
-    const emitMs = pendingEmitNs === undefined ? undefined : Number(pendingEmitNs - tl.intendedNs) / 1e6;
-    pendingEmitNs = undefined;
-    tl.frames?.push({ arrivalMs, ...(event.event ? { event: event.event } : {}), data: event.data, ...(emitMs !== undefined ? { emitMs } : {}) });
+    const emitMs = this.#pendingEmitNs === undefined ? undefined : Number(this.#pendingEmitNs - tl.intendedNs) / 1e6;
+    this.#pendingEmitNs = undefined;
+    tl.frames?.push({ arrivalMs, ...(event ? { event } : {}), data, ...(emitMs !== undefined ? { emitMs } : {}) });
     if (emitMs !== undefined) tl.deliveryLatencyMs.push(arrivalMs - emitMs);
-    if (event.data === '[DONE]') {
+    if (data === '[DONE]') {
       tl.doneMs = arrivalMs;
       return;
     }
-    let data: Record<string, unknown>;
+    let parsed: Record<string, unknown>;
     try {
-      data = JSON.parse(event.data) as Record<string, unknown>;
+      parsed = JSON.parse(data) as Record<string, unknown>;
     } catch {
-      fail('protocol_malformed_frame', `frame ${tl.events} is not JSON: ${event.data.slice(0, 80)}`);
+      this.#fail('protocol_malformed_frame', `frame ${tl.events} is not JSON: ${data.slice(0, 80)}`);
       return;
     }
     const hadContent = tl.firstContentMs !== undefined;
-    applyExtracted(tl, extractEvent(api, event.event, data), arrivalMs);
+    applyExtracted(tl, extractEvent(this.#api, event, parsed), arrivalMs);
     if (!hadContent && tl.firstContentMs !== undefined) {
       if (emitMs !== undefined) tl.firstContentEmitMs = emitMs;
-      onFirstContent();
+      this.#onFirstContent();
     }
-  };
-  const parser = createParser({
-    onEvent,
-    onComment(comment) {
-      const stamp = parseStampComment(comment);
-      if (stamp) pendingEmitNs = stamp.emitNs;
-    },
-  });
-  return {
-    feed(chunk) {
-      arrivalMs = now();
-      parser.feed(chunk);
-    },
-    end() {
-      if (tl.outcome === 'ok' && tl.doneMs === undefined) {
-        tl.outcome = 'protocol_missing_done';
-        tl.errorMessage = api === 'responses' ? 'the stream ended without a terminal response event' : 'the stream ended without data: [DONE]';
-      }
-    },
-  };
+  }
 }
 
 function collectJson(api: ApiKind, tl: Timeline, now: () => number): ChunkSink {

@@ -5,3 +5,4 @@ export * from './random.ts';
 export * from './policy-xml.ts';
 export * from './gateway-log.ts';
 export * from './backends.ts';
+export * from './sse-parser.ts';
