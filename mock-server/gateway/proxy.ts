@@ -1,4 +1,4 @@
-import { Agent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timingSafeEqual } from 'node:crypto';
 import { BodyTooLargeError, readBody } from '../http-adapter.ts';
@@ -8,6 +8,7 @@ import type { BackendRouter } from './backend-router.ts';
 import { retryDelayMs, type GatewayPolicy, type HeaderRule, type RetryRule } from './policy.ts';
 import { createRelay } from './relay.ts';
 import type { TokenWindow } from './token-limit.ts';
+import type { UpstreamPool, UpstreamResponse } from './upstream.ts';
 import type { GatewayAttempt, GatewayLogEntry } from '../../src/protocol/gateway-log.ts';
 import type * as UsageMeter from './usage-meter.ts';
 
@@ -45,7 +46,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 const PARSE_BASE = 'http://gateway.invalid';
 
 /** One request through the gateway: inbound policies, forward (with retry), outbound policies, relay. */
-export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleProxyRequest(config: ProxyConfig, pool: UpstreamPool, req: IncomingMessage, res: ServerResponse): Promise<void> {
   config.stats.requests++;
   const target = req.url ?? '/';
   const logged = config.accessLog ? logOnClose(config.accessLog, req, res) : undefined;
@@ -84,14 +85,15 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
   const operation = bridged !== undefined ? BRIDGE_UPSTREAM_PATH.slice(API_PREFIX.length - 1) : url.pathname.slice(API_PREFIX.length - 1) + url.search;
   const ctx: RelayContext = { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens };
 
-  let current: ClientRequest | undefined;
+  let abortCurrent: (() => void) | undefined;
   let isClientGone = false;
   // The client left before the response ended: cancel the backend request, as APIM does.
   res.on('close', () => {
     isClientGone = !res.writableFinished;
-    if (isClientGone && current && !current.destroyed) {
+    if (isClientGone && abortCurrent !== undefined) {
       config.stats.cancelledUpstream++;
-      current.destroy();
+      abortCurrent();
+      abortCurrent = undefined;
     }
   });
   const retry = config.policy.retry;
@@ -106,21 +108,19 @@ export async function handleProxyRequest(config: ProxyConfig, agent: Agent, req:
       }
       return writeGatewayError(res, 503, choice.message);
     }
-    const request = httpRequest(backendUrl(choice.url, operation), { method: req.method, headers: forwardHeaders(config, req.headers, choice.url, upstreamBody.length), agent });
-    current = request;
-    // Every frame is a small write; Nagle would hold one back for the backend's delayed ACK.
-    request.setNoDelay(true);
+    const attemptRequest = pool.request(backendUrl(choice.url, operation), req.method ?? 'POST', forwardHeaders(config, req.headers, choice.url, upstreamBody.length), upstreamBody, config.policy.timeoutMs);
+    abortCurrent = attemptRequest.abort;
     config.stats.forwarded++;
-    const outcome = await exchange(request, upstreamBody, config.policy.timeoutMs);
+    const outcome = await attemptRequest.exchange;
     if (outcome.kind === 'response') {
       const upstreamRes = outcome.response;
-      const status = upstreamRes.statusCode ?? 502;
+      const status = upstreamRes.statusCode;
       config.router.observe(choice.name, status, upstreamRes.headers);
       logged?.attempt({ backend: choice.name, status });
       if (isClientGone) return void upstreamRes.destroy();
       // A retry is only possible before the response headers reach the client.
-      if (mayRetry && retry.condition({ statusCode: status, statusReason: upstreamRes.statusMessage ?? '' })) {
-        upstreamRes.resume();
+      if (mayRetry && retry.condition({ statusCode: status, statusReason: upstreamRes.statusMessage })) {
+        upstreamRes.discard();
         await nextAttempt(config, retry, attempt);
         continue;
       }
@@ -145,27 +145,6 @@ function backendUrl(base: URL, operation: string): URL {
   return new URL(base.pathname.replace(/\/+$/, '') + operation, base.origin);
 }
 
-type Exchange = { kind: 'response'; response: IncomingMessage } | { kind: 'timeout' } | { kind: 'error'; reason: string };
-
-/** Sends one attempt and waits for the backend's response headers, a failure, or the forward-request timeout. */
-function exchange(request: ClientRequest, body: Buffer, timeoutMs: number): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      request.destroy();
-      resolve({ kind: 'timeout' });
-    }, timeoutMs);
-    request.on('error', (error) => {
-      clearTimeout(timer);
-      resolve({ kind: 'error', reason: (error as NodeJS.ErrnoException).code ?? error.message });
-    });
-    request.on('response', (response) => {
-      clearTimeout(timer);
-      resolve({ kind: 'response', response });
-    });
-    request.end(body);
-  });
-}
-
 interface RelayContext {
   bridged: string | undefined;
   requestedModel: string;
@@ -175,13 +154,18 @@ interface RelayContext {
   remainingTokens: number | undefined;
 }
 
-function relayResponse(config: ProxyConfig, upstreamRes: IncomingMessage, res: ServerResponse, ctx: RelayContext): void {
-  const isEventStream = (upstreamRes.headers['content-type'] ?? '').startsWith('text/event-stream');
-  const translates = ctx.bridged !== undefined && (upstreamRes.statusCode ?? 500) < 400;
+function relayResponse(config: ProxyConfig, upstreamRes: UpstreamResponse, res: ServerResponse, ctx: RelayContext): void {
+  const isEventStream = String(upstreamRes.headers['content-type'] ?? '').startsWith('text/event-stream');
+  const translates = ctx.bridged !== undefined && upstreamRes.statusCode < 400;
   const headers = responseHeaders(config, upstreamRes.headers, !translates);
   if (ctx.remainingTokens !== undefined && config.policy.tokenLimit?.remainingTokensHeaderName) headers[config.policy.tokenLimit.remainingTokensHeaderName] = String(ctx.remainingTokens);
-  res.writeHead(upstreamRes.statusCode ?? 502, headers);
+  res.writeHead(upstreamRes.statusCode, headers);
   res.flushHeaders();
+  // (Close first: a backend that drops the stream mid-way drops the client too, rather than end it cleanly.)
+  upstreamRes.on('close', () => {
+    if (!upstreamRes.complete) res.destroy();
+  });
+  if (passesThrough(config, upstreamRes, res, translates)) return passThrough(upstreamRes, res, res.socket!);
 
   const relay = createRelay(res, config.policy.bufferResponse, config.policy.readsResponseBody);
   const { tokens } = config;
@@ -209,10 +193,34 @@ function relayResponse(config: ProxyConfig, upstreamRes: IncomingMessage, res: S
     else if (mustCollect) relay.write(translates ? bridgeBody(collected, ctx.requestedModel) : collected);
     relay.end();
   });
-  // The backend dropped the stream mid-way: drop the client too, rather than end it cleanly.
-  upstreamRes.on('close', () => {
-    if (!upstreamRes.complete) res.destroy();
+  upstreamRes.resume();
+}
+
+/**
+ * Whether the backend's chunks can go to the client as they came: no policy reads or holds
+ * the body (no bridge, no token count, `buffer-response="false"`), both sides are chunked,
+ * and the response owns its socket (its head is on it: not a pipelined response still queued).
+ */
+function passesThrough(config: ProxyConfig, upstreamRes: UpstreamResponse, res: ServerResponse, translates: boolean): boolean {
+  if (translates || config.tokens !== undefined || config.policy.bufferResponse || config.policy.readsResponseBody) return false;
+  return upstreamRes.isChunked && res.chunkedEncoding && res.socket !== null && !res.socket.destroyed;
+}
+
+/**
+ * The relay without re-framing: each read from the backend (whole HTTP/1.1 chunks, or parts
+ * of them) is written to the client's socket as it is. The terminating chunk is the one
+ * `res.end()` writes, so Node's bookkeeping of the response (finish, keep-alive) stays its own.
+ */
+function passThrough(upstreamRes: UpstreamResponse, res: ServerResponse, socket: NonNullable<ServerResponse['socket']>): void {
+  upstreamRes.readRaw();
+  upstreamRes.on('data', (bytes: Buffer) => {
+    if (!socket.write(bytes)) {
+      upstreamRes.pause();
+      socket.once('drain', () => upstreamRes.resume());
+    }
   });
+  upstreamRes.on('end', () => res.end());
+  upstreamRes.resume();
 }
 
 /** A non-streamed Responses body as a chat.completion; a body that is not JSON is relayed as it came, never a crash. */

@@ -1,4 +1,4 @@
-import { Agent, createServer, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError } from '../../src/errors.ts';
 import { writeGatewayError } from './gateway-errors.ts';
@@ -7,6 +7,7 @@ import { parseBackends, type BackendTable } from '../../src/protocol/index.ts';
 import { BackendRouter } from './backend-router.ts';
 import { handleProxyRequest, type ProxyConfig } from './proxy.ts';
 import { TokenWindow } from './token-limit.ts';
+import { UpstreamPool } from './upstream.ts';
 
 /** The backend id the lab's policies name (`set-backend-service backend-id="openai-backend"`). */
 export const LAB_BACKEND_ID = 'openai-backend';
@@ -61,13 +62,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     stats: { requests: 0, forwarded: 0, cancelledUpstream: 0, retried: 0 },
     accessLog: options.accessLog,
   };
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const pool = new UpstreamPool();
   const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, (req, res) => {
     if (req.url === GATEWAY_HEALTH_PATH) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, ...config.stats }));
       return;
     }
-    handleProxyRequest(config, agent, req, res).catch((error: unknown) => writeGatewayError(res, 500, `Gateway failure: ${(error as Error).message}`));
+    handleProxyRequest(config, pool, req, res).catch((error: unknown) => writeGatewayError(res, 500, `Gateway failure: ${(error as Error).message}`));
   });
   server.maxConnections = 20_000;
   await new Promise<void>((resolve, reject) => {
@@ -83,7 +84,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        agent.destroy();
+        pool.destroy();
       }),
   };
 }

@@ -17,7 +17,7 @@ import { exited, firstJsonLine, startNode } from './child.ts';
 
 const MOCK_NODE_FLAGS = ['--max-semi-space-size=64'];
 const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000').split(',').map(Number).filter((n) => n > 0);
-const RUNS = Number(process.env['PERF_RUNS'] ?? 3);
+const RUNS = Number(process.env['PERF_RUNS'] ?? 5);
 const PACED_TOKENS = Number(process.env['PERF_PACED_TOKENS'] ?? 200);
 const RAMP_STREAMS_PER_SEC = 400;
 /** Issue 17's targets: max frames/s at least 0.8x the bare emitter's; paced lateness p99 within 1.5x of its. */
