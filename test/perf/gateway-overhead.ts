@@ -3,7 +3,9 @@
  * same mock (its real CLI, its own process):
  *   - direct: the mock itself (the baseline every path is compared with),
  *   - gateway: the local APIM stand-in (its real CLI, streaming.xml: buffer-response=false),
- *   - nginx: Debian's nginx, one worker, HTTP/1.1 upstream, proxy_buffering off.
+ *   - nginx: Debian's nginx, one worker, HTTP/1.1 upstream, proxy_buffering off;
+ *   - node TCP pipe: bytes copied between sockets, no HTTP (test/perf/tcp-pipe.ts), the floor
+ *     of any relay written in Node on this host: a reference, not a target.
  * Load comes from test/perf/sse-load.ts in a separate process.
  *
  * "paced": 100 concurrent streams at 50 tokens/s (ITL 20 ms), 100 tokens each: per-frame
@@ -67,10 +69,12 @@ export async function runGatewayOverhead(): Promise<string> {
   const mock = await startNode('mock-server/cli.ts', ['--port', '0'], ['--max-semi-space-size=64']);
   const gateway = await startNode('mock-server/gateway/cli.ts', ['--backend', mock.url, '--policy', 'infra/policies/streaming.xml', '--port', '0'], ['--max-semi-space-size=64']);
   const nginx = await startNginx('streaming', mock.url);
+  const pipe = await startNode('test/perf/tcp-pipe.ts', [mock.url], ['--max-semi-space-size=64']);
   const paths = [
     { name: 'direct (mock)', url: mock.url, pid: undefined as number | undefined },
     { name: 'gateway', url: gateway.url, pid: gateway.child.pid },
     { name: 'nginx', url: nginx.url, pid: nginx.pid },
+    { name: 'node TCP pipe (reference)', url: pipe.url, pid: pipe.child.pid },
   ];
   const paced = new Map<string, LoadResult[]>();
   const max = new Map<string, Array<LoadResult & { cpuPerKFramesMs: number }>>();
@@ -93,7 +97,7 @@ export async function runGatewayOverhead(): Promise<string> {
     }
   } finally {
     await nginx.close();
-    for (const child of [gateway.child, mock.child]) {
+    for (const child of [pipe.child, gateway.child, mock.child]) {
       child.kill('SIGTERM');
       await exited(child);
     }
@@ -118,6 +122,7 @@ export async function runGatewayOverhead(): Promise<string> {
     (of.get(name) ?? []).map((r, i) => combine(pick(r), pick((of.get(base) ?? [])[i]!)));
   const addedRunsGateway = perRun('gateway', (r) => r.delivery.p99Ms, 'direct (mock)', paced, (a, b) => a - b);
   const addedRunsNginx = perRun('nginx', (r) => r.delivery.p99Ms, 'direct (mock)', paced, (a, b) => a - b);
+  const addedRunsPipe = perRun('node TCP pipe (reference)', (r) => r.delivery.p99Ms, 'direct (mock)', paced, (a, b) => a - b);
   const ratioRuns = perRun('gateway', (r) => r.framesPerSec, 'nginx', max, (a, b) => a / b);
   const addedGateway = median(addedRunsGateway);
   const addedNginx = median(addedRunsNginx);
@@ -139,6 +144,7 @@ export async function runGatewayOverhead(): Promise<string> {
     '',
     `- gateway added p99 (median of the runs' gateway p99 minus direct p99): ${fmt(addedGateway, 2)} ms (${spread(addedRunsGateway, 2, ' ms')})`,
     `- nginx added p99, the same way: ${fmt(addedNginx, 2)} ms (${spread(addedRunsNginx, 2, ' ms')})`,
+    `- node TCP pipe added p99 (reference: Node with no HTTP): ${fmt(median(addedRunsPipe), 2)} ms (${spread(addedRunsPipe, 2, ' ms')})`,
     `- target gateway <= nginx: ${addedGateway <= addedNginx ? 'met' : 'NOT met'}${gatewayErrors > 0 ? `, with ${gatewayErrors} failed streams` : ''}`,
     `- throughput gateway / nginx: ${fmt(ratio, 2)}x (${spread(ratioRuns, 2, 'x')}; target >= 0.8x): ${ratio >= 0.8 ? 'met' : 'NOT met'}`,
   ].join('\n');
