@@ -61,46 +61,43 @@ async function rawRequest(url: string, path: string, body: string): Promise<{ he
 const FRAMES = ['data: {"a":1}\n\ndata: {"b":2}\n\n', 'data: {"c":', '3}\n\n', 'data: [DONE]\n\n'];
 const CHUNKS = [`${FRAMES[0]!.length.toString(16).toUpperCase()}\r\n${FRAMES[0]}\r\n`, `${FRAMES[1]!.length.toString(16)};ext=1\r\n${FRAMES[1]}\r\n`, `${FRAMES[2]!.length.toString(16)}\r\n${FRAMES[2]}\r\n`, `${FRAMES[3]!.length.toString(16)}\r\n${FRAMES[3]}\r\n`];
 
+/** A raw backend answering every request with CHUNKS, and a gateway in front of it on `policy`. */
+async function withChunkedBackend(policy: 'streaming' | 'buffered', run: (gatewayUrl: string, connections: () => number) => Promise<void>): Promise<void> {
+  const backend = await startRawBackend((socket) => socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${CHUNKS.join('')}0\r\n\r\n`));
+  const gateway = await startGateway(LAB_POLICY(policy), backend.url, { backendKey: TEST_KEY });
+  try {
+    await run(gateway.url, backend.connections);
+  } finally {
+    await gateway.close();
+    await backend.close();
+  }
+}
+
 describe('local gateway: the backend connection', () => {
   it('passes a streamed body through chunk for chunk, byte for byte (streaming.xml)', async () => {
-    const backend = await startRawBackend((socket) => socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${CHUNKS.join('')}0\r\n\r\n`));
-    const gateway = await startGateway(LAB_POLICY('streaming'), backend.url, { backendKey: TEST_KEY });
-    try {
-      const response = await rawRequest(gateway.url, CHAT, BODY);
+    await withChunkedBackend('streaming', async (gatewayUrl) => {
+      const response = await rawRequest(gatewayUrl, CHAT, BODY);
       expect(response.head).toMatch(/^HTTP\/1\.1 200/);
       expect(response.head.toLowerCase()).toContain('transfer-encoding: chunked');
       // The client gets the backend's own chunks (the extension too), then the terminator.
       expect(response.body.toString('latin1')).toBe(`${CHUNKS.join('')}0\r\n\r\n`);
-    } finally {
-      await gateway.close();
-      await backend.close();
-    }
+    });
   });
 
   it('the buffered policy decodes and holds the stream: the same frames, in order, in one block under 8 KB', async () => {
-    const backend = await startRawBackend((socket) => socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${CHUNKS.join('')}0\r\n\r\n`));
-    const gateway = await startGateway(LAB_POLICY('buffered'), backend.url, { backendKey: TEST_KEY });
-    try {
-      const response = await rawRequest(gateway.url, CHAT, BODY);
+    await withChunkedBackend('buffered', async (gatewayUrl) => {
+      const response = await rawRequest(gatewayUrl, CHAT, BODY);
       // Decoded and held (the body is smaller than 8 KB): one chunk with every frame, in order.
       const text = response.body.toString('latin1');
       expect(text).toBe(`${FRAMES.join('').length.toString(16)}\r\n${FRAMES.join('')}\r\n0\r\n\r\n`);
-    } finally {
-      await gateway.close();
-      await backend.close();
-    }
+    });
   });
 
   it('keeps backend connections alive: sequential requests share one connection', async () => {
-    const backend = await startRawBackend((socket) => socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${CHUNKS.join('')}0\r\n\r\n`));
-    const gateway = await startGateway(LAB_POLICY('streaming'), backend.url, { backendKey: TEST_KEY });
-    try {
-      for (let i = 0; i < 3; i++) expect((await rawRequest(gateway.url, CHAT, BODY)).body.toString('latin1')).toContain('[DONE]');
-      expect(backend.connections()).toBe(1);
-    } finally {
-      await gateway.close();
-      await backend.close();
-    }
+    await withChunkedBackend('streaming', async (gatewayUrl, connections) => {
+      for (let i = 0; i < 3; i++) expect((await rawRequest(gatewayUrl, CHAT, BODY)).body.toString('latin1')).toContain('[DONE]');
+      expect(connections()).toBe(1);
+    });
   });
 
   it('a backend that hangs up before answering is a 502 naming the failure, and the next request gets a new connection', async () => {
