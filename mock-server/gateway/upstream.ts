@@ -40,6 +40,8 @@ export class UpstreamPool {
    */
   request(url: URL, method: string, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: number): { exchange: Promise<Exchange>; abort: () => void } {
     const origin = `${url.protocol}//${url.host}`;
+    // The head first: a header that cannot be sent throws before any connection is used.
+    const head = requestHead(method, url, headers);
     const socket = this.#take(origin) ?? connect(url);
     const response = new UpstreamResponse(socket, method === 'HEAD', (reusable) => this.#release(origin, socket, reusable));
     const exchange = new Promise<Exchange>((resolve) => {
@@ -53,7 +55,7 @@ export class UpstreamPool {
       };
     });
     socket.cork();
-    socket.write(requestHead(method, url, headers), 'latin1');
+    socket.write(head, 'latin1');
     if (body.length > 0) socket.write(body);
     socket.uncork();
     return { exchange, abort: () => response.destroy() };
@@ -182,6 +184,9 @@ export class UpstreamResponse extends EventEmitter {
       const early = this.#early;
       this.#early = undefined;
       if (early !== undefined) this.#onBody(early);
+      // No body (204, 304, HEAD, content-length 0): it ends as it starts to flow, when the
+      // caller listens, not at the head, when nobody does yet.
+      if (this.#length === 0) this.#finish();
     }
     this.#socket.resume();
     return this;
@@ -248,7 +253,6 @@ export class UpstreamResponse extends EventEmitter {
     const onHead = this.onHead;
     this.onHead = undefined;
     onHead?.();
-    if (this.#length === 0) this.#finish();
   }
 
   #onBody(bytes: Buffer): void {

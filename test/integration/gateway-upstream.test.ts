@@ -100,6 +100,78 @@ describe('local gateway: the backend connection', () => {
     });
   });
 
+  it('passes the client\'s backpressure to the backend: a client that stops reading stops the backend, and loses nothing', async () => {
+    const FRAME = `data: ${JSON.stringify({ pad: 'x'.repeat(1000) })}\n\n`;
+    const TOTAL = 20_000; // about 20 MB of frames, far more than the sockets' buffers hold
+    let written = 0;
+    let backendPaused = false;
+    const backend = await startRawBackend((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n');
+      const chunk = `${FRAME.length.toString(16)}\r\n${FRAME}\r\n`;
+      const pump = (): void => {
+        while (written < TOTAL) {
+          written++;
+          if (!socket.write(chunk)) {
+            backendPaused = true;
+            socket.once('drain', pump);
+            return;
+          }
+        }
+        socket.write('0\r\n\r\n');
+      };
+      pump();
+    });
+    const gateway = await startGateway(LAB_POLICY('streaming'), backend.url, { backendKey: TEST_KEY });
+    try {
+      const { port } = new URL(gateway.url);
+      const client = net.connect(Number(port), '127.0.0.1');
+      client.write(`POST ${CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`);
+      let received = 0;
+      const chunks: Buffer[] = [];
+      client.on('data', (bytes: Buffer) => {
+        received += bytes.length;
+        chunks.push(bytes);
+      });
+      // Read a little, then stop reading for a while: the backend must be held back.
+      await once(client, 'data');
+      client.pause();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(backendPaused).toBe(true);
+      expect(written).toBeLessThan(TOTAL);
+      client.resume();
+      await once(client, 'close');
+      const text = Buffer.concat(chunks).toString('latin1');
+      expect(written).toBe(TOTAL);
+      // Every frame arrived, and the response ended with the terminating chunk.
+      expect(text.split(FRAME).length - 1).toBe(TOTAL);
+      expect(text.endsWith('0\r\n\r\n')).toBe(true);
+      expect(received).toBeGreaterThan(TOTAL * FRAME.length);
+    } finally {
+      await gateway.close();
+      await backend.close();
+    }
+  });
+
+  it('relays answers without a body (429 with content-length 0, 204) and keeps the connection', async () => {
+    const answers = ['HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n', 'HTTP/1.1 204 No Content\r\nx-marker: yes\r\n\r\n'];
+    let n = 0;
+    const backend = await startRawBackend((socket) => void socket.write(answers[n++ % answers.length]!));
+    const gateway = await startGateway(LAB_POLICY('streaming'), backend.url, { backendKey: TEST_KEY });
+    try {
+      const limited = await rawRequest(gateway.url, CHAT, BODY);
+      expect(limited.head).toMatch(/^HTTP\/1\.1 429/);
+      expect(limited.head.toLowerCase()).toContain('retry-after: 1');
+      expect(limited.body.length).toBe(0);
+      const empty = await rawRequest(gateway.url, CHAT, BODY);
+      expect(empty.head).toMatch(/^HTTP\/1\.1 204/);
+      expect(empty.head.toLowerCase()).toContain('x-marker: yes');
+      expect(backend.connections()).toBe(1);
+    } finally {
+      await gateway.close();
+      await backend.close();
+    }
+  });
+
   it('a backend that hangs up before answering is a 502 naming the failure, and the next request gets a new connection', async () => {
     let answered = 0;
     const backend = await startRawBackend((socket) => {
