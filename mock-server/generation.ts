@@ -77,10 +77,7 @@ export function planGeneration(input: GenerationInput): Generation {
 }
 
 function hex(prng: Prng, length: number): string {
-  const chars = new Array<string>(length);
-  for (let i = 0; i < length; i++) chars[i] = '0123456789abcdef'[prng.int(16)]!;
-  // One flat string: `+=` per character would keep a rope of `length` pieces for the stream's life.
-  return chars.join('');
+  return prng.chars('0123456789abcdef', length);
 }
 
 /** When the last content token is released (or TTFT for an empty answer). */

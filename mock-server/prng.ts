@@ -11,6 +11,8 @@ export interface Prng {
   int(maxExclusive: number): number;
   /** Normal with the given mean and standard deviation (Box-Muller). */
   normal(mean: number, stdDev: number): number;
+  /** `length` characters drawn from `alphabet`, as one flat string. */
+  chars(alphabet: string, length: number): string;
   /** `length` characters from [A-Za-z0-9]. */
   alnum(length: number): string;
   /** `length` (at most ALNUM_POOL_LENGTH) characters from [A-Za-z0-9], as a cheap slice of a fixed random pool. */
@@ -25,6 +27,12 @@ let pool: string | undefined;
 export function createPrng(seed: number): Prng {
   const next = createUniform(seed);
   const int = (maxExclusive: number): number => Math.floor(next() * maxExclusive);
+  const chars = (alphabet: string, length: number): string => {
+    const picked = new Array<string>(length);
+    for (let i = 0; i < length; i++) picked[i] = alphabet[int(alphabet.length)]!;
+    // One flat string, not a rope of `length` pieces (ids live as long as their stream).
+    return picked.join('');
+  };
   return {
     next,
     int,
@@ -34,12 +42,8 @@ export function createPrng(seed: number): Prng {
       const v = next();
       return mean + stdDev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     },
-    alnum(length) {
-      const chars = new Array<string>(length);
-      for (let i = 0; i < length; i++) chars[i] = ALNUM[int(ALNUM.length)]!;
-      // One flat string, not a rope of `length` pieces (ids live as long as their stream).
-      return chars.join('');
-    },
+    chars,
+    alnum: (length) => chars(ALNUM, length),
     alnumSlice(length) {
       pool ??= createPrng(0x5eed).alnum(ALNUM_POOL_LENGTH * 2);
       const start = int(ALNUM_POOL_LENGTH);
