@@ -117,9 +117,10 @@ function requestHead(method: string, url: URL, headers: OutgoingHttpHeaders): st
   let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
+    if (/[\r\n:]/.test(name)) throw new Error(`invalid header ${name}`);
     for (const one of Array.isArray(value) ? value : [value]) {
       const text = String(one);
-      if (/[\r\n]/.test(text) || /[\r\n:]/.test(name)) throw new Error(`invalid header ${name}`);
+      if (/[\r\n]/.test(text)) throw new Error(`invalid header ${name}`);
       head += `${name}: ${text}\r\n`;
     }
   }
@@ -205,17 +206,14 @@ export class UpstreamResponse extends EventEmitter {
   }
 
   destroy(): void {
-    if (this.#isClosed) return;
-    this.#keepAlive = false;
-    this.#socket.destroy();
     this.#fail('ECONNRESET');
   }
 
   #onBytes(bytes: Buffer): void {
     if (this.#head === undefined) {
-      if (this.#isFlowing) this.#onBody(bytes);
-      else this.#early = this.#early === undefined ? bytes : Buffer.concat([this.#early, bytes]);
-      if (!this.#isFlowing) this.#socket.pause();
+      if (this.#isFlowing) return this.#onBody(bytes);
+      this.#early = this.#early === undefined ? bytes : Buffer.concat([this.#early, bytes]);
+      this.#socket.pause();
       return;
     }
     const head = this.#head.length === 0 ? bytes : Buffer.concat([this.#head, bytes]);
@@ -277,7 +275,7 @@ export class UpstreamResponse extends EventEmitter {
     if (this.complete || this.#isClosed) return;
     this.complete = true;
     this.emit('end');
-    this.#close(this.#keepAlive && this.#early === undefined);
+    this.#close(this.#keepAlive);
   }
 
   #onSocketEnd(): void {
@@ -374,7 +372,6 @@ export class ChunkedScanner {
     }
     const length = bytes.length;
     let i = 0;
-    let rawFrom = 0;
     let lineStart = -1;
     while (i < length && this.#state !== DONE) {
       const c = bytes[i]!;
@@ -388,19 +385,19 @@ export class ChunkedScanner {
           } else if (this.#digits === 0) {
             return this.#invalid(`a chunk size line starting with byte ${c}`);
           } else if (c === 13) this.#state = SIZE_LF;
-          else if (c === 10) this.#endSizeLine(bytes, isRaw, out, rawFrom, lineStart);
+          else if (c === 10) this.#endSizeLine(bytes, isRaw, out, lineStart);
           else this.#state = SIZE_EXTENSION;
           i++;
           break;
         }
         case SIZE_EXTENSION:
           if (c === 13) this.#state = SIZE_LF;
-          else if (c === 10) this.#endSizeLine(bytes, isRaw, out, rawFrom, lineStart);
+          else if (c === 10) this.#endSizeLine(bytes, isRaw, out, lineStart);
           i++;
           break;
         case SIZE_LF:
           if (c !== 10) return this.#invalid('a chunk size line not ended by CRLF');
-          this.#endSizeLine(bytes, isRaw, out, rawFrom, lineStart);
+          this.#endSizeLine(bytes, isRaw, out, lineStart);
           i++;
           break;
         case DATA: {
@@ -436,8 +433,6 @@ export class ChunkedScanner {
           i++;
           break;
       }
-      // The terminator's size line was seen: nothing from it on is forwarded.
-      if (this.#state >= TRAILER_START) rawFrom = -1;
     }
     if (this.#state === DONE) this.isDone = true;
     const isMidSizeLine = this.#state === SIZE_EXTENSION || this.#state === SIZE_LF || (this.#state === SIZE && this.#digits > 0);
@@ -448,14 +443,15 @@ export class ChunkedScanner {
       this.#state = SIZE;
       this.#size = 0;
       this.#digits = 0;
-      if (isRaw && rawFrom !== -1 && lineStart > rawFrom) out(bytes.subarray(rawFrom, lineStart));
+      if (isRaw && lineStart > 0) out(bytes.subarray(0, lineStart));
       return;
     }
-    // The common case, a read of whole chunks, goes on as the very buffer that was read.
-    if (isRaw && rawFrom !== -1 && length > rawFrom) out(rawFrom === 0 ? bytes : bytes.subarray(rawFrom));
+    // Before the terminator's size line, a read goes on whole: the very buffer that was read
+    // (from that line on, #endSizeLine has forwarded what came before it).
+    if (isRaw && this.#state < TRAILER_START && length > 0) out(bytes);
   }
 
-  #endSizeLine(bytes: Buffer, isRaw: boolean, out: (bytes: Buffer) => void, rawFrom: number, lineStart: number): void {
+  #endSizeLine(bytes: Buffer, isRaw: boolean, out: (bytes: Buffer) => void, lineStart: number): void {
     const size = this.#size;
     this.#size = 0;
     this.#digits = 0;
@@ -465,7 +461,7 @@ export class ChunkedScanner {
       return;
     }
     // The terminating chunk: what came before its size line is the last of the body.
-    if (isRaw && rawFrom !== -1 && lineStart > rawFrom) out(bytes.subarray(rawFrom, lineStart));
+    if (isRaw && lineStart > 0) out(bytes.subarray(0, lineStart));
     this.#state = TRAILER_START;
   }
 
