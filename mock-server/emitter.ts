@@ -1,6 +1,6 @@
 import { formatStampLine } from '../src/protocol/index.ts';
 import type { FaultSet } from '../src/protocol/index.ts';
-import type { PlannedEvent } from './frames/event.ts';
+import { ContentRun, type PlannedEvent, type PlannedItem } from './frames/event.ts';
 import type { MockStats, RequestRecord } from './recorder.ts';
 
 export const DEFAULT_STALL_MS = 5_000;
@@ -29,14 +29,23 @@ export interface StreamShape {
  * emitter pulls them): `no-done` drops the terminator; `stall` shifts everything from the
  * middle content frame (or from frame `stall-after`); `malformed-frame` cuts one frame's
  * JSON (the middle content frame, or the frame at that index); `buffered` holds everything
- * to the end; `keepalive` fills quiet gaps with SSE comments.
+ * to the end; `keepalive` fills quiet gaps with SSE comments. Without such a fault the plan
+ * passes through as it is, runs of token frames included; with one, runs are taken apart
+ * into single frames first.
  */
-export function applyScheduleFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, shape: StreamShape): Iterator<ScheduledEvent> {
+export function applyScheduleFaults(planned: Iterable<PlannedItem>, faults: FaultSet, shape: StreamShape): Iterator<PlannedItem | ScheduledEvent> {
   const hasScheduleFault = SCHEDULE_FAULTS.some((name) => name in faults);
-  return hasScheduleFault ? scheduleWithFaults(planned, faults, shape) : planned[Symbol.iterator]();
+  return hasScheduleFault ? scheduleWithFaults(singleFrames(planned), faults, shape) : planned[Symbol.iterator]();
 }
 
 const SCHEDULE_FAULTS = ['no-done', 'stall', 'stall-after', 'malformed-frame', 'split-utf8', 'buffered', 'keepalive'] as const;
+
+function* singleFrames(planned: Iterable<PlannedItem>): Generator<PlannedEvent> {
+  for (const item of planned) {
+    if (item instanceof ContentRun) yield* item.events();
+    else yield item;
+  }
+}
 
 function* scheduleWithFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, shape: StreamShape): Generator<ScheduledEvent> {
   const hasStall = 'stall' in faults || 'stall-after' in faults;
@@ -109,7 +118,7 @@ const encode = (chunk: string | Uint8Array): Uint8Array => (typeof chunk === 'st
  * and stops generating the moment its reader cancels (the client went away).
  * `disconnect-after` errors the stream, which the adapter turns into a dropped connection.
  */
-export function createEventStream(planned: Iterable<PlannedEvent>, shape: StreamShape, options: EmitOptions): ReadableStream<Uint8Array> {
+export function createEventStream(planned: Iterable<PlannedItem>, shape: StreamShape, options: EmitOptions): ReadableStream<Uint8Array> {
   let emission: Emission | undefined;
   let isClaimed = false;
   let isCancelled = false;
@@ -149,13 +158,22 @@ function markCancelledBeforeStart({ record, stats }: EmitOptions): void {
 }
 
 /** Runs the schedule, writing into `sink`; the scheduling loop shared by both outputs. */
-function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, options: EmitOptions, sink: EmissionSink): Emission {
-  const events = applyScheduleFaults(planned, options.faults, shape);
+function startEmission(planned: Iterable<PlannedItem>, shape: StreamShape, options: EmitOptions, sink: EmissionSink): Emission {
+  const items = applyScheduleFaults(planned, options.faults, shape);
   const { stats, record } = options;
-  const disconnectAfter = options.faults['disconnect-after'];
+  const disconnectAfter = options.faults['disconnect-after'] ?? Infinity;
   record.contentFramesPlanned = shape.contentCount;
   let timer: NodeJS.Timeout | undefined;
-  let pending = events.next();
+  // What is written next: a single event, or frame `index` of a run. The next item is pulled
+  // only once the current one is written whole (a run renders its frames in order).
+  let current: PlannedItem | ScheduledEvent | undefined;
+  let index = 0;
+  const advance = (): void => {
+    const next = items.next();
+    current = next.done ? undefined : next.value;
+    if (current instanceof ContentRun) index = current.from;
+  };
+  advance();
   let seq = 0;
   let isFinished = false;
   // Scheduling uses performance.now() (a double on the same monotonic clock as
@@ -180,20 +198,32 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
   // Frames due together (a burst, or a stream with no delays) leave in one write: each write
   // of a chunked response costs four buffered pieces and its share of a writev, which at
   // thousands of frames per second was the mock's largest cost. A frame alone goes as before.
-  let batch: string[] = [];
+  let batch = '';
+  let batched = 0;
   const flush = (): void => {
-    if (batch.length === 0) return;
-    sink.write(batch.length === 1 ? batch[0]! : batch.join(''));
-    batch = [];
+    if (batched === 0) return;
+    sink.write(batch);
+    batch = '';
+    batched = 0;
   };
-  const emit = (event: ScheduledEvent, dueMs: number, nowMs: number): boolean => {
-    if (event.isComment) {
-      batch.push(event.text);
-      return true;
-    }
-    const text = options.stamp ? formatStampLine(startNs + BigInt(Math.round((nowMs - startMs) * 1e6)), seq++, Math.round((dueMs - startMs) * 1000)) + event.text : event.text;
+  const add = (text: string): void => {
+    batch += text;
+    // Bounded, so a stream with no delays still leaves in socket-sized writes, not one huge string.
+    if (++batched >= MAX_BATCH_FRAMES) flush();
+  };
+  /** Stamps and counts a frame written now; returns its text. */
+  const written = (text: string, dueMs: number, nowMs: number): string => {
     stats.recordLatenessNs((nowMs - dueMs) * 1e6);
     record.framesEmitted++;
+    return options.stamp ? formatStampLine(startNs + BigInt(Math.round((nowMs - startMs) * 1e6)), seq++, Math.round((dueMs - startMs) * 1000)) + text : text;
+  };
+  /** Writes a single event; false when it was split and the rest of it goes later. */
+  const emit = (event: ScheduledEvent, dueMs: number, nowMs: number): boolean => {
+    if (event.isComment) {
+      add(event.text);
+      return true;
+    }
+    const text = written(event.text, dueMs, nowMs);
     if (event.splitUtf8) {
       flush();
       const bytes = Buffer.from(text, 'utf8');
@@ -206,23 +236,25 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
       }, SPLIT_WRITE_GAP_MS);
       return false;
     }
-    batch.push(text);
-    // Bounded, so a stream with no delays still leaves in socket-sized writes, not one huge string.
-    if (batch.length >= MAX_BATCH_FRAMES) flush();
+    add(text);
     return true;
   };
 
   const pump = (): void => {
     timer = undefined;
-    while (!isFinished && !pending.done) {
-      if (disconnectAfter !== undefined && record.framesEmitted >= disconnectAfter) {
+    while (!isFinished && current !== undefined) {
+      const run = current instanceof ContentRun ? current : undefined;
+      if (run !== undefined && index >= run.to) {
+        advance();
+        continue;
+      }
+      if (record.framesEmitted >= disconnectAfter) {
         flush();
         finish('disconnected');
         sink.error(new Error('mock fault: disconnect-after'));
         return;
       }
-      const event = pending.value;
-      const dueMs = startMs + event.atMs;
+      const dueMs = startMs + (run !== undefined ? run.times[index]! : (current as ScheduledEvent).atMs);
       const nowMs = performance.now();
       const waitMs = dueMs - nowMs;
       // Node timers have 1 ms granularity: a frame due within the next 0.5 ms goes now
@@ -232,7 +264,12 @@ function startEmission(planned: Iterable<PlannedEvent>, shape: StreamShape, opti
         timer = setTimeout(pump, Math.floor(waitMs));
         return;
       }
-      pending = events.next();
+      if (run !== undefined) {
+        add(written(run.render(index++), dueMs, nowMs));
+        continue;
+      }
+      const event = current as ScheduledEvent;
+      advance();
       if (!emit(event, dueMs, nowMs)) return;
     }
     flush();

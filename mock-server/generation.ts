@@ -92,27 +92,6 @@ export function obfuscation(gen: Generation, padBytes = 0): string {
 
 export const DEFAULT_HUGE_FRAME_BYTES = 1024 * 1024;
 
-/**
- * What the stream carries for each content token, the same for every API: the token's frame;
- * at the middle token, the `huge-frame` fault's padded frame; or, at the middle token, the
- * `responses-error` fault's error, which ends the stream.
- */
-export type TokenStep = { kind: 'token'; i: number; at: number } | { kind: 'huge'; i: number; at: number; padBytes: number } | { kind: 'error'; at: number };
-
-export function* tokenSteps(gen: Generation): Generator<TokenStep> {
-  const middle = Math.floor(gen.tokens.length / 2);
-  const huge = 'huge-frame' in gen.faults ? middle : -1;
-  const errorAt = 'responses-error' in gen.faults ? middle : -1;
-  for (let i = 0; i < gen.tokens.length; i++) {
-    const at = gen.tokenTimesMs[i]!;
-    if (i === errorAt) {
-      yield { kind: 'error', at };
-      return;
-    }
-    yield i === huge ? { kind: 'huge', i, at, padBytes: gen.faults['huge-frame'] ?? DEFAULT_HUGE_FRAME_BYTES } : { kind: 'token', i, at };
-  }
-}
-
 export function completionTokens(gen: Generation): number {
   return gen.tokens.length;
 }

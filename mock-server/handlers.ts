@@ -16,6 +16,51 @@ export const API_ROUTES: ReadonlyArray<{ path: string; spec: RouteSpec }> = [
   { path: ROUTES.v1Responses, spec: { versioning: 'v1', deploymentFrom: 'body', api: 'responses' } },
 ];
 
+interface ApiRouteMatch {
+  spec: RouteSpec;
+  params: Record<string, string>;
+}
+
+/** The API routes as anchored patterns on a URL path: msw's `*${path}` (any prefix), with `:name` for one segment. */
+const API_ROUTE_PATTERNS = API_ROUTES.map(({ path, spec }) => ({
+  spec,
+  names: [...path.matchAll(/:(\w+)/g)].map((match) => match[1]!),
+  pattern: new RegExp(`^(?:.*)?${path.replace(/:\w+/g, '([^/]+)')}/?$`),
+}));
+
+/**
+ * The API route a request path (without its query) names, as msw's handlers would match it,
+ * or undefined. The HTTP adapter serves these without msw's per-request work (handler
+ * matching over every route, a clone of each request); a unit test holds the two matchers
+ * to the same answers.
+ */
+export function matchApiRoute(pathname: string): ApiRouteMatch | undefined {
+  for (const { spec, names, pattern } of API_ROUTE_PATTERNS) {
+    const match = pattern.exec(pathname);
+    if (match === null) continue;
+    const params: Record<string, string> = {};
+    try {
+      names.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1]!)));
+    } catch {
+      return undefined;
+    }
+    return { spec, params };
+  }
+  return undefined;
+}
+
+/**
+ * Serves an API route's POST straight from serveApi (no msw on the way), or returns
+ * undefined for msw's handlers to answer (admin routes, other methods, other paths).
+ */
+export function createApiRoute(ctx: MockContext): (request: Request) => Promise<Response> | undefined {
+  return (request) => {
+    if (request.method !== 'POST') return undefined;
+    const match = matchApiRoute(new URL(request.url).pathname);
+    return match && serveApi(request, match.spec, match.params, ctx);
+  };
+}
+
 /**
  * The mock as msw request handlers: usable in-process with `getResponse(handlers, request)`
  * and served over HTTP by http-adapter.ts. POST streams are plain `http.post` handlers

@@ -5,6 +5,8 @@ import { DIRECT_EMISSION, type DirectEmission } from './emitter.ts';
 
 export interface AdapterOptions {
   maxBodyBytes: number;
+  /** Answers the requests it knows without msw (the API routes), or returns undefined. */
+  direct?: (request: Request) => Promise<Response> | undefined;
 }
 
 /** A request body over the limit (the caller answers 413). */
@@ -52,7 +54,7 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
   });
   let response: Response | undefined;
   try {
-    response = await getResponse(handlers, request, { quiet: true });
+    response = await (options.direct?.(request) ?? getResponse(handlers, request, { quiet: true }));
   } catch (error) {
     if (abort.signal.aborted) return;
     throw error;

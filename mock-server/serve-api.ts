@@ -6,7 +6,7 @@ import type { MockContext } from './context.ts';
 import { createEventStream } from './emitter.ts';
 import { chatCompletionBody, chatStreamEvents } from './frames/chat.ts';
 import { completionsBody, completionsStreamEvents } from './frames/completions.ts';
-import type { PlannedEvent } from './frames/event.ts';
+import type { PlannedItem } from './frames/event.ts';
 import { legacyExtensionsStreamEvents, onYourDataBody, onYourDataStreamEvents } from './frames/on-your-data.ts';
 import { responsesBody, responsesStreamEvents } from './frames/responses.ts';
 import { lastTokenAtMs, planGeneration, type Generation } from './generation.ts';
@@ -164,14 +164,14 @@ function promptTokens(admitted: AdmittedRequest): number {
   return countInputTokens(api === 'completions' ? body['prompt'] : body['input']);
 }
 
-const STREAM_BUILDERS: Record<ApiKind, (gen: Generation) => Iterable<PlannedEvent>> = {
+const STREAM_BUILDERS: Record<ApiKind, (gen: Generation) => Iterable<PlannedItem>> = {
   chat: chatStreamEvents,
   completions: completionsStreamEvents,
   responses: responsesStreamEvents,
   'on-your-data': onYourDataStreamEvents,
 };
 
-function streamEvents(gen: Generation, route: RouteSpec): Iterable<PlannedEvent> {
+function streamEvents(gen: Generation, route: RouteSpec): Iterable<PlannedItem> {
   if (route.isLegacyExtensions) return legacyExtensionsStreamEvents(gen);
   return STREAM_BUILDERS[gen.api](gen);
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'msw';
 import { DEFAULT_MAX_BODY_BYTES, MockContext, type MockConfig } from './context.ts';
 import { DEFAULT_DEPLOYMENTS, toDeploymentTable } from './deployments.ts';
-import { createHandlers } from './handlers.ts';
+import { createApiRoute, createHandlers } from './handlers.ts';
 import { createRequestListener } from './http-adapter.ts';
 
 export interface MockServerOptions extends Partial<MockConfig> {
@@ -43,7 +43,7 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
   const handlers = createHandlers(context);
   // noDelay: every frame is a small write; with Nagle on, a frame written right after another
   // waits for the client's (delayed, up to 40 ms) ACK.
-  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, createRequestListener(handlers, { maxBodyBytes: context.config.maxBodyBytes }));
+  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, createRequestListener(handlers, { maxBodyBytes: context.config.maxBodyBytes, direct: createApiRoute(context) }));
   server.maxConnections = 20_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,6 +1,6 @@
-import { completionTokens, lastTokenAtMs, obfuscation, tokenSteps, type Generation } from '../generation.ts';
+import { completionTokens, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
-import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
+import { DATA_FRAME, dataEvent, doneEvent, tokenFrames, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
 /**
@@ -8,22 +8,19 @@ import { createJsonTemplate } from './json-template.ts';
  * prompt-filter frame (`choices: []`, empty id) -> role frame -> one frame per token ->
  * finish frame -> usage frame (only with include_usage) -> `data: [DONE]`.
  */
-export function* chatStreamEvents(gen: Generation): Generator<PlannedEvent> {
+export function* chatStreamEvents(gen: Generation): Generator<PlannedItem> {
   const end = lastTokenAtMs(gen);
   yield promptFilterEvent(gen);
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
   yield dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {}));
   const hasObfuscation = obfuscationFor(gen) !== undefined;
   const contentFrame = createJsonTemplate(2, ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined), ...DATA_FRAME);
-  for (const step of tokenSteps(gen)) {
-    if (step.kind === 'error') {
-      yield dataEvent(step.at, midStreamError());
-      return;
-    }
-    const token = gen.tokens[step.i];
-    if (step.kind === 'huge') yield dataEvent(step.at, chunk(gen, { content: token }, null, completionFilterResults(), obfuscationFor(gen, step.padBytes)), true);
-    else yield renderedEvent(step.at, contentFrame([token, hasObfuscation ? obfuscation(gen) : undefined]), true);
-  }
+  const render = hasObfuscation ? (i: number) => contentFrame([gen.tokens[i], obfuscation(gen)]) : (i: number) => contentFrame([gen.tokens[i]]);
+  const isEnded = yield* tokenFrames(gen, render, {
+    huge: (i, at, padBytes) => dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), obfuscationFor(gen, padBytes)), true),
+    error: (at) => [dataEvent(at, midStreamError())],
+  });
+  if (isEnded) return;
   yield dataEvent(end, chunk(gen, {}, gen.finishReason, {}));
   if (gen.includeUsage) yield dataEvent(end, usageChunk(gen));
   yield doneEvent(end);

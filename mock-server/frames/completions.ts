@@ -1,26 +1,22 @@
-import { completionTokens, lastTokenAtMs, obfuscation, tokenSteps, type Generation } from '../generation.ts';
+import { completionTokens, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
 import { midStreamError } from './chat.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
-import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
+import { DATA_FRAME, dataEvent, doneEvent, tokenFrames, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
 /**
  * Legacy completions (`object: "text_completion"`, the token in `text`): on Azure the
  * stream starts with a prompt-filter frame and each choice carries content_filter_results.
  */
-export function* completionsStreamEvents(gen: Generation): Generator<PlannedEvent> {
+export function* completionsStreamEvents(gen: Generation): Generator<PlannedItem> {
   const end = lastTokenAtMs(gen);
   yield dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() });
   const contentFrame = createJsonTemplate(1, ([token]) => textFrame(gen, token!, null), ...DATA_FRAME);
-  for (const step of tokenSteps(gen)) {
-    if (step.kind === 'error') {
-      yield dataEvent(step.at, midStreamError());
-      return;
-    }
-    const token = gen.tokens[step.i]!;
-    if (step.kind === 'huge') yield dataEvent(step.at, { ...textFrame(gen, token, null), obfuscation: obfuscation(gen, step.padBytes) }, true);
-    else yield renderedEvent(step.at, contentFrame([token]), true);
-  }
+  const isEnded = yield* tokenFrames(gen, (i) => contentFrame([gen.tokens[i]]), {
+    huge: (i, at, padBytes) => dataEvent(at, { ...textFrame(gen, gen.tokens[i]!, null), obfuscation: obfuscation(gen, padBytes) }, true),
+    error: (at) => [dataEvent(at, midStreamError())],
+  });
+  if (isEnded) return;
   yield dataEvent(end, textFrame(gen, '', gen.finishReason));
   if (gen.includeUsage) {
     yield dataEvent(end, { id: gen.completionId, object: 'text_completion', created: gen.createdSec, model: gen.profile.model, usage: usage(gen), choices: [] });

@@ -1,5 +1,5 @@
 import { completionTokens, lastTokenAtMs, type Generation } from '../generation.ts';
-import { DATA_FRAME, dataEvent, doneEvent, renderedEvent, type PlannedEvent } from './event.ts';
+import { ContentRun, DATA_FRAME, dataEvent, doneEvent, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 import { usage } from './chat.ts';
 
@@ -55,15 +55,13 @@ export function contextFor(gen: Generation): { citations: Citation[]; intent: st
 const OBJECT = 'extensions.chat.completion.chunk';
 
 /** Current API (`data_sources` on chat completions): citations and intent in the first delta's `context`. */
-export function* onYourDataStreamEvents(gen: Generation): Generator<PlannedEvent> {
+export function* onYourDataStreamEvents(gen: Generation): Generator<PlannedItem> {
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
   const end = lastTokenAtMs(gen);
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: OBJECT };
   yield dataEvent(first, { ...base, choices: [{ index: 0, delta: { role: 'assistant', context: contextFor(gen) }, end_turn: false, finish_reason: null }] });
   const contentFrame = createJsonTemplate(1, ([token]) => ({ ...base, choices: [{ index: 0, delta: { content: token }, end_turn: false, finish_reason: null }] }), ...DATA_FRAME);
-  for (let i = 0; i < gen.tokens.length; i++) {
-    yield renderedEvent(gen.tokenTimesMs[i]!, contentFrame([gen.tokens[i]]), true);
-  }
+  if (gen.tokens.length > 0) yield new ContentRun(gen.tokenTimesMs, 0, gen.tokens.length, (i) => contentFrame([gen.tokens[i]]));
   yield dataEvent(end, { ...base, choices: [{ index: 0, delta: {}, end_turn: true, finish_reason: gen.finishReason }] });
   if (gen.includeUsage) yield dataEvent(end, { ...base, choices: [], usage: usage(gen) });
   yield doneEvent(end);

@@ -1,5 +1,5 @@
-import { completionTokens, lastTokenAtMs, obfuscation, tokenSteps, type Generation } from '../generation.ts';
-import { namedEvent, renderedEvent, type PlannedEvent } from './event.ts';
+import { completionTokens, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
+import { namedEvent, tokenFrames, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
 /**
@@ -9,7 +9,7 @@ import { createJsonTemplate } from './json-template.ts';
  * output_item.added and content_part.added come first: openai-node's ResponseStream
  * rejects deltas for items it has not seen.
  */
-export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent> {
+export function* responsesStreamEvents(gen: Generation): Generator<PlannedItem> {
   let seq = 0;
   const event = (atMs: number, type: string, fields: Record<string, unknown>, isContent = false): PlannedEvent =>
     namedEvent(atMs, type, { type, sequence_number: seq++, ...fields }, isContent);
@@ -31,19 +31,18 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedEvent>
     logprobs: [],
     ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
   }), `event: ${DELTA}\ndata: `, '\n\n');
-  for (const step of tokenSteps(gen)) {
-    const { at } = step;
-    if (step.kind === 'error') {
-      yield event(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null });
-      yield event(at, 'response.failed', {
-        response: { ...responseObject(gen, 'failed', []), error: { code: 'server_error', message: 'The server had an error while processing your request.' } },
-      });
-      return;
-    }
-    const token = gen.tokens[step.i];
-    if (step.kind === 'huge') yield event(at, DELTA, { ...itemBase, delta: token, logprobs: [], obfuscation: obfuscation(gen, step.padBytes) }, true);
-    else yield renderedEvent(at, deltaEvent([seq++, token, gen.includeObfuscation ? obfuscation(gen) : undefined]), true);
-  }
+  const render = gen.includeObfuscation ? (i: number) => deltaEvent([seq++, gen.tokens[i], obfuscation(gen)]) : (i: number) => deltaEvent([seq++, gen.tokens[i]]);
+  const failed = (at: number): PlannedEvent[] => [
+    event(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null }),
+    event(at, 'response.failed', {
+      response: { ...responseObject(gen, 'failed', []), error: { code: 'server_error', message: 'The server had an error while processing your request.' } },
+    }),
+  ];
+  const isEnded = yield* tokenFrames(gen, render, {
+    huge: (i, at, padBytes) => event(at, DELTA, { ...itemBase, delta: gen.tokens[i], logprobs: [], obfuscation: obfuscation(gen, padBytes) }, true),
+    error: failed,
+  });
+  if (isEnded) return;
   const end = lastTokenAtMs(gen);
   const text = gen.tokens.join('');
   const part = { type: 'output_text', annotations: [], logprobs: [], text };

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { applyScheduleFaults as applyLazily } from '../../mock-server/emitter.ts';
-import { dataEvent, doneEvent } from '../../mock-server/frames/event.ts';
+import { ContentRun, dataEvent, doneEvent, type PlannedEvent, type PlannedItem } from '../../mock-server/frames/event.ts';
 
 const SHAPE = { contentCount: 4, endMs: 40 };
-const applyScheduleFaults = (plan: typeof PLAN, faults: Parameters<typeof applyLazily>[1]) => Array.from({ [Symbol.iterator]: () => applyLazily(plan, faults, SHAPE) });
+type Faults = Parameters<typeof applyLazily>[1];
+/** The scheduled frames; with a schedule fault every frame is a single event. */
+const applyScheduleFaults = (plan: readonly PlannedItem[], faults: Faults) =>
+  Array.from({ [Symbol.iterator]: () => applyLazily(plan, faults, SHAPE) }).map((item) => {
+    if (item instanceof ContentRun) throw new Error('a run was not taken apart');
+    return item as PlannedEvent & { isComment?: boolean; splitUtf8?: boolean };
+  });
 
 const PLAN = [
   dataEvent(5, { filter: true }),
@@ -12,7 +18,22 @@ const PLAN = [
   doneEvent(40),
 ];
 
+/** The same plan with its four token frames as one run, rendered on demand. */
+const TOKEN_TIMES = Float64Array.from([10, 20, 30, 40]);
+const RUN_PLAN = (): PlannedItem[] => [PLAN[0]!, new ContentRun(TOKEN_TIMES, 0, 4, (i) => PLAN[1 + i]!.text), ...PLAN.slice(5)];
+
 describe('schedule faults', () => {
+  it('a run of token frames is taken apart into the same frames as single events', () => {
+    const faults: Faults[] = [{ 'no-done': undefined }, { stall: 1000 }, { 'stall-after': 2, stall: 50 }, { buffered: undefined }, { stall: 100, keepalive: 30 }, { 'malformed-frame': 3 }, { 'malformed-frame': undefined }];
+    for (const fault of faults) expect(applyScheduleFaults(RUN_PLAN(), fault)).toEqual(applyScheduleFaults(PLAN, fault));
+  });
+
+  it('without a schedule fault the plan passes through, runs whole', () => {
+    const plan = RUN_PLAN();
+    expect(Array.from({ [Symbol.iterator]: () => applyLazily(plan, { 'disconnect-after': 3 }, SHAPE) })).toEqual(plan);
+  });
+
+
   it('no-done drops only the terminator', () => {
     const events = applyScheduleFaults(PLAN, { 'no-done': undefined });
     expect(events).toHaveLength(PLAN.length - 1);
