@@ -258,13 +258,19 @@ export class UpstreamResponse extends EventEmitter {
     if (this.#chunked !== undefined) {
       this.#chunked.scan(bytes, this.#isRaw, this.#emitData);
       if (this.#chunked.error !== undefined) return this.#fail(this.#chunked.error);
-      if (this.#chunked.isDone) this.#finish();
+      if (this.#chunked.isDone) {
+        if (this.#chunked.hasExcess) this.#keepAlive = false;
+        this.#finish();
+      }
       return;
     }
     if (this.#length < 0) {
       this.emit('data', bytes);
       return;
     }
+    // Bytes past the declared end (or any with an answer that has no body): what they are is
+    // unknown, so the connection is not reused.
+    if (bytes.length > this.#length) this.#keepAlive = false;
     const piece = bytes.length <= this.#length ? bytes : bytes.subarray(0, this.#length);
     this.#length -= piece.length;
     this.emit('data', piece);
@@ -357,6 +363,8 @@ const DONE = 9;
  */
 export class ChunkedScanner {
   isDone = false;
+  /** Bytes came after the terminating chunk in the same read: the connection's framing is lost. */
+  hasExcess = false;
   error: string | undefined = undefined;
   #state = SIZE;
   #size = 0;
@@ -434,7 +442,10 @@ export class ChunkedScanner {
           break;
       }
     }
-    if (this.#state === DONE) this.isDone = true;
+    if (this.#state === DONE) {
+      this.isDone = true;
+      this.hasExcess = this.error === undefined && i < length;
+    }
     const isMidSizeLine = this.#state === SIZE_EXTENSION || this.#state === SIZE_LF || (this.#state === SIZE && this.#digits > 0);
     if (isMidSizeLine) {
       if (length - lineStart > MAX_SIZE_LINE_BYTES) return this.#invalid('a chunk size line of more than 4 KB');

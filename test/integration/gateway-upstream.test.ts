@@ -172,6 +172,35 @@ describe('local gateway: the backend connection', () => {
     }
   });
 
+  it('a backend that sends bytes past the end of its answer loses the connection: the next request gets a new one', async () => {
+    const answers = [
+      `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${CHUNKS.join('')}0\r\n\r\nHTTP/1.1 200 OK\r\n`,
+      'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}garbage',
+      'HTTP/1.1 204 No Content\r\n\r\nstray',
+      'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}',
+    ];
+    let n = 0;
+    const backend = await startRawBackend((socket) => void socket.write(answers[n++]!));
+    const gateway = await startGateway(LAB_POLICY('streaming'), backend.url, { backendKey: TEST_KEY });
+    try {
+      const streamed = await rawRequest(gateway.url, CHAT, BODY);
+      expect(streamed.body.toString('latin1')).toBe(`${CHUNKS.join('')}0\r\n\r\n`);
+      expect(backend.connections()).toBe(1);
+      const json = await rawRequest(gateway.url, CHAT, BODY);
+      expect(json.body.toString('latin1')).toBe('{"ok":true}');
+      expect(backend.connections()).toBe(2);
+      const empty = await rawRequest(gateway.url, CHAT, BODY);
+      expect(empty.head).toMatch(/^HTTP\/1\.1 204/);
+      expect(backend.connections()).toBe(3);
+      const clean = await rawRequest(gateway.url, CHAT, BODY);
+      expect(clean.body.toString('latin1')).toBe('{"ok":true}');
+      expect(backend.connections()).toBe(4);
+    } finally {
+      await gateway.close();
+      await backend.close();
+    }
+  });
+
   it('a backend that hangs up before answering is a 502 naming the failure, and the next request gets a new connection', async () => {
     let answered = 0;
     const backend = await startRawBackend((socket) => {

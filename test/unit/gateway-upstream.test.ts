@@ -52,6 +52,13 @@ describe('ChunkedScanner', () => {
       expect(raw.scanner.isDone).toBe(true);
       // Raw: the backend's bytes exactly, framing included; the terminator is the relay's own end.
       expect(raw.out.equals(bodyBeforeTerminator)).toBe(true);
+      expect(decoded.scanner.hasExcess || raw.scanner.hasExcess).toBe(false);
+      // Bytes after the terminator in the same read (the next answer's start, or junk) are
+      // flagged, never passed on: the connection cannot be trusted with another request.
+      const withExcess = [...pieces.slice(0, -1), Buffer.concat([pieces.at(-1)!, Buffer.from('HTTP/1.1 200 OK\r\n')])];
+      const excess = scanAll(withExcess, true);
+      expect(excess.scanner.hasExcess).toBe(true);
+      expect(excess.out.equals(bodyBeforeTerminator)).toBe(true);
       bytes += data.length;
     }
     expect(bytes).toBeGreaterThan(1_000_000);
