@@ -90,7 +90,8 @@ export interface EmitOptions {
 /** Where an emission writes. Strings are UTF-8 text; byte chunks are used for split writes. */
 export interface EmissionSink {
   write(chunk: string | Uint8Array): void;
-  close(): void;
+  /** Ends the stream; `last` (frames not yet written) goes with the end, in the same write. */
+  close(last: string): void;
   /** The connection must drop (disconnect-after), after what was written is delivered. */
   error(error: Error): void;
 }
@@ -134,7 +135,10 @@ export function createEventStream(planned: Iterable<PlannedItem>, shape: StreamS
         if (isClaimed) return;
         claim({
           write: (chunk) => controller.enqueue(encode(chunk)),
-          close: () => controller.close(),
+          close: (last) => {
+            if (last !== '') controller.enqueue(encode(last));
+            controller.close();
+          },
           error: (error) => errorWhenDrained(controller, error, () => isCancelled),
         });
       },
@@ -272,11 +276,15 @@ function startEmission(planned: Iterable<PlannedItem>, shape: StreamShape, optio
       advance();
       if (!emit(event, dueMs, nowMs)) return;
     }
-    flush();
-    if (!isFinished) {
-      finish('completed');
-      sink.close();
+    if (isFinished) {
+      flush();
+      return;
     }
+    const last = batch;
+    batch = '';
+    batched = 0;
+    finish('completed');
+    sink.close(last);
   };
   pump();
   return { cancel: () => finish('cancelled') };

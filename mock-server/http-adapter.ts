@@ -90,7 +90,8 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
 function emitDirectly(direct: DirectEmission, res: ServerResponse, signal: AbortSignal): void {
   const emission = direct({
     write: (chunk) => void res.write(chunk),
-    close: () => res.end(),
+    // The last frames and the terminating chunk leave in one write.
+    close: (last) => (last === '' ? res.end() : res.end(last)),
     // Deliver what was written, then drop the connection without the terminating chunk.
     error: () => (res.socket ? res.socket.destroySoon() : res.destroy()),
   });
