@@ -115,9 +115,12 @@ export function badControlHeader(message: string): AzureErrorSpec {
 }
 
 /** Builds the fetch Response for an error, with Azure's id headers. */
+/** The error as an answer: status, headers (the request ids first) and body. */
+export function errorAnswer(spec: AzureErrorSpec, idHeaders: Record<string, string>): { status: number; headers: Record<string, string>; body: string } {
+  return { status: spec.status, headers: { 'content-type': spec.contentType ?? JSON_TYPE, ...idHeaders, ...spec.headers }, body: spec.body };
+}
+
 export function toErrorResponse(spec: AzureErrorSpec, idHeaders: Record<string, string>): Response {
-  return new Response(spec.body, {
-    status: spec.status,
-    headers: { 'content-type': spec.contentType ?? JSON_TYPE, ...idHeaders, ...spec.headers },
-  });
+  const { status, headers, body } = errorAnswer(spec, idHeaders);
+  return new Response(body, { status, headers });
 }

@@ -101,58 +101,70 @@ export interface Emission {
   cancel(): void;
 }
 
-/**
- * Symbol-keyed hook on the streams createEventStream returns. The HTTP adapter calls it
- * (before anyone reads the stream) to receive frames as direct writes instead of through
- * the stream's queue: same frames, same schedule, one less hop per frame. Everything else
- * (in-process getResponse users, tests) reads the ReadableStream as usual.
- */
-export const DIRECT_EMISSION = Symbol.for('apim-streaming-lab.direct-emission');
-export type DirectEmission = (sink: EmissionSink) => Emission;
-
 /** Buffer.from takes small strings from Node's pooled allocator; TextEncoder allocates per call. */
 const encode = (chunk: string | Uint8Array): Uint8Array => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
 
 /**
- * A byte stream that writes each event at its planned time (relative to the moment
- * emission starts: the first read, or the adapter claiming it), stamps frames when asked,
- * and stops generating the moment its reader cancels (the client went away).
- * `disconnect-after` errors the stream, which the adapter turns into a dropped connection.
+ * A response body of events, each written at its planned time (relative to the moment
+ * emission starts), stamped when asked, stopped the moment the client goes away.
+ * `disconnect-after` errors the output, which the adapter turns into a dropped connection.
+ * Two outputs, the same frames on the same schedule: `start(sink)`, the HTTP adapter's direct
+ * writes to the socket, and `toReadableStream()`, for fetch Responses (msw in-process).
  */
-export function createEventStream(planned: Iterable<PlannedItem>, shape: StreamShape, options: EmitOptions): ReadableStream<Uint8Array> {
-  let emission: Emission | undefined;
-  let isClaimed = false;
-  let isCancelled = false;
-  const claim = (sink: EmissionSink): Emission => {
-    if (isClaimed) throw new Error('This event stream is already being emitted.');
-    isClaimed = true;
-    emission = startEmission(planned, shape, options, sink);
-    return emission;
-  };
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        if (isClaimed) return;
-        claim({
-          write: (chunk) => controller.enqueue(encode(chunk)),
-          close: (last) => {
-            if (last !== '') controller.enqueue(encode(last));
-            controller.close();
-          },
-          error: (error) => errorWhenDrained(controller, error, () => isCancelled),
-        });
+export class EventStream {
+  readonly #planned: Iterable<PlannedItem>;
+  readonly #shape: StreamShape;
+  readonly #options: EmitOptions;
+  #emission: Emission | undefined;
+  #isStarted = false;
+
+  constructor(planned: Iterable<PlannedItem>, shape: StreamShape, options: EmitOptions) {
+    this.#planned = planned;
+    this.#shape = shape;
+    this.#options = options;
+  }
+
+  /** Starts emitting into `sink`; once per stream. */
+  start(sink: EmissionSink): Emission {
+    if (this.#isStarted) throw new Error('This event stream is already being emitted.');
+    this.#isStarted = true;
+    this.#emission = startEmission(this.#planned, this.#shape, this.#options, sink);
+    return this.#emission;
+  }
+
+  /** The client went away: stops the emission, or records a stream cancelled before it started. */
+  cancel(): void {
+    if (this.#emission !== undefined) this.#emission.cancel();
+    else if (!this.#isStarted) {
+      this.#isStarted = true;
+      markCancelledBeforeStart(this.#options);
+    }
+  }
+
+  /** The emission as a byte stream; it starts at the first read (highWaterMark 0). */
+  toReadableStream(): ReadableStream<Uint8Array> {
+    let isCancelled = false;
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => {
+          if (this.#isStarted) return;
+          this.start({
+            write: (chunk) => controller.enqueue(encode(chunk)),
+            close: (last) => {
+              if (last !== '') controller.enqueue(encode(last));
+              controller.close();
+            },
+            error: (error) => errorWhenDrained(controller, error, () => isCancelled),
+          });
+        },
+        cancel: () => {
+          isCancelled = true;
+          this.cancel();
+        },
       },
-      cancel() {
-        isCancelled = true;
-        if (emission) emission.cancel();
-        else markCancelledBeforeStart(options);
-      },
-    },
-    // highWaterMark 0: nothing starts until someone reads (or the adapter claims it).
-    { highWaterMark: 0 },
-  );
-  Object.defineProperty(stream, DIRECT_EMISSION, { value: claim satisfies DirectEmission });
-  return stream;
+      { highWaterMark: 0 },
+    );
+  }
 }
 
 function markCancelledBeforeStart({ record, stats }: EmitOptions): void {

@@ -3,7 +3,7 @@ import { ControlHeaderError, formatFaults, MOCK_ADMIN_ROUTES, parseFaults, ROUTE
 import { METHOD_NOT_ALLOWED, toErrorResponse } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { RouteSpec } from './request-gate.ts';
-import { serveApi } from './serve-api.ts';
+import { serveApi, toResponse, type ApiAnswer, type ApiRequest } from './serve-api.ts';
 
 /** Every API route the mock serves, with how each finds its version and deployment. */
 export const API_ROUTES: ReadonlyArray<{ path: string; spec: RouteSpec }> = [
@@ -53,7 +53,7 @@ export function matchApiRoute(pathname: string): ApiRouteMatch | undefined {
  * Serves an API route's POST straight from serveApi (no msw on the way), or returns
  * undefined for msw's handlers to answer (admin routes, other methods, other paths).
  */
-export function createApiRoute(ctx: MockContext): (request: Request) => Promise<Response> | undefined {
+export function createApiRoute(ctx: MockContext): (request: ApiRequest) => Promise<ApiAnswer> | undefined {
   return (request) => {
     if (request.method !== 'POST') return undefined;
     const match = matchApiRoute(new URL(request.url).pathname);
@@ -68,7 +68,7 @@ export function createApiRoute(ctx: MockContext): (request: Request) => Promise<
  */
 export function createHandlers(ctx: MockContext): RequestHandler[] {
   const api = API_ROUTES.flatMap(({ path, spec }) => [
-    http.post(`*${path}`, ({ request, params }) => serveApi(request, spec, params, ctx)),
+    http.post(`*${path}`, async ({ request, params }) => toResponse(await serveApi(request, spec, params, ctx))),
     http.all(`*${path}`, () => toErrorResponse(METHOD_NOT_ALLOWED, {})),
   ]);
   const admin = [

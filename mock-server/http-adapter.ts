@@ -1,23 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getResponse, type RequestHandler } from 'msw';
 import { RESOURCE_NOT_FOUND, payloadTooLarge, type AzureErrorSpec } from './azure-errors.ts';
-import { DIRECT_EMISSION, type DirectEmission } from './emitter.ts';
+import type { EventStream } from './emitter.ts';
+import type { ApiAnswer, ApiRequest, HeaderReader } from './serve-api.ts';
 
 export interface AdapterOptions {
   maxBodyBytes: number;
-  /** Answers the requests it knows without msw (the API routes), or returns undefined. */
-  direct?: (request: Request) => Promise<Response> | undefined;
+  /** Answers the requests it knows without msw and fetch objects (the API routes), or returns undefined. */
+  direct?: (request: ApiRequest) => Promise<ApiAnswer> | undefined;
 }
 
 /** A request body over the limit (the caller answers 413). */
 export class BodyTooLargeError extends Error {}
 
 /**
- * node:http <-> fetch, around msw's getResponse. Headers are flushed as soon as the handler
- * returns (not with the first token); every chunk the body stream yields is written at
- * once; when the client goes away the request signal aborts and the body stream is
- * cancelled, which stops generation. A body stream that errors (the `disconnect-after`
- * fault) destroys the socket without a terminating chunk, as a dropped upstream would.
+ * node:http in front of the mock. The API routes go to `direct` (serveApi, with a request
+ * read straight from node:http); everything else goes through msw's getResponse as fetch
+ * objects. Headers are flushed as soon as the answer is ready (not with the first token);
+ * event streams write each batch of frames at once; when the client goes away the signal
+ * aborts, which stops generation. A stream that errors (the `disconnect-after` fault)
+ * destroys the socket without a terminating chunk, as a dropped upstream would.
  */
 export function createRequestListener(handlers: RequestHandler[], options: AdapterOptions) {
   return (req: IncomingMessage, res: ServerResponse): void => {
@@ -46,7 +48,13 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
     }
     throw error;
   }
-  const request = new Request(`http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`, {
+  const url = `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`;
+  const answer = options.direct?.(new NodeRequest(req, url, body, abort.signal));
+  if (answer !== undefined) {
+    await writeAnswer(answer, res, abort.signal);
+    return;
+  }
+  const request = new Request(url, {
     method: req.method ?? 'GET',
     headers: toHeaders(req),
     body: body && body.length > 0 ? new Uint8Array(body) : null,
@@ -54,7 +62,7 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
   });
   let response: Response | undefined;
   try {
-    response = await (options.direct?.(request) ?? getResponse(handlers, request, { quiet: true }));
+    response = await getResponse(handlers, request, { quiet: true });
   } catch (error) {
     if (abort.signal.aborted) return;
     throw error;
@@ -73,12 +81,80 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
     res.end();
     return;
   }
-  const direct = (response.body as { [DIRECT_EMISSION]?: DirectEmission })[DIRECT_EMISSION];
-  if (direct !== undefined && !response.body.locked) {
-    emitDirectly(direct, res, abort.signal);
+  await pipeBody(response.body, res, abort.signal);
+}
+
+/** A request as serveApi reads it, straight from node:http: no fetch Request, Headers or body stream. */
+class NodeRequest implements ApiRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: NodeHeaders;
+  readonly signal: AbortSignal;
+  readonly #body: Buffer | undefined;
+
+  constructor(req: IncomingMessage, url: string, body: Buffer | undefined, signal: AbortSignal) {
+    this.method = req.method ?? 'GET';
+    this.url = url;
+    this.headers = new NodeHeaders(req.rawHeaders);
+    this.signal = signal;
+    this.#body = body;
+  }
+
+  text(): Promise<string> {
+    // As fetch's Body.text(): UTF-8, a leading BOM dropped, bad bytes replaced.
+    return Promise.resolve(this.#body === undefined ? '' : UTF8.decode(this.#body));
+  }
+}
+
+const UTF8 = new TextDecoder();
+
+/** Request headers as fetch Headers reads them: names lowercase, repeated ones joined with ", ". */
+class NodeHeaders implements HeaderReader {
+  readonly #values = new Map<string, string>();
+
+  constructor(raw: readonly string[]) {
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const value = raw[i + 1]!;
+      const existing = this.#values.get(name);
+      this.#values.set(name, existing === undefined ? value : `${existing}, ${value}`);
+    }
+  }
+
+  get(name: string): string | null {
+    return this.#values.get(name.toLowerCase()) ?? null;
+  }
+
+  has(name: string): boolean {
+    return this.#values.has(name.toLowerCase());
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const name of [...this.#values.keys()].sort()) callback(this.#values.get(name)!, name);
+  }
+}
+
+/** Writes serveApi's answer: its head at once (not with the first token), then the body. */
+async function writeAnswer(pending: Promise<ApiAnswer>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  let answer: ApiAnswer;
+  try {
+    answer = await pending;
+  } catch (error) {
+    if (signal.aborted) return;
+    throw error;
+  }
+  const { body } = answer;
+  if (signal.aborted) {
+    if (typeof body !== 'string') body.cancel();
     return;
   }
-  await pipeBody(response.body, res, abort.signal);
+  res.writeHead(answer.status, answer.headers);
+  if (typeof body === 'string') {
+    res.end(body);
+    return;
+  }
+  res.flushHeaders();
+  emitDirectly(body, res, signal);
 }
 
 /**
@@ -87,8 +163,8 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
  * how far the client lags, and stamps record when each frame was emitted (frames due together
  * are handed over in one write, in the same pass).
  */
-function emitDirectly(direct: DirectEmission, res: ServerResponse, signal: AbortSignal): void {
-  const emission = direct({
+function emitDirectly(stream: EventStream, res: ServerResponse, signal: AbortSignal): void {
+  const emission = stream.start({
     write: (chunk) => void res.write(chunk),
     // The last frames and the terminating chunk leave in one write.
     close: (last) => (last === '' ? res.end() : res.end(last)),

@@ -31,7 +31,7 @@ const MAX_RECORDS = 2_000;
 export const MAX_RECORDED_BODY_BYTES = 64 * 1024;
 const SECRET_HEADERS = new Set(['api-key', 'authorization', 'ocp-apim-subscription-key', 'cookie']);
 
-export function redactHeaders(headers: Headers): Record<string, string> {
+export function redactHeaders(headers: Pick<Headers, 'forEach'> | { forEach(callback: (value: string, name: string) => void): void }): Record<string, string> {
   const out: Record<string, string> = {};
   headers.forEach((value, name) => {
     out[name] = SECRET_HEADERS.has(name) ? '[redacted]' : value;

@@ -13,6 +13,7 @@ import * as errors from './azure-errors.ts';
 import type { AzureErrorSpec } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { ModelProfile } from './deployments.ts';
+import type { ApiRequest } from './serve-api.ts';
 import { validateRequestBody } from './validation/validate-request.ts';
 
 /** How a route finds its API version, deployment and API kind. */
@@ -53,7 +54,7 @@ function checkApiVersion(url: URL, route: RouteSpec): AzureErrorSpec | null {
   return null;
 }
 
-function isKeyAccepted(request: Request, expected: string | undefined): boolean {
+function isKeyAccepted(request: ApiRequest, expected: string | undefined): boolean {
   const bearer = request.headers.get('authorization')?.match(/^Bearer\s+(.+)$/i)?.[1];
   const presented = request.headers.get('api-key') ?? bearer ?? '';
   if (presented === '') return false;
@@ -97,7 +98,7 @@ function checkStreamOptions(body: Record<string, unknown>, apiVersion: string | 
  * request or the Azure error to answer with.
  */
 export async function admitRequest(
-  request: Request,
+  request: ApiRequest,
   route: RouteSpec,
   params: Record<string, string | readonly string[] | undefined>,
   ctx: MockContext,

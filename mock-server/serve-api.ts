@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiKind } from '../src/protocol/index.ts';
 import * as errors from './azure-errors.ts';
 import type { MockContext } from './context.ts';
-import { createEventStream } from './emitter.ts';
+import { EventStream } from './emitter.ts';
 import { chatCompletionBody, chatStreamEvents } from './frames/chat.ts';
 import { completionsBody, completionsStreamEvents } from './frames/completions.ts';
 import type { PlannedItem } from './frames/event.ts';
@@ -21,8 +21,38 @@ const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
 type Params = Record<string, string | readonly string[] | undefined>;
 
+/** What serving a request reads of its headers: a fetch Headers has it, and so does the adapter's lighter one. */
+export interface HeaderReader {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  /** In name order, names lowercase, as fetch Headers iterates. */
+  forEach(callback: (value: string, name: string) => void): void;
+}
+
+/** What serving a request reads of it: a fetch Request (msw, in-process) has it all; the HTTP adapter passes a lighter one. */
+export interface ApiRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: HeaderReader;
+  /** Aborts when the client goes away. */
+  readonly signal: AbortSignal;
+  text(): Promise<string>;
+}
+
+/** An answer before it is a fetch Response (toResponse) or node:http writes (the adapter). */
+export interface ApiAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string | EventStream;
+}
+
+export function toResponse(answer: ApiAnswer): Response {
+  const body = typeof answer.body === 'string' ? answer.body : answer.body.toReadableStream();
+  return new Response(body, { status: answer.status, headers: answer.headers });
+}
+
 /** Serves one API request end to end: admit, fault, generate, stream or answer. */
-export async function serveApi(request: Request, route: RouteSpec, params: Params, ctx: MockContext): Promise<Response> {
+export async function serveApi(request: ApiRequest, route: RouteSpec, params: Params, ctx: MockContext): Promise<ApiAnswer> {
   ctx.stats.requests++;
   const pausedMs = ctx.pausedUntilMs - performance.now();
   if (pausedMs > 0) await sleep(pausedMs, undefined, { signal: request.signal });
@@ -33,11 +63,11 @@ export async function serveApi(request: Request, route: RouteSpec, params: Param
     'x-ms-client-request-id': record.clientRequestId ?? record.apimRequestId,
     'x-ms-region': ctx.config.region,
   };
-  const answerError = (spec: errors.AzureErrorSpec): Response => {
+  const answerError = (spec: errors.AzureErrorSpec): ApiAnswer => {
     record.status = spec.status;
     record.outcome = 'error';
     record.endedAt = new Date().toISOString();
-    return errors.toErrorResponse(spec, idHeaders);
+    return errors.errorAnswer(spec, idHeaders);
   };
 
   const admitted = await admitRequest(request, route, params, ctx);
@@ -90,25 +120,19 @@ export async function serveApi(request: Request, route: RouteSpec, params: Param
     });
     record.outcome = 'completed';
     record.endedAt = new Date().toISOString();
-    return new Response(JSON.stringify(jsonBody(gen, route)), {
-      status: 200,
-      headers: { ...headers, 'content-type': 'application/json' },
-    });
+    return { status: 200, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(jsonBody(gen, route)) };
   }
 
-  const stream = createEventStream(streamEvents(gen, route), { contentCount: gen.tokens.length, endMs: lastTokenAtMs(gen) }, {
+  const stream = new EventStream(streamEvents(gen, route), { contentCount: gen.tokens.length, endMs: lastTokenAtMs(gen) }, {
     stamp: admitted.control.stamp === true,
     faults,
     stats: ctx.stats,
     record,
   });
-  return new Response(stream, {
-    status: 200,
-    headers: { ...headers, 'content-type': 'text/event-stream; charset=utf-8' },
-  });
+  return { status: 200, headers: { ...headers, 'content-type': 'text/event-stream; charset=utf-8' }, body: stream };
 }
 
-function startRecord(request: Request, ctx: MockContext): RequestRecord {
+function startRecord(request: ApiRequest, ctx: MockContext): RequestRecord {
   const record: RequestRecord = {
     requestId: randomUUID(),
     apimRequestId: randomUUID(),

@@ -12,8 +12,14 @@ describe('the ReadableStream path (in-process) and the direct path (HTTP) agree'
     const { createMockServer } = await import('../../mock-server/server.ts');
     const mock = await createMockServer({ timing: { ttftMs: 0, itlMs: 0, jitterMs: 0, outputTokens: 7 } });
     try {
-      const overHttp = await (await fetch(`${mock.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'api-key': 'k', 'x-mock-seed': '11' }, body: JSON.stringify(body) })).text();
-      const inProcess = await (await post(mock.handlers))!.text();
+      const httpResponse = await fetch(`${mock.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'api-key': 'k', 'x-mock-seed': '11' }, body: JSON.stringify(body) });
+      const overHttp = await httpResponse.text();
+      const inProcessResponse = (await post(mock.handlers))!;
+      const inProcess = await inProcessResponse.text();
+      // The same headers (aside from the request ids and the rate-limit counters, which move per request; node:http adds its own).
+      const names = (headers: Headers) => [...headers.keys()].filter((name) => !/request-id|^date$|^connection$|^keep-alive$|^transfer-encoding$|^x-ratelimit-remaining/.test(name)).sort();
+      expect(names(httpResponse.headers)).toEqual(names(inProcessResponse.headers));
+      for (const name of names(httpResponse.headers)) expect(httpResponse.headers.get(name), name).toBe(inProcessResponse.headers.get(name));
       const created = /"created":(\d+)/g;
       // `created` is wall-clock seconds: normalise it, everything else must match.
       expect(inProcess.replaceAll(created, '')).toBe(overHttp.replaceAll(created, ''));
