@@ -90,6 +90,11 @@ export function obfuscation(gen: Generation, padBytes = 0): string {
   return padBytes > 0 ? gen.prng.alnum(padBytes) : gen.prng.alnumSlice(1 + gen.prng.int(16));
 }
 
+/** `JSON.stringify(obfuscation(gen))`: the padding is [A-Za-z0-9] only, so quoting it is its JSON. */
+export function obfuscationJson(gen: Generation): string {
+  return `"${obfuscation(gen)}"`;
+}
+
 export const DEFAULT_HUGE_FRAME_BYTES = 1024 * 1024;
 
 export function completionTokens(gen: Generation): number {

@@ -20,6 +20,14 @@ const CORPUS = [
 /** Token strings of the corpus, decoded once. */
 const CORPUS_TOKENS: readonly string[] = encode(CORPUS).map((id) => decode([id]));
 
+/** Each corpus token as JSON text, encoded once: a content frame's token is one of these. */
+const CORPUS_TOKENS_JSON = new Map(CORPUS_TOKENS.map((token) => [token, JSON.stringify(token)]));
+
+/** `JSON.stringify(token)`, from the table for corpus tokens (about 4x cheaper per frame). */
+export function tokenJson(token: string): string {
+  return CORPUS_TOKENS_JSON.get(token) ?? JSON.stringify(token);
+}
+
 /** A multibyte token for the `split-utf8` fault: U+2615 HOT BEVERAGE, 3 bytes in UTF-8. */
 export const MULTIBYTE_TOKEN = ' \u2615';
 

@@ -5,7 +5,15 @@
  * `JSON.stringify(value)` for each slot. The output is byte-identical to JSON.stringify of
  * the filled-in object (key order included); the mock capacity benchmark is why it exists.
  */
-export type JsonTemplate = (values: readonly unknown[]) => string;
+export interface JsonTemplate {
+  (values: readonly unknown[]): string;
+  /**
+   * The same with the values already JSON text (`encoded[i]` is `JSON.stringify(value i)`):
+   * per content frame, `JSON.stringify` of a token and an obfuscation string cost more than
+   * the rest of the frame, and both can be encoded more cheaply (see `tokenJson`).
+   */
+  fromJson(encoded: readonly string[]): string;
+}
 
 const sentinel = (index: number): string => `\u0000slot${index}\u0000`;
 
@@ -35,9 +43,15 @@ export function createJsonTemplate(slotCount: number, build: (slots: readonly st
     rest = rest.slice(at + JSON.stringify(slots[next]).length);
   }
   parts.push(rest);
-  return (values) => {
+  const fromJson = (encoded: readonly string[]): string => {
+    let out = parts[0]!;
+    for (let i = 0; i < order.length; i++) out += encoded[order[i]!]! + parts[i + 1]!;
+    return out;
+  };
+  const render = (values: readonly unknown[]): string => {
     let out = parts[0]!;
     for (let i = 0; i < order.length; i++) out += JSON.stringify(values[order[i]!]) + parts[i + 1]!;
     return out;
   };
+  return Object.assign(render, { fromJson });
 }

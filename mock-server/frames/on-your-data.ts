@@ -1,6 +1,7 @@
 import { completionTokens, lastTokenAtMs, type Generation } from '../generation.ts';
 import { ContentRun, DATA_FRAME, dataEvent, doneEvent, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
+import { tokenJson } from '../text.ts';
 import { usage } from './chat.ts';
 
 /**
@@ -61,7 +62,7 @@ export function* onYourDataStreamEvents(gen: Generation): Generator<PlannedItem>
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: OBJECT };
   yield dataEvent(first, { ...base, choices: [{ index: 0, delta: { role: 'assistant', context: contextFor(gen) }, end_turn: false, finish_reason: null }] });
   const contentFrame = createJsonTemplate(1, ([token]) => ({ ...base, choices: [{ index: 0, delta: { content: token }, end_turn: false, finish_reason: null }] }), ...DATA_FRAME);
-  if (gen.tokens.length > 0) yield new ContentRun(gen.tokenTimesMs, 0, gen.tokens.length, (i) => contentFrame([gen.tokens[i]]));
+  if (gen.tokens.length > 0) yield new ContentRun(gen.tokenTimesMs, 0, gen.tokens.length, (i) => contentFrame.fromJson([tokenJson(gen.tokens[i]!)]));
   yield dataEvent(end, { ...base, choices: [{ index: 0, delta: {}, end_turn: true, finish_reason: gen.finishReason }] });
   if (gen.includeUsage) yield dataEvent(end, { ...base, choices: [], usage: usage(gen) });
   yield doneEvent(end);

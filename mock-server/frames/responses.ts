@@ -1,4 +1,5 @@
-import { completionTokens, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
+import { completionTokens, lastTokenAtMs, obfuscation, obfuscationJson, type Generation } from '../generation.ts';
+import { tokenJson } from '../text.ts';
 import { namedEvent, tokenFrames, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
@@ -31,7 +32,9 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedItem> 
     logprobs: [],
     ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
   }), `event: ${DELTA}\ndata: `, '\n\n');
-  const render = gen.includeObfuscation ? (i: number) => deltaEvent([seq++, gen.tokens[i], obfuscation(gen)]) : (i: number) => deltaEvent([seq++, gen.tokens[i]]);
+  const render = gen.includeObfuscation
+    ? (i: number) => deltaEvent.fromJson([String(seq++), tokenJson(gen.tokens[i]!), obfuscationJson(gen)])
+    : (i: number) => deltaEvent.fromJson([String(seq++), tokenJson(gen.tokens[i]!)]);
   const failed = (at: number): PlannedEvent[] => [
     event(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null }),
     event(at, 'response.failed', {
