@@ -120,7 +120,3 @@ export function errorAnswer(spec: AzureErrorSpec, idHeaders: Record<string, stri
   return { status: spec.status, headers: { 'content-type': spec.contentType ?? JSON_TYPE, ...idHeaders, ...spec.headers }, body: spec.body };
 }
 
-export function toErrorResponse(spec: AzureErrorSpec, idHeaders: Record<string, string>): Response {
-  const { status, headers, body } = errorAnswer(spec, idHeaders);
-  return new Response(body, { status, headers });
-}

@@ -1,6 +1,6 @@
 import { http, HttpResponse, type RequestHandler } from 'msw';
 import { ControlHeaderError, formatFaults, MOCK_ADMIN_ROUTES, parseFaults, ROUTES } from '../src/protocol/index.ts';
-import { METHOD_NOT_ALLOWED, toErrorResponse } from './azure-errors.ts';
+import { errorAnswer, METHOD_NOT_ALLOWED } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { RouteSpec } from './request-gate.ts';
 import { serveApi, toResponse, type ApiAnswer, type ApiRequest } from './serve-api.ts';
@@ -69,7 +69,7 @@ export function createApiRoute(ctx: MockContext): (request: ApiRequest) => Promi
 export function createHandlers(ctx: MockContext): RequestHandler[] {
   const api = API_ROUTES.flatMap(({ path, spec }) => [
     http.post(`*${path}`, async ({ request, params }) => toResponse(await serveApi(request, spec, params, ctx))),
-    http.all(`*${path}`, () => toErrorResponse(METHOD_NOT_ALLOWED, {})),
+    http.all(`*${path}`, () => toResponse(errorAnswer(METHOD_NOT_ALLOWED, {}))),
   ]);
   const admin = [
     http.get(`*${MOCK_ADMIN_ROUTES.health}`, () => HttpResponse.json({ ok: true })),

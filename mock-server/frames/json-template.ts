@@ -48,10 +48,7 @@ export function createJsonTemplate(slotCount: number, build: (slots: readonly st
     for (let i = 0; i < order.length; i++) out += encoded[order[i]!]! + parts[i + 1]!;
     return out;
   };
-  const render = (values: readonly unknown[]): string => {
-    let out = parts[0]!;
-    for (let i = 0; i < order.length; i++) out += JSON.stringify(values[order[i]!]) + parts[i + 1]!;
-    return out;
-  };
+  // JSON.stringify(undefined) is undefined: an absent value renders as before, as "undefined".
+  const render = (values: readonly unknown[]): string => fromJson(values.map((value) => JSON.stringify(value) as string));
   return Object.assign(render, { fromJson });
 }
