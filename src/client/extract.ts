@@ -86,6 +86,17 @@ export function extractJsonBody(api: ApiKind, body: Json): Extracted {
 }
 
 /**
+ * How many deltas the answer text takes between flattenings: 4 (at most 3 rope nodes), more
+ * for a long text, a power of two with flattening copying about 512 characters per delta on average
+ * (a 64 K-character answer is flattened every 128 deltas, not 16,000 times).
+ */
+function flattenEvery(length: number): number {
+  let every = 4;
+  while (every * 512 < length) every *= 2;
+  return every;
+}
+
+/**
  * Records what one event (or a whole JSON body) means on the timeline, at `atMs`: content
  * arrivals, finish reason, usage, response id, and a stream error as the outcome. Shared by
  * the http and SDK clients.
@@ -93,12 +104,12 @@ export function extractJsonBody(api: ApiKind, body: Json): Extracted {
 export function applyExtracted(tl: Timeline, extracted: Extracted, atMs: number): void {
   if (extracted.content !== undefined) {
     tl.text += extracted.content;
-    // Appending makes a rope of every delta (about 32 bytes a node, besides the delta itself).
+    // Appending makes a rope of every delta (32 bytes a node, besides the delta itself).
     // Converting the text to a number flattens it into one string (V8 flattens before it
     // parses; the NaN is dropped), so an in-flight stream holds its text, not its history.
     // Reading a character does not: V8 walks the rope for that (10,000 texts of 40 deltas:
     // 1,289 bytes each as ropes, 1,205 after charCodeAt, 498 after Number()).
-    if ((tl.contentArrivalsMs.length & 15) === 15) void Number(tl.text);
+    if ((tl.contentArrivalsMs.length & (flattenEvery(tl.text.length) - 1)) === 0) void Number(tl.text);
     tl.contentArrivalsMs.push(atMs);
     tl.firstContentMs ??= atMs;
     tl.lastContentMs = atMs;

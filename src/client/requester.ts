@@ -40,17 +40,23 @@ export async function createRequester(scenario: Scenario, options: RequesterOpti
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   const retry = options.retry ?? DEFAULT_RETRY;
   const agent = options.agent ?? createLoadAgent();
-  return async (intendedNs, signal, extraHeaders) =>
+  const send = (auth: Readonly<Record<string, string>>, intendedNs: bigint, signal: AbortSignal | undefined, extraHeaders: Record<string, string> | undefined): Promise<Timeline> => {
+    const headers = { ...auth, ...options.headers, ...extraHeaders };
+    if (options.client === 'sdk') {
+      return runSdkRequest({ scenario, built, headers, timeouts, intendedNs, ...(signal ? { signal } : {}) });
+    }
+    return runHttpRequest(
+      { api: scenario.api, isStream: scenario.stream, url: built.url, headers, body },
+      { intendedNs, timeouts, agent, keepFrames: options.keepFrames === true, ...(signal ? { signal } : {}) },
+    );
+  };
+  // No async function per request: with a key and no retries, the request's promise is the
+  // client's own, and nothing else is held while it is in flight.
+  return (intendedNs, signal, extraHeaders) =>
     withRetry429(
-      async () => {
-        const headers = { ...(await authHeaders()), ...options.headers, ...extraHeaders };
-        if (options.client === 'sdk') {
-          return runSdkRequest({ scenario, built, headers, timeouts, intendedNs, ...(signal ? { signal } : {}) });
-        }
-        return runHttpRequest(
-          { api: scenario.api, isStream: scenario.stream, url: built.url, headers, body },
-          { intendedNs, timeouts, agent, keepFrames: options.keepFrames === true, ...(signal ? { signal } : {}) },
-        );
+      () => {
+        const auth = authHeaders();
+        return auth instanceof Promise ? auth.then((ready) => send(ready, intendedNs, signal, extraHeaders)) : send(auth, intendedNs, signal, extraHeaders);
       },
       retry,
       signal,

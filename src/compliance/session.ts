@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { formatControlHeaders, type ApiKind, type MockControl } from '../protocol/index.ts';
 import { azureSearchDataSources, buildRequest } from '../endpoint/build-request.ts';
-import { createAuthHeaders } from '../endpoint/auth.ts';
+import { createAuthHeaders, type AuthHeaders } from '../endpoint/auth.ts';
 import type { ChatMessage, SearchSource, Target } from '../endpoint/types.ts';
 import type { LintInput } from './lint/policy-lint.ts';
 import { runProbe, type ProbeRequest, type ProbeResult } from './probe.ts';
@@ -52,7 +52,7 @@ export interface ProbeSpec {
 export class ProbeSession {
   readonly plan: VerifyPlan;
   private readonly cache = new Map<string, Promise<ProbeResult>>();
-  private readonly authCache = new Map<PathName, Promise<() => Promise<Record<string, string>>>>();
+  private readonly authCache = new Map<PathName, Promise<AuthHeaders>>();
 
   constructor(plan: VerifyPlan) {
     this.plan = plan;
@@ -103,7 +103,7 @@ export class ProbeSession {
     return runProbe(request);
   }
 
-  private async authHeaders(path: PathName): Promise<Record<string, string>> {
+  private async authHeaders(path: PathName): Promise<Readonly<Record<string, string>>> {
     let provider = this.authCache.get(path);
     if (!provider) {
       provider = createAuthHeaders(this.target(path)!.auth, this.plan.env);

@@ -7,23 +7,29 @@ export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.de
 export type TokenProvider = () => Promise<string>;
 
 /**
+ * A request's auth headers: known at once for a key (the harness then starts the request in
+ * the same tick, with no promise of its own), or once a token is ready.
+ */
+export type AuthHeaders = () => Readonly<Record<string, string>> | Promise<Readonly<Record<string, string>>>;
+
+function fixed(headers: Record<string, string>): AuthHeaders {
+  const frozen = Object.freeze(headers);
+  return () => frozen;
+}
+
+/**
  * Resolves a target's auth into a header factory. Keys come from the environment (never
  * from argv) and are read once here; Entra tokens come from DefaultAzureCredential and
  * are cached until shortly before they expire.
  */
-export async function createAuthHeaders(auth: TargetAuth, env: NodeJS.ProcessEnv = process.env): Promise<() => Promise<Record<string, string>>> {
+export async function createAuthHeaders(auth: TargetAuth, env: NodeJS.ProcessEnv = process.env): Promise<AuthHeaders> {
   switch (auth.kind) {
     case 'none':
-      return async () => ({});
-    case 'api-key': {
-      const key = readKey(auth.envName, env, '--api-key-env');
-      return async () => ({ 'api-key': key });
-    }
-    case 'subscription-key': {
-      const key = readKey(auth.envName, env, '--subscription-key-env');
-      const header = auth.header ?? 'api-key';
-      return async () => ({ [header]: key });
-    }
+      return fixed({});
+    case 'api-key':
+      return fixed({ 'api-key': readKey(auth.envName, env, '--api-key-env') });
+    case 'subscription-key':
+      return fixed({ [auth.header ?? 'api-key']: readKey(auth.envName, env, '--subscription-key-env') });
     case 'entra': {
       const token = await createEntraTokenProvider(auth.scope ?? COGNITIVE_SERVICES_SCOPE);
       return async () => ({ authorization: `Bearer ${await token()}` });
