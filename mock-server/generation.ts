@@ -1,7 +1,7 @@
 import type { ApiKind, FaultSet } from '../src/protocol/index.ts';
 import type { ModelProfile, TimingProfile } from './deployments.ts';
 import { createPrng, type Prng } from './prng.ts';
-import { generateTokens, MULTIBYTE_TOKEN } from './text.ts';
+import { generateTokens, MULTIBYTE_TOKEN, type TokenSequence } from './text.ts';
 import { planTokenTimes } from './timing.ts';
 
 /** Everything a frame builder needs to render one response, decided up front. */
@@ -10,7 +10,7 @@ export interface Generation {
   profile: ModelProfile;
   timing: TimingProfile;
   /** Content tokens, one per content frame. */
-  tokens: string[];
+  tokens: TokenSequence;
   /** Release time of each token, ms after the response started. */
   tokenTimesMs: Float64Array;
   finishReason: 'stop' | 'length';
@@ -54,7 +54,7 @@ export function planGeneration(input: GenerationInput): Generation {
   const count = input.maxTokens !== undefined ? Math.min(natural, input.maxTokens) : natural;
   const tokens = generateTokens(count, prng);
   if ('split-utf8' in input.faults && tokens.length > 0) {
-    tokens[Math.floor(tokens.length / 2)] = MULTIBYTE_TOKEN;
+    tokens.replace(Math.floor(tokens.length / 2), MULTIBYTE_TOKEN);
   }
   const idLength = input.api === 'responses' ? 48 : 29;
   return {

@@ -1,4 +1,4 @@
-import { createUniform } from '../src/protocol/index.ts';
+import { Mulberry32 } from '../src/protocol/index.ts';
 
 /**
  * The mock's seeded PRNG (mulberry32, shared with the harness): the same seed gives the
@@ -25,29 +25,36 @@ export const ALNUM_POOL_LENGTH = 4096;
 let pool: string | undefined;
 
 export function createPrng(seed: number): Prng {
-  const next = createUniform(seed);
-  const int = (maxExclusive: number): number => Math.floor(next() * maxExclusive);
-  const chars = (alphabet: string, length: number): string => {
+  return new SeededPrng(seed);
+}
+
+/** The mock's draws on mulberry32: a class, so a stream's PRNG is one small object, not a dozen closures. */
+class SeededPrng extends Mulberry32 implements Prng {
+  int(maxExclusive: number): number {
+    return Math.floor(this.next() * maxExclusive);
+  }
+
+  normal(mean: number, stdDev: number): number {
+    if (stdDev === 0) return mean;
+    const u = Math.max(this.next(), Number.EPSILON);
+    const v = this.next();
+    return mean + stdDev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  chars(alphabet: string, length: number): string {
     const picked = new Array<string>(length);
-    for (let i = 0; i < length; i++) picked[i] = alphabet[int(alphabet.length)]!;
+    for (let i = 0; i < length; i++) picked[i] = alphabet[this.int(alphabet.length)]!;
     // One flat string, not a rope of `length` pieces (ids live as long as their stream).
     return picked.join('');
-  };
-  return {
-    next,
-    int,
-    normal(mean, stdDev) {
-      if (stdDev === 0) return mean;
-      const u = Math.max(next(), Number.EPSILON);
-      const v = next();
-      return mean + stdDev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-    },
-    chars,
-    alnum: (length) => chars(ALNUM, length),
-    alnumSlice(length) {
-      pool ??= createPrng(0x5eed).alnum(ALNUM_POOL_LENGTH * 2);
-      const start = int(ALNUM_POOL_LENGTH);
-      return pool.slice(start, start + Math.min(length, ALNUM_POOL_LENGTH));
-    },
-  };
+  }
+
+  alnum(length: number): string {
+    return this.chars(ALNUM, length);
+  }
+
+  alnumSlice(length: number): string {
+    pool ??= createPrng(0x5eed).alnum(ALNUM_POOL_LENGTH * 2);
+    const start = this.int(ALNUM_POOL_LENGTH);
+    return pool.slice(start, start + Math.min(length, ALNUM_POOL_LENGTH));
+  }
 }

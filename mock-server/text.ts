@@ -20,26 +20,59 @@ const CORPUS = [
 /** Token strings of the corpus, decoded once. */
 const CORPUS_TOKENS: readonly string[] = encode(CORPUS).map((id) => decode([id]));
 
-/** Each corpus token as JSON text, encoded once: a content frame's token is one of these. */
-const CORPUS_TOKENS_JSON = new Map(CORPUS_TOKENS.map((token) => [token, JSON.stringify(token)]));
-
-/** `JSON.stringify(token)`, from the table for corpus tokens (about 4x cheaper per frame). */
-export function tokenJson(token: string): string {
-  return CORPUS_TOKENS_JSON.get(token) ?? JSON.stringify(token);
-}
+/** Each corpus token as JSON text, encoded once, by corpus position: a content frame's token is one of these. */
+const CORPUS_JSON_AT: readonly string[] = CORPUS_TOKENS.map((token) => JSON.stringify(token));
 
 /** A multibyte token for the `split-utf8` fault: U+2615 HOT BEVERAGE, 3 bytes in UTF-8. */
 export const MULTIBYTE_TOKEN = ' \u2615';
 
-/** `count` token strings, starting at a PRNG-chosen place in the corpus, cycling. */
-export function generateTokens(count: number, prng: Prng): string[] {
-  const tokens = new Array<string>(count);
-  let index = prng.int(CORPUS_TOKENS.length);
-  for (let i = 0; i < count; i++) {
-    tokens[i] = CORPUS_TOKENS[index % CORPUS_TOKENS.length]!;
-    index++;
+/**
+ * An answer's tokens: `length` corpus tokens from a PRNG-chosen place, cycling, with at most
+ * one of them replaced (the `split-utf8` fault's multibyte token). A place in the corpus, not
+ * an array: a 200-token answer's array was 1.6 KB that every stream held for its whole life.
+ */
+export class TokenSequence {
+  readonly length: number;
+  readonly #start: number;
+  #replacedAt = -1;
+  #replacement = '';
+
+  constructor(start: number, length: number) {
+    this.#start = start;
+    this.length = length;
   }
-  return tokens;
+
+  /** Token `i` (0 <= i < length). */
+  at(i: number): string {
+    return i === this.#replacedAt ? this.#replacement : CORPUS_TOKENS[(this.#start + i) % CORPUS_TOKENS.length]!;
+  }
+
+  /** `JSON.stringify(at(i))`, from the table for corpus tokens (about 4x cheaper per frame). */
+  json(i: number): string {
+    return i === this.#replacedAt ? JSON.stringify(this.#replacement) : CORPUS_JSON_AT[(this.#start + i) % CORPUS_TOKENS.length]!;
+  }
+
+  /** Puts `token` in place of token `i`. */
+  replace(i: number, token: string): void {
+    this.#replacedAt = i;
+    this.#replacement = token;
+  }
+
+  /** The whole answer text. */
+  join(): string {
+    let text = '';
+    for (let i = 0; i < this.length; i++) text += this.at(i);
+    return text;
+  }
+
+  toArray(): string[] {
+    return Array.from({ length: this.length }, (_, i) => this.at(i));
+  }
+}
+
+/** `count` tokens, starting at a PRNG-chosen place in the corpus, cycling. */
+export function generateTokens(count: number, prng: Prng): TokenSequence {
+  return new TokenSequence(prng.int(CORPUS_TOKENS.length), count);
 }
 
 /** Token count of a string with the o200k tokenizer. */

@@ -1,5 +1,4 @@
 import { completionTokens, lastTokenAtMs, obfuscation, obfuscationJson, type Generation } from '../generation.ts';
-import { tokenJson } from '../text.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
 import { DATA_FRAME, dataEvent, doneEvent, tokenFrames, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
@@ -16,9 +15,9 @@ export function* chatStreamEvents(gen: Generation): Generator<PlannedItem> {
   yield dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {}));
   const hasObfuscation = obfuscationFor(gen) !== undefined;
   const contentFrame = createJsonTemplate(2, ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined), ...DATA_FRAME);
-  const render = hasObfuscation ? (i: number) => contentFrame.fromJson([tokenJson(gen.tokens[i]!), obfuscationJson(gen)]) : (i: number) => contentFrame.fromJson([tokenJson(gen.tokens[i]!)]);
+  const render = hasObfuscation ? (i: number) => contentFrame.fromJson([gen.tokens.json(i), obfuscationJson(gen)]) : (i: number) => contentFrame.fromJson([gen.tokens.json(i)]);
   const isEnded = yield* tokenFrames(gen, render, {
-    huge: (i, at, padBytes) => dataEvent(at, chunk(gen, { content: gen.tokens[i] }, null, completionFilterResults(), obfuscationFor(gen, padBytes)), true),
+    huge: (i, at, padBytes) => dataEvent(at, chunk(gen, { content: gen.tokens.at(i) }, null, completionFilterResults(), obfuscationFor(gen, padBytes)), true),
     error: (at) => [dataEvent(at, midStreamError())],
   });
   if (isEnded) return;
@@ -115,7 +114,7 @@ export function chatCompletionBody(gen: Generation): Record<string, unknown> {
         finish_reason: gen.finishReason,
         index: 0,
         logprobs: null,
-        message: { annotations: [], content: gen.tokens.join(''), refusal: null, role: 'assistant' },
+        message: { annotations: [], content: gen.tokens.join(), refusal: null, role: 'assistant' },
       },
     ],
     created: gen.createdSec,

@@ -1,5 +1,4 @@
 import { completionTokens, lastTokenAtMs, obfuscation, type Generation } from '../generation.ts';
-import { tokenJson } from '../text.ts';
 import { midStreamError } from './chat.ts';
 import { completionFilterResults, promptFilterResults } from './filter-results.ts';
 import { DATA_FRAME, dataEvent, doneEvent, tokenFrames, type PlannedItem } from './event.ts';
@@ -13,8 +12,8 @@ export function* completionsStreamEvents(gen: Generation): Generator<PlannedItem
   const end = lastTokenAtMs(gen);
   yield dataEvent(gen.timing.ttftMs / 2, { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() });
   const contentFrame = createJsonTemplate(1, ([token]) => textFrame(gen, token!, null), ...DATA_FRAME);
-  const isEnded = yield* tokenFrames(gen, (i) => contentFrame.fromJson([tokenJson(gen.tokens[i]!)]), {
-    huge: (i, at, padBytes) => dataEvent(at, { ...textFrame(gen, gen.tokens[i]!, null), obfuscation: obfuscation(gen, padBytes) }, true),
+  const isEnded = yield* tokenFrames(gen, (i) => contentFrame.fromJson([gen.tokens.json(i)]), {
+    huge: (i, at, padBytes) => dataEvent(at, { ...textFrame(gen, gen.tokens.at(i), null), obfuscation: obfuscation(gen, padBytes) }, true),
     error: (at) => [dataEvent(at, midStreamError())],
   });
   if (isEnded) return;
@@ -48,7 +47,7 @@ export function completionsBody(gen: Generation): Record<string, unknown> {
     model: gen.profile.model,
     prompt_filter_results: promptFilterResults(),
     choices: [
-      { text: gen.tokens.join(''), index: 0, logprobs: null, finish_reason: gen.finishReason, content_filter_results: completionFilterResults() },
+      { text: gen.tokens.join(), index: 0, logprobs: null, finish_reason: gen.finishReason, content_filter_results: completionFilterResults() },
     ],
     usage: usage(gen),
   };

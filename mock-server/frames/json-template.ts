@@ -10,7 +10,7 @@ export interface JsonTemplate {
   /**
    * The same with the values already JSON text (`encoded[i]` is `JSON.stringify(value i)`):
    * per content frame, `JSON.stringify` of a token and an obfuscation string cost more than
-   * the rest of the frame, and both can be encoded more cheaply (see `tokenJson`).
+   * the rest of the frame, and both can be encoded more cheaply (see `TokenSequence.json`).
    */
   fromJson(encoded: readonly string[]): string;
 }

@@ -1,7 +1,6 @@
 import { completionTokens, lastTokenAtMs, type Generation } from '../generation.ts';
 import { ContentRun, DATA_FRAME, dataEvent, doneEvent, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
-import { tokenJson } from '../text.ts';
 import { usage } from './chat.ts';
 
 /**
@@ -62,7 +61,7 @@ export function* onYourDataStreamEvents(gen: Generation): Generator<PlannedItem>
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: OBJECT };
   yield dataEvent(first, { ...base, choices: [{ index: 0, delta: { role: 'assistant', context: contextFor(gen) }, end_turn: false, finish_reason: null }] });
   const contentFrame = createJsonTemplate(1, ([token]) => ({ ...base, choices: [{ index: 0, delta: { content: token }, end_turn: false, finish_reason: null }] }), ...DATA_FRAME);
-  if (gen.tokens.length > 0) yield new ContentRun(gen.tokenTimesMs, 0, gen.tokens.length, (i) => contentFrame.fromJson([tokenJson(gen.tokens[i]!)]));
+  if (gen.tokens.length > 0) yield new ContentRun(gen.tokenTimesMs, 0, gen.tokens.length, (i) => contentFrame.fromJson([gen.tokens.json(i)]));
   yield dataEvent(end, { ...base, choices: [{ index: 0, delta: {}, end_turn: true, finish_reason: gen.finishReason }] });
   if (gen.includeUsage) yield dataEvent(end, { ...base, choices: [], usage: usage(gen) });
   yield doneEvent(end);
@@ -77,7 +76,7 @@ export function* legacyExtensionsStreamEvents(gen: Generation): Generator<Planne
   yield dataEvent(first, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ role: 'tool', content: JSON.stringify(contextFor(gen)) }, false) }] });
   yield dataEvent(first, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ role: 'assistant', content: null }, false) }] });
   for (let i = 0; i < gen.tokens.length; i++) {
-    yield dataEvent(gen.tokenTimesMs[i]!, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ content: gen.tokens[i] }, false) }] }, true);
+    yield dataEvent(gen.tokenTimesMs[i]!, { ...base, choices: [{ index: 0, finish_reason: null, messages: message({ content: gen.tokens.at(i) }, false) }] }, true);
   }
   yield dataEvent(end, { ...base, choices: [{ index: 0, finish_reason: gen.finishReason, messages: message({}, true) }] });
   yield doneEvent(end);
@@ -85,7 +84,7 @@ export function* legacyExtensionsStreamEvents(gen: Generation): Generator<Planne
 
 export function onYourDataBody(gen: Generation, legacy: boolean): Record<string, unknown> {
   const context = contextFor(gen);
-  const content = gen.tokens.join('');
+  const content = gen.tokens.join();
   const completion = completionTokens(gen);
   const base = { id: gen.completionId, model: gen.profile.model, created: gen.createdSec, object: 'extensions.chat.completion' };
   const usageBody = { prompt_tokens: gen.promptTokens, completion_tokens: completion, total_tokens: gen.promptTokens + completion };

@@ -1,5 +1,4 @@
 import { completionTokens, lastTokenAtMs, obfuscation, obfuscationJson, type Generation } from '../generation.ts';
-import { tokenJson } from '../text.ts';
 import { namedEvent, tokenFrames, type PlannedEvent, type PlannedItem } from './event.ts';
 import { createJsonTemplate } from './json-template.ts';
 
@@ -33,8 +32,8 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedItem> 
     ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
   }), `event: ${DELTA}\ndata: `, '\n\n');
   const render = gen.includeObfuscation
-    ? (i: number) => deltaEvent.fromJson([String(seq++), tokenJson(gen.tokens[i]!), obfuscationJson(gen)])
-    : (i: number) => deltaEvent.fromJson([String(seq++), tokenJson(gen.tokens[i]!)]);
+    ? (i: number) => deltaEvent.fromJson([String(seq++), gen.tokens.json(i), obfuscationJson(gen)])
+    : (i: number) => deltaEvent.fromJson([String(seq++), gen.tokens.json(i)]);
   const failed = (at: number): PlannedEvent[] => [
     event(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null }),
     event(at, 'response.failed', {
@@ -42,12 +41,12 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedItem> 
     }),
   ];
   const isEnded = yield* tokenFrames(gen, render, {
-    huge: (i, at, padBytes) => event(at, DELTA, { ...itemBase, delta: gen.tokens[i], logprobs: [], obfuscation: obfuscation(gen, padBytes) }, true),
+    huge: (i, at, padBytes) => event(at, DELTA, { ...itemBase, delta: gen.tokens.at(i), logprobs: [], obfuscation: obfuscation(gen, padBytes) }, true),
     error: failed,
   });
   if (isEnded) return;
   const end = lastTokenAtMs(gen);
-  const text = gen.tokens.join('');
+  const text = gen.tokens.join();
   const part = { type: 'output_text', annotations: [], logprobs: [], text };
   const item = { id: gen.itemId, type: 'message', status: itemStatus(gen), role: 'assistant', content: [part] };
   yield event(end, 'response.output_text.done', { ...itemBase, text, logprobs: [] });
@@ -100,7 +99,7 @@ function usage(gen: Generation): Record<string, unknown> {
 
 /** The non-streaming response body, with the convenience `output_text` field. */
 export function responsesBody(gen: Generation): Record<string, unknown> {
-  const text = gen.tokens.join('');
+  const text = gen.tokens.join();
   const item = {
     id: gen.itemId,
     type: 'message',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createJsonTemplate } from '../../mock-server/frames/json-template.ts';
 import { createPrng } from '../../mock-server/prng.ts';
-import { generateTokens, MULTIBYTE_TOKEN, tokenJson } from '../../mock-server/text.ts';
+import { generateTokens, MULTIBYTE_TOKEN, TokenSequence } from '../../mock-server/text.ts';
 
 describe('JSON frame templates', () => {
   it('produce exactly what JSON.stringify would, for strings, numbers, null and repeats', () => {
@@ -20,10 +20,23 @@ describe('JSON frame templates', () => {
     }
   });
 
-  it('tokenJson is JSON.stringify for every corpus token, the multibyte one and any other string', () => {
-    const tokens = new Set(generateTokens(5_000, createPrng(1)));
-    expect(tokens.size).toBeGreaterThan(100);
-    for (const token of [...tokens, MULTIBYTE_TOKEN, 'a "quoted" \\ token\n', '']) expect(tokenJson(token)).toBe(JSON.stringify(token));
+  it('a token sequence: its JSON is JSON.stringify of each token, it cycles the corpus, and one token can be replaced', () => {
+    const tokens = generateTokens(5_000, createPrng(1));
+    const all = tokens.toArray();
+    expect(all).toHaveLength(5_000);
+    expect(new Set(all).size).toBeGreaterThan(100);
+    for (let i = 0; i < tokens.length; i++) expect(tokens.json(i)).toBe(JSON.stringify(all[i]));
+    // The corpus repeats with a fixed period: the sequence is the corpus from some place, cycling.
+    const period = all.findIndex((_, i) => i > 0 && all.slice(i, i + 200).join('') === all.slice(0, 200).join(''));
+    expect(period).toBeGreaterThan(100);
+    for (let i = 0; i + period < all.length; i++) expect(all[i + period]).toBe(all[i]);
+    expect(tokens.join()).toBe(all.join(''));
+    const replaced = new TokenSequence(3, 10);
+    const before = replaced.toArray();
+    replaced.replace(5, MULTIBYTE_TOKEN);
+    expect(replaced.toArray()).toEqual([...before.slice(0, 5), MULTIBYTE_TOKEN, ...before.slice(6)]);
+    expect(replaced.json(5)).toBe(JSON.stringify(MULTIBYTE_TOKEN));
+    expect(replaced.join()).toBe(replaced.toArray().join(''));
   });
 
   it('works when a value is a JSON-looking string', () => {
