@@ -18,6 +18,18 @@ const TOKENS = [' Streaming', ' keeps', ' the', ' first', ' token', ' close', ' 
 const frame = (i: number): string => PREFIX + JSON.stringify(TOKENS[i % TOKENS.length]) + SUFFIX;
 const DONE = 'data: [DONE]\n\n';
 
+/**
+ * `--resident-mb N`: N MB of memory written once and never read again, outside the JS heap
+ * (Buffers: no GC work). A control, not a feature: on this machine's VM the kernel samples
+ * page accesses every 500 ms (DAMON), and a process stalls in proportion to its resident
+ * memory, however idle. The mock holds about 100 MB more than this server (the o200k
+ * tokenizer's tables alone are about 66 MB), so its paced tail is compared with this server
+ * holding as much.
+ */
+const residentFlag = process.argv.indexOf('--resident-mb');
+const RESIDENT: Buffer[] = [];
+for (let i = 0; i < (residentFlag === -1 ? 0 : Number(process.argv[residentFlag + 1])); i++) RESIDENT.push(Buffer.alloc(1 << 20, 1));
+
 const lateness = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
 let framesEmitted = 0;
 

@@ -11,8 +11,13 @@
  * Scenario "max": no delays, 64 streams in flight for a fixed time: frames/s, as the
  * median of RUNS runs, each after the same warm-up. Targets (issue 17): >= 0.8x the bare emitter at max, and paced lateness
  * p99 within 1.5x of its at every level, each over RUNS runs with the spread printed.
+ * A control row in "paced": the bare emitter again, holding idle memory up to the mock's
+ * resident size in the same run. On a host that samples page accesses (this machine's VM
+ * runs DAMON every 500 ms) a process stalls in proportion to its resident memory; the control
+ * shows how much of the mock's tail is that. The verdict stays against the plain bare emitter.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { exited, firstJsonLine, startNode } from './child.ts';
 
 const MOCK_NODE_FLAGS = ['--max-semi-space-size=64'];
@@ -26,17 +31,20 @@ const PACED_RATIO_TARGET = 1.5;
 
 interface Server {
   name: string;
+  /** Resident memory after the warm-up, MB (VmRSS). */
+  residentMb?: number;
   url: string;
   child: ChildProcess;
   path: string;
   body: string;
 }
 
-async function startServer(name: 'mock' | 'bare'): Promise<Server> {
+async function startServer(name: 'mock' | 'bare', extraResidentMb = 0): Promise<Server> {
   // Both servers run with the V8 flags `npm run mock` uses (package.json), so the baseline
   // gets the same GC settings and the mock is measured as users run it.
   const script = name === 'mock' ? 'mock-server/cli.ts' : 'test/perf/bare-sse-server.ts';
-  const child = startNode(script, ['--port', '0'], { nodeArgs: MOCK_NODE_FLAGS });
+  const args = ['--port', '0', ...(extraResidentMb > 0 ? ['--resident-mb', String(Math.round(extraResidentMb))] : [])];
+  const child = startNode(script, args, { nodeArgs: MOCK_NODE_FLAGS });
   const info = await firstJsonLine(child);
   const body = JSON.stringify({ messages: [{ role: 'user', content: 'Benchmark the stream.' }], stream: true });
   return { name, url: String(info['url']), child, path: '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21', body };
@@ -76,14 +84,25 @@ async function warmUp(server: Server): Promise<void> {
   await fetch(`${server.url}/_mock/reset`, { method: 'POST' });
 }
 
-async function paced(name: 'mock' | 'bare', streams: number) {
-  const server = await startServer(name);
+/** A child's resident memory (VmRSS), MB; undefined where /proc is not there. */
+function residentMb(child: ChildProcess): number | undefined {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function paced(name: 'mock' | 'bare', streams: number, extraResidentMb = 0) {
+  const server = await startServer(name, extraResidentMb);
   try {
     await warmUp(server);
+    const resident = residentMb(server.child);
     const headers = { 'x-mock-ttft-ms': '200', 'x-mock-itl-ms': '50', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': String(PACED_TOKENS) };
     const rampMs = (streams / RAMP_STREAMS_PER_SEC) * 1000;
     const result = await runLoad(server, { streams, concurrency: streams, rampMs, deadlineMs: 120_000, headers });
-    return { result, lateness: await lateness(server) };
+    return { result, lateness: await lateness(server), residentMb: resident };
   } finally {
     await stopServer(server);
   }
@@ -103,28 +122,41 @@ async function max(name: 'mock' | 'bare') {
 type Paced = Awaited<ReturnType<typeof paced>>;
 
 function pacedRow(streams: number, label: string, r: Paced): string {
-  return `| ${fmt(streams)} | ${label} | ${r.result.completed} / ${r.result.errors} | ${fmt(r.result.framesPerSec)} | ${fmt(r.lateness.p50, 2)} ms | ${fmt(r.lateness.p99, 2)} ms | ${fmt(r.lateness.p999, 2)} ms | ${fmt(r.lateness.max, 1)} ms |`;
+  return `| ${fmt(streams)} | ${label} | ${r.result.completed} / ${r.result.errors} | ${fmt(r.result.framesPerSec)} | ${r.residentMb === undefined ? '–' : `${fmt(r.residentMb)} MB`} | ${fmt(r.lateness.p50, 2)} ms | ${fmt(r.lateness.p99, 2)} ms | ${fmt(r.lateness.p999, 2)} ms | ${fmt(r.lateness.max, 1)} ms |`;
 }
 
 
 export async function runMockCapacity(): Promise<string> {
   const pacedRows: string[] = [];
   const ratioLines: string[] = [];
+  const controlLines: string[] = [];
   let isPacedMet = STREAM_LEVELS.length > 0;
   for (const streams of STREAM_LEVELS) {
     process.stderr.write(`mock capacity: paced ${streams} streams x ${PACED_TOKENS} tokens at 20 tokens/s, ${RUNS} runs\n`);
     const ratios: number[] = [];
     let medianRun: { mock: Paced; bare: Paced; ratio: number } | undefined;
     const runs: Array<{ mock: Paced; bare: Paced; ratio: number }> = [];
+    // The control: the bare emitter holding as much resident memory as the mock did, idle.
+    const controls: Paced[] = [];
+    const controlRatios: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const mock = await paced('mock', streams);
       const bare = await paced('bare', streams);
       const ratio = mock.lateness.p99 / Math.max(bare.lateness.p99, 0.001);
       ratios.push(ratio);
       runs.push({ mock, bare, ratio });
+      if (mock.residentMb !== undefined && bare.residentMb !== undefined && mock.residentMb > bare.residentMb) {
+        const control = await paced('bare', streams, mock.residentMb - bare.residentMb);
+        controls.push(control);
+        controlRatios.push(mock.lateness.p99 / Math.max(control.lateness.p99, 0.001));
+      }
     }
     medianRun = [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor(runs.length / 2)]!;
     pacedRows.push(pacedRow(streams, 'mock', medianRun.mock), pacedRow(streams, 'bare node:http', medianRun.bare));
+    if (controls.length > 0) {
+      pacedRows.push(pacedRow(streams, "bare node:http + idle memory to the mock's resident size (control)", [...controls].sort((a, b) => a.lateness.p99 - b.lateness.p99)[Math.floor(controls.length / 2)]!));
+      controlLines.push(`- ${fmt(streams)} streams: mock / the control's lateness p99 ${median(controlRatios).toFixed(2)}x (runs ${controlRatios.map((r) => r.toFixed(2)).join(', ')}); the control / bare ${(median(controls.map((c) => c.lateness.p99)) / median(runs.map((r) => r.bare.lateness.p99))).toFixed(2)}x`);
+    }
     const median_ = median(ratios);
     const met = median_ <= PACED_RATIO_TARGET && runs.every((r) => r.mock.result.errors === 0);
     isPacedMet &&= met;
@@ -140,10 +172,10 @@ export async function runMockCapacity(): Promise<string> {
   const ratios = maxMock.map((m, i) => m / maxBare[i]!);
   const ratio = median(maxMock) / median(maxBare);
   return [
-    `Paced: N streams at 20 tokens/s each (ITL 50 ms, ${PACED_TOKENS} tokens), ramped in at ${RAMP_STREAMS_PER_SEC} streams/s, after an untimed warm-up of each fresh server. Lateness = write time minus planned time, measured by each server. The rows are the run with the median mock/bare p99 ratio of ${RUNS}.`,
+    `Paced: N streams at 20 tokens/s each (ITL 50 ms, ${PACED_TOKENS} tokens), ramped in at ${RAMP_STREAMS_PER_SEC} streams/s, after an untimed warm-up of each fresh server. Lateness = write time minus planned time, measured by each server. The rows are the run with the median mock/bare p99 ratio of ${RUNS}; the control's row is its median run. Resident = VmRSS after the warm-up.`,
     '',
-    '| streams | server | completed / errors | frames/s received | lateness p50 | p99 | p99.9 | max |',
-    '|---|---|---|---|---|---|---|---|',
+    '| streams | server | completed / errors | frames/s received | resident | lateness p50 | p99 | p99.9 | max |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...pacedRows,
     '',
     `Max throughput: 64 streams in flight, 1,000 tokens each, no delays, 4 s after the same untimed warm-up; frames/s received, median of ${RUNS} runs. Both servers write the frames due together in one write (at most 48).`,
@@ -156,5 +188,6 @@ export async function runMockCapacity(): Promise<string> {
     `- mock / bare max frames/s: ${ratio.toFixed(2)}x (run by run ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}x; target >= ${MAX_RATIO_TARGET}x): ${ratio >= MAX_RATIO_TARGET ? 'met' : 'NOT met'}`,
     ...ratioLines,
     ...(STREAM_LEVELS.length > 0 ? [`- paced lateness p99 within ${PACED_RATIO_TARGET}x of the bare emitter's at every level: ${isPacedMet ? 'met' : 'NOT met'}`] : []),
+    ...controlLines,
   ].join('\n');
 }
