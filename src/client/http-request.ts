@@ -270,13 +270,15 @@ class TimedRequest implements SseHandler {
     readIds(tl, res.headers);
     const isSuccess = tl.status >= 200 && tl.status < 300;
     this.#mode = !isSuccess ? ERROR_BODY : tl.isStream ? STREAM_BODY : JSON_BODY;
+    this.#idleAt = deadline(this.#timeouts.idleMs);
     if (this.#mode === STREAM_BODY) {
       this.#parser = new SseParser(this);
       if (this.#keepFrames) tl.frames = [];
       this.#startPhase(AWAITING_FIRST_TOKEN);
-    } else this.#endPhase();
-    this.#idleAt = deadline(this.#timeouts.idleMs);
-    this.#arm();
+    } else {
+      this.#endPhase();
+      this.#arm();
+    }
     res.on('data', onData);
     res.on('end', onEnd);
   }

@@ -31,8 +31,6 @@ const PACED_RATIO_TARGET = 1.5;
 
 interface Server {
   name: string;
-  /** Resident memory after the warm-up, MB (VmRSS). */
-  residentMb?: number;
   url: string;
   child: ChildProcess;
   path: string;
