@@ -3,15 +3,13 @@ import { getResponse, type RequestHandler } from 'msw';
 import { RESOURCE_NOT_FOUND, payloadTooLarge, type AzureErrorSpec } from './azure-errors.ts';
 import type { EventStream } from './emitter.ts';
 import type { ApiAnswer, ApiRequest, HeaderReader } from './serve-api.ts';
+import { BodyTooLargeError, readBody } from './read-body.ts';
 
 export interface AdapterOptions {
   maxBodyBytes: number;
   /** Answers the requests it knows without msw and fetch objects (the API routes), or returns undefined. */
   direct?: (request: ApiRequest) => Promise<ApiAnswer> | undefined;
 }
-
-/** A request body over the limit (the caller answers 413). */
-export class BodyTooLargeError extends Error {}
 
 /**
  * node:http in front of the mock. The API routes go to `direct` (serveApi, with a request
@@ -202,31 +200,6 @@ function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> {
     };
     res.on('drain', done);
     signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Reads a request body, refusing (BodyTooLargeError) past `maxBytes` without buffering the rest. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) {
-    req.resume();
-    return Promise.reject(new BodyTooLargeError());
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLargeError());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
   });
 }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timingSafeEqual } from 'node:crypto';
-import { BodyTooLargeError, readBody } from '../http-adapter.ts';
+import { BodyTooLargeError, readBody } from '../read-body.ts';
 import { BRIDGE_UPSTREAM_PATH, bridgedDeployment, createStreamBridge, toChatCompletion, toResponsesRequest } from './bridge.ts';
 import { MESSAGES, writeGatewayError } from './gateway-errors.ts';
 import type { BackendRouter } from './backend-router.ts';

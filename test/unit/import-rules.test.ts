@@ -73,6 +73,25 @@ describe('import direction', () => {
     }
   });
 
+  it("the gateway's static imports never load msw (the mock's framework), so its process stays small", () => {
+    // Walks the relative imports from the gateway's CLI (a dynamic import, such as the token
+    // meter's, loads only when a policy needs it) and checks each file's package imports.
+    const seen = new Set<string>();
+    const queue = ['mock-server/gateway/cli.ts'];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      // Runtime imports only: `import type` is erased.
+      const specifiers = [...text.matchAll(/^(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+      for (const name of specifiers.filter((s) => !s.startsWith('.'))) expect(/^(msw|@mswjs\/)/.test(name), `${file} imports ${name}`).toBe(false);
+      queue.push(...specifiers.filter((s) => s.startsWith('.')).map((s) => relative(ROOT, resolve(join(ROOT, file, '..'), s))));
+    }
+    expect(seen.has('mock-server/gateway/proxy.ts')).toBe(true);
+    expect(seen.has('mock-server/read-body.ts')).toBe(true);
+  });
+
   it('infra reaches only down the flow (src/config, src/protocol, src/errors), never cli, lab or mock-server', () => {
     const files = sourceFiles('infra');
     expect(files.length).toBeGreaterThan(0);
