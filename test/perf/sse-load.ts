@@ -5,12 +5,18 @@
  * (blank-line-terminated blocks) as bytes arrive, and prints one JSON result line.
  * With `stamps`, it also reads the mock's `: emit-ns=` stamps and reports per-frame delivery
  * latency (arrival minus emission, same monotonic clock) p50/p99/p99.9.
+ * With `alsoUrls`, streams alternate between `url` and those origins (stream i goes to target
+ * i mod n) in the same run, and delivery is also reported per target (`byTarget`, in order):
+ * a proxy and the direct path it is compared with share the same moments of the upstream
+ * and of this host, so what one of them adds is not confounded with when it ran.
  * Bounded in count (streams) and time (deadlineMs).
  */
 import { Agent, request } from 'node:http';
 
 interface LoadConfig {
   url: string;
+  /** More origins served in the same run, streams alternating over [url, ...alsoUrls]. */
+  alsoUrls?: string[];
   path: string;
   body: string;
   headers: Record<string, string>;
@@ -23,7 +29,7 @@ interface LoadConfig {
 
 const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-const target = new URL(config.path, config.url);
+const targets = [config.url, ...(config.alsoUrls ?? [])].map((origin) => new URL(config.path, origin));
 let started = 0;
 let completed = 0;
 let errors = 0;
@@ -34,19 +40,30 @@ const t0 = performance.now();
 let firstFrameAt = 0;
 let lastFrameAt = 0;
 const deliveryMs: number[] = [];
+/** Per target, when there is more than one. */
+const deliveryByTarget: number[][] = targets.map(() => []);
 const STAMP = /: emit-ns=(\d+)/g;
 
 /** Delivery latency of every complete stamp line in this chunk (a line split across chunks is joined). */
-function readStamps(chunk: Buffer, state: { partial: string }): void {
+function readStamps(chunk: Buffer, state: { partial: string; target: number }): void {
   const arrivalNs = process.hrtime.bigint();
   const text = state.partial + chunk.toString('latin1');
   const lastNewline = text.lastIndexOf('\n');
-  for (const match of text.slice(0, lastNewline + 1).matchAll(STAMP)) deliveryMs.push(Number(arrivalNs - BigInt(match[1]!)) / 1e6);
+  for (const match of text.slice(0, lastNewline + 1).matchAll(STAMP)) {
+    const ms = Number(arrivalNs - BigInt(match[1]!)) / 1e6;
+    deliveryMs.push(ms);
+    if (deliveryByTarget.length > 1) deliveryByTarget[state.target]!.push(ms);
+  }
   state.partial = text.slice(lastNewline + 1);
 }
 
 function percentile(sorted: number[], q: number): number | null {
   return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+function summarize(values: number[]): { count: number; p50Ms: number | null; p99Ms: number | null; p999Ms: number | null } {
+  const sorted = values.sort((a, b) => a - b);
+  return { count: sorted.length, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), p999Ms: percentile(sorted, 0.999) };
 }
 
 function countFrames(chunk: Buffer, state: { lastByte: number }): number {
@@ -60,10 +77,11 @@ function countFrames(chunk: Buffer, state: { lastByte: number }): number {
 }
 
 function startStream(): void {
+  const target = started % targets.length;
   started++;
   inFlight++;
-  const state = { lastByte: 0, partial: '' };
-  const req = request(target, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'bench', ...config.headers } }, (res) => {
+  const state = { lastByte: 0, partial: '', target };
+  const req = request(targets[target]!, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'bench', ...config.headers } }, (res) => {
     if (res.statusCode !== 200) errors++;
     res.on('data', (chunk: Buffer) => {
       const now = performance.now();
@@ -104,9 +122,9 @@ function finish(): void {
   if (isFinished) return;
   isFinished = true;
   const activeMs = lastFrameAt - firstFrameAt;
-  const sorted = deliveryMs.sort((a, b) => a - b);
-  const delivery = { count: sorted.length, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), p999Ms: percentile(sorted, 0.999) };
-  process.stdout.write(`${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0, delivery })}\n`);
+  const delivery = summarize(deliveryMs);
+  const byTarget = targets.length > 1 ? deliveryByTarget.map((values) => ({ delivery: summarize(values) })) : undefined;
+  process.stdout.write(`${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0, delivery, byTarget })}\n`);
   agent.destroy();
   process.exit(0);
 }
