@@ -21,6 +21,7 @@
  * frames (from /proc). Paths are interleaved; each figure is the median of RUNS runs (9 by
  * default), with the min-max of the per-run figures. Every path gets one untimed paced load
  * first, so a fresh process's JIT warm-up is not what is measured.
+ * PERF_GATEWAY_AA=1 adds a second nginx, identical to the first, as an A/A check of the interval.
  * Targets (issues 5 and 17): gateway p99 added latency <= nginx's; throughput >= 0.8x nginx's.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -30,6 +31,9 @@ import { startNginx } from '../helpers/nginx.ts';
 import { pairedShift, shiftVerdict, type PairedShift } from '../../src/metrics/paired-shift.ts';
 
 const RUNS = Number(process.env['PERF_RUNS'] ?? 9);
+/** PERF_GATEWAY_AA=1 adds a second nginx, identical to the first: its interval against nginx must hold 0. */
+const AA = process.env['PERF_GATEWAY_AA'] === '1';
+const AA_PATH = 'nginx, second instance (A/A)';
 const PATH = '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21';
 const BODY = JSON.stringify({ messages: [{ role: 'user', content: 'Benchmark the gateway.' }], stream: true });
 
@@ -96,11 +100,13 @@ export async function runGatewayOverhead(): Promise<string> {
   const gateway = await startNode('mock-server/gateway/cli.ts', ['--backend', mock.url, '--policy', 'infra/policies/streaming.xml', '--port', '0']);
   const nginx = await startNginx('streaming', mock.url);
   const pipe = await startNode('test/perf/tcp-pipe.ts', [mock.url]);
+  const nginxTwin = AA ? await startNginx('streaming', mock.url) : undefined;
   const paths = [
     { name: 'direct (mock)', url: mock.url, pid: undefined as number | undefined },
     { name: 'gateway', url: gateway.url, pid: gateway.child.pid },
     { name: 'nginx', url: nginx.url, pid: nginx.pid },
     { name: 'node TCP pipe (reference)', url: pipe.url, pid: pipe.child.pid },
+    ...(nginxTwin ? [{ name: AA_PATH, url: nginxTwin.url, pid: nginxTwin.pid }] : []),
   ];
   const proxies = paths.slice(1);
   /** Per proxy, per run: [the proxy's streams, the direct streams of the same load]. */
@@ -128,6 +134,7 @@ export async function runGatewayOverhead(): Promise<string> {
     }
   } finally {
     await nginx.close();
+    await nginxTwin?.close();
     for (const child of [pipe.child, gateway.child, mock.child]) {
       child.kill('SIGTERM');
       await exited(child);
@@ -176,6 +183,7 @@ export async function runGatewayOverhead(): Promise<string> {
     `- gateway added p99 minus nginx's, run by run: ${describeShiftMs(gatewayVsNginx, 'nginx')}`,
     `- node TCP pipe added p99 minus nginx's (reference): ${describeShiftMs(pipeVsNginx, 'nginx')}`,
     `- gateway added p99 minus the node TCP pipe's (its HTTP and policy work beyond the runtime's floor): ${describeShiftMs(gatewayVsPipe, 'the pipe')}`,
+    ...(AA ? [`- A/A, the second nginx's added p99 minus the first's (the interval should hold 0): ${describeShiftMs(pairedShift(addedRuns(AA_PATH, 'p99Ms').map((a, i) => a - addedNginx[i]!)), 'nginx')}`] : []),
     `- target gateway <= nginx: ${pacedVerdict(gatewayVsNginx)}${gatewayErrors > 0 ? `, with ${gatewayErrors} failed streams` : ''}`,
     `- throughput gateway / nginx: ${fmt(ratio, 2)}x (${spread(ratioRuns, 2, 'x')}; target >= 0.8x): ${ratio >= 0.8 ? 'met' : 'NOT met'}`,
   ].join('\n');
