@@ -18,10 +18,20 @@ function sourceFiles(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
-function relativeImports(file: string): string[] {
+/** A file's import specifiers; with `runtimeOnly`, without `import type` (erased at run time). */
+function importSpecifiers(file: string, runtimeOnly = false): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  const targets = [...text.matchAll(/(?:import|export)[^'"]*?from\s+['"](\.[^'"]+)['"]/g)].map((m) => m[1]!);
-  return targets.map((t) => relative(ROOT, resolve(join(ROOT, file, '..'), t)));
+  const pattern = runtimeOnly ? /^(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm : /(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g;
+  return [...text.matchAll(pattern)].map((m) => m[1]!);
+}
+
+/** A relative specifier as a path from the repository root. */
+const resolveFrom = (file: string, specifier: string): string => relative(ROOT, resolve(join(ROOT, file, '..'), specifier));
+
+function relativeImports(file: string): string[] {
+  return importSpecifiers(file)
+    .filter((s) => s.startsWith('.'))
+    .map((s) => resolveFrom(file, s));
 }
 
 const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
@@ -82,11 +92,9 @@ describe('import direction', () => {
       const file = queue.pop()!;
       if (seen.has(file)) continue;
       seen.add(file);
-      const text = readFileSync(join(ROOT, file), 'utf8');
-      // Runtime imports only: `import type` is erased.
-      const specifiers = [...text.matchAll(/^(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+      const specifiers = importSpecifiers(file, true);
       for (const name of specifiers.filter((s) => !s.startsWith('.'))) expect(/^(msw|@mswjs\/)/.test(name), `${file} imports ${name}`).toBe(false);
-      queue.push(...specifiers.filter((s) => s.startsWith('.')).map((s) => relative(ROOT, resolve(join(ROOT, file, '..'), s))));
+      queue.push(...specifiers.filter((s) => s.startsWith('.')).map((s) => resolveFrom(file, s)));
     }
     expect(seen.has('mock-server/gateway/proxy.ts')).toBe(true);
     expect(seen.has('mock-server/read-body.ts')).toBe(true);
