@@ -1,4 +1,4 @@
-import { decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { bpeEncoding } from '../src/protocol/bpe.ts';
 import type { Prng } from './prng.ts';
 
 /**
@@ -17,8 +17,10 @@ const CORPUS = [
   'A quiet stream is not a dead stream; keep-alive comments tell the proxies it is still there.',
 ].join(' ');
 
+const O200K = bpeEncoding('o200k_base');
+
 /** Token strings of the corpus, decoded once. */
-const CORPUS_TOKENS: readonly string[] = encode(CORPUS).map((id) => decode([id]));
+const CORPUS_TOKENS: readonly string[] = O200K.encode(CORPUS).map((id) => O200K.decode([id]));
 
 /** Each corpus token as JSON text, encoded once, by corpus position: a content frame's token is one of these. */
 const CORPUS_JSON_AT: readonly string[] = CORPUS_TOKENS.map((token) => JSON.stringify(token));
@@ -75,9 +77,9 @@ export function generateTokens(count: number, prng: Prng): TokenSequence {
   return new TokenSequence(prng.int(CORPUS_TOKENS.length), count);
 }
 
-/** Token count of a string with the o200k tokenizer. */
+/** Token count of a string with the o200k tokenizer, as ordinary text (as the service counts a prompt). */
 export function countTextTokens(text: string): number {
-  return text === '' ? 0 : encode(text).length;
+  return text === '' ? 0 : O200K.count(text);
 }
 
 /**

@@ -12,7 +12,7 @@ import { interleavedSlot } from '../load/interleave.ts';
 import { runLoad } from '../load/run-load.ts';
 import { toSample } from '../metrics/sample.ts';
 import { azureSearchDataSources, deploymentFor } from '../endpoint/build-request.ts';
-import { countTokens, maxOutputTokens } from '../endpoint/tokens.ts';
+import { countTokens, loadTokenizer, maxOutputTokens } from '../endpoint/tokens.ts';
 import type { Scenario, Target } from '../endpoint/types.ts';
 import { formatControlHeaders } from '../protocol/index.ts';
 import { ScenarioAggregate } from './aggregate.ts';
@@ -75,6 +75,8 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
   const { options, signal } = input;
   const groups = groupCells(expandMatrix(options, input.targets), options.interleave);
   const plans = groups.map((cells) => cells.map((cell) => ({ cell, scenarios: scenariosFor(cell, options) })));
+  // Before the first request: an encoding loaded mid-run would stall every stream in flight.
+  for (const { cell } of plans.flat()) loadTokenizer(deploymentFor(cell.target, cell.api));
   mkdirSync(input.outDir, { recursive: true });
   const samples = createWriteStream(join(input.outDir, 'samples.jsonl'), { flags: 'w' });
   const agent = createLoadAgent();

@@ -1,3 +1,5 @@
+import type { EncodingName } from '../protocol/bpe.ts';
+
 /**
  * Base models this harness knows, for picking a tokenizer and the context window behind
  * `--max-tokens max`. Azure deployments are often named by prefixing a base model
@@ -7,7 +9,7 @@
 export interface BaseModel {
   name: string;
   contextWindowTokens: number;
-  encoding: 'o200k_base' | 'cl100k_base';
+  encoding: EncodingName;
 }
 
 const MODELS: readonly BaseModel[] = [

@@ -1,15 +1,20 @@
-import * as cl100k from 'gpt-tokenizer/encoding/cl100k_base';
-import * as o200k from 'gpt-tokenizer/encoding/o200k_base';
+import { bpeEncoding } from '../protocol/bpe.ts';
 import { DEFAULT_ENCODING, inferBaseModel } from './models.ts';
 import type { ChatMessage } from './types.ts';
 
-const ENCODERS = { o200k_base: o200k, cl100k_base: cl100k } as const;
+const encodingOf = (deployment: string) => bpeEncoding(inferBaseModel(deployment)?.encoding ?? DEFAULT_ENCODING);
 
-/** Counts tokens with the deployment's base-model encoding (o200k when unknown). */
+/**
+ * Counts tokens with the deployment's base-model encoding (o200k when unknown), as ordinary
+ * text. The encoding is loaded on first use (about 60 ms, 4 MB for o200k).
+ */
 export function countTokens(deployment: string, text: string): number {
-  if (text === '') return 0;
-  const encoding = inferBaseModel(deployment)?.encoding ?? DEFAULT_ENCODING;
-  return ENCODERS[encoding].encode(text).length;
+  return text === '' ? 0 : encodingOf(deployment).count(text);
+}
+
+/** Loads the deployment's encoding now, so that no request in flight waits for it. */
+export function loadTokenizer(deployment: string): void {
+  encodingOf(deployment);
 }
 
 /** Prompt tokens of a chat, with OpenAI's per-message framing (3 per message, 3 to prime the reply). */

@@ -1,3 +1,4 @@
+import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockServer } from '../../mock-server/server.ts';
@@ -43,6 +44,14 @@ describe('openai SDK against the mock over HTTP', () => {
     expect(chunks[1]!.model).toBe('gpt-4o-mini-2024-07-18');
     expect(new Set(chunks.slice(1).map((c) => c.id)).size).toBe(1);
     expect(chunks[1]!.id).toMatch(/^chatcmpl-/);
+  });
+
+  it("counts a prompt that spells a special token as text, as the service does, with o200k's tokens", async () => {
+    const content = 'Explain what <|endoftext|> and <|im_start|> mean in a prompt.';
+    const completion = await azure('gpt-4o-mini').chat.completions.create({ model: 'x', messages: [{ role: 'user', content }] });
+    const tokens = (text: string) => encode(text, { disallowedSpecial: new Set() }).length;
+    // OpenAI's chat framing: 3 tokens per message besides its role and content, 3 to prime the reply.
+    expect(completion.usage!.prompt_tokens).toBe(3 + 3 + tokens('user') + tokens(content));
   });
 
   it('.chat.completions.stream() accumulates the final completion', async () => {
