@@ -27,9 +27,9 @@ export interface ProxyConfig {
   subscriptionKeyQuery: string;
   maxBodyBytes: number;
   /**
-   * The token limit's window and its meter, only where the policy has `llm-token-limit`: the
-   * meter's tokenizer holds about 30 MB of heap, which would lengthen every GC pause of a relay
-   * that never counts a token.
+   * The token limit's window and its meter, only where the policy has `llm-token-limit`: a
+   * relay that never counts a token loads no tokenizer (4 MB of ranks since src/protocol/bpe.ts;
+   * gpt-tokenizer's were 30 MB of heap, which lengthened every GC pause).
    */
   tokens: { window: TokenWindow; meter: typeof UsageMeter } | undefined;
   stats: { requests: number; forwarded: number; cancelledUpstream: number; retried: number };
