@@ -138,7 +138,15 @@ export class BpeEncoding {
     for (let m = split.exec(text); m !== null; m = split.exec(text)) {
       const s = m[0];
       if (this.#piece.length < s.length * 3) this.#piece = new Uint8Array(s.length * 3);
-      piece(utf8.encodeInto(s, this.#piece).written);
+      // ASCII, most pieces, byte by byte: cheaper than a call into the encoder.
+      const bytes = this.#piece;
+      let n = 0;
+      while (n < s.length) {
+        const c = s.charCodeAt(n);
+        if (c >= 0x80) break;
+        bytes[n++] = c;
+      }
+      piece(n === s.length ? n : utf8.encodeInto(s, bytes).written);
     }
   }
 

@@ -44,7 +44,8 @@ interface LoadResult {
   bytes: number;
   elapsedMs: number;
   framesPerSec: number;
-  delivery: Delivery;
+  /** With one target; with several, `byTarget` alone. */
+  delivery?: Delivery;
   /** Per target, in the order given (paced loads: [proxy, direct]). */
   byTarget?: Array<{ delivery: Delivery }>;
 }

@@ -6,7 +6,7 @@
  * With `stamps`, it also reads the mock's `: emit-ns=` stamps and reports per-frame delivery
  * latency (arrival minus emission, same monotonic clock) p50/p99/p99.9.
  * With `alsoUrls`, streams alternate between `url` and those origins (stream i goes to target
- * i mod n) in the same run, and delivery is also reported per target (`byTarget`, in order):
+ * i mod n) in the same run, and delivery is reported per target instead (`byTarget`, in order):
  * a proxy and the direct path it is compared with share the same moments of the upstream
  * and of this host, so what one of them adds is not confounded with when it ran.
  * Bounded in count (streams) and time (deadlineMs).
@@ -39,8 +39,7 @@ let inFlight = 0;
 const t0 = performance.now();
 let firstFrameAt = 0;
 let lastFrameAt = 0;
-const deliveryMs: number[] = [];
-/** Per target, when there is more than one. */
+/** Delivery latencies, per target. */
 const deliveryByTarget: number[][] = targets.map(() => []);
 const STAMP = /: emit-ns=(\d+)/g;
 
@@ -51,8 +50,7 @@ function readStamps(chunk: Buffer, state: { partial: string; target: number }): 
   const lastNewline = text.lastIndexOf('\n');
   for (const match of text.slice(0, lastNewline + 1).matchAll(STAMP)) {
     const ms = Number(arrivalNs - BigInt(match[1]!)) / 1e6;
-    deliveryMs.push(ms);
-    if (deliveryByTarget.length > 1) deliveryByTarget[state.target]!.push(ms);
+    deliveryByTarget[state.target]!.push(ms);
   }
   state.partial = text.slice(lastNewline + 1);
 }
@@ -122,7 +120,8 @@ function finish(): void {
   if (isFinished) return;
   isFinished = true;
   const activeMs = lastFrameAt - firstFrameAt;
-  const delivery = summarize(deliveryMs);
+  // With several targets, only per target: their frames mixed would be no path's figure.
+  const delivery = targets.length === 1 ? summarize(deliveryByTarget[0]!) : undefined;
   const byTarget = targets.length > 1 ? deliveryByTarget.map((values) => ({ delivery: summarize(values) })) : undefined;
   process.stdout.write(`${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0, delivery, byTarget })}\n`);
   agent.destroy();
