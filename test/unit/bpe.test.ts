@@ -116,6 +116,10 @@ describe('byte-pair encodings (src/protocol/bpe.ts)', () => {
         expect(mismatches, `first: ${first}`).toBe(0);
       });
 
+      it('encodes lone surrogates (JSON may carry them) as U+FFFD, as the package does', () => {
+        for (const text of ['\ud800', 'a\ud800b', ' \udc00 x', 'x\ud83d\ude00\ud800']) expect(bpeEncoding(name).encode(text)).toEqual(reference(name, text));
+      });
+
       it('merges a long piece with no split in it as the package does', () => {
         const uniform = createUniform(5);
         const letters = Array.from({ length: 3000 }, () => 'etaoinshrdlu'[Math.floor(uniform() * 12)]).join('');
