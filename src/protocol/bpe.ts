@@ -4,9 +4,10 @@ import { brotliDecompressSync } from 'node:zlib';
 /**
  * The byte-pair encodings Azure OpenAI's models count tokens with (tiktoken's o200k_base and
  * cl100k_base), held compactly: every token's bytes in one buffer, an offset per rank and an
- * open-addressed hash table of ranks. 4 MB for o200k, where a table of JS strings and a Map
- * (gpt-tokenizer's) cost the process about 60 MB resident; the mock and the harness both
- * count tokens, and on a VM that samples page accesses a process's size is latency.
+ * open-addressed hash table of ranks. 4.4 MB of ranks for o200k (15 MB added to a process),
+ * where gpt-tokenizer's table of JS strings and a Map added 67 MB; the mock, the gateway's
+ * token limit and the harness all count tokens, and on a VM that samples page accesses a
+ * process's size is latency (docs/performance.md, "Token counting").
  *
  * Text is encoded as ordinary text: a special token's spelling in a prompt ("<|endoftext|>")
  * counts as the characters it is, as the service counts a user's text. The ranks come from
@@ -26,6 +27,10 @@ const SPLIT_PATTERNS: Record<EncodingName, string> = {
 /** The data file's first bytes; then, per rank, one length byte (0: no token) and the bytes. */
 export const BPE_DATA_MAGIC = 'bpe1';
 const NO_RANK = 0x7fffffff;
+/** Pieces up to this many bytes merge by scanning (tiktoken's way); longer ones through a heap. */
+export const SHORT_PIECE_BYTES = 256;
+/** The reused buffer for a piece's bytes: 3 per UTF-16 unit, for pieces up to 21,845 units. */
+const SCRATCH_BYTES = 65_536;
 const utf8 = new TextEncoder();
 
 /** Where an encoding's ranks are kept. */
@@ -42,10 +47,11 @@ export class BpeEncoding {
   readonly #table: Int32Array;
   readonly #mask: number;
   readonly #split: RegExp;
-  // Scratch space, reused by every call: the piece's bytes and the merge's parts.
-  #piece = new Uint8Array(256);
-  #parts = new Int32Array(256);
-  #ranks = new Int32Array(256);
+  // Scratch space, reused by every call: a piece's bytes and the short merge's parts. A piece
+  // too long for it gets arrays of its own, so one huge prompt does not stay in memory.
+  #piece = new Uint8Array(SCRATCH_BYTES);
+  #parts = new Int32Array(SHORT_PIECE_BYTES + 1);
+  #ranks = new Int32Array(SHORT_PIECE_BYTES + 1);
 
   /** From the data file's decompressed bytes (`BPE_DATA_MAGIC`, then length-prefixed tokens). */
   constructor(name: EncodingName, data: Uint8Array) {
@@ -82,8 +88,8 @@ export class BpeEncoding {
   /** Number of tokens of `text`. */
   count(text: string): number {
     let total = 0;
-    this.#eachPiece(text, (n) => {
-      total += this.#merge(n, undefined);
+    this.#eachPiece(text, (bytes, n) => {
+      total += this.#merge(bytes, n, undefined);
     });
     return total;
   }
@@ -91,7 +97,7 @@ export class BpeEncoding {
   /** The tokens of `text`, as ranks. */
   encode(text: string): number[] {
     const out: number[] = [];
-    this.#eachPiece(text, (n) => this.#merge(n, out));
+    this.#eachPiece(text, (bytes, n) => this.#merge(bytes, n, out));
     return out;
   }
 
@@ -131,41 +137,38 @@ export class BpeEncoding {
     }
   }
 
-  /** Calls `piece(n)` with each pre-tokenizer piece of `text` as UTF-8 in `#piece[0, n)`. */
-  #eachPiece(text: string, piece: (n: number) => void): void {
+  /** Calls `piece(bytes, n)` with each pre-tokenizer piece of `text` as UTF-8 in `bytes[0, n)`. */
+  #eachPiece(text: string, piece: (bytes: Uint8Array, n: number) => void): void {
     const split = this.#split;
     split.lastIndex = 0;
     for (let m = split.exec(text); m !== null; m = split.exec(text)) {
       const s = m[0];
-      if (this.#piece.length < s.length * 3) this.#piece = new Uint8Array(s.length * 3);
+      const bytes = s.length * 3 <= SCRATCH_BYTES ? this.#piece : new Uint8Array(s.length * 3);
       // ASCII, most pieces, byte by byte: cheaper than a call into the encoder.
-      const bytes = this.#piece;
       let n = 0;
       while (n < s.length) {
         const c = s.charCodeAt(n);
         if (c >= 0x80) break;
         bytes[n++] = c;
       }
-      piece(n === s.length ? n : utf8.encodeInto(s, bytes).written);
+      piece(bytes, n === s.length ? n : utf8.encodeInto(s, bytes).written);
     }
   }
 
   /**
-   * tiktoken's byte-pair merge of `#piece[0, n)`: while some adjacent pair of parts is a
+   * tiktoken's byte-pair merge of `bytes[0, n)`: while some adjacent pair of parts is a
    * token, merge the pair of lowest rank (the leftmost on a tie). Pushes the tokens to `out`
-   * when given; returns how many there are.
+   * when given; returns how many there are. A short piece is scanned for its lowest pair at
+   * each step, as tiktoken does; a long one (a run of letters with no space, up to the
+   * whole request body) keeps its pairs in a heap, so that it costs n log n, not n².
    */
-  #merge(n: number, out: number[] | undefined): number {
-    const bytes = this.#piece;
+  #merge(bytes: Uint8Array, n: number, out: number[] | undefined): number {
     const whole = this.#rank(bytes, 0, n);
     if (whole !== NO_RANK) {
       out?.push(whole);
       return 1;
     }
-    if (this.#parts.length < n + 1) {
-      this.#parts = new Int32Array(n + 1);
-      this.#ranks = new Int32Array(n + 1);
-    }
+    if (n > SHORT_PIECE_BYTES) return this.#mergeLong(bytes, n, out);
     const starts = this.#parts;
     const ranks = this.#ranks;
     for (let i = 0; i <= n; i++) {
@@ -197,6 +200,111 @@ export class BpeEncoding {
       }
     }
     return parts - 1;
+  }
+
+  /**
+   * The same merge over a linked list of parts and a binary heap of adjacent pairs, keyed by
+   * rank then position (so the lowest rank, leftmost on a tie, comes first, as in the scan). A
+   * pair is stale once either of its parts has changed since it was pushed: each part carries
+   * a version.
+   */
+  #mergeLong(bytes: Uint8Array, n: number, out: number[] | undefined): number {
+    const next = new Int32Array(n + 1);
+    const prev = new Int32Array(n + 1);
+    const version = new Int32Array(n + 1);
+    for (let i = 0; i <= n; i++) {
+      next[i] = i + 1;
+      prev[i] = i - 1;
+    }
+    const heap = new PairHeap(3 * n);
+    const push = (left: number): void => {
+      const right = next[left]!;
+      if (right >= n) return;
+      const rank = this.#rank(bytes, left, next[right]!);
+      if (rank !== NO_RANK) heap.push(rank, left, version[left]!, right, version[right]!);
+    };
+    for (let i = 0; i < n - 1; i++) push(i);
+    let parts = n;
+    while (heap.size > 0) {
+      const { left, leftVersion, right, rightVersion } = heap.pop();
+      if (version[left] !== leftVersion || version[right] !== rightVersion || next[left] !== right) continue;
+      // `right` joins `left`; both have changed, so every pair naming them is stale.
+      next[left] = next[right]!;
+      prev[next[right]!] = left;
+      version[left]!++;
+      version[right]!++;
+      parts--;
+      if (prev[left]! >= 0) push(prev[left]!);
+      push(left);
+    }
+    if (out) {
+      for (let at = 0; at < n; at = next[at]!) {
+        const rank = this.#rank(bytes, at, next[at]!);
+        if (rank === NO_RANK) throw new Error(`${this.name}: a byte sequence with no token`);
+        out.push(rank);
+      }
+    }
+    return parts;
+  }
+}
+
+/** A binary min-heap of pairs by (rank, left), its entries in typed arrays. */
+class PairHeap {
+  size = 0;
+  readonly #key: Float64Array;
+  readonly #left: Int32Array;
+  readonly #leftVersion: Int32Array;
+  readonly #right: Int32Array;
+  readonly #rightVersion: Int32Array;
+
+  constructor(capacity: number) {
+    this.#key = new Float64Array(capacity);
+    this.#left = new Int32Array(capacity);
+    this.#leftVersion = new Int32Array(capacity);
+    this.#right = new Int32Array(capacity);
+    this.#rightVersion = new Int32Array(capacity);
+  }
+
+  push(rank: number, left: number, leftVersion: number, right: number, rightVersion: number): void {
+    // rank < 2^21 and left < 2^31: the key is exact in a double.
+    const key = rank * 2 ** 31 + left;
+    let at = this.size++;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (this.#key[parent]! <= key) break;
+      this.#move(parent, at);
+      at = parent;
+    }
+    this.#set(at, key, left, leftVersion, right, rightVersion);
+  }
+
+  pop(): { left: number; leftVersion: number; right: number; rightVersion: number } {
+    const top = { left: this.#left[0]!, leftVersion: this.#leftVersion[0]!, right: this.#right[0]!, rightVersion: this.#rightVersion[0]! };
+    const last = --this.size;
+    const key = this.#key[last]!;
+    let at = 0;
+    for (;;) {
+      let child = 2 * at + 1;
+      if (child >= last) break;
+      if (child + 1 < last && this.#key[child + 1]! < this.#key[child]!) child++;
+      if (this.#key[child]! >= key) break;
+      this.#move(child, at);
+      at = child;
+    }
+    this.#set(at, key, this.#left[last]!, this.#leftVersion[last]!, this.#right[last]!, this.#rightVersion[last]!);
+    return top;
+  }
+
+  #move(from: number, to: number): void {
+    this.#set(to, this.#key[from]!, this.#left[from]!, this.#leftVersion[from]!, this.#right[from]!, this.#rightVersion[from]!);
+  }
+
+  #set(at: number, key: number, left: number, leftVersion: number, right: number, rightVersion: number): void {
+    this.#key[at] = key;
+    this.#left[at] = left;
+    this.#leftVersion[at] = leftVersion;
+    this.#right[at] = right;
+    this.#rightVersion[at] = rightVersion;
   }
 }
 

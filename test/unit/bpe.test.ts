@@ -4,7 +4,7 @@ import * as gptCl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import * as gptO200k from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
 import { countChatPromptTokens, countTextTokens } from '../../mock-server/text.ts';
-import { BpeEncoding, bpeDataUrl, bpeEncoding, type EncodingName } from '../../src/protocol/bpe.ts';
+import { BpeEncoding, bpeDataUrl, bpeEncoding, SHORT_PIECE_BYTES, type EncodingName } from '../../src/protocol/bpe.ts';
 import { createUniform } from '../../src/protocol/random.ts';
 import { bpeDataBytes, ENCODINGS, packageRanks } from '../../scripts/tokenizer-data.ts';
 
@@ -120,10 +120,23 @@ describe('byte-pair encodings (src/protocol/bpe.ts)', () => {
         for (const text of ['\ud800', 'a\ud800b', ' \udc00 x', 'x\ud83d\ude00\ud800']) expect(bpeEncoding(name).encode(text)).toEqual(reference(name, text));
       });
 
-      it('merges a long piece with no split in it as the package does', () => {
+      it('merges long pieces (the heap, past SHORT_PIECE_BYTES) as the package does, at every length around the switch', () => {
         const uniform = createUniform(5);
-        const letters = Array.from({ length: 3000 }, () => 'etaoinshrdlu'[Math.floor(uniform() * 12)]).join('');
-        expect(bpeEncoding(name).encode(letters)).toEqual(reference(name, letters));
+        // Runs the pre-tokenizer keeps whole: letters of one script, punctuation, whitespace.
+        const runs = ['etaoinshrdlu', 'ETAOINshrdlu', 'éèàçñüöß', 'приветмир', '日本語のテキスト中文', '.,;:!?-_*#', ' \t'];
+        const ours = bpeEncoding(name);
+        let checked = 0;
+        for (const alphabet of runs) {
+          const chars = [...alphabet];
+          for (const length of [SHORT_PIECE_BYTES - 2, SHORT_PIECE_BYTES - 1, SHORT_PIECE_BYTES, SHORT_PIECE_BYTES + 1, SHORT_PIECE_BYTES + 2, 700, 3000]) {
+            const text = Array.from({ length }, () => chars[Math.floor(uniform() * chars.length)]).join('');
+            const tokens = ours.encode(text);
+            expect(tokens, `${alphabet} x ${length}`).toEqual(reference(name, text));
+            expect(ours.count(text)).toBe(tokens.length);
+            checked++;
+          }
+        }
+        expect(checked).toBe(runs.length * 7);
       });
     });
   }
