@@ -4,7 +4,7 @@ import { brotliDecompressSync } from 'node:zlib';
 /**
  * The byte-pair encodings Azure OpenAI's models count tokens with (tiktoken's o200k_base and
  * cl100k_base), held compactly: every token's bytes in one buffer, an offset per rank and an
- * open-addressed hash table of ranks. 4.4 MB of ranks for o200k (15 MB added to a process),
+ * open-addressed hash table of ranks. 4.4 MB of ranks for o200k (17 MB added to a process),
  * where gpt-tokenizer's table of JS strings and a Map added 67 MB; the mock, the gateway's
  * token limit and the harness all count tokens, and on a VM that samples page accesses a
  * process's size is latency (docs/performance.md, "Token counting").
