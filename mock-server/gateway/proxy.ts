@@ -28,8 +28,9 @@ export interface ProxyConfig {
   maxBodyBytes: number;
   /**
    * The token limit's window and its meter, only where the policy has `llm-token-limit`: a
-   * relay that never counts a token loads no tokenizer (4 MB of ranks since src/protocol/bpe.ts;
-   * gpt-tokenizer's were 30 MB of heap, which lengthened every GC pause).
+   * relay that never counts a token loads no tokenizer (src/protocol/bpe.ts adds 17 MB, of
+   * which 4.4 MB are ranks outside the JS heap; gpt-tokenizer's were 30 MB of heap, which
+   * lengthened every GC pause).
    */
   tokens: { window: TokenWindow; meter: typeof UsageMeter } | undefined;
   stats: { requests: number; forwarded: number; cancelledUpstream: number; retried: number };

@@ -27,6 +27,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { exited, firstJsonLine, startNode as startNodeChild } from './child.ts';
+import { median } from './measure.ts';
 import { startNginx } from '../helpers/nginx.ts';
 import { pairedShift, shiftVerdict, type PairedShift } from '../../src/metrics/paired-shift.ts';
 
@@ -93,7 +94,6 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
 
 export async function runGatewayOverhead(): Promise<string> {

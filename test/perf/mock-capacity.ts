@@ -17,8 +17,8 @@
  * shows how much of the mock's tail is that. The verdict stays against the plain bare emitter.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { exited, firstJsonLine, startNode } from './child.ts';
+import { median, residentMb } from './measure.ts';
 
 const MOCK_NODE_FLAGS = ['--max-semi-space-size=64'];
 const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000').split(',').map(Number).filter((n) => n > 0);
@@ -73,7 +73,6 @@ async function lateness(server: Server): Promise<{ p50: number; p99: number; p99
   return stats.emissionLatenessMs;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** A short untimed load, then the stats cleared: a fresh process's JIT warm-up is not the thing measured. */
@@ -82,21 +81,11 @@ async function warmUp(server: Server): Promise<void> {
   await fetch(`${server.url}/_mock/reset`, { method: 'POST' });
 }
 
-/** A child's resident memory (VmRSS), MB; undefined where /proc is not there. */
-function residentMb(child: ChildProcess): number | undefined {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function paced(name: 'mock' | 'bare', streams: number, extraResidentMb = 0) {
   const server = await startServer(name, extraResidentMb);
   try {
     await warmUp(server);
-    const resident = residentMb(server.child);
+    const resident = residentMb(server.child.pid);
     const headers = { 'x-mock-ttft-ms': '200', 'x-mock-itl-ms': '50', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': String(PACED_TOKENS) };
     const rampMs = (streams / RAMP_STREAMS_PER_SEC) * 1000;
     const result = await runLoad(server, { streams, concurrency: streams, rampMs, deadlineMs: 120_000, headers });

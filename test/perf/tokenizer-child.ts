@@ -4,16 +4,14 @@
  * it before), counts one text so that everything lazy is built, and prints one JSON line:
  * the time that took, and what the process grew by (resident, and JS heap after GC).
  */
+import { residentMb } from './measure.ts';
+
 const which = process.argv[2];
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-const residentKb = async (): Promise<number> => {
-  const { readFileSync } = await import('node:fs');
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN);
-};
 // Modules both sides need, loaded before the clock and the first reading.
 await import('node:zlib');
 gc();
-const rssBefore = await residentKb();
+const rssBefore = residentMb() ?? Number.NaN;
 const heapBefore = process.memoryUsage().heapUsed;
 const started = performance.now();
 let tokens: number;
@@ -29,4 +27,4 @@ if (which === 'ours') {
 const loadMs = performance.now() - started;
 gc();
 gc();
-process.stdout.write(`${JSON.stringify({ which, tokens, loadMs, residentMb: ((await residentKb()) - rssBefore) / 1024, heapMb: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20 })}\n`);
+process.stdout.write(`${JSON.stringify({ which, tokens, loadMs, residentMb: (residentMb() ?? Number.NaN) - rssBefore, heapMb: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20 })}\n`);

@@ -13,6 +13,7 @@ import { clearMergeCache, countTokens } from 'gpt-tokenizer/encoding/o200k_base'
 import { bpeEncoding } from '../../src/protocol/bpe.ts';
 import { createUniform } from '../../src/protocol/random.ts';
 import { firstJsonLine, startNode } from './child.ts';
+import { median } from './measure.ts';
 
 const RUNS = 5;
 const PASSES = 25;
@@ -24,7 +25,6 @@ interface Load {
   heapMb: number;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 /** Prompts as a chat client sends them: words of a few languages, code, numbers; 400 distinct. */
