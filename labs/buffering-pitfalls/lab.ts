@@ -1,4 +1,4 @@
-import { defineLab, findScenario, formatMs, type ComplianceReport } from '../../src/index.ts';
+import { defineLab, describeShift, findScenario, type ComplianceReport, type PathComparison } from '../../src/index.ts';
 
 /** The three policies, in the order the lab deploys them. */
 const POLICIES = [
@@ -21,19 +21,21 @@ export default defineLab({
     const sentences: string[] = [];
     for (const policy of POLICIES) {
       await lab.deploy(policy.file);
-      const summary = await lab.bench(`bench-${policy.name}`, ['--api', 'chat', '--stream', 'on', '--max-tokens', '256', '--requests', '4', '--concurrency', '4', '--warmup', '1']);
+      // 8 requests per path: the paired interval needs at least 6 pairs (docs/decisions/0006).
+      const summary = await lab.bench(`bench-${policy.name}`, ['--api', 'chat', '--stream', 'on', '--max-tokens', '256', '--requests', '8', '--concurrency', '4', '--warmup', '1']);
       const report = await lab.verify(`verify-${policy.name}`, ['--checks', CHECKS, '--api', 'chat']);
       const gateway = findScenario(summary, { path: 'gateway', stream: true });
       const costMs = gateway.ttftMs!.p50 - findScenario(summary, { path: 'direct', stream: true }).ttftMs!.p50;
+      const overhead = summary.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.path === 'gateway');
       const failed = failing(report);
       facts[`${policy.name}.verdict`] = report.verdict;
       facts[`${policy.name}.failed`] = failed.map((c) => c.id).join(',') || 'none';
       facts[`${policy.name}.gatewayTtftCostMs`] = Math.round(costMs);
       facts[`${policy.name}.gatewayTtftShareOfE2e`] = Math.round((gateway.ttftMs!.p50 / gateway.e2eMs!.p50) * 100) / 100;
-      sentences.push(
-        `${policy.name} (${policy.what}): compliance ${report.verdict}${failed.length > 0 ? `, failing ${failed.map((c) => `${c.id} (${c.title.toLowerCase()})`).join(', ')}` : ''}; ` +
-          `the gateway's first token came ${formatMs(Math.abs(costMs))} ${costMs >= 0 ? 'later' : 'sooner'} than direct.`,
-      );
+      // Each failing check with what failed (its evidence), and the gateway's cost in the words its interval allows.
+      const failures = failed.map((c) => `${c.id} (${c.evidence})`).join('; ');
+      const cost = overhead ? describeShift(overhead.medianDifferenceMs, 'the gateway', 'to time to first token') : 'no paired comparison (too few requests on both paths)';
+      sentences.push(`${policy.name[0]!.toUpperCase()}${policy.name.slice(1)} (${policy.what}): compliance ${report.verdict}${failed.length > 0 ? `, failing ${failures}` : ''}; ${cost}.`);
     }
     return { finding: sentences.join('\n'), facts };
   },

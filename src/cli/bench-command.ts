@@ -109,7 +109,8 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
     await writeRunReports(outDir, result.summary);
-    const harness = harnessWarning(result.summary);
+    // The table ends with the headlines (the warning among them); JSON on stdout carries only the numbers, so the words go to stderr.
+    const harness = options.json ? harnessWarning(result.summary) : undefined;
     if (harness) process.stderr.write(`${harness}\n`);
     process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
     process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)\n`);

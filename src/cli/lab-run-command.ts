@@ -12,7 +12,7 @@ import { labRunInfo, withLabSecrets, type LabState } from '../lab/state.ts';
 import { benchTargets } from '../lab/targets.ts';
 import { buildVerifyPlan } from '../lab/verify-plan.ts';
 import { complianceToMarkdown } from '../report/compliance-text.ts';
-import { labHeadline } from '../report/headline.ts';
+import { harnessWarning, labHeadline } from '../report/headline.ts';
 import { summaryToMarkdown } from '../report/summary-markdown.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
 import { refreshHtmlReport, writeRunReports } from '../report/write-report.ts';
@@ -107,7 +107,8 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
     }
     const headline = labHeadline(bench?.summary, compliance);
     writeFileSync(join(outDir, 'lab.md'), `# Lab run\n\n${headline}.\n\n${bench ? summaryToMarkdown(bench.summary) : ''}\n\n${compliance ? complianceToMarkdown(compliance) : ''}\n`);
-    process.stdout.write(`${headline[0]!.toUpperCase()}${headline.slice(1)}.\nReport: ${join(outDir, 'report.html')} and ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`);
+    const harness = bench ? harnessWarning(bench.summary) : undefined;
+    process.stdout.write(`${headline}.\n${harness ? `${harness}\n` : ''}Report: ${join(outDir, 'report.html')} and ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`);
     step('done');
     if (signal.aborted) return 130;
     return compliance?.verdict === 'fail' ? 1 : 0;

@@ -19,24 +19,37 @@ export function headlines(summary: BenchSummary): string[] {
   for (const c of summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs')) {
     lines.push(`${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}: ${describeShift(c.medianDifferenceMs, c.path, `to time to first token over ${c.baseline}`, c.baseline)}${c.interleaved ? '' : ' (paths run one after the other: drift can bias this)'}.`);
   }
-  const harness = harnessWarning(summary);
+  const harness = harnessSentence(summary.run.harness);
   if (harness) lines.push(harness);
   return lines;
 }
 
-/** Said when the load generator, not the target, limited the run (src/load/harness-monitor.ts). */
+/** The warning, only when the load generator limited the run (src/load/harness-monitor.ts). */
 export function harnessWarning(summary: BenchSummary): string | undefined {
-  const h = summary.run.harness;
-  if (!h?.isHarnessBound) return undefined;
-  return `Warning: the load generator limited this run, not the target: its own event loop was late by ${formatMs(h.eventLoopDelayMs.p99)} at p99 (max ${formatMs(h.eventLoopDelayMs.max)}), and ${h.stalledSamples} of ${h.samples} requests overlapped a stall over ${h.stallThresholdMs} ms (marked harnessStalled in samples.jsonl). Lower --concurrency or --rate, or spread the load over more processes.`;
+  return summary.run.harness?.isHarnessBound ? harnessSentence(summary.run.harness) : undefined;
 }
+
+/** What the harness's self-watch found, in words: a warning when it limited the run, a note when a pause touched some requests, else nothing. */
+export function harnessSentence(h: BenchSummary['run']['harness']): string | undefined {
+  if (!h || h.samples === 0) return undefined;
+  const share = h.stalledTimeShare !== undefined ? `, ${formatShare(h.stalledTimeShare)} of the run in pauses` : '';
+  const touched = `${h.stalledSamples} of ${h.samples} requests (${formatShare(h.stalledSamples / h.samples)}) overlapped a pause over ${h.stallThresholdMs} ms and are marked harnessStalled in samples.jsonl`;
+  if (h.isHarnessBound) {
+    return `Warning: the load generator limited this run, not the target: its own event loop woke up ${formatMs(h.eventLoopDelayMs.p99)} late at p99 (max ${formatMs(h.eventLoopDelayMs.max)}${share}), and ${touched}. Lower --concurrency or --rate, or spread the load over more processes (--workers).`;
+  }
+  if (h.stalledSamples === 0) return undefined;
+  return `Note: the load generator's event loop paused (up to ${formatMs(h.eventLoopDelayMs.max)} late${share}; p99 ${formatMs(h.eventLoopDelayMs.p99)} late, so it did not limit the run): ${touched}.`;
+}
+
+const formatShare = (x: number): string => (x === 0 ? '0%' : x < 0.001 ? 'under 0.1%' : `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`);
 
 const largestCap = (caps: ReadonlyArray<number | 'max'>): number | 'max' | undefined => (caps.includes('max') ? 'max' : caps.length > 0 ? Math.max(...(caps as number[])) : undefined);
 
 /**
  * The lab's finding in one sentence: what streaming buys (longest answer, chat, direct path),
  * what the gateway costs in time to first token (chat, streamed, same answer length), and the
- * compliance verdict. Parts without data are left out rather than guessed.
+ * compliance verdict. Parts without data are left out rather than guessed. Starts with a
+ * capital, ends without a full stop (callers add it).
  */
 export function labHeadline(summary: BenchSummary | undefined, compliance: ComplianceReport | undefined): string {
   const parts: string[] = [];
@@ -55,5 +68,6 @@ export function labHeadline(summary: BenchSummary | undefined, compliance: Compl
     const failed = compliance.checks.filter((c) => c.status === 'fail').map((c) => c.id);
     parts.push(`SSE compliance: ${compliance.verdict}${failed.length > 0 ? ` (failed: ${failed.join(', ')})` : ''}`);
   }
-  return parts.length > 0 ? parts.join('; ') : 'nothing was measured';
+  const sentence = parts.length > 0 ? parts.join('; ') : 'nothing was measured';
+  return `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}`;
 }

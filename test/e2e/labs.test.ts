@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, startCli } from '../helpers/cli.ts';
+import { findingWordProblems } from '../helpers/finding-words.ts';
 
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_SEARCH')));
 
@@ -25,6 +26,8 @@ async function runLab(name: string): Promise<LabJson & { stdout: string }> {
   expect(existsSync(join(dir, '.lab')) ? readdirSync(join(dir, '.lab')) : []).toEqual([]);
   const json = JSON.parse(readFileSync(join(dir, 'out/lab.json'), 'utf8')) as LabJson;
   expect(result.stdout.startsWith(json.finding)).toBe(true);
+  // Every lab's finding names what failed from its evidence and follows the interval's words.
+  expect(findingWordProblems(json.finding), json.finding).toEqual([]);
   return { ...json, stdout: result.stdout };
 }
 
@@ -65,7 +68,10 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     expect(facts['body-logging.gatewayTtftShareOfE2e'] as number).toBeGreaterThan(0.95);
     expect(facts['body-logging.gatewayTtftCostMs'] as number).toBeGreaterThan(1000);
     expect(facts['buffered.gatewayTtftCostMs'] as number).toBeGreaterThan(facts['streaming.gatewayTtftCostMs'] as number);
-    expect(finding).toMatch(/^streaming .*compliance (pass|warn)/);
+    expect(finding).toMatch(/^Streaming .*compliance (pass|warn)/);
+    // The failing checks are named with what failed, not with what passing would have meant.
+    expect(finding).toMatch(/^Buffered .*failing incremental-delivery \(chat: .*(held back|released at the end)/m);
+    expect(finding).toMatch(/^Body-logging .*lint-body-logging \(.*body-logging\.xml:\d+/m);
   });
 
   it('chat-with-data: citations and intent first, the conversation carried, a capped reply reported as truncated', async () => {

@@ -4,6 +4,7 @@ import { CHECK_IDS, runVerify, type ComplianceReport } from '../../src/complianc
 import { startFaultProxy, type GatewayFault } from '../helpers/fault-proxy.ts';
 import { startFastMock } from '../helpers/mock.ts';
 import { verifyPlan } from '../helpers/verify.ts';
+import { findingWordProblems } from '../helpers/finding-words.ts';
 
 /**
  * Each gateway sin must fail the check that names it — and only the checks it really breaks
@@ -67,6 +68,11 @@ describe('verifier fault matrix (a misbehaving proxy in front of the mock)', () 
       expect(ids(report, 'warn'), summary.join('\n')).toEqual([...(expected.warn ?? [])].sort());
       expect(ids(report, 'skip')).toEqual([]);
       expect(report.verdict).toBe(expected.fail.length > 0 ? 'fail' : 'warn');
+      // Each failure says what failed (its evidence), never what passing would have meant.
+      for (const c of report.checks.filter((c) => c.status === 'fail' || c.status === 'warn')) {
+        expect(findingWordProblems(c.evidence, { sentence: false }), `${c.id}: ${c.evidence}`).toEqual([]);
+        expect(c.evidence.length, c.id).toBeGreaterThan(20);
+      }
     });
   }
 });

@@ -5,13 +5,17 @@ import { isLabError } from '../../src/errors.ts';
 import { ProbeSession, parseDiagnostics, parsePolicyForLint, type LintInput } from '../../src/compliance/index.ts';
 import { LINT_CHECKS } from '../../src/compliance/lint/policy-lint.ts';
 import { escapeExpressions } from '../../src/compliance/lint/policy-xml.ts';
+import { findingWordProblems } from '../helpers/finding-words.ts';
 
 const path = (relative: string): string => fileURLToPath(new URL(`../../${relative}`, import.meta.url));
 
 async function lint(input: Partial<LintInput>): Promise<Record<string, { status: string; evidence: string }>> {
   const full: LintInput = { policyFile: undefined, policy: undefined, diagnosticsFile: undefined, diagnostics: undefined, sku: undefined, ...input };
   const session = new ProbeSession({ gateway: undefined, direct: undefined, apis: ['chat'], thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1000, concurrentStreams: 1 }, mockAdminUrl: undefined, lint: full, search: { endpoint: '', index: '' }, env: {} });
-  return Object.fromEntries(await Promise.all(LINT_CHECKS.map(async (c) => [c.id, await c.run(session)] as const)));
+  const results = Object.fromEntries(await Promise.all(LINT_CHECKS.map(async (c) => [c.id, await c.run(session)] as const)));
+  // Every failure says what failed (file, line, element), never what passing would have meant.
+  for (const [id, r] of Object.entries(results)) if (r.status === 'fail' || r.status === 'warn') expect(findingWordProblems(r.evidence, { sentence: false }), `${id}: ${r.evidence}`).toEqual([]);
+  return results;
 }
 
 const policy = (relative: string) => ({ policyFile: relative, policy: parsePolicyForLint(readFileSync(path(relative), 'utf8'), relative) });

@@ -22,7 +22,7 @@ export function judgeIncremental(gateway: ProbeResult, direct: ProbeResult | und
   const lateText = `${Math.round(late * 100)}% of ${gateway.events.length} events in the last tenth of the stream`;
   if (late > LATE_SHARE_LIMIT) {
     if (directLate !== undefined && directLate > LATE_SHARE_LIMIT) return verdict('warn', `${lateText}, but the direct path bursts too (${Math.round(directLate * 100)}%): the upstream, not the gateway`, details);
-    return verdict('fail', `${lateText} (${gateway.reads.length} reads): the stream was held back and released at the end`, details);
+    return verdict('fail', `${lateText} (${gateway.reads.length} read${gateway.reads.length === 1 ? "" : "s"}): the stream was held back and released at the end`, details);
   }
   if (delivery.p99Ms !== undefined && delivery.p99Ms > thresholds.deliveryP99Ms) {
     // Under 100 frames the p99 is the maximum, so one scheduling stall (a process paused for

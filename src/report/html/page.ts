@@ -94,7 +94,7 @@ function metadataSection(data: ReportData): string {
     ['warm-up requests', String(r.warmup)],
     ['seed', String(r.seed)],
     ...(r.harness
-      ? [['harness event-loop delay', `p50 ${r.harness.eventLoopDelayMs.p50} ms · p99 ${r.harness.eventLoopDelayMs.p99} ms · max ${r.harness.eventLoopDelayMs.max} ms; ${r.harness.stalledSamples} of ${r.harness.samples} requests overlapped a stall over ${r.harness.stallThresholdMs} ms${r.harness.isHarnessBound ? ' (the harness limited this run)' : ''}`] as [string, string]]
+      ? [['harness self-watch', `event loop late by p50 ${r.harness.eventLoopDelayMs.p50} ms · p99 ${r.harness.eventLoopDelayMs.p99} ms · max ${r.harness.eventLoopDelayMs.max} ms${r.harness.stalledTimeShare !== undefined ? ` (${(r.harness.stalledTimeShare * 100).toFixed(1)}% of the run in pauses over ${r.harness.stallThresholdMs} ms)` : ''}; ${r.harness.stalledSamples} of ${r.harness.samples} requests overlapped a pause${r.harness.isHarnessBound ? '; the harness limited this run' : '; the harness did not limit this run'}`] as [string, string]]
       : []),
     ...(r.shards
       ? [
@@ -123,7 +123,7 @@ export function renderReportPage(data: ReportData): string {
   const delivery = deliveryFigure(data);
   const body = [
     `<header><h1>Streaming benchmark report</h1><p class="muted">${e(data.dir)} · ${e(summary.run.startedAt)} · ${summary.scenarios.reduce((n, s) => n + s.requests, 0).toLocaleString('en-US')} requests in ${summary.scenarios.length} scenarios${summary.run.interrupted ? ' · <strong>interrupted</strong>' : ''}</p></header>`,
-    section('headline', 'Headline', `<p class="lead">${e(capitalise(labHeadline(summary, data.compliance)))}.</p><ul>${headlines(summary).map((h) => `<li>${e(h)}</li>`).join('')}</ul>${keyNumbers(summary.scenarios)}`),
+    section('headline', 'Headline', `<p class="lead">${e(labHeadline(summary, data.compliance))}.</p><ul>${headlines(summary).map((h) => `<li>${e(h)}</li>`).join('')}</ul>${keyNumbers(summary.scenarios)}`),
     section('ttft-vs-completion', 'Time to first token against full completion', grid(ttftVsCompletion(data))),
     section('cdf-ttft', 'Time to first token, per path (CDF)', grid(cdfFigures(data, 'ttftMs'), true) || '<p class="muted">No streamed scenario.</p>'),
     section('cdf-e2e', 'End-to-end time, per path (CDF)', grid(cdfFigures(data, 'e2eMs'), true)),
