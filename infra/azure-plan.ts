@@ -43,6 +43,8 @@ export interface AzureLabRecord {
   model: { name: string; version: string; sku: string; capacityK: number; deployment: string };
   apimSku: string;
   localAuth: boolean;
+  /** `manual`: the deploy makes no role assignment and prints the `az role assignment create` lines for someone who can (absent in older states: `assign`). */
+  roles?: 'assign' | 'manual';
   publisherEmail: string;
   /** With `--backends FILE`: the APIM backends to create, and the account that plays each one the file leaves to the lab. */
   backends?: AzureBackendsPlan;
@@ -90,6 +92,7 @@ export function planAzureLab(request: AzureDeployFlags): AzureLabRecord {
     model: { name: request.model, version: request.modelVersion, sku: request.modelSku, capacityK: request.capacityK, deployment: request.model },
     apimSku: request.apimSku,
     localAuth: request.localAuth,
+    roles: request.roles,
     publisherEmail: request.publisherEmail,
     ...(request.backends ? { backends: planBackends(request.backends, `aoai-streamlab-${labId}`) } : {}),
     steps: {},

@@ -58,6 +58,8 @@ async function grantOpenAiUser(context: StepContext, principalId: string, princi
   const scope = armIdOf(record, 'openai-account', account).replace(/^\//, '');
   const roleDefinitionId = `/subscriptions/${record.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${OPENAI_USER_ROLE_ID}`;
   const name = roleAssignmentName(scope, principalId, roleDefinitionId);
+  // --roles manual: someone who can assign roles runs the printed az line (manualRoleLines).
+  if (record.roles === 'manual') return finished(undefined, { scope, principalId, note: 'to be assigned by someone who can (--roles manual)' });
   try {
     const assignment = await clients.authorization.roleAssignments.create(scope, name, { roleDefinitionId, principalId, principalType }, { abortSignal: clients.signal });
     return finished(assignment.id, { scope, name, principalId });

@@ -1,8 +1,8 @@
-import { DEPLOY_STEP_IDS, type AzureLabRecord, type DeployStepId } from './azure-plan.ts';
+import { DEPLOY_STEP_IDS, LAB_TAG, type AzureLabRecord, type DeployStepId } from './azure-plan.ts';
 import { createArmClients, type ArmConnection } from './arm-context.ts';
 import { describeArmFailure } from './arm-errors.ts';
 import { DEPLOY_STEPS } from './deploy-steps.ts';
-import { runPreflight } from './preflight.ts';
+import { checkPermissions, PreflightError, runPreflight } from './preflight.ts';
 import { runSteps, type StepEvent } from './step-runner.ts';
 
 export interface AzureDeployInput {
@@ -54,8 +54,8 @@ export async function deployAzure(input: AzureDeployInput): Promise<AzureDeployO
     onNote: input.onNote,
   });
   input.persist(record, secrets);
-  const failures = await runSteps(DEPLOY_STEPS, done, { clients, record, policyXml: input.policyXml, caller }, {
-    onDone(id, result) {
+  const hooks = {
+    onDone(id: DeployStepId, result: { record: AzureLabRecord['steps'][DeployStepId]; secrets?: Record<string, string> }) {
       record.steps[id] = result.record;
       Object.assign(secrets, result.secrets);
       input.persist(record, secrets);
@@ -63,7 +63,27 @@ export async function deployAzure(input: AzureDeployInput): Promise<AzureDeployO
     onEvent: input.onEvent,
     describeError: describeArmFailure,
     signal: input.signal,
-  });
+  };
+  const context = { clients, record, policyXml: input.policyXml, caller };
+  // Permissions are read on the resource group, so it must exist: create it empty and tagged
+  // (nothing billable) and record it, then check, before any APIM service or account exists.
+  let steps = DEPLOY_STEPS;
+  if (!done.has('resource-group')) {
+    const failures = await runSteps(DEPLOY_STEPS.filter((s) => s.id === 'resource-group'), done, context, hooks);
+    if (failures.length > 0) return outcomeOf(record, secrets, failures);
+    done.add('resource-group');
+    steps = DEPLOY_STEPS.filter((s) => s.id !== 'resource-group');
+  }
+  if (!done.has('apim-service') || !done.has('openai-account')) {
+    const problem = await checkPermissions({ clients, record }, record.roles ?? 'assign', caller);
+    if (problem !== undefined) {
+      throw new PreflightError([problem], `only the empty resource group ${record.resourceGroup} exists (tagged ${LAB_TAG}=${record.labId}, recorded in the state; npm run lab:cleanup removes it)`);
+    }
+  }
+  return outcomeOf(record, secrets, await runSteps(steps, done, context, hooks));
+}
+
+function outcomeOf(record: AzureLabRecord, secrets: Record<string, string>, failures: Array<{ id: DeployStepId; error: unknown }>): AzureDeployOutcome {
   return {
     record,
     secrets,

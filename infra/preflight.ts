@@ -3,6 +3,7 @@ import { ARM_SCOPE, armIdOf, extraAccounts, LAB_TAG, RESOURCE_PROVIDERS, type Az
 import type { ArmClients } from './arm-context.ts';
 import { describeArmFailure, ifFound } from './arm-errors.ts';
 import type { Caller } from './deploy-steps.ts';
+import { manualRoleLines, missingActions, requiredActions, ROLE_ASSIGNMENT_ROLES, type PermissionEntry } from './permissions.ts';
 
 export interface PreflightOptions {
   credential: TokenCredential;
@@ -19,36 +20,86 @@ export interface PreflightOptions {
 
 export class PreflightError extends Error {
   readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`Preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing was created:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  /** What exists after the refusal: nothing, or the empty tagged resource group (created to read permissions on it). */
+  readonly left: string;
+  constructor(problems: string[], left = 'nothing was created') {
+    super(`Preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}; ${left}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'PreflightError';
     this.problems = problems;
+    this.left = left;
   }
+}
+
+/** One preflight check's verdict, for --what-if: `problem` says what is wrong and the fix; `note` is said either way. */
+export interface PreflightVerdict {
+  check: string;
+  problem?: string;
+  note?: string;
 }
 
 /**
  * Everything that would fail half-way through a deploy, checked before anything is
  * created: the credential, the resource providers (registered if they are not), the model's
- * availability and quota in the region, the global names (APIM, Azure OpenAI subdomain),
- * names held by soft-deleted services, and a resource group of the same name that is not
- * this lab's. Collects every problem and throws them together.
+ * availability, lifecycle and quota in the region, the APIM tier and the Azure OpenAI SKU in
+ * the region, the global names (APIM, Azure OpenAI subdomain), names held by soft-deleted
+ * services, and a resource group of the same name that is not this lab's. Collects every
+ * problem and throws them together. The caller's permissions need the resource group to
+ * exist: `checkPermissions` runs once it does (deploy.ts).
  */
 export async function runPreflight(options: PreflightOptions): Promise<Caller> {
+  const { caller, verdicts } = await preflightVerdicts(options);
+  const problems = verdicts.flatMap((v) => (v.problem !== undefined ? [v.problem] : []));
+  for (const v of verdicts) if (v.note !== undefined && v.problem === undefined) options.onNote(v.note);
+  if (problems.length > 0) throw new PreflightError(problems);
+  return caller;
+}
+
+/** Every read-only check's verdict (nothing is registered when `options.readOnly`). */
+export async function preflightVerdicts(options: PreflightOptions & { readOnly?: boolean }): Promise<{ caller: Caller; verdicts: PreflightVerdict[] }> {
   const caller = await checkCredential(options.credential);
-  const problems: string[] = [];
-  const checks: Array<Promise<void>> = RESOURCE_PROVIDERS.map((ns) => ensureProviderRegistered(options, ns).catch((error: unknown) => void problems.push(`provider ${ns}: ${describeArmFailure(error)}`)));
-  const guard = (what: string, check: () => Promise<string | undefined>): void => {
-    checks.push(check().then((problem) => void (problem && problems.push(problem)), (error: unknown) => void problems.push(`${what}: ${describeArmFailure(error)}`)));
+  const verdicts: PreflightVerdict[] = [];
+  const checks: Array<Promise<void>> = [];
+  const guard = (check: string, run: () => Promise<string | undefined | { problem?: string; note?: string }>): void => {
+    checks.push(
+      run().then(
+        (result) => void verdicts.push(typeof result === 'object' ? { check, ...result } : result !== undefined ? { check, problem: result } : { check }),
+        (error: unknown) => void verdicts.push({ check, problem: `${check}: ${describeArmFailure(error)}` }),
+      ),
+    );
   };
+  for (const ns of RESOURCE_PROVIDERS) guard(`provider ${ns}`, () => (options.readOnly ? checkProviderRegistered(options, ns) : ensureProviderRegistered(options, ns).then(() => undefined)));
   const { done } = options;
   if (!done.has('resource-group')) guard('resource group', () => checkResourceGroup(options));
   if (!done.has('model-deployment')) guard('model', () => checkModelAndQuota(options));
+  if (!done.has('apim-service')) guard('API Management tier in the region', () => checkApimSku(options));
   if (!done.has('apim-service')) guard('API Management name', () => checkApimName(options));
+  if (!done.has('openai-account')) guard('Azure OpenAI in the region', () => checkOpenAiSku(options));
   if (!done.has('openai-account')) guard('Azure OpenAI name', () => checkOpenAiName(options, options.record.openaiAccount));
   if (!done.has('backend-accounts')) for (const { account } of extraAccounts(options.record)) guard(`Azure OpenAI name ${account}`, () => checkOpenAiName(options, account));
   await Promise.all(checks);
-  if (problems.length > 0) throw new PreflightError(problems);
-  return caller;
+  return { caller, verdicts };
+}
+
+/**
+ * The caller's effective permissions on the lab's resource group (Permissions – List For
+ * Resource Group): a problem naming each missing action and the fix, or undefined. Role
+ * assignments are the usual gap (Contributor's notActions hold Microsoft.Authorization/*\/Write):
+ * the fix names the roles that carry it and the way round (`--roles manual`, or keys).
+ */
+export async function checkPermissions({ clients, record }: Pick<PreflightOptions, 'clients' | 'record'>, roles: 'assign' | 'manual', caller: Caller): Promise<string | undefined> {
+  const permissions: PermissionEntry[] = [];
+  for await (const p of clients.authorization.permissions.listForResourceGroup(record.resourceGroup, { abortSignal: clients.signal })) permissions.push(p);
+  const missing = missingActions(permissions, requiredActions(record, roles));
+  if (missing.length === 0) return undefined;
+  const who = caller.principalId !== undefined ? `your identity (${caller.principalType === 'ServicePrincipal' ? 'service principal' : 'user'} ${caller.principalId})` : 'your identity';
+  const list = missing.map((m) => `${m.action} (to ${m.why})`).join('; ');
+  const onlyRoles = missing.every((m) => m.action.startsWith('Microsoft.Authorization/'));
+  if (!onlyRoles) return `permissions: ${who} lacks on resource group ${record.resourceGroup}: ${list}. Fix: ask for Contributor${roles === 'assign' ? ' and Role Based Access Control Administrator' : ''} on the subscription or on ${record.resourceGroup}`;
+  const lines = manualRoleLines(record, { apim: undefined, caller: caller.principalId, callerType: caller.principalType });
+  return (
+    `permissions: ${who} cannot assign roles on resource group ${record.resourceGroup}: ${list}. ` +
+    `Fix: ask for ${ROLE_ASSIGNMENT_ROLES.join(', or ')} on ${record.resourceGroup}; or deploy with --roles manual, and have someone who holds one of them run, once the deploy has printed the APIM identity:\n      ${lines.join('\n      ')}`
+  );
 }
 
 export async function checkCredential(credential: TokenCredential): Promise<Caller> {
@@ -86,6 +137,13 @@ export async function ensureProviderRegistered(options: Pick<PreflightOptions, '
   }
 }
 
+/** Read-only: a provider that is not registered is a problem with its fix (a deploy registers it). */
+async function checkProviderRegistered(options: Pick<PreflightOptions, 'clients'>, namespace: string): Promise<{ note?: string }> {
+  const provider = await options.clients.resources.providers.get(namespace, { abortSignal: options.clients.signal });
+  if (provider.registrationState === 'Registered') return {};
+  return { note: `provider ${namespace} is ${provider.registrationState ?? 'not registered'}: the deploy registers it (a minute or two)` };
+}
+
 async function checkResourceGroup({ clients, record }: PreflightOptions): Promise<string | undefined> {
   const group = await ifFound(clients.resources.resourceGroups.get(record.resourceGroup, { abortSignal: clients.signal }));
   if (group === undefined) return undefined;
@@ -93,18 +151,49 @@ async function checkResourceGroup({ clients, record }: PreflightOptions): Promis
   return `resource group ${record.resourceGroup} already exists and is not this lab's (tag ${LAB_TAG}=${group.tags?.[LAB_TAG] ?? 'absent'}). Fix: pick another --lab-id`;
 }
 
-async function checkModelAndQuota({ clients, record }: PreflightOptions): Promise<string | undefined> {
+/** Lifecycle states that refuse a new deployment (Microsoft's KnownModelLifecycleStatus: Deprecating takes new deployments only from accounts that have one). */
+const RETIRED = new Set(['deprecated', 'deprecating']);
+/** A model that retires within this many days deploys, with a note saying when. */
+const RETIRES_SOON_DAYS = 30;
+
+async function checkModelAndQuota({ clients, record }: PreflightOptions): Promise<string | { problem?: string; note?: string } | undefined> {
   const { model, location } = record;
   const versions: string[] = [];
+  const current: string[] = [];
+  /** Other models the region offers that take new deployments, for the fix. */
+  const others: string[] = [];
   let usageName: string | undefined;
+  let refusal: string | undefined;
+  let note: string | undefined;
+  const now = Date.now();
   for await (const entry of clients.openai.models.list(location, { abortSignal: clients.signal })) {
-    if (entry.model?.name !== model.name) continue;
-    const skus = (entry.model.skus ?? []).map((s) => s.name ?? '?');
-    versions.push(`${entry.model.version ?? '?'} (${skus.join(', ')})`);
-    if (entry.model.version === model.version) usageName ??= entry.model.skus?.find((s) => s.name === model.sku)?.usageName;
+    const m = entry.model;
+    if (m === undefined) continue;
+    const retiresAt = m.deprecation?.inference !== undefined ? Date.parse(String(m.deprecation.inference)) : NaN;
+    const retired = RETIRED.has((m.lifecycleStatus ?? '').toLowerCase()) || retiresAt <= now;
+    if (m.name !== model.name) {
+      if (!retired && (m.lifecycleStatus ?? '').toLowerCase() !== 'preview' && m.skus?.some((s) => s.name === model.sku)) others.push(`--model ${m.name} --model-version ${m.version}`);
+      continue;
+    }
+    const skus = (m.skus ?? []).map((s) => s.name ?? '?');
+    versions.push(`${m.version ?? '?'} (${skus.join(', ')}${retired ? `; ${m.lifecycleStatus ?? 'retired'}` : ''})`);
+    if (!retired) current.push(m.version ?? '?');
+    if (m.version !== model.version) continue;
+    const sku = m.skus?.find((s) => s.name === model.sku);
+    if (sku === undefined) continue;
+    const skuRetiresAt = sku.deprecationDate !== undefined ? new Date(sku.deprecationDate).getTime() : NaN;
+    if (retired || skuRetiresAt <= now) {
+      const since = Number.isFinite(retiresAt) && retiresAt <= now ? ` since ${new Date(retiresAt).toISOString().slice(0, 10)}` : Number.isFinite(skuRetiresAt) && skuRetiresAt <= now ? ` (SKU ${model.sku} since ${new Date(skuRetiresAt).toISOString().slice(0, 10)})` : '';
+      refusal = `model ${model.name} ${model.version} is ${m.lifecycleStatus ?? 'retired'}${since} in ${location}: Azure refuses new deployments of it (ServiceModelDeprecated)`;
+      continue;
+    }
+    usageName = sku.usageName;
+    const soonest = Math.min(Number.isFinite(retiresAt) ? retiresAt : Infinity, Number.isFinite(skuRetiresAt) ? skuRetiresAt : Infinity);
+    if (soonest - now < RETIRES_SOON_DAYS * 86_400_000) note = `model ${model.name} ${model.version} retires on ${new Date(soonest).toISOString().slice(0, 10)}: the lab works until then`;
   }
+  const offered = versions.length > 0 ? `offered here: ${versions.join('; ')}` : `${model.name} is not offered in ${location}`;
+  if (refusal !== undefined) return `${refusal} (${offered}). Fix: ${current.length > 0 ? `pass --model-version ${current.at(-1)}` : others.length > 0 ? `pass a current model, e.g. ${others.slice(0, 3).join(' or ')}` : `pass another --model, --model-sku or --location`}`;
   if (usageName === undefined) {
-    const offered = versions.length > 0 ? `offered here: ${versions.join('; ')}` : `${model.name} is not offered in ${location}`;
     return `model ${model.name} ${model.version} with SKU ${model.sku} is not available in ${location} (${offered}). Fix: pass --model-version, --model-sku or --location`;
   }
   for await (const usage of clients.openai.usages.list(location, { abortSignal: clients.signal })) {
@@ -112,10 +201,38 @@ async function checkModelAndQuota({ clients, record }: PreflightOptions): Promis
     const headroom = (usage.limit ?? 0) - (usage.currentValue ?? 0);
     // Every account the lab creates deploys the model at the same capacity, from the same regional quota.
     const accounts = 1 + extraAccounts(record).length;
-    if (headroom >= model.capacityK * accounts) return undefined;
+    if (headroom >= model.capacityK * accounts) return note !== undefined ? { note } : undefined;
     return `quota ${usageName} in ${location} has ${headroom}K tokens per minute free, the deployment${accounts > 1 ? `s ask for ${accounts} × ${model.capacityK}K` : ` asks for ${model.capacityK}K`}. Fix: lower --capacity, or free or request quota`;
   }
-  return undefined;
+  return note !== undefined ? { note } : undefined;
+}
+
+const region = (name: string): string => name.toLowerCase().replace(/\s/g, '');
+
+/** The APIM tier in the region (ApiManagementSkus – List): offered there, and not restricted for this subscription. */
+async function checkApimSku({ clients, record }: PreflightOptions): Promise<string | undefined> {
+  const where = region(record.location);
+  const elsewhere: string[] = [];
+  let listed = false;
+  for await (const sku of clients.apim.apiManagementSkus.list({ abortSignal: clients.signal })) {
+    if ((sku.resourceType ?? '').toLowerCase() !== 'service' || sku.name?.toLowerCase() !== record.apimSku.toLowerCase()) continue;
+    listed = true;
+    const locations = (sku.locations ?? []).map(region);
+    const restriction = (sku.restrictions ?? []).find((r) => r.type === 'Location' && (r.values ?? []).map(region).includes(where));
+    if (locations.includes(where) && restriction === undefined) return undefined;
+    if (restriction !== undefined) return `API Management ${record.apimSku} is restricted in ${record.location} for this subscription (${restriction.reasonCode ?? 'restricted'}). Fix: pass another --location or --apim-sku, or ask Azure support to lift the restriction`;
+    elsewhere.push(...(sku.locations ?? []));
+  }
+  if (!listed) return `API Management offers no ${record.apimSku} tier to this subscription. Fix: pass another --apim-sku`;
+  return `API Management ${record.apimSku} is not offered in ${record.location}${elsewhere.length > 0 ? ` (it is in ${elsewhere.slice(0, 8).join(', ')}${elsewhere.length > 8 ? ', …' : ''})` : ''}. Fix: pass --location with one of those regions, or another --apim-sku`;
+}
+
+/** Azure OpenAI (kind OpenAI, SKU S0) in the region for this subscription (CheckSkuAvailability). */
+async function checkOpenAiSku({ clients, record }: PreflightOptions): Promise<string | undefined> {
+  const result = await clients.openai.checkSkuAvailability(record.location, ['S0'], 'OpenAI', 'Microsoft.CognitiveServices/accounts', { abortSignal: clients.signal });
+  const s0 = result.value?.find((v) => v.skuName === 'S0');
+  if (s0 === undefined || s0.skuAvailable !== false) return undefined;
+  return `Azure OpenAI (S0) is not available in ${record.location} for this subscription (${s0.reason ?? 'unavailable'}${s0.message ? `: ${s0.message}` : ''}). Fix: pass another --location, or ask for Azure OpenAI access on this subscription`;
 }
 
 async function checkApimName({ clients, record }: PreflightOptions): Promise<string | undefined> {

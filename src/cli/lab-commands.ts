@@ -47,12 +47,20 @@ Signs in with DefaultAzureCredential (az login, azd auth login, or AZURE_* varia
                               Consumption is refused for streaming unless --force-consumption
   --publisher-email ADDRESS   APIM's publisher address (default ${AZURE_DEFAULTS.publisherEmail})
   --local-auth                keep keys enabled on the Azure OpenAI account (default: keyless)
+  --roles assign|manual       assign the data-plane roles (needs Role Based Access Control
+                              Administrator, User Access Administrator or Owner), or make none
+                              and print the az role assignment lines for someone who can
+                              (default assign)
+  --what-if                   print the plan, preflight's verdicts and the estimated time;
+                              create nothing (exit 0: a deploy would go; 1: why not)
   --policy streaming|buffered|FILE   the API policy (default streaming)
   --backends FILE             the same backends file: each backend without a url gets its own
                               Azure OpenAI account (the first is the lab's), and the backends,
                               pools and circuit breakers are created in APIM
-Preflight checks credential, providers, model and quota, names and soft-deleted services
-before anything is created. A failed deploy continues where it stopped when run again.`;
+Preflight checks credential, providers, the model (offered, not retired) and quota, the
+APIM tier and Azure OpenAI in the region, names and soft-deleted services, then creates the
+empty tagged resource group and reads your permissions on it, before any APIM service or
+Azure OpenAI account exists. A failed deploy continues where it stopped when run again.`;
 
 export const CLEANUP_USAGE = `Usage: npm run lab:cleanup -- [options]
 
@@ -135,7 +143,8 @@ function readAzurePolicy(policy: string): { policyFile: string; policyXml: strin
 async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlags, deps: LabCommandDeps): Promise<number> {
   const { policyFile, policyXml } = readAzurePolicy(options.policy);
   if (flags.apimSku === 'Consumption') process.stderr.write('warning: Consumption tier forced; streams longer than 30 s will be cut and SSE is not supported there.\n');
-  const { deployAzureLab } = await loadAzureLab();
+  if (flags.whatIf) return whatIfCommand(options, flags, deps);
+  const { deployAzureLab, pendingRoleLines } = await loadAzureLab();
   const tasks = createTaskList();
   const startedAt = performance.now();
   let outcome: AzureDeployOutcome;
@@ -161,7 +170,33 @@ async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlag
     return interrupted ? 130 : 1;
   }
   process.stdout.write(`${outcome.resumed ? 'Continued and finished' : 'Deployed'} in ${took}.\n${describeAzureLab(outcome.state, options.stateFile)}\n`);
+  const roleLines = pendingRoleLines(outcome.state.azure!, undefined);
+  if (roleLines.length > 0) {
+    process.stdout.write(`\nDeployed with --roles manual: no role was assigned. Until someone with Role Based Access Control Administrator, User Access Administrator or Owner on ${outcome.state.azure!.resourceGroup} runs these, the gateway${outcome.state.azure!.localAuth ? '' : ' and the direct path'} get 401 from Azure OpenAI:\n${roleLines.map((l) => `  ${l}`).join('\n')}\n`);
+  }
   return 0;
+}
+
+/** `--what-if`: the plan and preflight's verdicts; exit 0 when a deploy would go, 1 with the reasons when not. */
+async function whatIfCommand(options: DeployOptions, flags: AzureDeployFlags, deps: LabCommandDeps): Promise<number> {
+  const { whatIfAzureLab } = await loadAzureLab();
+  const result = await withInterrupt('stopping the checks', (signal) => whatIfAzureLab({ stateFile: options.stateFile, flags, connect: deps.connectAzure, signal }));
+  const r = result.record;
+  const width = Math.max(...result.plan.map((p) => p.title.length));
+  const lines = [
+    `What-if: nothing was created. Lab ${r.labId} in ${r.location} (subscription ${r.subscriptionId}), resource group ${r.resourceGroup}; APIM ${r.apimSku}, model ${r.model.name} ${r.model.version} ${r.model.sku} ${r.model.capacityK}K TPM.`,
+    '',
+    'Plan:',
+    ...result.plan.map((p) => `  ${p.title.padEnd(width)}  ${p.estimate}`),
+    `Estimated time: ${result.estimate}.`,
+    '',
+    'Preflight:',
+    ...result.verdicts.map((v) => `  ${v.problem !== undefined ? 'FAIL' : 'ok  '}  ${v.check}${v.problem !== undefined ? `: ${v.problem}` : v.note !== undefined ? `: ${v.note}` : ''}`),
+    '',
+    result.wouldGo ? 'A deploy would go ahead: npm run lab:deploy -- --target azure (with the same flags, without --what-if).' : `A deploy would be refused (${result.verdicts.filter((v) => v.problem !== undefined).length} problem(s) above), before anything billable is created.`,
+  ];
+  (result.wouldGo ? process.stdout : process.stderr).write(`${lines.join('\n')}\n`);
+  return result.wouldGo ? 0 : 1;
 }
 
 /** Asks on a terminal; elsewhere (CI, a pipe) there is nobody to ask, so it goes ahead. */

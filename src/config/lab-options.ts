@@ -43,6 +43,10 @@ export interface AzureDeployFlags {
   forceConsumption: boolean;
   publisherEmail: string;
   localAuth: boolean;
+  /** `--roles manual`: make no role assignment; print the `az role assignment create` lines for someone who can (a caller without Microsoft.Authorization/roleAssignments/write). */
+  roles: 'assign' | 'manual';
+  /** `--what-if`: the plan, preflight's verdicts and the estimated time; nothing is created. */
+  whatIf: boolean;
   /** `--backends FILE`: APIM backends (pool, circuit breakers) to create, each file-less backend on its own account. */
   backends?: BackendsFlag | undefined;
 }
@@ -77,7 +81,8 @@ export const MODEL_SKUS = ['GlobalStandard', 'Standard', 'DataZoneStandard', 'Gl
 export const CONSUMPTION_REFUSAL = 'the Consumption tier does not support long-running connections (SSE), caps every request at 30 s and has no token-limit policy';
 
 const LAB_ID = /^[a-z][a-z0-9]{2,11}$/;
-const AZURE_FLAGS = ['subscription', 'location', 'lab-id', 'model', 'model-version', 'model-sku', 'capacity', 'apim-sku', 'force-consumption', 'publisher-email', 'local-auth'] as const;
+const AZURE_FLAGS = ['subscription', 'location', 'lab-id', 'model', 'model-version', 'model-sku', 'capacity', 'apim-sku', 'force-consumption', 'publisher-email', 'local-auth', 'roles', 'what-if'] as const;
+export const ROLE_MODES = ['assign', 'manual'] as const;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `npm run lab` options. */
@@ -120,6 +125,8 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
       'force-consumption': { type: 'boolean' },
       'publisher-email': { type: 'string' },
       'local-auth': { type: 'boolean' },
+      roles: { type: 'string' },
+      'what-if': { type: 'boolean' },
       backends: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -183,6 +190,8 @@ function resolveAzureFlags(values: Record<string, string | boolean | undefined>,
     forceConsumption,
     publisherEmail,
     localAuth: values['local-auth'] === true,
+    roles: oneOf('--roles', text('roles') ?? 'assign', ROLE_MODES),
+    whatIf: values['what-if'] === true,
     backends: text('backends') !== undefined ? readBackendsFlag(text('backends')!) : undefined,
   };
 }

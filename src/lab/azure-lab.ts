@@ -9,10 +9,12 @@ import { CleanupRefusedError, cleanupAzure, planAzureCleanup } from '../../infra
 import { deployAzure, isDeployComplete } from '../../infra/deploy.ts';
 import { readDeployedConfig, type DeployedConfig } from '../../infra/deployed-config.ts';
 import { PreflightError } from '../../infra/preflight.ts';
+import { manualRoleLines } from '../../infra/permissions.ts';
+import { whatIfAzure, type WhatIf } from '../../infra/what-if.ts';
 import type { StepEvent } from '../../infra/step-runner.ts';
 import { readLabState, removeLabState, writeLabState, type LabPath, type LabState } from './state.ts';
 
-export type { ArmConnection, StepEvent, DeployedConfig };
+export type { ArmConnection, StepEvent, DeployedConfig, WhatIf };
 export { planAzureCleanup };
 
 /** The real connection: DefaultAzureCredential (az login, azd, environment, managed identity). */
@@ -93,6 +95,29 @@ export async function deployAzureLab(input: AzureDeployInput): Promise<AzureDepl
   const state = azureLabState(outcome.record, outcome.secrets, policyFile, createdAt);
   if (outcome.failures.length > 0 || outcome.notRun.length > 0) return { kind: 'incomplete', state, failures: outcome.failures, notRun: outcome.notRun };
   return { kind: 'deployed', state, resumed };
+}
+
+/**
+ * `lab:deploy --target azure --what-if`: the plan for a new lab (or what is left of the one
+ * the state records), preflight's verdicts and the estimated time. Creates, registers and
+ * writes nothing.
+ */
+export async function whatIfAzureLab(input: Pick<AzureDeployInput, 'stateFile' | 'flags' | 'connect' | 'signal'>): Promise<WhatIf & { record: AzureLabRecord }> {
+  const existing = readLabState(input.stateFile);
+  const record = existing?.target === 'azure' && existing.azure?.subscriptionId === input.flags.subscriptionId ? existing.azure : planAzureLab(input.flags);
+  try {
+    return { ...(await whatIfAzure(await input.connect(record.subscriptionId), record, input.signal)), record };
+  } catch (error) {
+    if (error instanceof PreflightError) throw new LabError('E_AZURE', `Failed to check "azure": ${error.problems.join('; ')}`);
+    throw new LabError('E_AZURE', `Failed to check "azure": ${describeArmFailure(error)}`);
+  }
+}
+
+/** With `--roles manual`: the `az role assignment create` lines someone who can assign roles must run (empty otherwise). */
+export function pendingRoleLines(record: AzureLabRecord, callerId: string | undefined): string[] {
+  if (record.roles !== 'manual') return [];
+  const caller = record.steps['caller-role']?.outputs?.['principalId'] ?? callerId;
+  return manualRoleLines(record, { apim: record.steps['apim-service']?.outputs?.['principalId'], caller, callerType: 'User' });
 }
 
 export type AzureCleanupOutcome = { kind: 'dry-run'; plan: string[] } | { kind: 'cleaned'; actions: string[] };

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { http, HttpResponse } from 'msw';
 import { setupServer, type SetupServer } from 'msw/node';
 import type { TokenCredential } from '@azure/identity';
@@ -16,16 +17,87 @@ export const FAKE_SUBSCRIPTION = '00000000-0000-4000-8000-00000000a11b';
 export const FAKE_CALLER_OID = '11111111-2222-4333-8444-555555555555';
 const ARM = 'https://management.azure.com';
 
-/** A token whose claims name a user, as Entra's ARM tokens do (not signed: nothing checks it here). */
-export function fakeCredential(calls?: { count: number }): TokenCredential {
-  const claims = Buffer.from(JSON.stringify({ oid: FAKE_CALLER_OID, tid: 'tenant', idtyp: 'user' })).toString('base64url');
+/** The key the fake signs its tokens with: only tokens from fakeCredential or the fake's Entra endpoint pass its check. */
+const TOKEN_KEY = randomBytes(32);
+const MANAGEMENT_AUDIENCES = ['https://management.azure.com', 'https://management.azure.com/', 'https://management.core.windows.net/'];
+
+/** A JWT-shaped token signed (HS256) with the fake's key, as Entra issues for ARM (`aud` the management audience). */
+export function fakeToken(claims: Record<string, unknown>): string {
+  const head = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+  const body = Buffer.from(JSON.stringify({ aud: 'https://management.azure.com', exp: Math.floor(Date.now() / 1000) + 3600, ...claims })).toString('base64url');
+  return `${head}.${body}.${createHmac('sha256', TOKEN_KEY).update(`${head}.${body}`).digest('base64url')}`;
+}
+
+/** A credential whose tokens name a user, as Entra's ARM tokens do; `claims` overrides them (another audience, an expired `exp`). */
+export function fakeCredential(calls?: { count: number }, claims: Record<string, unknown> = {}): TokenCredential {
   return {
     getToken: async () => {
       if (calls) calls.count += 1;
-      return { token: `eyJhbGciOiJub25lIn0.${claims}.`, expiresOnTimestamp: Date.now() + 3_600_000 };
+      return { token: fakeToken({ oid: FAKE_CALLER_OID, tid: 'tenant', idtyp: 'user', ...claims }), expiresOnTimestamp: Date.now() + 3_600_000 };
     },
   };
 }
+
+/** A credential that hands out a token nobody issued (what a wrong tenant's or a forged token is to ARM). */
+export function bogusCredential(): TokenCredential {
+  const claims = Buffer.from(JSON.stringify({ oid: FAKE_CALLER_OID, aud: 'https://management.azure.com' })).toString('base64url');
+  return { getToken: async () => ({ token: `eyJhbGciOiJub25lIn0.${claims}.`, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+}
+
+/** ARM's answer to a request whose bearer token it does not accept, or undefined when it does (codes and messages as ARM sends them). */
+function checkBearer(header: string | null): Response | undefined {
+  if (header === null || !/^Bearer /i.test(header)) return error(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
+  const [head = '', body = '', signature = ''] = header.slice(7).trim().split('.');
+  const expected = createHmac('sha256', TOKEN_KEY).update(`${head}.${body}`).digest();
+  const given = Buffer.from(signature, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return error(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
+  const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as { aud?: string; exp?: number };
+  if (!MANAGEMENT_AUDIENCES.includes(String(claims.aud))) {
+    return error(401, 'InvalidAuthenticationTokenAudience', `The access token has been obtained for wrong audience or resource '${String(claims.aud)}'. It should exactly match with one of the allowed audiences '${MANAGEMENT_AUDIENCES.join("','")}'.`);
+  }
+  if (typeof claims.exp === 'number' && claims.exp * 1000 < Date.now()) return error(401, 'ExpiredAuthenticationToken', 'The access token expiry UTC time is earlier than current UTC time.');
+  return undefined;
+}
+
+/**
+ * The api-versions the fake serves, per provider namespace: those the SDKs in package-lock
+ * send, and a few older ones the published specs carry. Any other is refused as ARM does
+ * (InvalidApiVersionParameter).
+ */
+export const SUPPORTED_API_VERSIONS: Record<string, readonly string[]> = {
+  'microsoft.resources': ['2025-04-01', '2024-11-01', '2024-03-01', '2022-09-01', '2021-04-01'],
+  'microsoft.cognitiveservices': ['2025-09-01', '2025-06-01', '2024-10-01', '2023-05-01'],
+  'microsoft.apimanagement': ['2024-05-01', '2023-09-01-preview', '2023-05-01-preview', '2022-08-01', '2021-08-01'],
+  'microsoft.authorization': ['2022-04-01', '2020-10-01', '2015-07-01'],
+  'microsoft.storage': ['2025-08-01', '2025-01-01', '2024-01-01', '2023-05-01'],
+  'microsoft.app': ['2026-07-01', '2026-01-01', '2025-07-01', '2025-01-01', '2024-03-01'],
+};
+
+/** The provider namespace whose api-version applies to a path under the subscription (`rest`, lower case). */
+function namespaceOf(rest: string): string | undefined {
+  if (rest.startsWith('/providers/fake.')) return undefined;
+  // Provider registration and resource groups are Microsoft.Resources' own API.
+  if (/^\/providers\/[^/]+(\/register)?$/.test(rest) || /^\/resourcegroups\/[^/]+$/.test(rest)) return 'microsoft.resources';
+  const all = [...rest.matchAll(/\/providers\/([^/]+)/g)];
+  return all.at(-1)?.[1] ?? 'microsoft.resources';
+}
+
+/** Built-in role definitions the fake's caller can hold (Microsoft Learn: Azure built-in roles; Contributor's notActions trimmed to those that matter here). */
+export const CALLER_ROLES = {
+  owner: [{ actions: ['*'], notActions: [] }],
+  contributor: [
+    {
+      actions: ['*'],
+      notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write', 'Microsoft.Authorization/elevateAccess/Action', 'Microsoft.Blueprint/blueprintAssignments/write', 'Microsoft.Blueprint/blueprintAssignments/delete', 'Microsoft.Compute/galleries/share/action', 'Microsoft.Purview/consents/write', 'Microsoft.Purview/consents/delete'],
+    },
+  ],
+  'contributor+rbac-admin': [
+    { actions: ['*'], notActions: ['Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write', 'Microsoft.Authorization/elevateAccess/Action'] },
+    { actions: ['Microsoft.Authorization/roleAssignments/write', 'Microsoft.Authorization/roleAssignments/delete', 'Microsoft.Authorization/*/read', 'Microsoft.Resources/subscriptions/read', 'Microsoft.Resources/subscriptions/resourceGroups/read'], notActions: [] },
+  ],
+  reader: [{ actions: ['*/read'], notActions: [] }],
+} as const;
+export type CallerRole = keyof typeof CALLER_ROLES;
 
 export type FaultResponse = { status: number; code: string; message?: string; headers?: Record<string, string> } | { lroFailure: { code: string; message: string } };
 
@@ -59,17 +131,43 @@ export interface FakeArmOptions {
   latencyMs?: number;
 }
 
+/** A model as ListLocationModels lists it (the fields preflight reads). */
+export interface FakeModel {
+  kind: string;
+  skuName: string;
+  model: {
+    format: string;
+    name: string;
+    version: string;
+    lifecycleStatus?: string;
+    deprecation?: { inference?: string; fineTune?: string };
+    skus: Array<{ name: string; usageName: string; deprecationDate?: string }>;
+  };
+}
+
 export interface LoggedRequest {
   method: string;
   path: string;
   status: number;
 }
 
-/** The models and quota a region offers (ListLocationModels / ListUsages examples, trimmed). */
-const MODELS = [
-  { kind: 'OpenAI', skuName: 'S0', model: { format: 'OpenAI', name: 'gpt-4o-mini', version: '2024-07-18', skus: [{ name: 'GlobalStandard', usageName: 'OpenAI.GlobalStandard.gpt-4o-mini' }, { name: 'Standard', usageName: 'OpenAI.Standard.gpt-4o-mini' }] } },
-  { kind: 'OpenAI', skuName: 'S0', model: { format: 'OpenAI', name: 'gpt-4o', version: '2024-11-20', skus: [{ name: 'GlobalStandard', usageName: 'OpenAI.GlobalStandard.gpt-4o' }] } },
+/** The models a region offers (ListLocationModels example, trimmed): lifecycle and retirement dates as Azure lists them. */
+const MODELS: readonly FakeModel[] = [
+  { kind: 'OpenAI', skuName: 'S0', model: { format: 'OpenAI', name: 'gpt-4o-mini', version: '2024-07-18', lifecycleStatus: 'GenerallyAvailable', deprecation: { inference: '2027-03-31T00:00:00Z' }, skus: [{ name: 'GlobalStandard', usageName: 'OpenAI.GlobalStandard.gpt-4o-mini' }, { name: 'Standard', usageName: 'OpenAI.Standard.gpt-4o-mini' }] } },
+  { kind: 'OpenAI', skuName: 'S0', model: { format: 'OpenAI', name: 'gpt-4o', version: '2024-11-20', lifecycleStatus: 'GenerallyAvailable', skus: [{ name: 'GlobalStandard', usageName: 'OpenAI.GlobalStandard.gpt-4o' }] } },
+  { kind: 'OpenAI', skuName: 'S0', model: { format: 'OpenAI', name: 'gpt-35-turbo', version: '1106', lifecycleStatus: 'Deprecated', deprecation: { inference: '2025-11-14T00:00:00Z' }, skus: [{ name: 'Standard', usageName: 'OpenAI.Standard.gpt-35-turbo' }] } },
 ];
+
+/** The APIM tiers and the regions that offer them (ApiManagementSkus_List, trimmed; display names as Azure lists them). */
+const APIM_SKU_REGIONS: Record<string, string[]> = {
+  Developer: ['East US', 'East US 2', 'Sweden Central', 'West Europe', 'Australia East'],
+  Basic: ['East US', 'East US 2', 'Sweden Central', 'West Europe', 'Australia East'],
+  Standard: ['East US', 'East US 2', 'Sweden Central', 'West Europe', 'Australia East'],
+  Premium: ['East US', 'East US 2', 'Sweden Central', 'West Europe', 'Australia East'],
+  Consumption: ['East US', 'East US 2', 'West Europe'],
+  BasicV2: ['East US 2', 'Sweden Central', 'West Europe', 'Australia East'],
+  StandardV2: ['East US 2', 'Sweden Central', 'West Europe', 'Australia East'],
+};
 
 export class FakeArm {
   readonly subscriptionId = FAKE_SUBSCRIPTION;
@@ -89,6 +187,18 @@ export class FakeArm {
   /** The API policy and diagnostics a deployed service returns (set by tests). */
   diagnostics: Array<Record<string, unknown>> = [];
   tokensIssued = 0;
+  /** The role the signed-in caller holds on the subscription: what Permissions – List answers, and whether role assignment writes are refused (403 AuthorizationFailed). */
+  callerRole: CallerRole = 'owner';
+  /** The region's model list; tests retire a model by editing its lifecycleStatus or deprecation. */
+  models: FakeModel[] = MODELS.map((m) => structuredClone(m));
+  /** APIM tier → regions that offer it; tests take a region away. */
+  apimSkuRegions: Record<string, string[]> = structuredClone(APIM_SKU_REGIONS);
+  /** Azure OpenAI for this subscription: available, or refused as Azure refuses a subscription without access (and CheckSkuAvailability says so). */
+  openaiAccess: 'granted' | 'SpecialFeatureOrQuotaIdRequired' = 'granted';
+  /** An Azure Policy assignment that denies Azure OpenAI accounts with publicNetworkAccess Enabled (RequestDisallowedByPolicy). */
+  denyPublicNetworkAccess = false;
+  /** Bearer tokens ARM refused (401), by code. */
+  readonly refusedTokens: string[] = [];
   /** More resource providers (test/helpers/fake-aca.ts): asked first, for paths under the subscription; undefined passes on. */
   readonly extensions: Array<(request: Request, rest: string, body: Record<string, unknown>) => Response | undefined | Promise<Response | undefined>> = [];
   private readonly faults: Fault[] = [];
@@ -105,8 +215,7 @@ export class FakeArm {
       // (EnvironmentCredential with a client secret).
       http.post('https://login.microsoftonline.com/:tenant/oauth2/v2.0/token', () => {
         this.tokensIssued += 1;
-        const claims = Buffer.from(JSON.stringify({ oid: FAKE_CALLER_OID, idtyp: 'app' })).toString('base64url');
-        return HttpResponse.json({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: `eyJhbGciOiJub25lIn0.${claims}.` });
+        return HttpResponse.json({ token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: fakeToken({ oid: FAKE_CALLER_OID, idtyp: 'app' }) });
       }),
     );
   }
@@ -158,9 +267,23 @@ export class FakeArm {
     if (this.options.latencyMs) await new Promise((r) => setTimeout(r, this.options.latencyMs));
     const url = new URL(request.url);
     const path = url.pathname.toLowerCase();
-    const response = await this.route(request, url, path);
+    const response = checkBearer(request.headers.get('authorization')) ?? this.checkApiVersion(url, path) ?? (await this.route(request, url, path));
+    if (response.status === 401) this.refusedTokens.push(((await response.clone().json()) as { error: { code: string } }).error.code);
     this.log.push({ method: request.method, path: url.pathname, status: response.status });
     return response;
+  }
+
+  /** An api-version the operation's provider does not serve is refused before anything else, as ARM does. */
+  private checkApiVersion(url: URL, path: string): Response | undefined {
+    const sub = `/subscriptions/${this.subscriptionId}`;
+    if (!path.startsWith(sub)) return undefined;
+    const namespace = namespaceOf(path.slice(sub.length));
+    const supported = namespace === undefined ? undefined : SUPPORTED_API_VERSIONS[namespace];
+    if (supported === undefined) return undefined;
+    const given = url.searchParams.get('api-version');
+    if (given === null) return error(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+    if (!supported.includes(given)) return error(400, 'InvalidApiVersionParameter', `The api-version '${given}' is invalid. The supported versions are '${supported.join(',')}'.`);
+    return undefined;
   }
 
   private takeFault(method: string, path: string): FaultResponse | undefined {
@@ -188,7 +311,9 @@ export class FakeArm {
     if ((m = /^\/providers\/fake\.operations\/locations\/(\d+)$/.exec(rest))) return this.pollLocation(m[1]!);
     if ((m = /^\/providers\/([^/]+)\/register$/.exec(rest))) return this.registerProvider(m[1]!);
     if ((m = /^\/providers\/([^/.]+\.[^/]+)$/.exec(rest))) return json(200, { namespace: m[1], registrationState: this.providers.get(m[1]!) ?? 'NotRegistered' });
-    if ((m = /^\/providers\/microsoft\.cognitiveservices\/locations\/[^/]+\/models$/.exec(rest))) return json(200, { value: MODELS });
+    if ((m = /^\/providers\/microsoft\.cognitiveservices\/locations\/[^/]+\/models$/.exec(rest))) return json(200, { value: this.models });
+    if ((m = /^\/providers\/microsoft\.cognitiveservices\/locations\/([^/]+)\/checkskuavailability$/.exec(rest))) return this.checkSkuAvailability(body);
+    if (rest === '/providers/microsoft.apimanagement/skus') return this.apimSkus();
     if ((m = /^\/providers\/microsoft\.cognitiveservices\/locations\/[^/]+\/usages$/.exec(rest))) return this.usages();
     if (rest === '/providers/microsoft.cognitiveservices/checkdomainavailability') {
       const name = String(body['subdomainName']).toLowerCase();
@@ -205,6 +330,10 @@ export class FakeArm {
     if ((m = /^\/providers\/microsoft\.apimanagement\/locations\/([^/]+)\/deletedservices\/([^/]+)$/.exec(rest))) return this.deletedService(request.method, m[2]!);
     if ((m = /^\/resourcegroups\/([^/]+)$/.exec(rest))) return this.resourceGroupRoute(request.method, url.pathname.split('/')[4]!, body);
     if ((m = /^\/resourcegroups\/([^/]+)\/providers\/microsoft\.authorization\/roleassignments\/([^/]+)$/.exec(rest))) return this.roleAssignment(request.method, url.pathname, body);
+    if ((m = /^\/resourcegroups\/([^/]+)\/providers\/microsoft\.authorization\/permissions$/.exec(rest))) {
+      if (!this.resources.has(this.rgKey(m[1]!))) return error(404, 'ResourceGroupNotFound', `Resource group '${url.pathname.split('/')[4]}' could not be found.`);
+      return json(200, { value: CALLER_ROLES[this.callerRole].map((p) => ({ actions: [...p.actions], notActions: [...p.notActions], dataActions: [], notDataActions: [] })) });
+    }
 
     const rg = /^\/resourcegroups\/([^/]+)/.exec(rest)?.[1];
     if (rg !== undefined && !this.resources.has(this.rgKey(rg))) return error(404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
@@ -276,6 +405,25 @@ export class FakeArm {
     return json(200, { namespace, registrationState: 'Registering' });
   }
 
+  private checkSkuAvailability(body: Record<string, unknown>): Response {
+    const skus = Array.isArray(body['skus']) ? (body['skus'] as string[]) : [];
+    const available = this.openaiAccess === 'granted';
+    return json(200, {
+      value: skus.map((skuName) => ({
+        kind: body['kind'],
+        type: body['type'],
+        skuName,
+        skuAvailable: available,
+        ...(available ? {} : { reason: 'SpecialFeatureOrQuotaIdRequired', message: 'The subscription does not have QuotaId/Feature required by SKU \'S0\' from kind \'OpenAI\'.' }),
+      })),
+    });
+  }
+
+  private apimSkus(): Response {
+    const value = Object.entries(this.apimSkuRegions).map(([name, locations]) => ({ resourceType: 'service', name, tier: name, locations, restrictions: [] }));
+    return json(200, { value });
+  }
+
   private usages(): Response {
     const value = [...this.quotaLimitK].map(([name, limit]) => ({ name: { value: name, localizedValue: name }, limit, currentValue: this.usedQuota(name), unit: 'Count' }));
     return json(200, { value });
@@ -337,6 +485,10 @@ export class FakeArm {
     if (this.deletedAccounts.has(name) && properties['restore'] !== true) {
       return error(409, 'FlagMustBeSetForRestore', `An existing resource with ID '${pathname}' has been soft-deleted. To restore the resource, you must specify 'restore' to be 'true' in the property. If you don't want to restore existing resource, please purge it first.`);
     }
+    if (this.openaiAccess !== 'granted') return error(400, 'SpecialFeatureOrQuotaIdRequired', "The subscription does not have QuotaId/Feature required by SKU 'S0' from kind 'OpenAI' or contains blocked QuotaId/Feature.");
+    if (this.denyPublicNetworkAccess && properties['publicNetworkAccess'] !== 'Disabled') {
+      return error(403, 'RequestDisallowedByPolicy', `Resource '${name}' was disallowed by policy. Policy identifiers: '[{"policyAssignment":{"name":"Deny public network access for Azure AI services","id":"/subscriptions/${this.subscriptionId}/providers/Microsoft.Authorization/policyAssignments/deny-ai-public"},"policyDefinition":{"name":"Azure AI Services resources should restrict network access"}}]'.`);
+    }
     if (!existing && this.takenNames.has(name)) return error(409, 'CustomDomainInUse', `Please pick a different name. The subdomain name '${name}' is not available as it's already used by a resource.`);
     const subdomain = String(properties['customSubDomainName'] ?? name);
     const resource: Resource = {
@@ -361,7 +513,15 @@ export class FakeArm {
     if (!account || (account.body['properties'] as { provisioningState: string }).provisioningState !== 'Succeeded') return error(409, 'AccountProvisioningStateInvalid', 'Call to Microsoft.CognitiveServices/accounts failed. Account is not in a succeeded state.');
     const busy = [...this.resources.values()].some((r) => r.kind === 'deployment' && r.id.toLowerCase() !== key && r.id.toLowerCase().startsWith(key.replace(/[^/]+$/, '')) && (r.body['properties'] as { provisioningState: string }).provisioningState === 'Creating');
     if (busy) return error(409, 'RequestConflict', 'Another operation is being performed on the parent resource. Please try again later.');
-    const model = ((body['properties'] as { model?: { name?: string } } | undefined)?.model ?? {}) as { name?: string };
+    const model = ((body['properties'] as { model?: { name?: string } } | undefined)?.model ?? {}) as { name?: string; version?: string; format?: string };
+    const listed = this.models.find((m) => m.model.name === model.name && m.model.version === model.version);
+    const retiredAt = listed?.model.deprecation?.inference !== undefined ? Date.parse(listed.model.deprecation.inference) : NaN;
+    if (listed && (listed.model.lifecycleStatus === 'Deprecated' || retiredAt <= Date.now())) {
+      const since = new Date(Number.isFinite(retiredAt) ? retiredAt : 0);
+      const stamp = `${String(since.getUTCMonth() + 1).padStart(2, '0')}/${String(since.getUTCDate()).padStart(2, '0')}/${since.getUTCFullYear()} 00:00:00`;
+      return error(400, 'ServiceModelDeprecated', `The model 'Format:${model.format ?? 'OpenAI'},Name:${model.name},Version:${model.version}' has been deprecated since ${stamp}.`);
+    }
+    if (listed?.model.lifecycleStatus === 'Deprecating') return error(400, 'ServiceModelDeprecating', `The model 'Format:${model.format ?? 'OpenAI'},Name:${model.name},Version:${model.version}' is in deprecating state and cannot be used for new deployments.`);
     const resource: Resource = { id: pathname, kind: 'deployment', body: { ...body, id: pathname, name: pathname.split('/').at(-1), modelName: model.name, properties: { ...(body['properties'] as object), provisioningState: 'Creating' } }, readyAt: this.readyAt('deployment'), failure: lroFailure };
     if (!existing) this.created(key);
     this.resources.set(key, resource);
@@ -391,6 +551,10 @@ export class FakeArm {
     const properties = (body['properties'] ?? {}) as Record<string, unknown>;
     if (this.deletedServices.has(name) && properties['restore'] !== true) {
       return error(409, 'ServiceAlreadyExistsInSoftDeletedState', `Api service ${name} was soft-deleted. In order to create the new service with the same name, you have to either undelete the service or purge it.`);
+    }
+    const missing = ['publisherEmail', 'publisherName'].filter((field) => typeof properties[field] !== 'string' || (properties[field] as string).trim() === '');
+    if (missing.length > 0) {
+      return json(400, { error: { code: 'ValidationError', message: 'One or more fields contain incorrect values:', details: missing.map((target) => ({ code: 'ValidationError', target, message: `Missing or empty ${target}.` })) } });
     }
     const serviceName = pathname.split('/').at(-1)!;
     const resource: Resource = {
@@ -464,6 +628,10 @@ export class FakeArm {
       if (!existing) return new HttpResponse(null, { status: 204 });
       this.resources.delete(key);
       return json(200, existing.body);
+    }
+    if (!(['owner', 'contributor+rbac-admin'] as CallerRole[]).includes(this.callerRole)) {
+      const scopePath = pathname.replace(/\/providers\/Microsoft\.Authorization\/roleAssignments\/[^/]+$/i, '');
+      return error(403, 'AuthorizationFailed', `The client '${FAKE_CALLER_OID}' with object id '${FAKE_CALLER_OID}' does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/${method === 'DELETE' ? 'delete' : 'write'}' over scope '${scopePath}/providers/Microsoft.Authorization/roleAssignments/${pathname.split('/').at(-1)}' or the scope is invalid. If access was recently granted, please refresh your credentials.`);
     }
     const properties = (body['properties'] ?? {}) as { roleDefinitionId?: string; principalId?: string };
     const scope = key.replace(/\/providers\/microsoft\.authorization\/roleassignments\/[^/]+$/, '');

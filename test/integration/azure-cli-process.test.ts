@@ -38,7 +38,7 @@ describe('streamlab deploy/cleanup --target azure, as a process', () => {
 
   it('lab:cleanup --dry-run on an Azure state prints the plan, calls nothing and keeps the state', async () => {
     const stateFile = join(dir, 'azure-state.json');
-    const record = planAzureLab({ subscriptionId: SUBSCRIPTION, location: 'swedencentral', labId: 'sldry1', model: 'gpt-4o-mini', modelVersion: '2024-07-18', modelSku: 'GlobalStandard', capacityK: 10, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: 'a@example.com', localAuth: false });
+    const record = planAzureLab({ subscriptionId: SUBSCRIPTION, location: 'swedencentral', labId: 'sldry1', model: 'gpt-4o-mini', modelVersion: '2024-07-18', modelSku: 'GlobalStandard', capacityK: 10, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: 'a@example.com', localAuth: false, roles: 'assign', whatIf: false });
     writeLabState(stateFile, azureLabState(record, {}, 'infra/policies/streaming.xml', new Date().toISOString()));
     const result = await runCli(['cleanup', '--state', stateFile, '--dry-run'], dir, env);
     expect(result.code).toBe(0);

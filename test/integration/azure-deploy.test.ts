@@ -25,6 +25,8 @@ const FLAGS: AzureDeployFlags = {
   forceConsumption: false,
   publisherEmail: 'noreply@example.com',
   localAuth: false,
+  roles: 'assign',
+  whatIf: false,
 };
 
 let arm: FakeArm;

@@ -28,7 +28,7 @@ describe('the plan and the caller', () => {
   it('names every resource from the lab id, within Azure naming rules', () => {
     const id = newLabId();
     expect(id).toMatch(/^sl[a-z0-9]{7}$/);
-    const record = planAzureLab({ subscriptionId: 's', location: 'eastus2', labId: id, model: 'm', modelVersion: 'v', modelSku: 'GlobalStandard', capacityK: 1, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: 'a@b.c', localAuth: false });
+    const record = planAzureLab({ subscriptionId: 's', location: 'eastus2', labId: id, model: 'm', modelVersion: 'v', modelSku: 'GlobalStandard', capacityK: 1, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: 'a@b.c', localAuth: false, roles: 'assign', whatIf: false });
     expect(record.apimService).toMatch(/^[a-zA-Z](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/);
     expect(record.apimService.length).toBeLessThanOrEqual(50);
     expect(record.openaiAccount).toMatch(/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/);
