@@ -81,7 +81,8 @@ export async function provisionAca(context: AcaContext, secrets: Readonly<Record
       region.fileEndpoint = account.primaryEndpoints?.file ?? `https://${region.storageAccount}.file.core.windows.net/`;
     });
     await step(context, `${region.location}:environment`, `Container Apps environment ${region.environment} (${region.location})`, async () => {
-      await clients.apps.managedEnvironments.createOrUpdate(record.resourceGroup, region.environment, { location: region.location, tags: tags(record) }, clients.lro).pollUntilDone();
+      // zoneRedundant (Azure's default) makes the SDK send `properties`, which Microsoft's published schema requires.
+      await clients.apps.managedEnvironments.createOrUpdate(record.resourceGroup, region.environment, { location: region.location, tags: tags(record), zoneRedundant: false }, clients.lro).pollUntilDone();
       const accountKey = await storageKey(context, region);
       await clients.apps.managedEnvironmentsStorages.createOrUpdate(record.resourceGroup, region.environment, RESULTS_SHARE, { properties: { azureFile: { accountName: region.storageAccount, accountKey, shareName: region.share, accessMode: 'ReadWrite' } } }, { abortSignal: context.signal });
     });

@@ -118,5 +118,5 @@ export async function cleanupAca(stateFile: string, connect: (subscriptionId: st
 function wrapAzure(error: unknown): unknown {
   if (error instanceof LabError) return error;
   if (error instanceof PreflightError || error instanceof AcaRefusedError) return new LabError('E_AZURE', error.message);
-  return new LabError('E_AZURE', `Failed on Azure: ${describeArmFailure(error)}. What finished is recorded; run the same command again to continue.`);
+  return new LabError('E_AZURE', `Failed on Azure: ${describeArmFailure(error)} What finished is recorded; run the same command again to continue.`);
 }

@@ -2,6 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { http, HttpResponse } from 'msw';
 import { setupServer, type SetupServer } from 'msw/node';
 import type { TokenCredential } from '@azure/identity';
+import { schemaProblem } from './arm-schemas.ts';
 
 /**
  * A fake Azure Resource Manager: MSW handlers that keep state and speak ARM's protocol the way
@@ -197,6 +198,8 @@ export class FakeArm {
   openaiAccess: 'granted' | 'SpecialFeatureOrQuotaIdRequired' = 'granted';
   /** An Azure Policy assignment that denies Azure OpenAI accounts with publicNetworkAccess Enabled (RequestDisallowedByPolicy). */
   denyPublicNetworkAccess = false;
+  /** PUT bodies refused for not matching Microsoft's schema (path: why). */
+  readonly schemaRefusals: string[] = [];
   /** Bearer tokens ARM refused (401), by code. */
   readonly refusedTokens: string[] = [];
   /** More resource providers (test/helpers/fake-aca.ts): asked first, for paths under the subscription; undefined passes on. */
@@ -301,6 +304,14 @@ export class FakeArm {
     const sub = `/subscriptions/${this.subscriptionId}`;
     if (!path.startsWith(sub)) return error(404, 'SubscriptionNotFound', `The subscription '${path.split('/')[2]}' could not be found.`);
     const rest = path.slice(sub.length);
+    if (request.method === 'PUT') {
+      // Every body is checked against Microsoft's published schema for its resource type before anything else.
+      const problem = schemaProblem(rest, body);
+      if (problem) {
+        this.schemaRefusals.push(`${rest}: ${problem.message}`);
+        return error(400, problem.code, problem.message);
+      }
+    }
     let m: RegExpExecArray | null;
     for (const extension of this.extensions) {
       const answered = await extension(request, rest, body);

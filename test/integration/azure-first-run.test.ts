@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiManagementClient } from '@azure/arm-apimanagement';
 import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import { ResourceManagementClient } from '@azure/arm-resources';
+import { AuthorizationManagementClient } from '@azure/arm-authorization';
+import { schemaSources } from '../helpers/arm-schemas.ts';
 import type { TokenCredential } from '@azure/identity';
 import { cleanupCommand, deployCommand, type LabCommandDeps } from '../../src/cli/lab-commands.ts';
 import { readLabState } from '../../src/lab/state.ts';
@@ -186,6 +188,37 @@ describe('what ARM checks on every call', () => {
     const record = planAzureLab({ subscriptionId: FAKE_SUBSCRIPTION, location: 'eastus2', labId: 'slval1', model: 'gpt-4o-mini', modelVersion: '2024-07-18', modelSku: 'GlobalStandard', capacityK: 10, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: '', localAuth: false, roles: 'assign', whatIf: false });
     const outcome = await deployAzure({ connection: await deps().connectAzure(FAKE_SUBSCRIPTION), record, policyXml: '<policies/>', secrets: {}, onEvent: () => {}, onNote: () => {}, persist: () => {} });
     expect(outcome.failures).toEqual([{ id: 'apim-service', message: expect.stringMatching(/^ValidationError \(HTTP 400\): One or more fields contain incorrect values/) }]);
+  });
+});
+
+describe("every PUT body is checked against Microsoft's published schema", () => {
+  it('names its source: the vendored files of Azure/azure-resource-manager-schemas, with the commit', () => {
+    const sources = schemaSources();
+    expect(sources.map((s) => s.path).sort()).toEqual(expect.arrayContaining(['schemas/2024-05-01/Microsoft.ApiManagement.json', 'schemas/2025-09-01/Microsoft.CognitiveServices.json', 'schemas/2022-04-01/Microsoft.Authorization.json']));
+    for (const s of sources) expect(s).toMatchObject({ repository: 'https://github.com/Azure/azure-resource-manager-schemas', commit: expect.stringMatching(/^[0-9a-f]{40}$/) });
+  });
+
+  it('a whole deploy sends only bodies the schemas accept', async () => {
+    expect(await deploy(['--lab-id', 'slsch1', '--local-auth'])).toBe(0);
+    expect(arm.schemaRefusals).toEqual([]);
+    expect(arm.writes().filter((w) => w.startsWith('PUT')).length).toBeGreaterThan(10);
+  });
+
+  it('refuses a body that does not match (values the SDK passes through but Azure\'s schema does not allow), as InvalidRequestContent naming the field', async () => {
+    const credential = fakeCredential();
+    const options = { retryOptions: { maxRetries: 0 } };
+    await new ResourceManagementClient(credential, FAKE_SUBSCRIPTION, options).resourceGroups.createOrUpdate('rg-schema', { location: 'eastus2' });
+    const apim = new ApiManagementClient(credential, FAKE_SUBSCRIPTION, options);
+    await expect(apim.apiManagementService.beginCreateOrUpdateAndWait('rg-schema', 'apim-schema', { location: 'eastus2', sku: { name: 'Gold' as never, capacity: 1 }, publisherEmail: 'a@example.com', publisherName: 'x' }, { updateIntervalInMs: 0 })).rejects.toMatchObject({
+      code: 'InvalidRequestContent',
+      message: expect.stringMatching(/microsoft\.apimanagement service: \/sku\/name must be equal to one of the allowed values \(.*Consumption.*BasicV2, StandardV2\)/),
+    });
+    const authorization = new AuthorizationManagementClient(credential, FAKE_SUBSCRIPTION, options);
+    const scope = `subscriptions/${FAKE_SUBSCRIPTION}/resourceGroups/rg-schema`;
+    await expect(authorization.roleAssignments.create(scope, '00000000-0000-4000-8000-000000000001', { roleDefinitionId: '/x', principalId: 'p', principalType: 'Robot' })).rejects.toMatchObject({ code: 'InvalidRequestContent', message: expect.stringMatching(/\/properties\/principalType must be equal to one of the allowed values \(User, Group, ServicePrincipal/) });
+    const openai = new CognitiveServicesManagementClient(credential, FAKE_SUBSCRIPTION, options);
+    await expect(openai.accounts.beginCreateAndWait('rg-schema', 'aoai-schema', { location: 'eastus2', kind: 'OpenAI', sku: { name: 'S0' }, properties: { publicNetworkAccess: 'Sometimes' } }, { updateIntervalInMs: 0 })).rejects.toMatchObject({ code: 'InvalidRequestContent', message: expect.stringMatching(/\/properties\/publicNetworkAccess must be equal to one of the allowed values \(Enabled, Disabled\)/) });
+    expect(arm.schemaRefusals).toHaveLength(3);
   });
 });
 
