@@ -13,14 +13,25 @@ const LRO_FAILED = /^The long-running operation has failed\.?\s*(?:([A-Za-z]+)\.
  * message carries the code ("The long-running operation has failed. InsufficientQuota. …").
  */
 export function readArmError(error: unknown): ArmFailure {
-  const e = error as { code?: unknown; statusCode?: unknown; message?: unknown; name?: unknown };
-  const message = typeof e?.message === 'string' ? e.message : String(error);
+  const e = error as { code?: unknown; statusCode?: unknown; message?: unknown; name?: unknown; details?: unknown };
+  const message = withDetails(typeof e?.message === 'string' ? e.message : String(error), e?.details);
   const statusCode = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   if (typeof e?.code === 'string' && e.code !== '') return { code: e.code, statusCode, message };
   const lro = LRO_FAILED.exec(message);
   if (lro) return { code: lro[1] ?? 'OperationFailed', statusCode, message: lro[2]?.trim() || message };
   if (e?.name === 'AbortError') return { code: 'Aborted', statusCode, message };
   return { code: statusCode !== undefined ? `HTTP${statusCode}` : 'Error', statusCode, message };
+}
+
+/**
+ * ARM's error body may carry `details` (APIM's ValidationError says only "One or more fields
+ * contain incorrect values:" and names each field there): they are appended, one per target.
+ */
+function withDetails(message: string, details: unknown): string {
+  const list = (details as { error?: { details?: unknown } } | undefined)?.error?.details;
+  if (!Array.isArray(list) || list.length === 0) return message;
+  const parts = list.map((d: { target?: unknown; message?: unknown }) => `${typeof d.target === 'string' ? `${d.target}: ` : ''}${typeof d.message === 'string' ? d.message : ''}`).filter((p) => p !== '');
+  return parts.length > 0 ? `${message.replace(/:\s*$/, '')}: ${parts.join('; ')}` : message;
 }
 
 export function isNotFound(error: unknown): boolean {

@@ -52,7 +52,12 @@ export interface LabContext {
    * Local: (re)starts mock + gateway with this policy (a name, or a file in the lab's folder);
    * with `backends` (a file in the lab's folder), one mock per backend the file leaves to the lab.
    */
-  deploy(policy: string, options?: { backends?: string }): Promise<void>;
+  deploy(policy: string, options?: { backends?: string; loggers?: Readonly<Record<string, string>> }): Promise<void>;
+  /**
+   * A setting the lab reads from the environment (e.g. the id of an Event Hubs logger the
+   * user made in the Azure lab's APIM); undefined when unset or empty.
+   */
+  setting(name: string): string | undefined;
   /** Local, with backends: the faults a backend's mock gives every request from now on (`x-mock-fault` syntax; '' clears). */
   setFault(backend: string, spec: string): Promise<void>;
   /** `npm run bench` with these flags against the lab; results in outDir/<name>/. */
@@ -139,7 +144,10 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
         const record = requireState().azure!;
         const file = resolvePolicyFile(policyArg);
         options.step(`policy: ${policy} on ${record.apimService} (API ${record.apiId}); APIM may take a few seconds to use it`);
-        await applyPolicy(readFileSync(file, 'utf8'), options.signal);
+        // APIM refuses a policy whose logger does not exist: `loggers` maps the file's logger ids to the lab's.
+        let xml = readFileSync(file, 'utf8');
+        for (const [from, to] of Object.entries(deployOptions.loggers ?? {})) xml = xml.replaceAll(`logger-id="${from}"`, `logger-id="${to}"`);
+        await applyPolicy(xml, options.signal);
         appliedPolicyFile = file;
         azurePolicyChanged = file !== requireState().policyFile;
         return;
@@ -149,6 +157,10 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       options.step(`deploy: ${backends ? `a mock per backend of ${deployOptions.backends}` : 'mock'} + gateway, policy ${policy}`);
       const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [], backends }, options.signal);
       state = outcome.state;
+    },
+    setting(name) {
+      const value = options.env[name];
+      return value === undefined || value === '' ? undefined : value;
     },
     async bench(name, args) {
       const current = requireState();

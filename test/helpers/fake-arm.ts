@@ -3,6 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { setupServer, type SetupServer } from 'msw/node';
 import type { TokenCredential } from '@azure/identity';
 import { schemaProblem } from './arm-schemas.ts';
+import { policyProblems } from './fake-apim-policy.ts';
 
 /**
  * A fake Azure Resource Manager: MSW handlers that keep state and speak ARM's protocol the way
@@ -198,6 +199,8 @@ export class FakeArm {
   openaiAccess: 'granted' | 'SpecialFeatureOrQuotaIdRequired' = 'granted';
   /** An Azure Policy assignment that denies Azure OpenAI accounts with publicNetworkAccess Enabled (RequestDisallowedByPolicy). */
   denyPublicNetworkAccess = false;
+  /** Policies refused at PUT, as APIM refuses them (why). */
+  readonly policyRefusals: string[] = [];
   /** PUT bodies refused for not matching Microsoft's schema (path: why). */
   readonly schemaRefusals: string[] = [];
   /** Bearer tokens ARM refused (401), by code. */
@@ -623,6 +626,16 @@ export class FakeArm {
     if (method !== 'PUT') return error(405, 'MethodNotAllowed', method);
     const parent = /^(apis\/[^/]+)\/(operations|policies)\//.exec(child);
     if (parent && !this.resources.has(`${serviceKey}/${parent[1]}`)) return error(404, 'ResourceNotFound', `API ${parent[1]} was not found.`);
+    if (/(^|\/)policies\/[^/]+$/.test(child)) {
+      // APIM validates a policy at PUT: well formed, known statements, references that exist.
+      const value = String((body['properties'] as { value?: unknown } | undefined)?.value ?? '');
+      const builtIn = new Set(['loggers/azuremonitor']);
+      const problems = policyProblems(value, (kind, id) => builtIn.has(`${kind.toLowerCase()}/${id.toLowerCase()}`) || this.resources.has(`${serviceKey}/${kind.toLowerCase()}/${id.toLowerCase()}`));
+      if (problems.length > 0) {
+        this.policyRefusals.push(...problems.map((p) => p.message));
+        return json(400, { error: { code: 'ValidationError', message: 'One or more fields contain incorrect values:', details: problems.map((p) => ({ code: 'ValidationError', target: p.target, message: p.message })) } });
+      }
+    }
     const resource: Resource = { id: pathname, kind: child.split('/')[0]!, body: { id: pathname, name: pathname.split('/').at(-1), properties: body['properties'] ?? {} }, readyAt: 0 };
     if (!existing) this.created(key);
     this.resources.set(key, resource);

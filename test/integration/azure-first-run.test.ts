@@ -1,6 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiManagementClient } from '@azure/arm-apimanagement';
 import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
@@ -10,6 +10,7 @@ import { schemaSources } from '../helpers/arm-schemas.ts';
 import type { TokenCredential } from '@azure/identity';
 import { cleanupCommand, deployCommand, type LabCommandDeps } from '../../src/cli/lab-commands.ts';
 import { readLabState } from '../../src/lab/state.ts';
+import { defineLab, runGuidedLab } from '../../src/lab/guided-lab.ts';
 import { deployAzure } from '../../infra/deploy.ts';
 import { planAzureLab } from '../../infra/azure-plan.ts';
 import { bogusCredential, FAKE_CALLER_OID, FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
@@ -188,6 +189,50 @@ describe('what ARM checks on every call', () => {
     const record = planAzureLab({ subscriptionId: FAKE_SUBSCRIPTION, location: 'eastus2', labId: 'slval1', model: 'gpt-4o-mini', modelVersion: '2024-07-18', modelSku: 'GlobalStandard', capacityK: 10, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: '', localAuth: false, roles: 'assign', whatIf: false });
     const outcome = await deployAzure({ connection: await deps().connectAzure(FAKE_SUBSCRIPTION), record, policyXml: '<policies/>', secrets: {}, onEvent: () => {}, onNote: () => {}, persist: () => {} });
     expect(outcome.failures).toEqual([{ id: 'apim-service', message: expect.stringMatching(/^ValidationError \(HTTP 400\): One or more fields contain incorrect values/) }]);
+  });
+});
+
+describe('policies are validated by APIM at PUT', () => {
+  it('a policy naming a logger that does not exist is refused with what is missing; an unknown statement too', async () => {
+    expect(await deploy(['--lab-id', 'slpolx1', '--policy', 'labs/buffering-pitfalls/body-logging.xml'])).toBe(1);
+    expect(err).toMatch(/failed: apim-policy: ValidationError \(HTTP 400\): One or more fields contain incorrect values: log-to-eventhub: Logger not found: 'audit-logger'/);
+    expect(arm.policyRefusals).toEqual(["Logger not found: 'audit-logger'."]);
+    const bad = join(dir, 'bad.xml');
+    writeFileSync(bad, '<policies><inbound><base /><set-backend-service backend-id="nowhere" /><buffer-everything /></inbound><backend><forward-request /></backend><outbound /><on-error /></policies>');
+    const record = readLabState(stateFile)!.azure!;
+    const { applyAzurePolicy } = await import('../../src/lab/azure-lab.ts');
+    await expect(applyAzurePolicy(record, readFileSync(bad, 'utf8'), deps().connectAzure)).rejects.toMatchObject({ message: expect.stringMatching(/set-backend-service: Backend with id 'nowhere' could not be found\.; buffer-everything: 'buffer-everything' is not a known policy/) });
+  });
+
+  it('every policy a lab puts on APIM passes, the body-logging one with an Event Hubs logger of the user\'s (LAB_EVENTHUB_LOGGER)', async () => {
+    expect(await deploy(['--lab-id', 'slpolx2', '--backends', 'labs/failover/backends.json'])).toBe(0);
+    const record = readLabState(stateFile)!.azure!;
+    // The user's own Event Hubs logger in the lab's APIM (made in the portal, say).
+    const apim = new ApiManagementClient(fakeCredential(), FAKE_SUBSCRIPTION, { retryOptions: { maxRetries: 0 } });
+    await apim.logger.createOrUpdate(record.resourceGroup, record.apimService, 'my-eventhub', { loggerType: 'azureEventHub', credentials: { name: 'audit', connectionString: 'Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=not-a-key' } });
+    const files = [
+      ...readdirSync('infra/policies').filter((f) => f.endsWith('.xml')).map((f) => join('infra/policies', f)),
+      ...readdirSync('labs').flatMap((lab) => (statSync(join('labs', lab)).isDirectory() ? readdirSync(join('labs', lab)).filter((f) => f.endsWith('.xml')).map((f) => join('labs', lab, f)) : [])),
+    ];
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    const applied: string[] = [];
+    await runGuidedLab(
+      defineLab({
+        name: 'every-policy',
+        title: 'every policy a lab applies',
+        async run(lab) {
+          for (const file of files) {
+            const loggers = Object.fromEntries([...readFileSync(file, 'utf8').matchAll(/logger-id="([^"]+)"/g)].map(([, id]) => [id!, lab.setting('LAB_EVENTHUB_LOGGER')!]));
+            await lab.deploy(resolve(file), { loggers });
+            applied.push(file);
+          }
+          return { finding: 'applied', facts: {} };
+        },
+      }),
+      { labDir: dir, outDir: join(dir, 'out'), target: 'azure', stateFile, env: { LAB_EVENTHUB_LOGGER: 'my-eventhub' }, signal: new AbortController().signal, toolVersion: 'test', step: () => {}, connectAzure: deps().connectAzure, search: { endpoint: 'https://example.search.windows.net', index: 'docs' } },
+    );
+    expect(applied).toEqual(files);
+    expect(arm.policyRefusals).toEqual([]);
   });
 });
 
