@@ -6,7 +6,6 @@ export interface AcaRegion {
   environment: string;
   storageAccount: string;
   share: string;
-  job: string;
   /** The storage account's file endpoint, as ARM returned it (set once the account exists). */
   fileEndpoint?: string;
 }
@@ -37,6 +36,8 @@ export interface AcaPlanInput {
   memory: string;
   replicaTimeoutS: number;
   regions: string[];
+  /** A private registry's pull credentials: the server, the user, and the variable whose value (the password) becomes the jobs' secret. */
+  registry?: { server: string; username: string; passwordEnv: string } | undefined;
 }
 
 /**
@@ -75,12 +76,21 @@ export function planAcaRun(input: AcaPlanInput, distId = newLabId()): AcaRunReco
       // Storage account names: 3–24 lower-case letters and digits, globally unique.
       storageAccount: `st${distId}${k}`,
       share: RESULTS_SHARE,
-      job: `job-${distId}-${k}`,
     })),
     done: [],
     executions: {},
     createdAt: new Date().toISOString(),
   };
+}
+
+/**
+ * Shard i's job: one per shard, so that its SHARD_INDEX, its start time and the results mount
+ * live in the job's own template. An execution started with a template override runs the
+ * override's containers instead (Azure replaces the template, and an execution's container
+ * has no volume mounts), so no per-shard setting may travel as an override.
+ */
+export function jobOfShard(record: AcaRunRecord, shard: number): string {
+  return `job-${record.distId}-${shard}`;
 }
 
 /** Shard i runs in region i mod R. */
@@ -96,5 +106,6 @@ export function sameAcaRun(record: AcaRunRecord, input: AcaPlanInput): string | 
   if (JSON.stringify(record.benchArgs) !== JSON.stringify(input.benchArgs)) return `run "${record.runId}" was planned with other bench flags (${record.benchArgs.join(' ')})`;
   if (JSON.stringify(record.regions.map((r) => r.location)) !== JSON.stringify(input.regions)) return `run "${record.runId}" was planned in ${record.regions.map((r) => r.location).join(',')}`;
   if (JSON.stringify(record.keyEnv) !== JSON.stringify(input.keyEnv)) return `run "${record.runId}" was planned with key variables ${record.keyEnv.join(',')}`;
+  if (JSON.stringify(record.registry ?? null) !== JSON.stringify(input.registry ?? null)) return `run "${record.runId}" was planned with ${record.registry ? `registry ${record.registry.server} as ${record.registry.username}` : 'no registry credentials'}`;
   return undefined;
 }

@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Job, JobExecutionContainer } from '@azure/arm-appcontainers';
+import type { Container, Job } from '@azure/arm-appcontainers';
 import { ShareServiceClient, StorageSharedKeyCredential, type ShareDirectoryClient } from '@azure/storage-file-share';
 import { createArmClients, type ArmClients, type ArmConnection } from './arm-context.ts';
 import { describeArmFailure, ifFound } from './arm-errors.ts';
-import { DIST_TAG, regionOfShard, RESULTS_SHARE, type AcaExecution, type AcaExecutionStatus, type AcaRegion, type AcaRunRecord } from './aca-plan.ts';
+import { DIST_TAG, jobOfShard, regionOfShard, RESULTS_SHARE, type AcaExecution, type AcaExecutionStatus, type AcaRegion, type AcaRunRecord } from './aca-plan.ts';
 import { checkCredential, ensureProviderRegistered, PreflightError } from './preflight.ts';
 
 /** Where every shard's volume is mounted: shards write RESULTS/<run-id>/shard-<i>/ (as on Kubernetes). */
@@ -63,11 +63,10 @@ async function step(context: AcaContext, id: string, title: string, run: () => P
 
 /**
  * Creates (or, on a re-run, keeps) everything the shards need, step by step: a tagged resource
- * group; per region a storage account with the results share, a Container Apps environment
- * that mounts the share, and a manual-trigger job whose container runs the bench with the key
- * variables as Container Apps secrets (`secrets` holds their values; nothing else does).
+ * group; per region a storage account with the results share and a Container Apps environment
+ * that mounts the share. The shards' jobs are put when they start (startShards).
  */
-export async function provisionAca(context: AcaContext, secrets: Readonly<Record<string, string>>): Promise<void> {
+export async function provisionAca(context: AcaContext): Promise<void> {
   const { clients, record } = context;
   await step(context, 'resource-group', `resource group ${record.resourceGroup}`, async () => {
     await clients.resources.resourceGroups.createOrUpdate(record.resourceGroup, { location: record.regions[0]!.location, tags: tags(record) }, { abortSignal: context.signal });
@@ -86,11 +85,19 @@ export async function provisionAca(context: AcaContext, secrets: Readonly<Record
       const accountKey = await storageKey(context, region);
       await clients.apps.managedEnvironmentsStorages.createOrUpdate(record.resourceGroup, region.environment, RESULTS_SHARE, { properties: { azureFile: { accountName: region.storageAccount, accountKey, shareName: region.share, accessMode: 'ReadWrite' } } }, { abortSignal: context.signal });
     });
-    await step(context, `${region.location}:job`, `job ${region.job} (${region.location})`, async () => {
-      const environment = await clients.apps.managedEnvironments.get(record.resourceGroup, region.environment, { abortSignal: context.signal });
-      await clients.apps.jobs.createOrUpdate(record.resourceGroup, region.job, jobBody(record, region, environment.id!, secrets), clients.lro).pollUntilDone();
-    });
   }
+}
+
+/**
+ * Creates or updates shard i's manual-trigger job: its template carries the shard's index, the
+ * common start time and the results mount; the key variables (and a private registry's
+ * password) are Container Apps secrets (`secrets` holds their values; nothing else does).
+ */
+async function putShardJob(context: AcaContext, shard: number, secrets: Readonly<Record<string, string>>, startAt: string): Promise<void> {
+  const { clients, record } = context;
+  const region = regionOfShard(record, shard);
+  const environment = await clients.apps.managedEnvironments.get(record.resourceGroup, region.environment, { abortSignal: context.signal });
+  await clients.apps.jobs.createOrUpdate(record.resourceGroup, jobOfShard(record, shard), jobBody(record, region, environment.id!, secrets, shard, startAt), clients.lro).pollUntilDone();
 }
 
 async function storageKey(context: AcaContext, region: AcaRegion): Promise<string> {
@@ -100,18 +107,23 @@ async function storageKey(context: AcaContext, region: AcaRegion): Promise<strin
   return key;
 }
 
-/** The shard container: the bench with the run's flags; keys as secret references, never values. */
-function shardContainer(record: AcaRunRecord, extraEnv: Array<{ name: string; value: string }>, startAt: string): JobExecutionContainer {
+/** The secret that holds a private registry's password. */
+const REGISTRY_SECRET = 'registry-password';
+
+/** The shard container: the bench with the run's flags and the shard's index; keys as secret references, never values. */
+function shardContainer(record: AcaRunRecord, shard: number, startAt: string): Container {
   return {
     name: CONTAINER,
     image: record.image,
     args: ['bench', ...record.benchArgs, '--shards', String(record.shards), '--run-id', record.runId, '--start-at', startAt, '--out', ACA_RESULTS_DIR],
-    env: [...record.keyEnv.map((name) => ({ name, secretRef: secretNameOf(name) })), ...extraEnv],
+    env: [...record.keyEnv.map((name) => ({ name, secretRef: secretNameOf(name) })), { name: 'SHARD_INDEX', value: String(shard) }],
     resources: { cpu: record.cpu, memory: record.memory },
+    volumeMounts: [{ volumeName: 'results', mountPath: ACA_RESULTS_DIR }],
   };
 }
 
-function jobBody(record: AcaRunRecord, region: AcaRegion, environmentId: string, secrets: Readonly<Record<string, string>>): Job {
+function jobBody(record: AcaRunRecord, region: AcaRegion, environmentId: string, secrets: Readonly<Record<string, string>>, shard: number, startAt: string): Job {
+  const registry = record.registry;
   return {
     location: region.location,
     tags: tags(record),
@@ -122,10 +134,12 @@ function jobBody(record: AcaRunRecord, region: AcaRegion, environmentId: string,
       // A failed shard is not silently re-run: the merge names it, and a re-run of the command starts it again.
       replicaRetryLimit: 0,
       manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 },
-      secrets: record.keyEnv.map((name) => ({ name: secretNameOf(name), value: secrets[name] })),
+      secrets: [...record.keyEnv.map((name) => ({ name: secretNameOf(name), value: secrets[name] })), ...(registry ? [{ name: REGISTRY_SECRET, value: secrets[registry.passwordEnv] }] : [])],
+      // A private image is pulled with the registry's credentials, the password held as a secret.
+      ...(registry ? { registries: [{ server: registry.server, username: registry.username, passwordSecretRef: REGISTRY_SECRET }] } : {}),
     },
     template: {
-      containers: [{ ...shardContainer(record, [], 'set-per-execution'), volumeMounts: [{ volumeName: 'results', mountPath: ACA_RESULTS_DIR }] }],
+      containers: [shardContainer(record, shard, startAt)],
       volumes: [{ name: 'results', storageType: 'AzureFile', storageName: RESULTS_SHARE }],
     },
   };
@@ -133,18 +147,21 @@ function jobBody(record: AcaRunRecord, region: AcaRegion, environmentId: string,
 
 /**
  * Starts one execution per shard that has not succeeded (all of them on a first run; the failed
- * ones on a re-run), each with its SHARD_INDEX and a common start time.
+ * ones on a re-run). The common start time goes into each shard's job template first, and the
+ * execution starts with no override: Azure would replace the template with one, and lose the
+ * results mount.
  */
-export async function startShards(context: AcaContext, startAt: Date): Promise<number[]> {
+export async function startShards(context: AcaContext, startAt: Date, secrets: Readonly<Record<string, string>>): Promise<number[]> {
   const { clients, record } = context;
   const started: number[] = [];
   for (let shard = 0; shard < record.shards; shard++) {
     const previous = record.executions[String(shard)];
     if (previous !== undefined && previous.status !== 'Failed' && previous.status !== 'Stopped' && previous.status !== 'Degraded') continue;
     const region = regionOfShard(record, shard);
-    const container = shardContainer(record, [{ name: 'SHARD_INDEX', value: String(shard) }], startAt.toISOString());
-    const execution = await clients.apps.jobs.start(record.resourceGroup, region.job, { template: { containers: [container] }, ...clients.lro }).pollUntilDone();
-    if (execution.name === undefined) throw new Error(`job ${region.job} started an execution without a name`);
+    const job = jobOfShard(record, shard);
+    await putShardJob(context, shard, secrets, startAt.toISOString());
+    const execution = await clients.apps.jobs.start(record.resourceGroup, job, clients.lro).pollUntilDone();
+    if (execution.name === undefined) throw new Error(`job ${job} started an execution without a name`);
     record.executions[String(shard)] = { region: region.location, name: execution.name, status: 'Running', failed: previous ? [...previous.failed, previous.name] : [], startAt: startAt.toISOString() };
     context.persist();
     started.push(shard);
@@ -160,8 +177,7 @@ export async function waitForShards(context: AcaContext, pollMs: number, onChang
     const running = Object.entries(record.executions).filter(([, e]) => !FINAL.includes(e.status));
     if (running.length === 0) return;
     for (const [shard, execution] of running) {
-      const region = record.regions.find((r) => r.location === execution.region)!;
-      const now = await clients.apps.jobExecution(record.resourceGroup, region.job, execution.name, { abortSignal: context.signal });
+      const now = await clients.apps.jobExecution(record.resourceGroup, jobOfShard(record, Number(shard)), execution.name, { abortSignal: context.signal });
       const status = (now.status ?? 'Unknown') as AcaExecutionStatus;
       if (status !== execution.status) {
         execution.status = status;

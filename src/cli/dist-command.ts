@@ -49,6 +49,9 @@ state file under "dist".
   --replica-timeout S         seconds before ACA stops an execution (default ${RUN_ACA_DEFAULTS.replicaTimeoutS})
   --out DIR                   where OUT/<run-id>/ is merged (default ${RUN_ACA_DEFAULTS.out})
   --state FILE                the lab state file (default .lab/state.json)
+  --registry-username USER    pull a private image (required for *.azurecr.io) as USER; the
+                              password is read from ACA_REGISTRY_PASSWORD (--registry-password-env
+                              NAME for another variable) and held as a job secret
   --keep                      leave the environments, jobs and storage (cleanup aca later)
 
 npm run dist -- cleanup aca [--state FILE]

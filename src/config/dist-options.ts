@@ -83,11 +83,30 @@ export interface RunAcaOptions {
   out: string;
   /** Keep the environments, jobs and storage after the run (teardown later with `dist cleanup aca`). */
   keep: boolean;
+  /** A private registry's pull credentials (`--registry-username`, the password in `--registry-password-env`). */
+  registry: { server: string; username: string; passwordEnv: string } | undefined;
   benchArgs: string[];
   help: boolean;
 }
 
-export const RUN_ACA_DEFAULTS = { startDelayMs: 90_000, cpu: 1, memory: '2Gi', replicaTimeoutS: 3600, out: 'reports' };
+export const RUN_ACA_DEFAULTS = { startDelayMs: 90_000, cpu: 1, memory: '2Gi', replicaTimeoutS: 3600, out: 'reports', registryPasswordEnv: 'ACA_REGISTRY_PASSWORD' };
+
+/**
+ * The pull credentials a job needs for `image`: Azure Container Registry allows no anonymous
+ * pull by default, so an `*.azurecr.io` image needs `--registry-username` and the password (an
+ * ACR token's or the admin user's) in an environment variable; any other registry is taken as
+ * public unless a user is given.
+ */
+function registryOf(image: string, username: string | undefined, passwordEnv: string, env: NodeJS.ProcessEnv): RunAcaOptions['registry'] {
+  const first = image.split('/')[0] ?? '';
+  const server = image.includes('/') && /[.:]/.test(first) ? first.toLowerCase() : 'docker.io';
+  if (username === undefined) {
+    if (server.endsWith('.azurecr.io')) throw new InvalidOptionError('--registry-username', `the image's registry ${server} is private (Azure Container Registry refuses anonymous pulls by default), so the jobs need its credentials`, `--registry-username USER with the password (an ACR token's, or the admin user's) in ${passwordEnv}; or a public image`);
+    return undefined;
+  }
+  if (!env[passwordEnv]) throw new InvalidOptionError('--registry-password-env', `${passwordEnv} is not set in this environment, so the registry password cannot become the jobs' secret`, `export ${passwordEnv} (never on the command line), or name another variable with --registry-password-env`);
+  return { server, username, passwordEnv };
+}
 const REGION = /^[a-z][a-z0-9]{2,30}$/;
 const ACA_CPU = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 3, 4];
 
@@ -95,7 +114,7 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
   const { own, benchArgs } = splitBenchArgs(argv);
   const { values } = parseCommandLine(
     own,
-    { shards: { type: 'string' }, image: { type: 'string' }, regions: { type: 'string' }, location: { type: 'string' }, subscription: { type: 'string' }, 'run-id': { type: 'string' }, 'start-delay': { type: 'string' }, 'key-env': { type: 'string' }, cpu: { type: 'string' }, memory: { type: 'string' }, 'replica-timeout': { type: 'string' }, state: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' } },
+    { shards: { type: 'string' }, image: { type: 'string' }, regions: { type: 'string' }, location: { type: 'string' }, subscription: { type: 'string' }, 'run-id': { type: 'string' }, 'start-delay': { type: 'string' }, 'key-env': { type: 'string' }, cpu: { type: 'string' }, memory: { type: 'string' }, 'replica-timeout': { type: 'string' }, state: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, 'registry-username': { type: 'string' }, 'registry-password-env': { type: 'string' }, help: { type: 'boolean' } },
     'npm run dist -- --help',
   );
   const str = (name: string): string | undefined => values[name] as string | undefined;
@@ -126,6 +145,7 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
     stateFile: str('state') ?? TARGET_DEFAULTS.stateFile,
     out: str('out') ?? RUN_ACA_DEFAULTS.out,
     keep: values['keep'] === true,
+    registry: help ? undefined : registryOf(str('image') ?? '', str('registry-username'), str('registry-password-env') ?? RUN_ACA_DEFAULTS.registryPasswordEnv, env),
     benchArgs,
     help,
   };

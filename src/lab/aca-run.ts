@@ -44,8 +44,8 @@ function saveDist(stateFile: string, record: AcaRunRecord | undefined): void {
 }
 
 function planInputOf(options: RunAcaOptions): AcaPlanInput {
-  const { subscriptionId, runId, shards, image, benchArgs, keyEnv, cpu, memory, replicaTimeoutS, regions } = options;
-  return { subscriptionId, runId, shards, image, benchArgs, keyEnv, cpu, memory, replicaTimeoutS, regions };
+  const { subscriptionId, runId, shards, image, benchArgs, keyEnv, cpu, memory, replicaTimeoutS, regions, registry } = options;
+  return { subscriptionId, runId, shards, image, benchArgs, keyEnv, cpu, memory, replicaTimeoutS, regions, registry };
 }
 
 /**
@@ -69,10 +69,11 @@ export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
   try {
     if (existing === undefined) await preflightAca(context);
     context.persist();
-    const secrets = Object.fromEntries(record.keyEnv.map((name) => [name, input.env[name] ?? '']));
-    await provisionAca(context, secrets);
+    const secretEnv = [...record.keyEnv, ...(record.registry ? [record.registry.passwordEnv] : [])];
+    const secrets = Object.fromEntries(secretEnv.map((name) => [name, input.env[name] ?? '']));
+    await provisionAca(context);
     const startAt = new Date(Date.now() + options.startDelayMs);
-    const started = await startShards(context, startAt);
+    const started = await startShards(context, startAt, secrets);
     if (started.length > 0) input.onLine(`${started.length} shard(s) start together at ${startAt.toISOString()}`);
     const begun = performance.now();
     await waitForShards(context, input.pollMs ?? 10_000, (shard, execution) => input.onLine(`shard ${shard} (${execution.region}, ${execution.name}): ${execution.status} after ${Math.round((performance.now() - begun) / 1000)} s`));

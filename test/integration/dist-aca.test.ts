@@ -16,6 +16,8 @@ import { startFastMock } from '../helpers/mock.ts';
 // starts really runs a bench shard (the CLI in a child process) against a loopback mock that
 // only accepts the key the job holds as a Container Apps secret.
 const SECRET = 'sk-aca-test-secret-0123456789abcdef';
+/** The private registry's password (an ACR token's): a job secret, never anywhere else. */
+const REGISTRY_PASSWORD = 'acr-token-password-not-real-0123456789';
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_')));
 
@@ -43,10 +45,10 @@ async function runShard(execution: FakeExecution): Promise<boolean> {
 }
 
 const connectAzure = async (subscriptionId: string) => ({ credential: fakeCredential(), subscriptionId, clientOptions: { retryOptions: { maxRetries: 0 } }, pollIntervalMs: 0 });
-const dist = (args: string[]) => distCommand(args, { ...ENV, AZURE_OPENAI_API_KEY: SECRET, STREAMLAB_ACA_POLL_MS: '100' }, { connectAzure });
+const dist = (args: string[]) => distCommand(args, { ...ENV, AZURE_OPENAI_API_KEY: SECRET, ACA_REGISTRY_PASSWORD: REGISTRY_PASSWORD, STREAMLAB_ACA_POLL_MS: '100' }, { connectAzure });
 const stateFile = () => join(dir, '.lab', 'state.json');
 const runArgs = () => [
-  'run', 'aca', '--shards', '3', '--image', 'myregistry.azurecr.io/streamlab:1', '--regions', 'eastus2,swedencentral', '--subscription', FAKE_SUBSCRIPTION,
+  'run', 'aca', '--shards', '3', '--image', 'myregistry.azurecr.io/streamlab:1', '--registry-username', 'streamlab-pull', '--regions', 'eastus2,swedencentral', '--subscription', FAKE_SUBSCRIPTION,
   '--run-id', 'aca-test', '--start-delay', '1500ms', '--out', join(dir, 'out'), '--state', stateFile(),
   '--', '--endpoint', mock.url, '--api', 'chat', '--stream', 'on', '--max-tokens', '16', '--requests', '9', '--concurrency', '3', '--warmup', '0',
 ];
@@ -89,24 +91,37 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
     const recorded = readLabState(stateFile())!.dist!;
     expect(statSync(stateFile()).mode & 0o777).toBe(0o600);
     expect(Object.values(recorded.executions).map((e) => e.status).sort()).toEqual(['Failed', 'Succeeded', 'Succeeded']);
-    // Shard i ran in region i mod 2, each with its SHARD_INDEX and the same start.
-    expect(runs.map((r) => [r.env['SHARD_INDEX'], r.job.endsWith('-0') ? 'eastus2' : 'swedencentral']).sort()).toEqual([['0', 'eastus2'], ['1', 'swedencentral'], ['2', 'eastus2']]);
+    // Shard i ran its own job, in region i mod 2, with its SHARD_INDEX and the same start.
+    expect(runs.map((r) => [r.env['SHARD_INDEX'], r.job]).sort()).toEqual([0, 1, 2].map((i) => [String(i), `job-${recorded.distId}-${i}`]));
+    expect(Object.entries(recorded.executions).map(([shard, e]) => [shard, e.region]).sort()).toEqual([['0', 'eastus2'], ['1', 'swedencentral'], ['2', 'eastus2']]);
     expect(new Set(runs.map((r) => r.args[r.args.indexOf('--start-at') + 1])).size).toBe(1);
     // The two shards that ran were downloaded already.
     expect(readdirSync(join(dir, 'out/aca-test')).sort()).toEqual(['shard-0', 'shard-2']);
 
-    // What went to ARM: a job per region holding the key as a Container Apps secret, the
-    // container reading it by reference; executions started with SHARD_INDEX only.
+    // What went to ARM: a job per shard holding the key and the registry password as Container
+    // Apps secrets, the container reading the key by reference, its SHARD_INDEX, the common
+    // start and the results mount in the job's own template; executions started with no
+    // override (Azure would replace the template with it, and lose the mount).
     const rg = `/subscriptions/${FAKE_SUBSCRIPTION}/resourcegroups/${recorded.resourceGroup}`;
-    const job = aca.bodies.get(`${rg}/providers/microsoft.app/jobs/${recorded.regions[0]!.job}`)![0]! as Record<string, any>;
-    expect(job['properties'].configuration).toMatchObject({ triggerType: 'Manual', replicaRetryLimit: 0, manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 }, secrets: [{ name: 'key-azure-openai-api-key', value: SECRET }] });
-    expect(job['properties'].template.containers[0].env).toEqual([{ name: 'AZURE_OPENAI_API_KEY', secretRef: 'key-azure-openai-api-key' }]);
+    const job = aca.bodies.get(`${rg}/providers/microsoft.app/jobs/job-${recorded.distId}-1`)!.at(-1)! as Record<string, any>;
+    expect(job['properties'].configuration).toMatchObject({
+      triggerType: 'Manual',
+      replicaRetryLimit: 0,
+      manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 },
+      secrets: [{ name: 'key-azure-openai-api-key', value: SECRET }, { name: 'registry-password', value: REGISTRY_PASSWORD }],
+      registries: [{ server: 'myregistry.azurecr.io', username: 'streamlab-pull', passwordSecretRef: 'registry-password' }],
+    });
+    const container = job['properties'].template.containers[0];
+    expect(container.env).toEqual([{ name: 'AZURE_OPENAI_API_KEY', secretRef: 'key-azure-openai-api-key' }, { name: 'SHARD_INDEX', value: '1' }]);
+    expect(container.volumeMounts).toEqual([{ volumeName: 'results', mountPath: '/results' }]);
+    expect(container.args[container.args.indexOf('--start-at') + 1]).toBe(recorded.executions['1']!.startAt);
     expect(job['properties'].template.volumes).toEqual([{ name: 'results', storageType: 'AzureFile', storageName: 'results' }]);
+    expect(aca.pullFailures).toEqual([]);
     const storage = aca.bodies.get(`${rg}/providers/microsoft.app/managedenvironments/${recorded.regions[1]!.environment}/storages/results`)![0]! as Record<string, any>;
     expect(storage['properties'].azureFile).toMatchObject({ accountName: recorded.regions[1]!.storageAccount, shareName: 'results', accessMode: 'ReadWrite' });
     const starts = [...aca.bodies].filter(([path]) => path.endsWith('/start')).flatMap(([, bodies]) => bodies);
     expect(starts).toHaveLength(3);
-    for (const start of starts) expect(JSON.stringify(start)).not.toContain(SECRET);
+    for (const start of starts) expect(start).toEqual({});
     const creationsAfterFirst = [...arm.creations.values()].reduce((a, b) => a + b, 0);
 
     // The re-run: nothing provisioned twice, only shard 1 started again.
@@ -127,9 +142,11 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
     expect(arm.resourceGroup(recorded.resourceGroup)).toBeUndefined();
     expect(existsSync(stateFile())).toBe(false);
     expect(err).toMatch(/everything the run created on Azure was deleted/);
-    // The key: in the job's secret (above) and nowhere else.
-    expect(out + err).not.toContain(SECRET);
-    expect(allText(join(dir, 'out'))).not.toContain(SECRET);
+    // The key and the registry password: in the jobs' secrets (above) and nowhere else.
+    for (const secret of [SECRET, REGISTRY_PASSWORD]) {
+      expect(out + err).not.toContain(secret);
+      expect(allText(join(dir, 'out'))).not.toContain(secret);
+    }
 
     // Idempotent teardown.
     out = '';
@@ -158,6 +175,10 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
   it('refuses bad usage before touching Azure: a key variable that is not set, a bench flag the engine sets, another run in the state', async () => {
     await expect(distCommand(runArgs(), { ...ENV }, { connectAzure })).rejects.toThrow(/"--key-env": AZURE_OPENAI_API_KEY is not set/);
     await expect(dist([...runArgs(), '--run-id', 'x'])).rejects.toThrow(/"--run-id": the engine sets it/);
+    // A private registry's image needs its credentials in the jobs: refused at the edge, not as a failed pull on Azure.
+    const withoutUser = runArgs().filter((a, i, all) => a !== '--registry-username' && all[i - 1] !== '--registry-username');
+    await expect(dist(withoutUser)).rejects.toThrow(/"--registry-username": the image's registry myregistry\.azurecr\.io is private .*ACA_REGISTRY_PASSWORD/);
+    await expect(distCommand(runArgs(), { ...ENV, AZURE_OPENAI_API_KEY: SECRET }, { connectAzure })).rejects.toThrow(/"--registry-password-env": ACA_REGISTRY_PASSWORD is not set/);
     expect(arm.writes()).toEqual([]);
   });
 });
