@@ -1,10 +1,11 @@
 import { LAB_KEY_ENV } from '../src/config/lab-options.ts';
-import type { BackendContract } from '@azure/arm-apimanagement';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiManagementServiceResource, BackendContract } from '@azure/arm-apimanagement';
 import type { BackendEntry } from '../src/protocol/index.ts';
 import { armIdOf, extraAccounts, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
 import { putApiPolicy } from './apply-policy.ts';
 import { untilDone, type ArmClients } from './arm-context.ts';
-import { readArmError } from './arm-errors.ts';
+import { ifFound, readArmError } from './arm-errors.ts';
 import { roleAssignmentName } from './role-name.ts';
 import type { StepDefinition } from './step-runner.ts';
 
@@ -121,6 +122,31 @@ function backendBody(context: StepContext, entry: BackendEntry): BackendContract
   return { ...common, typePropertiesType: 'Single', url, protocol: properties.protocol ?? 'http', ...(properties.circuitBreaker ? { circuitBreaker: properties.circuitBreaker } : {}) };
 }
 
+function serviceRecord(service: ApiManagementServiceResource): StepResult {
+  const principalId = service.identity?.principalId;
+  if (service.gatewayUrl === undefined || principalId === undefined) throw new Error(`the service came back without ${service.gatewayUrl === undefined ? 'a gatewayUrl' : 'a system-assigned identity'}`);
+  return { record: finished(service.id, { gatewayUrl: service.gatewayUrl, principalId }) };
+}
+
+/** States of an APIM service still being created or changed. */
+const SERVICE_BUSY = new Set(['created', 'activating', 'updating', 'creating']);
+
+/**
+ * The lab's APIM service if it already exists: waited for while it activates (read every 30 s,
+ * or at the connection's poll interval when one is set), then recorded. Undefined when there is none, or when its last
+ * operation failed (the PUT then tries again).
+ */
+async function waitForService(clients: ArmClients, record: AzureLabRecord): Promise<StepResult | undefined> {
+  const get = () => ifFound(clients.apim.apiManagementService.get(record.resourceGroup, record.apimService, { abortSignal: clients.signal }));
+  let service = await get();
+  while (service !== undefined && SERVICE_BUSY.has((service.provisioningState ?? '').toLowerCase())) {
+    await sleep(clients.lro.updateIntervalInMs ?? 30_000, undefined, { signal: clients.signal });
+    service = await get();
+  }
+  if (service === undefined || (service.provisioningState ?? '').toLowerCase() !== 'succeeded') return undefined;
+  return serviceRecord(service);
+}
+
 /**
  * The deploy, step by step. APIM is listed first among the steps the resource group unlocks:
  * it takes longest (minutes on the v2 tiers), so it starts before the Azure OpenAI chain.
@@ -140,6 +166,11 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     title: 'API Management service',
     needs: ['resource-group'],
     async run({ clients, record }) {
+      // A service this lab started earlier (a deploy stopped mid-activation, say) is waited for,
+      // not PUT again: APIM takes no other operation while it activates, and a PUT on an active
+      // service starts an update that can take as long as the create.
+      const earlier = await waitForService(clients, record);
+      if (earlier !== undefined) return earlier;
       const service = await untilDone(
         clients.apim.apiManagementService.beginCreateOrUpdate(
           record.resourceGroup,
@@ -156,9 +187,7 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
         ),
         clients.signal,
       );
-      const principalId = service.identity?.principalId;
-      if (service.gatewayUrl === undefined || principalId === undefined) throw new Error(`the service came back without ${service.gatewayUrl === undefined ? 'a gatewayUrl' : 'a system-assigned identity'}`);
-      return { record: finished(service.id, { gatewayUrl: service.gatewayUrl, principalId }) };
+      return serviceRecord(service);
     },
   },
   {

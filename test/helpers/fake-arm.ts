@@ -31,11 +31,12 @@ export function fakeToken(claims: Record<string, unknown>): string {
 }
 
 /** A credential whose tokens name a user, as Entra's ARM tokens do; `claims` overrides them (another audience, an expired `exp`). */
-export function fakeCredential(calls?: { count: number }, claims: Record<string, unknown> = {}): TokenCredential {
+export function fakeCredential(calls?: { count: number }, claims: Record<string, unknown> = {}, lifetimeMs = 3_600_000): TokenCredential {
   return {
     getToken: async () => {
       if (calls) calls.count += 1;
-      return { token: fakeToken({ oid: FAKE_CALLER_OID, tid: 'tenant', idtyp: 'user', ...claims }), expiresOnTimestamp: Date.now() + 3_600_000 };
+      const expiresOnTimestamp = Date.now() + lifetimeMs;
+      return { token: fakeToken({ oid: FAKE_CALLER_OID, tid: 'tenant', idtyp: 'user', exp: Math.floor(expiresOnTimestamp / 1000), ...claims }), expiresOnTimestamp };
     },
   };
 }
@@ -129,6 +130,11 @@ interface Operation {
 export interface FakeArmOptions {
   /** How long each kind of create takes (ms), for the wall-time test; default 0 (done on the first poll). */
   createMs?: Partial<Record<'apim' | 'account' | 'deployment' | 'resource-group-delete' | 'purge', number>>;
+  /**
+   * APIM's activation by tier, as Azure takes it in minutes (classic tiers: tens of minutes; v2:
+   * minutes), scaled to ms for a test: e.g. `{ classic: 3000, v2: 600 }`. Overrides `createMs.apim`.
+   */
+  apimActivationMs?: Partial<Record<'classic' | 'v2' | 'consumption', number>>;
   /** Added to every answer (ms): a round trip to ARM. */
   latencyMs?: number;
 }
@@ -199,6 +205,8 @@ export class FakeArm {
   openaiAccess: 'granted' | 'SpecialFeatureOrQuotaIdRequired' = 'granted';
   /** An Azure Policy assignment that denies Azure OpenAI accounts with publicNetworkAccess Enabled (RequestDisallowedByPolicy). */
   denyPublicNetworkAccess = false;
+  /** PUTs refused because the resource was still being created (409). */
+  readonly conflicts: string[] = [];
   /** Policies refused at PUT, as APIM refuses them (why). */
   readonly policyRefusals: string[] = [];
   /** PUT bodies refused for not matching Microsoft's schema (path: why). */
@@ -402,6 +410,12 @@ export class FakeArm {
     return new HttpResponse(null, { status: 202, headers: { location: `${ARM}/subscriptions/${this.subscriptionId}/providers/Fake.Operations/locations/${id}` } });
   }
 
+  private apimReadyAt(sku: string): number {
+    const tier = /v2$/i.test(sku) ? 'v2' : /^consumption$/i.test(sku) ? 'consumption' : 'classic';
+    const ms = this.options.apimActivationMs?.[tier];
+    return ms !== undefined ? Date.now() + ms : this.readyAt('apim');
+  }
+
   private readyAt(kind: keyof NonNullable<FakeArmOptions['createMs']>): number {
     return Date.now() + (this.options.createMs?.[kind] ?? 0);
   }
@@ -560,11 +574,19 @@ export class FakeArm {
   private apimService(method: string, pathname: string, name: string, body: Record<string, unknown>, lroFailure?: Operation['failure']): Response {
     const key = pathname.toLowerCase();
     const existing = this.resources.get(key);
+    // Activation ends on Azure's clock, whether or not anyone polls the operation.
+    if (existing && Date.now() >= existing.readyAt && !existing.failure) setState(existing, 'Succeeded');
     if (method === 'GET') return existing ? json(200, existing.body) : error(404, 'ResourceNotFound', `Api service ${name} was not found.`);
     if (method !== 'PUT') return error(405, 'MethodNotAllowed', method);
     const properties = (body['properties'] ?? {}) as Record<string, unknown>;
     if (this.deletedServices.has(name) && properties['restore'] !== true) {
       return error(409, 'ServiceAlreadyExistsInSoftDeletedState', `Api service ${name} was soft-deleted. In order to create the new service with the same name, you have to either undelete the service or purge it.`);
+    }
+    // A service still activating takes no other operation (ARM's generic 409: Microsoft documents no more specific code).
+    const state = existing ? (existing.body['properties'] as { provisioningState?: string }).provisioningState : undefined;
+    if (existing && Date.now() < existing.readyAt && state !== 'Succeeded' && state !== 'Failed') {
+      this.conflicts.push(pathname);
+      return error(409, 'Conflict', `The API Management service ${name} is activating; another operation can start once it has finished.`);
     }
     const missing = ['publisherEmail', 'publisherName'].filter((field) => typeof properties[field] !== 'string' || (properties[field] as string).trim() === '');
     if (missing.length > 0) {
@@ -581,7 +603,7 @@ export class FakeArm {
         identity: { type: 'SystemAssigned', principalId: `apim-principal-${serviceName}`, tenantId: 'tenant' },
         properties: { ...properties, gatewayUrl: `https://${serviceName}.azure-api.net`, provisioningState: 'Created', targetProvisioningState: 'Activating' },
       },
-      readyAt: this.readyAt('apim'),
+      readyAt: this.apimReadyAt(String((body['sku'] as { name?: string } | undefined)?.name ?? '')),
       failure: lroFailure,
     };
     if (!existing) this.created(key);

@@ -12,6 +12,7 @@ import { cleanupCommand, deployCommand, type LabCommandDeps } from '../../src/cl
 import { readLabState } from '../../src/lab/state.ts';
 import { defineLab, runGuidedLab } from '../../src/lab/guided-lab.ts';
 import { deployAzure } from '../../infra/deploy.ts';
+import { deployAzureLab } from '../../src/lab/azure-lab.ts';
 import { planAzureLab } from '../../infra/azure-plan.ts';
 import { bogusCredential, FAKE_CALLER_OID, FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
 
@@ -189,6 +190,71 @@ describe('what ARM checks on every call', () => {
     const record = planAzureLab({ subscriptionId: FAKE_SUBSCRIPTION, location: 'eastus2', labId: 'slval1', model: 'gpt-4o-mini', modelVersion: '2024-07-18', modelSku: 'GlobalStandard', capacityK: 10, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: '', localAuth: false, roles: 'assign', whatIf: false });
     const outcome = await deployAzure({ connection: await deps().connectAzure(FAKE_SUBSCRIPTION), record, policyXml: '<policies/>', secrets: {}, onEvent: () => {}, onNote: () => {}, persist: () => {} });
     expect(outcome.failures).toEqual([{ id: 'apim-service', message: expect.stringMatching(/^ValidationError \(HTTP 400\): One or more fields contain incorrect values/) }]);
+  });
+});
+
+describe('time: APIM takes minutes to hours to activate', () => {
+  const connection = (credential: TokenCredential = fakeCredential()) => ({ credential, subscriptionId: FAKE_SUBSCRIPTION, clientOptions: { retryOptions: { maxRetries: 0 } }, pollIntervalMs: 50 });
+  const run = (labId: string, flags: Partial<Parameters<typeof planAzureLab>[0]> = {}, signal?: AbortSignal, credential?: TokenCredential) =>
+    deployAzureLab({
+      stateFile,
+      flags: { subscriptionId: FAKE_SUBSCRIPTION, location: 'eastus2', labId, model: 'gpt-4o-mini', modelVersion: '2024-07-18', modelSku: 'GlobalStandard', capacityK: 10, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: 'a@example.com', localAuth: false, roles: 'assign', whatIf: false, ...flags },
+      policyFile: 'infra/policies/streaming.xml',
+      policyXml: readFileSync('infra/policies/streaming.xml', 'utf8'),
+      connect: async () => connection(credential),
+      ...(signal ? { signal } : {}),
+      onEvent: () => {},
+      onNote: () => {},
+    });
+
+  it('a classic tier activates for longer than a v2 tier (scaled), and the deploy waits it out polling', async () => {
+    arm.close();
+    arm = new FakeArm({ apimActivationMs: { classic: 1200, v2: 150 } }).listen();
+    const classic = performance.now();
+    expect((await run('sltime1', { apimSku: 'Developer' })).kind).toBe('deployed');
+    const classicMs = performance.now() - classic;
+    rmSync(stateFile);
+    const v2 = performance.now();
+    expect((await run('sltime2')).kind).toBe('deployed');
+    expect(classicMs).toBeGreaterThanOrEqual(1200);
+    expect(performance.now() - v2).toBeLessThan(classicMs);
+    const polls = arm.log.filter((r) => r.method === 'GET' && r.path.includes('/providers/Fake.Operations/operations/')).length;
+    expect(polls).toBeGreaterThan(5);
+  });
+
+  it('a deploy stopped (Ctrl-C) while APIM activates resumes by waiting for that activation, not by a second PUT', async () => {
+    arm.close();
+    arm = new FakeArm({ apimActivationMs: { v2: 1500 } }).listen();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 400);
+    const first = await run('slctrl1', {}, controller.signal);
+    expect(first.kind).toBe('incomplete');
+    expect(readLabState(stateFile)!.azure!.steps['apim-service']).toBeUndefined();
+    const second = await run('slctrl1');
+    expect(second.kind).toBe('deployed');
+    expect(arm.conflicts).toEqual([]);
+    expect(arm.writes().filter((w) => /^PUT .*\/service\/apim-streamlab-slctrl1$/i.test(w))).toHaveLength(1);
+    expect([...arm.creations.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a token that expires during a long activation is renewed: the polls never go out with an expired one', async () => {
+    arm.close();
+    // Tokens live 2 s (exp is in whole seconds, as Entra's): the activation (3 s) outlives the first ones.
+    arm = new FakeArm({ apimActivationMs: { v2: 3000 } }).listen();
+    const calls = { count: 0 };
+    expect((await run('sltok9', {}, undefined, fakeCredential(calls, {}, 2000))).kind).toBe('deployed');
+    expect(arm.refusedTokens).toEqual([]);
+    expect(calls.count).toBeGreaterThanOrEqual(4);
+  });
+
+  it('the fake refuses a PUT on a service that is still activating (the 409 a naive resume would meet)', async () => {
+    arm.close();
+    arm = new FakeArm({ apimActivationMs: { v2: 5000 } }).listen();
+    const apim = new ApiManagementClient(fakeCredential(), FAKE_SUBSCRIPTION, { retryOptions: { maxRetries: 0 } });
+    await new ResourceManagementClient(fakeCredential(), FAKE_SUBSCRIPTION, { retryOptions: { maxRetries: 0 } }).resourceGroups.createOrUpdate('rg-busy', { location: 'eastus2' });
+    const body = { location: 'eastus2', sku: { name: 'BasicV2' as const, capacity: 1 }, publisherEmail: 'a@example.com', publisherName: 'x' };
+    await apim.apiManagementService.beginCreateOrUpdate('rg-busy', 'apim-busy', body);
+    await expect(apim.apiManagementService.beginCreateOrUpdate('rg-busy', 'apim-busy', body)).rejects.toMatchObject({ statusCode: 409, code: 'Conflict' });
   });
 });
 
