@@ -316,6 +316,12 @@ export class FakeArm {
     if (!path.startsWith(sub)) return error(404, 'SubscriptionNotFound', `The subscription '${path.split('/')[2]}' could not be found.`);
     const rest = path.slice(sub.length);
     if (request.method === 'PUT') {
+      // A provider the subscription has not registered takes no resources.
+      const namespace = namespaceOf(rest);
+      if (namespace !== undefined && namespace !== 'microsoft.resources' && namespace !== 'microsoft.authorization' && this.providers.has(namespace) && this.providers.get(namespace) !== 'Registered') {
+        const display = namespace.replace(/(^|\.)(\w)/g, (m) => m.toUpperCase()).replace('Cognitiveservices', 'CognitiveServices').replace('Apimanagement', 'ApiManagement');
+        return error(409, 'MissingSubscriptionRegistration', `The subscription is not registered to use namespace '${display}'. See https://aka.ms/rps-not-found for how to register subscriptions.`);
+      }
       // Every body is checked against Microsoft's published schema for its resource type before anything else.
       const problem = schemaProblem(rest, body);
       if (problem) {
@@ -550,6 +556,14 @@ export class FakeArm {
       return error(400, 'ServiceModelDeprecated', `The model 'Format:${model.format ?? 'OpenAI'},Name:${model.name},Version:${model.version}' has been deprecated since ${stamp}.`);
     }
     if (listed?.model.lifecycleStatus === 'Deprecating') return error(400, 'ServiceModelDeprecating', `The model 'Format:${model.format ?? 'OpenAI'},Name:${model.name},Version:${model.version}' is in deprecating state and cannot be used for new deployments.`);
+    // The region's quota for this model and SKU, as usages reports it, bounds a new deployment.
+    const sku = (body['sku'] ?? {}) as { name?: string; capacity?: number };
+    const usageName = `OpenAI.${sku.name}.${model.name}`;
+    const limit = this.quotaLimitK.get(usageName);
+    const asked = (sku.capacity ?? 0) - (existing ? ((existing.body['sku'] as { capacity?: number }).capacity ?? 0) : 0);
+    if (limit !== undefined && asked > limit - this.usedQuota(usageName)) {
+      return error(400, 'InsufficientQuota', `This operation require ${asked} new capacity in quota Tokens Per Minute (thousands) - ${model.name} - ${sku.name}, which is bigger than the current available capacity ${limit - this.usedQuota(usageName)}. The current quota usage is ${this.usedQuota(usageName)} and the quota limit is ${limit} for quota Tokens Per Minute (thousands) - ${model.name} - ${sku.name}.`);
+    }
     const resource: Resource = { id: pathname, kind: 'deployment', body: { ...body, id: pathname, name: pathname.split('/').at(-1), modelName: model.name, properties: { ...(body['properties'] as object), provisioningState: 'Creating' } }, readyAt: this.readyAt('deployment'), failure: lroFailure };
     if (!existing) this.created(key);
     this.resources.set(key, resource);

@@ -158,6 +158,20 @@ describe('refusals only Azure knows at create time', () => {
     expect(await deploy()).toBe(0);
   });
 
+  it('the fake enforces the region\'s quota and provider registration itself, as Azure does', async () => {
+    const credential = fakeCredential();
+    const options = { retryOptions: { maxRetries: 0 } };
+    await new ResourceManagementClient(credential, FAKE_SUBSCRIPTION, options).resourceGroups.createOrUpdate('rg-quota', { location: 'eastus2' });
+    const openai = new CognitiveServicesManagementClient(credential, FAKE_SUBSCRIPTION, options);
+    await openai.accounts.beginCreateAndWait('rg-quota', 'aoai-quota', { location: 'eastus2', kind: 'OpenAI', sku: { name: 'S0' }, properties: { customSubDomainName: 'aoai-quota' } }, { updateIntervalInMs: 0 });
+    const deploy = (name: string, capacity: number) => openai.deployments.beginCreateOrUpdateAndWait('rg-quota', 'aoai-quota', name, { sku: { name: 'GlobalStandard', capacity }, properties: { model: { format: 'OpenAI', name: 'gpt-4o-mini', version: '2024-07-18' } } }, { updateIntervalInMs: 0 });
+    await deploy('first', 800);
+    await expect(deploy('second', 300)).rejects.toMatchObject({ code: 'InsufficientQuota', message: expect.stringMatching(/require 300 new capacity .*available capacity 200/) });
+    arm.providers.set('microsoft.apimanagement', 'NotRegistered');
+    const apim = new ApiManagementClient(credential, FAKE_SUBSCRIPTION, options);
+    await expect(apim.apiManagementService.beginCreateOrUpdate('rg-quota', 'apim-quota', { location: 'eastus2', sku: { name: 'BasicV2', capacity: 1 }, publisherEmail: 'a@example.com', publisherName: 'x' })).rejects.toMatchObject({ code: 'MissingSubscriptionRegistration', message: expect.stringMatching(/not registered to use namespace 'Microsoft\.ApiManagement'/) });
+  });
+
   it('a subscription refusal at create time (SpecialFeatureOrQuotaIdRequired, MissingSubscriptionRegistration) carries its fix', async () => {
     arm.inject('PUT', /\/accounts\/[^/]+$/, { status: 400, code: 'SpecialFeatureOrQuotaIdRequired', message: "The subscription does not have QuotaId/Feature required by SKU 'S0' from kind 'OpenAI'" });
     arm.inject('PUT', /\/service\/[^/]+$/, { status: 409, code: 'MissingSubscriptionRegistration', message: "The subscription is not registered to use namespace 'Microsoft.ApiManagement'" });
