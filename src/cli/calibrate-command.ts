@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { CALIBRATE_DEFAULTS, resolveCalibrateOptions } from '../config/calibrate-options.ts';
 import { runCalibration, type CalibrationResult } from '../lab/calibrate.ts';
@@ -71,8 +72,8 @@ export async function calibrateCommand(argv: readonly string[]): Promise<number>
     const result = await runCalibration(options, signal, step);
     mkdirSync(outDir, { recursive: true });
     const markdown = calibrationToMarkdown(result);
-    writeFileSync(join(outDir, 'calibration.json'), `${JSON.stringify({ ...result, calibrated: isCalibrated(result) }, null, 2)}\n`);
-    writeFileSync(join(outDir, 'calibration.md'), markdown);
+    writeFileAtomic(join(outDir, 'calibration.json'), `${JSON.stringify({ ...result, calibrated: isCalibrated(result) }, null, 2)}\n`);
+    writeFileAtomic(join(outDir, 'calibration.md'), markdown);
     process.stdout.write(options.json ? `${JSON.stringify({ ...result, calibrated: isCalibrated(result) }, null, 2)}\n` : markdown);
     process.stderr.write(`results: ${outDir}/ (calibration.json, calibration.md)\n`);
     if (signal.aborted) return 130;

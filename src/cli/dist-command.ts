@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { distActionOf, resolveCleanupAcaOptions, resolveRenderK8sOptions, resolveRunAcaOptions, RUN_ACA_DEFAULTS } from '../config/dist-options.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { renderK8s } from '../shards/k8s-manifests.ts';
@@ -76,7 +77,7 @@ export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEn
     return 0;
   }
   const text = `${JSON.stringify(renderK8s(options), null, 2)}\n`;
-  if (options.out) writeFileSync(options.out, text);
+  if (options.out) writeFileAtomic(options.out, text);
   else process.stdout.write(text);
   const file = options.out ?? 'streamlab.json';
   process.stderr.write(

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LabRunOptions } from '../config/lab-options.ts';
@@ -54,8 +55,8 @@ export async function guidedLabCommand(options: LabRunOptions & { name: string }
       process.stderr.write(`${message} What was measured is in ${outDir}/.\n`);
       return 1;
     }
-    writeFileSync(join(outDir, 'lab.json'), `${JSON.stringify({ lab: options.name, target: options.target, ...finding }, null, 2)}\n`);
-    writeFileSync(join(outDir, 'lab.md'), `# ${definition.title}\n\n${finding.finding}\n\n| fact | value |\n|---|---|\n${Object.entries(finding.facts).map(([k, v]) => `| ${k} | ${String(v)} |`).join('\n')}\n`);
+    writeFileAtomic(join(outDir, 'lab.json'), `${JSON.stringify({ lab: options.name, target: options.target, ...finding }, null, 2)}\n`);
+    writeFileAtomic(join(outDir, 'lab.md'), `# ${definition.title}\n\n${finding.finding}\n\n| fact | value |\n|---|---|\n${Object.entries(finding.facts).map(([k, v]) => `| ${k} | ${String(v)} |`).join('\n')}\n`);
     process.stdout.write(`${finding.finding}\nResults: ${outDir}/ (lab.md, lab.json, and one folder per step with its report.html or compliance files)\n`);
     step('done');
     return signal.aborted ? 130 : 0;

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBench, type BenchRunResult } from '../bench/run-bench.ts';
@@ -106,7 +107,7 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
       step(cleaned.kind === 'cleaned' ? `cleanup: stopped ${cleaned.stopped.join(', ') || 'nothing'}` : 'cleanup: nothing to stop');
     }
     const headline = labHeadline(bench?.summary, compliance);
-    writeFileSync(join(outDir, 'lab.md'), `# Lab run\n\n${headline}.\n\n${bench ? summaryToMarkdown(bench.summary) : ''}\n\n${compliance ? complianceToMarkdown(compliance) : ''}\n`);
+    writeFileAtomic(join(outDir, 'lab.md'), `# Lab run\n\n${headline}.\n\n${bench ? summaryToMarkdown(bench.summary) : ''}\n\n${compliance ? complianceToMarkdown(compliance) : ''}\n`);
     const harness = bench ? harnessWarning(bench.summary) : undefined;
     process.stdout.write(`${headline}.\n${harness ? `${harness}\n` : ''}Report: ${join(outDir, 'report.html')} and ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`);
     step('done');

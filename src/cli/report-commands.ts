@@ -1,8 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { resolveCompareOptions, resolveReportOptions, COMPARE_DEFAULTS, COMPARE_METRICS } from '../config/report-options.ts';
 import { comparisonToMarkdown } from '../report/compare-markdown.ts';
-import { compareRuns, regressionsOver } from '../report/compare-runs.ts';
+import { compareRuns, gateFailures } from '../report/compare-runs.ts';
 import { writeHtmlReport } from '../report/write-report.ts';
 
 export const REPORT_USAGE = `Usage: npm run report -- DIR [--out FILE]
@@ -26,7 +26,11 @@ A change is significant only when p < alpha and the interval excludes zero.
   --out DIR                   where compare.md and compare.json go (default B)
   --json                      print compare.json on stdout instead of the table
 
-Exit code: 0, 1 a regression over --fail-on-regression, 2 bad usage.`;
+With --fail-on-regression the gate also fails (exit 1, saying why) when it compared nothing:
+no scenario in both runs, a baseline scenario missing from the candidate, or a scenario with
+too few samples to test. Comparing a run with itself is refused.
+
+Exit code: 0, 1 the gate failed, 2 bad usage.`;
 
 /** `streamlab report DIR`. */
 export async function reportCommand(argv: readonly string[]): Promise<number> {
@@ -49,12 +53,16 @@ export async function compareCommand(argv: readonly string[]): Promise<number> {
   }
   const comparison = await compareRuns(options.baseline, options.candidate, options);
   const outDir = options.out ?? options.candidate;
-  mkdirSync(outDir, { recursive: true });
   const markdown = comparisonToMarkdown(comparison, options.failOnRegressionPct);
-  writeFileSync(join(outDir, 'compare.json'), `${JSON.stringify(comparison, null, 2)}\n`);
-  writeFileSync(join(outDir, 'compare.md'), markdown);
+  writeFileAtomic(join(outDir, 'compare.json'), `${JSON.stringify(comparison, null, 2)}\n`);
+  writeFileAtomic(join(outDir, 'compare.md'), markdown);
   process.stdout.write(options.json ? `${JSON.stringify(comparison, null, 2)}\n` : markdown);
   process.stderr.write(`results: ${outDir}/ (compare.md, compare.json)\n`);
-  if (comparison.scenarios.length === 0) process.stderr.write('No scenario is in both runs: nothing was compared.\n');
-  return options.failOnRegressionPct !== undefined && regressionsOver(comparison, options.failOnRegressionPct).length > 0 ? 1 : 0;
+  if (options.failOnRegressionPct === undefined) {
+    if (comparison.scenarios.length === 0) process.stderr.write('No scenario is in both runs: nothing was compared.\n');
+    return 0;
+  }
+  const failures = gateFailures(comparison, options.failOnRegressionPct);
+  process.stderr.write(failures.length > 0 ? `The gate (--fail-on-regression ${options.failOnRegressionPct}) fails:\n${failures.map((f) => `  - ${f}`).join('\n')}\n` : `The gate (--fail-on-regression ${options.failOnRegressionPct}) passes: ${comparison.scenarios.length} scenario(s) compared, no significant slow-down over ${options.failOnRegressionPct}%.\n`);
+  return failures.length > 0 ? 1 : 0;
 }

@@ -5,6 +5,7 @@ import type { ClientMode } from '../client/requester.ts';
 import type { ChatMessage } from '../endpoint/types.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { durationMs, httpUrl, listOf, oneOf, parseFlags, positiveNumber, type FlagValues } from '../flags.ts';
+import { outputDirFlag } from '../files.ts';
 import type { ShardShare } from '../load/shard.ts';
 import type { Arrival, LoadModel } from '../load/types.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
@@ -246,7 +247,7 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
     retry429: oneOf<Retry429Policy>('--retry-429', str('retry-429') ?? 'none', ['none', 'honor']),
     retryMaxWaitMs: durationMs('--retry-max-wait', str('retry-max-wait')) ?? BENCH_DEFAULTS.retryMaxWaitMs,
     bailoutErrorRatio: bailout ?? BENCH_DEFAULTS.bailoutErrorRatio,
-    out: str('out'),
+    out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,
     json: values['json'] === true,
     stamp: values['stamp'] === true,
     ...resolveSharding(values, env, load),

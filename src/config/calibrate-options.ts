@@ -1,4 +1,5 @@
 import { parseFlags, positiveNumber } from '../flags.ts';
+import { outputDirFlag } from '../files.ts';
 
 /** `npm run calibrate`: how finely this machine can resolve a gateway's overhead. */
 export interface CalibrateOptions {
@@ -28,7 +29,7 @@ export function resolveCalibrateOptions(argv: readonly string[]): CalibrateOptio
     requests: positiveNumber('--requests', str('requests'), { min: 6, max: 10_000 }) ?? CALIBRATE_DEFAULTS.requests,
     concurrency: positiveNumber('--concurrency', str('concurrency'), { max: 1000 }) ?? CALIBRATE_DEFAULTS.concurrency,
     delayMs: positiveNumber('--delay-ms', str('delay-ms'), { integer: false, min: 1, max: 10_000 }) ?? CALIBRATE_DEFAULTS.delayMs,
-    out: str('out'),
+    out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,
     json: values['json'] === true,
     help: values['help'] === true,
   };

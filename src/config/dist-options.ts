@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../errors.ts';
 import { durationMs, oneOf, parseCommandLine, positiveNumber, required } from '../flags.ts';
+import { outputDirFlag, outputFileFlag } from '../files.ts';
 import { AZURE_DEFAULTS, subscriptionFlag } from './lab-options.ts';
 import { TARGET_DEFAULTS } from './target-flags.ts';
 
@@ -143,7 +144,7 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
     memory,
     replicaTimeoutS: positiveNumber('--replica-timeout', str('replica-timeout'), { min: 60, max: 86_400 }) ?? RUN_ACA_DEFAULTS.replicaTimeoutS,
     stateFile: str('state') ?? TARGET_DEFAULTS.stateFile,
-    out: str('out') ?? RUN_ACA_DEFAULTS.out,
+    out: outputDirFlag('--out', str('out') ?? RUN_ACA_DEFAULTS.out),
     keep: values['keep'] === true,
     registry: help ? undefined : registryOf(str('image') ?? '', str('registry-username'), str('registry-password-env') ?? RUN_ACA_DEFAULTS.registryPasswordEnv, env),
     benchArgs,
@@ -190,7 +191,7 @@ export function resolveRenderK8sOptions(argv: readonly string[], now = new Date(
     keyEnv,
     storageClass: str('storage-class') ?? RENDER_K8S_DEFAULTS.storageClass,
     storage: str('storage') ?? RENDER_K8S_DEFAULTS.storage,
-    out: str('out'),
+    out: str('out') !== undefined ? outputFileFlag('--out', str('out')!) : undefined,
     benchArgs,
     help,
   };

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '../errors.ts';
 import { BACKENDS_FILE_SHAPE, BackendsFileError, readBackendsFile, type BackendTable } from '../protocol/index.ts';
 import { oneOf, parseCommandLine, parseFlags, positiveNumber } from '../flags.ts';
+import { outputDirFlag } from '../files.ts';
 import { BENCH_DEFAULTS } from './bench-options.ts';
 import type { SearchSource } from '../endpoint/types.ts';
 import { resolveSearchSource, TARGET_DEFAULTS } from './target-flags.ts';
@@ -250,7 +251,7 @@ export function resolveLabRunOptions(argv: readonly string[], labNames: readonly
     list: values['list'] === true,
     search: resolveSearchSource(values['search-endpoint'] as string | undefined, values['search-index'] as string | undefined, env),
     policy: (values['policy'] as string | undefined) ?? 'streaming',
-    out: values['out'] as string | undefined,
+    out: values['out'] !== undefined ? outputDirFlag('--out', values['out'] as string) : undefined,
     requests,
     help: values['help'] === true,
   };

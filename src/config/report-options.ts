@@ -1,5 +1,8 @@
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { InvalidOptionError } from '../errors.ts';
 import { listOf, parseCommandLine, positiveNumber } from '../flags.ts';
+import { outputDirFlag, outputFileFlag } from '../files.ts';
 
 /** `npm run report -- DIR`: (re)writes DIR/report.html from a bench run's files. */
 export interface ReportOptions {
@@ -59,7 +62,22 @@ export function resolveReportOptions(argv: readonly string[]): ReportOptions {
   const { values, positionals: found } = parseCommandLine(argv, REPORT_OPTIONS, 'npm run report -- --help');
   const help = values['help'] === true;
   const [dir] = positionals(found, ['DIR'], help, 'a directory written by npm run bench, e.g. npm run report -- reports/my-run');
-  return { dir: dir!, out: values['out'] as string | undefined, help };
+  return { dir: dir!, out: values['out'] !== undefined ? outputFileFlag('--out', values['out'] as string) : undefined, help };
+}
+
+/** A run compared with itself (the same folder, or a copy of it) can show no change: refused. */
+function refuseSameRun(a: string, b: string): void {
+  const real = (dir: string): string | undefined => (existsSync(dir) ? realpathSync(dir) : undefined);
+  if (real(a) !== undefined && real(a) === real(b)) throw new InvalidOptionError('B', `"${b}" is the same run as A`, 'two different runs: the baseline, then the candidate');
+  const startedAt = (dir: string): string | undefined => {
+    try {
+      return (JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { run?: { startedAt?: string } }).run?.startedAt;
+    } catch {
+      return undefined;
+    }
+  };
+  const at = startedAt(a);
+  if (at !== undefined && at === startedAt(b)) throw new InvalidOptionError('B', `"${b}" holds the same run as "${a}" (both started at ${at}): a copy`, 'two different runs: the baseline, then the candidate');
 }
 
 export function resolveCompareOptions(argv: readonly string[]): CompareOptions {
@@ -67,6 +85,8 @@ export function resolveCompareOptions(argv: readonly string[]): CompareOptions {
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const help = values['help'] === true;
   const [baseline, candidate] = positionals(found, ['A', 'B'], help, 'two directories written by npm run bench: the baseline, then the candidate');
+  if (!help) refuseSameRun(baseline!, candidate!);
+  if (str('out') !== undefined) outputDirFlag('--out', str('out')!);
   const fraction = (flag: string, fallback: number, min: number, max: number): number => positiveNumber(`--${flag}`, str(flag), { integer: false, min, max }) ?? fallback;
   return {
     baseline: baseline!,

@@ -1,4 +1,5 @@
 import { httpUrl, listOf, parseDurationMs, parseFlags, positiveNumber } from '../flags.ts';
+import { outputDirFlag } from '../files.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
 import { resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './target-flags.ts';
 
@@ -68,7 +69,7 @@ export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.Proces
     deliveryP99Ms: duration('max-delivery-p99', VERIFY_DEFAULTS.deliveryP99),
     ttftOverheadMs: duration('max-ttft-overhead', VERIFY_DEFAULTS.ttftOverhead),
     streams: positiveNumber('--streams', str('streams'), { max: 1000 }) ?? VERIFY_DEFAULTS.streams,
-    out: str('out'),
+    out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,
     json: values['json'] === true,
     help: values['help'] === true,
   };

@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { dirname } from 'node:path';
 import type { LabRunInfo } from '../bench/summary.ts';
 import type { LabTarget } from '../config/lab-options.ts';
@@ -65,10 +66,7 @@ export function labRunInfo(state: LabState): LabRunInfo {
 /** Writes the state atomically, mode 0600 in a 0700 directory (it may hold keys). */
 export function writeLabState(path: string, state: LabState): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, path);
+  writeFileAtomic(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
 export function removeLabState(path: string): void {

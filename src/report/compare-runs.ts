@@ -180,3 +180,20 @@ export function compareCollected(a: Collected, b: Collected, settings: CompareSe
 export function regressionsOver(comparison: RunComparison, pct: number): Regression[] {
   return comparison.regressions.filter((r) => r.changePct > pct);
 }
+
+/**
+ * A CI gate must be able to fail, and must fail when it checked nothing: the reasons
+ * `--fail-on-regression PCT` fails (empty when it passes). Besides a regression over PCT: no
+ * scenario compared; a baseline scenario the candidate lacks (a run that dropped a scenario
+ * would otherwise pass); a compared scenario in which no metric had enough samples to test
+ * (a truncated or failing run).
+ */
+export function gateFailures(comparison: RunComparison, pct: number): string[] {
+  const reasons = regressionsOver(comparison, pct).map((r) => `${r.scenario}: ${r.metric} p${Math.round(r.q * 100)} ${r.changePct > 0 ? '+' : ''}${r.changePct}% (over ${pct}%)`);
+  if (comparison.scenarios.length === 0) reasons.push(`nothing was compared: no scenario is in both runs (baseline: ${comparison.onlyInBaseline.join(', ') || 'none'}; candidate: ${comparison.onlyInCandidate.join(', ') || 'none'})`);
+  else if (comparison.onlyInBaseline.length > 0) reasons.push(`the candidate lacks ${comparison.onlyInBaseline.length} of the baseline's scenarios: ${comparison.onlyInBaseline.join(', ')}`);
+  for (const s of comparison.scenarios) {
+    if (s.metrics.every((m) => m.mannWhitney === null)) reasons.push(`${s.scenario}: too few samples to test any metric (baseline ${s.baseline.ok} ok of ${s.baseline.requests}, candidate ${s.candidate.ok} ok of ${s.candidate.requests})`);
+  }
+  return reasons;
+}

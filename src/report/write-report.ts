@@ -1,4 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { collectReportData } from './html/report-data.ts';
 import { renderReportPage } from './html/page.ts';
@@ -14,7 +15,7 @@ export async function writeRunReports(dir: string, summary: BenchSummary): Promi
 /** Writes report.html for the run in `dir` (summary.json, samples.jsonl, compliance.json when present). Returns its path. */
 export async function writeHtmlReport(dir: string, out = join(dir, 'report.html')): Promise<string> {
   const data = await collectReportData(dir);
-  writeFileSync(out, renderReportPage(data));
+  writeFileAtomic(out, renderReportPage(data));
   return out;
 }
 

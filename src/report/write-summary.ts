@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import type { BenchSummary } from '../bench/summary.ts';
 import { summaryToCsv } from './summary-csv.ts';
@@ -6,7 +7,7 @@ import { summaryToMarkdown } from './summary-markdown.ts';
 
 /** Writes summary.json, summary.csv and summary.md into the run's directory. */
 export function writeSummaryFiles(outDir: string, summary: BenchSummary): void {
-  writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(join(outDir, 'summary.csv'), summaryToCsv(summary));
-  writeFileSync(join(outDir, 'summary.md'), summaryToMarkdown(summary));
+  writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileAtomic(join(outDir, 'summary.csv'), summaryToCsv(summary));
+  writeFileAtomic(join(outDir, 'summary.md'), summaryToMarkdown(summary));
 }

@@ -44,6 +44,7 @@ const LAYERS: Record<string, number> = {
   'src/errors.ts': 0,
   'src/protocol': 0,
   'src/flags.ts': 1,
+  'src/files.ts': 1,
   'src/endpoint': 2,
   'src/client': 3,
   'src/metrics': 4,
