@@ -19,7 +19,9 @@ export function readRunSummary(dir: string): BenchSummary {
   } catch (error) {
     throw notARun(dir, `summary.json is not JSON (${(error as Error).message})`);
   }
+  if (summary === null || typeof summary !== 'object' || Array.isArray(summary)) throw notARun(dir, `summary.json holds ${summary === null ? 'null' : Array.isArray(summary) ? 'an array' : `a ${typeof summary}`}, not a run's summary`);
   if (summary.schemaVersion !== SUMMARY_SCHEMA_VERSION) throw notARun(dir, `summary.json has schemaVersion ${String(summary.schemaVersion)}, this version reads ${SUMMARY_SCHEMA_VERSION}`);
+  if (summary.run === null || typeof summary.run !== 'object' || !Array.isArray(summary.scenarios)) throw notARun(dir, 'summary.json lacks its run or its scenarios');
   return summary;
 }
 
@@ -34,9 +36,9 @@ export function readRunCompliance(dir: string): ComplianceReport | undefined {
  * measured sample (warm-up left out) to `onSample`. A torn last line, as an interrupted run
  * can leave, is counted and skipped rather than failing the report.
  */
-export async function forEachSample(dir: string, onSample: (sample: Sample) => void): Promise<{ samples: number; unreadable: number }> {
-  const file = join(dir, 'samples.jsonl');
-  if (!existsSync(file)) throw notARun(dir, 'it has no samples.jsonl');
+export async function forEachSample(dir: string, onSample: (sample: Sample) => void, name = 'samples.jsonl'): Promise<{ samples: number; unreadable: number }> {
+  const file = join(dir, name);
+  if (!existsSync(file)) throw notARun(dir, `it has no ${name}`);
   let samples = 0;
   let unreadable = 0;
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
@@ -46,6 +48,10 @@ export async function forEachSample(dir: string, onSample: (sample: Sample) => v
     try {
       sample = JSON.parse(line) as Sample;
     } catch {
+      unreadable++;
+      continue;
+    }
+    if (sample === null || typeof sample !== 'object' || typeof sample.scenario !== 'string') {
       unreadable++;
       continue;
     }

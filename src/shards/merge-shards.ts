@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, existsSync, readdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,13 +16,17 @@ const refuse = (dir: string, reason: string, fix: string): InvalidOptionError =>
 /** The shards of a run directory, checked: all present once, one run, one configuration. */
 function readShards(dir: string): Array<{ index: number; dir: string; summary: BenchSummary }> {
   if (!existsSync(dir)) throw refuse(dir, 'no such directory', 'the OUT/<run-id> folder the shards wrote into');
+  if (!statSync(dir).isDirectory()) throw refuse(dir, 'it is a file, not a directory', 'the OUT/<run-id> folder the shards wrote into');
   const found = readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && SHARD_DIR.test(d.name))
     .map((d) => ({ dir: join(dir, d.name), summary: readRunSummary(join(dir, d.name)) }));
   if (found.length === 0) throw refuse(dir, 'it holds no shard-<i> folder', 'the OUT/<run-id> folder the shards wrote into');
   const shards = found.map(({ dir: shardDir, summary }) => {
-    if (!summary.run.shard) throw refuse(dir, `${shardDir} is not a shard (its summary.json has no run.shard)`, 'folders written by npm run bench -- --shard i/N');
-    return { index: summary.run.shard.index, dir: shardDir, summary };
+    const shard = summary.run.shard as Partial<NonNullable<BenchSummary['run']['shard']>> | undefined;
+    if (!shard || typeof shard !== 'object') throw refuse(dir, `${shardDir} is not a shard (its summary.json has no run.shard)`, 'folders written by npm run bench -- --shard i/N');
+    if (!Number.isInteger(shard.index) || !Number.isInteger(shard.count) || typeof shard.runId !== 'string' || typeof shard.configHash !== 'string') throw refuse(dir, `${shardDir}'s run.shard is not a shard's record (index, count, runId, configHash)`, 'folders written by npm run bench -- --shard i/N');
+    if (!existsSync(join(shardDir, 'samples.jsonl'))) throw refuse(dir, `${shardDir} has no samples.jsonl`, 'each shard folder as the shard wrote it (summary.json with samples.jsonl)');
+    return { index: shard.index!, dir: shardDir, summary };
   });
   const [first] = shards;
   const { count, runId, configHash } = first!.summary.run.shard!;
@@ -34,6 +38,7 @@ function readShards(dir: string): Array<{ index: number; dir: string; summary: B
   }
   const seen = new Map<number, string>();
   for (const shard of shards) {
+    if (shard.index < 0 || shard.index >= count) throw refuse(dir, `${shard.dir} claims shard index ${shard.index}, outside 0..${count - 1} of a ${count}-shard run`, 'the shard folders of one run, as they were written');
     const other = seen.get(shard.index);
     if (other !== undefined) throw refuse(dir, `shard ${shard.index} twice (${other} and ${shard.dir})`, 'one folder per shard index');
     seen.set(shard.index, shard.dir);
@@ -67,7 +72,20 @@ export interface MergeResult {
  */
 export async function mergeShards(dir: string): Promise<MergeResult> {
   const shards = readShards(dir);
-  const out = createWriteStream(join(dir, 'samples.jsonl'), { flags: 'w' });
+  // The merged samples go under a temporary name, and take their place only once everything
+  // checked out: a refused merge leaves an earlier merge's files as they were.
+  const pending = `.samples.jsonl.${process.pid}.merging`;
+  try {
+    const result = await mergeInto(dir, shards, pending);
+    renameSync(join(dir, pending), join(dir, 'samples.jsonl'));
+    return result;
+  } finally {
+    rmSync(join(dir, pending), { force: true });
+  }
+}
+
+async function mergeInto(dir: string, shards: ReturnType<typeof readShards>, pending: string): Promise<MergeResult> {
+  const out = createWriteStream(join(dir, pending), { flags: 'w' });
   for (const shard of shards) {
     const lines = createInterface({ input: createReadStream(join(shard.dir, 'samples.jsonl'), 'utf8'), crlfDelay: Infinity });
     for await (const line of lines) if (line.trim() !== '' && !out.write(`${line}\n`)) await once(out, 'drain');
@@ -87,7 +105,7 @@ export async function mergeShards(dir: string): Promise<MergeResult> {
     return aggregate;
   });
   const byName = new Map(aggregates.map((a) => [a.cell.name, a]));
-  await forEachSample(dir, (sample) => byName.get(sample.scenario)?.add(sample));
+  await forEachSample(dir, (sample) => byName.get(sample.scenario)?.add(sample), pending);
 
   const merged: MergedShard[] = shards.map(({ index, summary }) => ({
     index,
@@ -116,7 +134,13 @@ export async function mergeShards(dir: string): Promise<MergeResult> {
     for (const metric of HISTOGRAM_METRICS) {
       const parts = shards.map((s) => s.summary.scenarios.find((x) => x.name === scenario.name)?.histograms?.[metric]).filter((h): h is string => h !== undefined);
       if (parts.length === 0) continue;
-      const { encoded, totalCount } = addEncodedHistograms(parts);
+      let added;
+      try {
+        added = addEncodedHistograms(parts);
+      } catch (error) {
+        throw refuse(dir, `a shard's ${metric} histogram of ${scenario.name} cannot be read (${(error as Error).message.split('\n')[0]})`, 'shard folders as the shards wrote them');
+      }
+      const { encoded, totalCount } = added;
       const expected = byName.get(scenario.name)!.accumulator(metric).summary()?.n ?? 0;
       if (totalCount !== expected) throw refuse(dir, `the shards' ${metric} histograms of ${scenario.name} count ${totalCount} values, their samples ${expected}`, 'shard folders whose samples.jsonl and summary.json belong together');
       histograms[metric] = encoded;
