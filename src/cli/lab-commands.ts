@@ -5,8 +5,8 @@ import { AZURE_DEFAULTS, APIM_SKUS, LAB_KEY_ENV, MODEL_SKUS, resolveCleanupOptio
 // The Azure SDKs take about a second to load: only commands that reach Azure import them.
 import type { ArmConnection, AzureDeployOutcome } from '../lab/azure-lab.ts';
 const loadAzureLab = () => import('../lab/azure-lab.ts');
-import { cleanupLocal, deployLocal, resolvePolicyFile } from '../lab/local-lab.ts';
-import { readLabState, type LabState } from '../lab/state.ts';
+import { cleanupLocal, deployLocal, recoverUnreadableState, resolvePolicyFile } from '../lab/local-lab.ts';
+import { readLabState, UnreadableStateError, type LabState } from '../lab/state.ts';
 import { withInterrupt } from './interrupt.ts';
 import { createTaskList } from './task-list.ts';
 
@@ -211,6 +211,22 @@ async function confirmOnTerminal(plan: string[]): Promise<boolean> {
   }
 }
 
+/** lab:cleanup on a state file it cannot read: stops what the file still names, moves it aside, says what is left and how to remove it. */
+async function recoverCommand(stateFile: string, reason: string, dryRun: boolean): Promise<number> {
+  if (dryRun) {
+    process.stdout.write(`Dry run; nothing changed. ${stateFile} cannot be read (${reason}): lab:cleanup would stop the processes it still names (each only if it is still the process the lab started) and move the file aside.\n`);
+    return 0;
+  }
+  const outcome = await recoverUnreadableState(stateFile, reason);
+  const lines = [
+    `Recovered from an unreadable lab state (${outcome.reason}): ${outcome.stopped.length > 0 ? `stopped ${outcome.stopped.join(', ')}` : 'no process it names is still running'}; moved it to ${outcome.movedTo}.`,
+    ...outcome.azureGroups.map((group) => `It names Azure resource group ${group}, left alone (only a readable state can be checked against the group's tag). If it is this lab's: az group show --name ${group} --query tags, then az group delete --name ${group}, and purge its soft-deleted APIM and Azure OpenAI (az apim deletedservice list, az cognitiveservices account list-deleted).`),
+    'npm run lab:deploy now starts a new lab.',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
 /** `streamlab cleanup`: 0 cleaned or nothing to do, 1 refused or failed. */
 export async function cleanupCommand(argv: readonly string[], deps: LabCommandDeps = DEFAULT_LAB_DEPS): Promise<number> {
   const options = resolveCleanupOptions(argv);
@@ -218,7 +234,13 @@ export async function cleanupCommand(argv: readonly string[], deps: LabCommandDe
     process.stdout.write(`${CLEANUP_USAGE}\n`);
     return 0;
   }
-  let state = readLabState(options.stateFile);
+  let state: LabState | undefined;
+  try {
+    state = readLabState(options.stateFile);
+  } catch (error) {
+    if (!(error instanceof UnreadableStateError)) throw error;
+    return recoverCommand(options.stateFile, error.reason, options.dryRun);
+  }
   if (state?.dist !== undefined && !options.dryRun) {
     // A sharded run on Container Apps recorded in the same state goes first (tag-checked, as the lab).
     const { cleanupAca } = await import('../lab/aca-run.ts');

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -201,6 +201,38 @@ export function removeLocalFiles(stateFile: string, state: LabState): void {
 }
 
 export type CleanupOutcome = { kind: 'nothing' } | { kind: 'cleaned'; stopped: string[]; notOurs: string[] };
+
+/** What `lab:cleanup` did with a state file it could not read. */
+export interface RecoveryOutcome {
+  reason: string;
+  /** Where the unreadable file now is (beside the old name, so nothing it said is lost). */
+  movedTo: string;
+  stopped: string[];
+  /** Azure resource groups the text names: left alone (cleanup deletes only what a readable state records), with the command to remove each. */
+  azureGroups: string[];
+}
+
+/**
+ * `lab:cleanup` on a state file that cannot be read (not JSON, or not a lab state): whatever
+ * it still says is salvaged, never guessed. The processes it names by pid and start time are
+ * stopped when they are still those processes (the kernel's start time proves it, as for a
+ * readable state); the resource groups it names are reported with the command to delete them
+ * (an Azure group is deleted only from a readable record, which checks its tag). The file is
+ * moved aside so that the next deploy starts clean, and no command's advice loops back here.
+ */
+export async function recoverUnreadableState(stateFile: string, reason: string): Promise<RecoveryOutcome> {
+  const text = readFileSync(stateFile, 'utf8');
+  const processes: LabProcess[] = [];
+  // Every "pid": N … "startTime": "…" pair the text still holds, in whatever shape is left.
+  for (const match of text.matchAll(/"role"\s*:\s*"([^"]*)"[^{}]*?"pid"\s*:\s*(\d+)[^{}]*?"startTime"\s*:\s*"([^"]*)"/g)) {
+    processes.push({ role: match[1]!, pid: Number(match[2]), startTime: match[3]!, logFile: '' });
+  }
+  const stopped = await stopLabProcesses({ processes } as LabState);
+  const azureGroups = [...new Set([...text.matchAll(/rg-streamlab-(?:dist-)?[a-z0-9]+/g)].map((m) => m[0]))];
+  const movedTo = `${stateFile}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  renameSync(stateFile, movedTo);
+  return { reason, movedTo, stopped, azureGroups };
+}
 
 /**
  * `lab:cleanup` for a local lab: stops exactly the recorded processes that are still ours,

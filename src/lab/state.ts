@@ -81,6 +81,15 @@ export function withLabSecrets(state: LabState | undefined, env: NodeJS.ProcessE
   return merged;
 }
 
+/** A state file that is there but is not a lab state (not JSON, or missing what every lab records): lab:cleanup recovers from it. */
+export class UnreadableStateError extends LabError {
+  readonly reason: string;
+  constructor(path: string, reason: string) {
+    super('E_LAB_STATE', `Failed to read lab state "${path}": ${reason}. Run npm run lab:cleanup: it stops the processes the file still names and moves the file aside.`);
+    this.reason = reason;
+  }
+}
+
 /** Reads the lab state, or undefined when there is none. A malformed file is an error. */
 export function readLabState(path: string): LabState | undefined {
   let text: string;
@@ -94,10 +103,11 @@ export function readLabState(path: string): LabState | undefined {
   try {
     value = JSON.parse(text) as Partial<LabState>;
   } catch {
-    throw new LabError('E_LAB_STATE', `Failed to read lab state "${path}": not JSON. Run npm run lab:cleanup, then npm run lab:deploy.`);
+    throw new UnreadableStateError(path, 'not JSON');
   }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UnreadableStateError(path, 'not a lab state (not an object)');
   const problem = validate(value);
-  if (problem) throw new LabError('E_LAB_STATE', `Failed to read lab state "${path}": ${problem}. Run npm run lab:cleanup, then npm run lab:deploy.`);
+  if (problem) throw new UnreadableStateError(path, problem);
   return value as LabState;
 }
 
