@@ -5,7 +5,7 @@ import { resolveBenchOptions } from '../config/bench-options.ts';
 import { labRunInfo, readLabState, withLabSecrets } from '../lab/state.ts';
 import { benchTargets } from '../lab/targets.ts';
 import { writeRunReports } from '../report/write-report.ts';
-import { harnessWarning } from '../report/headline.ts';
+import { harnessWarning, nothingSucceeded } from '../report/headline.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { withInterrupt } from './interrupt.ts';
 import { runWorkers } from './shard-commands.ts';
@@ -59,7 +59,10 @@ Beyond one process (docs/scale-out.md)
   --workers N                 run N shards as local processes, started together, then merged
   --shard i/N | --shards N    run shard i of N (--shards: i from JOB_COMPLETION_INDEX or SHARD_INDEX)
   --run-id ID                 the run every shard belongs to: shards write OUT/ID/shard-<i>/
-  --start-at TIME             when every shard starts (ISO 8601 or epoch ms); then npm run merge -- OUT/ID`;
+  --start-at TIME             when every shard starts (ISO 8601 or epoch ms); then npm run merge -- OUT/ID
+
+Exit code: 0; 1 when no request succeeded (it says what each path answered, or that nothing
+answers there); 2 bad usage; 130 interrupted (what was measured is written).`;
 
 /** The tool's version from package.json, for run metadata. */
 export function readVersion(): string {
@@ -84,7 +87,7 @@ export function progressPrinter(): (p: BenchProgress) => void {
   };
 }
 
-/** `streamlab bench`: returns the exit code (0, 2 for bad options via the caller, 130 when interrupted). */
+/** `streamlab bench`: returns the exit code (0; 1 when no request succeeded; 2 for bad options, via the caller; 130 when interrupted). */
 export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const options = resolveBenchOptions(argv, env);
   if (options.help) {
@@ -114,6 +117,12 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     if (harness) process.stderr.write(`${harness}\n`);
     process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
     process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)\n`);
-    return result.interrupted ? 130 : 0;
+    if (result.interrupted) return 130;
+    const failed = nothingSucceeded(result.summary);
+    if (failed !== undefined) {
+      process.stderr.write(`${failed}\n`);
+      return 1;
+    }
+    return 0;
   });
 }

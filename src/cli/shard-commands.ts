@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from '../config/bench-options.ts';
 import { InvalidOptionError } from '../errors.ts';
 import { parseCommandLine } from '../flags.ts';
-import { harnessWarning } from '../report/headline.ts';
+import { harnessWarning, nothingSucceeded } from '../report/headline.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { writeRunReports } from '../report/write-report.ts';
 import { mergeShards } from '../shards/merge-shards.ts';
@@ -46,7 +46,9 @@ async function writeMerged(dir: string, json: boolean): Promise<number> {
   process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${summaryToTable(summary)}\n`);
   for (const s of shards) if (s.harness?.isHarnessBound) process.stderr.write(`shard ${s.index}: ${harnessWarning({ ...summary, run: { ...summary.run, harness: s.harness } })}\n`);
   process.stderr.write(`merged ${shards.length} shards${skew} into ${dir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)${interrupted.length > 0 ? `; interrupted: shard ${interrupted.join(', ')}` : ''}\n`);
-  return interrupted.length > 0 ? 1 : 0;
+  const failed = nothingSucceeded(summary);
+  if (failed !== undefined) process.stderr.write(`${failed}\n`);
+  return interrupted.length > 0 || failed !== undefined ? 1 : 0;
 }
 
 /** The flags a worker must not inherit: it gets its own shard, run id, start and output. */

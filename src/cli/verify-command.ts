@@ -80,6 +80,7 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
     // Verifying into a bench run's directory puts the verdict into that run's report.html.
     const html = await refreshHtmlReport(outDir);
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${complianceToTable(report)}\n`);
+    if (report.unreachable !== undefined) process.stderr.write(`Nothing was verified: ${report.unreachable}. Is the gateway running? Start the lab with npm run lab:deploy (or check --gateway).\n`);
     process.stderr.write(`results: ${outDir}/ (compliance.json, compliance.xml, compliance.md${html ? ', report.html' : ''})\n`);
     if (signal.aborted) return 130;
     return report.verdict === 'fail' ? 1 : 0;

@@ -22,11 +22,17 @@ export async function runVerify(plan: VerifyPlan, options: VerifyRunOptions): Pr
   const session = new ProbeSession(plan);
   const selected = ALL_CHECKS.filter((c) => options.checks.length === 0 || options.checks.includes(c.id));
   const checks: CheckResult[] = [];
+  // A gateway that does not answer at all fails every probe for one reason: said once, not sixteen ways.
+  let unreachable: string | undefined;
+  if (plan.gateway !== undefined && selected.some((c) => !c.id.startsWith('lint-')) && !options.signal?.aborted) {
+    const probe = await session.main('gateway', plan.apis[0]!);
+    if (probe !== undefined && probe.status === 0) unreachable = `nothing answers at ${probe.url} (${probe.error ?? probe.end})`;
+  }
   for (const check of selected) {
     if (options.signal?.aborted) break;
     let result: CheckResult;
     try {
-      result = { id: check.id, title: check.title, ...(await check.run(session)) };
+      result = unreachable !== undefined && !check.id.startsWith('lint-') ? { id: check.id, title: check.title, status: 'fail', evidence: `not run: ${unreachable}` } : { id: check.id, title: check.title, ...(await check.run(session)) };
     } catch (error) {
       result = { id: check.id, title: check.title, status: 'fail', evidence: `the check could not run: ${(error as Error).message}` };
     }
@@ -46,6 +52,7 @@ export async function runVerify(plan: VerifyPlan, options: VerifyRunOptions): Pr
     direct: plan.direct?.baseUrl,
     groundTruth,
     thresholds: plan.thresholds,
+    ...(unreachable !== undefined ? { unreachable } : {}),
     checks,
   };
 }

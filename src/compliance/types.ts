@@ -21,6 +21,8 @@ export interface ComplianceReport {
   /** Whether the upstream stamped its frames (this project's mock): verdicts are then exact. */
   groundTruth: boolean;
   thresholds: VerifyThresholds;
+  /** Set when the gateway answered nothing at all (no connection, no status): the probes did not run. */
+  unreachable?: string;
   checks: CheckResult[];
 }
 

@@ -71,3 +71,26 @@ export function labHeadline(summary: BenchSummary | undefined, compliance: Compl
   const sentence = parts.length > 0 ? parts.join('; ') : 'nothing was measured';
   return `${sentence.charAt(0).toUpperCase()}${sentence.slice(1)}`;
 }
+
+/**
+ * A run in which no request succeeded measured nothing: said, with what each path answered
+ * (or that nothing answered there), and the exit code is 1. Undefined when something succeeded.
+ */
+export function nothingSucceeded(summary: BenchSummary): string | undefined {
+  const requests = summary.scenarios.reduce((n, s) => n + s.requests, 0);
+  if (requests === 0 || summary.scenarios.some((s) => s.ok > 0)) return undefined;
+  const byPath = new Map<string, Record<string, number>>();
+  for (const s of summary.scenarios) {
+    const errors = byPath.get(s.path) ?? {};
+    for (const [code, count] of Object.entries(s.errors)) errors[code] = (errors[code] ?? 0) + count;
+    byPath.set(s.path, errors);
+  }
+  const urls = new Map(summary.run.targets.map((t) => [t.label, t.baseUrl]));
+  const unanswered = new Set(['connect_error', 'timeout_connect']);
+  const lines = [...byPath].map(([path, errors]) => {
+    const codes = Object.entries(errors).map(([code, count]) => `${code} ${count}`).join(', ');
+    const silent = Object.keys(errors).every((code) => unanswered.has(code));
+    return `  ${path} (${urls.get(path) ?? '?'}): ${silent ? 'nothing answers there' : 'every request failed'} (${codes})`;
+  });
+  return `Nothing succeeded: all ${requests} requests failed, so nothing was measured.\n${lines.join('\n')}\nIs the lab running (npm run lab:deploy), and are the URL and key right?`;
+}

@@ -88,7 +88,8 @@ describe('npm run lab:verify', () => {
     expect(code).toBe(1);
     const report = readReport(out);
     expect(report.checks.map((c) => c.status)).toEqual(['fail', 'fail']);
-    expect(report.checks[0]!.evidence).toMatch(/no response from http:\/\/127\.0\.0\.1:9\/.*ECONNREFUSED/);
+    expect(report.checks[0]!.evidence).toMatch(/^not run: nothing answers at http:\/\/127\.0\.0\.1:9\/.*ECONNREFUSED/);
+    expect(report.unreachable).toMatch(/nothing answers at http:\/\/127\.0\.0\.1:9\//);
     expect(stdout).toContain('content-type');
   });
 
