@@ -32,7 +32,9 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const mock = await createMockServer({
+  let mock;
+  try {
+    mock = await createMockServer({
     host: options.host,
     port: options.port,
     seed: options.seed,
@@ -42,7 +44,16 @@ async function main(argv: readonly string[]): Promise<void> {
     faults: options.faults,
     deployments: toDeploymentTable(profiles),
     apiKey: process.env['MOCK_API_KEY'] || undefined,
-  });
+    });
+  } catch (error) {
+    // A port in use, an address this host does not have, a port it may not bind: said plainly.
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? `port ${options.port} on ${options.host} is already in use` : code === 'EADDRNOTAVAIL' ? `${options.host} is not an address of this host` : code === 'EACCES' ? `port ${options.port} needs privileges` : undefined;
+    if (why === undefined) throw error;
+    process.stderr.write(`Failed to start the mock: ${why} (${code}). Pick another with --port (0 for any free port) or --host.\n`);
+    process.exitCode = 1;
+    return;
+  }
   process.stdout.write(
     `${JSON.stringify({
       event: 'listening',

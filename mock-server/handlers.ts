@@ -1,6 +1,6 @@
 import { http, HttpResponse, type RequestHandler } from 'msw';
 import { ControlHeaderError, formatFaults, MOCK_ADMIN_ROUTES, parseFaults, ROUTES } from '../src/protocol/index.ts';
-import { errorAnswer, METHOD_NOT_ALLOWED } from './azure-errors.ts';
+import { errorAnswer, METHOD_NOT_ALLOWED, RESOURCE_NOT_FOUND } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { RouteSpec } from './request-gate.ts';
 import { serveApi, toResponse, type ApiAnswer, type ApiRequest } from './serve-api.ts';
@@ -21,12 +21,20 @@ interface ApiRouteMatch {
   params: Record<string, string>;
 }
 
-/** The API routes as anchored patterns on a URL path: msw's `*${path}` (any prefix), with `:name` for one segment. */
+/**
+ * The API routes as patterns on a URL path, anchored at the root as Azure's are (a path with
+ * anything before `/openai/` is not a route: Azure answers 404), with `:name` for one segment.
+ */
 const API_ROUTE_PATTERNS = API_ROUTES.map(({ path, spec }) => ({
   spec,
   names: [...path.matchAll(/:(\w+)/g)].map((match) => match[1]!),
-  pattern: new RegExp(`^(?:.*)?${path.replace(/:\w+/g, '([^/]+)')}/?$`),
+  pattern: new RegExp(`^${path.replace(/:\w+/g, '([^/]+)')}/?$`),
 }));
+
+/** Whether a request URL's path is this route from the root (msw's `*${path}` also matches any prefix before it). */
+function isAtRoot(url: string, path: string): boolean {
+  return new RegExp(`^${path.replace(/:\w+/g, '[^/]+')}/?$`).test(new URL(url).pathname);
+}
 
 /**
  * The API route a request path (without its query) names, as msw's handlers would match it,
@@ -68,8 +76,8 @@ export function createApiRoute(ctx: MockContext): (request: ApiRequest) => Promi
  */
 export function createHandlers(ctx: MockContext): RequestHandler[] {
   const api = API_ROUTES.flatMap(({ path, spec }) => [
-    http.post(`*${path}`, async ({ request, params }) => toResponse(await serveApi(request, spec, params, ctx))),
-    http.all(`*${path}`, () => toResponse(errorAnswer(METHOD_NOT_ALLOWED, {}))),
+    http.post(`*${path}`, async ({ request, params }) => toResponse(isAtRoot(request.url, path) ? await serveApi(request, spec, params, ctx) : errorAnswer(RESOURCE_NOT_FOUND, {}))),
+    http.all(`*${path}`, ({ request }) => toResponse(errorAnswer(isAtRoot(request.url, path) ? METHOD_NOT_ALLOWED : RESOURCE_NOT_FOUND, {}))),
   ]);
   const admin = [
     http.get(`*${MOCK_ADMIN_ROUTES.health}`, () => HttpResponse.json({ ok: true })),

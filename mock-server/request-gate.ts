@@ -14,6 +14,7 @@ import type { AzureErrorSpec } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { ModelProfile } from './deployments.ts';
 import type { ApiRequest } from './serve-api.ts';
+import { countPromptTokens } from './prompt-tokens.ts';
 import { validateRequestBody } from './validation/validate-request.ts';
 
 /** How a route finds its API version, deployment and API kind. */
@@ -38,6 +39,51 @@ export interface AdmittedRequest {
   control: MockControl;
   apiVersion: string | null;
   isStream: boolean;
+  /** Prompt tokens, counted as the service counts them (prompt-tokens.ts). */
+  promptTokens: number;
+  /** The output cap the request asked for (max_tokens, max_completion_tokens, max_output_tokens), or the API's default. */
+  maxTokens: number | undefined;
+}
+
+/** Legacy completions cap output at 16 tokens unless max_tokens says otherwise, as OpenAI does. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+/**
+ * How deep a body's JSON may nest. Microsoft does not document a limit for Azure OpenAI;
+ * .NET's System.Text.Json reads 64 levels by default, and a deeper body is answered as JSON
+ * it could not parse (400), never a 500.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Depth of a parsed JSON value, without recursion (a hostile body may nest thousands deep). */
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+function maxTokensOf(api: ApiKind, body: Record<string, unknown>): number | undefined {
+  const raw = api === 'responses' ? body['max_output_tokens'] : (body['max_completion_tokens'] ?? body['max_tokens']);
+  if (typeof raw === 'number' && raw > 0) return Math.floor(raw);
+  return api === 'completions' ? COMPLETIONS_DEFAULT_MAX_TOKENS : undefined;
+}
+
+/** Azure's refusal of a prompt (with the output it asks for) longer than the model's context window. */
+function checkContextWindow(api: ApiKind, profile: ModelProfile, promptTokens: number, maxTokens: number | undefined, asked: boolean): AzureErrorSpec | null {
+  const window = profile.contextWindowTokens;
+  const param = api === 'completions' ? 'prompt' : api === 'responses' ? 'input' : 'messages';
+  if (promptTokens > window) return errors.badRequest(`This model's maximum context length is ${window} tokens. However, your ${param} resulted in ${promptTokens} tokens. Please reduce the length of the ${param}.`, param, 'context_length_exceeded');
+  if (asked && maxTokens !== undefined && promptTokens + maxTokens > window) {
+    return errors.badRequest(`This model's maximum context length is ${window} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the ${param}, ${maxTokens} in the completion). Please reduce the length of the ${param} or completion.`, param, 'context_length_exceeded');
+  }
+  return null;
 }
 
 const DATED_VERSION = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
@@ -119,7 +165,7 @@ export async function admitRequest(
   const text = await request.text();
   if (Buffer.byteLength(text) > ctx.config.maxBodyBytes) return errors.payloadTooLarge(ctx.config.maxBodyBytes);
   const body = parseBody(text);
-  if (body === null) return errors.INVALID_JSON;
+  if (body === null || depthOf(body) > MAX_JSON_DEPTH) return errors.INVALID_JSON;
   const deploymentName = route.deploymentFrom === 'path' ? String(params['deployment'] ?? '') : String(body['model'] ?? '');
   const profile = ctx.config.deployments.get(deploymentName);
   if (!profile) return errors.DEPLOYMENT_NOT_FOUND;
@@ -134,7 +180,11 @@ export async function admitRequest(
   const isStream = body['stream'] === true;
   const streamOptionsError = checkStreamOptions(body, apiVersion, isStream);
   if (streamOptionsError) return streamOptionsError;
-  return { api, profile, body, control, apiVersion, isStream };
+  const promptTokens = await countPromptTokens(api, body, Buffer.byteLength(text));
+  const maxTokens = maxTokensOf(api, body);
+  const tooLong = checkContextWindow(api, profile, promptTokens, maxTokens, maxTokens !== undefined && !(api === 'completions' && body['max_tokens'] === undefined));
+  if (tooLong) return tooLong;
+  return { api, profile, body, control, apiVersion, isStream, promptTokens, maxTokens };
 }
 
 export function isAdmitted(value: AdmittedRequest | AzureErrorSpec): value is AdmittedRequest {

@@ -12,12 +12,9 @@ import { responsesBody, responsesStreamEvents } from './frames/responses.ts';
 import { lastTokenAtMs, planGeneration, type Generation } from './generation.ts';
 import { MAX_RECORDED_BODY_BYTES, redactHeaders, type RequestRecord } from './recorder.ts';
 import { admitRequest, isAdmitted, type AdmittedRequest, type RouteSpec } from './request-gate.ts';
-import { countChatPromptTokens, countInputTokens } from './text.ts';
 
 const DEFAULT_SLOW_HEADERS_MS = 2_000;
 const DEFAULT_RETRY_AFTER_MS = 2_000;
-/** Legacy completions cap output at 16 tokens unless max_tokens says otherwise, as OpenAI does. */
-const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
 type Params = Record<string, string | readonly string[] | undefined>;
 
@@ -90,8 +87,8 @@ export async function serveApi(request: ApiRequest, route: RouteSpec, params: Pa
     profile: admitted.profile,
     timing: { ...admitted.profile.timing, ...ctx.config.timing, ...definedTiming(admitted) },
     seed: admitted.control.seed ?? ctx.nextSeed(),
-    maxTokens: maxTokens(admitted),
-    promptTokens: promptTokens(admitted),
+    maxTokens: admitted.maxTokens,
+    promptTokens: admitted.promptTokens,
     includeUsage: streamOption(admitted, 'include_usage') === true,
     includeObfuscation: streamOption(admitted, 'include_obfuscation') !== false,
     faults,
@@ -173,19 +170,6 @@ function definedTiming(admitted: AdmittedRequest): Record<string, number | strin
 function streamOption(admitted: AdmittedRequest, name: string): unknown {
   const options = admitted.body['stream_options'];
   return options !== null && typeof options === 'object' ? (options as Record<string, unknown>)[name] : undefined;
-}
-
-function maxTokens(admitted: AdmittedRequest): number | undefined {
-  const { body, api } = admitted;
-  const raw = api === 'responses' ? body['max_output_tokens'] : (body['max_completion_tokens'] ?? body['max_tokens']);
-  if (typeof raw === 'number' && raw > 0) return Math.floor(raw);
-  return api === 'completions' ? COMPLETIONS_DEFAULT_MAX_TOKENS : undefined;
-}
-
-function promptTokens(admitted: AdmittedRequest): number {
-  const { body, api } = admitted;
-  if (api === 'chat' || api === 'on-your-data') return countChatPromptTokens(body['messages'] as unknown[]);
-  return countInputTokens(api === 'completions' ? body['prompt'] : body['input']);
 }
 
 const STREAM_BUILDERS: Record<ApiKind, (gen: Generation) => Iterable<PlannedItem>> = {

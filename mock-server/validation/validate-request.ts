@@ -103,13 +103,18 @@ export function validateRequestBody(api: ApiKind, apiVersion: string | null, bod
   return toAzureError(inside ?? union, body);
 }
 
-/** JSON such as `1e309` parses to Infinity; no schema type admits it. Returns its pointer. */
+/** JSON such as `1e309` parses to Infinity; no schema type admits it. Returns its pointer (walked without recursion). */
 function nonFinite(value: unknown, pointer: string): string | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : pointer;
-  if (value === null || typeof value !== 'object') return undefined;
-  for (const [key, child] of Object.entries(value)) {
-    const found = nonFinite(child, `${pointer}/${key}`);
-    if (found !== undefined) return found;
+  const stack: Array<[unknown, string]> = [[value, pointer]];
+  while (stack.length > 0) {
+    const [node, at] = stack.pop()!;
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) return at;
+      continue;
+    }
+    if (node === null || typeof node !== 'object') continue;
+    const entries = Object.entries(node);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i]![1], `${at}/${entries[i]![0]}`]);
   }
   return undefined;
 }
