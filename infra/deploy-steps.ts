@@ -116,7 +116,8 @@ function backendBody(context: StepContext, entry: BackendEntry): BackendContract
   const { properties } = entry;
   const common = { title: properties.title, description: properties.description ?? `${entry.name} (apim-streaming-lab)` };
   if (properties.type === 'Pool') return { ...common, typePropertiesType: 'Pool', pool: { services: properties.pool!.services.map((s) => ({ id: s.id, priority: s.priority, weight: s.weight })) } };
-  const account = context.record.backends?.accounts[entry.name];
+  const accounts = context.record.backends?.accounts;
+  const account = accounts !== undefined && Object.hasOwn(accounts, entry.name) ? accounts[entry.name] : undefined;
   const endpoint = account === undefined ? undefined : account === context.record.openaiAccount ? output(context, 'openai-account', 'endpoint') : output(context, 'backend-accounts', `endpoint.${entry.name}`);
   const url = properties.url ?? serviceUrlOf(endpoint!);
   return { ...common, typePropertiesType: 'Single', url, protocol: properties.protocol ?? 'http', ...(properties.circuitBreaker ? { circuitBreaker: properties.circuitBreaker } : {}) };

@@ -90,7 +90,7 @@ function readBackends(file: string): BackendTable {
 
 /** `name=URL,…` (http or https URLs). */
 function backendUrlList(raw: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const item of (raw ?? '').split(',').filter((s) => s.trim() !== '')) {
     const at = item.indexOf('=');
     if (at <= 0) throw new InvalidOptionError('--backend-url', `"${item}" is not name=URL`, 'name=URL,… such as ptu=http://127.0.0.1:8080/openai');

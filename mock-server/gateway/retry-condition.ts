@@ -63,6 +63,9 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
+/** How deep `!` and parentheses may nest in a retry condition (real ones nest two or three). */
+const MAX_CONDITION_DEPTH = 64;
+
 /** Compiles `@(…)` (or a bare expression) into a predicate; throws ConditionError for anything outside the grammar. */
 export function compileCondition(source: string): Condition {
   const trimmed = source.trim();
@@ -76,15 +79,25 @@ export function compileCondition(source: string): Condition {
     at++;
   };
 
+  // A hostile condition may nest thousands deep: bounded, so it is refused, not a stack overflow.
+  let depth = 0;
+  const nested = <T,>(parse: () => T): T => {
+    if (++depth > MAX_CONDITION_DEPTH) throw new ConditionError(`nested deeper than ${MAX_CONDITION_DEPTH} levels`);
+    try {
+      return parse();
+    } finally {
+      depth--;
+    }
+  };
   const primary = (): Condition => {
     if (isOp('!')) {
       at++;
-      const inner = primary();
+      const inner = nested(primary);
       return (r) => !inner(r);
     }
     if (isOp('(')) {
       at++;
-      const inner = or();
+      const inner = nested(or);
       expectOp(')');
       return inner;
     }

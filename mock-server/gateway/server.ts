@@ -104,7 +104,8 @@ function resolveBackends(options: GatewayOptions): { router: BackendRouter; back
   }
   const urls = new Map<string, URL>();
   for (const backend of table.singles.values()) {
-    const given = options.backendUrls?.[backend.name] ?? backend.url;
+    // The URLs are keyed by names from a file: read as own keys only ("constructor" is a name, not Object's).
+    const given = (options.backendUrls !== undefined && Object.hasOwn(options.backendUrls, backend.name) ? options.backendUrls[backend.name] : undefined) ?? backend.url;
     if (given === undefined) throw new InvalidOptionError('--backend-url', `backend "${backend.name}" has no url in the backends file and none was given`, `${backend.name}=http://127.0.0.1:PORT/openai`);
     urls.set(backend.name, new URL(given));
   }

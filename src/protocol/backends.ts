@@ -158,7 +158,8 @@ export function parseBackends(value: unknown): BackendTable {
   const pools = new Map<string, PoolBackend>();
   for (const { name, properties } of entries.filter((e) => e.properties.type === 'Pool')) {
     if (properties.circuitBreaker !== undefined) throw new BackendsFileError(`backend "${name}": a circuit breaker belongs on the pool's single backends, not on the pool`);
-    const services = properties.pool?.services;
+    if (!isObject(properties.pool)) throw new BackendsFileError(`pool "${name}" needs pool, an object { "services": [ … ] }, not ${JSON.stringify(properties.pool ?? null)}`);
+    const services = properties.pool.services;
     if (!Array.isArray(services) || services.length === 0) throw new BackendsFileError(`pool "${name}" needs pool.services, a non-empty list`);
     if (services.length > MAX_POOL_SERVICES) throw new BackendsFileError(`pool "${name}" has ${services.length} services; APIM allows at most ${MAX_POOL_SERVICES}`);
     const members = services.map((service, i) => poolMember(name, service, i, singles));
@@ -168,8 +169,8 @@ export function parseBackends(value: unknown): BackendTable {
   for (const { name, properties } of entries) {
     if (properties.circuitBreaker?.rules?.[0]?.failureCondition?.errorReasons !== undefined) ignored.push(`backend "${name}" circuitBreaker errorReasons (only status codes trip locally)`);
     const extra = properties as Record<string, unknown>;
-    for (const field of ['credentials', 'proxy', 'tls', 'resourceId']) if (extra[field] !== undefined) ignored.push(`backend "${name}" ${field}`);
-    if (properties.pool !== undefined && (properties.pool as Record<string, unknown>)['sessionAffinity'] !== undefined) ignored.push(`pool "${name}" sessionAffinity`);
+    for (const field of ['credentials', 'proxy', 'tls', 'resourceId']) if (Object.hasOwn(extra, field) && extra[field] !== undefined) ignored.push(`backend "${name}" ${field}`);
+    if (isObject(properties.pool) && (properties.pool as Record<string, unknown>)['sessionAffinity'] !== undefined) ignored.push(`pool "${name}" sessionAffinity`);
   }
   return { entries, singles, pools, ignored };
 }
@@ -185,6 +186,7 @@ function isHttpUrl(text: unknown): boolean {
 
 function poolMember(pool: string, service: PoolService, index: number, singles: ReadonlyMap<string, SingleBackend>): PoolMember {
   const where = `pool "${pool}" service ${index + 1}`;
+  if (!isObject(service)) throw new BackendsFileError(`${where}: each service is an object { "id": "/backends/<name>", "priority", "weight" }, not ${JSON.stringify(service)}`);
   const id = typeof service?.id === 'string' ? service.id : '';
   const name = /\/backends\/([^/]+)$/i.exec(id)?.[1];
   if (name === undefined) throw new BackendsFileError(`${where}: id "${id}" must be /backends/<name> (or a full ARM id ending so)`);
@@ -198,11 +200,13 @@ function poolMember(pool: string, service: PoolService, index: number, singles: 
 
 function breakerOf(backend: string, breaker: BackendProperties['circuitBreaker']): BreakerRule | undefined {
   if (breaker === undefined) return undefined;
+  if (!isObject(breaker)) throw new BackendsFileError(`backend "${backend}": circuitBreaker must be an object { "rules": [ … ] }, not ${JSON.stringify(breaker)}`);
   const rules = breaker.rules;
   // ARM takes a list, and APIM supports exactly one rule per backend.
   if (!Array.isArray(rules) || rules.length !== 1) throw new BackendsFileError(`backend "${backend}": circuitBreaker.rules must hold exactly one rule (APIM supports one per backend)`);
   const rule = rules[0]!;
   const where = `backend "${backend}" circuit breaker`;
+  if (!isObject(rule)) throw new BackendsFileError(`${where}: its rule must be an object, not ${JSON.stringify(rule)}`);
   const condition = rule.failureCondition;
   if (!isObject(condition)) throw new BackendsFileError(`${where}: failureCondition is missing`);
   if (!Number.isInteger(condition.count) || condition.count < 1) throw new BackendsFileError(`${where}: failureCondition.count ${String(condition.count)} (a positive integer; percentage conditions are not implemented locally)`);
@@ -211,6 +215,7 @@ function breakerOf(backend: string, breaker: BackendProperties['circuitBreaker']
   const tripDurationMs = isoDurationMs(String(rule.tripDuration));
   if (tripDurationMs === undefined) throw new BackendsFileError(`${where}: tripDuration "${String(rule.tripDuration)}" (an ISO 8601 duration such as PT1M)`);
   const ranges = condition.statusCodeRanges ?? [];
+  if (!Array.isArray(ranges)) throw new BackendsFileError(`${where}: failureCondition.statusCodeRanges must be a list of { "min", "max" }, not ${JSON.stringify(ranges)}`);
   for (const range of ranges) {
     if (!isObject(range) || !Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 100 || range.max > 599 || range.min > range.max) {
       throw new BackendsFileError(`${where}: statusCodeRanges entry ${JSON.stringify(range)} (each { "min": 100–599, "max": ≥ min })`);
