@@ -71,7 +71,7 @@ export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEn
   }
   if (action === 'run-aca') return runAcaCommand(argv.slice(2), env, deps);
   if (action === 'cleanup-aca') return cleanupAcaCommand(argv.slice(2), deps);
-  const options = resolveRenderK8sOptions(argv);
+  const options = resolveRenderK8sOptions(argv, new Date(), env);
   if (options.help) {
     process.stdout.write(`${DIST_USAGE}\n`);
     return 0;

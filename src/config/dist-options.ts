@@ -2,6 +2,7 @@ import { InvalidOptionError } from '../errors.ts';
 import { durationMs, oneOf, parseCommandLine, positiveNumber, required } from '../flags.ts';
 import { outputDirFlag, outputFileFlag } from '../files.ts';
 import { AZURE_DEFAULTS, subscriptionFlag } from './lab-options.ts';
+import { resolveBenchOptions } from './bench-options.ts';
 import { TARGET_DEFAULTS } from './target-flags.ts';
 
 
@@ -41,6 +42,47 @@ export function distActionOf(argv: readonly string[]): DistAction | 'help' {
   const verb = oneOf('COMMAND', argv[0], ['render', 'run', 'cleanup']);
   if (verb === 'render') return (oneOf('ENGINE', argv[1] ?? '', ['k8s']), 'render-k8s');
   return (oneOf('ENGINE', argv[1] ?? '', ['aca']), verb === 'run' ? 'run-aca' : 'cleanup-aca');
+}
+
+/** A Kubernetes namespace or label-like name (RFC 1123 label). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A Secret or StorageClass name (RFC 1123 subdomain). */
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A resource quantity such as 5Gi. */
+const QUANTITY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+/** An image reference: [registry[:port]/]path[:tag][@sha256:digest], no spaces, no control characters (the OCI distribution grammar, simplified). */
+const IMAGE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** The image flag of `render k8s` and `run aca`: a reference a registry can resolve. */
+export function imageFlag(image: string): string {
+  if (!IMAGE.test(image)) throw new InvalidOptionError('--image', `${JSON.stringify(image)} is not an image reference`, 'registry/name:tag, e.g. myregistry.azurecr.io/streamlab:1 (lower-case path, no spaces)');
+  return image;
+}
+
+/** Key-shaped arguments: a value for a key never goes into a manifest or a job (keys travel by reference: --key-env). */
+const KEY_ARGUMENT = /(api[-_]?key|subscription[-_]?key|ocp-apim-subscription-key|authorization|bearer|password|secret)/i;
+
+/**
+ * The bench flags every shard runs, checked as the bench itself will check them (its own
+ * resolver, with the flags the engine adds), before anything is written: a flag the bench
+ * refuses would only show when the pods start. And no key value anywhere in them: neither a
+ * key-shaped flag or parameter, nor the value of a key variable of this environment.
+ */
+export function checkShardBenchArgs(benchArgs: readonly string[], shards: number, keyEnv: readonly string[], env: NodeJS.ProcessEnv): void {
+  for (const name of keyEnv) {
+    const value = env[name];
+    if (value !== undefined && value.length >= 8 && benchArgs.some((arg) => arg.includes(value))) throw new InvalidOptionError('--', `a bench flag holds the value of ${name}`, `keys by reference only: --key-env ${name} (the value never goes into the manifest)`);
+  }
+  const keyed = benchArgs.find((arg) => KEY_ARGUMENT.test(arg) && !/-env(=|$)/.test(arg) && !/^--key-env/.test(arg) && !ENV_NAME.test(arg));
+  if (keyed !== undefined) throw new InvalidOptionError('--', `the bench flag ${JSON.stringify(keyed.length > 60 ? `${keyed.slice(0, 57)}…` : keyed)} would put a key into what every shard is given`, 'keys by reference only: --api-key-env NAME / --subscription-key-env NAME with --key-env NAME');
+  const probe = [...benchArgs, '--shards', String(shards), '--run-id', 'check', '--start-at', new Date(Date.now() + 60_000).toISOString(), '--out', '/results'];
+  try {
+    resolveBenchOptions(probe, { JOB_COMPLETION_INDEX: '0', SHARD_INDEX: '0' });
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error;
+    const [, reason = error.message, allowed = 'bench flags the bench takes (npm run bench -- --help)'] = /^Failed to read option "[^"]*": (.*)\. Allowed: (.*)\.$/s.exec(error.message) ?? [];
+    throw new InvalidOptionError(error.option, `a bench flag after -- that every shard would refuse: ${reason}`, allowed);
+  }
 }
 
 /** Splits `own flags -- bench flags`, refusing bench flags the engine sets per shard. */
@@ -132,9 +174,10 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
   if (!ACA_CPU.includes(cpu)) throw new InvalidOptionError('--cpu', `${cpu} is not a Consumption size`, ACA_CPU.join(', '));
   const memory = str('memory') ?? RUN_ACA_DEFAULTS.memory;
   if (!/^\d+(\.\d+)?Gi$/.test(memory)) throw new InvalidOptionError('--memory', `"${memory}" is not a size`, 'a size in Gi such as 2Gi (ACA pairs 0.5Gi with each 0.25 CPU)');
-  return {
-    shards: help ? 1 : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (executions)'), { max: 1000 })!,
-    image: help ? '' : required('--image', str('image'), 'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1'),
+  const shards = help ? 1 : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (executions)'), { max: 1000 })!;
+  const options: RunAcaOptions = {
+    shards,
+    image: help ? '' : imageFlag(required('--image', str('image'), 'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1')),
     regions,
     subscriptionId,
     runId,
@@ -150,6 +193,8 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
     benchArgs,
     help,
   };
+  if (!help) checkShardBenchArgs(benchArgs, shards, keyEnv, env);
+  return options;
 }
 
 /** `npm run dist -- cleanup aca`: tears down what the state's dist run created. */
@@ -163,7 +208,7 @@ export function resolveCleanupAcaOptions(argv: readonly string[]): CleanupAcaOpt
   return { stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile, help: values['help'] === true };
 }
 
-export function resolveRenderK8sOptions(argv: readonly string[], now = new Date()): RenderK8sOptions {
+export function resolveRenderK8sOptions(argv: readonly string[], now = new Date(), env: NodeJS.ProcessEnv = process.env): RenderK8sOptions {
   const { own, benchArgs } = splitBenchArgs(argv);
   const { values, positionals } = parseCommandLine(
     own,
@@ -181,18 +226,25 @@ export function resolveRenderK8sOptions(argv: readonly string[], now = new Date(
   const startAt = str('start-at') !== undefined ? new Date(str('start-at')!) : new Date(now.getTime() + RENDER_K8S_DEFAULTS.startDelayMs);
   if (Number.isNaN(startAt.getTime())) throw new InvalidOptionError('--start-at', `"${str('start-at')}" is not a time`, 'an ISO 8601 time');
   const keyEnv = keyEnvNames(str('key-env'));
-  return {
-    shards: help ? 1 : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (pods)'), { max: 1000 })!,
-    image: help ? '' : required('--image', str('image'), 'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1'),
-    namespace: str('namespace') ?? RENDER_K8S_DEFAULTS.namespace,
+  const named = (flag: string, value: string, rule: RegExp, allowed: string): string => {
+    if (!rule.test(value)) throw new InvalidOptionError(flag, `${JSON.stringify(value)} cannot name a Kubernetes object`, allowed);
+    return value;
+  };
+  const shards = help ? 1 : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (pods)'), { max: 1000 })!;
+  const options: RenderK8sOptions = {
+    shards,
+    image: help ? '' : imageFlag(required('--image', str('image'), 'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1')),
+    namespace: named('--namespace', str('namespace') ?? RENDER_K8S_DEFAULTS.namespace, DNS_LABEL, 'lower-case letters, digits and dashes, up to 63 (RFC 1123 label)'),
     runId,
     startAt,
-    secret: str('secret') ?? RENDER_K8S_DEFAULTS.secret,
+    secret: named('--secret', str('secret') ?? RENDER_K8S_DEFAULTS.secret, DNS_SUBDOMAIN, 'lower-case letters, digits, dashes and dots (RFC 1123 subdomain)'),
     keyEnv,
-    storageClass: str('storage-class') ?? RENDER_K8S_DEFAULTS.storageClass,
-    storage: str('storage') ?? RENDER_K8S_DEFAULTS.storage,
+    storageClass: named('--storage-class', str('storage-class') ?? RENDER_K8S_DEFAULTS.storageClass, DNS_SUBDOMAIN, 'a StorageClass name (RFC 1123 subdomain)'),
+    storage: named('--storage', str('storage') ?? RENDER_K8S_DEFAULTS.storage, QUANTITY, 'a quantity such as 5Gi'),
     out: str('out') !== undefined ? outputFileFlag('--out', str('out')!) : undefined,
     benchArgs,
     help,
   };
+  if (!help) checkShardBenchArgs(benchArgs, shards, keyEnv, env);
+  return options;
 }
