@@ -32,14 +32,15 @@ export function isCalibrated(result: CalibrationResult): boolean {
   return aa.covered / aa.runs.length >= 0.9 && delay.medianEstimateMs >= result.options.delayMs;
 }
 
-export function calibrationToMarkdown(result: CalibrationResult): string {
+export function calibrationToMarkdown(result: CalibrationResult, interrupted = false): string {
   const { options } = result;
+  const ms = (value: number, prefix = ''): string => (Number.isFinite(value) ? `${prefix}${value} ms` : '–');
   const rows = result.arms.map((arm) => {
     const n = arm.runs.length;
     const pct = (k: number): string => `${k}/${n} (${Math.round((100 * k) / Math.max(1, n))}%)`;
     const truth = arm.truth.kind === 'exactly' ? `${arm.truth.ms} ms` : `≥ ${arm.truth.ms} ms (the delay + the proxy's own cost)`;
     const held = arm.truth.kind === 'exactly' ? `holds 0: ${pct(arm.covered)}` : `reaches ${arm.truth.ms} ms: ${pct(arm.covered)}; estimate ≥ ${arm.truth.ms} ms: ${pct(arm.estimatesAtLeastTruth)}`;
-    return `| ${arm.name} | ${truth} | ${n} | ${held} | ${arm.medianEstimateMs} ms | ±${arm.meanHalfWidthMs} ms |`;
+    return `| ${arm.name} | ${truth} | ${n} | ${held} | ${ms(arm.medianEstimateMs)} | ${ms(arm.meanHalfWidthMs, '±')} |`;
   });
   return [
     `# Calibration`,
@@ -52,9 +53,15 @@ export function calibrationToMarkdown(result: CalibrationResult): string {
     '',
     `\`npm run compare\` between consecutive A/A runs (unchanged code, same mock): the --fail-on-regression ${result.compareOnUnchanged.gatePct} gate tripped in ${result.compareOnUnchanged.gateTripped} of ${result.compareOnUnchanged.comparisons}; some cell was called significant in ${result.compareOnUnchanged.anySignificant} of ${result.compareOnUnchanged.comparisons}.`,
     '',
-    `Smallest overhead a run of ${options.requests} pairs resolves here (80% power, 95% confidence): **${result.resolvableMs} ms**; about ${result.pairsForOneMs.toLocaleString('en-US')} pairs would narrow the interval to ±1 ms.`,
+    Number.isFinite(result.resolvableMs)
+      ? `Smallest overhead a run of ${options.requests} pairs resolves here (80% power, 95% confidence): **${result.resolvableMs} ms**; about ${result.pairsForOneMs.toLocaleString('en-US')} pairs would narrow the interval to ±1 ms.`
+      : `Smallest overhead a run of ${options.requests} pairs resolves here: not known (no A/A run finished).`,
     '',
-    isCalibrated(result) ? 'Calibrated: the A/A interval held 0 in at least 90% of runs, and the known delay was not under-estimated.' : 'NOT calibrated on this machine: the A/A interval held 0 in fewer than 90% of runs, or the known delay was estimated below itself. Do not trust small overheads here.',
+    interrupted
+      ? `INTERRUPTED after ${Math.min(...result.arms.map((a) => a.runs.length))} of ${options.seeds} runs per arm: no verdict either way (the table holds what was measured). Run it again to the end.`
+      : isCalibrated(result)
+        ? 'Calibrated: the A/A interval held 0 in at least 90% of runs, and the known delay was not under-estimated.'
+        : 'NOT calibrated on this machine: the A/A interval held 0 in fewer than 90% of runs, or the known delay was estimated below itself. Do not trust small overheads here.',
     '',
   ].join('\n');
 }
@@ -71,10 +78,13 @@ export async function calibrateCommand(argv: readonly string[]): Promise<number>
   return withInterrupt('stopping and writing what was measured', async (signal) => {
     const result = await runCalibration(options, signal, step);
     mkdirSync(outDir, { recursive: true });
-    const markdown = calibrationToMarkdown(result);
-    writeFileAtomic(join(outDir, 'calibration.json'), `${JSON.stringify({ ...result, calibrated: isCalibrated(result) }, null, 2)}\n`);
+    const interrupted = signal.aborted;
+    const markdown = calibrationToMarkdown(result, interrupted);
+    // An interrupted calibration has no verdict (null), whatever its partial runs show.
+    const json = `${JSON.stringify({ ...result, interrupted, calibrated: interrupted ? null : isCalibrated(result) }, null, 2)}\n`;
+    writeFileAtomic(join(outDir, 'calibration.json'), json);
     writeFileAtomic(join(outDir, 'calibration.md'), markdown);
-    process.stdout.write(options.json ? `${JSON.stringify({ ...result, calibrated: isCalibrated(result) }, null, 2)}\n` : markdown);
+    process.stdout.write(options.json ? json : markdown);
     process.stderr.write(`results: ${outDir}/ (calibration.json, calibration.md)\n`);
     if (signal.aborted) return 130;
     return isCalibrated(result) ? 0 : 1;

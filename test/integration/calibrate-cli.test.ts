@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
 
 // npm run calibrate as users run it, small: its own mock and a 20 ms delay proxy as processes,
 // the bench's paired comparison per seed, the files it writes, and no process left behind.
@@ -39,6 +39,20 @@ describe('npm run calibrate', () => {
     expect(result.stdout).toContain('| A/A | 0 ms | 2 |');
     expect(runningDelayProxies()).toEqual([]);
   }, 120_000);
+
+  it('interrupted (Ctrl-C): exits 130 and writes what it measured with no verdict, never "NaN"', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'calibrate-int-'));
+    const { child, done } = startCli(['calibrate', '--seeds', '20', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out], process.cwd());
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code).toBe(130);
+    const markdown = readFileSync(join(out, 'calibration.md'), 'utf8');
+    expect(markdown).toMatch(/INTERRUPTED after \d+ of 20 runs per arm: no verdict either way/);
+    expect(markdown).not.toMatch(/NaN/);
+    expect(markdown).not.toMatch(/NOT calibrated|^Calibrated/m);
+    expect(JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8'))).toMatchObject({ interrupted: true, calibrated: null });
+  });
 
   it('a wrong flag exits 2, naming it', async () => {
     const result = await runCli(['calibrate', '--requests', '3'], process.cwd());
