@@ -68,6 +68,21 @@ export class BackendRouter {
   observe(name: string, status: number, headers: IncomingHttpHeaders): void {
     const state = this.breakers.get(name);
     if (!state || !state.rule.statusCodeRanges.some((r) => status >= r.min && status <= r.max)) return;
+    this.countFailure(state, headers);
+  }
+
+  /**
+   * A backend that could not be reached (connection refused or reset, no answer in time):
+   * a failure for a breaker whose rule lists error reasons (APIM's failureCondition.errorReasons;
+   * see BreakerRule), else not counted.
+   */
+  observeUnreachable(name: string): void {
+    const state = this.breakers.get(name);
+    if (!state || state.rule.errorReasons.length === 0) return;
+    this.countFailure(state, {});
+  }
+
+  private countFailure(state: BreakerState, headers: IncomingHttpHeaders): void {
     const now = this.now();
     state.failures = state.failures.filter((t) => t > now - state.rule.intervalMs);
     state.failures.push(now);

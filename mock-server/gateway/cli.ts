@@ -19,6 +19,10 @@ policy XML (infra/policies/*.xml). Prints one JSON line with its URL; stops on S
   --port N               port, 0 for a free one (default 0)
   --max-body-bytes N     largest request body, else 413 (default ${DEFAULT_GATEWAY_MAX_BODY_BYTES})
   --token-window-ms N    the token limit's "minute" (default 60000); labs compress it so waits stay short
+  --unreachable-as S     the status a retry condition reads when a backend cannot be reached
+                         (refused, reset, no answer in time): default 503; "none" never retries
+                         it. Microsoft does not document this; a circuit breaker counts such a
+                         failure when its rule lists errorReasons
   --help                 this text
 
 Environment (keys are never taken from arguments):
@@ -34,6 +38,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'token-window-ms': { type: 'string' },
+  'unreachable-as': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -64,6 +69,7 @@ async function main(argv: readonly string[]): Promise<void> {
       port: positiveNumber('--port', str('port'), { min: 0, max: 65_535 }) ?? 0,
       maxBodyBytes: positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
       tokenWindowMs: positiveNumber('--token-window-ms', str('token-window-ms'), { min: 1000, max: 3_600_000 }) ?? TOKEN_WINDOW_MS,
+      unreachableRetryStatus: str('unreachable-as') === 'none' ? null : positiveNumber('--unreachable-as', str('unreachable-as'), { min: 100, max: 599 }),
       // The access log, one JSON line per request on stdout (the lab keeps it in .lab/logs/gateway.log).
       accessLog: (entry) => void process.stdout.write(`${JSON.stringify(entry)}\n`),
     });

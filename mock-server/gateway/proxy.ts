@@ -34,6 +34,14 @@ export interface ProxyConfig {
    */
   tokens: { window: TokenWindow; meter: typeof UsageMeter } | undefined;
   stats: { requests: number; forwarded: number; cancelledUpstream: number; retried: number };
+  /**
+   * What a retry condition reads when forward-request could not reach the backend (connection
+   * refused or reset, no answer in time): the status code it is evaluated with, reason
+   * `BackendConnectionFailure`; undefined: such a failure is never retried. Microsoft does not
+   * document what context.Response holds then; the default (503, what APIM answers for an
+   * unavailable backend) lets the AI-Gateway failover conditions move to the next backend.
+   */
+  unreachableRetryStatus: number | undefined;
   /** Called once per request when its response ends, like a line of APIM's GatewayLogs. */
   accessLog?: ((entry: GatewayLogEntry) => void) | undefined;
 }
@@ -130,6 +138,12 @@ export async function handleProxyRequest(config: ProxyConfig, pool: UpstreamPool
     }
     logged?.attempt({ backend: choice.name, status: null });
     if (isClientGone) return;
+    // Unreachable: counted by a breaker that lists error reasons, retried as configured.
+    config.router.observeUnreachable(choice.name);
+    if (mayRetry && config.unreachableRetryStatus !== undefined && retry.condition({ statusCode: config.unreachableRetryStatus, statusReason: 'BackendConnectionFailure' })) {
+      await nextAttempt(config, retry, attempt);
+      continue;
+    }
     if (outcome.kind === 'timeout') return writeGatewayError(res, 504, MESSAGES.timeout(config.policy.timeoutMs));
     return writeGatewayError(res, 502, MESSAGES.backendFailed(outcome.reason));
   }

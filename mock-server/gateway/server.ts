@@ -34,7 +34,12 @@ export interface GatewayOptions {
   tokenWindowMs?: number;
   /** One entry per request (the CLI writes them to stdout as JSON lines). */
   accessLog?: ProxyConfig['accessLog'];
+  /** The status a retry condition reads for an unreachable backend (default 503); null: never retried (ProxyConfig). */
+  unreachableRetryStatus?: number | null;
 }
+
+/** What a retry condition reads, by default, when the backend could not be reached (see ProxyConfig.unreachableRetryStatus). */
+export const DEFAULT_UNREACHABLE_RETRY_STATUS = 503;
 
 export interface Gateway {
   url: string;
@@ -61,6 +66,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     tokens: options.policy.tokenLimit ? { window: new TokenWindow(options.policy.tokenLimit, undefined, options.tokenWindowMs), meter: await import('./usage-meter.ts') } : undefined,
     stats: { requests: 0, forwarded: 0, cancelledUpstream: 0, retried: 0 },
     accessLog: options.accessLog,
+    unreachableRetryStatus: options.unreachableRetryStatus === null ? undefined : (options.unreachableRetryStatus ?? DEFAULT_UNREACHABLE_RETRY_STATUS),
   };
   const pool = new UpstreamPool();
   const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, (req, res) => {

@@ -59,6 +59,13 @@ export interface BreakerRule {
   statusCodeRanges: StatusCodeRange[];
   tripDurationMs: number;
   acceptRetryAfter: boolean;
+  /**
+   * failureCondition.errorReasons as the file gives them. APIM documents the field (a list of
+   * error reasons that count as failures) but not its vocabulary; the local gateway counts a
+   * backend it cannot reach (connection refused or reset, no answer in time) as a failure of a
+   * rule that lists any error reason.
+   */
+  errorReasons: string[];
 }
 
 export interface SingleBackend {
@@ -167,7 +174,6 @@ export function parseBackends(value: unknown): BackendTable {
   }
   const ignored: string[] = [];
   for (const { name, properties } of entries) {
-    if (properties.circuitBreaker?.rules?.[0]?.failureCondition?.errorReasons !== undefined) ignored.push(`backend "${name}" circuitBreaker errorReasons (only status codes trip locally)`);
     const extra = properties as Record<string, unknown>;
     for (const field of ['credentials', 'proxy', 'tls', 'resourceId']) if (Object.hasOwn(extra, field) && extra[field] !== undefined) ignored.push(`backend "${name}" ${field}`);
     if (isObject(properties.pool) && (properties.pool as Record<string, unknown>)['sessionAffinity'] !== undefined) ignored.push(`pool "${name}" sessionAffinity`);
@@ -221,8 +227,10 @@ function breakerOf(backend: string, breaker: BackendProperties['circuitBreaker']
       throw new BackendsFileError(`${where}: statusCodeRanges entry ${JSON.stringify(range)} (each { "min": 100–599, "max": ≥ min })`);
     }
   }
-  if (ranges.length === 0) throw new BackendsFileError(`${where}: failureCondition.statusCodeRanges is empty; the local gateway trips on status codes only (errorReasons alone are not implemented)`);
-  return { name: rule.name ?? 'rule', count: condition.count, intervalMs, statusCodeRanges: ranges, tripDurationMs, acceptRetryAfter: rule.acceptRetryAfter === true };
+  const reasons = condition.errorReasons ?? [];
+  if (!Array.isArray(reasons) || reasons.some((r) => typeof r !== 'string' || r === '')) throw new BackendsFileError(`${where}: failureCondition.errorReasons must be a list of error reasons (strings), not ${JSON.stringify(reasons)}`);
+  if (ranges.length === 0 && reasons.length === 0) throw new BackendsFileError(`${where}: failureCondition needs statusCodeRanges or errorReasons (nothing would ever trip it)`);
+  return { name: rule.name ?? 'rule', count: condition.count, intervalMs, statusCodeRanges: ranges, tripDurationMs, acceptRetryAfter: rule.acceptRetryAfter === true, errorReasons: reasons };
 }
 
 /** The backends of a table the lab must provision (no url in the file), in file order. */

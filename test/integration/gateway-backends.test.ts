@@ -229,3 +229,63 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
     }
   });
 });
+
+describe('a dead pool member (issue 31): connection failures are failed over, counted and logged', () => {
+  /** A priority pool whose members' breakers list error reasons: an unreachable backend counts as a failure. */
+  const pool = (errorReasons: string[] | undefined): BackendEntry[] => {
+    const rule = { name: 'breakerRule', failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [{ min: 429, max: 429 }], ...(errorReasons ? { errorReasons } : {}) }, tripDuration: 'PT1M' };
+    return [
+      { name: 'a', properties: { circuitBreaker: { rules: [rule] } } },
+      { name: 'b', properties: { circuitBreaker: { rules: [rule] } } },
+      { name: 'openai-backend', properties: { type: 'Pool', pool: { services: [{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }] } } },
+    ];
+  };
+
+  it('the primary killed mid-run: the retry moves the request to the secondary, the breaker trips the dead one, the log shows each attempt', async () => {
+    const doomed = await startFastMock({ timing: { ttftMs: 5, itlMs: 2, jitterMs: 0, outputTokens: 8 } });
+    const { gateway, log } = await start(pool(['Server errors', 'BackendConnectionFailure']), RETRY_POLICY, undefined, { a: doomed });
+    try {
+      const before = await stream(gateway, log);
+      expect(before.status).toBe(200);
+      expect(before.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: 200 }]);
+      await doomed.close();
+      const during = await stream(gateway, log);
+      expect(during.status).toBe(200);
+      expect(during.text).toContain('data: [DONE]');
+      expect(during.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: null }, { backend: 'b', status: 200 }]);
+      // Tripped: the next request goes straight to the secondary, without trying the dead one.
+      const after = await stream(gateway, log);
+      expect(after.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'b', status: 200 }]);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('without errorReasons the breaker does not count it (APIM counts what the rule lists): retries go back to the dead primary and end in 502', async () => {
+    const doomed = await startFastMock();
+    await doomed.close();
+    const { gateway, log } = await start(pool(undefined), RETRY_POLICY, undefined, { a: doomed });
+    try {
+      const result = await stream(gateway, log);
+      expect(result.status).toBe(502);
+      expect(result.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: null }, { backend: 'a', status: null }, { backend: 'a', status: null }]);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('--unreachable-as none: a connection failure is never retried (502 at once)', async () => {
+    const doomed = await startFastMock();
+    await doomed.close();
+    const entries = pool(['BackendConnectionFailure']);
+    const log: GatewayLogEntry[] = [];
+    const gateway = await createGateway({ policy: loadGatewayPolicy(RETRY_POLICY), backends: parseBackends(entries), backendUrls: urlsFor(entries, { a: doomed }), backendKey: TEST_KEY, host: '127.0.0.1', port: 0, accessLog: (e) => void log.push(e), unreachableRetryStatus: null });
+    try {
+      const result = await stream(gateway, log);
+      expect(result.status).toBe(502);
+      expect(result.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: null }]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});

@@ -50,7 +50,7 @@ describe('backends file', () => {
   it('reads the failover lab\'s file: two singles with AI-Gateway breakers and a priority pool', () => {
     const table = readBackendsFile('labs/failover/backends.json');
     expect([...table.singles.keys()]).toEqual(['ptu', 'payg']);
-    expect(table.singles.get('ptu')!.breaker).toEqual({ name: 'breakerRule', count: 1, intervalMs: 60_000, statusCodeRanges: [{ min: 429, max: 429 }], tripDurationMs: 60_000, acceptRetryAfter: true });
+    expect(table.singles.get('ptu')!.breaker).toEqual({ name: 'breakerRule', count: 1, intervalMs: 60_000, statusCodeRanges: [{ min: 429, max: 429 }], tripDurationMs: 60_000, acceptRetryAfter: true, errorReasons: [] });
     expect(table.pools.get('openai-backend')!.members).toEqual([{ name: 'ptu', priority: 1, weight: 1 }, { name: 'payg', priority: 2, weight: 1 }]);
   });
 
