@@ -9,6 +9,7 @@ import type { ComplianceReport } from '../../src/compliance/types.ts';
 import { isAlive, processStartTime } from '../../src/lab/process-identity.ts';
 import type { LabState } from '../../src/lab/state.ts';
 import { runCli, startCli, type CliResult } from '../helpers/cli.ts';
+import { findingWordProblems } from '../helpers/finding-words.ts';
 
 // Environment without lab keys, so the keys a test sees can only come from the state file.
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
@@ -169,6 +170,11 @@ describe('npm run lab', () => {
     expect(result.stdout).toMatch(/^Streaming shows the first token [\d.]+x sooner \([\d.,]+ ms\) than waiting for the full 256-token answer \([\d.,]+ ms\); the gateway(?: adds [\d.,]+ ms|: no measurable difference) to time to first token \(95% CI [−+]?[\d.]+ to [−+]?[\d.]+ ms, \d+ pairs[^)]*\); SSE compliance: (pass|warn)\.$/m);
     // A gateway cannot make its upstream faster: the headline never claims it saves time.
     expect(result.stdout).not.toMatch(/saves|faster than direct/);
+    // The headline follows the finding rules (test/helpers/finding-words.ts), in lab.md too; a light run is not called harness-bound.
+    const headline = result.stdout.split('\n')[0]!;
+    expect(findingWordProblems(headline)).toEqual([]);
+    expect(readFileSync(join(dir, 'reports/lab/lab.md'), 'utf8')).toContain(`# Lab run\n\n${headline}`);
+    expect(result.stdout + result.stderr).not.toMatch(/Warning: the load generator limited this run/);
     expect(result.stdout).toContain(join('reports/lab', 'lab.md'));
     const summary = readJson<BenchSummary>(join(dir, 'reports/lab/summary.json'));
     expect(summary.scenarios).toHaveLength(16);
