@@ -63,7 +63,10 @@ Everything after -- is passed to npm run bench on every shard (not --shard, --ru
 See docs/scale-out.md.`;
 
 /** `streamlab dist render k8s | run aca | cleanup aca …`. */
-export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, deps: Pick<LabCommandDeps, 'connectAzure'> = DEFAULT_LAB_DEPS): Promise<number> {
+/** What `dist` reaches Azure with, and how often it polls the executions (tests inject a short interval instead of reading one from the environment). */
+export type DistDeps = Pick<LabCommandDeps, 'connectAzure'> & { acaPollMs?: number };
+
+export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, deps: DistDeps = DEFAULT_LAB_DEPS): Promise<number> {
   const action = distActionOf(argv);
   if (action === 'help') {
     process.stdout.write(`${DIST_USAGE}\n`);
@@ -93,7 +96,7 @@ export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEn
   return 0;
 }
 
-async function runAcaCommand(argv: readonly string[], env: NodeJS.ProcessEnv, deps: Pick<LabCommandDeps, 'connectAzure'>): Promise<number> {
+async function runAcaCommand(argv: readonly string[], env: NodeJS.ProcessEnv, deps: DistDeps): Promise<number> {
   const options = resolveRunAcaOptions(argv, env);
   if (options.help) {
     process.stdout.write(`${DIST_USAGE}\n`);
@@ -101,7 +104,7 @@ async function runAcaCommand(argv: readonly string[], env: NodeJS.ProcessEnv, de
   }
   const { runAca } = await loadAcaRun();
   const outcome = await withInterrupt('the executions keep running on Azure; run the same command again to keep waiting, or npm run dist -- cleanup aca', (signal) =>
-    runAca({ options, env, connect: deps.connectAzure, signal, onLine: (line) => process.stderr.write(`${line}\n`), pollMs: Number(env['STREAMLAB_ACA_POLL_MS'] ?? 10_000) }),
+    runAca({ options, env, connect: deps.connectAzure, signal, onLine: (line) => process.stderr.write(`${line}\n`), pollMs: deps.acaPollMs ?? 10_000 }),
   );
   if (outcome.kind === 'interrupted') return 130;
   if (outcome.kind === 'failed-shards') {

@@ -118,11 +118,19 @@ describe('Azure deploy against a fake ARM, driven by the real SDK clients', () =
     expect(roles.map((r) => [r.principalId, r.principalType]).sort()).toEqual([[FAKE_CALLER_OID, 'User'], [`apim-principal-apim-streamlab-${LAB_ID}`, 'ServicePrincipal']]);
     expect(roles.every((r) => r.roleDefinitionId!.endsWith('/roleDefinitions/5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'))).toBe(true);
 
+    const record = readLabState(stateFile)!.azure!;
     const { actions } = await cleanup();
     expect(actions.join('\n')).toMatch(/deleted resource group rg-streamlab-sltest1[\s\S]*purged soft-deleted API Management[\s\S]*purged soft-deleted Azure OpenAI/);
     expect(arm.resourceGroup(`rg-streamlab-${LAB_ID}`)).toBeUndefined();
     expect(arm.deletedServices.size + arm.deletedAccounts.size).toBe(0);
     expect(readLabState(stateFile)).toBeUndefined();
+    // A second cleanup of the same record (a run killed after its deletes, say) finds nothing and deletes nothing.
+    const writes = arm.writes().length;
+    const second: string[] = [];
+    const again2 = await cleanupAzureLab(record, { stateFile, dryRun: false, yes: true, keepSoftDeleted: false, help: false }, { connect: connectWith(), confirm: async () => false, onAction: (a) => second.push(a) });
+    expect(again2.kind).toBe('cleaned');
+    expect(second).toEqual([`resource group rg-streamlab-${LAB_ID} is already gone`, `API Management apim-streamlab-${LAB_ID}: not soft-deleted (never created, or already purged)`, `Azure OpenAI aoai-streamlab-${LAB_ID}: not soft-deleted (never created, or already purged)`]);
+    expect(arm.writes().length).toBe(writes);
 
     // The name is free again: a new deploy with the same id goes through preflight.
     const again = await deploy();

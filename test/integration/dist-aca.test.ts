@@ -45,7 +45,7 @@ async function runShard(execution: FakeExecution): Promise<boolean> {
 }
 
 const connectAzure = async (subscriptionId: string) => ({ credential: fakeCredential(), subscriptionId, clientOptions: { retryOptions: { maxRetries: 0 } }, pollIntervalMs: 0 });
-const dist = (args: string[]) => distCommand(args, { ...ENV, AZURE_OPENAI_API_KEY: SECRET, ACA_REGISTRY_PASSWORD: REGISTRY_PASSWORD, STREAMLAB_ACA_POLL_MS: '100' }, { connectAzure });
+const dist = (args: string[]) => distCommand(args, { ...ENV, AZURE_OPENAI_API_KEY: SECRET, ACA_REGISTRY_PASSWORD: REGISTRY_PASSWORD }, { connectAzure, acaPollMs: 100 });
 const stateFile = () => join(dir, '.lab', 'state.json');
 const runArgs = () => [
   'run', 'aca', '--shards', '3', '--image', 'myregistry.azurecr.io/streamlab:1', '--registry-username', 'streamlab-pull', '--regions', 'eastus2,swedencentral', '--subscription', FAKE_SUBSCRIPTION,
