@@ -13,7 +13,7 @@ import * as errors from './azure-errors.ts';
 import type { AzureErrorSpec } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { ModelProfile } from './deployments.ts';
-import type { ApiRequest } from './serve-api.ts';
+import type { ApiRequest } from './api-request.ts';
 import { countPromptTokens } from './prompt-tokens.ts';
 import { validateRequestBody } from './validation/validate-request.ts';
 

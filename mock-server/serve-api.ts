@@ -11,30 +11,15 @@ import { legacyExtensionsStreamEvents, onYourDataBody, onYourDataStreamEvents } 
 import { responsesBody, responsesStreamEvents } from './frames/responses.ts';
 import { lastTokenAtMs, planGeneration, type Generation } from './generation.ts';
 import { MAX_RECORDED_BODY_BYTES, redactHeaders, type RequestRecord } from './recorder.ts';
+import type { ApiRequest } from './api-request.ts';
 import { admitRequest, isAdmitted, type AdmittedRequest, type RouteSpec } from './request-gate.ts';
+
+export type { ApiRequest, HeaderReader } from './api-request.ts';
 
 const DEFAULT_SLOW_HEADERS_MS = 2_000;
 const DEFAULT_RETRY_AFTER_MS = 2_000;
 
 type Params = Record<string, string | readonly string[] | undefined>;
-
-/** What serving a request reads of its headers: a fetch Headers has it, and so does the adapter's lighter one. */
-export interface HeaderReader {
-  get(name: string): string | null;
-  has(name: string): boolean;
-  /** In name order, names lowercase, as fetch Headers iterates. */
-  forEach(callback: (value: string, name: string) => void): void;
-}
-
-/** What serving a request reads of it: a fetch Request (msw, in-process) has it all; the HTTP adapter passes a lighter one. */
-export interface ApiRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: HeaderReader;
-  /** Aborts when the client goes away. */
-  readonly signal: AbortSignal;
-  text(): Promise<string>;
-}
 
 /** An answer before it is a fetch Response (toResponse) or node:http writes (the adapter). */
 export interface ApiAnswer {

@@ -3,9 +3,8 @@ import { formatControlHeaders, type ApiKind, type MockControl } from '../protoco
 import { azureSearchDataSources, buildRequest } from '../endpoint/build-request.ts';
 import { createAuthHeaders, type AuthHeaders } from '../endpoint/auth.ts';
 import type { ChatMessage, SearchSource, Target } from '../endpoint/types.ts';
-import type { LintInput } from './lint/policy-lint.ts';
 import { runProbe, type ProbeRequest, type ProbeResult } from './probe.ts';
-import type { VerifyThresholds } from './types.ts';
+import type { LintInput, VerifyThresholds } from './types.ts';
 
 export type PathName = 'gateway' | 'direct';
 

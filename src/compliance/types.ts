@@ -1,3 +1,4 @@
+import type { PolicyElement } from '../protocol/policy-xml.ts';
 /** One verification result. `evidence` is one line a user can act on; `details` holds the numbers behind it. */
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -42,4 +43,21 @@ export function verdictOf(checks: readonly CheckResult[]): ComplianceReport['ver
   if (checks.some((c) => c.status === 'fail')) return 'fail';
   if (checks.some((c) => c.status === 'warn')) return 'warn';
   return 'pass';
+}
+
+/** What the static lint reads: the policy (parsed), the diagnostics, the tier. */
+export interface LintInput {
+  policyFile: string | undefined;
+  policy: PolicyElement[] | undefined;
+  diagnosticsFile: string | undefined;
+  diagnostics: DiagnosticSetting[] | undefined;
+  sku: string | undefined;
+}
+
+/** The parts of an APIM diagnostic (ARM `service/diagnostics` or `apis/diagnostics`) that matter here. */
+export interface DiagnosticSetting {
+  name: string;
+  loggerId?: string;
+  frontend?: { request?: { body?: { bytes?: number } }; response?: { body?: { bytes?: number } } };
+  backend?: { request?: { body?: { bytes?: number } }; response?: { body?: { bytes?: number } } };
 }

@@ -18,11 +18,59 @@ function sourceFiles(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
-/** A file's import specifiers; with `runtimeOnly`, without `import type` (erased at run time). */
+/**
+ * A file's import specifiers: static imports and re-exports, and `import('…')` with a literal
+ * (a dynamic import crosses layers as much as a static one). With `runtimeOnly`, without
+ * `import type` (erased at run time).
+ */
 function importSpecifiers(file: string, runtimeOnly = false): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
   const pattern = runtimeOnly ? /^(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm : /(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g;
-  return [...text.matchAll(pattern)].map((m) => m[1]!);
+  const dynamic = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+  return [...text.matchAll(pattern), ...text.matchAll(dynamic)].map((m) => m[1]!);
+}
+
+/** Specifiers imported only as types (`import type { … } from`), which the map allows from a unit marked "(types)". */
+function typeOnlySpecifiers(file: string): Set<string> {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  return new Set([...text.matchAll(/^(?:import|export)\s+type\b[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!));
+}
+
+/**
+ * The cycles among `files` (type-only imports count, as the map says): each as the files
+ * around it, found with Tarjan's strongly connected components.
+ */
+export function importCycles(files: readonly string[], importsOf: (file: string) => readonly string[]): string[][] {
+  const known = new Set(files);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  let next = 0;
+  const visit = (file: string): void => {
+    index.set(file, next);
+    low.set(file, next++);
+    stack.push(file);
+    onStack.add(file);
+    for (const target of importsOf(file).filter((t) => known.has(t))) {
+      if (!index.has(target)) {
+        visit(target);
+        low.set(file, Math.min(low.get(file)!, low.get(target)!));
+      } else if (onStack.has(target)) low.set(file, Math.min(low.get(file)!, index.get(target)!));
+    }
+    if (low.get(file) !== index.get(file)) return;
+    const component: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      component.push(member);
+    } while (member !== file);
+    if (component.length > 1 || importsOf(file).includes(file)) cycles.push(component.sort());
+  };
+  for (const file of files) if (!index.has(file)) visit(file);
+  return cycles;
 }
 
 /** A relative specifier as a path from the repository root. */
@@ -153,7 +201,53 @@ describe('import direction', () => {
     for (const [unit, rank] of Object.entries(LAYERS)) expect(map, `${unit} at layer ${rank}`).toMatch(new RegExp(`\\|\\s*${rank}\\s*\\|[^\\n]*\\b${unit.replace('src/', '').replace('.', '\\.')}\\b`));
   });
 
-  it('the rule check sees real imports (guards against a regex that matches nothing)', () => {
+  it('the rule check sees real imports, dynamic ones too (guards against a regex that matches nothing)', () => {
     expect(relativeImports('mock-server/server.ts')).toContain('mock-server/handlers.ts');
+    // src/cli reaches the Azure lab through import(), to load the ARM SDKs only when needed.
+    expect(relativeImports('src/cli/lab-commands.ts')).toContain('src/lab/azure-lab.ts');
+  });
+
+  it('no cycle anywhere, inside a folder included (type-only imports count)', () => {
+    const files = [...sourceFiles('src'), ...sourceFiles('mock-server'), ...sourceFiles('infra')];
+    expect(importCycles(files, relativeImports)).toEqual([]);
+  });
+
+  it('the cycle finder finds a cycle (three files in a ring, and one inside a folder)', () => {
+    const graph: Record<string, string[]> = { a: ['b'], b: ['c'], c: ['a'], d: ['a'], e: ['f'], f: ['e'] };
+    expect(importCycles(Object.keys(graph), (f) => graph[f] ?? [])).toEqual([['a', 'b', 'c'], ['e', 'f']]);
+  });
+
+  it("each folder of src/ imports only what the map's imports column allows", () => {
+    const map = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
+    const rows = [...map.matchAll(/^\| (\d+) \| `([^`]+)` \| [^\n]*? \| ([^|\n]+) \|$/gm)].map((m) => ({ rank: Number(m[1]), unit: m[2]!.replace(/\/$/, ''), imports: m[3]!.trim() }));
+    expect(rows.length).toBe(Object.keys(LAYERS).length);
+    const unitNamed = (name: string): string | undefined => Object.keys(LAYERS).find((u) => u === `src/${name}` || u === `src/${name}.ts`);
+    for (const row of rows) {
+      const allowed = new Set<string>();
+      const typesOnly = new Set<string>();
+      const column = row.imports.replace(/`/g, '');
+      const everything = /everything below|anything/.test(column);
+      for (const part of column.split(',').map((p) => p.trim())) {
+        const [, name, types] = /^([\w.-]+)(\s*\(types\))?/.exec(part) ?? [];
+        const unit = name !== undefined ? unitNamed(name) : undefined;
+        if (unit === undefined) continue;
+        (types ? typesOnly : allowed).add(unit);
+      }
+      const used = new Set<string>();
+      for (const file of sourceFiles(row.unit.endsWith('.ts') ? '' : row.unit).concat(row.unit.endsWith('.ts') ? [row.unit] : [])) {
+        if (!under(file, row.unit)) continue;
+        const types = typeOnlySpecifiers(file);
+        for (const specifier of importSpecifiers(file).filter((s) => s.startsWith('.'))) {
+          const target = resolveFrom(file, specifier);
+          if (!target.startsWith('src/') || under(target, row.unit)) continue;
+          const to = layerOf(target);
+          used.add(to.unit);
+          const ok = everything ? to.rank < row.rank || row.rank === 12 : allowed.has(to.unit) || (typesOnly.has(to.unit) && types.has(specifier));
+          expect(ok, `${file} -> ${target}: the map's imports column for ${row.unit} is "${row.imports}"`).toBe(true);
+        }
+      }
+      // And the column names nothing the folder does not import: the map says what is, not what may be.
+      if (!everything) for (const unit of [...allowed, ...typesOnly]) expect(used.has(unit), `the map says ${row.unit} imports ${unit}, and no file of it does`).toBe(true);
+    }
   });
 });

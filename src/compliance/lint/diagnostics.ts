@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../../errors.ts';
-import type { DiagnosticSetting } from './policy-lint.ts';
+import type { DiagnosticSetting } from '../types.ts';
 
 /**
  * Reads APIM diagnostics as ARM returns them (`az apim api diagnostic list`, or GET

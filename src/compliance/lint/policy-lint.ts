@@ -1,24 +1,11 @@
 import { verdict, type Check, type Verdict } from '../check.ts';
 import type { ProbeSession } from '../session.ts';
 import type { PolicyElement } from './policy-xml.ts';
+import type { DiagnosticSetting, LintInput } from '../types.ts';
+
+export type { DiagnosticSetting, LintInput };
 
 /** Configuration the static lint reads: a policy document, diagnostics, the tier. */
-export interface LintInput {
-  policyFile: string | undefined;
-  policy: PolicyElement[] | undefined;
-  diagnosticsFile: string | undefined;
-  diagnostics: DiagnosticSetting[] | undefined;
-  sku: string | undefined;
-}
-
-/** The parts of an APIM diagnostic (ARM `service/diagnostics` or `apis/diagnostics`) that matter here. */
-export interface DiagnosticSetting {
-  name: string;
-  loggerId?: string;
-  frontend?: { request?: { body?: { bytes?: number } }; response?: { body?: { bytes?: number } } };
-  backend?: { request?: { body?: { bytes?: number } }; response?: { body?: { bytes?: number } } };
-}
-
 const where = (file: string | undefined, e: PolicyElement): string => `${file ?? 'policy'}:${e.line} <${e.name}>`;
 
 /** Elements whose presence means the gateway reads, rewrites or caches the response body. */
