@@ -289,3 +289,27 @@ describe('a dead pool member (issue 31): connection failures are failed over, co
     }
   });
 });
+
+describe('the retry waits as its policy says (the back-off really sleeps)', () => {
+  it('interval="0.3" delta="0.2" max-interval="1" (seconds), no first fast retry: two retries of a 429 take about 300 + 500 ms', async () => {
+    const policy = policyFile(
+      policyXml({
+        inbound: '<set-backend-service backend-id="openai-backend" /><authentication-managed-identity resource="https://cognitiveservices.azure.com" />',
+        backend: `<retry count="2" interval="0.3" delta="0.2" max-interval="1" condition="@(context.Response.StatusCode == 429)"><forward-request buffer-request-body="true" buffer-response="false" /></retry>`,
+      }),
+    );
+    const entries: BackendEntry[] = [{ name: 'openai-backend', properties: {} }];
+    const { gateway, log } = await start(entries, policy, undefined, { 'openai-backend': mocks.a });
+    try {
+      await setFault(mocks.a, '429=1000');
+      const result = await stream(gateway, log);
+      expect(result.status).toBe(429);
+      expect(result.entry.attempts.map((a) => a.status)).toEqual([429, 429, 429]);
+      // Exponential: 300 ms, then min(1000, 300 + (2^1 - 1) × 200) = 500 ms.
+      expect(result.ms).toBeGreaterThanOrEqual(800);
+      expect(result.ms).toBeLessThan(3_000);
+    } finally {
+      await gateway.close();
+    }
+  });
+});

@@ -25,9 +25,12 @@ describe('bodies the mock must refuse as Azure does', () => {
   it('JSON nested thousands deep is a 400 (unparseable), not a 500', async () => {
     for (const depth of [65, 2_000, 100_000]) {
       const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-      const response = await post(chatUrl(mock), `{"messages":[{"role":"user","content":"x"}],"n":${deep}}`);
-      expect(response.status, `depth ${depth}`).toBe(400);
-      expect(isAzureError(await response.json())).toBe(true);
+      // In a typed field (n) and in an unknown one (accepted, never type-checked): both too deep to read.
+      for (const field of ['n', 'x_unknown']) {
+        const response = await post(chatUrl(mock), `{"messages":[{"role":"user","content":"x"}],"${field}":${deep}}`);
+        expect(response.status, `${field} at depth ${depth}`).toBe(400);
+        expect(isAzureError(await response.json())).toBe(true);
+      }
     }
     const ok = await post(chatUrl(mock), { messages: USER_MESSAGES, metadata: { a: { b: { c: 'shallow' } } } });
     expect(ok.status).not.toBe(500);
