@@ -1,5 +1,4 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { parseStampComment } from '../../src/protocol/index.ts';
+import { parseStampComment, SseParser } from '../../src/protocol/index.ts';
 
 /**
  * The protocol bridge LLM proxies offer (LiteLLM's `responses/` model prefix): a
@@ -94,14 +93,14 @@ export function createStreamBridge(options: { includeUsage: boolean; requestedMo
     out += 'data: [DONE]\n\n';
     hasEnded = true;
   };
-  const onEvent = (event: EventSourceMessage): void => {
+  const onEvent = (text: string, event: string | undefined): void => {
     let data: Record<string, unknown>;
     try {
-      data = JSON.parse(event.data) as Record<string, unknown>;
+      data = JSON.parse(text) as Record<string, unknown>;
     } catch {
       return;
     }
-    const type = event.event ?? (data['type'] as string | undefined);
+    const type = event ?? (data['type'] as string | undefined);
     const response = data['response'] as ResponseObject | undefined;
     switch (type) {
       case 'response.created':
@@ -125,7 +124,7 @@ export function createStreamBridge(options: { includeUsage: boolean; requestedMo
         pendingStamp = '';
     }
   };
-  const parser = createParser({
+  const parser = new SseParser({
     onEvent,
     onComment: (comment) => {
       if (parseStampComment(comment) !== undefined) pendingStamp = `:${comment.startsWith(' ') ? '' : ' '}${comment}\n`;

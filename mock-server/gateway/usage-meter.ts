@@ -1,4 +1,4 @@
-import { createParser } from 'eventsource-parser';
+import { SseParser } from '../../src/protocol/index.ts';
 import { countChatPromptTokens, countInputTokens, countTextTokens } from '../text.ts';
 
 /** Prompt tokens of a request body, as a gateway estimates them (chat, completions or responses). */
@@ -25,15 +25,16 @@ function deltaText(data: Record<string, unknown>): string {
 export function createStreamMeter(): { push(chunk: Uint8Array): void; completionTokens(): number } {
   const decoder = new TextDecoder();
   let text = '';
-  const parser = createParser({
-    onEvent: (event) => {
-      if (event.data === '[DONE]') return;
+  const parser = new SseParser({
+    onEvent: (data) => {
+      if (data === '[DONE]') return;
       try {
-        text += deltaText(JSON.parse(event.data) as Record<string, unknown>);
+        text += deltaText(JSON.parse(data) as Record<string, unknown>);
       } catch {
         // A malformed frame carries no countable text.
       }
     },
+    onComment: () => {},
   });
   return {
     push: (chunk) => parser.feed(decoder.decode(chunk, { stream: true })),

@@ -1,8 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import { createParser } from 'eventsource-parser';
-import { parseStampComment, type FrameStamp } from '../protocol/index.ts';
+import { parseStampComment, SseParser, type FrameStamp } from '../protocol/index.ts';
 
 /**
  * The verifier's instrument: one HTTP request whose response is recorded as it arrives,
@@ -61,9 +60,9 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let pendingStamp: FrameStamp | undefined;
     let settled = false;
-    const parser = createParser({
-      onEvent: (e) => {
-        result.events.push({ arrivalNs: process.hrtime.bigint(), event: e.event, data: e.data, stamp: pendingStamp });
+    const parser = new SseParser({
+      onEvent: (data, event) => {
+        result.events.push({ arrivalNs: process.hrtime.bigint(), event, data, stamp: pendingStamp });
         pendingStamp = undefined;
         if (request.closeAfterEvents !== undefined && result.events.length >= request.closeAfterEvents) finish('closed');
       },
@@ -116,7 +115,7 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
       decoded?.on('error', (error) => finish('error', `cannot decode ${result.headers['content-encoding']}: ${error.message}`));
       const onEnd = (): void => {
         onText(Buffer.alloc(0));
-        parser.reset({ consume: true });
+        parser.end();
         finish('complete');
       };
       if (decoded) {

@@ -83,6 +83,18 @@ export class SseParser {
     if (start < length) this.#pending = chunk.slice(start);
   }
 
+  /**
+   * The stream ended: a last line without its line ending is read as a line (a final comment
+   * reaches onComment), and an event without its blank line is dropped, as the spec says.
+   */
+  end(): void {
+    if (this.#pending !== '') this.#line(this.#pending, 0, this.#pending.length);
+    this.#pending = '';
+    this.#data = '';
+    this.#dataLines = 0;
+    this.#eventType = undefined;
+  }
+
   #line(chunk: string, start: number, end: number): void {
     if (start === end) {
       if (this.#dataLines > 0) this.#handler.onEvent(this.#data, this.#eventType);

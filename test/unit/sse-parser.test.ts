@@ -5,17 +5,21 @@ import { SseParser } from '../../src/protocol/sse-parser.ts';
 
 type Seen = Array<['event', string, string | undefined] | ['comment', string]>;
 
-function ours(chunks: readonly string[]): Seen {
+/** Our parser; with `ended`, told the stream ended (end()), as the verifier's probe does. */
+function ours(chunks: readonly string[], ended = false): Seen {
   const seen: Seen = [];
   const parser = new SseParser({ onEvent: (data, event) => seen.push(['event', data, event]), onComment: (text) => seen.push(['comment', text]) });
   for (const chunk of chunks) parser.feed(chunk);
+  if (ended) parser.end();
   return seen;
 }
 
-function reference(chunks: readonly string[]): Seen {
+/** eventsource-parser, the reference; with `ended`, reset({ consume: true }) at the end. */
+function reference(chunks: readonly string[], ended = false): Seen {
   const seen: Seen = [];
   const parser = createParser({ onEvent: (e) => seen.push(['event', e.data, e.event]), onComment: (text) => seen.push(['comment', text]) });
   for (const chunk of chunks) parser.feed(chunk);
+  if (ended) parser.reset({ consume: true });
   return seen;
 }
 
@@ -57,6 +61,12 @@ describe('SseParser', () => {
 
   it('drops an event the stream never ended', () => {
     expect(ours(['data: complete\n\ndata: cut'])).toEqual([['event', 'complete', undefined]]);
+    expect(ours(['data: complete\n\ndata: cut'], true)).toEqual([['event', 'complete', undefined]]);
+  });
+
+  it('reads a last line without its line ending when the stream ends (a final comment is seen)', () => {
+    expect(ours(['data: a\n\n: bye'], true)).toEqual([['event', 'a', undefined], ['comment', 'bye']]);
+    expect(ours(['data: a\n\n: bye'])).toEqual([['event', 'a', undefined]]);
   });
 
   it('agrees with eventsource-parser on 3,000 random streams, each cut at random and whole', () => {
@@ -67,6 +77,8 @@ describe('SseParser', () => {
       const expected = reference(chunks);
       expect(ours(chunks), JSON.stringify(chunks)).toEqual(expected);
       expect(ours([text]), JSON.stringify(text)).toEqual(reference([text]));
+      // Ended: a last line without its line ending is read; an unended event is dropped.
+      expect(ours(chunks, true), JSON.stringify(chunks)).toEqual(reference(chunks, true));
       events += expected.length;
     }
     // The generator must exercise the parser, not feed it nothing.
