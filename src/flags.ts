@@ -1,11 +1,26 @@
 /**
  * The flag-parsing kit every CLI of the project uses (streamlab, the mock, the gateway):
  * strict node:util parseArgs and value readers whose errors name the flag and what is
- * allowed, worded as InvalidOptionError words them. Imports only errors.ts, so the mock and
- * the gateway can use it too.
+ * allowed, worded as InvalidOptionError words them. Imports only errors.ts and the policy
+ * parser of src/protocol, so the mock and the gateway can use it too.
  */
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { InvalidOptionError } from './errors.ts';
+import { parsePolicyXml, PolicyXmlError, type PolicyElement } from './protocol/policy-xml.ts';
+
+/**
+ * A `--policy` file's XML, parsed (the parser is in src/protocol: the gateway and the lint read
+ * the same XML); a document that is not APIM policy XML is a usage error naming the file. The
+ * one place a PolicyXmlError becomes an option error.
+ */
+export function policyFlag(xml: string, file: string): PolicyElement[] {
+  try {
+    return parsePolicyXml(xml, file);
+  } catch (error) {
+    if (error instanceof PolicyXmlError) throw new InvalidOptionError('--policy', error.message, 'an APIM policy document (<policies>…</policies>)');
+    throw error;
+  }
+}
 
 export type FlagValues = Record<string, string | boolean | undefined>;
 

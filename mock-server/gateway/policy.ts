@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidOptionError } from '../../src/errors.ts';
-import { parsePolicyXml, PolicyXmlError, type PolicyElement } from '../../src/protocol/index.ts';
+import type { PolicyElement } from '../../src/protocol/index.ts';
+import { policyFlag } from '../../src/flags.ts';
 import { compileCondition, CONDITION_GRAMMAR, ConditionError, type Condition } from './retry-condition.ts';
 
 /** `set-header` as APIM applies it: to the backend request (inbound) or the client response (outbound). */
@@ -74,12 +75,7 @@ export function loadGatewayPolicy(file: string): GatewayPolicy {
   } catch (error) {
     throw new InvalidOptionError('--policy', `cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a readable APIM policy XML file');
   }
-  try {
-    return interpretPolicy(parsePolicyXml(xml, file), file);
-  } catch (error) {
-    if (error instanceof PolicyXmlError) throw new InvalidOptionError('--policy', error.message, 'an APIM policy document (<policies>…</policies>)');
-    throw error;
-  }
+  return interpretPolicy(policyFlag(xml, file), file);
 }
 
 /** Interprets parsed policy elements with APIM's semantics and defaults. */
