@@ -4,8 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions } from '../config/bench-options.ts';
-import { InvalidOptionError } from '../errors.ts';
-import { parseCommandLine } from '../flags.ts';
+import { resolveMergeOptions } from '../config/report-options.ts';
 import { harnessWarning, nothingSucceeded } from '../report/headline.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { writeRunReports } from '../report/write-report.ts';
@@ -28,13 +27,12 @@ Exit code: 0, 1 some shard was interrupted (the merge is partial), 2 bad usage o
 
 /** `streamlab merge DIR`. */
 export async function mergeCommand(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, { json: { type: 'boolean' }, help: { type: 'boolean' } }, 'npm run merge -- --help');
-  if (values['help'] === true) {
+  const options = resolveMergeOptions(argv);
+  if (options.help) {
     process.stdout.write(`${MERGE_USAGE}\n`);
     return 0;
   }
-  if (positionals.length !== 1) throw new InvalidOptionError('DIR', positionals.length === 0 ? 'no directory given' : `one directory, got ${positionals.length}`, 'the OUT/<run-id> folder the shards wrote into');
-  return writeMerged(positionals[0]!, values['json'] === true);
+  return writeMerged(options.dir, options.json);
 }
 
 async function writeMerged(dir: string, json: boolean): Promise<number> {

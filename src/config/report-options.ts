@@ -58,6 +58,20 @@ function positionals(found: readonly string[], names: readonly string[], help: b
   return [...found];
 }
 
+/** `npm run merge -- DIR`: the OUT/<run-id> folder the shards wrote into. */
+export interface MergeOptions {
+  dir: string;
+  json: boolean;
+  help: boolean;
+}
+
+export function resolveMergeOptions(argv: readonly string[]): MergeOptions {
+  const { values, positionals: found } = parseCommandLine(argv, { json: { type: 'boolean' }, help: { type: 'boolean' } }, 'npm run merge -- --help');
+  const help = values['help'] === true;
+  const [dir] = positionals(found, ['DIR'], help, 'the OUT/<run-id> folder the shards wrote into');
+  return { dir: dir!, json: values['json'] === true, help };
+}
+
 export function resolveReportOptions(argv: readonly string[]): ReportOptions {
   const { values, positionals: found } = parseCommandLine(argv, REPORT_OPTIONS, 'npm run report -- --help');
   const help = values['help'] === true;
