@@ -22,14 +22,22 @@ export interface StreamComparison {
   outputTokensP50: number | null;
 }
 
-/** What a path adds over the baseline path, from requests paired round by round. */
+/**
+ * What a path adds over another, from requests paired round by round. The paths of a run are
+ * a chain from the model outward (`direct` first, then each hop in run order: gateway, edge,
+ * …): each hop is compared with the path just inside it (`hop: 'hop'`), and with three paths
+ * or more the outermost also with the innermost (`hop: 'end-to-end'`).
+ */
 export interface PathComparison {
   kind: 'path-overhead';
   api: string;
   stream: boolean;
   maxTokens: number | 'max';
+  /** The path just inside `path` (a hop), or the innermost (end to end). */
   baseline: string;
   path: string;
+  /** `hop`: `path` over the path just inside it; `end-to-end`: the outermost path over the innermost. Absent in runs written before chains. */
+  hop?: 'hop' | 'end-to-end';
   metric: 'ttftMs' | 'e2eMs';
   /**
    * The shift path − baseline: the Hodges–Lehmann estimate over blocks of paired rounds, with
@@ -131,21 +139,30 @@ function streamComparisons(scenarios: readonly ScenarioSummary[]): StreamCompari
 }
 
 /** The first path in run order is the baseline (`direct` when the lab has one). */
+/** The run's paths as a chain from the model outward: `direct` first, then the others in run order. */
+export function chainOf(labels: readonly string[]): string[] {
+  const paths = [...new Set(labels)];
+  return paths.includes('direct') ? ['direct', ...paths.filter((p) => p !== 'direct')] : paths;
+}
+
 function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparison[] {
   const out: PathComparison[] = [];
-  const paths = [...new Set(aggregates.map((a) => a.cell.target.label))];
-  const baseline = paths.includes('direct') ? 'direct' : paths[0];
-  for (const other of aggregates.filter((a) => a.cell.target.label !== baseline)) {
-    const base = aggregates.find((a) => a.cell.target.label === baseline && a.cell.api === other.cell.api && a.cell.stream === other.cell.stream && a.cell.maxTokens === other.cell.maxTokens);
-    if (!base || baseline === undefined) continue;
-    const { paths: together, interleaved } = other.pairing;
-    // Rounds in flight at once share their moment: they form one block (whole counterbalancing periods).
-    const blockRounds = blockRoundsFor(other.load?.meanInFlight ?? 1, together, counterbalancePeriod(together));
-    for (const metric of ['ttftMs', 'e2eMs'] as const) {
-      const [a, b] = metric === 'ttftMs' ? [base.ttftByIndex, other.ttftByIndex] : [base.e2eByIndex, other.e2eByIndex];
-      const shift = pairedShift(roundDifferences(a, b), blockRounds);
-      if (!shift) continue;
-      out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path: other.cell.target.label, metric, medianDifferenceMs: shift, verdict: shiftVerdict(shift), pairsForOneMs: pairsForHalfWidth(shift), interleaved });
+  const chain = chainOf(aggregates.map((a) => a.cell.target.label));
+  const pairsToCompare: Array<{ baseline: string; path: string; hop: 'hop' | 'end-to-end' }> = chain.slice(1).map((path, i) => ({ baseline: chain[i]!, path, hop: 'hop' }));
+  if (chain.length >= 3) pairsToCompare.push({ baseline: chain[0]!, path: chain.at(-1)!, hop: 'end-to-end' });
+  for (const { baseline, path, hop } of pairsToCompare) {
+    for (const other of aggregates.filter((a) => a.cell.target.label === path)) {
+      const base = aggregates.find((a) => a.cell.target.label === baseline && a.cell.api === other.cell.api && a.cell.stream === other.cell.stream && a.cell.maxTokens === other.cell.maxTokens);
+      if (!base) continue;
+      const { paths: together, interleaved } = other.pairing;
+      // Rounds in flight at once share their moment: they form one block (whole counterbalancing periods).
+      const blockRounds = blockRoundsFor(other.load?.meanInFlight ?? 1, together, counterbalancePeriod(together));
+      for (const metric of ['ttftMs', 'e2eMs'] as const) {
+        const [a, b] = metric === 'ttftMs' ? [base.ttftByIndex, other.ttftByIndex] : [base.e2eByIndex, other.e2eByIndex];
+        const shift = pairedShift(roundDifferences(a, b), blockRounds);
+        if (!shift) continue;
+        out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path, hop, metric, medianDifferenceMs: shift, verdict: shiftVerdict(shift), pairsForOneMs: pairsForHalfWidth(shift), interleaved });
+      }
     }
   }
   return out;

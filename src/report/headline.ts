@@ -17,7 +17,8 @@ export function headlines(summary: BenchSummary): string[] {
     lines.push(`${c.api} via ${c.path}: ${soonerPhrase(c, tokensLabel(c) ?? 'full')}, p50.`);
   }
   for (const c of summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs')) {
-    lines.push(`${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}: ${describeShift(c.medianDifferenceMs, c.path, `to time to first token over ${c.baseline}`, c.baseline)}${c.interleaved ? '' : ' (paths run one after the other: drift can bias this)'}.`);
+    const scope = c.hop === 'end-to-end' ? ', end to end' : '';
+    lines.push(`${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}${scope}: ${describeShift(c.medianDifferenceMs, c.path, `to time to first token over ${c.baseline}`, c.baseline)}${c.interleaved ? '' : ' (paths run one after the other: drift can bias this)'}.`);
   }
   const harness = harnessSentence(summary.run.harness);
   if (harness) lines.push(harness);

@@ -140,3 +140,57 @@ describe('Hodges–Lehmann shift with a Wilcoxon signed-rank interval', () => {
     expect(covered / runs).toBeLessThan(0.93);
   });
 });
+
+/** Per-round TTFT of `paths` paths run interleaved in one load (the counterbalanced order for k paths), each path adding `added[p]` over the path before it. */
+function simulateChain(paths: number, rounds: number, concurrency: number, added: readonly number[], driftMsPerRequest: number, seed: number): number[][] {
+  const uniform = createUniform(seed);
+  const gauss = normal(uniform);
+  const latency: number[][] = Array.from({ length: paths }, () => []);
+  let env = 0;
+  let batchNoise = 0;
+  for (let k = 0; k < rounds * paths; k++) {
+    const { round, path } = interleavedSlot(k, paths);
+    env = 0.9 * env + 0.5 * gauss();
+    if (k % concurrency === 0) batchNoise = 2 * gauss();
+    const skewed = -3 * Math.log(1 - uniform()) - 3;
+    const cost = added.slice(0, path + 1).reduce((a, b) => a + b, 0);
+    latency[path]![round] = 250 + driftMsPerRequest * k + env + batchNoise + skewed + cost;
+  }
+  return latency;
+}
+
+describe('a chain of paths (hop by hop)', () => {
+  it('an A/A chain (three paths to the same upstream) holds 0 in every hop and end to end about 95% of the time, under drift', () => {
+    const runs = 400;
+    const covered = { hop1: 0, hop2: 0, endToEnd: 0 };
+    for (let seed = 1; seed <= runs; seed++) {
+      const [direct, gateway, edge] = simulateChain(3, 24, 6, [0, 0, 0], 0.5, seed * 104_729);
+      const shift = (a: number[], b: number[]) => pairedShift(a.map((x, r) => b[r]! - x), blockRoundsFor(6, 3, counterbalancePeriod(3)))!;
+      const holds = (s: { low: number; high: number }) => s.low <= 0 && 0 <= s.high;
+      if (holds(shift(direct!, gateway!))) covered.hop1++;
+      if (holds(shift(gateway!, edge!))) covered.hop2++;
+      if (holds(shift(direct!, edge!))) covered.endToEnd++;
+    }
+    for (const [hop, n] of Object.entries(covered)) {
+      expect(n / runs, hop).toBeGreaterThanOrEqual(0.92);
+      expect(n / runs, hop).toBeLessThanOrEqual(0.995);
+    }
+  });
+
+  it('a known cost at one hop is recovered at that hop, and the hops add up to the end-to-end figure within their intervals', () => {
+    let recovered = 0;
+    let addsUp = 0;
+    const runs = 200;
+    for (let seed = 1; seed <= runs; seed++) {
+      const [direct, gateway, edge] = simulateChain(3, 24, 6, [0, 0, 20], 0.5, seed * 7_919);
+      const block = blockRoundsFor(6, 3, counterbalancePeriod(3));
+      const shift = (a: number[], b: number[]) => pairedShift(a.map((x, r) => b[r]! - x), block)!;
+      const [hop1, hop2, all] = [shift(direct!, gateway!), shift(gateway!, edge!), shift(direct!, edge!)];
+      if (hop2.low <= 20 && 20 <= hop2.high && shiftVerdict(hop2) === 'adds') recovered++;
+      const halfWidths = (hop1.high - hop1.low) / 2 + (hop2.high - hop2.low) / 2 + (all.high - all.low) / 2;
+      if (Math.abs(all.estimate - (hop1.estimate + hop2.estimate)) <= halfWidths) addsUp++;
+    }
+    expect(recovered / runs).toBeGreaterThanOrEqual(0.9);
+    expect(addsUp / runs).toBeGreaterThanOrEqual(0.99);
+  });
+});
