@@ -46,6 +46,8 @@ export interface AzureLabRecord {
   /** `manual`: the deploy makes no role assignment and prints the `az role assignment create` lines for someone who can (absent in older states: `assign`). */
   roles?: 'assign' | 'manual';
   publisherEmail: string;
+  /** `--edge-url`: an edge the user runs in front of APIM (the `edge` path, outermost in the chain), and the variable holding its key. */
+  edge?: { url: string; keyEnv: string | undefined };
   /** With `--backends FILE`: the APIM backends to create, and the account that plays each one the file leaves to the lab. */
   backends?: AzureBackendsPlan;
   steps: Partial<Record<DeployStepId, StepRecord>>;

@@ -29,6 +29,11 @@ Starts the lab and records it in the state file that bench, lab:verify and lab:c
   --state FILE                state file (default .lab/state.json; written with mode 0600)
   --seed N                    the mock's run seed (default 1)
   --ttft-ms MS --itl-ms MS --output-tokens N   the mock's timing (default: per model)
+  --edge nginx[:buffered]     an edge in front of the gateway (the path "edge"): Debian's nginx
+                              as a typical ingress, streaming-safe, or buffered to show the failure
+  --edge-url URL              an edge you already run (Application Gateway, Front Door, an
+                              ingress) in front of the gateway; --edge-key-env NAME for its key
+                              (default: the gateway's subscription key variable)
   --backends FILE             APIM backends (a JSON array of ARM backend resources: pools,
                               circuit breakers): one mock per backend without a url, and the
                               gateway routes them (labs/failover/backends.json is an example)
@@ -87,6 +92,7 @@ export function describeLab(state: LabState, stateFile: string): string {
     `local lab up since ${state.createdAt ?? '?'}, policy ${state.policyFile ?? '?'}`,
     line('direct', 'mock', `Azure OpenAI mock; key: ${LAB_KEY_ENV.direct}`),
     line('gateway', 'gateway', `APIM stand-in; subscription key: ${LAB_KEY_ENV.gateway}`),
+    ...(state.paths['edge'] ? [line('edge', 'edge', `edge in front of the gateway${processes.has('edge') ? ' (Debian nginx, config in the lab folder)' : ''}; key: ${'envName' in state.paths['edge'].auth ? state.paths['edge'].auth.envName : '–'}`)] : []),
     ...Object.keys(state.backends?.started ?? {}).map((name) => line(`backend-${name}`, `mock:${name}`, `mock playing backend "${name}" of ${state.backends!.file}; faults: PUT /_mock/faults`)),
     `  state    ${stateFile} (mode 0600; holds the keys)`,
     `next: npm run bench | npm run lab:verify | npm run lab:cleanup`,
@@ -102,7 +108,7 @@ export async function deployCommand(argv: readonly string[], env: NodeJS.Process
   }
   if (options.azure !== undefined) return deployAzureCommand(options, options.azure, deps);
   return withInterrupt('stopping what was started', async (signal) => {
-    const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, seed: options.seed, mockArgs: options.mockArgs, backends: options.backendsFile !== undefined ? { file: options.backendsFile } : undefined }, signal);
+    const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, seed: options.seed, mockArgs: options.mockArgs, backends: options.backendsFile !== undefined ? { file: options.backendsFile } : undefined, edge: options.edge }, signal);
     if (outcome.kind === 'already-up') {
       process.stdout.write(`A lab is already up; nothing changed (to change its policy: npm run lab:cleanup, then lab:deploy).\n${describeLab(outcome.state, options.stateFile)}\n`);
       return 0;
@@ -126,6 +132,7 @@ export function describeAzureLab(state: LabState, stateFile: string): string {
     `Azure lab ${azure.labId} in ${azure.location} (subscription ${azure.subscriptionId}), resource group ${azure.resourceGroup}`,
     `  direct   ${(state.paths['direct']?.baseUrl ?? '–').padEnd(48)} ${auth('direct')}`,
     `  gateway  ${(state.paths['gateway']?.baseUrl ?? '–').padEnd(48)} ${auth('gateway')}`,
+    ...(state.paths['edge'] ? [`  edge     ${state.paths['edge'].baseUrl.padEnd(48)} ${auth('edge')}`] : []),
     `  model    ${azure.model.deployment}: ${azure.model.name} ${azure.model.version}, ${azure.model.sku} ${azure.model.capacityK}K TPM; APIM ${azure.apimSku}`,
     `  state    ${stateFile} (mode 0600; holds the subscription key)`,
     `Role assignments can take up to 10 minutes to apply: early 401s from either path are expected.`,
@@ -151,7 +158,7 @@ async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlag
   let interrupted = false;
   try {
     outcome = await withInterrupt('finishing the steps under way; run lab:deploy again to continue', async (signal) => {
-      const result = await deployAzureLab({ stateFile: options.stateFile, flags, policyFile, policyXml, connect: deps.connectAzure, signal, onEvent: tasks.onEvent, onNote: tasks.onNote });
+      const result = await deployAzureLab({ stateFile: options.stateFile, flags, policyFile, policyXml, connect: deps.connectAzure, signal, onEvent: tasks.onEvent, onNote: tasks.onNote, edge: options.edge?.kind === 'url' ? { url: options.edge.url, keyEnv: options.edge.keyEnv } : undefined });
       interrupted = signal.aborted;
       return result;
     });

@@ -24,6 +24,13 @@ export interface ComplianceReport {
   thresholds: VerifyThresholds;
   /** Set when the gateway answered nothing at all (no connection, no status): the probes did not run. */
   unreachable?: string;
+  /**
+   * A lab with a chain (direct → gateway → edge …): the same probes through every hop, from
+   * the model outward, and for each check that fails, the first hop where it fails (the hop
+   * that breaks it; the hops inside it pass). `checks` are the outermost hop's.
+   */
+  hops?: Array<{ path: string; verdict: 'pass' | 'warn' | 'fail'; failed: string[]; warned: string[] }>;
+  firstFailingHop?: Record<string, string>;
   checks: CheckResult[];
 }
 

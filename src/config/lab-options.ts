@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors.ts';
 import { BACKENDS_FILE_SHAPE, BackendsFileError, readBackendsFile, type BackendTable } from '../protocol/index.ts';
-import { oneOf, parseCommandLine, parseFlags, positiveNumber } from '../flags.ts';
+import { httpUrl, oneOf, parseCommandLine, parseFlags, positiveNumber } from '../flags.ts';
 import { outputDirFlag } from '../files.ts';
 import { BENCH_DEFAULTS } from './bench-options.ts';
 import type { SearchSource } from '../endpoint/types.ts';
@@ -9,8 +9,13 @@ import { resolveSearchSource, TARGET_DEFAULTS } from './target-flags.ts';
 export const LAB_TARGETS = ['local', 'azure'] as const;
 export type LabTarget = (typeof LAB_TARGETS)[number];
 
+/** An edge in front of the gateway: `--edge nginx[:buffered]` (local), or `--edge-url URL` with `--edge-key-env NAME`. */
+export type EdgeOption = { kind: 'nginx'; buffered: boolean } | { kind: 'url'; url: string; keyEnv: string | undefined };
+
 /** `npm run lab:deploy` options. */
 export interface DeployOptions {
+  /** An edge in front of the gateway, the outermost path of the chain (`edge`). */
+  edge: EdgeOption | undefined;
   target: LabTarget;
   policy: string;
   stateFile: string;
@@ -129,6 +134,9 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
       roles: { type: 'string' },
       'what-if': { type: 'boolean' },
       backends: { type: 'string' },
+      edge: { type: 'string' },
+      'edge-url': { type: 'string' },
+      'edge-key-env': { type: 'string' },
       help: { type: 'boolean' },
     },
     'npm run lab:deploy -- --help',
@@ -147,8 +155,20 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
     const azureOnly = AZURE_FLAGS.find((flag) => values[flag] !== undefined);
     if (azureOnly !== undefined) throw new InvalidOptionError(`--${azureOnly}`, 'it applies to the Azure target only', '--target azure');
   }
+  const edgeKind = values['edge'] as string | undefined;
+  const edgeUrl = httpUrl('--edge-url', values['edge-url'] as string | undefined, 'https://my-ingress.example.net');
+  const edgeKeyEnv = values['edge-key-env'] as string | undefined;
+  if (edgeKind !== undefined && edgeUrl !== undefined) throw new InvalidOptionError('--edge', 'give --edge or --edge-url, not both', 'one edge: nginx started by the lab, or the URL of one you run');
+  if (edgeKind !== undefined) {
+    oneOf('--edge', edgeKind, ['nginx', 'nginx:buffered']);
+    if (target === 'azure') throw new InvalidOptionError('--edge', 'the lab starts nginx locally only', '--target local, or --edge-url URL for an edge in front of APIM');
+  }
+  if (edgeKeyEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(edgeKeyEnv)) throw new InvalidOptionError('--edge-key-env', `"${edgeKeyEnv}" is not an environment variable name`, 'a name such as EDGE_SUBSCRIPTION_KEY');
+  if (edgeKeyEnv !== undefined && edgeUrl === undefined) throw new InvalidOptionError('--edge-key-env', 'it names the key of an edge given with --edge-url', '--edge-url URL --edge-key-env NAME');
+  const edge: EdgeOption | undefined = edgeKind !== undefined ? { kind: 'nginx', buffered: edgeKind === 'nginx:buffered' } : edgeUrl !== undefined ? { kind: 'url', url: edgeUrl, keyEnv: edgeKeyEnv } : undefined;
   return {
     target,
+    edge,
     azure: target === 'azure' && values['help'] !== true ? resolveAzureFlags(values, env) : undefined,
     backendsFile: values['backends'] as string | undefined,
     policy: (values['policy'] as string | undefined) ?? 'streaming',

@@ -32,6 +32,8 @@ export interface AzureDeployInput {
   signal?: AbortSignal;
   onEvent(event: StepEvent): void;
   onNote(note: string): void;
+  /** `--edge-url`: an edge the user runs in front of APIM, recorded as the outermost path. */
+  edge?: { url: string; keyEnv: string | undefined } | undefined;
 }
 
 export type AzureDeployOutcome =
@@ -49,6 +51,8 @@ export function azureLabState(record: AzureLabRecord, secrets: Record<string, st
   const gatewayUrl = record.steps['apim-service']?.outputs?.['gatewayUrl'];
   if (gatewayUrl !== undefined && isDeployComplete(record)) {
     paths['gateway'] = { baseUrl: gatewayUrl.replace(/\/+$/, ''), apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } };
+    // The edge is in front of APIM: a path once the gateway is one.
+    if (record.edge !== undefined) paths['edge'] = { baseUrl: record.edge.url.replace(/\/+$/, ''), apiStyle: 'azure', auth: { kind: 'subscription-key', envName: record.edge.keyEnv ?? LAB_KEY_ENV.gateway } };
   }
   const state: LabState = { schemaVersion: 1, target: 'azure', deployment: record.model.deployment, apiVersion: TARGET_DEFAULTS.apiVersion, paths, labId: record.labId, createdAt, policyFile, azure: record };
   if (Object.keys(secrets).length > 0) state.secrets = secrets;
@@ -69,10 +73,18 @@ export async function deployAzureLab(input: AzureDeployInput): Promise<AzureDepl
   if (record !== undefined && record.subscriptionId !== input.flags.subscriptionId) {
     throw new LabError('E_LAB_STATE', `Failed to deploy "azure": ${input.stateFile} records a lab in subscription ${record.subscriptionId}, not ${input.flags.subscriptionId}. Run npm run lab:cleanup first, or pass another --state.`);
   }
-  if (record !== undefined && isDeployComplete(record)) return { kind: 'already-up', state: existing! };
+  if (record !== undefined && isDeployComplete(record)) {
+    if (input.edge === undefined) return { kind: 'already-up', state: existing! };
+    // Adding (or changing) the edge of a lab that is up creates nothing on Azure.
+    record.edge = input.edge;
+    const state = azureLabState(record, existing!.secrets ?? {}, existing!.policyFile ?? input.policyFile, existing!.createdAt ?? new Date().toISOString());
+    writeLabState(input.stateFile, state);
+    return { kind: 'already-up', state };
+  }
   const resumed = record !== undefined;
   if (record !== undefined) input.onNote(`continuing lab ${record.labId} from ${input.stateFile}: ${Object.keys(record.steps).length} step(s) already done; its recorded names and settings are kept`);
   record ??= planAzureLab(input.flags);
+  if (input.edge !== undefined) record.edge = input.edge;
   const createdAt = existing?.createdAt ?? new Date().toISOString();
   const policyFile = existing?.policyFile ?? input.policyFile;
   const connection = await input.connect(record.subscriptionId);

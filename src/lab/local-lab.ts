@@ -7,6 +7,8 @@ import { InvalidOptionError, LabError } from '../errors.ts';
 import { LAB_KEY_ENV, readBackendsFlag } from '../config/lab-options.ts';
 import { TARGET_DEFAULTS } from '../config/target-flags.ts';
 import { isAlive, isSameProcess } from './process-identity.ts';
+import { startEdgeNginx } from './edge-nginx.ts';
+import type { EdgeOption } from '../config/lab-options.ts';
 import { spawnServer, type StartedServer } from './spawn-server.ts';
 import { readLabState, removeLabState, writeLabState, type LabProcess, type LabState } from './state.ts';
 import { provisionedBackends } from '../protocol/index.ts';
@@ -36,6 +38,8 @@ export interface LocalDeployOptions {
    * them as the file says (pools, circuit breakers).
    */
   backends?: { file: string; backendMockArgs?: Readonly<Record<string, readonly string[]>> } | undefined;
+  /** An edge in front of the gateway (the `edge` path, outermost in the chain): Debian's nginx started here, or a URL the user runs. */
+  edge?: EdgeOption | undefined;
 }
 
 /** The state's path to one backend's mock: `backend-<name>`. */
@@ -139,6 +143,14 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
       state.backends = { file: backendsFile!, started: Object.fromEntries(mocks.map(({ name, server }) => [name!, { url: server.listening.url }])) };
     }
     await waitUntilAnswering([...mocks.map((m) => `${m.server.listening.url}/_mock/health`), `${gateway.listening.url}/_gateway/health`], signal);
+    if (options.edge?.kind === 'nginx') {
+      const edge = await startEdgeNginx({ labDir: logDir, upstreamUrl: gateway.listening.url, buffered: options.edge.buffered }, signal);
+      state.processes!.push(edge.process);
+      writeLabState(options.stateFile, state);
+      state.paths['edge'] = { baseUrl: edge.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } };
+    } else if (options.edge?.kind === 'url') {
+      state.paths['edge'] = { baseUrl: options.edge.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: options.edge.keyEnv ?? LAB_KEY_ENV.gateway } };
+    }
     writeLabState(options.stateFile, state);
     return { kind: 'deployed', state, ignored: (gateway.listening['ignored'] as string[] | undefined) ?? [], staleNote };
   } catch (error) {
@@ -192,6 +204,8 @@ async function waitForExit(p: LabProcess, timeoutMs: number): Promise<boolean> {
 /** Removes the state file and the logs it records, then the directory if that left it empty. */
 export function removeLocalFiles(stateFile: string, state: LabState): void {
   for (const p of state.processes ?? []) rmSync(p.logFile, { force: true });
+  // The edge's config, logs and temp paths (edge-nginx.ts), only when the lab started one.
+  if ((state.processes ?? []).some((p) => p.role === 'edge')) rmSync(join(dirname(stateFile), 'edge-nginx'), { recursive: true, force: true });
   removeLabState(stateFile);
   try {
     rmdirSync(dirname(stateFile));

@@ -12,7 +12,19 @@ import { resolveTargets } from './targets.ts';
  * `--mock-admin` says where; on a real Azure endpoint the lookup finds nothing and the check
  * that needs it skips.
  */
-export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefined, env: NodeJS.ProcessEnv, deployed?: DeployedConfig): VerifyPlan {
+/** The lab's chain of paths the verifier probes hop by hop: `direct`, then the gateway and anything in front of it (not the backends a lab plays). */
+export function verifyChain(state: LabState | undefined): string[] {
+  if (state === undefined) return [];
+  const labels = Object.keys(state.paths).filter((label) => !label.startsWith('backend-'));
+  return labels.includes('direct') ? ['direct', ...labels.filter((l) => l !== 'direct')] : labels;
+}
+
+/**
+ * `hop` (a path of the lab state's chain) plays the gateway: the probes go through it, the
+ * direct path stays the ground truth. Lint runs with the first hop only (it reads the gateway's
+ * configuration, whichever hop is probed).
+ */
+export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefined, env: NodeJS.ProcessEnv, deployed?: DeployedConfig, hop?: string): VerifyPlan {
   const fromFlags = options.gateway !== undefined || options.direct !== undefined;
   if (!fromFlags && state === undefined && options.policy === undefined && options.diagnostics === undefined && options.sku === undefined) {
     throw new InvalidOptionError('--gateway', `nothing to verify: no --gateway, no --policy and no lab state at "${options.stateFile}"`, 'run npm run lab:deploy first, or pass --gateway URL [--direct URL] or --policy FILE');
@@ -21,11 +33,12 @@ export function buildVerifyPlan(options: VerifyOptions, state: LabState | undefi
     ...(options.gateway !== undefined ? [{ label: 'gateway', baseUrl: options.gateway }] : []),
     ...(options.direct !== undefined ? [{ label: 'direct', baseUrl: options.direct }] : []),
   ];
-  const pick = state && !fromFlags ? ['gateway', 'direct'].filter((label) => state.paths[label] !== undefined) : [];
+  const probed = hop ?? 'gateway';
+  const pick = state && !fromFlags ? [probed, 'direct'].filter((label) => state.paths[label] !== undefined) : [];
   const targets = resolveTargets({ flags: options, byUrl, pick, state: fromFlags ? undefined : state });
   const direct = targets.find((t) => t.label === 'direct');
   return {
-    gateway: targets.find((t) => t.label === 'gateway'),
+    gateway: targets.find((t) => t.label === probed),
     direct,
     apis: options.apis,
     thresholds: { deliveryP99Ms: options.deliveryP99Ms, ttftOverheadMs: options.ttftOverheadMs, idleGapMs: options.idleGapMs, concurrentStreams: options.streams },
