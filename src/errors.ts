@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'E_AZURE',
   /** A destructive operation was not confirmed, or its target is not ours. */
   'E_REFUSED',
+  /** Ctrl-C (SIGINT) or SIGTERM stopped a command before it had anything to write (CLIs exit 130). */
+  'E_INTERRUPTED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

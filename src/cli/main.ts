@@ -70,7 +70,7 @@ async function main(argv: readonly string[]): Promise<void> {
   } catch (error) {
     if (isLabError(error)) {
       process.stderr.write(`${error.message}\n${error.code === 'E_INVALID_OPTION' ? usageHint(command) : ''}`);
-      process.exitCode = error.code === 'E_INVALID_OPTION' ? 2 : 1;
+      process.exitCode = error.code === 'E_INVALID_OPTION' ? 2 : error.code === 'E_INTERRUPTED' ? 130 : 1;
       return;
     }
     throw error;

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
+import { CHECK_IDS } from '../compliance/index.ts';
 import { resolveVerifyOptions } from '../config/verify-options.ts';
-import { buildVerifyPlan, verifyChain } from '../lab/verify-plan.ts';
+import { runVerifyPlans, verifyPlans } from '../lab/verify-plan.ts';
 import type { ArmConnection, DeployedConfig } from '../lab/azure-lab.ts';
 import { readLabState, withLabSecrets } from '../lab/state.ts';
-import { complianceToTable } from '../report/compliance-text.ts';
+import { complianceToTable, hopLines } from '../report/compliance-text.ts';
 import { writeComplianceFiles } from '../report/write-compliance.ts';
 import { refreshHtmlReport } from '../report/write-report.ts';
 import { createAuthHeaders } from '../endpoint/auth.ts';
@@ -46,33 +46,6 @@ Output
 
 Exit code: 0 no check failed, 1 a check failed, 2 bad usage, 130 interrupted.`;
 
-/**
- * One report for a chain: the outermost hop's checks (the lint from the first hop's run), the
- * verdict of every hop, and for each check that fails, the first hop from the model outward
- * where it does (the hops inside it pass it: that hop breaks it).
- */
-function chainReport(reports: ReadonlyArray<{ hop: string; report: ComplianceReport }>): ComplianceReport {
-  const outer = reports.at(-1)!.report;
-  const lints = reports[0]!.report.checks.filter((c) => c.id.startsWith('lint-'));
-  const checks = [...outer.checks.filter((c) => !c.id.startsWith('lint-')), ...lints];
-  const firstFailingHop: Record<string, string> = {};
-  for (const { hop, report } of reports) for (const c of report.checks) if (c.status === 'fail' && firstFailingHop[c.id] === undefined) firstFailingHop[c.id] = hop;
-  const hops = reports.map(({ hop, report }) => ({ path: hop, verdict: report.verdict, failed: report.checks.filter((c) => c.status === 'fail').map((c) => c.id), warned: report.checks.filter((c) => c.status === 'warn').map((c) => c.id) }));
-  const verdict = hops.some((h) => h.verdict === 'fail') ? 'fail' : hops.some((h) => h.verdict === 'warn') ? 'warn' : 'pass';
-  return { ...outer, verdict, checks, hops, firstFailingHop, durationMs: reports.reduce((sum, r) => sum + r.report.durationMs, 0), startedAt: reports[0]!.report.startedAt };
-}
-
-/** The chain in words: which hop first fails each check, with that hop's evidence. */
-function hopLines(report: ComplianceReport): string[] {
-  const order = report.hops!.map((h) => h.path);
-  const lines = [`Hop by hop (${order.join(' → ')}): ${report.hops!.map((h) => `${h.path} ${h.verdict}`).join(', ')}.`];
-  for (const [id, hop] of Object.entries(report.firstFailingHop ?? {})) {
-    const inside = order.slice(0, order.indexOf(hop));
-    lines.push(`  ${id} first fails at ${hop}${inside.length > 0 ? ` (passes through ${inside.join(', ')})` : ''}: the ${hop} hop breaks it.`);
-  }
-  return lines;
-}
-
 /** `streamlab verify`: returns the exit code. */
 export async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv, connectAzure?: (subscriptionId: string) => Promise<ArmConnection>): Promise<number> {
   const options = resolveVerifyOptions(argv, env, CHECK_IDS);
@@ -93,21 +66,12 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
     deployed = await readAzureConfig(state.azure, connectAzure ?? defaultArmConnection);
   }
   // A chain (direct → gateway → edge …): the probes run through every hop, from the model outward.
-  const hops = fromFlags ? [] : verifyChain(state).slice(1);
-  const plans = hops.length > 1 ? hops.map((hop, i) => ({ hop, plan: buildVerifyPlan(options, state, labEnv, deployed, hop), lint: i === 0 })) : [{ hop: 'gateway', plan: buildVerifyPlan(options, state, labEnv, deployed), lint: true }];
+  const plans = verifyPlans(options, state, labEnv, deployed);
   // A missing key is a usage error, found before any probe runs.
   for (const { plan } of plans) for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, labEnv);
   const outDir = options.out ?? defaultOutDir('verify');
   return withInterrupt('writing the checks that finished', async (signal) => {
-    const reports: Array<{ hop: string; report: ComplianceReport }> = [];
-    for (const { hop, plan, lint } of plans) {
-      if (signal.aborted) break;
-      if (plans.length > 1) process.stderr.write(`hop ${hop} (${plan.gateway?.baseUrl ?? '?'}):\n`);
-      const checks = lint ? options.checks : (options.checks.length > 0 ? options.checks : CHECK_IDS).filter((id) => !id.startsWith('lint-'));
-      const hopReport = await runVerify(plan, { checks, signal, onCheck: (c) => process.stderr.write(`${c.status.padEnd(4)} ${c.id}\n`) });
-      reports.push({ hop, report: hopReport });
-    }
-    const report = plans.length > 1 ? chainReport(reports) : reports[0]!.report;
+    const report = await runVerifyPlans(plans, options.checks, signal, (line) => process.stderr.write(`${line}\n`));
     mkdirSync(outDir, { recursive: true });
     writeComplianceFiles(outDir, report);
     // Verifying into a bench run's directory puts the verdict into that run's report.html.

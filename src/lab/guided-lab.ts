@@ -4,7 +4,7 @@ import { runBench } from '../bench/run-bench.ts';
 import type { BenchSummary } from '../bench/summary.ts';
 import { createRequester } from '../client/requester.ts';
 import type { Timeline } from '../client/timeline.ts';
-import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
+import { CHECK_IDS, type ComplianceReport } from '../compliance/index.ts';
 import { BENCH_DEFAULTS, resolveBenchOptions, type BenchOptions } from '../config/bench-options.ts';
 import { resolveTargetFlags } from '../config/target-flags.ts';
 import type { LabTarget } from '../config/lab-options.ts';
@@ -19,7 +19,7 @@ import type { ArmConnection } from './azure-lab.ts';
 import { cleanupLocal, deployLocal, resolvePolicyFile } from './local-lab.ts';
 import { labRunInfo, readLabState, withLabSecrets, type LabState } from './state.ts';
 import { benchTargets, resolveTargets } from './targets.ts';
-import { buildVerifyPlan } from './verify-plan.ts';
+import { runVerifyPlans, verifyChain, verifyPlans } from './verify-plan.ts';
 
 /** What a lab ends with: its finding in plain words, and the numbers behind it (lab.json). */
 export interface LabFinding {
@@ -50,9 +50,10 @@ export interface LabContext {
   step(text: string): void;
   /**
    * Local: (re)starts mock + gateway with this policy (a name, or a file in the lab's folder);
-   * with `backends` (a file in the lab's folder), one mock per backend the file leaves to the lab.
+   * with `backends` (a file in the lab's folder), one mock per backend the file leaves to the lab;
+   * with `edge`, Debian's nginx in front of the gateway (as `lab:deploy --edge`; local only).
    */
-  deploy(policy: string, options?: { backends?: string; loggers?: Readonly<Record<string, string>> }): Promise<void>;
+  deploy(policy: string, options?: { backends?: string; loggers?: Readonly<Record<string, string>>; edge?: 'nginx' | 'nginx:buffered' }): Promise<void>;
   /**
    * A setting the lab reads from the environment (e.g. the id of an Event Hubs logger the
    * user made in the Azure lab's APIM); undefined when unset or empty.
@@ -60,6 +61,8 @@ export interface LabContext {
   setting(name: string): string | undefined;
   /** Local, with backends: the faults a backend's mock gives every request from now on (`x-mock-fault` syntax; '' clears). */
   setFault(backend: string, spec: string): Promise<void>;
+  /** The lab's paths from the model outward (`direct`, `gateway`, then an edge if the lab has one). */
+  chain(): string[];
   /** `npm run bench` with these flags against the lab; results in outDir/<name>/. */
   bench(name: string, args: readonly string[]): Promise<BenchSummary>;
   /** `npm run lab:verify` with these flags against the lab; results in outDir/<name>/. */
@@ -140,6 +143,7 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       const inLab = join(options.labDir, policy);
       const policyArg = existsSync(inLab) ? resolve(inLab) : policy;
       if (options.target === 'azure') {
+        if (deployOptions.edge !== undefined) throw new LabError('E_LAB_RESULT', `Failed to run lab "${definition.name}" on Azure: the lab starts an nginx edge locally only; on Azure, put your edge in front of APIM and record it with npm run lab:deploy -- --target azure --edge-url URL.`);
         if (deployOptions.backends !== undefined) throw new LabError('E_LAB_RESULT', `Failed to run lab "${definition.name}" on Azure: its backends are deployed with the Azure lab (npm run lab:deploy -- --target azure --backends labs/${definition.name}/${deployOptions.backends}); this lab measures them locally only.`);
         const record = requireState().azure!;
         const file = resolvePolicyFile(policyArg);
@@ -155,9 +159,11 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       if (state) await cleanupLocal(options.stateFile);
       const backends = deployOptions.backends !== undefined ? { file: join(options.labDir, deployOptions.backends), backendMockArgs: definition.backendMockArgs ?? {} } : undefined;
       options.step(`deploy: ${backends ? `a mock per backend of ${deployOptions.backends}` : 'mock'} + gateway, policy ${policy}`);
-      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [], backends }, options.signal);
+      const edge = deployOptions.edge !== undefined ? { kind: 'nginx' as const, buffered: deployOptions.edge === 'nginx:buffered' } : undefined;
+      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [], backends, edge }, options.signal);
       state = outcome.state;
     },
+    chain: () => verifyChain(requireState()),
     setting(name) {
       const value = options.env[name];
       return value === undefined || value === '' ? undefined : value;
@@ -179,7 +185,7 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       // On Azure the lint reads the policy this lab applied (the state records the deployed one).
       const verifyOptions: VerifyOptions = { ...parsed, search, policy: parsed.policy ?? appliedPolicyFile, stateFile: options.stateFile, out: dir };
       options.step(`verify ${name}: ${args.join(' ')}`);
-      const report = await runVerify(buildVerifyPlan(verifyOptions, current, labEnv()), { checks: verifyOptions.checks, signal: options.signal, onCheck: (c) => options.step(`  ${c.status.padEnd(4)} ${c.id}`) });
+      const report = await runVerifyPlans(verifyPlans(verifyOptions, current, labEnv()), verifyOptions.checks, options.signal, (line) => options.step(`  ${line}`));
       writeComplianceFiles(dir, report);
       return report;
     },

@@ -60,3 +60,14 @@ export function complianceToJunit(report: ComplianceReport): string {
     '',
   ].join('\n');
 }
+
+/** The chain in words: which hop first fails each check, with that hop's evidence. */
+export function hopLines(report: ComplianceReport): string[] {
+  const order = report.hops!.map((h) => h.path);
+  const lines = [`Hop by hop (${order.join(' → ')}): ${report.hops!.map((h) => `${h.path} ${h.verdict}`).join(', ')}.`];
+  for (const [id, hop] of Object.entries(report.firstFailingHop ?? {})) {
+    const inside = order.slice(0, order.indexOf(hop));
+    lines.push(`  ${id} first fails at ${hop}${inside.length > 0 ? ` (passes through ${inside.join(', ')})` : ''}: the ${hop} hop breaks it.`);
+  }
+  return lines;
+}

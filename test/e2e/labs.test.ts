@@ -37,7 +37,7 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     const dir = mkdtempSync(join(tmpdir(), 'labs-'));
     const list = await runCli(['lab', '--list'], dir, ENV);
     expect(list.code).toBe(0);
-    for (const name of ['buffering-pitfalls', 'chat-with-data', 'failover', 'response-streaming', 'responses-api', 'stream-ids', 'token-limits']) expect(list.stdout).toContain(name);
+    for (const name of ['buffering-pitfalls', 'chat-with-data', 'edge-buffering', 'failover', 'response-streaming', 'responses-api', 'stream-ids', 'token-limits']) expect(list.stdout).toContain(name);
     const unknown = await runCli(['lab', 'nope'], dir, ENV);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/"LAB".*"nope" is not allowed.*buffering-pitfalls, chat-with-data/);
@@ -72,6 +72,17 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     // The failing checks are named with what failed, not with what passing would have meant.
     expect(finding).toMatch(/^Buffered .*failing incremental-delivery \(chat: .*(held back|released at the end)/m);
     expect(finding).toMatch(/^Body-logging .*lint-body-logging \(.*body-logging\.xml:\d+/m);
+  });
+
+  it('edge-buffering: behind a buffering edge, incremental delivery first fails at the edge while the gateway inside it passes', async () => {
+    const { facts, finding } = await runLab('edge-buffering');
+    expect(facts['streaming-safe.verdict']).toBe('pass');
+    expect(facts['streaming-safe.firstFailingHop']).toBe('none');
+    expect(facts['buffered.verdict']).toBe('fail');
+    expect(facts['buffered.firstFailingHop']).toBe('incremental-delivery@edge');
+    // Each hop has its paired comparison against the path just inside it.
+    for (const key of ['streaming-safe.gatewayTtftVerdict', 'streaming-safe.edgeTtftVerdict', 'buffered.gatewayTtftVerdict', 'buffered.edgeTtftVerdict']) expect(['adds', 'no-measurable-difference'], key).toContain(facts[key]);
+    expect(finding).toMatch(/^Buffered edge .*compliance fail, incremental-delivery first fails at the edge \(gateway inside it passes\); the gateway hop.*; the edge hop/m);
   });
 
   it('chat-with-data: citations and intent first, the conversation carried, a capped reply reported as truncated', async () => {

@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +19,18 @@ function runningDelayProxies(): string[] {
         return [];
       }
     });
+}
+
+/** Resolves once the child's stderr so far matches `pattern` (rejects if it exits first). */
+function stderrMatches(child: ChildProcess, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      if (pattern.test(text)) resolve();
+    });
+    child.once('exit', () => reject(new Error(`exited before stderr matched ${pattern}:\n${text}`)));
+  });
 }
 
 describe('npm run calibrate', () => {
@@ -43,15 +56,28 @@ describe('npm run calibrate', () => {
   it('interrupted (Ctrl-C): exits 130 and writes what it measured with no verdict, never "NaN"', async () => {
     const out = mkdtempSync(join(tmpdir(), 'calibrate-int-'));
     const { child, done } = startCli(['calibrate', '--seeds', '20', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out], process.cwd());
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    // Ctrl-C once the first run has been measured (not after a fixed sleep: a loaded machine starts slower).
+    await stderrMatches(child, /A\/A run 1\/20/);
     child.kill('SIGINT');
     const result = await done;
-    expect(result.code).toBe(130);
+    expect(result.code, result.stderr).toBe(130);
     const markdown = readFileSync(join(out, 'calibration.md'), 'utf8');
     expect(markdown).toMatch(/INTERRUPTED after \d+ of 20 runs per arm: no verdict either way/);
     expect(markdown).not.toMatch(/NaN/);
     expect(markdown).not.toMatch(/NOT calibrated|^Calibrated/m);
     expect(JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8'))).toMatchObject({ interrupted: true, calibrated: null });
+  });
+
+  it('interrupted while its servers start: exits 130 (not a failure), says nothing was measured, writes nothing', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'calibrate-early-')), 'out');
+    const { child, done } = startCli(['calibrate', '--seeds', '20', '--requests', '8', '--out', out], process.cwd());
+    await stderrMatches(child, /start: a mock/);
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code, result.stderr).toBe(130);
+    expect(result.stderr).toMatch(/Interrupted before anything was measured/);
+    expect(existsSync(join(out, 'calibration.json'))).toBe(false);
+    expect(runningDelayProxies()).toEqual([]);
   });
 
   it('a wrong flag exits 2, naming it', async () => {

@@ -33,8 +33,9 @@ describe('local gateway: forward-request buffer-response', () => {
       expect(result.status).toBe(200);
       const stamped = result.events.filter((e) => e.stamp !== undefined);
       expect(stamped.length).toBeGreaterThanOrEqual(40);
-      // Frames 8 ms apart arrive apart: at least one read per content frame.
-      expect(result.reads.length).toBeGreaterThanOrEqual(40);
+      // Frames 8 ms apart arrive apart: about one read per frame (a loaded machine may let a
+      // few pairs meet in one read; a buffered relay gives a handful of reads for the whole stream).
+      expect(result.reads.length).toBeGreaterThanOrEqual(Math.floor(stamped.length * 0.75));
       const lags = stamped.map((e) => msBetween(e.stamp!.emitNs, e.arrivalNs)).sort((a, b) => a - b);
       expect(lags[Math.floor(lags.length / 2)]!).toBeLessThan(20);
     } finally {

@@ -1,0 +1,61 @@
+import { defineLab, describeShift, type BenchSummary, type ComplianceReport, type LabContext, type PathComparison } from '../../src/index.ts';
+
+/** The two edges the lab starts locally in front of the streaming gateway. */
+const EDGES = [
+  { name: 'streaming-safe', edge: 'nginx', what: 'nginx with HTTP/1.1 to the gateway and proxy_buffering off' },
+  { name: 'buffered', edge: 'nginx:buffered', what: "nginx as installed: proxy_buffering on, HTTP/1.0 upstream, X-Accel-Buffering ignored" },
+] as const;
+
+const BENCH = ['--api', 'chat', '--stream', 'on', '--max-tokens', '256', '--requests', '8', '--concurrency', '4', '--warmup', '1'];
+const CHECKS = 'incremental-delivery,done-terminator';
+
+/** The hop comparison of `path` over the path inside it, for time to first token. */
+function hopOf(summary: BenchSummary, path: string): PathComparison | undefined {
+  return summary.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.stream && c.path === path && c.hop === 'hop');
+}
+
+/** One edge: bench the chain and verify it hop by hop; the sentence says which hop breaks what and what each hop costs. */
+async function measure(lab: LabContext, name: string, what: string, facts: Record<string, number | string | boolean>): Promise<string> {
+  const summary = await lab.bench(`bench-${name}`, BENCH);
+  const report: ComplianceReport = await lab.verify(`verify-${name}`, ['--checks', CHECKS, '--api', 'chat']);
+  const [, ...hops] = lab.chain();
+  const broken = Object.entries(report.firstFailingHop ?? {});
+  facts[`${name}.verdict`] = report.verdict;
+  facts[`${name}.firstFailingHop`] = broken.map(([id, hop]) => `${id}@${hop}`).join(',') || 'none';
+  const costs: string[] = [];
+  for (const hop of hops) {
+    const shift = hopOf(summary, hop);
+    if (!shift) continue;
+    facts[`${name}.${hop}TtftShiftMs`] = Math.round(shift.medianDifferenceMs.estimate * 10) / 10;
+    facts[`${name}.${hop}TtftVerdict`] = shift.verdict;
+    costs.push(describeShift(shift.medianDifferenceMs, `the ${hop} hop`, 'to time to first token', shift.baseline));
+  }
+  const where = broken.length === 0 ? 'every hop passes' : broken.map(([id, hop]) => `${id} first fails at the ${hop} (${hops.slice(0, hops.indexOf(hop)).join(', ') || 'nothing'} inside it passes)`).join('; ');
+  return `${name[0]!.toUpperCase()}${name.slice(1)} edge (${what}): compliance ${report.verdict}, ${where}; ${costs.join('; ') || 'no paired comparison'}.`;
+}
+
+/** The same streaming gateway behind an edge that streams and one that buffers: which hop holds the first token back. */
+export default defineLab({
+  name: 'edge-buffering',
+  title: 'Edge buffering: which hop holds the stream back',
+  mockArgs: ['--itl-ms', '8', '--output-tokens', '256'],
+  async run(lab) {
+    const facts: Record<string, number | string | boolean> = {};
+    const sentences: string[] = [];
+    if (lab.target === 'azure') {
+      // On Azure the edge is the user's (Application Gateway, Front Door, an ingress): the lab measures the one recorded.
+      const chain = lab.chain();
+      if (chain.length < 3) {
+        facts['azure.verdict'] = 'not run';
+        return { finding: `Not run on Azure: the lab records no edge in front of APIM. Put yours there and record it with npm run lab:deploy -- --target azure --edge-url URL (its key, if any, in the variable --edge-key-env names), then run the lab again.`, facts };
+      }
+      sentences.push(await measure(lab, 'azure', 'your edge in front of APIM', facts));
+      return { finding: sentences.join('\n'), facts };
+    }
+    for (const edge of EDGES) {
+      await lab.deploy('streaming', { edge: edge.edge });
+      sentences.push(await measure(lab, edge.name, edge.what, facts));
+    }
+    return { finding: sentences.join('\n'), facts };
+  },
+});
