@@ -46,7 +46,13 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
     }
     throw error;
   }
+  // An origin-form target only (`/path?query`): `*`, absolute or authority forms, or a Host header
+  // that does not parse, are the client's error (400), never a mock failure.
   const url = `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`;
+  if (!(req.url ?? '').startsWith('/') || !URL.canParse(url)) {
+    writeError(res, { status: 400, body: JSON.stringify({ error: { code: 'BadRequest', message: `Invalid request target "${(req.url ?? '').slice(0, 80)}": the mock takes a path such as /openai/deployments/<name>/chat/completions.` } }) });
+    return;
+  }
   const answer = options.direct?.(new NodeRequest(req, url, body, abort.signal));
   if (answer !== undefined) {
     await writeAnswer(answer, res, abort.signal);

@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { InvalidOptionError } from './errors.ts';
 
 /**
@@ -22,18 +22,53 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, options
 }
 
 /**
+ * Why `dir` cannot be made or written into, if it cannot: a path component that is a file, a
+ * symbolic link to nothing, or a place where no directory can be made (a read-only or
+ * pseudo file system such as /proc). Checked with a probe directory made and removed at once
+ * in the nearest existing ancestor, so the answer is the file system's, not a guess.
+ */
+function unwritableDirReason(dir: string): string | undefined {
+  let existing = resolve(dir);
+  const below: string[] = [];
+  for (;;) {
+    let link = false;
+    try {
+      link = lstatSync(existing).isSymbolicLink();
+    } catch {
+      // Absent: look one level up.
+      const parent = dirname(existing);
+      if (parent === existing) return `no part of "${dir}" exists`;
+      below.unshift(existing);
+      existing = parent;
+      continue;
+    }
+    if (link && !existsSync(existing)) return `"${existing}" is a symbolic link to nothing`;
+    if (!statSync(existing).isDirectory()) return below.length === 0 ? `"${existing}" exists and is not a directory` : `"${existing}" is a file, so "${dir}" cannot be made`;
+    break;
+  }
+  try {
+    rmdirSync(mkdtempSync(join(existing, '.streamlab-probe-')));
+  } catch (error) {
+    return `no directory can be made in "${existing}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+  }
+  return undefined;
+}
+
+/**
  * An output directory a command will write into, checked before any work: absent (it will be
- * made) or a directory. A file of that name is a usage error (exit 2), not a crash after the
- * work is done.
+ * made) or a directory, in a place where one can be made. Anything else is a usage error
+ * (exit 2), not a crash after the work is done.
  */
 export function outputDirFlag(flag: string, dir: string): string {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new InvalidOptionError(flag, `"${dir}" exists and is not a directory`, 'a directory (made if absent)');
+  const reason = unwritableDirReason(dir);
+  if (reason !== undefined) throw new InvalidOptionError(flag, reason, 'a directory (made if absent) in a writable place');
   return dir;
 }
 
-/** An output file a command will write, checked before any work: absent, or a file (replaced whole). */
+/** An output file a command will write, checked before any work: absent, or a file (replaced whole), in a directory that can be made or written. */
 export function outputFileFlag(flag: string, file: string): string {
   if (existsSync(file) && statSync(file).isDirectory()) throw new InvalidOptionError(flag, `"${file}" is a directory`, 'a file path (replaced whole if it exists)');
-  if (existsSync(dirname(file)) && !statSync(dirname(file)).isDirectory()) throw new InvalidOptionError(flag, `"${dirname(file)}" is not a directory`, 'a file path in a directory');
+  const reason = unwritableDirReason(dirname(file));
+  if (reason !== undefined) throw new InvalidOptionError(flag, reason, 'a file path in a directory that exists or can be made');
   return file;
 }

@@ -107,7 +107,7 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
     switch (element.name) {
       case 'forward-request':
         policy.bufferResponse = a['buffer-response'] !== 'false';
-        policy.timeoutMs = forwardTimeoutMs(a, file);
+        policy.timeoutMs = forwardTimeoutMs(element, file);
         // buffer-request-body: the gateway always holds the request body (at most --max-body-bytes), so every attempt can resend it.
         for (const name of Object.keys(a)) if (!['buffer-response', 'timeout', 'timeout-ms', 'buffer-request-body'].includes(name)) policy.ignored.push(`${where} attribute ${name}`);
         return;
@@ -170,7 +170,8 @@ function retryRule(element: PolicyElement, file: string): RetryRule {
     condition = compileCondition(conditionText);
   } catch (error) {
     if (!(error instanceof ConditionError)) throw error;
-    throw new InvalidOptionError('--policy', `${where} condition ${JSON.stringify(conditionText)} cannot be evaluated locally (${error.message})`, CONDITION_GRAMMAR);
+    const shown = conditionText.length > 200 ? `${JSON.stringify(conditionText.slice(0, 200))}… (${conditionText.length} characters)` : JSON.stringify(conditionText);
+    throw new InvalidOptionError('--policy', `${where} condition ${shown} cannot be evaluated locally (${error.message})`, CONDITION_GRAMMAR);
   }
   return {
     conditionText,
@@ -196,29 +197,83 @@ export function retryDelayMs(rule: RetryRule, k: number): number {
   return Math.min(rule.maxIntervalMs, rule.intervalMs + (2 ** (k - 1) - 1) * rule.deltaMs);
 }
 
-function forwardTimeoutMs(a: Record<string, string>, file: string): number {
+/** The longest a Node timer can wait (2^31−1 ms); a longer one fires at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMEOUT_MS / 1000);
+
+/** `timeout` (whole seconds) or `timeout-ms`: a positive integer a Node timer can hold. */
+function forwardTimeoutMs(element: PolicyElement, file: string): number {
+  const a = element.attributes;
+  const isMs = a['timeout-ms'] !== undefined;
   const raw = a['timeout-ms'] ?? a['timeout'];
   if (raw === undefined) return DEFAULT_TIMEOUT_MS;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new InvalidOptionError('--policy', `"${file}": forward-request timeout "${raw}" is not a number of seconds (expressions are not evaluated locally)`, 'timeout="120" or timeout-ms="120000"');
-  return a['timeout-ms'] !== undefined ? value : value * 1000;
+  const [attribute, max, unit] = isMs ? ['timeout-ms', MAX_TIMEOUT_MS, 'milliseconds'] : ['timeout', MAX_TIMEOUT_SECONDS, 'seconds'];
+  const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    const why = raw.trim().startsWith('@') ? ' (expressions are not evaluated locally)' : '';
+    throw new InvalidOptionError(
+      '--policy',
+      `"${file}" line ${element.line}: forward-request ${attribute} "${raw}" is not a number of ${unit} from 1 to ${max}${why}`,
+      `${attribute}="${isMs ? 120_000 : 120}" (a whole number of ${unit}, 1 to ${max}: the longest a timer can wait is ${MAX_TIMEOUT_MS} ms)`,
+    );
+  }
+  return isMs ? value : value * 1000;
+}
+
+/** An HTTP field name (RFC 9110 token): what Node and every hop accept. */
+const HEADER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A field value the gateway can send unchanged on both sides: visible ASCII, spaces and tabs. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/**
+ * Framing and hop-by-hop headers: the gateway sets them for each connection (a response's
+ * framing follows its relay); a policy that sets them would desynchronise the message from
+ * its body, and the client or the backend waits for bytes that never come.
+ */
+export const FRAMING_HEADERS = ['transfer-encoding', 'content-length', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer'] as const;
+
+/** A header name the policy gives literally (set-header name, a token limit's header names). */
+function headerName(raw: string, where: string, attribute: string): string {
+  if (!HEADER_TOKEN.test(raw)) {
+    throw new InvalidOptionError('--policy', `${where} ${attribute} ${JSON.stringify(raw)} is not an HTTP header name`, `a header name: one or more letters, digits and !#$%&'*+-.^_\`|~ (an RFC 9110 token; no spaces, colons or other characters)`);
+  }
+  const name = raw.toLowerCase();
+  if ((FRAMING_HEADERS as readonly string[]).includes(name)) {
+    throw new InvalidOptionError('--policy', `${where} ${attribute} "${raw}" is a framing (hop-by-hop) header, which the gateway sets itself for each connection`, `any header but ${FRAMING_HEADERS.join(', ')}`);
+  }
+  return name;
 }
 
 function headerRule(elements: readonly PolicyElement[], index: number, file: string): HeaderRule | undefined {
   const element = elements[index]!;
-  const name = element.attributes['name'];
-  if (name === undefined || name.startsWith('@')) return undefined;
+  const where = `"${file}" line ${element.line}: set-header`;
+  const rawName = element.attributes['name'];
+  if (rawName === undefined) throw new InvalidOptionError('--policy', `${where} has no name`, 'name="x-header-name"');
+  if (rawName.trim().startsWith('@')) return undefined;
+  const name = headerName(rawName, where, 'name');
   const action = element.attributes['exists-action'] ?? 'override';
   if (!(EXISTS_ACTIONS as readonly string[]).includes(action)) {
     throw new InvalidOptionError('--policy', `"${file}" line ${element.line}: set-header exists-action "${action}"`, EXISTS_ACTIONS.join(', '));
   }
-  const values = elements.filter((e) => e.parent === index && e.name === 'value').map((e) => e.text.trim());
+  const valueElements = elements.filter((e) => e.parent === index && e.name === 'value');
+  const values = valueElements.map((e) => e.text.trim());
   if (values.some((v) => v.startsWith('@'))) return undefined;
-  return { name: name.toLowerCase(), existsAction: action as HeaderRule['existsAction'], values };
+  values.forEach((value, i) => {
+    if (HEADER_VALUE.test(value)) return;
+    const bad = [...value].find((c) => !HEADER_VALUE.test(c))!;
+    const code = bad.codePointAt(0)!;
+    const what = code === 13 || code === 10 ? 'a line break (CR/LF)' : code === 0 ? 'a NUL' : code < 0x80 ? 'a control character' : 'non-ASCII text';
+    throw new InvalidOptionError(
+      '--policy',
+      `"${file}" line ${valueElements[i]!.line}: set-header "${rawName}" value ${JSON.stringify(value)} has ${what} (U+${code.toString(16).toUpperCase().padStart(4, '0')}), which cannot be sent in a header`,
+      'visible ASCII characters, spaces and tabs (no CR, LF, NUL or other control characters; non-ASCII text percent- or base64-encoded)',
+    );
+  });
+  return { name, existsAction: action as HeaderRule['existsAction'], values };
 }
 
 function tokenLimitRule(element: PolicyElement, file: string): TokenLimitRule {
   const a = element.attributes;
+  const where = `"${file}" line ${element.line}: ${element.name}`;
   const tpm = Number(a['tokens-per-minute']);
   if (!Number.isInteger(tpm) || tpm <= 0) {
     throw new InvalidOptionError('--policy', `"${file}" line ${element.line}: ${element.name} needs tokens-per-minute as a positive integer (got "${a['tokens-per-minute'] ?? 'none'}"; token-quota is not implemented locally)`, 'tokens-per-minute="1000"');
@@ -227,7 +282,7 @@ function tokenLimitRule(element: PolicyElement, file: string): TokenLimitRule {
     policy: element.name,
     tokensPerMinute: tpm,
     estimatePromptTokens: a['estimate-prompt-tokens'] === 'true',
-    retryAfterHeaderName: (a['retry-after-header-name'] ?? 'retry-after').toLowerCase(),
-    remainingTokensHeaderName: a['remaining-tokens-header-name']?.toLowerCase(),
+    retryAfterHeaderName: headerName(a['retry-after-header-name'] ?? 'retry-after', where, 'retry-after-header-name'),
+    remainingTokensHeaderName: a['remaining-tokens-header-name'] === undefined ? undefined : headerName(a['remaining-tokens-header-name'], where, 'remaining-tokens-header-name'),
   };
 }

@@ -174,7 +174,13 @@ function relayResponse(config: ProxyConfig, upstreamRes: UpstreamResponse, res: 
   const translates = ctx.bridged !== undefined && upstreamRes.statusCode < 400;
   const headers = responseHeaders(config, upstreamRes.headers, !translates);
   if (ctx.remainingTokens !== undefined && config.policy.tokenLimit?.remainingTokensHeaderName) headers[config.policy.tokenLimit.remainingTokensHeaderName] = String(ctx.remainingTokens);
-  res.writeHead(upstreamRes.statusCode, headers);
+  try {
+    res.writeHead(upstreamRes.statusCode, headers);
+  } catch (error) {
+    // A header Node refuses (the policy's are checked at start): the client gets the gateway's 500, the backend's response is dropped.
+    upstreamRes.destroy();
+    throw error;
+  }
   res.flushHeaders();
   // (Close first: a backend that drops the stream mid-way drops the client too, rather than end it cleanly.)
   upstreamRes.on('close', () => {

@@ -21,7 +21,12 @@ export class ConditionError extends Error {
   }
 }
 
-export const CONDITION_GRAMMAR = 'comparisons of context.Response.StatusCode with integers, context.Response.StatusReason.Contains("…"), true, false, !, &&, || and parentheses';
+/** How deep `!` and parentheses may nest in a retry condition (real ones nest two or three). */
+const MAX_CONDITION_DEPTH = 64;
+/** How many terms (comparisons, Contains, true/false) a retry condition may hold (real ones hold a handful); it is evaluated on every attempt. */
+export const MAX_CONDITION_TERMS = 1000;
+
+export const CONDITION_GRAMMAR = `comparisons of context.Response.StatusCode with integers, context.Response.StatusReason.Contains("…"), true, false, !, &&, || and parentheses (at most ${MAX_CONDITION_TERMS} terms, nested at most ${MAX_CONDITION_DEPTH} levels)`;
 
 type Token = { kind: 'op'; value: string } | { kind: 'number'; value: number } | { kind: 'string'; value: string } | { kind: 'name'; value: string };
 
@@ -63,8 +68,6 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-/** How deep `!` and parentheses may nest in a retry condition (real ones nest two or three). */
-const MAX_CONDITION_DEPTH = 64;
 
 /** Compiles `@(…)` (or a bare expression) into a predicate; throws ConditionError for anything outside the grammar. */
 export function compileCondition(source: string): Condition {
@@ -81,6 +84,7 @@ export function compileCondition(source: string): Condition {
 
   // A hostile condition may nest thousands deep: bounded, so it is refused, not a stack overflow.
   let depth = 0;
+  let termCount = 0;
   const nested = <T,>(parse: () => T): T => {
     if (++depth > MAX_CONDITION_DEPTH) throw new ConditionError(`nested deeper than ${MAX_CONDITION_DEPTH} levels`);
     try {
@@ -101,6 +105,7 @@ export function compileCondition(source: string): Condition {
       expectOp(')');
       return inner;
     }
+    if (++termCount > MAX_CONDITION_TERMS) throw new ConditionError(`more than ${MAX_CONDITION_TERMS} terms`);
     const token = tokens[at++];
     if (token?.kind !== 'name') throw new ConditionError(`unexpected ${token ? `"${String(token.value)}"` : 'end'}`);
     if (token.value === 'true' || token.value === 'false') {
@@ -136,23 +141,22 @@ export function compileCondition(source: string): Condition {
     }
     throw new ConditionError(`"${token.value}" is not evaluated locally`);
   };
+  // A chain of `&&` / `||` is evaluated as a list, in a loop: its length costs no stack.
   const and = (): Condition => {
-    let left = primary();
+    const factors = [primary()];
     while (isOp('&&')) {
       at++;
-      const [a, b] = [left, primary()];
-      left = (r) => a(r) && b(r);
+      factors.push(primary());
     }
-    return left;
+    return factors.length === 1 ? factors[0]! : (r) => factors.every((factor) => factor(r));
   };
   const or = (): Condition => {
-    let left = and();
+    const terms = [and()];
     while (isOp('||')) {
       at++;
-      const [a, b] = [left, and()];
-      left = (r) => a(r) || b(r);
+      terms.push(and());
     }
-    return left;
+    return terms.length === 1 ? terms[0]! : (r) => terms.some((term) => term(r));
   };
   const condition = or();
   if (at !== tokens.length) throw new ConditionError(`unexpected "${String(tokens[at]!.value)}"`);

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { toSample } from '../metrics/sample.ts';
 import { azureSearchDataSources, deploymentFor } from '../endpoint/build-request.ts';
 import { countTokens, loadTokenizer, maxOutputTokens } from '../endpoint/tokens.ts';
 import type { Scenario, Target } from '../endpoint/types.ts';
+import { checkAuth } from '../endpoint/auth.ts';
 import { formatControlHeaders } from '../protocol/index.ts';
 import { ScenarioAggregate } from './aggregate.ts';
 import { expandMatrix, groupCells, type BenchCell } from './matrix.ts';
@@ -77,8 +78,13 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
   const plans = groups.map((cells) => cells.map((cell) => ({ cell, scenarios: scenariosFor(cell, options) })));
   // Before the first request: an encoding loaded mid-run would stall every stream in flight.
   for (const { cell } of plans.flat()) loadTokenizer(deploymentFor(cell.target, cell.api));
+  for (const target of input.targets) checkAuth(target.auth, input.env);
   mkdirSync(input.outDir, { recursive: true });
-  const samples = createWriteStream(join(input.outDir, 'samples.jsonl'), { flags: 'w' });
+  // Written under a temporary name and renamed when the run ends (also when interrupted): an
+  // earlier run in the same folder keeps its samples until this one has its own.
+  const samplesFile = join(input.outDir, 'samples.jsonl');
+  const samples = createWriteStream(`${samplesFile}.partial`, { flags: 'w' });
+  let completed = false;
   const agent = createLoadAgent();
   const monitor = new HarnessMonitor();
   const startedAt = new Date().toISOString();
@@ -112,11 +118,14 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
       const load = await runGroup(input, paths, samples, monitor, groupIndex, plans.length, groupIndex === 0 ? firstStartNs : undefined);
       for (const p of paths) p.aggregate.load = load;
     }
+    completed = true;
   } finally {
     monitor.stop();
     samples.end();
     await once(samples, 'close');
     agent.destroy();
+    if (completed) renameSync(`${samplesFile}.partial`, samplesFile);
+    else rmSync(`${samplesFile}.partial`, { force: true });
   }
   const run: RunMetadata = {
     tool: { name: 'apim-streaming-lab', version: input.toolVersion },

@@ -20,10 +20,13 @@ merge Job to resume once the shards are done. Keys come from a Secret, by refere
   --image IMAGE               the image built from the Dockerfile
   --namespace NS              (default default)
   --run-id ID                 names the objects and the results folder (default streamlab-<time>)
-  --start-at TIME             when every shard starts (default: 3 minutes after rendering)
+  --start-at TIME             when every shard starts, read as the bench reads it: ISO 8601 or
+                              epoch milliseconds, in the future (default: 3 minutes after rendering)
   --secret NAME               the Secret holding the keys (default streamlab-keys)
   --key-env A,B               environment variables each pod reads from the Secret, by the same
-                              key name (default AZURE_OPENAI_API_KEY)
+                              key name (default AZURE_OPENAI_API_KEY); the variables the bench flags
+                              name with --api-key-env / --subscription-key-env are always added
+                              (a named --api-key-env replaces the default)
   --storage-class NAME        (default azurefile-csi, ReadWriteMany on AKS)  --storage 5Gi
   --out FILE                  write the manifests there (default: stdout)
 
@@ -43,7 +46,8 @@ state file under "dist".
   --subscription ID           (default AZURE_SUBSCRIPTION_ID)
   --key-env A,B               environment variables whose values become the jobs' Container
                               Apps secrets, read by every shard under the same name
-                              (default AZURE_OPENAI_API_KEY); never arguments, never printed
+                              (default AZURE_OPENAI_API_KEY); never arguments, never printed; the
+                              variables named by --api-key-env / --subscription-key-env are added
   --run-id ID                 the results folder (default streamlab-<time>)
   --start-delay 90s           from starting the executions to the common start (default ${RUN_ACA_DEFAULTS.startDelayMs / 1000}s)
   --cpu 1 --memory 2Gi        per execution (Consumption sizes)
@@ -61,6 +65,11 @@ npm run dist -- cleanup aca [--state FILE]
 
 Everything after -- is passed to npm run bench on every shard (not --shard, --run-id, --start-at, --out).
 See docs/scale-out.md.`;
+
+/** A word for a printed POSIX shell command: as is when it is only [A-Za-z0-9_./-] (and not empty), else in single quotes (a quote inside as '\''). */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
 
 /** `streamlab dist render k8s | run aca | cleanup aca …`. */
 /** What `dist` reaches Azure with, and how often it polls the executions (tests inject a short interval instead of reading one from the environment). */
@@ -82,14 +91,15 @@ export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEn
   const text = `${JSON.stringify(renderK8s(options), null, 2)}\n`;
   if (options.out) writeFileAtomic(options.out, text);
   else process.stdout.write(text);
-  const file = options.out ?? 'streamlab.json';
+  const file = shellQuote(options.out ?? 'streamlab.json');
+  const ns = shellQuote(options.namespace);
   process.stderr.write(
     [
-      `rendered ${options.shards} shards of run ${options.runId}, starting at ${options.startAt.toISOString()}${options.out ? ` into ${options.out}` : ''}. Next:`,
-      `  kubectl -n ${options.namespace} create secret generic ${options.secret} ${options.keyEnv.map((k) => `--from-literal=${k}="$${k}"`).join(' ')}`,
+      `rendered ${options.shards} shards of run ${options.runId}, starting at ${options.startAt.toISOString()}${options.out ? ` into ${file}` : ''}. Next:`,
+      `  kubectl -n ${ns} create secret generic ${shellQuote(options.secret)} ${options.keyEnv.map((k) => `--from-literal=${k}="$${k}"`).join(' ')}`,
       `  kubectl apply -f ${file}`,
-      `  kubectl -n ${options.namespace} wait --for=condition=complete --timeout=1h job/${options.runId}`,
-      `  kubectl -n ${options.namespace} patch job ${options.runId}-merge -p '{"spec":{"suspend":false}}'`,
+      `  kubectl -n ${ns} wait --for=condition=complete --timeout=1h ${shellQuote(`job/${options.runId}`)}`,
+      `  kubectl -n ${ns} patch job ${shellQuote(`${options.runId}-merge`)} -p '{"spec":{"suspend":false}}'`,
       '',
     ].join('\n'),
   );

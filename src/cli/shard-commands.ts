@@ -7,7 +7,6 @@ import type { BenchOptions } from '../config/bench-options.ts';
 import { resolveMergeOptions } from '../config/report-options.ts';
 import { harnessWarning, nothingSucceeded } from '../report/headline.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
-import { writeRunReports } from '../report/write-report.ts';
 import { mergeShards } from '../shards/merge-shards.ts';
 import { withInterrupt } from './interrupt.ts';
 
@@ -37,7 +36,6 @@ export async function mergeCommand(argv: readonly string[]): Promise<number> {
 
 async function writeMerged(dir: string, json: boolean): Promise<number> {
   const { summary, shards } = await mergeShards(dir);
-  await writeRunReports(dir, summary);
   const late = shards.map((s) => s.startLateMs).filter((ms): ms is number => ms !== null);
   const skew = late.length > 1 ? ` (start skew ${Math.max(...late) - Math.min(...late)} ms)` : '';
   const interrupted = shards.filter((s) => s.interrupted).map((s) => s.index);

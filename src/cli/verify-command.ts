@@ -79,6 +79,10 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${complianceToTable(report)}\n`);
     if (report.hops !== undefined && !options.json) process.stdout.write(`${hopLines(report).join('\n')}\n`);
     if (report.unreachable !== undefined) process.stderr.write(`Nothing was verified: ${report.unreachable}. Is the gateway running? Start the lab with npm run lab:deploy (or check --gateway).\n`);
+    else if (!signal.aborted && report.checks.every((c) => c.status === 'skip')) {
+      const reasons = [...new Set(report.checks.map((c) => c.evidence))].slice(0, 3);
+      process.stderr.write(`Nothing was verified: every check skipped (${reasons.join('; ') || 'no check ran'}). Give the lab's paths (npm run lab:deploy), or --gateway URL, or --policy FILE for the lint.\n`);
+    }
     process.stderr.write(`results: ${outDir}/ (compliance.json, compliance.xml, compliance.md${html ? ', report.html' : ''})\n`);
     if (signal.aborted) return 130;
     return report.verdict === 'fail' ? 1 : 0;

@@ -45,8 +45,13 @@ export interface VerifyThresholds {
   concurrentStreams: number;
 }
 
-/** The overall verdict: fail if any check failed, warn if any warned, else pass. */
+/**
+ * The overall verdict: fail if any check failed, warn if any warned, else pass. A run where
+ * every check skipped checked nothing, and a gate that checked nothing fails (it never passes
+ * a gateway it could not see).
+ */
 export function verdictOf(checks: readonly CheckResult[]): ComplianceReport['verdict'] {
+  if (checks.every((c) => c.status === 'skip')) return 'fail';
   if (checks.some((c) => c.status === 'fail')) return 'fail';
   if (checks.some((c) => c.status === 'warn')) return 'warn';
   return 'pass';

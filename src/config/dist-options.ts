@@ -59,22 +59,84 @@ export function imageFlag(image: string): string {
   return image;
 }
 
-/** Key-shaped arguments: a value for a key never goes into a manifest or a job (keys travel by reference: --key-env). */
-const KEY_ARGUMENT = /(api[-_]?key|subscription[-_]?key|ocp-apim-subscription-key|authorization|bearer|password|secret)/i;
+/** The bench's flags that name the environment variable a key is read from. */
+const KEY_SOURCE_FLAGS = ['--api-key-env', '--subscription-key-env'];
+
+/**
+ * The environment variables the bench flags name as key sources (`--api-key-env NAME`,
+ * `--subscription-key-env NAME`, or `--flag=NAME`), in order, each once. The shards read their
+ * keys from these, so they must be among the variables the Secret / job secrets provide.
+ */
+export function benchKeySources(benchArgs: readonly string[]): string[] {
+  const names: string[] = [];
+  benchArgs.forEach((arg, i) => {
+    const [flag = '', inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if (!KEY_SOURCE_FLAGS.includes(flag)) return;
+    const name = inline ?? benchArgs[i + 1];
+    if (name === undefined || !ENV_NAME.test(name)) throw new InvalidOptionError(flag, `${name === undefined || name === '' ? 'no' : 'not an'} environment variable name after it (bench argument ${i + 1})`, 'a name such as AZURE_OPENAI_API_KEY ([A-Za-z_][A-Za-z0-9_]*)');
+    if (!names.includes(name)) names.push(name);
+  });
+  return names;
+}
+
+/** A bench flag whose own name says it carries a key (the bench has none: keys travel by reference). */
+const KEY_FLAG_NAME = /^--?(?:[A-Za-z0-9]+[-_])*(?:api[-_]?key|subscription[-_]?key|key|authorization|auth|bearer|password|passwd|pwd|secret|token|credentials?)$/i;
+/**
+ * Key shapes inside an argument, built to refuse real keys and let prose through: a key given
+ * as a parameter or header (`api-key=…`, `?sig=…`, `Ocp-Apim-Subscription-Key: …`), a bearer
+ * token, an OpenAI-style `sk-…` key, a 32-hex Azure / APIM key, or a long random base64/base62
+ * run (upper and lower case and digits, as generated keys are and words are not).
+ */
+const KEY_SHAPES: RegExp[] = [
+  /(?:^|[^A-Za-z0-9])(?:api[-_]?key|subscription[-_]?key|ocp-apim-subscription-key|x-api-key|access[-_]?token|auth[-_]?token|id[-_]?token|refresh[-_]?token|client[-_]?secret|password|passwd|pwd|secret)\s*=\s*[^\s&]/i,
+  /(?:^|[^A-Za-z0-9-])(?:api-key|ocp-apim-subscription-key|x-api-key)\s*:\s*\S/i,
+  /[?&;](?:sig|code|token|key)=[^\s&]/i,
+  /\bauthorization\s*[=:]\s*(?:bearer|basic|sharedkey|token)\s+\S/i,
+  /\bbearer\s+(?=[A-Za-z0-9._~+/-]*\d)[A-Za-z0-9._~+/-]{12,}=*/i,
+  /\bbearer\s+[A-Za-z0-9._~+/-]{24,}=*/i,
+  /(?:^|[^A-Za-z0-9])sk-[A-Za-z0-9_-]{16,}/,
+  /(?:^|[^A-Za-z0-9])[0-9a-f]{32}(?:[^A-Za-z0-9]|$)/i,
+];
+const RANDOM_RUN = /[A-Za-z0-9+/_-]{32,}={0,2}/g;
+
+function keyShaped(arg: string): boolean {
+  if (KEY_SHAPES.some((shape) => shape.test(arg))) return true;
+  // A random token: mixed case and digits in one long stretch. A name made of words joined by
+  // '-', '_' or '/' (a deployment such as My-Deployment-2024-gpt4o-mini-eastus2) has short stretches.
+  return (arg.match(RANDOM_RUN) ?? []).some((run) => /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run) && run.split(/[-_/]/).some((stretch) => stretch.length >= 20));
+}
+
+/** Where a bench argument is, named without its value: `bench argument 4 (the value of --endpoint)`. */
+function argumentAt(benchArgs: readonly string[], i: number): string {
+  const arg = benchArgs[i]!;
+  if (arg.startsWith('--')) return `bench argument ${i + 1} (the flag ${arg.includes('=') ? `${arg.slice(0, arg.indexOf('='))}=…` : arg})`;
+  const previous = benchArgs[i - 1];
+  return previous !== undefined && previous.startsWith('--') && !previous.includes('=') ? `bench argument ${i + 1} (the value of ${previous})` : `bench argument ${i + 1}`;
+}
+
+/** A URL with userinfo (`scheme://user:password@host`) anywhere in an argument. */
+const URL_USERINFO = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#\s@]*@/;
 
 /**
  * The bench flags every shard runs, checked as the bench itself will check them (its own
  * resolver, with the flags the engine adds), before anything is written: a flag the bench
  * refuses would only show when the pods start. And no key value anywhere in them: neither a
- * key-shaped flag or parameter, nor the value of a key variable of this environment.
+ * key-shaped flag or parameter, nor a URL's userinfo, nor the value of a key variable of this
+ * environment (those `keyEnv` names, and those the bench flags read keys from). A refusal
+ * names where the argument is, never what it holds.
  */
-export function checkShardBenchArgs(benchArgs: readonly string[], shards: number, keyEnv: readonly string[], env: NodeJS.ProcessEnv): void {
-  for (const name of keyEnv) {
+export function checkShardBenchArgs(benchArgs: readonly string[], shards: number, keyEnv: readonly string[], env: NodeJS.ProcessEnv, otherSecretEnv: readonly string[] = []): void {
+  const keyNames = [...new Set([...keyEnv, ...benchKeySources(benchArgs), ...otherSecretEnv])];
+  for (const name of keyNames) {
     const value = env[name];
-    if (value !== undefined && value.length >= 8 && benchArgs.some((arg) => arg.includes(value))) throw new InvalidOptionError('--', `a bench flag holds the value of ${name}`, `keys by reference only: --key-env ${name} (the value never goes into the manifest)`);
+    if (value === undefined || value.length < 8) continue;
+    const at = benchArgs.findIndex((arg) => arg.includes(value));
+    if (at >= 0) throw new InvalidOptionError('--', `${argumentAt(benchArgs, at)} holds the value of ${name}`, `keys by reference only: --api-key-env ${name} / --subscription-key-env ${name} (the value never goes into the manifest)`);
   }
-  const keyed = benchArgs.find((arg) => KEY_ARGUMENT.test(arg) && !/-env(=|$)/.test(arg) && !/^--key-env/.test(arg) && !ENV_NAME.test(arg));
-  if (keyed !== undefined) throw new InvalidOptionError('--', `the bench flag ${JSON.stringify(keyed.length > 60 ? `${keyed.slice(0, 57)}…` : keyed)} would put a key into what every shard is given`, 'keys by reference only: --api-key-env NAME / --subscription-key-env NAME with --key-env NAME');
+  const withUserinfo = benchArgs.findIndex((arg) => URL_USERINFO.test(arg));
+  if (withUserinfo >= 0) throw new InvalidOptionError('--', `${argumentAt(benchArgs, withUserinfo)} is a URL with user information (user:password@), which would put a credential into what every shard is given`, 'URLs without user information (https://host/path); keys by reference only: --api-key-env NAME / --subscription-key-env NAME');
+  const keyed = benchArgs.findIndex((arg) => (arg.startsWith('-') ? KEY_FLAG_NAME.test(arg.split('=')[0]!) : false) || keyShaped(arg));
+  if (keyed >= 0) throw new InvalidOptionError('--', `${argumentAt(benchArgs, keyed)} looks like a key and would put a key into what every shard is given`, 'keys by reference only: --api-key-env NAME / --subscription-key-env NAME (the Secret provides them); no key values, key=... parameters, Bearer tokens or URL user information in bench flags');
   const probe = [...benchArgs, '--shards', String(shards), '--run-id', 'check', '--start-at', new Date(Date.now() + 60_000).toISOString(), '--out', '/results'];
   try {
     resolveBenchOptions(probe, { JOB_COMPLETION_INDEX: '0', SHARD_INDEX: '0' });
@@ -83,6 +145,26 @@ export function checkShardBenchArgs(benchArgs: readonly string[], shards: number
     const [, reason = error.message, allowed = 'bench flags the bench takes (npm run bench -- --help)'] = /^Failed to read option "[^"]*": (.*)\. Allowed: (.*)\.$/s.exec(error.message) ?? [];
     throw new InvalidOptionError(error.option, `a bench flag after -- that every shard would refuse: ${reason}`, allowed);
   }
+}
+
+/**
+ * The variables the pods / jobs get from the secret: `--key-env` when given, else the default;
+ * plus every variable the bench flags read a key from (`--api-key-env`, `--subscription-key-env`),
+ * which the shards would otherwise run without. A named `--api-key-env` replaces the default
+ * AZURE_OPENAI_API_KEY when `--key-env` is not given.
+ */
+function secretKeyEnv(explicit: string[] | undefined, benchArgs: readonly string[]): string[] {
+  const sources = benchKeySources(benchArgs);
+  const namesApiKey = benchArgs.some((arg) => arg === '--api-key-env' || arg.startsWith('--api-key-env='));
+  const base = explicit ?? (namesApiKey ? [] : RENDER_K8S_DEFAULTS.keyEnv);
+  return [...new Set([...base, ...sources])];
+}
+
+/** `--start-at` read exactly as the bench reads it (its own resolver: ISO 8601 or epoch milliseconds), and in the future. */
+function startAtFlag(raw: string, now: Date): Date {
+  const startAt = resolveBenchOptions(['--start-at', raw], {}).startAt!;
+  if (startAt.getTime() <= now.getTime()) throw new InvalidOptionError('--start-at', `${JSON.stringify(raw)} is ${startAt.toISOString()}, not after now (${now.toISOString()}): every shard would start late`, 'a future time, as the bench reads it: ISO 8601 (2026-11-30T12:00:00Z) or epoch milliseconds');
+  return startAt;
 }
 
 /** Splits `own flags -- bench flags`, refusing bench flags the engine sets per shard. */
@@ -95,10 +177,15 @@ function splitBenchArgs(argv: readonly string[]): { own: readonly string[]; benc
   return { own, benchArgs };
 }
 
-function keyEnvNames(raw: string | undefined): string[] {
-  const names = (raw ?? RENDER_K8S_DEFAULTS.keyEnv.join(',')).split(',').filter((k) => k !== '');
-  for (const name of names) if (!ENV_NAME.test(name)) throw new InvalidOptionError('--key-env', `"${name}" is not an environment variable name`, 'names such as AZURE_OPENAI_API_KEY,APIM_SUBSCRIPTION_KEY');
-  return names;
+/** `--key-env A,B` as given (undefined when not given): every name non-empty and a variable name. */
+function keyEnvNames(raw: string | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const names = raw.split(',');
+  for (const name of names) {
+    if (name === '') throw new InvalidOptionError('--key-env', `${JSON.stringify(raw)} has an empty name`, 'a comma-separated list of environment variable names ([A-Za-z_][A-Za-z0-9_]*) such as AZURE_OPENAI_API_KEY,APIM_SUBSCRIPTION_KEY');
+    if (!ENV_NAME.test(name)) throw new InvalidOptionError('--key-env', `${JSON.stringify(name)} is not an environment variable name`, 'names matching [A-Za-z_][A-Za-z0-9_]*, such as AZURE_OPENAI_API_KEY,APIM_SUBSCRIPTION_KEY');
+  }
+  return [...new Set(names)];
 }
 
 function defaultRunId(now: Date): string {
@@ -168,7 +255,7 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
   for (const region of regions) if (!REGION.test(region)) throw new InvalidOptionError('--regions', `"${region}" is not a region name`, 'region names such as swedencentral,eastus2');
   if (new Set(regions).size !== regions.length) throw new InvalidOptionError('--regions', 'a region is named twice', 'distinct region names');
   const subscriptionId = help ? '' : subscriptionFlag(str('subscription'), env);
-  const keyEnv = keyEnvNames(str('key-env'));
+  const keyEnv = secretKeyEnv(keyEnvNames(str('key-env')), benchArgs);
   if (!help) for (const name of keyEnv) if (!env[name]) throw new InvalidOptionError('--key-env', `${name} is not set in this environment, so its value cannot become the jobs' secret`, `export ${name} first, or name other variables with --key-env`);
   const cpu = positiveNumber('--cpu', str('cpu'), { integer: false, min: 0.25, max: 4 }) ?? RUN_ACA_DEFAULTS.cpu;
   if (!ACA_CPU.includes(cpu)) throw new InvalidOptionError('--cpu', `${cpu} is not a Consumption size`, ACA_CPU.join(', '));
@@ -193,7 +280,7 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
     benchArgs,
     help,
   };
-  if (!help) checkShardBenchArgs(benchArgs, shards, keyEnv, env);
+  if (!help) checkShardBenchArgs(benchArgs, shards, keyEnv, env, options.registry ? [options.registry.passwordEnv] : []);
   return options;
 }
 
@@ -223,9 +310,8 @@ export function resolveRenderK8sOptions(argv: readonly string[], now = new Date(
   }
   const runId = str('run-id') ?? defaultRunId(now);
   if (!RUN_ID.test(runId)) throw new InvalidOptionError('--run-id', `"${runId}" cannot name Kubernetes objects`, 'lower-case letters, digits and dashes, up to 42');
-  const startAt = str('start-at') !== undefined ? new Date(str('start-at')!) : new Date(now.getTime() + RENDER_K8S_DEFAULTS.startDelayMs);
-  if (Number.isNaN(startAt.getTime())) throw new InvalidOptionError('--start-at', `"${str('start-at')}" is not a time`, 'an ISO 8601 time');
-  const keyEnv = keyEnvNames(str('key-env'));
+  const startAt = str('start-at') !== undefined ? startAtFlag(str('start-at')!, now) : new Date(now.getTime() + RENDER_K8S_DEFAULTS.startDelayMs);
+  const keyEnv = secretKeyEnv(keyEnvNames(str('key-env')), benchArgs);
   const named = (flag: string, value: string, rule: RegExp, allowed: string): string => {
     if (!rule.test(value)) throw new InvalidOptionError(flag, `${JSON.stringify(value)} cannot name a Kubernetes object`, allowed);
     return value;

@@ -37,6 +37,15 @@ export async function createAuthHeaders(auth: TargetAuth, env: NodeJS.ProcessEnv
   }
 }
 
+/**
+ * Checks, before any output is opened, that every key a run's targets need is set (a run that
+ * would fail on its first request must not first replace an earlier run's files).
+ */
+export function checkAuth(auth: TargetAuth, env: NodeJS.ProcessEnv = process.env): void {
+  if (auth.kind === 'api-key') readKey(auth.envName, env, '--api-key-env');
+  if (auth.kind === 'subscription-key') readKey(auth.envName, env, '--subscription-key-env');
+}
+
 function readKey(envName: string, env: NodeJS.ProcessEnv, flag: string): string {
   const key = env[envName];
   if (key === undefined || key === '') {

@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { BenchSummary } from '../bench/summary.ts';
 import type { RunAcaOptions } from '../config/dist-options.ts';
 import { LabError } from '../errors.ts';
-import { writeRunReports } from '../report/write-report.ts';
 import { mergeShards } from '../shards/merge-shards.ts';
 import type { ArmConnection } from '../../infra/arm-context.ts';
 import { describeArmFailure } from '../../infra/arm-errors.ts';
@@ -88,7 +87,6 @@ export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
     .map(([shard, e]) => ({ shard: Number(shard), execution: e.name, status: e.status }));
   if (failed.length > 0) return { kind: 'failed-shards', dir, failed };
   const { summary, shards } = await mergeShards(dir);
-  await writeRunReports(dir, summary);
   if (options.keep) return { kind: 'merged', dir, summary, tornDown: false, shards: shards.length };
   await teardown(context);
   saveDist(options.stateFile, undefined);

@@ -66,6 +66,28 @@ export const FAULT_NAMES = [
 ] as const;
 export type FaultName = (typeof FAULT_NAMES)[number];
 
+/**
+ * The values each fault takes (ms, frames or bytes): bounded, so one header cannot make the
+ * mock allocate gigabytes (huge-frame) and take every other stream down, or flood a stream with
+ * keep-alive comments (keepalive=1).
+ */
+const FAULT_VALUE_RANGE: Readonly<Record<FaultName, readonly [number, number]>> = {
+  '429': [0, 600_000],
+  '500': [0, 0],
+  '503': [0, 0],
+  'disconnect-after': [0, 1_000_000],
+  stall: [0, 600_000],
+  'stall-after': [0, 1_000_000],
+  'malformed-frame': [0, 1_000_000],
+  'split-utf8': [0, 0],
+  'no-done': [0, 0],
+  'huge-frame': [0, 64 * 1024 * 1024],
+  'slow-headers': [0, 600_000],
+  keepalive: [10, 600_000],
+  'responses-error': [0, 0],
+  buffered: [0, 0],
+};
+
 /** Faults by name; the value is the numeric argument, or `undefined` when none was given. */
 export type FaultSet = Partial<Record<FaultName, number | undefined>>;
 
@@ -127,8 +149,9 @@ export function parseFaults(raw: string | null): FaultSet {
       continue;
     }
     const n = Number(value);
-    if (!Number.isFinite(n) || n < 0) {
-      throw new ControlHeaderError(CONTROL_HEADERS.fault, `fault "${name}" needs a non-negative number, got "${value}"`);
+    const [min, max] = FAULT_VALUE_RANGE[name];
+    if (value === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new ControlHeaderError(CONTROL_HEADERS.fault, `fault "${name}" needs a whole number from ${min} to ${max.toLocaleString('en-US')}, got "${value.slice(0, 40)}"`);
     }
     faults[name] = n;
   }

@@ -11,6 +11,7 @@ export function complianceToTable(report: ComplianceReport): string {
 
 export function verdictLine(report: ComplianceReport): string {
   const count = (s: string) => report.checks.filter((c) => c.status === s).length;
+  if (report.checks.every((c) => c.status === 'skip')) return `SSE compliance: fail, nothing was checked (${count('skip')} skipped) in ${(report.durationMs / 1000).toFixed(1)} s`;
   return `SSE compliance: ${report.verdict} (${count('pass')} passed, ${count('warn')} warned, ${count('fail')} failed, ${count('skip')} skipped) in ${(report.durationMs / 1000).toFixed(1)} s${report.groundTruth ? '; exact verdicts (the upstream stamped its frames)' : ''}`;
 }
 

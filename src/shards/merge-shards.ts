@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -6,15 +6,32 @@ import { HISTOGRAM_METRICS, ScenarioAggregate, type ScenarioLoad, type ScenarioS
 import { buildSummary, type BenchSummary, type MergedShard } from '../bench/summary.ts';
 import type { Target } from '../endpoint/types.ts';
 import { InvalidOptionError } from '../errors.ts';
+import type { Sample } from '../metrics/sample.ts';
 import { addEncodedHistograms } from '../metrics/stats.ts';
-import { forEachSample, readRunSummary } from '../report/read-run.ts';
+import { collectReportData } from '../report/html/report-data.ts';
+import { renderReportPage } from '../report/html/page.ts';
+import { readRunCompliance, readRunSummary } from '../report/read-run.ts';
+import { writeSummaryFiles } from '../report/write-summary.ts';
+import { describeValue, shardSummaryProblem } from './shard-summary-shape.ts';
 
 const SHARD_DIR = /^shard-(\d+)$/;
 
+/**
+ * The most shards one run may have: what `npm run bench -- --shards N` accepts
+ * (src/config/bench-options.ts; the dist renderers allow at most 1000). A run id, a summary
+ * edited by hand, claiming more is refused before anything is sized by it.
+ */
+export const MAX_SHARDS = 10_000;
+
+/** What a merge writes into DIR, each replaced whole: renamed into place only once all are written. */
+export const MERGE_OUTPUTS = ['samples.jsonl', 'summary.json', 'summary.csv', 'summary.md', 'report.html'] as const;
+
 const refuse = (dir: string, reason: string, fix: string): InvalidOptionError => new InvalidOptionError('DIR', `"${dir}": ${reason}`, fix);
 
-/** The shards of a run directory, checked: all present once, one run, one configuration. */
-function readShards(dir: string): Array<{ index: number; dir: string; summary: BenchSummary }> {
+type Shard = { index: number; dir: string; summary: BenchSummary };
+
+/** The shards of a run directory, checked: all present once, one run, one configuration, the same scenarios, each summary.json of the shape a shard writes. */
+function readShards(dir: string): Shard[] {
   if (!existsSync(dir)) throw refuse(dir, 'no such directory', 'the OUT/<run-id> folder the shards wrote into');
   if (!statSync(dir).isDirectory()) throw refuse(dir, 'it is a file, not a directory', 'the OUT/<run-id> folder the shards wrote into');
   const found = readdirSync(dir, { withFileTypes: true })
@@ -25,7 +42,12 @@ function readShards(dir: string): Array<{ index: number; dir: string; summary: B
     const shard = summary.run.shard as Partial<NonNullable<BenchSummary['run']['shard']>> | undefined;
     if (!shard || typeof shard !== 'object') throw refuse(dir, `${shardDir} is not a shard (its summary.json has no run.shard)`, 'folders written by npm run bench -- --shard i/N');
     if (!Number.isInteger(shard.index) || !Number.isInteger(shard.count) || typeof shard.runId !== 'string' || typeof shard.configHash !== 'string') throw refuse(dir, `${shardDir}'s run.shard is not a shard's record (index, count, runId, configHash)`, 'folders written by npm run bench -- --shard i/N');
-    if (!existsSync(join(shardDir, 'samples.jsonl'))) throw refuse(dir, `${shardDir} has no samples.jsonl`, 'each shard folder as the shard wrote it (summary.json with samples.jsonl)');
+    if (shard.count! < 1 || shard.count! > MAX_SHARDS) throw refuse(dir, `${join(shardDir, 'summary.json')}: run.shard.count is ${shard.count}`, `run.shard.count: a whole number from 1 to ${MAX_SHARDS.toLocaleString('en-US')}, as npm run bench -- --shard i/N writes it`);
+    const problem = shardSummaryProblem(summary);
+    if (problem) throw refuse(dir, `${join(shardDir, 'summary.json')}: ${problem.field} is ${problem.is}`, `${problem.field}: ${problem.allowed}, as npm run bench -- --shard i/N writes it`);
+    const samples = join(shardDir, 'samples.jsonl');
+    if (!existsSync(samples)) throw refuse(dir, `${shardDir} has no samples.jsonl`, 'each shard folder as the shard wrote it (summary.json with samples.jsonl)');
+    if (!statSync(samples).isFile()) throw refuse(dir, `${samples} is not a file (a directory?)`, 'each shard folder as the shard wrote it (summary.json with samples.jsonl, a file)');
     return { index: shard.index!, dir: shardDir, summary };
   });
   const [first] = shards;
@@ -44,8 +66,45 @@ function readShards(dir: string): Array<{ index: number; dir: string; summary: B
     seen.set(shard.index, shard.dir);
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
-  if (missing.length > 0) throw refuse(dir, `shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${count} missing (a shard that failed to start, or has not finished)`, `all ${count} shard folders, or re-run the missing shards with the same flags`);
-  return shards.sort((a, b) => a.index - b.index);
+  const listed = missing.length > 20 ? `${missing.slice(0, 20).join(', ')} … (${missing.length} in all)` : missing.join(', ');
+  if (missing.length > 0) throw refuse(dir, `shard${missing.length > 1 ? 's' : ''} ${listed} of ${count} missing (a shard that failed to start, or has not finished)`, `all ${count} shard folders, or re-run the missing shards with the same flags`);
+  const sorted = shards.sort((a, b) => a.index - b.index);
+  checkSameScenarios(dir, sorted);
+  return sorted;
+}
+
+const scenarioKey = (s: ScenarioSummary): string => JSON.stringify([s.name, s.path, s.api, s.stream, s.maxTokens]);
+
+/** Every shard ran the same scenarios (one configuration): a scenario missing from a shard, or only in one, would lose or half-count its samples. */
+function checkSameScenarios(dir: string, shards: readonly Shard[]): void {
+  const describe = (s: ScenarioSummary): string => `"${s.name}" (path ${s.path}, ${s.api}, stream ${s.stream}, max tokens ${s.maxTokens})`;
+  for (const shard of shards) {
+    const names = new Set<string>();
+    for (const s of shard.summary.scenarios) {
+      if (names.has(s.name)) throw refuse(dir, `${join(shard.dir, 'summary.json')} lists scenario "${s.name}" twice`, 'each scenario once, as npm run bench -- --shard i/N writes it');
+      names.add(s.name);
+    }
+  }
+  const [first, ...rest] = shards;
+  const expected = new Map(first!.summary.scenarios.map((s) => [s.name, s]));
+  for (const shard of rest) {
+    const here = new Map(shard.summary.scenarios.map((s) => [s.name, s]));
+    const fix = `the same scenarios in every shard (shards started with the same flags; ${first!.dir} lists ${expected.size})`;
+    for (const [name, s] of here) {
+      const want = expected.get(name);
+      if (want === undefined) throw refuse(dir, `${join(shard.dir, 'summary.json')} has scenario ${describe(s)}, which ${join(first!.dir, 'summary.json')} lacks`, fix);
+      if (scenarioKey(want) !== scenarioKey(s)) throw refuse(dir, `${join(shard.dir, 'summary.json')} has scenario ${describe(s)}, ${join(first!.dir, 'summary.json')} ${describe(want)}`, fix);
+    }
+    for (const [name, s] of expected) if (!here.has(name)) throw refuse(dir, `${join(shard.dir, 'summary.json')} lacks scenario ${describe(s)}, which ${join(first!.dir, 'summary.json')} has`, fix);
+  }
+}
+
+/** Each output a merge replaces is absent or a file: a directory (or anything else) of that name is refused before anything is written. */
+function checkOutputs(dir: string): void {
+  for (const name of MERGE_OUTPUTS) {
+    const path = join(dir, name);
+    if (existsSync(path) && !statSync(path).isFile()) throw refuse(dir, `${path} exists and is not a file (${statSync(path).isDirectory() ? 'a directory' : 'not a regular file'}), and a merge writes it`, `${MERGE_OUTPUTS.join(', ')} in DIR absent or files (replaced whole); move it away`);
+  }
 }
 
 /** One scenario's load results from every shard: counts add, rates add; percentiles of lag are not merged (each shard keeps its own). */
@@ -68,31 +127,54 @@ export interface MergeResult {
  * a single run uses (so percentiles are exact, and intervals and comparisons are those of the
  * union: a round never splits across shards, so pairs stay whole); each metric's HDR
  * histograms are added (never percentiles averaged or maxed), and must count what the samples
- * hold. Refuses, naming what is wrong, missing or duplicate shards and mismatched runs.
+ * hold. Refuses, naming what is wrong, missing or duplicate shards, mismatched runs or
+ * scenarios, a summary.json of the wrong shape, a samples.jsonl line that is not a sample of
+ * the shard's scenarios, and outputs it cannot replace.
+ *
+ * Writes every output (MERGE_OUTPUTS) itself: all into a temporary folder inside DIR first,
+ * then renamed into place, so a refused or failed merge leaves an earlier merge's files
+ * byte-identical.
  */
 export async function mergeShards(dir: string): Promise<MergeResult> {
   const shards = readShards(dir);
-  // The merged samples go under a temporary name, and take their place only once everything
-  // checked out: a refused merge leaves an earlier merge's files as they were.
-  const pending = `.samples.jsonl.${process.pid}.merging`;
+  checkOutputs(dir);
+  let staging: string;
   try {
-    const result = await mergeInto(dir, shards, pending);
-    renameSync(join(dir, pending), join(dir, 'samples.jsonl'));
+    staging = mkdtempSync(join(dir, '.merging-'));
+  } catch (error) {
+    throw refuse(dir, `nothing can be written into it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a run folder the merge can write its outputs into');
+  }
+  try {
+    const result = await mergeInto(dir, shards, staging);
+    writeSummaryFiles(staging, result.summary);
+    const report = await collectReportData(staging);
+    writeFileSync(join(staging, 'report.html'), renderReportPage({ ...report, dir, compliance: readRunCompliance(dir) }));
+    checkOutputs(dir);
+    for (const name of MERGE_OUTPUTS) renameSync(join(staging, name), join(dir, name));
     return result;
   } finally {
-    rmSync(join(dir, pending), { force: true });
+    rmSync(staging, { recursive: true, force: true });
   }
 }
 
-async function mergeInto(dir: string, shards: ReturnType<typeof readShards>, pending: string): Promise<MergeResult> {
-  const out = createWriteStream(join(dir, pending), { flags: 'w' });
-  for (const shard of shards) {
-    const lines = createInterface({ input: createReadStream(join(shard.dir, 'samples.jsonl'), 'utf8'), crlfDelay: Infinity });
-    for await (const line of lines) if (line.trim() !== '' && !out.write(`${line}\n`)) await once(out, 'drain');
+/** One line of a shard's samples.jsonl, checked: a sample (a JSON object) of one of the shard's scenarios. */
+function readSampleLine(dir: string, file: string, lineNo: number, line: string, known: { has(name: string): boolean }): Sample {
+  const at = `${file} line ${lineNo}`;
+  const fix = 'samples.jsonl as the shard wrote it (one JSON sample per line); a shard whose samples are damaged is re-run';
+  let sample: unknown;
+  try {
+    sample = JSON.parse(line);
+  } catch {
+    throw refuse(dir, `${at} is not JSON (${describeValue(line)})`, fix);
   }
-  out.end();
-  await once(out, 'close');
+  if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) throw refuse(dir, `${at} holds ${describeValue(sample)}, not a sample`, fix);
+  const { scenario } = sample as { scenario?: unknown };
+  if (typeof scenario !== 'string') throw refuse(dir, `${at}: scenario is ${describeValue(scenario)}, not a scenario name`, fix);
+  if (!known.has(scenario)) throw refuse(dir, `${at} is a sample of scenario "${scenario}", which the shard's summary.json does not list`, fix);
+  return sample as Sample;
+}
 
+async function mergeInto(dir: string, shards: readonly Shard[], staging: string): Promise<MergeResult> {
   const base = shards[0]!.summary;
   const targets = new Map(base.run.targets.map((t) => [t.label, t]));
   const paths = new Set(base.scenarios.map((s) => s.path)).size;
@@ -105,12 +187,44 @@ async function mergeInto(dir: string, shards: ReturnType<typeof readShards>, pen
     return aggregate;
   });
   const byName = new Map(aggregates.map((a) => [a.cell.name, a]));
-  await forEachSample(dir, (sample) => byName.get(sample.scenario)?.add(sample), pending);
+
+  // Every line is checked as it is copied: a line that is not a sample of the shard's
+  // scenarios is refused (never carried into the merged file, never left out of its summary
+  // unsaid), and each shard's samples must count what its summary.json counts.
+  const out = createWriteStream(join(staging, 'samples.jsonl'), { flags: 'w' });
+  try {
+    for (const shard of shards) {
+      const file = join(shard.dir, 'samples.jsonl');
+      const counted = new Map<string, number>();
+      const input = createReadStream(file, 'utf8');
+      try {
+        let lineNo = 0;
+        for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+          lineNo++;
+          if (line.trim() === '') continue;
+          const sample = readSampleLine(dir, file, lineNo, line, byName);
+          if (!out.write(`${line}\n`)) await once(out, 'drain');
+          if (sample.isWarmup) continue;
+          counted.set(sample.scenario, (counted.get(sample.scenario) ?? 0) + 1);
+          byName.get(sample.scenario)!.add(sample);
+        }
+      } finally {
+        input.destroy();
+      }
+      for (const s of shard.summary.scenarios) {
+        const n = counted.get(s.name) ?? 0;
+        if (n !== s.requests) throw refuse(dir, `${file} holds ${n} measured samples of "${s.name}", ${join(shard.dir, 'summary.json')} counts ${s.requests} requests`, 'shard folders whose samples.jsonl and summary.json belong together');
+      }
+    }
+  } finally {
+    out.end();
+    if (!out.closed) await once(out, 'close');
+  }
 
   const merged: MergedShard[] = shards.map(({ index, summary }) => ({
     index,
     host: `${summary.run.host.platform}, ${summary.run.host.cpus} × ${summary.run.host.cpuModel}`,
-    startLateMs: summary.run.shard!.startLateMs,
+    startLateMs: summary.run.shard!.startLateMs ?? null,
     interrupted: summary.run.interrupted,
     requests: summary.scenarios.reduce((n, s) => n + s.requests, 0),
     errors: summary.scenarios.reduce((n, s) => n + (s.requests - s.ok), 0),

@@ -13,9 +13,13 @@ import { runCli } from '../helpers/cli.ts';
 // incremental delivery; the gateway inside it passes. lab:cleanup stops it with the rest.
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
 const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => {
+  // A test that failed half-way leaves its lab running: stop it before removing its folder.
+  for (const dir of dirs) {
+    if (existsSync(join(dir, '.lab/state.json'))) await runCli(['cleanup'], dir, ENV);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);
 
 async function labWithEdge(edge: string): Promise<{ dir: string; state: LabState }> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-chain-'));

@@ -70,7 +70,7 @@ describe('npm run mock', () => {
     const wrong = start(['--fault', '429=soon']);
     const [code] = (await once(wrong.child, 'exit')) as [number];
     expect(code).toBe(2);
-    expect(wrong.stderr()).toMatch(/"--fault": fault "429" needs a non-negative number, got "soon"\. Allowed: name\[=value\],… with names 429/);
+    expect(wrong.stderr()).toMatch(/"--fault": fault "429" needs a whole number from 0 to 600,000, got "soon"\. Allowed: name\[=value\],… with names 429/);
   });
 });
 

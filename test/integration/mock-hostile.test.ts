@@ -62,6 +62,34 @@ describe('bodies the mock must refuse as Azure does', () => {
   });
 });
 
+describe('control headers and request targets that would take the mock down', () => {
+  it('a fault value out of its range (huge-frame=99999999999, keepalive=1, 429=1.5) is a 400 naming the header; the mock keeps serving', async () => {
+    for (const fault of ['huge-frame=99999999999', 'keepalive=1', '429=1.5', 'stall=', 'disconnect-after=-1']) {
+      const response = await post(chatUrl(mock), { messages: USER_MESSAGES, stream: true }, { 'x-mock-fault': fault });
+      expect(response.status, fault).toBe(400);
+      expect(JSON.stringify(await response.json()), fault).toMatch(/x-mock-fault.*whole number from \d+ to [\d,]+/);
+    }
+    const admin = await fetch(`${mock.url}/_mock/faults`, { method: 'PUT', body: 'huge-frame=99999999999' });
+    expect(admin.status).toBe(400);
+    expect((await post(chatUrl(mock), { messages: USER_MESSAGES, stream: true })).status).toBe(200);
+  });
+
+  it('a request target that is not a path (`*`, an absolute URL to elsewhere) or a Host that does not parse is a 400, not a 500', async () => {
+    const { port } = new URL(mock.url);
+    const raw = async (request: string): Promise<string> => {
+      const { connect } = await import('node:net');
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.end(request);
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    expect(await raw('POST * HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 .*Invalid request target/s);
+    expect(await raw('GET /openai/models HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await post(chatUrl(mock), { messages: USER_MESSAGES })).status).toBe(200);
+  });
+});
+
 describe('one request never stalls the others', () => {
   it('a 3 MB single-word prompt is counted off the event loop: a stream in flight keeps its pace', async () => {
     const paced = await startFastMock({ timing: { ttftMs: 10, itlMs: 10, jitterMs: 0, outputTokens: 150 } });

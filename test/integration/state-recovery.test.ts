@@ -32,7 +32,8 @@ describe('an unreadable lab state', () => {
 
     const bench = await runCli(['bench', '--state', state, '--requests', '1'], dir, ENV);
     expect(bench.code).toBe(1);
-    expect(bench.stderr).toMatch(/Failed to read lab state ".*": not JSON\. Run npm run lab:cleanup: it stops the processes the file still names and moves the file aside\./);
+    // The way out names the file it was given (a plain lab:cleanup would act on .lab/state.json).
+    expect(bench.stderr).toContain(`Failed to read lab state "${state}": not JSON. Run npm run lab:cleanup -- --state '${state}': it stops the processes the file still names and moves the file aside.`);
 
     const dry = await runCli(['cleanup', '--state', state, '--dry-run'], dir, ENV);
     expect(dry.code).toBe(0);
@@ -64,5 +65,33 @@ describe('an unreadable lab state', () => {
     expect(cleanup.stdout).toMatch(/no process it names is still running/);
     expect(cleanup.stdout).toMatch(/It names Azure resource group rg-streamlab-slabc12, left alone .*az group delete --name rg-streamlab-slabc12/);
     expect(cleanup.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('hand-edited into shapes a command would crash on: every command names what is wrong, cleanup recovers, no stack trace', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'state-recovery-'));
+    dirs.push(dir);
+    const good = { schemaVersion: 1, target: 'local', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', paths: { direct: { baseUrl: 'http://127.0.0.1:9', apiStyle: 'azure', auth: { kind: 'api-key', envName: 'K' } } }, processes: [] as unknown[] };
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['processes [null]', { ...good, processes: [null] }, /processes\[0\] is not a process record/],
+      ['pid as text', { ...good, processes: [{ role: 'mock', pid: '1', startTime: 'x', logFile: 'l' }] }, /processes\[0\] is not a process record/],
+      ['auth kind', { ...good, paths: { direct: { ...good.paths.direct, auth: { kind: 'zzz' } } } }, /auth kind "zzz" is not one of/],
+      ['no envName', { ...good, paths: { direct: { ...good.paths.direct, auth: { kind: 'api-key' } } } }, /auth api-key names no key variable/],
+      ['baseUrl', { ...good, paths: { direct: { ...good.paths.direct, baseUrl: 'not a url' } } }, /baseUrl "not a url", not an http\(s\) URL/],
+      ['azure steps null', { ...good, target: 'azure', azure: { subscriptionId: 's', resourceGroup: 'rg-streamlab-slx', labId: 'slx', location: 'l', steps: null } }, /the azure record is incomplete/],
+      ['dist null', { ...good, dist: null }, /the dist record is incomplete/],
+      ['dist {a:1}', { ...good, dist: { a: 1 } }, /the dist record is incomplete/],
+    ];
+    for (const [name, value, reason] of cases) {
+      const state = join(dir, 'state.json');
+      writeFileSync(state, JSON.stringify(value));
+      const bench = await runCli(['bench', '--state', state, '--requests', '1'], dir, { ...ENV, K: 'k' });
+      expect(bench.code, name).toBe(1);
+      expect(bench.stderr, name).toMatch(reason);
+      expect(bench.stderr, name).not.toMatch(/\n\s+at /);
+      const cleanup = await runCli(['cleanup', '--state', state], dir, ENV);
+      expect(cleanup.code, `${name}: ${cleanup.stderr}`).toBe(0);
+      expect(cleanup.stderr, name).not.toMatch(/\n\s+at /);
+      expect(existsSync(state), name).toBe(false);
+    }
   });
 });

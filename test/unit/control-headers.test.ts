@@ -18,7 +18,7 @@ describe('control headers', () => {
 
   it('parses fault lists with and without values, and rejects unknown faults', () => {
     expect(parseFaults(' stall=300 , keepalive ,disconnect-after=2')).toEqual({ stall: 300, keepalive: undefined, 'disconnect-after': 2 });
-    expect(() => parseFaults('stall=soon')).toThrowError(/non-negative number/);
+    expect(() => parseFaults('stall=soon')).toThrowError(/whole number from 0 to 600,000/);
     expect(() => parseFaults('meltdown')).toThrowError(/unknown fault "meltdown"/);
   });
 });

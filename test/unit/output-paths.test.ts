@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,36 @@ describe('every --out, checked before any work', () => {
       expect(readFileSync(file, 'utf8')).toBe('keep me');
     });
   }
+});
+
+describe('an --out that cannot be made is refused before any work, whatever makes it so', () => {
+  const dangling = join(dir, 'dangling');
+  symlinkSync(join(dir, 'nowhere'), dangling);
+  const cases: Array<[string, string, RegExp]> = [
+    ['under a file', join(file, 'sub'), /is a file, so ".*sub" cannot be made/],
+    ['a symbolic link to nothing', dangling, /is a symbolic link to nothing/],
+    ['under a symbolic link to nothing', join(dangling, 'sub'), /is a symbolic link to nothing/],
+    ['in /proc, where no directory can be made', '/proc/streamlab-out', /no directory can be made in "\/proc"/],
+  ];
+  for (const [what, out, reason] of cases) {
+    it(`${what}: bench (a directory) and report (a file) both refuse it, naming --out`, () => {
+      for (const resolve of [SURFACES[0]![1], (o: string) => SURFACES[6]![1](join(o, 'report.html'))]) {
+        let thrown: unknown;
+        try {
+          resolve(out);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown, out).toBeInstanceOf(InvalidOptionError);
+        expect((thrown as InvalidOptionError).option).toBe('--out');
+        expect((thrown as Error).message).toMatch(reason);
+      }
+    });
+  }
+  it('an absent directory in a writable place is fine, and the check leaves nothing behind', () => {
+    expect(() => SURFACES[0]![1](join(dir, 'new', 'deeper'))).not.toThrow();
+    expect(readdirSync(dir).filter((name) => name.startsWith('.streamlab-probe-'))).toEqual([]);
+  });
 });
 
 describe('outputs are written whole or not at all', () => {
