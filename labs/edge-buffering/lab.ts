@@ -6,16 +6,17 @@ const EDGES = [
   { name: 'buffered', edge: 'nginx:buffered', what: "nginx as installed: proxy_buffering on, HTTP/1.0 upstream, X-Accel-Buffering ignored" },
 ] as const;
 
-const BENCH = ['--api', 'chat', '--stream', 'on', '--max-tokens', '256', '--requests', '8', '--concurrency', '4', '--warmup', '1'];
+// --stamp: the mock stamps its frames, so each hop's added per-frame delivery delay is measured too.
+const BENCH = ['--api', 'chat', '--stream', 'on', '--max-tokens', '256', '--requests', '8', '--concurrency', '4', '--warmup', '1', '--stamp'];
 const CHECKS = 'incremental-delivery,done-terminator';
 
-/** The hop comparison of `path` over the path inside it, for time to first token. */
-function hopOf(summary: BenchSummary, path: string): PathComparison | undefined {
-  return summary.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.stream && c.path === path && c.hop === 'hop');
+/** The hop comparison of `path` over the path inside it, for one metric. */
+function hopOf(summary: BenchSummary, path: string, metric: PathComparison['metric']): PathComparison | undefined {
+  return summary.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === metric && c.stream && c.path === path && c.hop === 'hop');
 }
 
 /** One edge: bench the chain and verify it hop by hop; the sentence says which hop breaks what and what each hop costs. */
-async function measure(lab: LabContext, name: string, what: string, facts: Record<string, number | string | boolean>): Promise<string> {
+async function measure(lab: LabContext, name: string, what: string, facts: Record<string, number | string | boolean>, shifts: Map<string, PathComparison>): Promise<string> {
   const summary = await lab.bench(`bench-${name}`, BENCH);
   const report: ComplianceReport = await lab.verify(`verify-${name}`, ['--checks', CHECKS, '--api', 'chat']);
   const [, ...hops] = lab.chain();
@@ -24,11 +25,14 @@ async function measure(lab: LabContext, name: string, what: string, facts: Recor
   facts[`${name}.firstFailingHop`] = broken.map(([id, hop]) => `${id}@${hop}`).join(',') || 'none';
   const costs: string[] = [];
   for (const hop of hops) {
-    const shift = hopOf(summary, hop);
-    if (!shift) continue;
-    facts[`${name}.${hop}TtftShiftMs`] = Math.round(shift.medianDifferenceMs.estimate * 10) / 10;
-    facts[`${name}.${hop}TtftVerdict`] = shift.verdict;
-    costs.push(describeShift(shift.medianDifferenceMs, `the ${hop} hop`, 'to time to first token', shift.baseline));
+    for (const [metric, key, what] of [['ttftMs', 'Ttft', 'to time to first token'], ['deliveryMs', 'Delivery', "to each frame's delivery"]] as const) {
+      const shift = hopOf(summary, hop, metric);
+      if (!shift) continue;
+      facts[`${name}.${hop}${key}ShiftMs`] = Math.round(shift.medianDifferenceMs.estimate * 10) / 10;
+      facts[`${name}.${hop}${key}Verdict`] = shift.verdict;
+      shifts.set(`${name}.${hop}${key}`, shift);
+      costs.push(describeShift(shift.medianDifferenceMs, `the ${hop} hop`, what, shift.baseline));
+    }
   }
   const where = broken.length === 0 ? 'every hop passes' : broken.map(([id, hop]) => `${id} first fails at the ${hop} (${hops.slice(0, hops.indexOf(hop)).join(', ') || 'nothing'} inside it passes)`).join('; ');
   return `${name[0]!.toUpperCase()}${name.slice(1)} edge (${what}): compliance ${report.verdict}, ${where}; ${costs.join('; ') || 'no paired comparison'}.`;
@@ -49,12 +53,17 @@ export default defineLab({
         facts['azure.verdict'] = 'not run';
         return { finding: `Not run on Azure: the lab records no edge in front of APIM. Put yours there and record it with npm run lab:deploy -- --target azure --edge-url URL (its key, if any, in the variable --edge-key-env names), then run the lab again.`, facts };
       }
-      sentences.push(await measure(lab, 'azure', 'your edge in front of APIM', facts));
+      sentences.push(await measure(lab, 'azure', 'your edge in front of APIM', facts, new Map()));
       return { finding: sentences.join('\n'), facts };
     }
+    const shifts = new Map<string, PathComparison>();
     for (const edge of EDGES) {
       await lab.deploy('streaming', { edge: edge.edge });
-      sentences.push(await measure(lab, edge.name, edge.what, facts));
+      sentences.push(await measure(lab, edge.name, edge.what, facts, shifts));
+    }
+    // The answer to "which hop is doing it?", in one sentence, only when the measurements say so.
+    if (facts['buffered.firstFailingHop'] === 'incremental-delivery@edge' && facts['buffered.edgeDeliveryVerdict'] === 'adds') {
+      sentences.push(`So the edge, not APIM, holds the stream back: ${describeShift(shifts.get('buffered.edgeDelivery')!.medianDifferenceMs, 'behind the buffered edge it', "to each frame's delivery", 'gateway')}, and the gateway inside it streams.`);
     }
     return { finding: sentences.join('\n'), facts };
   },

@@ -69,6 +69,8 @@ export class ScenarioAggregate {
   /** index -> value, ok requests only: pairs this scenario with its twin on another path. */
   readonly ttftByIndex = new Map<number, number>();
   readonly e2eByIndex = new Map<number, number>();
+  /** Per request (stamped streams only): the median of its frames' delivery delay, for the hop comparison. */
+  readonly deliveryByIndex = new Map<number, number>();
   load: ScenarioLoad | null = null;
   /** How this scenario shared time with its twins on other paths (the paired comparison's blocks follow it). */
   readonly pairing: Pairing;
@@ -104,6 +106,7 @@ export class ScenarioAggregate {
     for (const latency of sample.deliveryMs ?? []) this.delivery.record(latency);
     if (sample.ttftMs !== null) this.ttftByIndex.set(sample.index, sample.ttftMs);
     if (sample.e2eMs !== null) this.e2eByIndex.set(sample.index, sample.e2eMs);
+    if (sample.delivery !== null) this.deliveryByIndex.set(sample.index, sample.delivery.p50);
   }
 
   /** The accumulator behind each histogram metric. */

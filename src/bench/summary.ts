@@ -38,7 +38,11 @@ export interface PathComparison {
   path: string;
   /** `hop`: `path` over the path just inside it; `end-to-end`: the outermost path over the innermost. Absent in runs written before chains. */
   hop?: 'hop' | 'end-to-end';
-  metric: 'ttftMs' | 'e2eMs';
+  /**
+   * `deliveryMs` (runs with --stamp): each stream's median per-frame delivery delay (arrival
+   * minus the upstream's emission stamp), so the shift is what the hop adds to every frame.
+   */
+  metric: 'ttftMs' | 'e2eMs' | 'deliveryMs';
   /**
    * The shift path − baseline: the Hodges–Lehmann estimate over blocks of paired rounds, with
    * its Wilcoxon signed-rank 95% interval (docs/decisions/0006). `pairs` = rounds with both.
@@ -157,8 +161,9 @@ function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparis
       const { paths: together, interleaved } = other.pairing;
       // Rounds in flight at once share their moment: they form one block (whole counterbalancing periods).
       const blockRounds = blockRoundsFor(other.load?.meanInFlight ?? 1, together, counterbalancePeriod(together));
-      for (const metric of ['ttftMs', 'e2eMs'] as const) {
-        const [a, b] = metric === 'ttftMs' ? [base.ttftByIndex, other.ttftByIndex] : [base.e2eByIndex, other.e2eByIndex];
+      for (const metric of ['ttftMs', 'e2eMs', 'deliveryMs'] as const) {
+        const byIndex = (aggregate: ScenarioAggregate) => (metric === 'ttftMs' ? aggregate.ttftByIndex : metric === 'e2eMs' ? aggregate.e2eByIndex : aggregate.deliveryByIndex);
+        const [a, b] = [byIndex(base), byIndex(other)];
         const shift = pairedShift(roundDifferences(a, b), blockRounds);
         if (!shift) continue;
         out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path, hop, metric, medianDifferenceMs: shift, verdict: shiftVerdict(shift), pairsForOneMs: pairsForHalfWidth(shift), interleaved });

@@ -17,6 +17,9 @@ a run of --requests pairs resolves here.
   --requests N       pairs (requests per path) per run (default ${CALIBRATE_DEFAULTS.requests}, at least 6)
   --concurrency N    requests in flight (default ${CALIBRATE_DEFAULTS.concurrency})
   --delay-ms MS      the known delay (default ${CALIBRATE_DEFAULTS.delayMs})
+  --chain            three paths, direct → gateway → edge: the A/A is three paths to the same
+                     mock (every hop's truth is 0); the known delay sits at the edge (the
+                     gateway hop's truth stays 0); every hop and the end-to-end figure scored
   --out DIR          calibration.json and calibration.md (default reports/calibrate-<timestamp>)
   --json             print calibration.json on stdout instead of the table
 
@@ -26,10 +29,10 @@ usage, 130 interrupted.`;
 
 /** Whether the estimator held up here: A/A coverage ≥ 90%, and the delay's median estimate not below the delay. */
 export function isCalibrated(result: CalibrationResult): boolean {
-  const aa = result.arms.find((a) => a.name === 'A/A');
-  const delay = result.arms.find((a) => a.name === 'known delay');
-  if (!aa || !delay || aa.runs.length === 0) return false;
-  return aa.covered / aa.runs.length >= 0.9 && delay.medianEstimateMs >= result.options.delayMs;
+  const aa = result.arms.filter((a) => a.name === 'A/A');
+  const delay = result.arms.filter((a) => a.name === 'known delay');
+  if (aa.length === 0 || delay.length === 0 || aa.some((a) => a.runs.length === 0)) return false;
+  return aa.every((a) => a.covered / a.runs.length >= 0.9) && delay.every((d) => d.medianEstimateMs >= result.options.delayMs);
 }
 
 export function calibrationToMarkdown(result: CalibrationResult, interrupted = false): string {
@@ -40,15 +43,15 @@ export function calibrationToMarkdown(result: CalibrationResult, interrupted = f
     const pct = (k: number): string => `${k}/${n} (${Math.round((100 * k) / Math.max(1, n))}%)`;
     const truth = arm.truth.kind === 'exactly' ? `${arm.truth.ms} ms` : `≥ ${arm.truth.ms} ms (the delay + the proxy's own cost)`;
     const held = arm.truth.kind === 'exactly' ? `holds 0: ${pct(arm.covered)}` : `reaches ${arm.truth.ms} ms: ${pct(arm.covered)}; estimate ≥ ${arm.truth.ms} ms: ${pct(arm.estimatesAtLeastTruth)}`;
-    return `| ${arm.name} | ${truth} | ${n} | ${held} | ${ms(arm.medianEstimateMs)} | ${ms(arm.meanHalfWidthMs, '±')} |`;
+    return `| ${arm.name}${result.options.chain ? ` | ${arm.hop}` : ''} | ${truth} | ${n} | ${held} | ${ms(arm.medianEstimateMs)} | ${ms(arm.meanHalfWidthMs, '±')} |`;
   });
   return [
     `# Calibration`,
     '',
-    `${options.seeds} runs per arm; each run: chat, streamed, 16 tokens, ${options.requests} pairs, ${options.concurrency} in flight, paths interleaved (Thue–Morse order), overhead = Hodges–Lehmann shift with a Wilcoxon signed-rank 95% interval.`,
+    `${options.seeds} runs per arm; each run: chat, streamed, 16 tokens, ${options.requests} pairs, ${options.concurrency} in flight, ${options.chain ? 'a chain of three paths (direct → gateway → edge), each hop against the path inside it, ' : ''}paths interleaved (Thue–Morse order), overhead = Hodges–Lehmann shift with a Wilcoxon signed-rank 95% interval.`,
     '',
-    '| arm | true overhead | runs | 95% interval consistent with the truth | median estimate | mean half-width |',
-    '|---|---|---|---|---|---|',
+    `| arm${options.chain ? ' | hop' : ''} | true overhead | runs | 95% interval consistent with the truth | median estimate | mean half-width |`,
+    `|---|---|---|---|---|---|${options.chain ? '---|' : ''}`,
     ...rows,
     '',
     `\`npm run compare\` between consecutive A/A runs (unchanged code, same mock): the --fail-on-regression ${result.compareOnUnchanged.gatePct} gate tripped in ${result.compareOnUnchanged.gateTripped} of ${result.compareOnUnchanged.comparisons}; some cell was called significant in ${result.compareOnUnchanged.anySignificant} of ${result.compareOnUnchanged.comparisons}.`,
@@ -60,8 +63,8 @@ export function calibrationToMarkdown(result: CalibrationResult, interrupted = f
     interrupted
       ? `INTERRUPTED after ${Math.min(...result.arms.map((a) => a.runs.length))} of ${options.seeds} runs per arm: no verdict either way (the table holds what was measured). Run it again to the end.`
       : isCalibrated(result)
-        ? 'Calibrated: the A/A interval held 0 in at least 90% of runs, and the known delay was not under-estimated.'
-        : 'NOT calibrated on this machine: the A/A interval held 0 in fewer than 90% of runs, or the known delay was estimated below itself. Do not trust small overheads here.',
+        ? `Calibrated: the A/A interval${options.chain ? ' of every hop' : ''} held 0 in at least 90% of runs, and the known delay was not under-estimated.`
+        : `NOT calibrated on this machine: the A/A interval${options.chain ? ' of some hop' : ''} held 0 in fewer than 90% of runs, or the known delay was estimated below itself. Do not trust small overheads here.`,
     '',
   ].join('\n');
 }

@@ -10,6 +10,8 @@ export interface CalibrateOptions {
   concurrency: number;
   /** The known delay the proxy adds to every chunk, ms. */
   delayMs: number;
+  /** A chain of three paths (direct, gateway, edge): every hop's interval scored, the delay placed at the edge. */
+  chain: boolean;
   out: string | undefined;
   json: boolean;
   help: boolean;
@@ -20,7 +22,7 @@ export const CALIBRATE_DEFAULTS = { seeds: 10, requests: 20, concurrency: 4, del
 export function resolveCalibrateOptions(argv: readonly string[]): CalibrateOptions {
   const values = parseFlags(
     argv,
-    { seeds: { type: 'string' }, requests: { type: 'string' }, concurrency: { type: 'string' }, 'delay-ms': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    { seeds: { type: 'string' }, requests: { type: 'string' }, concurrency: { type: 'string' }, 'delay-ms': { type: 'string' }, chain: { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
     'npm run calibrate -- --help',
   );
   const str = (name: string): string | undefined => values[name] as string | undefined;
@@ -29,6 +31,7 @@ export function resolveCalibrateOptions(argv: readonly string[]): CalibrateOptio
     requests: positiveNumber('--requests', str('requests'), { min: 6, max: 10_000 }) ?? CALIBRATE_DEFAULTS.requests,
     concurrency: positiveNumber('--concurrency', str('concurrency'), { max: 1000 }) ?? CALIBRATE_DEFAULTS.concurrency,
     delayMs: positiveNumber('--delay-ms', str('delay-ms'), { integer: false, min: 1, max: 10_000 }) ?? CALIBRATE_DEFAULTS.delayMs,
+    chain: values['chain'] === true,
     out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,
     json: values['json'] === true,
     help: values['help'] === true,

@@ -20,6 +20,8 @@ import { benchTargets } from './targets.ts';
 /** One arm of the calibration: many runs of the same paired bench, each with its own seed. */
 export interface CalibrationArm {
   name: 'A/A' | 'known delay';
+  /** Which comparison: `gateway over direct` (two paths), or with --chain each hop and `end to end: edge over direct`. */
+  hop: string;
   /**
    * What the arm's overhead is known to be: exactly 0 for A/A; for the delay, at least the
    * delay (plus the proxy's own relay cost and timer granularity, which nothing here measures
@@ -73,20 +75,31 @@ export async function runCalibration(options: CalibrateOptions, signal: AbortSig
     started.push(mock);
     const proxy = await spawnServer({ role: 'delay-proxy', script: LAB_SCRIPTS.delayProxy, args: ['--upstream', mock.listening.url, '--delay-ms', String(options.delayMs)], env: process.env, logFile: join(dir, 'proxy.log') }, signal);
     started.push(proxy);
-    const arm = async (name: CalibrationArm['name'], gatewayUrl: string, truth: CalibrationArm['truth']): Promise<CalibrationArm> => {
-      const state = labState(mock.listening.url, gatewayUrl);
-      const runs: CalibrationArm['runs'] = [];
+    // One arm per comparison of a chain: each seed runs the whole chain once, and each hop (and
+    // the end-to-end figure) is scored against its own truth.
+    const arm = async (label: string, urls: readonly string[], truths: Record<string, { name: CalibrationArm['name']; truth: CalibrationArm['truth'] }>): Promise<CalibrationArm[]> => {
+      const state = labState(urls);
+      const runs: Record<string, CalibrationArm['runs']> = Object.fromEntries(Object.keys(truths).map((hop) => [hop, []]));
       for (let seed = 1; seed <= options.seeds && !signal.aborted; seed++) {
-        const shift = await pairedRun(options, state, seed, env, runDir(name, seed), signal);
-        runs.push({ seed, shift });
-        step(`${name} run ${seed}/${options.seeds}: ${shift ? `${shift.estimate} ms (95% CI ${shift.low} to ${shift.high})` : 'no interval'}`);
+        const shifts = await pairedRun(options, state, seed, env, runDir(label, seed), signal);
+        for (const hop of Object.keys(truths)) runs[hop]!.push({ seed, shift: shifts.get(hop) ?? null });
+        step(`${label} run ${seed}/${options.seeds}: ${Object.keys(truths).map((hop) => { const shift = shifts.get(hop); return `${Object.keys(truths).length > 1 ? `${hop} ` : ''}${shift ? `${shift.estimate} ms (95% CI ${shift.low} to ${shift.high})` : 'no interval'}`; }).join('; ')}`);
       }
-      return summarise(name, truth, runs);
+      return Object.entries(truths).map(([hop, { name, truth }]) => summarise(name, hop, truth, runs[hop]!));
     };
     const runDir = (name: string, seed: number): string => join(dir, `${name.replace(/\W+/g, '-')}-${seed}`);
-    const aa = await arm('A/A', mock.listening.url, { kind: 'exactly', ms: 0 });
+    const zero = { name: 'A/A' as const, truth: { kind: 'exactly' as const, ms: 0 } };
+    const delayed = { name: 'known delay' as const, truth: { kind: 'at-least' as const, ms: options.delayMs } };
+    const [mockUrl, proxyUrl] = [mock.listening.url, proxy.listening.url];
+    const aaArms = options.chain
+      ? await arm('A/A', [mockUrl, mockUrl, mockUrl], { 'gateway over direct': zero, 'edge over gateway': zero, 'end to end: edge over direct': zero })
+      : await arm('A/A', [mockUrl, mockUrl], { 'gateway over direct': zero });
+    const aa = aaArms[0]!;
     const compareOnUnchanged = await compareConsecutive(aa.runs.map((r) => runDir('A/A', r.seed)));
-    const arms = [aa, await arm('known delay', proxy.listening.url, { kind: 'at-least', ms: options.delayMs })];
+    const delayArms = options.chain
+      ? await arm('known delay', [mockUrl, mockUrl, proxyUrl], { 'gateway over direct': zero, 'edge over gateway': delayed, 'end to end: edge over direct': delayed })
+      : await arm('known delay', [mockUrl, proxyUrl], { 'gateway over direct': delayed });
+    const arms = [...aaArms, ...delayArms];
     const resolvableMs = round3(((1.96 + 0.84) / 1.96) * aa.meanHalfWidthMs);
     return { options, arms, compareOnUnchanged, resolvableMs, pairsForOneMs: Math.ceil(options.requests * aa.meanHalfWidthMs ** 2) };
   } finally {
@@ -109,12 +122,15 @@ async function compareConsecutive(dirs: readonly string[]): Promise<CalibrationR
   return { comparisons: Math.max(0, dirs.length - 1), gateTripped, anySignificant, gatePct: GATE_PCT };
 }
 
-function labState(directUrl: string, gatewayUrl: string): LabState {
+/** A lab state of two paths (direct, gateway) or a chain of three (direct, gateway, edge). */
+function labState(urls: readonly string[]): LabState {
   const auth = { kind: 'api-key' as const, envName: 'CALIBRATE_KEY' };
-  return { schemaVersion: 1, target: 'local', deployment: TARGET_DEFAULTS.deployment, apiVersion: TARGET_DEFAULTS.apiVersion, paths: { direct: { baseUrl: directUrl, apiStyle: 'azure', auth }, gateway: { baseUrl: gatewayUrl, apiStyle: 'azure', auth } } };
+  const names = ['direct', 'gateway', 'edge'];
+  return { schemaVersion: 1, target: 'local', deployment: TARGET_DEFAULTS.deployment, apiVersion: TARGET_DEFAULTS.apiVersion, paths: Object.fromEntries(urls.map((baseUrl, i) => [names[i]!, { baseUrl, apiStyle: 'azure' as const, auth }])) };
 }
 
-async function pairedRun(options: CalibrateOptions, state: LabState, seed: number, env: NodeJS.ProcessEnv, outDir: string, signal: AbortSignal): Promise<PairedShift | null> {
+/** One run of the chain: its time-to-first-token shift per comparison (`gateway over direct`, …, `end to end: edge over direct`). */
+async function pairedRun(options: CalibrateOptions, state: LabState, seed: number, env: NodeJS.ProcessEnv, outDir: string, signal: AbortSignal): Promise<Map<string, PairedShift>> {
   const bench: BenchOptions = {
     ...resolveBenchOptions([], env),
     apis: ['chat'],
@@ -127,16 +143,17 @@ async function pairedRun(options: CalibrateOptions, state: LabState, seed: numbe
   };
   const { summary } = await runBench({ options: bench, targets: benchTargets(bench, state), outDir, env, signal, toolVersion: 'calibrate' });
   writeSummaryFiles(outDir, summary);
-  const ttft = summary.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs');
-  return ttft?.medianDifferenceMs ?? null;
+  const ttft = summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs');
+  return new Map(ttft.map((c) => [`${c.hop === 'end-to-end' ? 'end to end: ' : ''}${c.path} over ${c.baseline}`, c.medianDifferenceMs]));
 }
 
-function summarise(name: CalibrationArm['name'], truth: CalibrationArm['truth'], runs: CalibrationArm['runs']): CalibrationArm {
+function summarise(name: CalibrationArm['name'], hop: string, truth: CalibrationArm['truth'], runs: CalibrationArm['runs']): CalibrationArm {
   const shifts = runs.map((r) => r.shift).filter((s): s is PairedShift => s !== null);
   const estimates = shifts.map((s) => s.estimate).sort((a, b) => a - b);
   const isConsistent = (s: PairedShift): boolean => (truth.kind === 'exactly' ? s.low <= truth.ms && truth.ms <= s.high : s.high >= truth.ms);
   return {
     name,
+    hop,
     truth,
     runs,
     covered: shifts.filter(isConsistent).length,

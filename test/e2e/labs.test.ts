@@ -83,6 +83,11 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     // Each hop has its paired comparison against the path just inside it.
     for (const key of ['streaming-safe.gatewayTtftVerdict', 'streaming-safe.edgeTtftVerdict', 'buffered.gatewayTtftVerdict', 'buffered.edgeTtftVerdict']) expect(['adds', 'no-measurable-difference'], key).toContain(facts[key]);
     expect(finding).toMatch(/^Buffered edge .*compliance fail, incremental-delivery first fails at the edge \(gateway inside it passes\); the gateway hop.*; the edge hop/m);
+    // Per-frame delivery (stamped frames): the buffering edge delays every frame, the streaming one next to nothing.
+    expect(facts['buffered.edgeDeliveryVerdict']).toBe('adds');
+    expect(facts['buffered.edgeDeliveryShiftMs'] as number).toBeGreaterThan(5);
+    expect(facts['streaming-safe.edgeDeliveryShiftMs'] as number).toBeLessThan(3);
+    expect(finding).toMatch(/^So the edge, not APIM, holds the stream back: behind the buffered edge it adds [\d.]+ ms to each frame's delivery \(95% CI/m);
   });
 
   it('chat-with-data: citations and intent first, the conversation carried, a capped reply reported as truncated', async () => {

@@ -53,6 +53,29 @@ describe('npm run calibrate', () => {
     expect(runningDelayProxies()).toEqual([]);
   }, 120_000);
 
+  it('--chain: three paths; every A/A hop near 0, the delay found at the edge hop and end to end, not at the gateway hop', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'calibrate-chain-'));
+    const result = await runCli(['calibrate', '--chain', '--seeds', '2', '--requests', '8', '--concurrency', '3', '--delay-ms', '20', '--out', out], process.cwd());
+    expect([0, 1], result.stderr).toContain(result.code);
+    const calibration = JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8')) as { arms: Array<{ name: string; hop: string; truth: { ms: number }; runs: Array<{ shift: { estimate: number } | null }> }> };
+    expect(calibration.arms.map((a) => [a.name, a.hop, a.truth.ms])).toEqual([
+      ['A/A', 'gateway over direct', 0],
+      ['A/A', 'edge over gateway', 0],
+      ['A/A', 'end to end: edge over direct', 0],
+      ['A/A', 'gateway over direct', 0],
+      ['known delay', 'edge over gateway', 20],
+      ['known delay', 'end to end: edge over direct', 20],
+    ]);
+    for (const arm of calibration.arms) {
+      for (const run of arm.runs) {
+        if (arm.truth.ms === 0) expect(Math.abs(run.shift!.estimate), `${arm.name} ${arm.hop}`).toBeLessThan(5);
+        else expect(run.shift!.estimate, `${arm.name} ${arm.hop}`).toBeGreaterThan(18);
+      }
+    }
+    expect(readFileSync(join(out, 'calibration.md'), 'utf8')).toMatch(/\| known delay \| edge over gateway \| ≥ 20 ms/);
+    expect(runningDelayProxies()).toEqual([]);
+  }, 120_000);
+
   it('interrupted (Ctrl-C): exits 130 and writes what it measured with no verdict, never "NaN"', async () => {
     const out = mkdtempSync(join(tmpdir(), 'calibrate-int-'));
     const { child, done } = startCli(['calibrate', '--seeds', '20', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out], process.cwd());

@@ -125,7 +125,7 @@ export function renderReportPage(data: ReportData): string {
   const body = [
     `<header><h1>Streaming benchmark report</h1><p class="muted">${e(data.dir)} · ${e(summary.run.startedAt)} · ${summary.scenarios.reduce((n, s) => n + s.requests, 0).toLocaleString('en-US')} requests in ${summary.scenarios.length} scenarios${summary.run.interrupted ? ' · <strong>interrupted</strong>' : ''}</p></header>`,
     section('headline', 'Headline', `<p class="lead">${e(labHeadline(summary, data.compliance))}.</p><ul>${headlines(summary).map((h) => `<li>${e(h)}</li>`).join('')}</ul>${keyNumbers(summary.scenarios)}`),
-    ...chainSection(summary),
+    ...chainSection(summary, data.compliance),
     section('ttft-vs-completion', 'Time to first token against full completion', grid(ttftVsCompletion(data))),
     section('cdf-ttft', 'Time to first token, per path (CDF)', grid(cdfFigures(data, 'ttftMs'), true) || '<p class="muted">No streamed scenario.</p>'),
     section('cdf-e2e', 'End-to-end time, per path (CDF)', grid(cdfFigures(data, 'e2eMs'), true)),
@@ -150,20 +150,32 @@ ${body}
  * With three paths or more (direct, gateway, edge, …): one row per hop, what it adds over the
  * path just inside it in time to first token and end to end, and the whole chain's figure.
  */
-function chainSection(summary: BenchSummary): string[] {
+function chainSection(summary: BenchSummary, compliance: ComplianceReport | undefined): string[] {
   const comparisons = summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.hop !== undefined);
   if (!comparisons.some((c) => c.hop === 'end-to-end')) return [];
   const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
   const cell = (c: PathComparison | undefined): string =>
     c === undefined ? '–' : `${signed(c.medianDifferenceMs.estimate)} ms (95% CI ${signed(c.medianDifferenceMs.low)} to ${signed(c.medianDifferenceMs.high)}; ${c.verdict === 'adds' ? 'adds' : c.verdict === 'no-measurable-difference' ? 'no measurable difference' : 'suspect'})`;
+  // The verifier's verdict for each hop, when lab:verify wrote into this run's directory.
+  const verdictOf = (path: string, hop: PathComparison['hop']): string => {
+    if (hop === 'end-to-end') return compliance ? compliance.verdict : '–';
+    const found = compliance?.hops?.find((h) => h.path === path);
+    return found ? `${found.verdict}${found.failed.length > 0 ? ` (${found.failed.join(', ')})` : ''}` : '–';
+  };
   const rows = comparisons
     .filter((c) => c.metric === 'ttftMs')
     .map((ttft) => {
-      const e2e = comparisons.find((c) => c.metric === 'e2eMs' && c.api === ttft.api && c.stream === ttft.stream && c.maxTokens === ttft.maxTokens && c.path === ttft.path && c.baseline === ttft.baseline);
+      const same = (metric: PathComparison['metric']) => comparisons.find((c) => c.metric === metric && c.api === ttft.api && c.stream === ttft.stream && c.maxTokens === ttft.maxTokens && c.path === ttft.path && c.baseline === ttft.baseline);
       const hop = ttft.hop === 'end-to-end' ? `end to end: ${ttft.path} over ${ttft.baseline}` : `${ttft.path} over ${ttft.baseline}`;
-      return `<tr><td>${e(`${ttft.api} ${ttft.stream ? 'stream' : 'no-stream'} max-${ttft.maxTokens}`)}</td><td>${e(hop)}</td><td>${e(cell(ttft))}</td><td>${e(cell(e2e))}</td></tr>`;
+      return `<tr><td>${e(`${ttft.api} ${ttft.stream ? 'stream' : 'no-stream'} max-${ttft.maxTokens}`)}</td><td>${e(hop)}</td><td>${e(cell(ttft))}</td><td>${e(cell(same('deliveryMs')))}</td><td>${e(cell(same('e2eMs')))}</td><td>${e(verdictOf(ttft.path, ttft.hop))}</td></tr>`;
     });
-  return [section('chain', 'The chain, hop by hop', `<p class="muted">Each hop against the path just inside it, from paired requests run interleaved in one load; the hops add up to the end-to-end figure within their intervals.</p><table><thead><tr><th>scenario</th><th>hop</th><th>adds to time to first token</th><th>adds end to end</th></tr></thead><tbody>${rows.join('')}</tbody></table>`)];
+  return [
+    section(
+      'chain',
+      'The chain, hop by hop',
+      `<p class="muted">Each hop against the path just inside it, from paired requests run interleaved in one load; the hops add up to the end-to-end figure within their intervals. Delivery: each stream's median delay per frame (with <code>--stamp</code>). Compliance: <code>lab:verify --out</code> into this directory.</p><table><thead><tr><th>scenario</th><th>hop</th><th>adds to time to first token</th><th>adds to each frame's delivery</th><th>adds end to end</th><th>compliance</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    ),
+  ];
 }
 
 const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
