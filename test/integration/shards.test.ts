@@ -57,6 +57,22 @@ describe('sharded runs, merged exactly', () => {
     expect(Math.abs(summary.scenarios[0].ttftMs.p50 - singleSummary.scenarios[0].ttftMs.p50)).toBeLessThan(5);
     expect(existsSync(join(runDir, 'report.html'))).toBe(true);
     expect(readFileSync(join(runDir, 'report.html'), 'utf8')).toContain('shard 1');
+    // The load results of the union: each shard ran half the schedule, so rates and in-flight add (not the first shard's alone).
+    const shardSummaries = [0, 1].map((i) => JSON.parse(readFileSync(join(runDir, `shard-${i}`, 'summary.json'), 'utf8')));
+    const loads = shardSummaries.map((x) => x.scenarios[0].load);
+    expect(summary.scenarios[0].load.achievedRatePerSec).toBeCloseTo(loads[0].achievedRatePerSec + loads[1].achievedRatePerSec, 6);
+    expect(summary.scenarios[0].load.meanInFlight).toBeCloseTo(loads[0].meanInFlight + loads[1].meanInFlight, 6);
+    expect(summary.scenarios[0].load.achievedRatePerSec).toBeGreaterThan(loads[0].achievedRatePerSec * 1.5);
+    expect(summary.run.interrupted).toBe(false);
+    // One shard interrupted: the merged run is interrupted too.
+    const cut = join(root, 'cut');
+    cpSync(runDir, cut, { recursive: true });
+    writeFileSync(join(cut, 'shard-1', 'summary.json'), JSON.stringify({ ...shardSummaries[1], run: { ...shardSummaries[1].run, interrupted: true } }));
+    const mergedCut = await runCli(['merge', cut, '--json'], process.cwd(), ENV);
+    // Written, marked interrupted, and the merge exits 1 naming the shard (a cut run is not a clean one).
+    expect(mergedCut.code, mergedCut.stderr).toBe(1);
+    expect(mergedCut.stderr).toMatch(/interrupted: shard 1/);
+    expect(JSON.parse(mergedCut.stdout).run.interrupted).toBe(true);
 
     // Refusals, each naming what is wrong.
     const broken = join(root, 'broken');

@@ -81,7 +81,9 @@ describe('Hodges–Lehmann shift with a Wilcoxon signed-rank interval', () => {
     expect(signedRankDepth(6, 0.05)).toBe(1);
     const shift = pairedShift([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])!;
     expect(shift).toMatchObject({ estimate: 5.5, low: 3, high: 8, blocks: 10 });
-    expect(shift.achievedConfidence).toBeGreaterThanOrEqual(0.95);
+    // Exact: P(T+ ≤ 8 | n = 10) = 25/1024, so 1 − 2 × 25/1024 = 0.951; n = 6, depth 1: 1 − 2/64 = 0.969.
+    expect(shift.achievedConfidence).toBe(0.951);
+    expect(pairedShift([1, 2, 3, 4, 5, 6])!.achievedConfidence).toBe(0.969);
   });
 
   it('has no interval below six pairs, and shrinks blocks rather than drop below six', () => {
