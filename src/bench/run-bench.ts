@@ -68,8 +68,8 @@ export function requestSeed(runSeed: number, index: number): number {
 }
 
 /**
- * Runs the whole matrix. samples.jsonl is written line by line as requests end, so an
- * interrupted run keeps what it measured; the summary comes back (also after an
+ * Runs the whole matrix. samples.jsonl is written line by line as requests end (under a
+ * temporary name until the run ends), so an interrupted run keeps what it measured; the summary comes back (also after an
  * interruption) for the caller to write with src/report's writeRunReports.
  */
 export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {

@@ -112,8 +112,9 @@ describe('npm run bench', () => {
     const { code } = await bench(['--endpoint', mock.url, '--stream', 'on', '--duration', '30s', '--out', out], { AZURE_OPENAI_API_KEY: SECRET }, (child) => {
       // Interrupt once the run has measured a few requests (not after a fixed time: a loaded
       // machine can take longer than that just to start the process).
+      // While it runs, the samples go to samples.jsonl.partial (renamed when the run ends, also on Ctrl-C).
       const poll = setInterval(() => {
-        const file = join(out, 'samples.jsonl');
+        const file = join(out, 'samples.jsonl.partial');
         if (existsSync(file) && readFileSync(file, 'utf8').split('\n').length > 5) {
           clearInterval(poll);
           child.kill('SIGINT');
