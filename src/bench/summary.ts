@@ -164,7 +164,8 @@ function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparis
       for (const metric of ['ttftMs', 'e2eMs', 'deliveryMs'] as const) {
         const byIndex = (aggregate: ScenarioAggregate) => (metric === 'ttftMs' ? aggregate.ttftByIndex : metric === 'e2eMs' ? aggregate.e2eByIndex : aggregate.deliveryByIndex);
         const [a, b] = [byIndex(base), byIndex(other)];
-        const shift = pairedShift(roundDifferences(a, b), blockRounds);
+        const { differences, firstRound } = roundDifferences(a, b);
+        const shift = pairedShift(differences, blockRounds, 0.95, firstRound);
         if (!shift) continue;
         out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path, hop, metric, medianDifferenceMs: shift, verdict: shiftVerdict(shift), pairsForOneMs: pairsForHalfWidth(shift), interleaved });
       }
@@ -173,14 +174,23 @@ function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparis
   return out;
 }
 
-/** b − a per round, in round order (undefined where either path has no value). */
-function roundDifferences(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): Array<number | undefined> {
-  const rounds = [...new Set([...a.keys(), ...b.keys()])].sort((x, y) => x - y);
-  return rounds.map((r) => {
-    const valueA = a.get(r);
-    const valueB = b.get(r);
+/** b − a for every round from the first to the last either path has (undefined where either has no value), and the first round's number. */
+function roundDifferences(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): { differences: Array<number | undefined>; firstRound: number } {
+  if (a.size === 0 && b.size === 0) return { differences: [], firstRound: 0 };
+  let firstRound = Infinity;
+  let lastRound = -Infinity;
+  for (const map of [a, b]) {
+    for (const round of map.keys()) {
+      if (round < firstRound) firstRound = round;
+      if (round > lastRound) lastRound = round;
+    }
+  }
+  const differences = Array.from({ length: lastRound - firstRound + 1 }, (_, i) => {
+    const valueA = a.get(firstRound + i);
+    const valueB = b.get(firstRound + i);
     return valueA !== undefined && valueB !== undefined ? valueB - valueA : undefined;
   });
+  return { differences, firstRound };
 }
 
 type ScenarioMatch = Partial<Pick<ScenarioSummary, 'api' | 'stream' | 'maxTokens' | 'path'>>;

@@ -26,18 +26,18 @@ export const MIN_BLOCKS = 6;
 const EXACT_MAX_BLOCKS = 60;
 
 /**
- * `differences[r]` is path minus baseline in round r (undefined when either failed). Rounds are
- * grouped into blocks of `blockRounds` consecutive rounds, each block's mean difference is one
+ * `differences[i]` is path minus baseline in round `firstRound + i` (undefined when either
+ * failed). Rounds are grouped into blocks of `blockRounds` rounds aligned on round numbers, each block's mean difference is one
  * observation, and the shift and its interval come from those. When there are too few rounds
  * for `MIN_BLOCKS` blocks, the block shrinks (down to single rounds); with fewer than
  * `MIN_BLOCKS` pairs there is no interval (null).
  */
-export function pairedShift(differences: ReadonlyArray<number | undefined>, blockRounds = 1, confidence = 0.95): PairedShift | null {
+export function pairedShift(differences: ReadonlyArray<number | undefined>, blockRounds = 1, confidence = 0.95, firstRound = 0): PairedShift | null {
   const pairs = differences.filter((d) => d !== undefined).length;
   if (pairs < MIN_BLOCKS) return null;
   let size = Math.max(1, Math.floor(blockRounds));
-  let blocks = blockMeans(differences, size);
-  while (blocks.length < MIN_BLOCKS && size > 1) blocks = blockMeans(differences, --size);
+  let blocks = blockMeans(differences, size, firstRound);
+  while (blocks.length < MIN_BLOCKS && size > 1) blocks = blockMeans(differences, --size, firstRound);
   const walsh = walshAverages(blocks);
   const n = blocks.length;
   const m = walsh.length;
@@ -56,22 +56,25 @@ export function pairedShift(differences: ReadonlyArray<number | undefined>, bloc
   };
 }
 
-/** Means of consecutive blocks of `size` rounds, skipping missing rounds (and empty blocks). */
-function blockMeans(differences: ReadonlyArray<number | undefined>, size: number): number[] {
-  const out: number[] = [];
-  for (let start = 0; start < differences.length; start += size) {
-    let sum = 0;
-    let count = 0;
-    for (let r = start; r < Math.min(differences.length, start + size); r++) {
-      const d = differences[r];
-      if (d !== undefined) {
-        sum += d;
-        count++;
-      }
-    }
-    if (count > 0) out.push(sum / count);
+/**
+ * Means of blocks of `size` rounds, skipping missing rounds (and empty blocks). `differences[i]`
+ * is round `firstRound + i`, and blocks are aligned on absolute round numbers (round r is in
+ * block ⌊r / size⌋): a block the size of the counterbalancing period then holds every path in
+ * every launch slot equally often, as src/load/interleave.ts designs it (counted from the first
+ * measured round, after warm-up rounds, blocks would straddle two periods).
+ */
+function blockMeans(differences: ReadonlyArray<number | undefined>, size: number, firstRound = 0): number[] {
+  const sums = new Map<number, { sum: number; count: number }>();
+  for (let i = 0; i < differences.length; i++) {
+    const d = differences[i];
+    if (d === undefined) continue;
+    const block = Math.floor((firstRound + i) / size);
+    const entry = sums.get(block) ?? { sum: 0, count: 0 };
+    entry.sum += d;
+    entry.count++;
+    sums.set(block, entry);
   }
-  return out;
+  return [...sums.values()].map(({ sum, count }) => sum / count);
 }
 
 /** Every (x_i + x_j) / 2 for i ≤ j, sorted: the Hodges–Lehmann estimate is their median. */
