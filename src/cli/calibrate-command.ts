@@ -15,7 +15,7 @@ the known delay (the truth: at least the delay, plus the proxy's own cost). Prin
 a run of --requests pairs resolves here.
   --seeds N          runs per arm, each with its own seed (default ${CALIBRATE_DEFAULTS.seeds})
   --requests N       pairs (requests per path) per run (default ${CALIBRATE_DEFAULTS.requests}, at least 6)
-  --concurrency N    requests in flight (default ${CALIBRATE_DEFAULTS.concurrency})
+  --concurrency N    requests in flight (default ${CALIBRATE_DEFAULTS.concurrency}; with --chain ${CALIBRATE_DEFAULTS.chainConcurrency}, one per path)
   --delay-ms MS      the known delay (default ${CALIBRATE_DEFAULTS.delayMs})
   --chain            three paths, direct → gateway → edge: the A/A is three paths to the same
                      mock (every hop's truth is 0); the known delay sits at the edge (the

@@ -17,7 +17,8 @@ export interface CalibrateOptions {
   help: boolean;
 }
 
-export const CALIBRATE_DEFAULTS = { seeds: 10, requests: 20, concurrency: 4, delayMs: 20 };
+/** `chainConcurrency`: one request per path in flight, so a closed loop's batches line up with the interleaved rounds (docs/performance.md, the chain calibration). */
+export const CALIBRATE_DEFAULTS = { seeds: 10, requests: 20, concurrency: 4, chainConcurrency: 3, delayMs: 20 };
 
 export function resolveCalibrateOptions(argv: readonly string[]): CalibrateOptions {
   const values = parseFlags(
@@ -29,7 +30,7 @@ export function resolveCalibrateOptions(argv: readonly string[]): CalibrateOptio
   return {
     seeds: positiveNumber('--seeds', str('seeds'), { min: 2, max: 1000 }) ?? CALIBRATE_DEFAULTS.seeds,
     requests: positiveNumber('--requests', str('requests'), { min: 6, max: 10_000 }) ?? CALIBRATE_DEFAULTS.requests,
-    concurrency: positiveNumber('--concurrency', str('concurrency'), { max: 1000 }) ?? CALIBRATE_DEFAULTS.concurrency,
+    concurrency: positiveNumber('--concurrency', str('concurrency'), { max: 1000 }) ?? (values['chain'] === true ? CALIBRATE_DEFAULTS.chainConcurrency : CALIBRATE_DEFAULTS.concurrency),
     delayMs: positiveNumber('--delay-ms', str('delay-ms'), { integer: false, min: 1, max: 10_000 }) ?? CALIBRATE_DEFAULTS.delayMs,
     chain: values['chain'] === true,
     out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,

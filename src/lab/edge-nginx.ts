@@ -64,7 +64,8 @@ export function edgeConfig(prefix: string, port: number, upstream: URL, buffered
   ].join('\n');
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port that was free a moment ago (nginx needs its port in its config before it starts). */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;

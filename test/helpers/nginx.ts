@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/lab/edge-nginx.ts';
 
 export interface Nginx {
   url: string;
@@ -19,14 +20,6 @@ export function nginxBinary(): string {
     if (spawnSync(candidate, ['-v']).status === 0) return candidate;
   }
   throw new Error('nginx is not installed: apt-get install -y nginx-light (bash .ci/run does)');
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function waitForPort(port: number, child: ChildProcess, errorLog: string): Promise<void> {
