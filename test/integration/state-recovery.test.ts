@@ -10,9 +10,13 @@ import { runCli } from '../helpers/cli.ts';
 // lab:cleanup, and lab:cleanup said the same thing back. Now cleanup stops what the file still
 // names (only processes that are still the lab's), moves the file aside and says what is left.
 const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => {
+  // A test that failed half-way leaves its lab running: lab:cleanup stops it (it recovers a cut state too).
+  for (const dir of dirs) {
+    if (existsSync(join(dir, '.lab', 'state.json'))) await runCli(['cleanup', '--state', join(dir, '.lab', 'state.json')], dir, ENV);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);
 
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
 
