@@ -22,7 +22,8 @@ describe('timed client against stamped ground truth', () => {
     // Two untimed requests first: the first of an API in a fresh process pays JIT compilation
     // on both sides, which is not the client's accuracy (the perf benchmark excludes a warm-up round too).
     for (let i = 0; i < 2; i++) await requestOnce(scenario(mock, api), { keepFrames: true }, STAMP);
-    for (let i = 0; i < 12; i++) {
+    // 24 measured requests: the median of 12 moved past 1 ms once on a loaded 2-core CI host (e2e 1.06 ms).
+    for (let i = 0; i < 24; i++) {
       const tl = await requestOnce(scenario(mock, api), { keepFrames: true }, STAMP);
       expect(tl.outcome).toBe('ok');
       const frames = tl.frames!;
