@@ -67,6 +67,7 @@ function* scheduleWithFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, 
     if ('malformed-frame' in faults && (faults['malformed-frame'] === undefined ? isMiddleContent : index === faults['malformed-frame'])) {
       event.text = `${event.text.slice(0, Math.max(8, Math.floor(event.text.length / 2)))}\n\n`;
     }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point (any non-ASCII character)
     if ('split-utf8' in faults && /[^\x00-\x7f]/.test(event.text)) event.splitUtf8 = true;
     if (bufferedAtMs !== undefined) event.atMs = bufferedAtMs;
     if (keepaliveMs > 0) {

@@ -48,7 +48,7 @@ export function matchApiRoute(pathname: string): ApiRouteMatch | undefined {
     if (match === null) continue;
     const params: Record<string, string> = {};
     try {
-      names.forEach((name, i) => (params[name] = decodeURIComponent(match[i + 1]!)));
+      for (const [i, name] of names.entries()) params[name] = decodeURIComponent(match[i + 1]!);
     } catch {
       return undefined;
     }

@@ -15,7 +15,7 @@
  * the same file.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What the lab PUTs, by schema file: the resource definitions' keys (resourceDefinitions or subscription_resourceDefinitions). */

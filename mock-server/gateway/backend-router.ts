@@ -67,7 +67,7 @@ export class BackendRouter {
   /** A backend's response: counts toward its breaker. */
   observe(name: string, status: number, headers: IncomingHttpHeaders): void {
     const state = this.breakers.get(name);
-    if (!state || !state.rule.statusCodeRanges.some((r) => status >= r.min && status <= r.max)) return;
+    if (!state?.rule.statusCodeRanges.some((r) => status >= r.min && status <= r.max)) return;
     this.countFailure(state, headers);
   }
 

@@ -46,6 +46,7 @@ const PREVIEW_SOURCES = ['azure_search', 'azure_cosmos_db', 'elasticsearch', 'mo
 function message(roles: readonly string[]): Record<string, unknown> {
   const needs = (role: string, required: string[], content: Record<string, unknown> = textOrParts) => ({
     if: { properties: { role: { const: role } }, required: ['role'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, not a thenable
     then: { required, properties: { content } },
   });
   return {

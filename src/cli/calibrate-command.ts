@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, } from 'node:fs';
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { CALIBRATE_DEFAULTS, resolveCalibrateOptions } from '../config/calibrate-options.ts';

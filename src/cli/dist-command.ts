@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+
 import { writeFileAtomic } from '../files.ts';
 import { distActionOf, resolveCleanupAcaOptions, resolveRenderK8sOptions, resolveRunAcaOptions, RUN_ACA_DEFAULTS } from '../config/dist-options.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, } from 'node:fs';
 import { writeFileAtomic } from '../files.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -13,6 +13,7 @@ export interface Extracted {
   isTerminal?: boolean;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed wire JSON, read field by field with runtime checks below
 type Json = Record<string, any>;
 
 /**

@@ -5,7 +5,7 @@ import { msBetween, type ProbeEvent, type ProbeResult } from './probe.ts';
 
 /** Whether the stream carried the mock's ground-truth stamps. */
 export function hasStamps(probe: ProbeResult | undefined): boolean {
-  return probe !== undefined && probe.events.some((e) => e.stamp !== undefined);
+  return probe?.events.some((e) => e.stamp !== undefined) ?? false;
 }
 
 /** The events that carry content (the API's "token" events). */
@@ -48,7 +48,7 @@ export function deliveryOf(probe: ProbeResult, reference?: ProbeResult): Deliver
   if (hasStamps(probe)) {
     method = 'stamps';
     latencies = probe.events.filter((e) => e.stamp).map((e) => msBetween(e.stamp!.emitNs, e.arrivalNs));
-  } else if (reference && reference.events.some((e) => e.stamp?.dueUs !== undefined) && probe.events.length > 1) {
+  } else if (reference?.events.some((e) => e.stamp?.dueUs !== undefined) && probe.events.length > 1) {
     method = 'schedule';
     const planned = reference.events.map((e) => (e.stamp?.dueUs ?? 0) / 1000);
     const n = Math.min(planned.length, probe.events.length);

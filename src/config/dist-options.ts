@@ -40,8 +40,9 @@ export function distActionOf(argv: readonly string[]): DistAction | 'help' {
   // The command's two words come first: `dist run aca --shards 2 …`.
   if (argv[0] === undefined || argv[0] === '--help') return 'help';
   const verb = oneOf('COMMAND', argv[0], ['render', 'run', 'cleanup']);
-  if (verb === 'render') return (oneOf('ENGINE', argv[1] ?? '', ['k8s']), 'render-k8s');
-  return (oneOf('ENGINE', argv[1] ?? '', ['aca']), verb === 'run' ? 'run-aca' : 'cleanup-aca');
+  oneOf('ENGINE', argv[1] ?? '', [verb === 'render' ? 'k8s' : 'aca']);
+  if (verb === 'render') return 'render-k8s';
+  return verb === 'run' ? 'run-aca' : 'cleanup-aca';
 }
 
 /** A Kubernetes namespace or label-like name (RFC 1123 label). */
@@ -111,7 +112,7 @@ function argumentAt(benchArgs: readonly string[], i: number): string {
   const arg = benchArgs[i]!;
   if (arg.startsWith('--')) return `bench argument ${i + 1} (the flag ${arg.includes('=') ? `${arg.slice(0, arg.indexOf('='))}=…` : arg})`;
   const previous = benchArgs[i - 1];
-  return previous !== undefined && previous.startsWith('--') && !previous.includes('=') ? `bench argument ${i + 1} (the value of ${previous})` : `bench argument ${i + 1}`;
+  return previous?.startsWith('--') && !previous.includes('=') ? `bench argument ${i + 1} (the value of ${previous})` : `bench argument ${i + 1}`;
 }
 
 /** A URL with userinfo (`scheme://user:password@host`) anywhere in an argument. */

@@ -226,7 +226,7 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
 
 function readAzureState(stateFile: string): LabState {
   const state = readLabState(stateFile);
-  if (!state || state.target !== 'azure') {
+  if (state?.target !== 'azure') {
     throw new LabError('E_LAB_STATE', `Failed to run a lab on Azure with "${stateFile}": it records no Azure lab. Run npm run lab:deploy -- --target azure first (see docs/azure.md).`);
   }
   return state;

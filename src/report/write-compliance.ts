@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import type { ComplianceReport } from '../compliance/types.ts';

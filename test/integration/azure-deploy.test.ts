@@ -70,8 +70,8 @@ const STEP_FAULTS: Record<(typeof DEPLOY_STEP_IDS)[number], { method: string; pa
   'model-deployment': { method: 'PUT', path: /\/deployments\/[^/]+$/ },
   // Without --backends the step creates nothing: a fault on an account it would create never fires.
   'backend-accounts': { method: 'PUT', path: /\/accounts\/[^/]+-b\d+$/ },
-  'apim-role': { method: 'PUT', path: new RegExp(`roleassignments/[^/]+$`) },
-  'caller-role': { method: 'PUT', path: new RegExp(`roleassignments/[^/]+$`) },
+  'apim-role': { method: 'PUT', path: /roleassignments\/[^/]+$/ },
+  'caller-role': { method: 'PUT', path: /roleassignments\/[^/]+$/ },
   'apim-backend': { method: 'PUT', path: /\/backends\/[^/]+$/ },
   'apim-api': { method: 'PUT', path: /\/apis\/[^/]+$/ },
   'apim-policy': { method: 'PUT', path: /\/policies\/policy$/ },

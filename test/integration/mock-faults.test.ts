@@ -1,7 +1,7 @@
 import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MockServer } from '../../mock-server/server.ts';
-import { API_VERSION, RESPONSES_API_VERSION, TEST_KEY, USER_MESSAGES, chatUrl, post, readFixture, startFastMock } from '../helpers/mock.ts';
+import { API_VERSION, TEST_KEY, USER_MESSAGES, chatUrl, post, readFixture, startFastMock } from '../helpers/mock.ts';
 import { readSse } from '../helpers/sse.ts';
 
 // Every fault, seen on the wire by a real HTTP client.

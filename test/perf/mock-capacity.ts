@@ -121,7 +121,6 @@ export async function runMockCapacity(): Promise<string> {
   for (const streams of STREAM_LEVELS) {
     process.stderr.write(`mock capacity: paced ${streams} streams x ${PACED_TOKENS} tokens at 20 tokens/s, ${RUNS} runs\n`);
     const ratios: number[] = [];
-    let medianRun: { mock: Paced; bare: Paced; ratio: number } | undefined;
     const runs: Array<{ mock: Paced; bare: Paced; ratio: number }> = [];
     // The control: the bare emitter holding as much resident memory as the mock did, idle.
     const controls: Paced[] = [];
@@ -138,7 +137,7 @@ export async function runMockCapacity(): Promise<string> {
         controlRatios.push(mock.lateness.p99 / Math.max(control.lateness.p99, 0.001));
       }
     }
-    medianRun = [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor(runs.length / 2)]!;
+    const medianRun = [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor(runs.length / 2)]!;
     pacedRows.push(pacedRow(streams, 'mock', medianRun.mock), pacedRow(streams, 'bare node:http', medianRun.bare));
     if (controls.length > 0) {
       pacedRows.push(pacedRow(streams, "bare node:http + idle memory to the mock's resident size (control)", [...controls].sort((a, b) => a.lateness.p99 - b.lateness.p99)[Math.floor(controls.length / 2)]!));

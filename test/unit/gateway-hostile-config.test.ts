@@ -56,7 +56,7 @@ describe('a hostile backends file', () => {
 
 describe('a hostile retry condition', () => {
   it('nesting thousands deep is refused, not a stack overflow; 64 levels still compile', () => {
-    for (const deep of ['('.repeat(10_000) + 'true' + ')'.repeat(10_000), '!'.repeat(100_000) + 'true']) {
+    for (const deep of [`${'('.repeat(10_000)}true${')'.repeat(10_000)}`, `${'!'.repeat(100_000)}true`]) {
       expect(() => compileCondition(`@(${deep})`)).toThrow(ConditionError);
       expect(() => compileCondition(`@(${deep})`)).toThrow(/nested deeper than 64 levels/);
     }

@@ -40,7 +40,7 @@ function typeOnlySpecifiers(file: string): Set<string> {
  * The cycles among `files` (type-only imports count, as the map says): each as the files
  * around it, found with Tarjan's strongly connected components.
  */
-export function importCycles(files: readonly string[], importsOf: (file: string) => readonly string[]): string[][] {
+function importCycles(files: readonly string[], importsOf: (file: string) => readonly string[]): string[][] {
   const known = new Set(files);
   const index = new Map<string, number>();
   const low = new Map<string, number>();

@@ -178,4 +178,4 @@ function chainSection(summary: BenchSummary, compliance: ComplianceReport | unde
   ];
 }
 
-const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+const _capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
