@@ -62,7 +62,6 @@ export const DIST_TAG = 'apim-streaming-lab-dist';
 /** The file share (and the environment storage that mounts it) shards write into, mounted at RESULTS_DIR. */
 export const RESULTS_SHARE = 'results';
 
-
 /** A fresh record: names from a new id (`sl` + 7 characters, as the lab's), one environment per region. */
 export function planAcaRun(input: AcaPlanInput, distId = newLabId()): AcaRunRecord {
   return {
@@ -101,11 +100,18 @@ export function regionOfShard(record: AcaRunRecord, shard: number): AcaRegion {
 /** What must match for a re-run to continue a recorded run (else it is another run). */
 export function sameAcaRun(record: AcaRunRecord, input: AcaPlanInput): string | undefined {
   if (record.runId !== input.runId) return `it records run "${record.runId}", not "${input.runId}"`;
-  const differs = (['shards', 'image', 'cpu', 'memory', 'replicaTimeoutS'] as const).find((k) => record[k] !== input[k]);
-  if (differs) return `run "${record.runId}" was planned with ${differs} ${String(record[differs])}, not ${String(input[differs])}`;
-  if (JSON.stringify(record.benchArgs) !== JSON.stringify(input.benchArgs)) return `run "${record.runId}" was planned with other bench flags (${record.benchArgs.join(' ')})`;
-  if (JSON.stringify(record.regions.map((r) => r.location)) !== JSON.stringify(input.regions)) return `run "${record.runId}" was planned in ${record.regions.map((r) => r.location).join(',')}`;
-  if (JSON.stringify(record.keyEnv) !== JSON.stringify(input.keyEnv)) return `run "${record.runId}" was planned with key variables ${record.keyEnv.join(',')}`;
-  if (JSON.stringify(record.registry ?? null) !== JSON.stringify(input.registry ?? null)) return `run "${record.runId}" was planned with ${record.registry ? `registry ${record.registry.server} as ${record.registry.username}` : 'no registry credentials'}`;
+  const differs = (['shards', 'image', 'cpu', 'memory', 'replicaTimeoutS'] as const).find(
+    (k) => record[k] !== input[k],
+  );
+  if (differs)
+    return `run "${record.runId}" was planned with ${differs} ${String(record[differs])}, not ${String(input[differs])}`;
+  if (JSON.stringify(record.benchArgs) !== JSON.stringify(input.benchArgs))
+    return `run "${record.runId}" was planned with other bench flags (${record.benchArgs.join(' ')})`;
+  if (JSON.stringify(record.regions.map((r) => r.location)) !== JSON.stringify(input.regions))
+    return `run "${record.runId}" was planned in ${record.regions.map((r) => r.location).join(',')}`;
+  if (JSON.stringify(record.keyEnv) !== JSON.stringify(input.keyEnv))
+    return `run "${record.runId}" was planned with key variables ${record.keyEnv.join(',')}`;
+  if (JSON.stringify(record.registry ?? null) !== JSON.stringify(input.registry ?? null))
+    return `run "${record.runId}" was planned with ${record.registry ? `registry ${record.registry.server} as ${record.registry.username}` : 'no registry credentials'}`;
   return undefined;
 }

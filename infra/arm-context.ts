@@ -50,6 +50,9 @@ export function createArmClients(connection: ArmConnection, signal?: AbortSignal
 }
 
 /** Runs a long-running operation to its end, abortable (begin*AndWait ignores the signal). */
-export async function untilDone<T>(poller: Promise<{ pollUntilDone(options?: { abortSignal?: AbortSignal }): Promise<T> }>, signal: AbortSignal | undefined): Promise<T> {
+export async function untilDone<T>(
+  poller: Promise<{ pollUntilDone(options?: { abortSignal?: AbortSignal }): Promise<T> }>,
+  signal: AbortSignal | undefined,
+): Promise<T> {
   return (await poller).pollUntilDone(signal ? { abortSignal: signal } : undefined);
 }

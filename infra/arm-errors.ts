@@ -30,13 +30,23 @@ export function readArmError(error: unknown): ArmFailure {
 function withDetails(message: string, details: unknown): string {
   const list = (details as { error?: { details?: unknown } } | undefined)?.error?.details;
   if (!Array.isArray(list) || list.length === 0) return message;
-  const parts = list.map((d: { target?: unknown; message?: unknown }) => `${typeof d.target === 'string' ? `${d.target}: ` : ''}${typeof d.message === 'string' ? d.message : ''}`).filter((p) => p !== '');
+  const parts = list
+    .map(
+      (d: { target?: unknown; message?: unknown }) =>
+        `${typeof d.target === 'string' ? `${d.target}: ` : ''}${typeof d.message === 'string' ? d.message : ''}`,
+    )
+    .filter((p) => p !== '');
   return parts.length > 0 ? `${message.replace(/:\s*$/, '')}: ${parts.join('; ')}` : message;
 }
 
 export function isNotFound(error: unknown): boolean {
   const failure = readArmError(error);
-  return failure.statusCode === 404 || failure.code === 'ResourceGroupNotFound' || failure.code === 'ResourceNotFound' || failure.code === 'NotFound';
+  return (
+    failure.statusCode === 404 ||
+    failure.code === 'ResourceGroupNotFound' ||
+    failure.code === 'ResourceNotFound' ||
+    failure.code === 'NotFound'
+  );
 }
 
 /** A GET whose 404 means "not there": undefined then; any other failure still throws. */
@@ -63,11 +73,11 @@ export function fixFor(code: string): string | undefined {
       return 'register the provider: az provider register --namespace Microsoft.CognitiveServices (and Microsoft.ApiManagement)';
     case 'AuthorizationFailed':
     case 'LinkedAuthorizationFailed':
-      return 'your identity needs Contributor and Role Based Access Control Administrator (or Owner) on the subscription or the lab\'s resource group; without the right to assign roles, deploy with --roles manual and have someone who has it run the printed az role assignment lines';
+      return "your identity needs Contributor and Role Based Access Control Administrator (or Owner) on the subscription or the lab's resource group; without the right to assign roles, deploy with --roles manual and have someone who has it run the printed az role assignment lines";
     case 'SpecialFeatureOrQuotaIdRequired':
       return 'this subscription has no access to Azure OpenAI (kind OpenAI, SKU S0): use a subscription that has it (free trials and some sponsored offers do not), or request access for this one';
     case 'RequestDisallowedByPolicy':
-      return 'an Azure Policy assignment (named in the message) denies this resource as the lab configures it: ask the policy\'s owner for an exemption on the lab\'s resource group, or use a subscription without it. The lab\'s Azure OpenAI account keeps publicNetworkAccess Enabled so that APIM and the bench can reach it';
+      return "an Azure Policy assignment (named in the message) denies this resource as the lab configures it: ask the policy's owner for an exemption on the lab's resource group, or use a subscription without it. The lab's Azure OpenAI account keeps publicNetworkAccess Enabled so that APIM and the bench can reach it";
     case 'ServiceModelDeprecated':
     case 'ServiceModelDeprecating':
     case 'DeploymentModelNotSupported':
@@ -80,7 +90,7 @@ export function fixFor(code: string): string | undefined {
       return 'sign in again (az login, or azd auth login) to the tenant that holds this subscription, or check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET';
     case 'InvalidApiVersionParameter':
     case 'NoRegisteredProviderFound':
-      return 'the service does not serve the api-version this project\'s SDK sends (in this cloud or region): update the project, or report it';
+      return "the service does not serve the api-version this project's SDK sends (in this cloud or region): update the project, or report it";
     case 'RequestConflict':
     case 'Conflict':
       return 'another operation is running on the same resource; wait a minute and run lab:deploy again (it resumes)';

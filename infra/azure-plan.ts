@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { AzureDeployFlags } from '../src/config/lab-options.ts';
 import { provisionedBackends, type BackendEntry } from '../src/protocol/index.ts';
 
-
 export const DEPLOY_STEP_IDS = [
   'resource-group',
   'apim-service',
@@ -91,7 +90,13 @@ export function planAzureLab(request: AzureDeployFlags): AzureLabRecord {
     apiId: LAB_API_ID,
     backendId: LAB_BACKEND_ID,
     apimSubscription: 'streamlab',
-    model: { name: request.model, version: request.modelVersion, sku: request.modelSku, capacityK: request.capacityK, deployment: request.model },
+    model: {
+      name: request.model,
+      version: request.modelVersion,
+      sku: request.modelSku,
+      capacityK: request.capacityK,
+      deployment: request.model,
+    },
     apimSku: request.apimSku,
     localAuth: request.localAuth,
     roles: request.roles,
@@ -104,7 +109,11 @@ export function planAzureLab(request: AzureDeployFlags): AzureLabRecord {
 /** Which account plays each backend the file leaves to the lab: the lab's own first, then `<account>-b2`, `-b3`, … */
 function planBackends(backends: NonNullable<AzureDeployFlags['backends']>, account: string): AzureBackendsPlan {
   const names = provisionedBackends(backends.table);
-  return { file: backends.file, entries: backends.table.entries, accounts: Object.fromEntries(names.map((name, i) => [name, i === 0 ? account : `${account}-b${i + 1}`])) };
+  return {
+    file: backends.file,
+    entries: backends.table.entries,
+    accounts: Object.fromEntries(names.map((name, i) => [name, i === 0 ? account : `${account}-b${i + 1}`])),
+  };
 }
 
 /** The Azure OpenAI accounts the lab creates besides its own (one per extra backend). */
@@ -118,7 +127,11 @@ export function isConsumptionSku(sku: string): boolean {
   return sku.toLowerCase() === 'consumption';
 }
 
-export function armIdOf(record: AzureLabRecord, kind: 'resource-group' | 'openai-account' | 'apim-service', account = record.openaiAccount): string {
+export function armIdOf(
+  record: AzureLabRecord,
+  kind: 'resource-group' | 'openai-account' | 'apim-service',
+  account = record.openaiAccount,
+): string {
   const rg = `/subscriptions/${record.subscriptionId}/resourceGroups/${record.resourceGroup}`;
   if (kind === 'resource-group') return rg;
   if (kind === 'openai-account') return `${rg}/providers/Microsoft.CognitiveServices/accounts/${account}`;

@@ -14,9 +14,14 @@ export function planAzureCleanup(record: AzureLabRecord, options: CleanupOptions
     `delete resource group ${record.resourceGroup} and everything in it: API Management ${record.apimService}, Azure OpenAI ${accountsOf(record).join(', ')} with deployment ${record.model.deployment}`,
   ];
   if (options.keepSoftDeleted) {
-    plan.push(`keep the soft-deleted services (names held for 48 h): API Management ${record.apimService}, Azure OpenAI ${accountsOf(record).join(', ')}`);
+    plan.push(
+      `keep the soft-deleted services (names held for 48 h): API Management ${record.apimService}, Azure OpenAI ${accountsOf(record).join(', ')}`,
+    );
   } else {
-    plan.push(`purge soft-deleted API Management ${record.apimService} (${record.location})`, ...accountsOf(record).map((account) => `purge soft-deleted Azure OpenAI ${account} (${record.location})`));
+    plan.push(
+      `purge soft-deleted API Management ${record.apimService} (${record.location})`,
+      ...accountsOf(record).map((account) => `purge soft-deleted Azure OpenAI ${account} (${record.location})`),
+    );
   }
   return plan;
 }
@@ -42,7 +47,8 @@ function roleAssignments(record: AzureLabRecord): Array<{ step: string; scope: s
   const found: Array<{ step: string; scope: string; name: string }> = [];
   for (const step of ['apim-role', 'caller-role'] as const) {
     const outputs = record.steps[step]?.outputs;
-    if (outputs?.['scope'] !== undefined && outputs['name'] !== undefined) found.push({ step, scope: outputs['scope'], name: outputs['name'] });
+    if (outputs?.['scope'] !== undefined && outputs['name'] !== undefined)
+      found.push({ step, scope: outputs['scope'], name: outputs['name'] });
   }
   const backends = record.steps['backend-accounts']?.outputs ?? {};
   for (const { backend } of extraAccounts(record)) {
@@ -60,7 +66,13 @@ function roleAssignments(record: AzureLabRecord): Array<{ step: string; scope: s
  * provisioned deployments bill until purged). Whatever is already gone is skipped, so it can
  * run again after a failure, or twice.
  */
-export async function cleanupAzure(connection: ArmConnection, record: AzureLabRecord, options: CleanupOptions, onAction: (line: string) => void, signal?: AbortSignal): Promise<CleanupReport> {
+export async function cleanupAzure(
+  connection: ArmConnection,
+  record: AzureLabRecord,
+  options: CleanupOptions,
+  onAction: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<CleanupReport> {
   const clients = createArmClients(connection, signal);
   const actions: string[] = [];
   const act = (line: string): void => {
@@ -70,7 +82,9 @@ export async function cleanupAzure(connection: ArmConnection, record: AzureLabRe
   const groupExists = await checkLabGroup(clients, record);
   if (groupExists) {
     for (const assignment of roleAssignments(record)) {
-      await ifFound(clients.authorization.roleAssignments.delete(assignment.scope, assignment.name, { abortSignal: signal }));
+      await ifFound(
+        clients.authorization.roleAssignments.delete(assignment.scope, assignment.name, { abortSignal: signal }),
+      );
       act(`deleted role assignment ${assignment.name} (${assignment.step})`);
     }
     await clients.resources.resourceGroups.delete(record.resourceGroup, clients.lro);
@@ -79,17 +93,31 @@ export async function cleanupAzure(connection: ArmConnection, record: AzureLabRe
     act(`resource group ${record.resourceGroup} is already gone`);
   }
   if (options.keepSoftDeleted) {
-    act(`kept soft-deleted services; purge later with: az apim deletedservice purge --service-name ${record.apimService} --location ${record.location}; ${accountsOf(record).map((account) => `az cognitiveservices account purge --name ${account} --resource-group ${record.resourceGroup} --location ${record.location}`).join('; ')}`);
+    act(
+      `kept soft-deleted services; purge later with: az apim deletedservice purge --service-name ${record.apimService} --location ${record.location}; ${accountsOf(
+        record,
+      )
+        .map(
+          (account) =>
+            `az cognitiveservices account purge --name ${account} --resource-group ${record.resourceGroup} --location ${record.location}`,
+        )
+        .join('; ')}`,
+    );
     return { actions };
   }
-  const [apim, ...openai] = await Promise.all([purgeApim(clients, record), ...accountsOf(record).map((account) => purgeOpenAi(clients, record, account))]);
+  const [apim, ...openai] = await Promise.all([
+    purgeApim(clients, record),
+    ...accountsOf(record).map((account) => purgeOpenAi(clients, record, account)),
+  ]);
   act(apim);
   for (const line of openai) act(line);
   return { actions };
 }
 
 async function checkLabGroup(clients: ArmClients, record: AzureLabRecord): Promise<boolean> {
-  const group = await ifFound(clients.resources.resourceGroups.get(record.resourceGroup, { abortSignal: clients.signal }));
+  const group = await ifFound(
+    clients.resources.resourceGroups.get(record.resourceGroup, { abortSignal: clients.signal }),
+  );
   if (group === undefined) return false;
   const tag = group.tags?.[LAB_TAG];
   if (tag !== record.labId) {
@@ -101,19 +129,33 @@ async function checkLabGroup(clients: ArmClients, record: AzureLabRecord): Promi
 }
 
 async function purgeApim(clients: ArmClients, record: AzureLabRecord): Promise<string> {
-  const deleted = await ifFound(clients.apim.deletedServices.getByName(record.apimService, record.location, { abortSignal: clients.signal }));
-  if (deleted === undefined) return `API Management ${record.apimService}: not soft-deleted (never created, or already purged)`;
+  const deleted = await ifFound(
+    clients.apim.deletedServices.getByName(record.apimService, record.location, { abortSignal: clients.signal }),
+  );
+  if (deleted === undefined)
+    return `API Management ${record.apimService}: not soft-deleted (never created, or already purged)`;
   // The name is this lab's, but purge only the service this lab's resource group held.
-  if (deleted.serviceId !== undefined && deleted.serviceId.toLowerCase() !== armIdOf(record, 'apim-service').toLowerCase()) {
+  if (
+    deleted.serviceId !== undefined &&
+    deleted.serviceId.toLowerCase() !== armIdOf(record, 'apim-service').toLowerCase()
+  ) {
     return `API Management ${record.apimService}: the soft-deleted service is ${deleted.serviceId}, not this lab's; left alone`;
   }
-  await untilDone(clients.apim.deletedServices.beginPurge(record.apimService, record.location, clients.lro), clients.signal);
+  await untilDone(
+    clients.apim.deletedServices.beginPurge(record.apimService, record.location, clients.lro),
+    clients.signal,
+  );
   return `purged soft-deleted API Management ${record.apimService}`;
 }
 
 async function purgeOpenAi(clients: ArmClients, record: AzureLabRecord, account: string): Promise<string> {
-  const deleted = await ifFound(clients.openai.deletedAccounts.get(record.location, record.resourceGroup, account, { abortSignal: clients.signal }));
+  const deleted = await ifFound(
+    clients.openai.deletedAccounts.get(record.location, record.resourceGroup, account, { abortSignal: clients.signal }),
+  );
   if (deleted === undefined) return `Azure OpenAI ${account}: not soft-deleted (never created, or already purged)`;
-  await untilDone(clients.openai.deletedAccounts.beginPurge(record.location, record.resourceGroup, account, clients.lro), clients.signal);
+  await untilDone(
+    clients.openai.deletedAccounts.beginPurge(record.location, record.resourceGroup, account, clients.lro),
+    clients.signal,
+  );
   return `purged soft-deleted Azure OpenAI ${account}`;
 }

@@ -2,7 +2,16 @@ import { LAB_KEY_ENV } from '../src/config/lab-options.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiManagementServiceResource, BackendContract } from '@azure/arm-apimanagement';
 import type { BackendEntry } from '../src/protocol/index.ts';
-import { armIdOf, extraAccounts, isConsumptionSku, LAB_TAG, OPENAI_USER_ROLE_ID, type AzureLabRecord, type DeployStepId, type StepRecord } from './azure-plan.ts';
+import {
+  armIdOf,
+  extraAccounts,
+  isConsumptionSku,
+  LAB_TAG,
+  OPENAI_USER_ROLE_ID,
+  type AzureLabRecord,
+  type DeployStepId,
+  type StepRecord,
+} from './azure-plan.ts';
 import { putApiPolicy } from './apply-policy.ts';
 import { untilDone, type ArmClients } from './arm-context.ts';
 import { ifFound, readArmError } from './arm-errors.ts';
@@ -53,26 +62,42 @@ function openaiServiceUrl(context: StepContext): string {
 /** An account endpoint with the API's `/openai` suffix. */
 const serviceUrlOf = (endpoint: string): string => `${endpoint.replace(/\/+$/, '')}/openai`;
 
-async function grantOpenAiUser(context: StepContext, principalId: string, principalType: Caller['principalType'], account = context.record.openaiAccount): Promise<StepRecord> {
+async function grantOpenAiUser(
+  context: StepContext,
+  principalId: string,
+  principalType: Caller['principalType'],
+  account = context.record.openaiAccount,
+): Promise<StepRecord> {
   const { record, clients } = context;
   // The SDK puts scope into the path as is: a leading "/" would make "subscriptions" the host.
   const scope = armIdOf(record, 'openai-account', account).replace(/^\//, '');
   const roleDefinitionId = `/subscriptions/${record.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${OPENAI_USER_ROLE_ID}`;
   const name = roleAssignmentName(scope, principalId, roleDefinitionId);
   // --roles manual: someone who can assign roles runs the printed az line (manualRoleLines).
-  if (record.roles === 'manual') return finished(undefined, { scope, principalId, note: 'to be assigned by someone who can (--roles manual)' });
+  if (record.roles === 'manual')
+    return finished(undefined, { scope, principalId, note: 'to be assigned by someone who can (--roles manual)' });
   try {
-    const assignment = await clients.authorization.roleAssignments.create(scope, name, { roleDefinitionId, principalId, principalType }, { abortSignal: clients.signal });
+    const assignment = await clients.authorization.roleAssignments.create(
+      scope,
+      name,
+      { roleDefinitionId, principalId, principalType },
+      { abortSignal: clients.signal },
+    );
     return finished(assignment.id, { scope, name, principalId });
   } catch (error) {
     // The same grant under another name (made by hand, or by an older tool): it is in place.
-    if (readArmError(error).code === 'RoleAssignmentExists') return finished(undefined, { scope, principalId, note: 'already granted under another assignment' });
+    if (readArmError(error).code === 'RoleAssignmentExists')
+      return finished(undefined, { scope, principalId, note: 'already granted under another assignment' });
     throw error;
   }
 }
 
 /** Creates (or finds, on a re-run) an Azure OpenAI account of the lab, tagged with its id. */
-async function createAccount(clients: ArmClients, record: AzureLabRecord, name: string): Promise<{ id: string | undefined; endpoint: string }> {
+async function createAccount(
+  clients: ArmClients,
+  record: AzureLabRecord,
+  name: string,
+): Promise<{ id: string | undefined; endpoint: string }> {
   const account = await untilDone(
     clients.openai.accounts.beginCreate(
       record.resourceGroup,
@@ -101,7 +126,13 @@ async function deployModel(clients: ArmClients, record: AzureLabRecord, account:
       record.resourceGroup,
       account,
       model.deployment,
-      { sku: { name: model.sku, capacity: model.capacityK }, properties: { model: { format: 'OpenAI', name: model.name, version: model.version }, versionUpgradeOption: 'OnceNewDefaultVersionAvailable' } },
+      {
+        sku: { name: model.sku, capacity: model.capacityK },
+        properties: {
+          model: { format: 'OpenAI', name: model.name, version: model.version },
+          versionUpgradeOption: 'OnceNewDefaultVersionAvailable',
+        },
+      },
       clients.lro,
     ),
     clients.signal,
@@ -114,18 +145,40 @@ async function deployModel(clients: ArmClients, record: AzureLabRecord, account:
  */
 function backendBody(context: StepContext, entry: BackendEntry): BackendContract {
   const { properties } = entry;
-  const common = { title: properties.title, description: properties.description ?? `${entry.name} (apim-streaming-lab)` };
-  if (properties.type === 'Pool') return { ...common, typePropertiesType: 'Pool', pool: { services: properties.pool!.services.map((s) => ({ id: s.id, priority: s.priority, weight: s.weight })) } };
+  const common = {
+    title: properties.title,
+    description: properties.description ?? `${entry.name} (apim-streaming-lab)`,
+  };
+  if (properties.type === 'Pool')
+    return {
+      ...common,
+      typePropertiesType: 'Pool',
+      pool: { services: properties.pool!.services.map((s) => ({ id: s.id, priority: s.priority, weight: s.weight })) },
+    };
   const accounts = context.record.backends?.accounts;
   const account = accounts !== undefined && Object.hasOwn(accounts, entry.name) ? accounts[entry.name] : undefined;
-  const endpoint = account === undefined ? undefined : account === context.record.openaiAccount ? output(context, 'openai-account', 'endpoint') : output(context, 'backend-accounts', `endpoint.${entry.name}`);
+  const endpoint =
+    account === undefined
+      ? undefined
+      : account === context.record.openaiAccount
+        ? output(context, 'openai-account', 'endpoint')
+        : output(context, 'backend-accounts', `endpoint.${entry.name}`);
   const url = properties.url ?? serviceUrlOf(endpoint!);
-  return { ...common, typePropertiesType: 'Single', url, protocol: properties.protocol ?? 'http', ...(properties.circuitBreaker ? { circuitBreaker: properties.circuitBreaker } : {}) };
+  return {
+    ...common,
+    typePropertiesType: 'Single',
+    url,
+    protocol: properties.protocol ?? 'http',
+    ...(properties.circuitBreaker ? { circuitBreaker: properties.circuitBreaker } : {}),
+  };
 }
 
 function serviceRecord(service: ApiManagementServiceResource): StepResult {
   const principalId = service.identity?.principalId;
-  if (service.gatewayUrl === undefined || principalId === undefined) throw new Error(`the service came back without ${service.gatewayUrl === undefined ? 'a gatewayUrl' : 'a system-assigned identity'}`);
+  if (service.gatewayUrl === undefined || principalId === undefined)
+    throw new Error(
+      `the service came back without ${service.gatewayUrl === undefined ? 'a gatewayUrl' : 'a system-assigned identity'}`,
+    );
   return { record: finished(service.id, { gatewayUrl: service.gatewayUrl, principalId }) };
 }
 
@@ -138,7 +191,10 @@ const SERVICE_BUSY = new Set(['created', 'activating', 'updating', 'creating']);
  * operation failed (the PUT then tries again).
  */
 async function waitForService(clients: ArmClients, record: AzureLabRecord): Promise<StepResult | undefined> {
-  const get = () => ifFound(clients.apim.apiManagementService.get(record.resourceGroup, record.apimService, { abortSignal: clients.signal }));
+  const get = () =>
+    ifFound(
+      clients.apim.apiManagementService.get(record.resourceGroup, record.apimService, { abortSignal: clients.signal }),
+    );
   let service = await get();
   while (service !== undefined && SERVICE_BUSY.has((service.provisioningState ?? '').toLowerCase())) {
     await sleep(clients.lro.updateIntervalInMs ?? 30_000, undefined, { signal: clients.signal });
@@ -158,7 +214,11 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     title: 'resource group',
     needs: [],
     async run({ clients, record }) {
-      const group = await clients.resources.resourceGroups.createOrUpdate(record.resourceGroup, { location: record.location, tags: tags(record) }, { abortSignal: clients.signal });
+      const group = await clients.resources.resourceGroups.createOrUpdate(
+        record.resourceGroup,
+        { location: record.location, tags: tags(record) },
+        { abortSignal: clients.signal },
+      );
       return { record: finished(group.id) };
     },
   },
@@ -198,7 +258,9 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     async run({ clients, record }) {
       const { id, endpoint } = await createAccount(clients, record, record.openaiAccount);
       if (!record.localAuth) return { record: finished(id, { endpoint }) };
-      const keys = await clients.openai.accounts.listKeys(record.resourceGroup, record.openaiAccount, { abortSignal: clients.signal });
+      const keys = await clients.openai.accounts.listKeys(record.resourceGroup, record.openaiAccount, {
+        abortSignal: clients.signal,
+      });
       if (keys.key1 === undefined) throw new Error('listKeys returned no key');
       return { record: finished(id, { endpoint }), secrets: { [LAB_KEY_ENV.direct]: keys.key1 } };
     },
@@ -219,15 +281,31 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     async run(context) {
       const { clients, record } = context;
       const extra = extraAccounts(record);
-      if (extra.length === 0) return { record: finished(undefined, { note: record.backends ? 'every backend is the lab account or has its own url' : 'no backends file: one backend, the lab account' }) };
+      if (extra.length === 0)
+        return {
+          record: finished(undefined, {
+            note: record.backends
+              ? 'every backend is the lab account or has its own url'
+              : 'no backends file: one backend, the lab account',
+          }),
+        };
       const outputs: Record<string, string> = {};
       // One at a time: each is an account, a deployment and a role, and a failure names the backend.
       for (const { backend, account } of extra) {
         const { endpoint } = await createAccount(clients, record, account);
         await deployModel(clients, record, account);
-        const role = await grantOpenAiUser(context, output(context, 'apim-service', 'principalId'), 'ServicePrincipal', account);
+        const role = await grantOpenAiUser(
+          context,
+          output(context, 'apim-service', 'principalId'),
+          'ServicePrincipal',
+          account,
+        );
         outputs[`endpoint.${backend}`] = endpoint;
-        if (role.outputs?.['name'] !== undefined) Object.assign(outputs, { [`roleScope.${backend}`]: role.outputs['scope']!, [`roleName.${backend}`]: role.outputs['name'] });
+        if (role.outputs?.['name'] !== undefined)
+          Object.assign(outputs, {
+            [`roleScope.${backend}`]: role.outputs['scope']!,
+            [`roleName.${backend}`]: role.outputs['name'],
+          });
       }
       return { record: finished(undefined, outputs) };
     },
@@ -258,7 +336,14 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
       );
       // Wildcard operations: every Azure OpenAI path (deployments/…, v1/…) reaches the backend.
       for (const method of WILDCARD_METHODS) {
-        await clients.apim.apiOperation.createOrUpdate(record.resourceGroup, record.apimService, record.apiId, `wildcard-${method.toLowerCase()}`, { displayName: `${method} /*`, method, urlTemplate: '/*', templateParameters: [], responses: [] }, { abortSignal: clients.signal });
+        await clients.apim.apiOperation.createOrUpdate(
+          record.resourceGroup,
+          record.apimService,
+          record.apiId,
+          `wildcard-${method.toLowerCase()}`,
+          { displayName: `${method} /*`, method, urlTemplate: '/*', templateParameters: [], responses: [] },
+          { abortSignal: clients.signal },
+        );
       }
       return { record: finished(api.id) };
     },
@@ -269,19 +354,37 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     needs: ['apim-service', 'openai-account', 'backend-accounts'],
     async run(context) {
       const { clients, record } = context;
-      const put = (name: string, body: BackendContract) => clients.apim.backend.createOrUpdate(record.resourceGroup, record.apimService, name, body, { abortSignal: clients.signal });
+      const put = (name: string, body: BackendContract) =>
+        clients.apim.backend.createOrUpdate(record.resourceGroup, record.apimService, name, body, {
+          abortSignal: clients.signal,
+        });
       const entries = record.backends?.entries ?? [];
       let labBackend: string | undefined;
       if (!entries.some((e) => e.name === record.backendId)) {
-        labBackend = (await put(record.backendId, { url: openaiServiceUrl(context), protocol: 'http', title: 'Azure OpenAI', description: `Azure OpenAI account ${record.openaiAccount} (apim-streaming-lab)` })).id;
+        labBackend = (
+          await put(record.backendId, {
+            url: openaiServiceUrl(context),
+            protocol: 'http',
+            title: 'Azure OpenAI',
+            description: `Azure OpenAI account ${record.openaiAccount} (apim-streaming-lab)`,
+          })
+        ).id;
       }
       // Single backends first: a pool may only name backends that exist.
       const outputs: Record<string, string> = {};
-      for (const entry of [...entries.filter((e) => e.properties.type !== 'Pool'), ...entries.filter((e) => e.properties.type === 'Pool')]) {
+      for (const entry of [
+        ...entries.filter((e) => e.properties.type !== 'Pool'),
+        ...entries.filter((e) => e.properties.type === 'Pool'),
+      ]) {
         const created = await put(entry.name, backendBody(context, entry));
         outputs[`backend.${entry.name}`] = created.id ?? entry.name;
       }
-      return { record: finished(labBackend ?? outputs[`backend.${record.backendId}`], entries.length > 0 ? outputs : undefined) };
+      return {
+        record: finished(
+          labBackend ?? outputs[`backend.${record.backendId}`],
+          entries.length > 0 ? outputs : undefined,
+        ),
+      };
     },
   },
   {
@@ -289,7 +392,9 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     title: 'role: APIM identity → OpenAI User',
     needs: ['apim-service', 'openai-account'],
     async run(context) {
-      return { record: await grantOpenAiUser(context, output(context, 'apim-service', 'principalId'), 'ServicePrincipal') };
+      return {
+        record: await grantOpenAiUser(context, output(context, 'apim-service', 'principalId'), 'ServicePrincipal'),
+      };
     },
   },
   {
@@ -297,8 +402,14 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
     title: 'role: you → OpenAI User (direct path)',
     needs: ['openai-account'],
     async run(context) {
-      if (context.record.localAuth) return { record: finished(undefined, { note: 'keys enabled: the direct path uses the account key' }) };
-      if (context.caller.principalId === undefined) return { record: finished(undefined, { note: 'the token names no principal; grant yourself Cognitive Services OpenAI User to bench the direct path' }) };
+      if (context.record.localAuth)
+        return { record: finished(undefined, { note: 'keys enabled: the direct path uses the account key' }) };
+      if (context.caller.principalId === undefined)
+        return {
+          record: finished(undefined, {
+            note: 'the token names no principal; grant yourself Cognitive Services OpenAI User to bench the direct path',
+          }),
+        };
       return { record: await grantOpenAiUser(context, context.caller.principalId, context.caller.principalType) };
     },
   },
@@ -323,7 +434,12 @@ export const DEPLOY_STEPS: ReadonlyArray<StepDefinition<DeployStepId, StepContex
         { scope: `/apis/${record.apiId}`, displayName: 'apim-streaming-lab', state: 'active' },
         { abortSignal: clients.signal },
       );
-      const secrets = await clients.apim.subscription.listSecrets(record.resourceGroup, record.apimService, record.apimSubscription, { abortSignal: clients.signal });
+      const secrets = await clients.apim.subscription.listSecrets(
+        record.resourceGroup,
+        record.apimService,
+        record.apimSubscription,
+        { abortSignal: clients.signal },
+      );
       if (secrets.primaryKey === undefined) throw new Error('listSecrets returned no primary key');
       return { record: finished(subscription.id), secrets: { [LAB_KEY_ENV.gateway]: secrets.primaryKey } };
     },

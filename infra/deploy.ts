@@ -55,7 +55,10 @@ export async function deployAzure(input: AzureDeployInput): Promise<AzureDeployO
   });
   input.persist(record, secrets);
   const hooks = {
-    onDone(id: DeployStepId, result: { record: AzureLabRecord['steps'][DeployStepId]; secrets?: Record<string, string> }) {
+    onDone(
+      id: DeployStepId,
+      result: { record: AzureLabRecord['steps'][DeployStepId]; secrets?: Record<string, string> },
+    ) {
       record.steps[id] = result.record;
       Object.assign(secrets, result.secrets);
       input.persist(record, secrets);
@@ -69,7 +72,12 @@ export async function deployAzure(input: AzureDeployInput): Promise<AzureDeployO
   // (nothing billable) and record it, then check, before any APIM service or account exists.
   let steps = DEPLOY_STEPS;
   if (!done.has('resource-group')) {
-    const failures = await runSteps(DEPLOY_STEPS.filter((s) => s.id === 'resource-group'), done, context, hooks);
+    const failures = await runSteps(
+      DEPLOY_STEPS.filter((s) => s.id === 'resource-group'),
+      done,
+      context,
+      hooks,
+    );
     if (failures.length > 0) return outcomeOf(record, secrets, failures);
     done.add('resource-group');
     steps = DEPLOY_STEPS.filter((s) => s.id !== 'resource-group');
@@ -77,13 +85,20 @@ export async function deployAzure(input: AzureDeployInput): Promise<AzureDeployO
   if (!done.has('apim-service') || !done.has('openai-account')) {
     const problem = await checkPermissions({ clients, record }, record.roles ?? 'assign', caller);
     if (problem !== undefined) {
-      throw new PreflightError([problem], `only the empty resource group ${record.resourceGroup} exists (tagged ${LAB_TAG}=${record.labId}, recorded in the state; npm run lab:cleanup removes it)`);
+      throw new PreflightError(
+        [problem],
+        `only the empty resource group ${record.resourceGroup} exists (tagged ${LAB_TAG}=${record.labId}, recorded in the state; npm run lab:cleanup removes it)`,
+      );
     }
   }
   return outcomeOf(record, secrets, await runSteps(steps, done, context, hooks));
 }
 
-function outcomeOf(record: AzureLabRecord, secrets: Record<string, string>, failures: Array<{ id: DeployStepId; error: unknown }>): AzureDeployOutcome {
+function outcomeOf(
+  record: AzureLabRecord,
+  secrets: Record<string, string>,
+  failures: Array<{ id: DeployStepId; error: unknown }>,
+): AzureDeployOutcome {
   return {
     record,
     secrets,

@@ -18,17 +18,29 @@ export interface DeployedConfig {
  * and the service's diagnostics, and the tier, so the verifier's static lint checks what is
  * really deployed rather than the file the lab meant to deploy.
  */
-export async function readDeployedConfig(connection: ArmConnection, record: AzureLabRecord, signal?: AbortSignal): Promise<DeployedConfig> {
+export async function readDeployedConfig(
+  connection: ArmConnection,
+  record: AzureLabRecord,
+  signal?: AbortSignal,
+): Promise<DeployedConfig> {
   const { apim } = createArmClients(connection, signal);
   const { resourceGroup: rg, apimService: service, apiId } = record;
   // The operation is declared isXML, so the SDK runs ARM's JSON answer through its XML
   // mapper and returns `value: undefined` (Azure/azure-sdk-for-js#31566). Read the JSON body.
   let raw: string | undefined;
-  const policy = await ifFound(apim.apiPolicy.get(rg, service, apiId, 'policy', { format: 'rawxml', abortSignal: signal, onResponse: (response) => void (raw = response.bodyAsText ?? undefined) }));
+  const policy = await ifFound(
+    apim.apiPolicy.get(rg, service, apiId, 'policy', {
+      format: 'rawxml',
+      abortSignal: signal,
+      onResponse: (response) => void (raw = response.bodyAsText ?? undefined),
+    }),
+  );
   const policyXml = policy === undefined ? undefined : (policy.value ?? policyValueFromJson(raw));
   const diagnostics: Array<Record<string, unknown>> = [];
-  for await (const d of apim.apiDiagnostic.listByService(rg, service, apiId, { abortSignal: signal })) diagnostics.push({ ...d, name: `api/${d.name ?? '?'}` });
-  for await (const d of apim.diagnostic.listByService(rg, service, { abortSignal: signal })) diagnostics.push({ ...d, name: `service/${d.name ?? '?'}` });
+  for await (const d of apim.apiDiagnostic.listByService(rg, service, apiId, { abortSignal: signal }))
+    diagnostics.push({ ...d, name: `api/${d.name ?? '?'}` });
+  for await (const d of apim.diagnostic.listByService(rg, service, { abortSignal: signal }))
+    diagnostics.push({ ...d, name: `service/${d.name ?? '?'}` });
   const sku = (await apim.apiManagementService.get(rg, service, { abortSignal: signal })).sku?.name;
   return { source: `azure:${service}/apis/${apiId}`, policyXml, diagnostics, sku };
 }

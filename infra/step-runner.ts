@@ -45,7 +45,8 @@ export async function runSteps<Id extends string, Context, Result>(
   const failed = new Set<Id>();
   const failures: Array<StepFailure<Id>> = [];
   const running = new Map<Id, Promise<void>>();
-  for (const step of steps) hooks.onEvent({ id: step.id, title: step.title, status: done.has(step.id) ? 'resumed' : 'pending', elapsedMs: 0 });
+  for (const step of steps)
+    hooks.onEvent({ id: step.id, title: step.title, status: done.has(step.id) ? 'resumed' : 'pending', elapsedMs: 0 });
 
   const isBlocked = (step: StepDefinition<Id, Context, Result>): boolean => step.needs.some((need) => failed.has(need));
   const start = (step: StepDefinition<Id, Context, Result>): void => {
@@ -61,10 +62,19 @@ export async function runSteps<Id extends string, Context, Result>(
       (error: unknown) => {
         failed.add(step.id);
         failures.push({ id: step.id, error });
-        hooks.onEvent({ id: step.id, title: step.title, status: 'failed', elapsedMs: elapsed(), detail: hooks.describeError(error) });
+        hooks.onEvent({
+          id: step.id,
+          title: step.title,
+          status: 'failed',
+          elapsedMs: elapsed(),
+          detail: hooks.describeError(error),
+        });
       },
     );
-    running.set(step.id, settled.finally(() => running.delete(step.id)));
+    running.set(
+      step.id,
+      settled.finally(() => running.delete(step.id)),
+    );
   };
 
   for (;;) {
@@ -73,7 +83,13 @@ export async function runSteps<Id extends string, Context, Result>(
         if (done.has(step.id) || failed.has(step.id) || running.has(step.id)) continue;
         if (isBlocked(step)) {
           failed.add(step.id);
-          hooks.onEvent({ id: step.id, title: step.title, status: 'blocked', elapsedMs: 0, detail: `needs ${step.needs.filter((n) => failed.has(n)).join(', ')}` });
+          hooks.onEvent({
+            id: step.id,
+            title: step.title,
+            status: 'blocked',
+            elapsedMs: 0,
+            detail: `needs ${step.needs.filter((n) => failed.has(n)).join(', ')}`,
+          });
           continue;
         }
         if (step.needs.every((need) => done.has(need))) start(step);

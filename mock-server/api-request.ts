@@ -19,4 +19,3 @@ export interface ApiRequest {
   readonly signal: AbortSignal;
   text(): Promise<string>;
 }
-

@@ -98,7 +98,10 @@ export function payloadTooLarge(limitBytes: number): AzureErrorSpec {
   return {
     status: 413,
     body: JSON.stringify({
-      error: { code: 'RequestEntityTooLarge', message: `The request body is larger than the allowed ${limitBytes} bytes.` },
+      error: {
+        code: 'RequestEntityTooLarge',
+        message: `The request body is larger than the allowed ${limitBytes} bytes.`,
+      },
     }),
   };
 }
@@ -116,7 +119,13 @@ export function badControlHeader(message: string): AzureErrorSpec {
 
 /** Builds the fetch Response for an error, with Azure's id headers. */
 /** The error as an answer: status, headers (the request ids first) and body. */
-export function errorAnswer(spec: AzureErrorSpec, idHeaders: Record<string, string>): { status: number; headers: Record<string, string>; body: string } {
-  return { status: spec.status, headers: { 'content-type': spec.contentType ?? JSON_TYPE, ...idHeaders, ...spec.headers }, body: spec.body };
+export function errorAnswer(
+  spec: AzureErrorSpec,
+  idHeaders: Record<string, string>,
+): { status: number; headers: Record<string, string>; body: string } {
+  return {
+    status: spec.status,
+    headers: { 'content-type': spec.contentType ?? JSON_TYPE, ...idHeaders, ...spec.headers },
+    body: spec.body,
+  };
 }
-

@@ -78,7 +78,8 @@ export function parseMockArgs(argv: readonly string[]): MockCliOptions {
     port: positiveNumber('--port', str('port'), { min: 0, max: 65_535 }) ?? 0,
     seed: positiveNumber('--seed', str('seed'), { min: 0, max: 2 ** 32 - 1 }) ?? 1,
     region: str('region') ?? 'Sweden Central',
-    maxBodyBytes: positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_MAX_BODY_BYTES,
+    maxBodyBytes:
+      positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_MAX_BODY_BYTES,
     deploymentsFile: str('deployments'),
     timing,
     faults: faultsFlag(str('fault')),
@@ -90,7 +91,8 @@ function faultsFlag(raw: string | undefined): FaultSet {
   try {
     return parseFaults(raw ?? null);
   } catch (error) {
-    if (error instanceof ControlHeaderError) throw new InvalidOptionError('--fault', error.reason, `name[=value],… with names ${FAULT_NAMES.join(', ')}`);
+    if (error instanceof ControlHeaderError)
+      throw new InvalidOptionError('--fault', error.reason, `name[=value],… with names ${FAULT_NAMES.join(', ')}`);
     throw error;
   }
 }

@@ -35,22 +35,31 @@ async function main(argv: readonly string[]): Promise<void> {
   let mock;
   try {
     mock = await createMockServer({
-    host: options.host,
-    port: options.port,
-    seed: options.seed,
-    region: options.region,
-    maxBodyBytes: options.maxBodyBytes,
-    timing: options.timing,
-    faults: options.faults,
-    deployments: toDeploymentTable(profiles),
-    apiKey: process.env['MOCK_API_KEY'] || undefined,
+      host: options.host,
+      port: options.port,
+      seed: options.seed,
+      region: options.region,
+      maxBodyBytes: options.maxBodyBytes,
+      timing: options.timing,
+      faults: options.faults,
+      deployments: toDeploymentTable(profiles),
+      apiKey: process.env['MOCK_API_KEY'] || undefined,
     });
   } catch (error) {
     // A port in use, an address this host does not have, a port it may not bind: said plainly.
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? `port ${options.port} on ${options.host} is already in use` : code === 'EADDRNOTAVAIL' ? `${options.host} is not an address of this host` : code === 'EACCES' ? `port ${options.port} needs privileges` : undefined;
+    const why =
+      code === 'EADDRINUSE'
+        ? `port ${options.port} on ${options.host} is already in use`
+        : code === 'EADDRNOTAVAIL'
+          ? `${options.host} is not an address of this host`
+          : code === 'EACCES'
+            ? `port ${options.port} needs privileges`
+            : undefined;
     if (why === undefined) throw error;
-    process.stderr.write(`Failed to start the mock: ${why} (${code}). Pick another with --port (0 for any free port) or --host.\n`);
+    process.stderr.write(
+      `Failed to start the mock: ${why} (${code}). Pick another with --port (0 for any free port) or --host.\n`,
+    );
     process.exitCode = 1;
     return;
   }

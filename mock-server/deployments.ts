@@ -77,16 +77,28 @@ export function loadDeploymentsFile(path: string, base: readonly ModelProfile[] 
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new InvalidOptionError('--deployments', `cannot read "${path}" as JSON (${(error as Error).message})`, 'a JSON array of deployment profiles');
+    throw new InvalidOptionError(
+      '--deployments',
+      `cannot read "${path}" as JSON (${(error as Error).message})`,
+      'a JSON array of deployment profiles',
+    );
   }
   if (!Array.isArray(parsed)) {
-    throw new InvalidOptionError('--deployments', `"${path}" does not hold an array`, 'a JSON array of deployment profiles');
+    throw new InvalidOptionError(
+      '--deployments',
+      `"${path}" does not hold an array`,
+      'a JSON array of deployment profiles',
+    );
   }
   const table = new Map(base.map((p) => [p.deployment, p]));
   for (const entry of parsed as Array<Record<string, unknown>>) {
     const name = entry['deployment'];
     if (typeof name !== 'string' || name === '') {
-      throw new InvalidOptionError('--deployments', `an entry in "${path}" has no "deployment" name`, 'objects with a non-empty "deployment"');
+      throw new InvalidOptionError(
+        '--deployments',
+        `an entry in "${path}" has no "deployment" name`,
+        'objects with a non-empty "deployment"',
+      );
     }
     const basedOnName = typeof entry['basedOn'] === 'string' ? entry['basedOn'] : 'gpt-4o-mini';
     const template = table.get(basedOnName) ?? DEFAULT_DEPLOYMENTS[0]!;

@@ -33,12 +33,24 @@ export interface StreamShape {
  * passes through as it is, runs of token frames included; with one, runs are taken apart
  * into single frames first.
  */
-export function applyScheduleFaults(planned: Iterable<PlannedItem>, faults: FaultSet, shape: StreamShape): Iterator<PlannedItem | ScheduledEvent> {
+export function applyScheduleFaults(
+  planned: Iterable<PlannedItem>,
+  faults: FaultSet,
+  shape: StreamShape,
+): Iterator<PlannedItem | ScheduledEvent> {
   const hasScheduleFault = SCHEDULE_FAULTS.some((name) => name in faults);
   return hasScheduleFault ? scheduleWithFaults(singleFrames(planned), faults, shape) : planned[Symbol.iterator]();
 }
 
-const SCHEDULE_FAULTS = ['no-done', 'stall', 'stall-after', 'malformed-frame', 'split-utf8', 'buffered', 'keepalive'] as const;
+const SCHEDULE_FAULTS = [
+  'no-done',
+  'stall',
+  'stall-after',
+  'malformed-frame',
+  'split-utf8',
+  'buffered',
+  'keepalive',
+] as const;
 
 function* singleFrames(planned: Iterable<PlannedItem>): Generator<PlannedEvent> {
   for (const item of planned) {
@@ -47,7 +59,11 @@ function* singleFrames(planned: Iterable<PlannedItem>): Generator<PlannedEvent> 
   }
 }
 
-function* scheduleWithFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, shape: StreamShape): Generator<ScheduledEvent> {
+function* scheduleWithFaults(
+  planned: Iterable<PlannedEvent>,
+  faults: FaultSet,
+  shape: StreamShape,
+): Generator<ScheduledEvent> {
   const hasStall = 'stall' in faults || 'stall-after' in faults;
   const stallMs = hasStall ? (faults.stall ?? DEFAULT_STALL_MS) : 0;
   const middleContent = Math.floor(shape.contentCount / 2);
@@ -62,9 +78,13 @@ function* scheduleWithFaults(planned: Iterable<PlannedEvent>, faults: FaultSet, 
     const event: ScheduledEvent = { ...original };
     if (event.isContent) contentIndex++;
     const isMiddleContent = event.isContent && contentIndex === middleContent;
-    if (hasStall && !isStalled) isStalled = faults['stall-after'] !== undefined ? index >= faults['stall-after'] : isMiddleContent;
+    if (hasStall && !isStalled)
+      isStalled = faults['stall-after'] !== undefined ? index >= faults['stall-after'] : isMiddleContent;
     if (isStalled) event.atMs += stallMs;
-    if ('malformed-frame' in faults && (faults['malformed-frame'] === undefined ? isMiddleContent : index === faults['malformed-frame'])) {
+    if (
+      'malformed-frame' in faults &&
+      (faults['malformed-frame'] === undefined ? isMiddleContent : index === faults['malformed-frame'])
+    ) {
       event.text = `${event.text.slice(0, Math.max(8, Math.floor(event.text.length / 2)))}\n\n`;
     }
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point (any non-ASCII character)
@@ -103,7 +123,8 @@ export interface Emission {
 }
 
 /** Buffer.from takes small strings from Node's pooled allocator; TextEncoder allocates per call. */
-const encode = (chunk: string | Uint8Array): Uint8Array => (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+const encode = (chunk: string | Uint8Array): Uint8Array =>
+  typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
 
 /**
  * A response body of events, each written at its planned time (relative to the moment
@@ -175,7 +196,12 @@ function markCancelledBeforeStart({ record, stats }: EmitOptions): void {
 }
 
 /** Runs the schedule, writing into `sink`; the scheduling loop shared by both outputs. */
-function startEmission(planned: Iterable<PlannedItem>, shape: StreamShape, options: EmitOptions, sink: EmissionSink): Emission {
+function startEmission(
+  planned: Iterable<PlannedItem>,
+  shape: StreamShape,
+  options: EmitOptions,
+  sink: EmissionSink,
+): Emission {
   const items = applyScheduleFaults(planned, options.faults, shape);
   const { stats, record } = options;
   const disconnectAfter = options.faults['disconnect-after'] ?? Infinity;
@@ -232,7 +258,13 @@ function startEmission(planned: Iterable<PlannedItem>, shape: StreamShape, optio
   const written = (text: string, dueMs: number, nowMs: number): string => {
     stats.recordLatenessNs((nowMs - dueMs) * 1e6);
     record.framesEmitted++;
-    return options.stamp ? formatStampLine(startNs + BigInt(Math.round((nowMs - startMs) * 1e6)), seq++, Math.round((dueMs - startMs) * 1000)) + text : text;
+    return options.stamp
+      ? formatStampLine(
+          startNs + BigInt(Math.round((nowMs - startMs) * 1e6)),
+          seq++,
+          Math.round((dueMs - startMs) * 1000),
+        ) + text
+      : text;
   };
   /** Writes a single event; false when it was split and the rest of it goes later. */
   const emit = (event: ScheduledEvent, dueMs: number, nowMs: number): boolean => {
@@ -307,7 +339,11 @@ function startEmission(planned: Iterable<PlannedItem>, shape: StreamShape, optio
  * Errors the stream once its queue is empty: `controller.error()` discards queued chunks,
  * and the frames before the disconnect point must still reach the client.
  */
-function errorWhenDrained(controller: ReadableStreamDefaultController<Uint8Array>, error: Error, isCancelled: () => boolean): void {
+function errorWhenDrained(
+  controller: ReadableStreamDefaultController<Uint8Array>,
+  error: Error,
+  isCancelled: () => boolean,
+): void {
   if (isCancelled()) return;
   // With highWaterMark 0, desiredSize is 0 exactly when the queue is empty.
   if ((controller.desiredSize ?? 0) >= 0) {

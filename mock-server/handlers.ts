@@ -9,8 +9,14 @@ import { serveApi, toResponse, type ApiAnswer, type ApiRequest } from './serve-a
 export const API_ROUTES: ReadonlyArray<{ path: string; spec: RouteSpec }> = [
   { path: ROUTES.chat, spec: { versioning: 'dated', deploymentFrom: 'path', api: 'chat' } },
   { path: ROUTES.completions, spec: { versioning: 'dated', deploymentFrom: 'path', api: 'completions' } },
-  { path: ROUTES.extensionsChat, spec: { versioning: 'dated', deploymentFrom: 'path', api: 'on-your-data', isLegacyExtensions: true } },
-  { path: ROUTES.responses, spec: { versioning: 'dated', minApiVersion: '2025-03-01-preview', deploymentFrom: 'body', api: 'responses' } },
+  {
+    path: ROUTES.extensionsChat,
+    spec: { versioning: 'dated', deploymentFrom: 'path', api: 'on-your-data', isLegacyExtensions: true },
+  },
+  {
+    path: ROUTES.responses,
+    spec: { versioning: 'dated', minApiVersion: '2025-03-01-preview', deploymentFrom: 'body', api: 'responses' },
+  },
   { path: ROUTES.v1Chat, spec: { versioning: 'v1', deploymentFrom: 'body', api: 'chat' } },
   { path: ROUTES.v1Completions, spec: { versioning: 'v1', deploymentFrom: 'body', api: 'completions' } },
   { path: ROUTES.v1Responses, spec: { versioning: 'v1', deploymentFrom: 'body', api: 'responses' } },
@@ -76,8 +82,14 @@ export function createApiRoute(ctx: MockContext): (request: ApiRequest) => Promi
  */
 export function createHandlers(ctx: MockContext): RequestHandler[] {
   const api = API_ROUTES.flatMap(({ path, spec }) => [
-    http.post(`*${path}`, async ({ request, params }) => toResponse(isAtRoot(request.url, path) ? await serveApi(request, spec, params, ctx) : errorAnswer(RESOURCE_NOT_FOUND, {}))),
-    http.all(`*${path}`, ({ request }) => toResponse(errorAnswer(isAtRoot(request.url, path) ? METHOD_NOT_ALLOWED : RESOURCE_NOT_FOUND, {}))),
+    http.post(`*${path}`, async ({ request, params }) =>
+      toResponse(
+        isAtRoot(request.url, path) ? await serveApi(request, spec, params, ctx) : errorAnswer(RESOURCE_NOT_FOUND, {}),
+      ),
+    ),
+    http.all(`*${path}`, ({ request }) =>
+      toResponse(errorAnswer(isAtRoot(request.url, path) ? METHOD_NOT_ALLOWED : RESOURCE_NOT_FOUND, {})),
+    ),
   ]);
   const admin = [
     http.get(`*${MOCK_ADMIN_ROUTES.health}`, () => HttpResponse.json({ ok: true })),
@@ -86,12 +98,17 @@ export function createHandlers(ctx: MockContext): RequestHandler[] {
       const id = new URL(request.url).searchParams.get('id');
       if (id === null) return HttpResponse.json(ctx.recorder.list());
       const record = ctx.recorder.get(id);
-      return record ? HttpResponse.json(record) : HttpResponse.json({ error: { code: '404', message: `No request ${id}` } }, { status: 404 });
+      return record
+        ? HttpResponse.json(record)
+        : HttpResponse.json({ error: { code: '404', message: `No request ${id}` } }, { status: 404 });
     }),
     http.post(`*${MOCK_ADMIN_ROUTES.pause}`, ({ request }) => {
       const ms = Number(new URL(request.url).searchParams.get('ms'));
       if (!Number.isFinite(ms) || ms < 0 || ms > 600_000) {
-        return HttpResponse.json({ error: { code: '400', message: 'ms must be a number from 0 to 600000' } }, { status: 400 });
+        return HttpResponse.json(
+          { error: { code: '400', message: 'ms must be a number from 0 to 600000' } },
+          { status: 400 },
+        );
       }
       ctx.pausedUntilMs = performance.now() + ms;
       return HttpResponse.json({ pausedMs: ms });

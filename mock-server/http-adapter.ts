@@ -23,7 +23,10 @@ export function createRequestListener(handlers: RequestHandler[], options: Adapt
   return (req: IncomingMessage, res: ServerResponse): void => {
     void handle(handlers, options, req, res).catch((error: unknown) => {
       if (!res.headersSent && !res.destroyed) {
-        writeError(res, { status: 500, body: JSON.stringify({ error: { code: '500', message: `Mock failure: ${(error as Error).message}` } }) });
+        writeError(res, {
+          status: 500,
+          body: JSON.stringify({ error: { code: '500', message: `Mock failure: ${(error as Error).message}` } }),
+        });
       } else {
         res.destroy();
       }
@@ -31,7 +34,12 @@ export function createRequestListener(handlers: RequestHandler[], options: Adapt
   };
 }
 
-async function handle(handlers: RequestHandler[], options: AdapterOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  handlers: RequestHandler[],
+  options: AdapterOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
@@ -50,7 +58,15 @@ async function handle(handlers: RequestHandler[], options: AdapterOptions, req: 
   // that does not parse, are the client's error (400), never a mock failure.
   const url = `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`;
   if (!(req.url ?? '').startsWith('/') || !URL.canParse(url)) {
-    writeError(res, { status: 400, body: JSON.stringify({ error: { code: 'BadRequest', message: `Invalid request target "${(req.url ?? '').slice(0, 80)}": the mock takes a path such as /openai/deployments/<name>/chat/completions.` } }) });
+    writeError(res, {
+      status: 400,
+      body: JSON.stringify({
+        error: {
+          code: 'BadRequest',
+          message: `Invalid request target "${(req.url ?? '').slice(0, 80)}": the mock takes a path such as /openai/deployments/<name>/chat/completions.`,
+        },
+      }),
+    });
     return;
   }
   const answer = options.direct?.(new NodeRequest(req, url, body, abort.signal));

@@ -11,7 +11,8 @@ export const OFF_THREAD_BODY_BYTES = 64 * 1024;
 
 /** The count itself (the worker runs this too). */
 export function promptTokensOf(api: ApiKind, body: Record<string, unknown>): number {
-  if (api === 'chat' || api === 'on-your-data') return countChatPromptTokens(Array.isArray(body['messages']) ? (body['messages'] as unknown[]) : []);
+  if (api === 'chat' || api === 'on-your-data')
+    return countChatPromptTokens(Array.isArray(body['messages']) ? (body['messages'] as unknown[]) : []);
   return countInputTokens(api === 'completions' ? body['prompt'] : body['input']);
 }
 
@@ -42,7 +43,11 @@ function counter(): Worker {
 }
 
 /** Prompt tokens of an admitted body: inline when small, on the worker thread when `bodyBytes` is large. */
-export async function countPromptTokens(api: ApiKind, body: Record<string, unknown>, bodyBytes: number): Promise<number> {
+export async function countPromptTokens(
+  api: ApiKind,
+  body: Record<string, unknown>,
+  bodyBytes: number,
+): Promise<number> {
   if (bodyBytes < OFF_THREAD_BODY_BYTES) return promptTokensOf(api, body);
   const id = nextId++;
   const result = new Promise<number>((resolve, reject) => pending.set(id, { resolve, reject }));

@@ -31,7 +31,9 @@ const MAX_RECORDS = 2_000;
 export const MAX_RECORDED_BODY_BYTES = 64 * 1024;
 const SECRET_HEADERS = new Set(['api-key', 'authorization', 'ocp-apim-subscription-key', 'cookie']);
 
-export function redactHeaders(headers: Pick<Headers, 'forEach'> | { forEach(callback: (value: string, name: string) => void): void }): Record<string, string> {
+export function redactHeaders(
+  headers: Pick<Headers, 'forEach'> | { forEach(callback: (value: string, name: string) => void): void },
+): Record<string, string> {
   const out: Record<string, string> = {};
   headers.forEach((value, name) => {
     out[name] = SECRET_HEADERS.has(name) ? '[redacted]' : value;
@@ -49,7 +51,11 @@ export class MockStats {
   activeStreams = 0;
   framesEmitted = 0;
   /** Microseconds, 1 µs to 60 s, 3 significant digits. */
-  private lateness = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  private lateness = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   private earlyFrames = 0;
 
   recordLatenessNs(latenessNs: number): void {

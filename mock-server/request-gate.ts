@@ -76,27 +76,55 @@ function maxTokensOf(api: ApiKind, body: Record<string, unknown>): number | unde
 }
 
 /** Azure's refusal of a prompt (with the output it asks for) longer than the model's context window. */
-function checkContextWindow(api: ApiKind, profile: ModelProfile, promptTokens: number, maxTokens: number | undefined, asked: boolean): AzureErrorSpec | null {
+function checkContextWindow(
+  api: ApiKind,
+  profile: ModelProfile,
+  promptTokens: number,
+  maxTokens: number | undefined,
+  asked: boolean,
+): AzureErrorSpec | null {
   const window = profile.contextWindowTokens;
   const param = api === 'completions' ? 'prompt' : api === 'responses' ? 'input' : 'messages';
-  if (promptTokens > window) return errors.badRequest(`This model's maximum context length is ${window} tokens. However, your ${param} resulted in ${promptTokens} tokens. Please reduce the length of the ${param}.`, param, 'context_length_exceeded');
+  if (promptTokens > window)
+    return errors.badRequest(
+      `This model's maximum context length is ${window} tokens. However, your ${param} resulted in ${promptTokens} tokens. Please reduce the length of the ${param}.`,
+      param,
+      'context_length_exceeded',
+    );
   if (asked && maxTokens !== undefined && promptTokens + maxTokens > window) {
-    return errors.badRequest(`This model's maximum context length is ${window} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the ${param}, ${maxTokens} in the completion). Please reduce the length of the ${param} or completion.`, param, 'context_length_exceeded');
+    return errors.badRequest(
+      `This model's maximum context length is ${window} tokens. However, you requested ${promptTokens + maxTokens} tokens (${promptTokens} in the ${param}, ${maxTokens} in the completion). Please reduce the length of the ${param} or completion.`,
+      param,
+      'context_length_exceeded',
+    );
   }
   return null;
 }
 
 const DATED_VERSION = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
-const REQUIRED_FIELD: Record<ApiKind, string> = { chat: 'messages', 'on-your-data': 'messages', completions: 'prompt', responses: 'input' };
-const OPERATION_NAME: Record<ApiKind, string> = { chat: 'chatCompletion', 'on-your-data': 'chatCompletion', completions: 'completion', responses: 'responses' };
+const REQUIRED_FIELD: Record<ApiKind, string> = {
+  chat: 'messages',
+  'on-your-data': 'messages',
+  completions: 'prompt',
+  responses: 'input',
+};
+const OPERATION_NAME: Record<ApiKind, string> = {
+  chat: 'chatCompletion',
+  'on-your-data': 'chatCompletion',
+  completions: 'completion',
+  responses: 'responses',
+};
 
 function checkApiVersion(url: URL, route: RouteSpec): AzureErrorSpec | null {
   const version = url.searchParams.get('api-version');
   if (route.versioning === 'v1') {
-    return version === null || (V1_API_VERSIONS as readonly string[]).includes(version) ? null : errors.RESOURCE_NOT_FOUND;
+    return version === null || (V1_API_VERSIONS as readonly string[]).includes(version)
+      ? null
+      : errors.RESOURCE_NOT_FOUND;
   }
   if (version === null || !DATED_VERSION.test(version)) return errors.RESOURCE_NOT_FOUND;
-  if (route.minApiVersion !== undefined && !isApiVersionAtLeast(version, route.minApiVersion)) return errors.RESOURCE_NOT_FOUND;
+  if (route.minApiVersion !== undefined && !isApiVersionAtLeast(version, route.minApiVersion))
+    return errors.RESOURCE_NOT_FOUND;
   return null;
 }
 
@@ -113,7 +141,9 @@ function isKeyAccepted(request: ApiRequest, expected: string | undefined): boole
 function parseBody(text: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
@@ -126,13 +156,25 @@ function hasRequiredField(api: ApiKind, body: Record<string, unknown>): boolean 
   return !Array.isArray(value) || value.length > 0;
 }
 
-function checkStreamOptions(body: Record<string, unknown>, apiVersion: string | null, isStream: boolean): AzureErrorSpec | null {
+function checkStreamOptions(
+  body: Record<string, unknown>,
+  apiVersion: string | null,
+  isStream: boolean,
+): AzureErrorSpec | null {
   if (body['stream_options'] === undefined || body['stream_options'] === null) return null;
-  if (apiVersion !== null && DATED_VERSION.test(apiVersion) && !isApiVersionAtLeast(apiVersion, FIRST_API_VERSION_WITH_STREAM_OPTIONS)) {
+  if (
+    apiVersion !== null &&
+    DATED_VERSION.test(apiVersion) &&
+    !isApiVersionAtLeast(apiVersion, FIRST_API_VERSION_WITH_STREAM_OPTIONS)
+  ) {
     return errors.badRequest('Unrecognized request argument supplied: stream_options', null, null);
   }
   if (!isStream) {
-    return errors.badRequest("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', 'invalid_value');
+    return errors.badRequest(
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      'stream_options',
+      'invalid_value',
+    );
   }
   return null;
 }
@@ -166,7 +208,8 @@ export async function admitRequest(
   if (Buffer.byteLength(text) > ctx.config.maxBodyBytes) return errors.payloadTooLarge(ctx.config.maxBodyBytes);
   const body = parseBody(text);
   if (body === null || depthOf(body) > MAX_JSON_DEPTH) return errors.INVALID_JSON;
-  const deploymentName = route.deploymentFrom === 'path' ? String(params['deployment'] ?? '') : String(body['model'] ?? '');
+  const deploymentName =
+    route.deploymentFrom === 'path' ? String(params['deployment'] ?? '') : String(body['model'] ?? '');
   const profile = ctx.config.deployments.get(deploymentName);
   if (!profile) return errors.DEPLOYMENT_NOT_FOUND;
   const hasDataSources = body['data_sources'] !== undefined || body['dataSources'] !== undefined;
@@ -175,14 +218,22 @@ export async function admitRequest(
   if (!hasRequiredField(api, body)) return errors.missingParameter(REQUIRED_FIELD[api]);
   const apiVersion = url.searchParams.get('api-version');
   // The legacy /extensions route takes its own camelCase shape; every other route follows its version's schema.
-  const invalid = route.isLegacyExtensions ? null : validateRequestBody(api, route.versioning === 'v1' ? null : apiVersion, body);
+  const invalid = route.isLegacyExtensions
+    ? null
+    : validateRequestBody(api, route.versioning === 'v1' ? null : apiVersion, body);
   if (invalid) return invalid;
   const isStream = body['stream'] === true;
   const streamOptionsError = checkStreamOptions(body, apiVersion, isStream);
   if (streamOptionsError) return streamOptionsError;
   const promptTokens = await countPromptTokens(api, body, Buffer.byteLength(text));
   const maxTokens = maxTokensOf(api, body);
-  const tooLong = checkContextWindow(api, profile, promptTokens, maxTokens, maxTokens !== undefined && !(api === 'completions' && body['max_tokens'] === undefined));
+  const tooLong = checkContextWindow(
+    api,
+    profile,
+    promptTokens,
+    maxTokens,
+    maxTokens !== undefined && !(api === 'completions' && body['max_tokens'] === undefined),
+  );
   if (tooLong) return tooLong;
   return { api, profile, body, control, apiVersion, isStream, promptTokens, maxTokens };
 }

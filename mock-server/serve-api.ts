@@ -34,7 +34,12 @@ export function toResponse(answer: ApiAnswer): Response {
 }
 
 /** Serves one API request end to end: admit, fault, generate, stream or answer. */
-export async function serveApi(request: ApiRequest, route: RouteSpec, params: Params, ctx: MockContext): Promise<ApiAnswer> {
+export async function serveApi(
+  request: ApiRequest,
+  route: RouteSpec,
+  params: Params,
+  ctx: MockContext,
+): Promise<ApiAnswer> {
   ctx.stats.requests++;
   const pausedMs = ctx.pausedUntilMs - performance.now();
   if (pausedMs > 0) await sleep(pausedMs, undefined, { signal: request.signal });
@@ -102,15 +107,23 @@ export async function serveApi(request: ApiRequest, route: RouteSpec, params: Pa
     });
     record.outcome = 'completed';
     record.endedAt = new Date().toISOString();
-    return { status: 200, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(jsonBody(gen, route)) };
+    return {
+      status: 200,
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify(jsonBody(gen, route)),
+    };
   }
 
-  const stream = new EventStream(streamEvents(gen, route), { contentCount: gen.tokens.length, endMs: lastTokenAtMs(gen) }, {
-    stamp: admitted.control.stamp === true,
-    faults,
-    stats: ctx.stats,
-    record,
-  });
+  const stream = new EventStream(
+    streamEvents(gen, route),
+    { contentCount: gen.tokens.length, endMs: lastTokenAtMs(gen) },
+    {
+      stamp: admitted.control.stamp === true,
+      faults,
+      stats: ctx.stats,
+      record,
+    },
+  );
   return { status: 200, headers: { ...headers, 'content-type': 'text/event-stream; charset=utf-8' }, body: stream };
 }
 

@@ -43,7 +43,10 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
   const handlers = createHandlers(context);
   // noDelay: every frame is a small write; with Nagle on, a frame written right after another
   // waits for the client's (delayed, up to 40 ms) ACK.
-  const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, createRequestListener(handlers, { maxBodyBytes: context.config.maxBodyBytes, direct: createApiRoute(context) }));
+  const server = createServer(
+    { keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true },
+    createRequestListener(handlers, { maxBodyBytes: context.config.maxBodyBytes, direct: createApiRoute(context) }),
+  );
   server.maxConnections = 20_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

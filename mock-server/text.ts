@@ -51,7 +51,9 @@ export class TokenSequence {
 
   /** `JSON.stringify(at(i))`, from the table for corpus tokens (about 4x cheaper per frame). */
   json(i: number): string {
-    return i === this.#replacedAt ? JSON.stringify(this.#replacement) : CORPUS_JSON_AT[(this.#start + i) % CORPUS_TOKENS.length]!;
+    return i === this.#replacedAt
+      ? JSON.stringify(this.#replacement)
+      : CORPUS_JSON_AT[(this.#start + i) % CORPUS_TOKENS.length]!;
   }
 
   /** Puts `token` in place of token `i`. */
@@ -98,7 +100,11 @@ export function countChatPromptTokens(messages: readonly unknown[]): number {
 /** Prompt tokens of a legacy `prompt` or a Responses `input`: a string, or a list of strings or messages. */
 export function countInputTokens(input: unknown): number {
   if (Array.isArray(input)) {
-    return input.reduce<number>((sum, item) => sum + countTextTokens(typeof item === 'string' ? item : contentText((item as { content?: unknown })?.content)), 0);
+    return input.reduce<number>(
+      (sum, item) =>
+        sum + countTextTokens(typeof item === 'string' ? item : contentText((item as { content?: unknown })?.content)),
+      0,
+    );
   }
   return countTextTokens(String(input ?? ''));
 }

@@ -20,7 +20,16 @@ import { join } from 'node:path';
 
 /** What the lab PUTs, by schema file: the resource definitions' keys (resourceDefinitions or subscription_resourceDefinitions). */
 const WANTED: Record<string, string[]> = {
-  'schemas/2024-05-01/Microsoft.ApiManagement.json': ['service', 'service_apis', 'service_apis_operations', 'service_apis_policies', 'service_backends', 'service_subscriptions', 'service_loggers', 'service_namedValues'],
+  'schemas/2024-05-01/Microsoft.ApiManagement.json': [
+    'service',
+    'service_apis',
+    'service_apis_operations',
+    'service_apis_policies',
+    'service_backends',
+    'service_subscriptions',
+    'service_loggers',
+    'service_namedValues',
+  ],
   'schemas/2025-09-01/Microsoft.CognitiveServices.json': ['accounts', 'accounts_deployments'],
   'schemas/2022-04-01/Microsoft.Authorization.json': ['roleAssignments'],
   'schemas/2025-04-01/Microsoft.Resources.json': ['resourceGroups'],
@@ -42,7 +51,10 @@ if (!clone) {
   process.exit(2);
 }
 const commit = execFileSync('git', ['-C', clone, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-const show = (path: string): Record<string, unknown> => JSON.parse(execFileSync('git', ['-C', clone, 'show', `HEAD:${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Record<string, unknown>;
+const show = (path: string): Record<string, unknown> =>
+  JSON.parse(
+    execFileSync('git', ['-C', clone, 'show', `HEAD:${path}`], { encoding: 'utf8', maxBuffer: 64 << 20 }),
+  ) as Record<string, unknown>;
 const common = (show('schemas/common/definitions.json')['definitions'] ?? {}) as Record<string, unknown>;
 const out = join(import.meta.dirname, '..', 'test', 'fixtures', 'arm-schemas');
 mkdirSync(out, { recursive: true });
@@ -70,10 +82,20 @@ for (const [path, keys] of Object.entries(WANTED)) {
     return copy;
   };
   for (const key of keys) {
-    const def = ((file['resourceDefinitions'] as Record<string, unknown> | undefined)?.[key] ?? (file['subscription_resourceDefinitions'] as Record<string, unknown> | undefined)?.[key]) as Record<string, unknown> | undefined;
+    const def = ((file['resourceDefinitions'] as Record<string, unknown> | undefined)?.[key] ??
+      (file['subscription_resourceDefinitions'] as Record<string, unknown> | undefined)?.[key]) as
+      | Record<string, unknown>
+      | undefined;
     if (def === undefined) throw new Error(`${path}: no resource definition ${key}`);
-    const { name: _name, type: _type, apiVersion: _apiVersion, resources: _nested, ...properties } = def['properties'] as Record<string, unknown>;
-    const required = REST_REQUIRED[key] ?? ((def['required'] ?? []) as string[]).filter((r) => !TEMPLATE_ONLY.includes(r));
+    const {
+      name: _name,
+      type: _type,
+      apiVersion: _apiVersion,
+      resources: _nested,
+      ...properties
+    } = def['properties'] as Record<string, unknown>;
+    const required =
+      REST_REQUIRED[key] ?? ((def['required'] ?? []) as string[]).filter((r) => !TEMPLATE_ONLY.includes(r));
     resources[key] = walk({ ...def, properties, required });
   }
   while (pending.length > 0) {
@@ -84,7 +106,11 @@ for (const [path, keys] of Object.entries(WANTED)) {
     kept[name] = walk(source);
   }
   const name = path.replace(/^schemas\//, '').replace(/\//g, '_');
-  const body = { source: { repository: 'https://github.com/Azure/azure-resource-manager-schemas', commit, path }, resources, definitions: kept };
+  const body = {
+    source: { repository: 'https://github.com/Azure/azure-resource-manager-schemas', commit, path },
+    resources,
+    definitions: kept,
+  };
   writeFileSync(join(out, name), `${JSON.stringify(body)}\n`);
   process.stdout.write(`${name}: ${keys.length} resources, ${Object.keys(kept).length} definitions\n`);
 }

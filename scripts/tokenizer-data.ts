@@ -22,7 +22,8 @@ export function bpeDataBytes(ranks: ReadonlyArray<string | number[] | undefined>
   const parts: Uint8Array[] = [utf8.encode(BPE_DATA_MAGIC)];
   for (let rank = 0; rank < ranks.length; rank++) {
     const token = ranks[rank];
-    const bytes = token === undefined ? new Uint8Array(0) : typeof token === 'string' ? utf8.encode(token) : Uint8Array.from(token);
+    const bytes =
+      token === undefined ? new Uint8Array(0) : typeof token === 'string' ? utf8.encode(token) : Uint8Array.from(token);
     if (bytes.length > 255) throw new Error(`token ${rank} is ${bytes.length} bytes: the format holds at most 255`);
     parts.push(Uint8Array.of(bytes.length), bytes);
   }
@@ -32,8 +33,12 @@ export function bpeDataBytes(ranks: ReadonlyArray<string | number[] | undefined>
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const name of ENCODINGS) {
     const raw = bpeDataBytes(await packageRanks(name));
-    const packed = brotliCompressSync(raw, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+    const packed = brotliCompressSync(raw, {
+      params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+    });
     writeFileSync(bpeDataUrl(name), packed);
-    console.log(`${fileURLToPath(bpeDataUrl(name))}: ${raw.length.toLocaleString('en-US')} bytes, ${packed.length.toLocaleString('en-US')} compressed`);
+    console.log(
+      `${fileURLToPath(bpeDataUrl(name))}: ${raw.length.toLocaleString('en-US')} bytes, ${packed.length.toLocaleString('en-US')} compressed`,
+    );
   }
 }

@@ -1,4 +1,15 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InvalidOptionError } from './errors.ts';
 
@@ -43,7 +54,10 @@ function unwritableDirReason(dir: string): string | undefined {
       continue;
     }
     if (link && !existsSync(existing)) return `"${existing}" is a symbolic link to nothing`;
-    if (!statSync(existing).isDirectory()) return below.length === 0 ? `"${existing}" exists and is not a directory` : `"${existing}" is a file, so "${dir}" cannot be made`;
+    if (!statSync(existing).isDirectory())
+      return below.length === 0
+        ? `"${existing}" exists and is not a directory`
+        : `"${existing}" is a file, so "${dir}" cannot be made`;
     break;
   }
   try {
@@ -61,14 +75,17 @@ function unwritableDirReason(dir: string): string | undefined {
  */
 export function outputDirFlag(flag: string, dir: string): string {
   const reason = unwritableDirReason(dir);
-  if (reason !== undefined) throw new InvalidOptionError(flag, reason, 'a directory (made if absent) in a writable place');
+  if (reason !== undefined)
+    throw new InvalidOptionError(flag, reason, 'a directory (made if absent) in a writable place');
   return dir;
 }
 
 /** An output file a command will write, checked before any work: absent, or a file (replaced whole), in a directory that can be made or written. */
 export function outputFileFlag(flag: string, file: string): string {
-  if (existsSync(file) && statSync(file).isDirectory()) throw new InvalidOptionError(flag, `"${file}" is a directory`, 'a file path (replaced whole if it exists)');
+  if (existsSync(file) && statSync(file).isDirectory())
+    throw new InvalidOptionError(flag, `"${file}" is a directory`, 'a file path (replaced whole if it exists)');
   const reason = unwritableDirReason(dirname(file));
-  if (reason !== undefined) throw new InvalidOptionError(flag, reason, 'a file path in a directory that exists or can be made');
+  if (reason !== undefined)
+    throw new InvalidOptionError(flag, reason, 'a file path in a directory that exists or can be made');
   return file;
 }

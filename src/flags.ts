@@ -17,7 +17,8 @@ export function policyFlag(xml: string, file: string): PolicyElement[] {
   try {
     return parsePolicyXml(xml, file);
   } catch (error) {
-    if (error instanceof PolicyXmlError) throw new InvalidOptionError('--policy', error.message, 'an APIM policy document (<policies>…</policies>)');
+    if (error instanceof PolicyXmlError)
+      throw new InvalidOptionError('--policy', error.message, 'an APIM policy document (<policies>…</policies>)');
     throw error;
   }
 }
@@ -41,7 +42,9 @@ export function parseCommandLine(
     return { values: parsed.values as FlagValues, positionals: parsed.positionals };
   } catch (error) {
     const flag = /'([^']+)'/.exec((error as Error).message)?.[1] ?? 'arguments';
-    const known = Object.keys(options).map((name) => `--${name}`).join(', ');
+    const known = Object.keys(options)
+      .map((name) => `--${name}`)
+      .join(', ');
     throw new InvalidOptionError(flag, (error as Error).message.replace(/\.$/, ''), `${known} (${help} explains each)`);
   }
 }
@@ -49,7 +52,8 @@ export function parseCommandLine(
 /** Parses `30s`, `2m`, `1500ms` or a bare number of seconds into ms. */
 export function parseDurationMs(flag: string, raw: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
-  if (!match) throw new InvalidOptionError(flag, `"${raw}" is not a duration`, 'a number with ms, s or m (e.g. 30s, 1500ms, 2m)');
+  if (!match)
+    throw new InvalidOptionError(flag, `"${raw}" is not a duration`, 'a number with ms, s or m (e.g. 30s, 1500ms, 2m)');
   const value = Number(match[1]);
   const unit = match[2] ?? 's';
   const ms = unit === 'ms' ? value : unit === 'm' ? value * 60_000 : value * 1000;
@@ -63,22 +67,40 @@ export function durationMs(flag: string, raw: string | undefined): number | unde
 }
 
 /** A number flag in [min, max] (an integer unless `integer: false`); undefined when absent. */
-export function positiveNumber(flag: string, raw: string | undefined, { integer = true, min = 1, max = 1e9 } = {}): number | undefined {
+export function positiveNumber(
+  flag: string,
+  raw: string | undefined,
+  { integer = true, min = 1, max = 1e9 } = {},
+): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < min || value > max) {
-    throw new InvalidOptionError(flag, `"${raw}" is out of range`, `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value)) ||
+    value < min ||
+    value > max
+  ) {
+    throw new InvalidOptionError(
+      flag,
+      `"${raw}" is out of range`,
+      `${integer ? 'an integer' : 'a number'} from ${min} to ${max}`,
+    );
   }
   return value;
 }
 
 export function oneOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw new InvalidOptionError(flag, `"${raw}" is not allowed`, allowed.join(', '));
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new InvalidOptionError(flag, `"${raw}" is not allowed`, allowed.join(', '));
   return raw as T;
 }
 
 export function listOf<T extends string>(flag: string, raw: string, allowed: readonly T[]): T[] {
-  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (items.length === 0) throw new InvalidOptionError(flag, 'the list is empty', allowed.join(', '));
   return [...new Set(items.map((item) => oneOf(flag, item, allowed)))];
 }
@@ -87,7 +109,11 @@ export function listOf<T extends string>(flag: string, raw: string, allowed: rea
  * The one URL rule for every flag that names a server (`--endpoint`, `--gateway`, `--backend`…):
  * http or https only, returned as origin + path without a trailing slash (query and hash dropped).
  */
-export function httpUrl(flag: string, raw: string | undefined, example = 'https://my-resource.openai.azure.com'): string | undefined {
+export function httpUrl(
+  flag: string,
+  raw: string | undefined,
+  example = 'https://my-resource.openai.azure.com',
+): string | undefined {
   if (raw === undefined) return undefined;
   let parsed: URL;
   try {
@@ -95,7 +121,8 @@ export function httpUrl(flag: string, raw: string | undefined, example = 'https:
   } catch {
     throw new InvalidOptionError(flag, `"${raw}" is not a URL`, `an http(s) URL such as ${example}`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidOptionError(flag, `"${raw}" is not an http(s) URL`, `an http(s) URL such as ${example}`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new InvalidOptionError(flag, `"${raw}" is not an http(s) URL`, `an http(s) URL such as ${example}`);
   return parsed.origin + parsed.pathname.replace(/\/+$/, '');
 }
 

@@ -8,7 +8,13 @@ interface Delta {
 }
 
 /** The first-delta context and where content starts, read from the raw frames. */
-function readStream(tl: Timeline): { contextFrame: number; firstContentFrame: number; contextAtMs: number; citations: string[]; intent: string } {
+function readStream(tl: Timeline): {
+  contextFrame: number;
+  firstContentFrame: number;
+  contextAtMs: number;
+  citations: string[];
+  intent: string;
+} {
   let contextFrame = -1;
   let firstContentFrame = -1;
   let contextAtMs = NaN;
@@ -41,19 +47,45 @@ export default defineLab({
   async run(lab) {
     await lab.deploy('streaming');
     const questions = JSON.parse(readFileSync(join(lab.labDir, 'conversation.json'), 'utf8')) as string[];
-    const messages: Array<{ role: string; content: string }> = [{ role: 'system', content: 'Answer from the documents only.' }];
+    const messages: Array<{ role: string; content: string }> = [
+      { role: 'system', content: 'Answer from the documents only.' },
+    ];
     const turns: Array<ReturnType<typeof readStream> & { ttftMs: number; messagesSent: number }> = [];
     for (const question of questions) {
       messages.push({ role: 'user', content: question });
-      const tl = await lab.request({ path: 'gateway', api: 'on-your-data', messages: [...messages], maxTokens: 256, dataSources: lab.dataSources() });
-      if (tl.outcome !== 'ok') throw new Error(`turn ${turns.length + 1} failed: ${tl.outcome} ${tl.errorMessage ?? ''}`);
+      const tl = await lab.request({
+        path: 'gateway',
+        api: 'on-your-data',
+        messages: [...messages],
+        maxTokens: 256,
+        dataSources: lab.dataSources(),
+      });
+      if (tl.outcome !== 'ok')
+        throw new Error(`turn ${turns.length + 1} failed: ${tl.outcome} ${tl.errorMessage ?? ''}`);
       turns.push({ ...readStream(tl), ttftMs: tl.firstContentMs ?? NaN, messagesSent: messages.length });
       messages.push({ role: 'assistant', content: tl.text });
     }
     lab.step(`${turns.length} turns: first citations ${turns.map((t) => t.citations[0]).join(' | ')}`);
 
     // The same question with a cap far below the answer's length: the reply is cut.
-    const summary = await lab.bench('bench', ['--api', 'on-your-data', '--stream', 'on', '--max-tokens', '8,256', '--requests', '3', '--concurrency', '3', '--warmup', '0', '--path', 'gateway', '--prompt', questions[0]!]);
+    const summary = await lab.bench('bench', [
+      '--api',
+      'on-your-data',
+      '--stream',
+      'on',
+      '--max-tokens',
+      '8,256',
+      '--requests',
+      '3',
+      '--concurrency',
+      '3',
+      '--warmup',
+      '0',
+      '--path',
+      'gateway',
+      '--prompt',
+      questions[0]!,
+    ]);
     const cut = findScenario(summary, { maxTokens: 8 });
     const whole = findScenario(summary, { maxTokens: 256 });
     const first = turns[0]!;

@@ -30,7 +30,8 @@ const p50 = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.ceil(sorted.length / 2) - 1]!;
 };
-const route = (entry: GatewayLogEntry | undefined): string => entry?.attempts.map((a) => `${a.backend ?? '-'}:${a.status ?? 'none'}`).join(' ') ?? 'not logged';
+const route = (entry: GatewayLogEntry | undefined): string =>
+  entry?.attempts.map((a) => `${a.backend ?? '-'}:${a.status ?? 'none'}`).join(' ') ?? 'not logged';
 /** When the gateway received the request (ms since the epoch): the line is written when the response closes. */
 const arrivedAt = (entry: GatewayLogEntry): number => Date.parse(entry.time) - entry.totalTimeMs;
 
@@ -68,17 +69,29 @@ export default defineLab({
   backendMockArgs: { [PRIMARY]: ['--ttft-ms', '120'], [SECONDARY]: ['--ttft-ms', '300'] },
   async run(lab) {
     if (lab.target === 'azure') {
-      throw new Error('the failover lab makes backends fail by setting faults on the local mocks, which an Azure OpenAI account does not take. Deploy the same pool on Azure with npm run lab:deploy -- --target azure --backends labs/failover/backends.json --policy labs/failover/failover.xml, and measure it with npm run bench (see labs/failover/README.md).');
+      throw new Error(
+        'the failover lab makes backends fail by setting faults on the local mocks, which an Azure OpenAI account does not take. Deploy the same pool on Azure with npm run lab:deploy -- --target azure --backends labs/failover/backends.json --policy labs/failover/failover.xml, and measure it with npm run bench (see labs/failover/README.md).',
+      );
     }
     await lab.deploy('failover.xml', { backends: 'backends.json' });
     let seen = 0;
 
     // 1. Steady state: every stream on the primary, one attempt each.
-    const steady = await lab.bench('steady', [...CHAT, '--path', `backend-${PRIMARY},gateway`, '--requests', '16', '--concurrency', '2']);
+    const steady = await lab.bench('steady', [
+      ...CHAT,
+      '--path',
+      `backend-${PRIMARY},gateway`,
+      '--requests',
+      '16',
+      '--concurrency',
+      '2',
+    ]);
     const steadyLog = await settled(lab, seen, 16);
     seen += steadyLog.length;
     const steadyOnPrimary = steadyLog.filter((e) => route(e) === `${PRIMARY}:200`).length;
-    const steadyOverhead = steady.comparisons.find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs')!;
+    const steadyOverhead = steady.comparisons.find(
+      (c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs',
+    )!;
     const steadyTtft = steady.scenarios.find((s) => s.path === 'gateway')!.ttftMs!.p50;
 
     // 2. The primary answers 429 before any byte: the breaker trips it (Retry-After: 1 s) and the retry lands on
@@ -106,7 +119,11 @@ export default defineLab({
       if (round < 0) continue;
       const spilled = results['gateway']!;
       const straight = results[`backend-${SECONDARY}`]!;
-      const ok = spilled.outcome === 'ok' && straight.outcome === 'ok' && spilled.firstContentMs !== undefined && straight.firstContentMs !== undefined;
+      const ok =
+        spilled.outcome === 'ok' &&
+        straight.outcome === 'ok' &&
+        spilled.firstContentMs !== undefined &&
+        straight.firstContentMs !== undefined;
       differences.push(ok ? spilled.firstContentMs! - straight.firstContentMs! : undefined);
       if (ok) spilledTtft.push(spilled.firstContentMs!);
     }
@@ -126,7 +143,17 @@ export default defineLab({
     const [tripLine] = await settled(lab, seen, 1);
     seen += 1;
     const trippedAt = tripLine ? arrivedAt(tripLine) + tripLine.attempts[0]!.timeMs : NaN;
-    await lab.bench('tripped', [...CHAT, '--path', 'gateway', '--rate', '4', '--arrival', 'constant', '--requests', '24']);
+    await lab.bench('tripped', [
+      ...CHAT,
+      '--path',
+      'gateway',
+      '--rate',
+      '4',
+      '--arrival',
+      'constant',
+      '--requests',
+      '24',
+    ]);
     const tripLog = await settled(lab, seen, 24);
     seen += tripLog.length;
     const during = tripLog.filter((e) => arrivedAt(e) < trippedAt + TRIP_MS - 100);
@@ -138,7 +165,17 @@ export default defineLab({
 
     // 4. The primary drops the stream after 4 frames: the response headers were relayed, so nothing can retry it.
     await lab.setFault(PRIMARY, 'disconnect-after=4');
-    await lab.bench('dropped', [...CHAT, '--path', 'gateway', '--requests', '8', '--concurrency', '2', '--bail-out', '1']);
+    await lab.bench('dropped', [
+      ...CHAT,
+      '--path',
+      'gateway',
+      '--requests',
+      '8',
+      '--concurrency',
+      '2',
+      '--bail-out',
+      '1',
+    ]);
     await lab.setFault(PRIMARY, '');
     const dropLog = await settled(lab, seen, 8);
     seen += dropLog.length;
@@ -153,7 +190,17 @@ export default defineLab({
     const tripBoth = await lab.request({ path: 'gateway', messages: MESSAGES, maxTokens: MAX_TOKENS });
     const [tripBothLine] = await settled(lab, seen, 1);
     seen += 1;
-    await lab.bench('all-tripped', [...CHAT, '--path', 'gateway', '--requests', '8', '--concurrency', '1', '--bail-out', '1']);
+    await lab.bench('all-tripped', [
+      ...CHAT,
+      '--path',
+      'gateway',
+      '--requests',
+      '8',
+      '--concurrency',
+      '1',
+      '--bail-out',
+      '1',
+    ]);
     const allLog = await settled(lab, seen, 8);
     seen += allLog.length;
     const failFast = (await samplesOf(lab, 'all-tripped')).filter((s) => s.status === 503);

@@ -1,11 +1,36 @@
-import { defineLab, describeShift, findScenario, formatControlHeaders, formatMs, interleavedSlot, pairedShift, type BenchSummary, type LabContext, type ScenarioSummary } from '../../src/index.ts';
+import {
+  defineLab,
+  describeShift,
+  findScenario,
+  formatControlHeaders,
+  formatMs,
+  interleavedSlot,
+  pairedShift,
+  type BenchSummary,
+  type LabContext,
+  type ScenarioSummary,
+} from '../../src/index.ts';
 
-const LOAD = ['--stream', 'on', '--max-tokens', '128', '--requests', '6', '--concurrency', '6', '--warmup', '1', '--path', 'gateway'];
+const LOAD = [
+  '--stream',
+  'on',
+  '--max-tokens',
+  '128',
+  '--requests',
+  '6',
+  '--concurrency',
+  '6',
+  '--warmup',
+  '1',
+  '--path',
+  'gateway',
+];
 
 /** The streamed scenario of `api`, every request of which succeeded. */
 function only(summary: BenchSummary, api: string): ScenarioSummary {
   const s = findScenario(summary, { api, stream: true });
-  if (s.ok < s.requests) throw new Error(`${api}: ${s.requests - s.ok} of ${s.requests} failed (${JSON.stringify(s.errors)})`);
+  if (s.ok < s.requests)
+    throw new Error(`${api}: ${s.requests - s.ok} of ${s.requests} failed (${JSON.stringify(s.errors)})`);
   return s;
 }
 
@@ -16,14 +41,23 @@ const BRIDGE_PAIRS = 12;
  * with the same mock seed, run in the counterbalanced order, and the same estimator
  * (Hodges–Lehmann shift, Wilcoxon interval). Returns bridged − plain TTFT per pair.
  */
-async function bridgeDifferences(lab: LabContext): Promise<{ differences: Array<number | undefined>; bridgedTtftMs: number[] }> {
+async function bridgeDifferences(
+  lab: LabContext,
+): Promise<{ differences: Array<number | undefined>; bridgedTtftMs: number[] }> {
   const differences: Array<number | undefined> = [];
   const bridgedTtftMs: number[] = [];
   for (let round = 0; round < BRIDGE_PAIRS; round++) {
     const ttft: Array<number | undefined> = [];
     for (const slot of [0, 1]) {
       const { path } = interleavedSlot(round * 2 + slot, 2);
-      const tl = await lab.request({ path: 'gateway', api: 'chat', maxTokens: 32, messages: [{ role: 'user', content: 'Why stream a long answer?' }], headers: formatControlHeaders({ seed: 7000 + round }), ...(path === 1 ? { deployment: 'responses/gpt-4o-mini' } : {}) });
+      const tl = await lab.request({
+        path: 'gateway',
+        api: 'chat',
+        maxTokens: 32,
+        messages: [{ role: 'user', content: 'Why stream a long answer?' }],
+        headers: formatControlHeaders({ seed: 7000 + round }),
+        ...(path === 1 ? { deployment: 'responses/gpt-4o-mini' } : {}),
+      });
       ttft[path] = tl.outcome === 'ok' ? tl.firstContentMs : undefined;
       if (path === 1 && ttft[1] !== undefined) bridgedTtftMs.push(ttft[1]);
     }
@@ -40,7 +74,12 @@ export default defineLab({
   async run(lab) {
     await lab.deploy('streaming');
     // The typed events of one Responses stream, in the order they came.
-    const tl = await lab.request({ path: 'gateway', api: 'responses', messages: [{ role: 'user', content: 'Why stream a long answer?' }], maxTokens: 512 });
+    const tl = await lab.request({
+      path: 'gateway',
+      api: 'responses',
+      messages: [{ role: 'user', content: 'Why stream a long answer?' }],
+      maxTokens: 512,
+    });
     const events = [...new Set((tl.frames ?? []).map((f) => f.event).filter((e): e is string => e !== undefined))];
     lab.step(`typed events: ${events.join(', ')}`);
 
@@ -52,7 +91,8 @@ export default defineLab({
       v1ResponsesTtftMs: only(v1, 'responses').ttftMs!.p50,
       datedChatTtftMs: only(dated, 'chat').ttftMs!.p50,
     };
-    let bridgeSentence = 'The bridge is a local-gateway feature (LiteLLM-style `responses/` models); APIM has no such translation, so it is not measured on Azure.';
+    let bridgeSentence =
+      'The bridge is a local-gateway feature (LiteLLM-style `responses/` models); APIM has no such translation, so it is not measured on Azure.';
     if (lab.target === 'local') {
       lab.step(`bridge: ${BRIDGE_PAIRS} pairs, bridged and plain chat, counterbalanced`);
       const { differences, bridgedTtftMs } = await bridgeDifferences(lab);

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { defineLab, forEachSample, formatMs, readGatewayLog, type GatewayLogEntry, type Sample } from '../../src/index.ts';
+import {
+  defineLab,
+  forEachSample,
+  formatMs,
+  readGatewayLog,
+  type GatewayLogEntry,
+  type Sample,
+} from '../../src/index.ts';
 
 /** Every streamed piece is traceable: ids on every request, the response id on every chunk, and the join to the gateway's log. */
 export default defineLab({
@@ -9,16 +16,36 @@ export default defineLab({
   async run(lab) {
     await lab.deploy('streaming');
     // One stream, frame by frame: does every chunk carry the response id?
-    const one = await lab.request({ path: 'gateway', messages: [{ role: 'user', content: 'Trace me.' }], maxTokens: 32 });
+    const one = await lab.request({
+      path: 'gateway',
+      messages: [{ role: 'user', content: 'Trace me.' }],
+      maxTokens: 32,
+    });
     // Token events only: Azure's prompt-filter frame has an empty id, and carries no token.
     const chunkIds = (one.frames ?? [])
       .filter((f) => f.data !== '[DONE]')
       .map((f) => JSON.parse(f.data) as { id?: string; choices?: Array<{ delta?: { content?: string } }> })
       .filter((chunk) => (chunk.choices?.[0]?.delta?.content ?? '') !== '')
       .map((chunk) => chunk.id);
-    const everyChunkHasId = chunkIds.length > 0 && chunkIds.every((id) => id !== undefined && id === one.ids.responseId);
+    const everyChunkHasId =
+      chunkIds.length > 0 && chunkIds.every((id) => id !== undefined && id === one.ids.responseId);
 
-    await lab.bench('bench', ['--api', 'chat', '--stream', 'on', '--max-tokens', '64', '--requests', '12', '--concurrency', '4', '--warmup', '0', '--path', 'gateway']);
+    await lab.bench('bench', [
+      '--api',
+      'chat',
+      '--stream',
+      'on',
+      '--max-tokens',
+      '64',
+      '--requests',
+      '12',
+      '--concurrency',
+      '4',
+      '--warmup',
+      '0',
+      '--path',
+      'gateway',
+    ]);
     const samples: Sample[] = [];
     await forEachSample(join(lab.outDir, 'bench'), (s) => void samples.push(s));
     const withAllIds = samples.filter((s) => s.ids.requestId && s.ids.apimRequestId && s.ids.responseId);

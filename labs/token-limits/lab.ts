@@ -6,7 +6,26 @@ const RATE_PER_SEC = 4;
 const WINDOW_MS = 6000;
 const REQUESTS = 40;
 /** Open loop at a constant rate: requests are sent on schedule whatever the answers. */
-const LOAD = ['--api', 'chat', '--stream', 'on', '--max-tokens', '128', '--rate', String(RATE_PER_SEC), '--arrival', 'constant', '--requests', String(REQUESTS), '--warmup', '0', '--path', 'gateway', '--bail-out', '1'];
+const LOAD = [
+  '--api',
+  'chat',
+  '--stream',
+  'on',
+  '--max-tokens',
+  '128',
+  '--rate',
+  String(RATE_PER_SEC),
+  '--arrival',
+  'constant',
+  '--requests',
+  String(REQUESTS),
+  '--warmup',
+  '0',
+  '--path',
+  'gateway',
+  '--bail-out',
+  '1',
+];
 
 async function samplesOf(dir: string): Promise<Sample[]> {
   const samples: Sample[] = [];
@@ -44,7 +63,11 @@ export default defineLab({
 
     const a = scenarioOf(shed);
     const b = scenarioOf(honoured);
-    const tokensBefore = first ? shedSamples.filter((s) => s.index < first.index && s.outcome === 'ok').reduce((n, s) => n + (s.outputTokens ?? 0), 0) : 0;
+    const tokensBefore = first
+      ? shedSamples
+          .filter((s) => s.index < first.index && s.outcome === 'ok')
+          .reduce((n, s) => n + (s.outputTokens ?? 0), 0)
+      : 0;
     const finding = first
       ? `At ${RATE_PER_SEC} requests/s against a limit of 2,000 tokens per ${lab.target === 'local' ? `"minute" (compressed locally to ${WINDOW_MS / 1000} s)` : 'minute'}, the first 429 came at request ${first.index + 1} (${(first.index / RATE_PER_SEC).toFixed(2)} s into the run, after ${tokensBefore.toLocaleString('en-US')} completion tokens); ` +
         `${throttled.length} of ${shedSamples.length} requests were refused, each with retry-after ${retryAfter.length > 0 ? `${formatMs(Math.min(...retryAfter))} to ${formatMs(Math.max(...retryAfter))}` : 'missing'}. ` +

@@ -30,9 +30,19 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     const str = (name: string): string | undefined => values[name] as string | undefined;
     const proxy = await startDelayProxy({
-      upstreamUrl: httpUrl('--upstream', required('--upstream', str('upstream'), 'the upstream URL, such as http://127.0.0.1:8080'), 'http://127.0.0.1:8080')!,
-      delayMs: positiveNumber('--delay-ms', required('--delay-ms', str('delay-ms'), 'a delay in ms'), { integer: false, min: 0, max: 60_000 })!,
-      driftMsPerRequest: positiveNumber('--drift-ms-per-request', str('drift-ms-per-request'), { integer: false, min: 0, max: 1000 }) ?? 0,
+      upstreamUrl: httpUrl(
+        '--upstream',
+        required('--upstream', str('upstream'), 'the upstream URL, such as http://127.0.0.1:8080'),
+        'http://127.0.0.1:8080',
+      )!,
+      delayMs: positiveNumber('--delay-ms', required('--delay-ms', str('delay-ms'), 'a delay in ms'), {
+        integer: false,
+        min: 0,
+        max: 60_000,
+      })!,
+      driftMsPerRequest:
+        positiveNumber('--drift-ms-per-request', str('drift-ms-per-request'), { integer: false, min: 0, max: 1000 }) ??
+        0,
       host: str('host') ?? '127.0.0.1',
       port: positiveNumber('--port', str('port'), { min: 0, max: 65_535 }) ?? 0,
     });

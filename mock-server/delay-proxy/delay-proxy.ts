@@ -30,20 +30,25 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   let count = 0;
   const server = http.createServer((req, res) => {
     const delayMs = options.delayMs + (options.driftMsPerRequest ?? 0) * count++;
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name))) as http.OutgoingHttpHeaders;
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (up) => {
-      // Each step is due delayMs after its arrival; arrivals are in order, so due times are too.
-      const later = (step: () => void): void => void setTimeout(step, delayMs);
-      later(() => {
-        if (res.destroyed) return;
-        const out = Object.fromEntries(Object.entries(up.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
-        res.writeHead(up.statusCode ?? 502, out);
-        res.flushHeaders();
-      });
-      up.on('data', (chunk: Buffer) => later(() => res.destroyed || res.write(chunk)));
-      up.on('end', () => later(() => res.end()));
-      up.on('error', () => later(() => res.destroy()));
-    });
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name)),
+    ) as http.OutgoingHttpHeaders;
+    const forward = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+      (up) => {
+        // Each step is due delayMs after its arrival; arrivals are in order, so due times are too.
+        const later = (step: () => void): void => void setTimeout(step, delayMs);
+        later(() => {
+          if (res.destroyed) return;
+          const out = Object.fromEntries(Object.entries(up.headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+          res.writeHead(up.statusCode ?? 502, out);
+          res.flushHeaders();
+        });
+        up.on('data', (chunk: Buffer) => later(() => res.destroyed || res.write(chunk)));
+        up.on('end', () => later(() => res.end()));
+        up.on('error', () => later(() => res.destroy()));
+      },
+    );
     forward.on('error', () => res.destroy());
     res.on('close', () => {
       if (!res.writableFinished) forward.destroy();

@@ -14,10 +14,21 @@ export function* chatStreamEvents(gen: Generation): Generator<PlannedItem> {
   const first = gen.tokenTimesMs[0] ?? gen.timing.ttftMs;
   yield dataEvent(first, chunk(gen, { content: '', refusal: null, role: 'assistant' }, null, {}));
   const hasObfuscation = obfuscationFor(gen) !== undefined;
-  const contentFrame = createJsonTemplate(2, ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined), ...DATA_FRAME);
-  const render = hasObfuscation ? (i: number) => contentFrame.fromJson([gen.tokens.json(i), obfuscationJson(gen)]) : (i: number) => contentFrame.fromJson([gen.tokens.json(i)]);
+  const contentFrame = createJsonTemplate(
+    2,
+    ([token, obf]) => chunk(gen, { content: token }, null, completionFilterResults(), hasObfuscation ? obf : undefined),
+    ...DATA_FRAME,
+  );
+  const render = hasObfuscation
+    ? (i: number) => contentFrame.fromJson([gen.tokens.json(i), obfuscationJson(gen)])
+    : (i: number) => contentFrame.fromJson([gen.tokens.json(i)]);
   const isEnded = yield* tokenFrames(gen, render, {
-    huge: (i, at, padBytes) => dataEvent(at, chunk(gen, { content: gen.tokens.at(i) }, null, completionFilterResults(), obfuscationFor(gen, padBytes)), true),
+    huge: (i, at, padBytes) =>
+      dataEvent(
+        at,
+        chunk(gen, { content: gen.tokens.at(i) }, null, completionFilterResults(), obfuscationFor(gen, padBytes)),
+        true,
+      ),
     error: (at) => [dataEvent(at, midStreamError())],
   });
   if (isEnded) return;
@@ -65,11 +76,21 @@ function chunk(
 }
 
 function usageChunk(gen: Generation): Record<string, unknown> {
-  return withTail(gen, { choices: [], created: gen.createdSec, id: gen.completionId, model: gen.profile.model }, obfuscationFor(gen), usage(gen));
+  return withTail(
+    gen,
+    { choices: [], created: gen.createdSec, id: gen.completionId, model: gen.profile.model },
+    obfuscationFor(gen),
+    usage(gen),
+  );
 }
 
 /** Adds the trailing keys in Azure's alphabetical order: obfuscation, object, service_tier, system_fingerprint, usage. */
-function withTail(gen: Generation, frame: Record<string, unknown>, obfuscationValue: string | undefined, usageValue: unknown = null): Record<string, unknown> {
+function withTail(
+  gen: Generation,
+  frame: Record<string, unknown>,
+  obfuscationValue: string | undefined,
+  usageValue: unknown = null,
+): Record<string, unknown> {
   if (obfuscationValue !== undefined) frame['obfuscation'] = obfuscationValue;
   frame['object'] = 'chat.completion.chunk';
   if (gen.profile.isCurrentShape) {
@@ -86,7 +107,12 @@ export function usage(gen: Generation): Record<string, unknown> {
   const completion = completionTokens(gen);
   return {
     completion_tokens: completion,
-    completion_tokens_details: { accepted_prediction_tokens: 0, audio_tokens: 0, reasoning_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      accepted_prediction_tokens: 0,
+      audio_tokens: 0,
+      reasoning_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
     prompt_tokens: gen.promptTokens,
     prompt_tokens_details: { audio_tokens: 0, cached_tokens: 0 },
     total_tokens: gen.promptTokens + completion,

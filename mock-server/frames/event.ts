@@ -70,11 +70,22 @@ export interface TokenFaultFrames {
  * the `huge-frame` fault's padded frame or the `responses-error` fault's error frames.
  * Returns true when the error ended the stream (the builder then yields nothing more).
  */
-export function* tokenFrames(gen: Generation, render: (i: number) => string, faults: TokenFaultFrames): Generator<PlannedItem, boolean> {
+export function* tokenFrames(
+  gen: Generation,
+  render: (i: number) => string,
+  faults: TokenFaultFrames,
+): Generator<PlannedItem, boolean> {
   const count = gen.tokens.length;
   const times = gen.tokenTimesMs;
   const middle = Math.floor(count / 2);
-  const fault = count === 0 ? undefined : 'responses-error' in gen.faults ? 'error' : 'huge-frame' in gen.faults ? 'huge' : undefined;
+  const fault =
+    count === 0
+      ? undefined
+      : 'responses-error' in gen.faults
+        ? 'error'
+        : 'huge-frame' in gen.faults
+          ? 'huge'
+          : undefined;
   if (fault === undefined) {
     if (count > 0) yield new ContentRun(times, 0, count, render);
     return false;

@@ -22,7 +22,12 @@ const sentinel = (index: number): string => `\u0000slot${index}\u0000`;
  * `prefix` and `suffix` wrap the JSON (an SSE frame's `data: ` and blank line) so a frame
  * is rendered in one pass.
  */
-export function createJsonTemplate(slotCount: number, build: (slots: readonly string[]) => unknown, prefix = '', suffix = ''): JsonTemplate {
+export function createJsonTemplate(
+  slotCount: number,
+  build: (slots: readonly string[]) => unknown,
+  prefix = '',
+  suffix = '',
+): JsonTemplate {
   const slots = Array.from({ length: slotCount }, (_, i) => sentinel(i));
   let rest = prefix + JSON.stringify(build(slots)) + suffix;
   const parts: string[] = [];
@@ -49,6 +54,7 @@ export function createJsonTemplate(slotCount: number, build: (slots: readonly st
     return out;
   };
   // JSON.stringify(undefined) is undefined: an absent value renders as before, as "undefined".
-  const render = (values: readonly unknown[]): string => fromJson(values.map((value) => JSON.stringify(value) as string));
+  const render = (values: readonly unknown[]): string =>
+    fromJson(values.map((value) => JSON.stringify(value) as string));
   return Object.assign(render, { fromJson });
 }

@@ -21,27 +21,48 @@ export function* responsesStreamEvents(gen: Generation): Generator<PlannedItem> 
     output_index: 0,
     item: { id: gen.itemId, type: 'message', status: 'in_progress', role: 'assistant', content: [] },
   });
-  yield event(first, 'response.content_part.added', { ...itemBase, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
-  const DELTA = 'response.output_text.delta';
-  const deltaEvent = createJsonTemplate(3, ([sequence, token, obf]) => ({
-    type: DELTA,
-    sequence_number: sequence,
+  yield event(first, 'response.content_part.added', {
     ...itemBase,
-    delta: token,
-    logprobs: [],
-    ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
-  }), `event: ${DELTA}\ndata: `, '\n\n');
+    part: { type: 'output_text', annotations: [], logprobs: [], text: '' },
+  });
+  const DELTA = 'response.output_text.delta';
+  const deltaEvent = createJsonTemplate(
+    3,
+    ([sequence, token, obf]) => ({
+      type: DELTA,
+      sequence_number: sequence,
+      ...itemBase,
+      delta: token,
+      logprobs: [],
+      ...(gen.includeObfuscation ? { obfuscation: obf } : {}),
+    }),
+    `event: ${DELTA}\ndata: `,
+    '\n\n',
+  );
   const render = gen.includeObfuscation
     ? (i: number) => deltaEvent.fromJson([String(seq++), gen.tokens.json(i), obfuscationJson(gen)])
     : (i: number) => deltaEvent.fromJson([String(seq++), gen.tokens.json(i)]);
   const failed = (at: number): PlannedEvent[] => [
-    event(at, 'error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null }),
+    event(at, 'error', {
+      code: 'server_error',
+      message: 'The server had an error while processing your request.',
+      param: null,
+    }),
     event(at, 'response.failed', {
-      response: { ...responseObject(gen, 'failed', []), error: { code: 'server_error', message: 'The server had an error while processing your request.' } },
+      response: {
+        ...responseObject(gen, 'failed', []),
+        error: { code: 'server_error', message: 'The server had an error while processing your request.' },
+      },
     }),
   ];
   const isEnded = yield* tokenFrames(gen, render, {
-    huge: (i, at, padBytes) => event(at, DELTA, { ...itemBase, delta: gen.tokens.at(i), logprobs: [], obfuscation: obfuscation(gen, padBytes) }, true),
+    huge: (i, at, padBytes) =>
+      event(
+        at,
+        DELTA,
+        { ...itemBase, delta: gen.tokens.at(i), logprobs: [], obfuscation: obfuscation(gen, padBytes) },
+        true,
+      ),
     error: failed,
   });
   if (isEnded) return;

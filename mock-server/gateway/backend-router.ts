@@ -43,7 +43,9 @@ export class BackendRouter {
     this.table = table;
     this.urls = urls;
     this.now = now;
-    for (const backend of table.singles.values()) if (backend.breaker) this.breakers.set(backend.name, { rule: backend.breaker, failures: [], trippedUntil: -Infinity });
+    for (const backend of table.singles.values())
+      if (backend.breaker)
+        this.breakers.set(backend.name, { rule: backend.breaker, failures: [], trippedUntil: -Infinity });
   }
 
   /** Does `id` name a backend (single or pool) of this table? */
@@ -55,13 +57,26 @@ export class BackendRouter {
   select(id: string): RoutedBackend | Unavailable {
     const pool = this.table.pools.get(id);
     if (pool === undefined) {
-      if (this.isTripped(id)) return { kind: 'unavailable', message: `Backend ${id} is temporarily unavailable: its circuit breaker is tripped.` };
+      if (this.isTripped(id))
+        return {
+          kind: 'unavailable',
+          message: `Backend ${id} is temporarily unavailable: its circuit breaker is tripped.`,
+        };
       return this.routed(id);
     }
     const open = pool.members.filter((m) => !this.isTripped(m.name));
-    if (open.length === 0) return { kind: 'unavailable', message: `Backend pool ${id} is temporarily unavailable: every backend in it is tripped.` };
+    if (open.length === 0)
+      return {
+        kind: 'unavailable',
+        message: `Backend pool ${id} is temporarily unavailable: every backend in it is tripped.`,
+      };
     const top = Math.min(...open.map((m) => m.priority));
-    return this.routed(this.byWeight(id, open.filter((m) => m.priority === top)).name);
+    return this.routed(
+      this.byWeight(
+        id,
+        open.filter((m) => m.priority === top),
+      ).name,
+    );
   }
 
   /** A backend's response: counts toward its breaker. */

@@ -13,8 +13,14 @@ export const BRIDGE_UPSTREAM_PATH = '/openai/v1/responses';
 /** The bridged deployment when a chat request asks for the bridge, else undefined. */
 export function bridgedDeployment(path: string, body: Record<string, unknown> | undefined): string | undefined {
   const classic = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/.exec(path);
-  const model = classic ? safeDecode(classic[1]!) : path === '/openai/v1/chat/completions' ? body?.['model'] : undefined;
-  return typeof model === 'string' && model.startsWith(BRIDGE_MODEL_PREFIX) && model.length > BRIDGE_MODEL_PREFIX.length ? model.slice(BRIDGE_MODEL_PREFIX.length) : undefined;
+  const model = classic
+    ? safeDecode(classic[1]!)
+    : path === '/openai/v1/chat/completions'
+      ? body?.['model']
+      : undefined;
+  return typeof model === 'string' && model.startsWith(BRIDGE_MODEL_PREFIX) && model.length > BRIDGE_MODEL_PREFIX.length
+    ? model.slice(BRIDGE_MODEL_PREFIX.length)
+    : undefined;
 }
 
 function safeDecode(segment: string): string {
@@ -27,7 +33,9 @@ function safeDecode(segment: string): string {
 
 /** Maps a chat-completions body to a Responses body. */
 export function toResponsesRequest(chat: Record<string, unknown>, deployment: string): Record<string, unknown> {
-  const messages = Array.isArray(chat['messages']) ? (chat['messages'] as Array<{ role?: unknown; content?: unknown }>) : [];
+  const messages = Array.isArray(chat['messages'])
+    ? (chat['messages'] as Array<{ role?: unknown; content?: unknown }>)
+    : [];
   const out: Record<string, unknown> = {
     model: deployment,
     input: messages.map((m) => ({ role: m.role, content: m.content })),
@@ -35,7 +43,8 @@ export function toResponsesRequest(chat: Record<string, unknown>, deployment: st
   };
   const maxTokens = chat['max_completion_tokens'] ?? chat['max_tokens'];
   if (typeof maxTokens === 'number') out['max_output_tokens'] = maxTokens;
-  for (const name of ['temperature', 'top_p', 'user', 'metadata'] as const) if (chat[name] !== undefined) out[name] = chat[name];
+  for (const name of ['temperature', 'top_p', 'user', 'metadata'] as const)
+    if (chat[name] !== undefined) out[name] = chat[name];
   return out;
 }
 
@@ -51,7 +60,13 @@ interface ResponseObject {
 
 const finishReason = (r: ResponseObject): string => (r.status === 'incomplete' ? 'length' : 'stop');
 const chatUsage = (r: ResponseObject) =>
-  r.usage ? { prompt_tokens: r.usage.input_tokens ?? 0, completion_tokens: r.usage.output_tokens ?? 0, total_tokens: r.usage.total_tokens ?? 0 } : undefined;
+  r.usage
+    ? {
+        prompt_tokens: r.usage.input_tokens ?? 0,
+        completion_tokens: r.usage.output_tokens ?? 0,
+        total_tokens: r.usage.total_tokens ?? 0,
+      }
+    : undefined;
 
 /** A non-streamed Responses answer as a chat.completion. */
 export function toChatCompletion(response: ResponseObject, requestedModel: string): Record<string, unknown> {
@@ -65,7 +80,14 @@ export function toChatCompletion(response: ResponseObject, requestedModel: strin
     object: 'chat.completion',
     created: response.created_at ?? Math.floor(Date.now() / 1000),
     model: response.model ?? requestedModel,
-    choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, finish_reason: finishReason(response), logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: text, refusal: null },
+        finish_reason: finishReason(response),
+        logprobs: null,
+      },
+    ],
     usage: chatUsage(response),
   };
 }
@@ -75,7 +97,10 @@ export function toChatCompletion(response: ResponseObject, requestedModel: strin
  * upstream bytes, it returns the bytes to send. Ground-truth stamps stay with the frame they
  * stamped (a stamp on an event that has no chat equivalent is dropped with it).
  */
-export function createStreamBridge(options: { includeUsage: boolean; requestedModel: string }): { push(chunk: Uint8Array): string; end(): string } {
+export function createStreamBridge(options: { includeUsage: boolean; requestedModel: string }): {
+  push(chunk: Uint8Array): string;
+  end(): string;
+} {
   const decoder = new TextDecoder();
   let out = '';
   let pendingStamp = '';
@@ -104,8 +129,14 @@ export function createStreamBridge(options: { includeUsage: boolean; requestedMo
     const response = data['response'] as ResponseObject | undefined;
     switch (type) {
       case 'response.created':
-        base = { id: `chatcmpl-${response?.id ?? ''}`, created: response?.created_at ?? Math.floor(Date.now() / 1000), model: response?.model ?? options.requestedModel };
-        frame([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, finish_reason: null, logprobs: null }]);
+        base = {
+          id: `chatcmpl-${response?.id ?? ''}`,
+          created: response?.created_at ?? Math.floor(Date.now() / 1000),
+          model: response?.model ?? options.requestedModel,
+        };
+        frame([
+          { index: 0, delta: { role: 'assistant', content: '', refusal: null }, finish_reason: null, logprobs: null },
+        ]);
         return;
       case 'response.output_text.delta':
         frame([{ index: 0, delta: { content: data['delta'] }, finish_reason: null, logprobs: null }]);

@@ -1,5 +1,10 @@
 import { InvalidOptionError, isLabError } from '../../src/errors.ts';
-import { BACKENDS_FILE_SHAPE, BackendsFileError, readBackendsFile, type BackendTable } from '../../src/protocol/index.ts';
+import {
+  BACKENDS_FILE_SHAPE,
+  BackendsFileError,
+  readBackendsFile,
+  type BackendTable,
+} from '../../src/protocol/index.ts';
 import { httpUrl, parseFlags, positiveNumber, required } from '../../src/flags.ts';
 import { closeOnSignal } from '../until-signal.ts';
 import { loadGatewayPolicy } from './policy.ts';
@@ -51,11 +56,27 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     const str = (name: string): string | undefined => values[name] as string | undefined;
     const backendsFile = str('backends');
-    if (backendsFile !== undefined && str('backend') !== undefined) throw new InvalidOptionError('--backend', 'give --backend or --backends, not both', 'one backend URL, or a backends file');
-    const backendUrl = backendsFile === undefined ? httpUrl('--backend', required('--backend', str('backend'), 'the URL of the backend, such as http://127.0.0.1:8080'), 'http://127.0.0.1:8080') : undefined;
+    if (backendsFile !== undefined && str('backend') !== undefined)
+      throw new InvalidOptionError(
+        '--backend',
+        'give --backend or --backends, not both',
+        'one backend URL, or a backends file',
+      );
+    const backendUrl =
+      backendsFile === undefined
+        ? httpUrl(
+            '--backend',
+            required('--backend', str('backend'), 'the URL of the backend, such as http://127.0.0.1:8080'),
+            'http://127.0.0.1:8080',
+          )
+        : undefined;
     const backends = backendsFile === undefined ? undefined : readBackends(backendsFile);
     const backendUrls = backendUrlList(str('backend-url'));
-    const policyFile = required('--policy', str('policy'), 'an APIM policy XML file, such as infra/policies/streaming.xml');
+    const policyFile = required(
+      '--policy',
+      str('policy'),
+      'an APIM policy XML file, such as infra/policies/streaming.xml',
+    );
     const policy = loadGatewayPolicy(policyFile);
     const keys = (process.env['GATEWAY_SUBSCRIPTION_KEY'] ?? '').split(',').filter((k) => k !== '');
     const gateway = await createGateway({
@@ -67,16 +88,23 @@ async function main(argv: readonly string[]): Promise<void> {
       subscriptionKeys: keys,
       host: str('host') ?? '127.0.0.1',
       port: positiveNumber('--port', str('port'), { min: 0, max: 65_535 }) ?? 0,
-      maxBodyBytes: positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
-      tokenWindowMs: positiveNumber('--token-window-ms', str('token-window-ms'), { min: 1000, max: 3_600_000 }) ?? TOKEN_WINDOW_MS,
-      unreachableRetryStatus: str('unreachable-as') === 'none' ? null : positiveNumber('--unreachable-as', str('unreachable-as'), { min: 100, max: 599 }),
+      maxBodyBytes:
+        positiveNumber('--max-body-bytes', str('max-body-bytes'), { max: 1024 ** 3 }) ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
+      tokenWindowMs:
+        positiveNumber('--token-window-ms', str('token-window-ms'), { min: 1000, max: 3_600_000 }) ?? TOKEN_WINDOW_MS,
+      unreachableRetryStatus:
+        str('unreachable-as') === 'none'
+          ? null
+          : positiveNumber('--unreachable-as', str('unreachable-as'), { min: 100, max: 599 }),
       // The access log, one JSON line per request on stdout (the lab keeps it in .lab/logs/gateway.log).
       accessLog: (entry) => void process.stdout.write(`${JSON.stringify(entry)}\n`),
     });
     // Never silently dropped: what the gateway does not implement is said once, at start.
     const ignored = [...policy.ignored, ...(backends?.ignored ?? [])];
     if (ignored.length > 0) process.stderr.write(`gateway: not implemented locally, ignored: ${ignored.join('; ')}\n`);
-    process.stdout.write(`${JSON.stringify({ event: 'listening', url: gateway.url, pid: process.pid, policy: policyFile, backends: backendsFile ?? null, bufferResponse: policy.bufferResponse, readsResponseBody: policy.readsResponseBody, retry: policy.retry ? { condition: policy.retry.conditionText, count: policy.retry.count } : null, ignored, subscriptionRequired: keys.length > 0 })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ event: 'listening', url: gateway.url, pid: process.pid, policy: policyFile, backends: backendsFile ?? null, bufferResponse: policy.bufferResponse, readsResponseBody: policy.readsResponseBody, retry: policy.retry ? { condition: policy.retry.conditionText, count: policy.retry.count } : null, ignored, subscriptionRequired: keys.length > 0 })}\n`,
+    );
     closeOnSignal('gateway', () => gateway.close());
   } catch (error) {
     if (!isLabError(error)) throw error;
@@ -89,7 +117,8 @@ function readBackends(file: string): BackendTable {
   try {
     return readBackendsFile(file);
   } catch (error) {
-    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, BACKENDS_FILE_SHAPE);
+    if (error instanceof BackendsFileError)
+      throw new InvalidOptionError('--backends', error.message, BACKENDS_FILE_SHAPE);
     throw error;
   }
 }
@@ -99,8 +128,17 @@ function backendUrlList(raw: string | undefined): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const item of (raw ?? '').split(',').filter((s) => s.trim() !== '')) {
     const at = item.indexOf('=');
-    if (at <= 0) throw new InvalidOptionError('--backend-url', `"${item}" is not name=URL`, 'name=URL,… such as ptu=http://127.0.0.1:8080/openai');
-    out[item.slice(0, at).trim()] = httpUrl('--backend-url', item.slice(at + 1).trim(), 'http://127.0.0.1:8080/openai')!;
+    if (at <= 0)
+      throw new InvalidOptionError(
+        '--backend-url',
+        `"${item}" is not name=URL`,
+        'name=URL,… such as ptu=http://127.0.0.1:8080/openai',
+      );
+    out[item.slice(0, at).trim()] = httpUrl(
+      '--backend-url',
+      item.slice(at + 1).trim(),
+      'http://127.0.0.1:8080/openai',
+    )!;
   }
   return out;
 }

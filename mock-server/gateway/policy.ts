@@ -62,7 +62,15 @@ export interface GatewayPolicy {
 const DEFAULT_TIMEOUT_MS = 300_000;
 /** Structural elements, and elements handled as children of an honoured policy. */
 const STRUCTURE = new Set(['policies', 'inbound', 'backend', 'outbound', 'on-error', 'base', 'value']);
-const HONOURED = new Set(['retry', 'forward-request', 'set-backend-service', 'set-header', 'authentication-managed-identity', 'llm-token-limit', 'azure-openai-token-limit']);
+const HONOURED = new Set([
+  'retry',
+  'forward-request',
+  'set-backend-service',
+  'set-header',
+  'authentication-managed-identity',
+  'llm-token-limit',
+  'azure-openai-token-limit',
+]);
 /** Honoured policies whose children are policies too (evaluated, not ignored). */
 const CONTAINERS = new Set(['retry']);
 const EXISTS_ACTIONS = ['override', 'skip', 'append', 'delete'] as const;
@@ -73,7 +81,11 @@ export function loadGatewayPolicy(file: string): GatewayPolicy {
   try {
     xml = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new InvalidOptionError('--policy', `cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a readable APIM policy XML file');
+    throw new InvalidOptionError(
+      '--policy',
+      `cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      'a readable APIM policy XML file',
+    );
   }
   return interpretPolicy(policyFlag(xml, file), file);
 }
@@ -96,7 +108,11 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
   };
   elements.forEach((element, index) => {
     if (STRUCTURE.has(element.name)) return;
-    if (element.section !== 'inbound' && /context\.Response\.Body/.test([...Object.values(element.attributes), element.text].join(' '))) policy.readsResponseBody = true;
+    if (
+      element.section !== 'inbound' &&
+      /context\.Response\.Body/.test([...Object.values(element.attributes), element.text].join(' '))
+    )
+      policy.readsResponseBody = true;
     const where = `<${element.name}> (${element.section || 'root'}, line ${element.line})`;
     if (!HONOURED.has(element.name) || hasHonouredAncestor(elements, element)) {
       // Children of an honoured policy other than <value> (and everything unknown) are not implemented.
@@ -109,7 +125,9 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
         policy.bufferResponse = a['buffer-response'] !== 'false';
         policy.timeoutMs = forwardTimeoutMs(element, file);
         // buffer-request-body: the gateway always holds the request body (at most --max-body-bytes), so every attempt can resend it.
-        for (const name of Object.keys(a)) if (!['buffer-response', 'timeout', 'timeout-ms', 'buffer-request-body'].includes(name)) policy.ignored.push(`${where} attribute ${name}`);
+        for (const name of Object.keys(a))
+          if (!['buffer-response', 'timeout', 'timeout-ms', 'buffer-request-body'].includes(name))
+            policy.ignored.push(`${where} attribute ${name}`);
         return;
       case 'set-backend-service':
         policy.backendId = a['backend-id'];
@@ -117,7 +135,8 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
         return;
       case 'retry': {
         const wrapsForward = elements.some((e, i) => e.name === 'forward-request' && isInside(elements, i, index));
-        if (element.section !== 'backend' || !wrapsForward) policy.ignored.push(`${where}: only a retry around forward-request (in backend) is implemented`);
+        if (element.section !== 'backend' || !wrapsForward)
+          policy.ignored.push(`${where}: only a retry around forward-request (in backend) is implemented`);
         else policy.retry = retryRule(element, file);
         return;
       }
@@ -139,7 +158,8 @@ export function interpretPolicy(elements: readonly PolicyElement[], file: string
 }
 
 function hasHonouredAncestor(elements: readonly PolicyElement[], element: PolicyElement): boolean {
-  for (let i = element.parent; i >= 0; i = elements[i]!.parent) if (HONOURED.has(elements[i]!.name) && !CONTAINERS.has(elements[i]!.name)) return true;
+  for (let i = element.parent; i >= 0; i = elements[i]!.parent)
+    if (HONOURED.has(elements[i]!.name) && !CONTAINERS.has(elements[i]!.name)) return true;
   return false;
 }
 
@@ -159,19 +179,36 @@ function retryRule(element: PolicyElement, file: string): RetryRule {
       return undefined;
     }
     const value = Number(raw);
-    if (!Number.isFinite(value) || value < 0 || value > 300) throw new InvalidOptionError('--policy', `${where} ${name} "${raw}" is not a number of seconds from 0 to 300 (expressions are not evaluated locally)`, `${name}="1"`);
+    if (!Number.isFinite(value) || value < 0 || value > 300)
+      throw new InvalidOptionError(
+        '--policy',
+        `${where} ${name} "${raw}" is not a number of seconds from 0 to 300 (expressions are not evaluated locally)`,
+        `${name}="1"`,
+      );
     return value * 1000;
   };
   const count = Number(a['count']);
-  if (!Number.isInteger(count) || count < 1 || count > 50) throw new InvalidOptionError('--policy', `${where} count "${a['count'] ?? 'none'}" (an integer from 1 to 50)`, 'count="2"');
+  if (!Number.isInteger(count) || count < 1 || count > 50)
+    throw new InvalidOptionError(
+      '--policy',
+      `${where} count "${a['count'] ?? 'none'}" (an integer from 1 to 50)`,
+      'count="2"',
+    );
   const conditionText = a['condition'] ?? 'true';
   let condition: Condition;
   try {
     condition = compileCondition(conditionText);
   } catch (error) {
     if (!(error instanceof ConditionError)) throw error;
-    const shown = conditionText.length > 200 ? `${JSON.stringify(conditionText.slice(0, 200))}… (${conditionText.length} characters)` : JSON.stringify(conditionText);
-    throw new InvalidOptionError('--policy', `${where} condition ${shown} cannot be evaluated locally (${error.message})`, CONDITION_GRAMMAR);
+    const shown =
+      conditionText.length > 200
+        ? `${JSON.stringify(conditionText.slice(0, 200))}… (${conditionText.length} characters)`
+        : JSON.stringify(conditionText);
+    throw new InvalidOptionError(
+      '--policy',
+      `${where} condition ${shown} cannot be evaluated locally (${error.message})`,
+      CONDITION_GRAMMAR,
+    );
   }
   return {
     conditionText,
@@ -207,7 +244,9 @@ function forwardTimeoutMs(element: PolicyElement, file: string): number {
   const isMs = a['timeout-ms'] !== undefined;
   const raw = a['timeout-ms'] ?? a['timeout'];
   if (raw === undefined) return DEFAULT_TIMEOUT_MS;
-  const [attribute, max, unit] = isMs ? ['timeout-ms', MAX_TIMEOUT_MS, 'milliseconds'] : ['timeout', MAX_TIMEOUT_SECONDS, 'seconds'];
+  const [attribute, max, unit] = isMs
+    ? ['timeout-ms', MAX_TIMEOUT_MS, 'milliseconds']
+    : ['timeout', MAX_TIMEOUT_SECONDS, 'seconds'];
   const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < 1 || value > max) {
     const why = raw.trim().startsWith('@') ? ' (expressions are not evaluated locally)' : '';
@@ -229,16 +268,33 @@ const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
  * framing follows its relay); a policy that sets them would desynchronise the message from
  * its body, and the client or the backend waits for bytes that never come.
  */
-export const FRAMING_HEADERS = ['transfer-encoding', 'content-length', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer'] as const;
+export const FRAMING_HEADERS = [
+  'transfer-encoding',
+  'content-length',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+] as const;
 
 /** A header name the policy gives literally (set-header name, a token limit's header names). */
 function headerName(raw: string, where: string, attribute: string): string {
   if (!HEADER_TOKEN.test(raw)) {
-    throw new InvalidOptionError('--policy', `${where} ${attribute} ${JSON.stringify(raw)} is not an HTTP header name`, `a header name: one or more letters, digits and !#$%&'*+-.^_\`|~ (an RFC 9110 token; no spaces, colons or other characters)`);
+    throw new InvalidOptionError(
+      '--policy',
+      `${where} ${attribute} ${JSON.stringify(raw)} is not an HTTP header name`,
+      `a header name: one or more letters, digits and !#$%&'*+-.^_\`|~ (an RFC 9110 token; no spaces, colons or other characters)`,
+    );
   }
   const name = raw.toLowerCase();
   if ((FRAMING_HEADERS as readonly string[]).includes(name)) {
-    throw new InvalidOptionError('--policy', `${where} ${attribute} "${raw}" is a framing (hop-by-hop) header, which the gateway sets itself for each connection`, `any header but ${FRAMING_HEADERS.join(', ')}`);
+    throw new InvalidOptionError(
+      '--policy',
+      `${where} ${attribute} "${raw}" is a framing (hop-by-hop) header, which the gateway sets itself for each connection`,
+      `any header but ${FRAMING_HEADERS.join(', ')}`,
+    );
   }
   return name;
 }
@@ -252,7 +308,11 @@ function headerRule(elements: readonly PolicyElement[], index: number, file: str
   const name = headerName(rawName, where, 'name');
   const action = element.attributes['exists-action'] ?? 'override';
   if (!(EXISTS_ACTIONS as readonly string[]).includes(action)) {
-    throw new InvalidOptionError('--policy', `"${file}" line ${element.line}: set-header exists-action "${action}"`, EXISTS_ACTIONS.join(', '));
+    throw new InvalidOptionError(
+      '--policy',
+      `"${file}" line ${element.line}: set-header exists-action "${action}"`,
+      EXISTS_ACTIONS.join(', '),
+    );
   }
   const valueElements = elements.filter((e) => e.parent === index && e.name === 'value');
   const values = valueElements.map((e) => e.text.trim());
@@ -261,7 +321,14 @@ function headerRule(elements: readonly PolicyElement[], index: number, file: str
     if (HEADER_VALUE.test(value)) return;
     const bad = [...value].find((c) => !HEADER_VALUE.test(c))!;
     const code = bad.codePointAt(0)!;
-    const what = code === 13 || code === 10 ? 'a line break (CR/LF)' : code === 0 ? 'a NUL' : code < 0x80 ? 'a control character' : 'non-ASCII text';
+    const what =
+      code === 13 || code === 10
+        ? 'a line break (CR/LF)'
+        : code === 0
+          ? 'a NUL'
+          : code < 0x80
+            ? 'a control character'
+            : 'non-ASCII text';
     throw new InvalidOptionError(
       '--policy',
       `"${file}" line ${valueElements[i]!.line}: set-header "${rawName}" value ${JSON.stringify(value)} has ${what} (U+${code.toString(16).toUpperCase().padStart(4, '0')}), which cannot be sent in a header`,
@@ -276,13 +343,20 @@ function tokenLimitRule(element: PolicyElement, file: string): TokenLimitRule {
   const where = `"${file}" line ${element.line}: ${element.name}`;
   const tpm = Number(a['tokens-per-minute']);
   if (!Number.isInteger(tpm) || tpm <= 0) {
-    throw new InvalidOptionError('--policy', `"${file}" line ${element.line}: ${element.name} needs tokens-per-minute as a positive integer (got "${a['tokens-per-minute'] ?? 'none'}"; token-quota is not implemented locally)`, 'tokens-per-minute="1000"');
+    throw new InvalidOptionError(
+      '--policy',
+      `"${file}" line ${element.line}: ${element.name} needs tokens-per-minute as a positive integer (got "${a['tokens-per-minute'] ?? 'none'}"; token-quota is not implemented locally)`,
+      'tokens-per-minute="1000"',
+    );
   }
   return {
     policy: element.name,
     tokensPerMinute: tpm,
     estimatePromptTokens: a['estimate-prompt-tokens'] === 'true',
     retryAfterHeaderName: headerName(a['retry-after-header-name'] ?? 'retry-after', where, 'retry-after-header-name'),
-    remainingTokensHeaderName: a['remaining-tokens-header-name'] === undefined ? undefined : headerName(a['remaining-tokens-header-name'], where, 'remaining-tokens-header-name'),
+    remainingTokensHeaderName:
+      a['remaining-tokens-header-name'] === undefined
+        ? undefined
+        : headerName(a['remaining-tokens-header-name'], where, 'remaining-tokens-header-name'),
   };
 }

@@ -2,7 +2,13 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timingSafeEqual } from 'node:crypto';
 import { BodyTooLargeError, readBody } from '../read-body.ts';
-import { BRIDGE_UPSTREAM_PATH, bridgedDeployment, createStreamBridge, toChatCompletion, toResponsesRequest } from './bridge.ts';
+import {
+  BRIDGE_UPSTREAM_PATH,
+  bridgedDeployment,
+  createStreamBridge,
+  toChatCompletion,
+  toResponsesRequest,
+} from './bridge.ts';
 import { MESSAGES, writeGatewayError } from './gateway-errors.ts';
 import type { BackendRouter } from './backend-router.ts';
 import { retryDelayMs, type GatewayPolicy, type HeaderRule, type RetryRule } from './policy.ts';
@@ -46,22 +52,41 @@ export interface ProxyConfig {
   accessLog?: ((entry: GatewayLogEntry) => void) | undefined;
 }
 
-const headerValue = (value: string | string[] | number | undefined): string | null => (value === undefined ? null : String(Array.isArray(value) ? value[0] : value));
+const headerValue = (value: string | string[] | number | undefined): string | null =>
+  value === undefined ? null : String(Array.isArray(value) ? value[0] : value);
 
 /** The API's URL suffix: APIM serves the lab's API at `/openai`, nothing else. */
 const API_PREFIX = '/openai/';
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host', 'content-length']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'host',
+  'content-length',
+]);
 /** Only used to parse request targets; the gateway forwards to its backends' URLs only. */
 const PARSE_BASE = 'http://gateway.invalid';
 
 /** One request through the gateway: inbound policies, forward (with retry), outbound policies, relay. */
-export async function handleProxyRequest(config: ProxyConfig, pool: UpstreamPool, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleProxyRequest(
+  config: ProxyConfig,
+  pool: UpstreamPool,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   config.stats.requests++;
   const target = req.url ?? '/';
   const logged = config.accessLog ? logOnClose(config.accessLog, req, res) : undefined;
   if (!target.startsWith('/')) return writeGatewayError(res, 400, MESSAGES.badTarget);
   const url = new URL(target, PARSE_BASE);
-  if (!url.pathname.startsWith(API_PREFIX) || url.origin !== PARSE_BASE) return writeGatewayError(res, 404, MESSAGES.notFound);
+  if (!url.pathname.startsWith(API_PREFIX) || url.origin !== PARSE_BASE)
+    return writeGatewayError(res, 404, MESSAGES.notFound);
   const refusal = checkSubscription(config, req, url);
   if (refusal !== undefined) return writeGatewayError(res, 401, refusal);
 
@@ -69,7 +94,8 @@ export async function handleProxyRequest(config: ProxyConfig, pool: UpstreamPool
   try {
     raw = await readBody(req, config.maxBodyBytes);
   } catch (error) {
-    if (error instanceof BodyTooLargeError) return writeGatewayError(res, 413, MESSAGES.tooLarge(config.maxBodyBytes), { connection: 'close' });
+    if (error instanceof BodyTooLargeError)
+      return writeGatewayError(res, 413, MESSAGES.tooLarge(config.maxBodyBytes), { connection: 'close' });
     throw error;
   }
   const body = parseJsonObject(raw);
@@ -81,18 +107,31 @@ export async function handleProxyRequest(config: ProxyConfig, pool: UpstreamPool
   if (tokens) {
     const admission = tokens.window.admit(promptTokens, isPromptEstimated);
     if (!admission.isAllowed) {
-      return writeGatewayError(res, 429, MESSAGES.tokenLimit(admission.retryAfterSec), { [config.policy.tokenLimit!.retryAfterHeaderName]: String(admission.retryAfterSec) });
+      return writeGatewayError(res, 429, MESSAGES.tokenLimit(admission.retryAfterSec), {
+        [config.policy.tokenLimit!.retryAfterHeaderName]: String(admission.retryAfterSec),
+      });
     }
     remainingTokens = admission.remainingTokens;
   }
 
   const bridged = bridgedDeployment(url.pathname, body);
   // The buffered request body (forward-request buffer-request-body="true") is what every attempt sends.
-  const upstreamBody = bridged !== undefined && body ? Buffer.from(JSON.stringify(toResponsesRequest(body, bridged))) : raw;
+  const upstreamBody =
+    bridged !== undefined && body ? Buffer.from(JSON.stringify(toResponsesRequest(body, bridged))) : raw;
   // The operation's path below the API's URL suffix, appended to the backend's URL as APIM does.
   // A bridged request goes to the v1 Responses route, which takes no dated api-version.
-  const operation = bridged !== undefined ? BRIDGE_UPSTREAM_PATH.slice(API_PREFIX.length - 1) : url.pathname.slice(API_PREFIX.length - 1) + url.search;
-  const ctx: RelayContext = { bridged, requestedModel: String(body?.['model'] ?? bridged ?? ''), includeUsage: includesUsage(body), promptTokens, isPromptEstimated, remainingTokens };
+  const operation =
+    bridged !== undefined
+      ? BRIDGE_UPSTREAM_PATH.slice(API_PREFIX.length - 1)
+      : url.pathname.slice(API_PREFIX.length - 1) + url.search;
+  const ctx: RelayContext = {
+    bridged,
+    requestedModel: String(body?.['model'] ?? bridged ?? ''),
+    includeUsage: includesUsage(body),
+    promptTokens,
+    isPromptEstimated,
+    remainingTokens,
+  };
 
   let abortCurrent: (() => void) | undefined;
   let isClientGone = false;
@@ -117,7 +156,13 @@ export async function handleProxyRequest(config: ProxyConfig, pool: UpstreamPool
       }
       return writeGatewayError(res, 503, choice.message);
     }
-    const attemptRequest = pool.request(backendUrl(choice.url, operation), req.method ?? 'POST', forwardHeaders(config, req.headers, choice.url, upstreamBody.length), upstreamBody, config.policy.timeoutMs);
+    const attemptRequest = pool.request(
+      backendUrl(choice.url, operation),
+      req.method ?? 'POST',
+      forwardHeaders(config, req.headers, choice.url, upstreamBody.length),
+      upstreamBody,
+      config.policy.timeoutMs,
+    );
     abortCurrent = attemptRequest.abort;
     config.stats.forwarded++;
     const outcome = await attemptRequest.exchange;
@@ -140,7 +185,11 @@ export async function handleProxyRequest(config: ProxyConfig, pool: UpstreamPool
     if (isClientGone) return;
     // Unreachable: counted by a breaker that lists error reasons, retried as configured.
     config.router.observeUnreachable(choice.name);
-    if (mayRetry && config.unreachableRetryStatus !== undefined && retry.condition({ statusCode: config.unreachableRetryStatus, statusReason: 'BackendConnectionFailure' })) {
+    if (
+      mayRetry &&
+      config.unreachableRetryStatus !== undefined &&
+      retry.condition({ statusCode: config.unreachableRetryStatus, statusReason: 'BackendConnectionFailure' })
+    ) {
       await nextAttempt(config, retry, attempt);
       continue;
     }
@@ -169,11 +218,17 @@ interface RelayContext {
   remainingTokens: number | undefined;
 }
 
-function relayResponse(config: ProxyConfig, upstreamRes: UpstreamResponse, res: ServerResponse, ctx: RelayContext): void {
+function relayResponse(
+  config: ProxyConfig,
+  upstreamRes: UpstreamResponse,
+  res: ServerResponse,
+  ctx: RelayContext,
+): void {
   const isEventStream = String(upstreamRes.headers['content-type'] ?? '').startsWith('text/event-stream');
   const translates = ctx.bridged !== undefined && upstreamRes.statusCode < 400;
   const headers = responseHeaders(config, upstreamRes.headers, !translates);
-  if (ctx.remainingTokens !== undefined && config.policy.tokenLimit?.remainingTokensHeaderName) headers[config.policy.tokenLimit.remainingTokensHeaderName] = String(ctx.remainingTokens);
+  if (ctx.remainingTokens !== undefined && config.policy.tokenLimit?.remainingTokensHeaderName)
+    headers[config.policy.tokenLimit.remainingTokensHeaderName] = String(ctx.remainingTokens);
   try {
     res.writeHead(upstreamRes.statusCode, headers);
   } catch (error) {
@@ -191,7 +246,10 @@ function relayResponse(config: ProxyConfig, upstreamRes: UpstreamResponse, res: 
   const relay = createRelay(res, config.policy.bufferResponse, config.policy.readsResponseBody);
   const { tokens } = config;
   const meter = tokens && isEventStream ? tokens.meter.createStreamMeter() : undefined;
-  const bridge = translates && isEventStream ? createStreamBridge({ includeUsage: ctx.includeUsage, requestedModel: ctx.requestedModel }) : undefined;
+  const bridge =
+    translates && isEventStream
+      ? createStreamBridge({ includeUsage: ctx.includeUsage, requestedModel: ctx.requestedModel })
+      : undefined;
   const whole: Buffer[] = [];
   const mustCollect = !isEventStream && (translates || tokens !== undefined);
   upstreamRes.on('data', (chunk: Buffer) => {
@@ -208,7 +266,9 @@ function relayResponse(config: ProxyConfig, upstreamRes: UpstreamResponse, res: 
     if (meter) tokens?.window.charge(meter.completionTokens());
     else if (tokens) {
       const usage = tokens.meter.usageOf(collected);
-      tokens.window.charge((usage?.completionTokens ?? 0) + (ctx.isPromptEstimated ? 0 : (usage?.promptTokens ?? ctx.promptTokens)));
+      tokens.window.charge(
+        (usage?.completionTokens ?? 0) + (ctx.isPromptEstimated ? 0 : (usage?.promptTokens ?? ctx.promptTokens)),
+      );
     }
     if (bridge) relay.write(bridge.end());
     else if (mustCollect) relay.write(translates ? bridgeBody(collected, ctx.requestedModel) : collected);
@@ -222,8 +282,14 @@ function relayResponse(config: ProxyConfig, upstreamRes: UpstreamResponse, res: 
  * the body (no bridge, no token count, `buffer-response="false"`), both sides are chunked,
  * and the response owns its socket (its head is on it: not a pipelined response still queued).
  */
-function passesThrough(config: ProxyConfig, upstreamRes: UpstreamResponse, res: ServerResponse, translates: boolean): boolean {
-  if (translates || config.tokens !== undefined || config.policy.bufferResponse || config.policy.readsResponseBody) return false;
+function passesThrough(
+  config: ProxyConfig,
+  upstreamRes: UpstreamResponse,
+  res: ServerResponse,
+  translates: boolean,
+): boolean {
+  if (translates || config.tokens !== undefined || config.policy.bufferResponse || config.policy.readsResponseBody)
+    return false;
   return upstreamRes.isChunked && res.chunkedEncoding && res.socket !== null && !res.socket.destroyed;
 }
 
@@ -232,7 +298,11 @@ function passesThrough(config: ProxyConfig, upstreamRes: UpstreamResponse, res: 
  * of them) is written to the client's socket as it is. The terminating chunk is the one
  * `res.end()` writes, so Node's bookkeeping of the response (finish, keep-alive) stays its own.
  */
-function passThrough(upstreamRes: UpstreamResponse, res: ServerResponse, socket: NonNullable<ServerResponse['socket']>): void {
+function passThrough(
+  upstreamRes: UpstreamResponse,
+  res: ServerResponse,
+  socket: NonNullable<ServerResponse['socket']>,
+): void {
   upstreamRes.readRaw();
   upstreamRes.on('data', (bytes: Buffer) => {
     if (!socket.write(bytes)) {
@@ -256,7 +326,8 @@ function bridgeBody(collected: string, requestedModel: string): string {
 function checkSubscription(config: ProxyConfig, req: IncomingMessage, url: URL): string | undefined {
   if (config.subscriptionKeys.length === 0) return undefined;
   const header = req.headers[config.subscriptionKeyHeader];
-  const given = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get(config.subscriptionKeyQuery) ?? undefined;
+  const given =
+    (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get(config.subscriptionKeyQuery) ?? undefined;
   if (given === undefined || given === '') return MESSAGES.missingKey;
   const candidate = Buffer.from(given);
   const isValid = config.subscriptionKeys.some((key) => {
@@ -269,7 +340,12 @@ function checkSubscription(config: ProxyConfig, req: IncomingMessage, url: URL):
   return undefined;
 }
 
-function forwardHeaders(config: ProxyConfig, incoming: IncomingHttpHeaders, backend: URL, bodyBytes: number): OutgoingHttpHeaders {
+function forwardHeaders(
+  config: ProxyConfig,
+  incoming: IncomingHttpHeaders,
+  backend: URL,
+  bodyBytes: number,
+): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value !== undefined && !HOP_BY_HOP.has(name) && name !== config.subscriptionKeyHeader) out[name] = value;
@@ -303,7 +379,10 @@ export function applyHeaderRules(headers: OutgoingHttpHeaders, rules: readonly H
         if (existing === undefined) headers[rule.name] = rule.values.length === 1 ? rule.values[0] : rule.values;
         break;
       case 'append':
-        headers[rule.name] = [...(existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]), ...rule.values];
+        headers[rule.name] = [
+          ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]),
+          ...rule.values,
+        ];
         break;
       case 'override':
         headers[rule.name] = rule.values.length === 1 ? rule.values[0] : rule.values;
@@ -313,14 +392,18 @@ export function applyHeaderRules(headers: OutgoingHttpHeaders, rules: readonly H
 
 function includesUsage(body: Record<string, unknown> | undefined): boolean {
   const options = body?.['stream_options'];
-  return options !== null && typeof options === 'object' && (options as Record<string, unknown>)['include_usage'] === true;
+  return (
+    options !== null && typeof options === 'object' && (options as Record<string, unknown>)['include_usage'] === true
+  );
 }
 
 function parseJsonObject(raw: Buffer): Record<string, unknown> | undefined {
   if (raw.length === 0) return undefined;
   try {
     const value: unknown = JSON.parse(raw.toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

@@ -36,7 +36,8 @@ export function createRelay(res: ServerResponse, bufferResponse: boolean, holdsW
   let heldBytes = 0;
   return {
     write(chunk) {
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const buffer =
+        typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       held.push(buffer);
       heldBytes += buffer.length;
       if (heldBytes < APIM_RESPONSE_BUFFER_BYTES) return true;

@@ -28,7 +28,11 @@ export const MAX_CONDITION_TERMS = 1000;
 
 export const CONDITION_GRAMMAR = `comparisons of context.Response.StatusCode with integers, context.Response.StatusReason.Contains("…"), true, false, !, &&, || and parentheses (at most ${MAX_CONDITION_TERMS} terms, nested at most ${MAX_CONDITION_DEPTH} levels)`;
 
-type Token = { kind: 'op'; value: string } | { kind: 'number'; value: number } | { kind: 'string'; value: string } | { kind: 'name'; value: string };
+type Token =
+  | { kind: 'op'; value: string }
+  | { kind: 'number'; value: number }
+  | { kind: 'string'; value: string }
+  | { kind: 'name'; value: string };
 
 const OPERATORS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '(', ')'];
 
@@ -68,7 +72,6 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-
 /** Compiles `@(…)` (or a bare expression) into a predicate; throws ConditionError for anything outside the grammar. */
 export function compileCondition(source: string): Condition {
   const trimmed = source.trim();
@@ -85,7 +88,7 @@ export function compileCondition(source: string): Condition {
   // A hostile condition may nest thousands deep: bounded, so it is refused, not a stack overflow.
   let depth = 0;
   let termCount = 0;
-  const nested = <T,>(parse: () => T): T => {
+  const nested = <T>(parse: () => T): T => {
     if (++depth > MAX_CONDITION_DEPTH) throw new ConditionError(`nested deeper than ${MAX_CONDITION_DEPTH} levels`);
     try {
       return parse();
@@ -115,7 +118,8 @@ export function compileCondition(source: string): Condition {
     if (token.value === 'context.Response.StatusCode') {
       const op = tokens[at++];
       const operand = tokens[at++];
-      if (op?.kind !== 'op' || !['==', '!=', '<', '<=', '>', '>='].includes(op.value) || operand?.kind !== 'number') throw new ConditionError('StatusCode must be compared with an integer');
+      if (op?.kind !== 'op' || !['==', '!=', '<', '<=', '>', '>='].includes(op.value) || operand?.kind !== 'number')
+        throw new ConditionError('StatusCode must be compared with an integer');
       const n = operand.value;
       switch (op.value) {
         case '==':

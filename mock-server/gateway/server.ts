@@ -63,10 +63,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     subscriptionKeyHeader: 'api-key',
     subscriptionKeyQuery: 'api-key',
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_GATEWAY_MAX_BODY_BYTES,
-    tokens: options.policy.tokenLimit ? { window: new TokenWindow(options.policy.tokenLimit, undefined, options.tokenWindowMs), meter: await import('./usage-meter.ts') } : undefined,
+    tokens: options.policy.tokenLimit
+      ? {
+          window: new TokenWindow(options.policy.tokenLimit, undefined, options.tokenWindowMs),
+          meter: await import('./usage-meter.ts'),
+        }
+      : undefined,
     stats: { requests: 0, forwarded: 0, cancelledUpstream: 0, retried: 0 },
     accessLog: options.accessLog,
-    unreachableRetryStatus: options.unreachableRetryStatus === null ? undefined : (options.unreachableRetryStatus ?? DEFAULT_UNREACHABLE_RETRY_STATUS),
+    unreachableRetryStatus:
+      options.unreachableRetryStatus === null
+        ? undefined
+        : (options.unreachableRetryStatus ?? DEFAULT_UNREACHABLE_RETRY_STATUS),
   };
   const pool = new UpstreamPool();
   const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true }, (req, res) => {
@@ -74,7 +82,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, ...config.stats }));
       return;
     }
-    handleProxyRequest(config, pool, req, res).catch((error: unknown) => writeGatewayError(res, 500, `Gateway failure: ${(error as Error).message}`));
+    handleProxyRequest(config, pool, req, res).catch((error: unknown) =>
+      writeGatewayError(res, 500, `Gateway failure: ${(error as Error).message}`),
+    );
   });
   server.maxConnections = 20_000;
   await new Promise<void>((resolve, reject) => {
@@ -111,12 +121,25 @@ function resolveBackends(options: GatewayOptions): { router: BackendRouter; back
   const urls = new Map<string, URL>();
   for (const backend of table.singles.values()) {
     // The URLs are keyed by names from a file: read as own keys only ("constructor" is a name, not Object's).
-    const given = (options.backendUrls !== undefined && Object.hasOwn(options.backendUrls, backend.name) ? options.backendUrls[backend.name] : undefined) ?? backend.url;
-    if (given === undefined) throw new InvalidOptionError('--backend-url', `backend "${backend.name}" has no url in the backends file and none was given`, `${backend.name}=http://127.0.0.1:PORT/openai`);
+    const given =
+      (options.backendUrls !== undefined && Object.hasOwn(options.backendUrls, backend.name)
+        ? options.backendUrls[backend.name]
+        : undefined) ?? backend.url;
+    if (given === undefined)
+      throw new InvalidOptionError(
+        '--backend-url',
+        `backend "${backend.name}" has no url in the backends file and none was given`,
+        `${backend.name}=http://127.0.0.1:PORT/openai`,
+      );
     urls.set(backend.name, new URL(given));
   }
   for (const name of Object.keys(options.backendUrls ?? {})) {
-    if (!table.singles.has(name)) throw new InvalidOptionError('--backend-url', `"${name}" is not a single backend of the backends file`, [...table.singles.keys()].join(', '));
+    if (!table.singles.has(name))
+      throw new InvalidOptionError(
+        '--backend-url',
+        `"${name}" is not a single backend of the backends file`,
+        [...table.singles.keys()].join(', '),
+      );
   }
   const router = new BackendRouter(table, urls, options.now);
   const names = [...table.pools.keys(), ...table.singles.keys()];
@@ -124,17 +147,31 @@ function resolveBackends(options: GatewayOptions): { router: BackendRouter; back
   if (policy.backendBaseUrl !== undefined) {
     const origin = new URL(policy.backendBaseUrl, [...urls.values()][0]).origin;
     const named = [...urls].find(([, url]) => url.origin === origin)?.[0];
-    if (named === undefined) throw new InvalidOptionError('--policy', `"${policy.file}" sets base-url "${policy.backendBaseUrl}", which is not the configured backend or one of them (${[...urls.values()].map((u) => u.origin).join(', ')})`, 'no base-url, or a backend given with --backend or --backends');
+    if (named === undefined)
+      throw new InvalidOptionError(
+        '--policy',
+        `"${policy.file}" sets base-url "${policy.backendBaseUrl}", which is not the configured backend or one of them (${[...urls.values()].map((u) => u.origin).join(', ')})`,
+        'no base-url, or a backend given with --backend or --backends',
+      );
     backendId = named;
   }
   if (!router.has(backendId)) {
-    throw new InvalidOptionError('--policy', `"${policy.file}" sets backend-id "${backendId}", and the local gateway has only ${names.map((n) => `"${n}"`).join(', ')}`, `backend-id="${names[0]}", or a backends file (--backends) that defines it`);
+    throw new InvalidOptionError(
+      '--policy',
+      `"${policy.file}" sets backend-id "${backendId}", and the local gateway has only ${names.map((n) => `"${n}"`).join(', ')}`,
+      `backend-id="${names[0]}", or a backends file (--backends) that defines it`,
+    );
   }
   return { router, backendId };
 }
 
 function originOf(flag: string, value: string | undefined): string {
-  if (value === undefined) throw new InvalidOptionError(flag, 'no backend given', 'the backend origin, e.g. http://127.0.0.1:41234, or --backends FILE');
+  if (value === undefined)
+    throw new InvalidOptionError(
+      flag,
+      'no backend given',
+      'the backend origin, e.g. http://127.0.0.1:41234, or --backends FILE',
+    );
   try {
     return new URL(value).origin;
   } catch {

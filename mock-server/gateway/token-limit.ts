@@ -37,7 +37,8 @@ export class TokenWindow {
     const needed = isPromptEstimated ? promptTokens : 0;
     const used = this.used();
     const limit = this.#rule.tokensPerMinute;
-    if (used >= limit || used + needed > limit) return { isAllowed: false, retryAfterSec: this.#secondsUntilFree(Math.max(1, needed), used) };
+    if (used >= limit || used + needed > limit)
+      return { isAllowed: false, retryAfterSec: this.#secondsUntilFree(Math.max(1, needed), used) };
     if (isPromptEstimated) this.charge(promptTokens);
     return { isAllowed: true, remainingTokens: Math.max(0, limit - this.used()) };
   }

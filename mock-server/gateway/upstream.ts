@@ -17,7 +17,10 @@ import tls from 'node:tls';
  */
 
 /** What one forward attempt came to: the backend's response head, a timeout, or a connection failure. */
-export type Exchange = { kind: 'response'; response: UpstreamResponse } | { kind: 'timeout' } | { kind: 'error'; reason: string };
+export type Exchange =
+  | { kind: 'response'; response: UpstreamResponse }
+  | { kind: 'timeout' }
+  | { kind: 'error'; reason: string };
 
 /** The largest response head accepted (Node's own limit is 16 KB). */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -38,12 +41,20 @@ export class UpstreamPool {
    * or `timeoutMs` passed without a head). `url` is the full backend URL; `headers` are sent
    * as given (the caller sets host and content-length).
    */
-  request(url: URL, method: string, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: number): { exchange: Promise<Exchange>; abort: () => void } {
+  request(
+    url: URL,
+    method: string,
+    headers: OutgoingHttpHeaders,
+    body: Buffer,
+    timeoutMs: number,
+  ): { exchange: Promise<Exchange>; abort: () => void } {
     const origin = `${url.protocol}//${url.host}`;
     // The head first: a header that cannot be sent throws before any connection is used.
     const head = requestHead(method, url, headers);
     const socket = this.#take(origin) ?? connect(url);
-    const response = new UpstreamResponse(socket, method === 'HEAD', (reusable) => this.#release(origin, socket, reusable));
+    const response = new UpstreamResponse(socket, method === 'HEAD', (reusable) =>
+      this.#release(origin, socket, reusable),
+    );
     const exchange = new Promise<Exchange>((resolve) => {
       const timer = setTimeout(() => {
         resolve({ kind: 'timeout' });
@@ -315,7 +326,11 @@ export class UpstreamResponse extends EventEmitter {
   }
 
   #detach(): void {
-    this.#socket.off('data', this.#onData).off('end', this.#onEnd).off('error', this.#onError).off('close', this.#onClose);
+    this.#socket
+      .off('data', this.#onData)
+      .off('end', this.#onEnd)
+      .off('error', this.#onError)
+      .off('close', this.#onClose);
   }
 }
 
@@ -446,7 +461,8 @@ export class ChunkedScanner {
       this.isDone = true;
       this.hasExcess = this.error === undefined && i < length;
     }
-    const isMidSizeLine = this.#state === SIZE_EXTENSION || this.#state === SIZE_LF || (this.#state === SIZE && this.#digits > 0);
+    const isMidSizeLine =
+      this.#state === SIZE_EXTENSION || this.#state === SIZE_LF || (this.#state === SIZE && this.#digits > 0);
     if (isMidSizeLine) {
       if (length - lineStart > MAX_SIZE_LINE_BYTES) return this.#invalid('a chunk size line of more than 4 KB');
       // Held from the line's start; the line is read again, whole, with the next bytes.

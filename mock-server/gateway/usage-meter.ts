@@ -47,7 +47,10 @@ export function usageOf(body: string): { promptTokens: number; completionTokens:
   try {
     const usage = (JSON.parse(body) as { usage?: Record<string, number> }).usage;
     if (!usage) return undefined;
-    return { promptTokens: usage['prompt_tokens'] ?? usage['input_tokens'] ?? 0, completionTokens: usage['completion_tokens'] ?? usage['output_tokens'] ?? 0 };
+    return {
+      promptTokens: usage['prompt_tokens'] ?? usage['input_tokens'] ?? 0,
+      completionTokens: usage['completion_tokens'] ?? usage['output_tokens'] ?? 0,
+    };
   } catch {
     return undefined;
   }

@@ -18,11 +18,26 @@ export type SchemaVersion = '2024-10-21' | 'preview';
 
 /** `null` allowed too: a `type` widened to [type, 'null'] (keeps one clear error), else anyOf. */
 const nullable = (schema: Record<string, unknown>): Record<string, unknown> =>
-  typeof schema['type'] === 'string' ? { ...schema, type: [schema['type'], 'null'] } : { anyOf: [schema, { type: 'null' }] };
-const number = (minimum: number, maximum: number): Record<string, unknown> => nullable({ type: 'number', minimum, maximum });
-const integer = (minimum: number, maximum?: number): Record<string, unknown> => nullable({ type: 'integer', minimum, ...(maximum !== undefined ? { maximum } : {}) });
-const stop = { anyOf: [{ type: 'string' }, { type: 'array', minItems: 1, maxItems: 4, items: { type: 'string' } }, { type: 'null' }] };
-const textOrParts = { anyOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'object', required: ['type'], properties: { type: { type: 'string' } } } }] };
+  typeof schema['type'] === 'string'
+    ? { ...schema, type: [schema['type'], 'null'] }
+    : { anyOf: [schema, { type: 'null' }] };
+const number = (minimum: number, maximum: number): Record<string, unknown> =>
+  nullable({ type: 'number', minimum, maximum });
+const integer = (minimum: number, maximum?: number): Record<string, unknown> =>
+  nullable({ type: 'integer', minimum, ...(maximum !== undefined ? { maximum } : {}) });
+const stop = {
+  anyOf: [{ type: 'string' }, { type: 'array', minItems: 1, maxItems: 4, items: { type: 'string' } }, { type: 'null' }],
+};
+const textOrParts = {
+  anyOf: [
+    { type: 'string' },
+    {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', required: ['type'], properties: { type: { type: 'string' } } },
+    },
+  ],
+};
 
 /** [2024-10-21] chatCompletionsRequestCommon and createChatCompletionRequest (+ [service] minimums). */
 const samplingCommon = {
@@ -79,10 +94,31 @@ function chat(version: SchemaVersion): Record<string, unknown> {
       seed: nullable({ type: 'integer' }),
       logit_bias: nullable({ type: 'object', additionalProperties: { type: 'integer' } }),
       stream_options: nullable({ type: 'object', properties: { include_usage: { type: 'boolean' } } }),
-      response_format: { type: 'object', required: ['type'], properties: { type: { type: 'string', enum: ['text', 'json_object', 'json_schema'] } } },
-      tools: { type: 'array', items: { type: 'object', required: ['type', 'function'], properties: { type: { type: 'string', enum: ['function'] }, function: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } } },
+      response_format: {
+        type: 'object',
+        required: ['type'],
+        properties: { type: { type: 'string', enum: ['text', 'json_object', 'json_schema'] } },
+      },
+      tools: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['type', 'function'],
+          properties: {
+            type: { type: 'string', enum: ['function'] },
+            function: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+          },
+        },
+      },
       parallel_tool_calls: { type: 'boolean' },
-      data_sources: { type: 'array', items: { type: 'object', required: ['type'], properties: { type: { type: 'string', enum: version === 'preview' ? PREVIEW_SOURCES : STABLE_SOURCES } } } },
+      data_sources: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['type'],
+          properties: { type: { type: 'string', enum: version === 'preview' ? PREVIEW_SOURCES : STABLE_SOURCES } },
+        },
+      },
     },
   };
 }
@@ -115,7 +151,16 @@ const responses = {
     input: {
       anyOf: [
         { type: 'string' },
-        { type: 'array', items: { type: 'object', properties: { role: { type: 'string', enum: ['user', 'assistant', 'system', 'developer'] }, content: textOrParts } } },
+        {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              role: { type: 'string', enum: ['user', 'assistant', 'system', 'developer'] },
+              content: textOrParts,
+            },
+          },
+        },
       ],
     },
     instructions: nullable({ type: 'string' }),

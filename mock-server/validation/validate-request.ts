@@ -22,10 +22,14 @@ function validatorFor(api: ApiKind, version: SchemaVersion): ValidateFunction {
 function paramOf(instancePath: string, property?: string): string {
   const parts = instancePath.split('/').slice(1);
   if (property !== undefined) parts.push(property);
-  return parts.reduce((out, part) => (/^\d+$/.test(part) ? `${out}[${part}]` : out === '' ? part : `${out}.${part}`), '');
+  return parts.reduce(
+    (out, part) => (/^\d+$/.test(part) ? `${out}[${part}]` : out === '' ? part : `${out}.${part}`),
+    '',
+  );
 }
 
-const article = (type: string): string => (type === 'array' || type === 'integer' || type === 'object' ? `an ${type}` : `a ${type}`);
+const article = (type: string): string =>
+  type === 'array' || type === 'integer' || type === 'object' ? `an ${type}` : `a ${type}`;
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
@@ -39,7 +43,11 @@ function valueAt(body: unknown, instancePath: string): unknown {
   return instancePath
     .split('/')
     .slice(1)
-    .reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), body);
+    .reduce<unknown>(
+      (value, key) =>
+        value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined,
+      body,
+    );
 }
 
 /** One ajv error as Azure's 400: `invalid_request_error`, the parameter, OpenAI's wording (Azure passes it through). */
@@ -47,23 +55,39 @@ function toAzureError(error: ErrorObject, body: unknown): AzureErrorSpec {
   const value = valueAt(body, error.instancePath);
   const param = paramOf(error.instancePath);
   // The field's declared type decides the wording (temperature 7 is a decimal field), not the value's.
-  const isInteger = ([] as unknown[]).concat((error.parentSchema as { type?: unknown } | undefined)?.type).includes('integer');
+  const isInteger = ([] as unknown[])
+    .concat((error.parentSchema as { type?: unknown } | undefined)?.type)
+    .includes('integer');
   switch (error.keyword) {
     case 'required': {
       const missing = paramOf(error.instancePath, (error.params as { missingProperty: string }).missingProperty);
       return badRequest(`Missing required parameter: '${missing}'.`, missing, 'missing_required_parameter');
     }
     case 'type': {
-      const expected = ([] as string[]).concat((error.params as { type: string | string[] }).type).filter((t) => t !== 'null');
-      return badRequest(`Invalid type for '${param}': expected ${expected.map(article).join(' or ')}, but got ${typeName(value)} instead.`, param, 'invalid_type');
+      const expected = ([] as string[])
+        .concat((error.params as { type: string | string[] }).type)
+        .filter((t) => t !== 'null');
+      return badRequest(
+        `Invalid type for '${param}': expected ${expected.map(article).join(' or ')}, but got ${typeName(value)} instead.`,
+        param,
+        'invalid_type',
+      );
     }
     case 'minimum': {
       const limit = (error.params as { limit: number }).limit;
-      return badRequest(`Invalid '${param}': ${isInteger ? 'integer' : 'decimal'} below minimum value. Expected a value >= ${limit}, but got ${String(value)} instead.`, param, isInteger ? 'integer_below_min_value' : 'decimal_below_min_value');
+      return badRequest(
+        `Invalid '${param}': ${isInteger ? 'integer' : 'decimal'} below minimum value. Expected a value >= ${limit}, but got ${String(value)} instead.`,
+        param,
+        isInteger ? 'integer_below_min_value' : 'decimal_below_min_value',
+      );
     }
     case 'maximum': {
       const limit = (error.params as { limit: number }).limit;
-      return badRequest(`Invalid '${param}': ${isInteger ? 'integer' : 'decimal'} above maximum value. Expected a value <= ${limit}, but got ${String(value)} instead.`, param, isInteger ? 'integer_above_max_value' : 'decimal_above_max_value');
+      return badRequest(
+        `Invalid '${param}': ${isInteger ? 'integer' : 'decimal'} above maximum value. Expected a value <= ${limit}, but got ${String(value)} instead.`,
+        param,
+        isInteger ? 'integer_above_max_value' : 'decimal_above_max_value',
+      );
     }
     case 'enum': {
       const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map((v) => `'${String(v)}'`);
@@ -72,14 +96,26 @@ function toAzureError(error: ErrorObject, body: unknown): AzureErrorSpec {
     }
     case 'minItems': {
       const limit = (error.params as { limit: number }).limit;
-      return badRequest(`Invalid '${param}': empty array. Expected an array with minimum length ${limit}, but got an empty array instead.`, param, 'empty_array');
+      return badRequest(
+        `Invalid '${param}': empty array. Expected an array with minimum length ${limit}, but got an empty array instead.`,
+        param,
+        'empty_array',
+      );
     }
     case 'maxItems': {
       const limit = (error.params as { limit: number }).limit;
-      return badRequest(`Invalid '${param}': array too long. Expected an array with maximum length ${limit}, but got an array with length ${Array.isArray(value) ? value.length : '?'} instead.`, param, 'array_above_max_length');
+      return badRequest(
+        `Invalid '${param}': array too long. Expected an array with maximum length ${limit}, but got an array with length ${Array.isArray(value) ? value.length : '?'} instead.`,
+        param,
+        'array_above_max_length',
+      );
     }
     default:
-      return badRequest(`Invalid type for '${param}': got ${typeName(value)}, which is not one of the types this parameter accepts.`, param, 'invalid_type');
+      return badRequest(
+        `Invalid type for '${param}': got ${typeName(value)}, which is not one of the types this parameter accepts.`,
+        param,
+        'invalid_type',
+      );
   }
 }
 
@@ -87,9 +123,18 @@ function toAzureError(error: ErrorObject, body: unknown): AzureErrorSpec {
  * Validates a request body against the rules of its API and api-version (schemas.ts). Returns
  * the Azure 400 to answer with, or null when the body is acceptable.
  */
-export function validateRequestBody(api: ApiKind, apiVersion: string | null, body: Record<string, unknown>): AzureErrorSpec | null {
+export function validateRequestBody(
+  api: ApiKind,
+  apiVersion: string | null,
+  body: Record<string, unknown>,
+): AzureErrorSpec | null {
   const overflow = nonFinite(body, '');
-  if (overflow !== undefined) return badRequest(`Invalid '${paramOf(overflow)}': the number is too large to represent.`, paramOf(overflow), 'invalid_type');
+  if (overflow !== undefined)
+    return badRequest(
+      `Invalid '${paramOf(overflow)}': the number is too large to represent.`,
+      paramOf(overflow),
+      'invalid_type',
+    );
   const validate = validatorFor(api, schemaVersionFor(apiVersion));
   if (validate(body)) return null;
   const errors = validate.errors ?? [];
@@ -99,7 +144,12 @@ export function validateRequestBody(api: ApiKind, apiVersion: string | null, bod
   // types but failed inside it (an array item), say what failed inside; else that the type is wrong.
   const union = errors.find((e) => e.keyword === 'anyOf' && first.instancePath.startsWith(e.instancePath));
   if (!union) return toAzureError(first, body);
-  const inside = errors.find((e) => e.keyword !== 'anyOf' && e.instancePath.length > union.instancePath.length && e.instancePath.startsWith(union.instancePath));
+  const inside = errors.find(
+    (e) =>
+      e.keyword !== 'anyOf' &&
+      e.instancePath.length > union.instancePath.length &&
+      e.instancePath.startsWith(union.instancePath),
+  );
   return toAzureError(inside ?? union, body);
 }
 

@@ -37,7 +37,15 @@ export interface ScenarioSummary {
 /** What summary.json keeps of a scenario's load (a merge adds shards' counts and rates; it has no launch totals). */
 export type ScenarioLoad = Pick<LoadResult, 'stoppedBy' | 'achievedRatePerSec' | 'schedulerLagMs' | 'meanInFlight'>;
 
-export const HISTOGRAM_METRICS = ['ttftMs', 'e2eMs', 'itlMs', 'tpotMs', 'ttfbMs', 'queueMs', 'deliveryLatencyMs'] as const;
+export const HISTOGRAM_METRICS = [
+  'ttftMs',
+  'e2eMs',
+  'itlMs',
+  'tpotMs',
+  'ttfbMs',
+  'queueMs',
+  'deliveryLatencyMs',
+] as const;
 export type HistogramMetric = (typeof HISTOGRAM_METRICS)[number];
 
 /** How a scenario's requests were laid out in time against its twins on other paths. */
@@ -111,7 +119,15 @@ export class ScenarioAggregate {
 
   /** The accumulator behind each histogram metric. */
   accumulator(metric: HistogramMetric): Accumulator {
-    return { ttftMs: this.ttft, e2eMs: this.e2e, itlMs: this.itl, tpotMs: this.tpot, ttfbMs: this.ttfb, queueMs: this.queue, deliveryLatencyMs: this.delivery }[metric];
+    return {
+      ttftMs: this.ttft,
+      e2eMs: this.e2e,
+      itlMs: this.itl,
+      tpotMs: this.tpot,
+      ttfbMs: this.ttfb,
+      queueMs: this.queue,
+      deliveryLatencyMs: this.delivery,
+    }[metric];
   }
 
   summary(seed: number, withHistograms = false): ScenarioSummary {
@@ -143,9 +159,18 @@ export class ScenarioAggregate {
         e2eP50: quantileInterval(this.e2e.values(), 0.5, seed),
         e2eP95: quantileInterval(this.e2e.values(), 0.95, seed),
       },
-      load: this.load ? { stoppedBy: this.load.stoppedBy, achievedRatePerSec: this.load.achievedRatePerSec, schedulerLagMs: this.load.schedulerLagMs, meanInFlight: this.load.meanInFlight } : null,
+      load: this.load
+        ? {
+            stoppedBy: this.load.stoppedBy,
+            achievedRatePerSec: this.load.achievedRatePerSec,
+            schedulerLagMs: this.load.schedulerLagMs,
+            meanInFlight: this.load.meanInFlight,
+          }
+        : null,
       harnessStalled: this.harnessStalled,
-      ...(withHistograms ? { histograms: Object.fromEntries(HISTOGRAM_METRICS.map((m) => [m, this.accumulator(m).encode()])) } : {}),
+      ...(withHistograms
+        ? { histograms: Object.fromEntries(HISTOGRAM_METRICS.map((m) => [m, this.accumulator(m).encode()])) }
+        : {}),
     };
   }
 }

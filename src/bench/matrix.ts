@@ -41,7 +41,8 @@ export function groupCells(cells: readonly BenchCell[], interleave: boolean): Be
   const groups: BenchCell[][] = [];
   for (const cell of cells) {
     const last = groups.at(-1)?.[0];
-    const isSameScenario = last !== undefined && last.api === cell.api && last.stream === cell.stream && last.maxTokens === cell.maxTokens;
+    const isSameScenario =
+      last !== undefined && last.api === cell.api && last.stream === cell.stream && last.maxTokens === cell.maxTokens;
     if (interleave && isSameScenario) groups.at(-1)!.push(cell);
     else groups.push([cell]);
   }

@@ -58,7 +58,19 @@ const BAILOUT_MIN_REQUESTS = 10;
 export function configHash(options: BenchOptions, targets: readonly Target[]): string {
   // Left out: what differs per shard or does not change what is measured.
   const { shard, runId, startAt: _startAt, out: _out, json: _json, help: _help, workers: _workers, ...rest } = options;
-  const material = { ...rest, shards: shard?.count ?? 1, runId, targets: targets.map((t) => ({ label: t.label, baseUrl: t.baseUrl, apiStyle: t.apiStyle, deployment: t.deployment, apiVersion: t.apiVersion, completionsDeployment: t.completionsDeployment ?? null })) };
+  const material = {
+    ...rest,
+    shards: shard?.count ?? 1,
+    runId,
+    targets: targets.map((t) => ({
+      label: t.label,
+      baseUrl: t.baseUrl,
+      apiStyle: t.apiStyle,
+      deployment: t.deployment,
+      apiVersion: t.apiVersion,
+      completionsDeployment: t.completionsDeployment ?? null,
+    })),
+  };
   return createHash('sha256').update(JSON.stringify(material)).digest('hex');
 }
 
@@ -90,7 +102,9 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
   const startedAt = new Date().toISOString();
   const aggregates: ScenarioAggregate[] = [];
   // A sharded run's first scenario starts at the common --start-at on every shard.
-  const firstStartNs = options.startAt ? process.hrtime.bigint() + BigInt(Math.round((options.startAt.getTime() - Date.now()) * 1e6)) : undefined;
+  const firstStartNs = options.startAt
+    ? process.hrtime.bigint() + BigInt(Math.round((options.startAt.getTime() - Date.now()) * 1e6))
+    : undefined;
   const startLateMs = options.startAt ? Math.max(0, Date.now() - options.startAt.getTime()) : null;
   monitor.start();
   try {
@@ -115,7 +129,15 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
         })),
       );
       aggregates.push(...paths.map((p) => p.aggregate));
-      const load = await runGroup(input, paths, samples, monitor, groupIndex, plans.length, groupIndex === 0 ? firstStartNs : undefined);
+      const load = await runGroup(
+        input,
+        paths,
+        samples,
+        monitor,
+        groupIndex,
+        plans.length,
+        groupIndex === 0 ? firstStartNs : undefined,
+      );
       for (const p of paths) p.aggregate.load = load;
     }
     completed = true;
@@ -133,15 +155,42 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
     endedAt: new Date().toISOString(),
     interrupted: signal.aborted,
     node: process.version,
-    host: { platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown' },
-    targets: input.targets.map((t) => ({ label: t.label, baseUrl: t.baseUrl, apiStyle: t.apiStyle, deployment: t.deployment, apiVersion: t.apiVersion, auth: t.auth.kind })),
-    load: { ...options.load, requests: options.requests ?? null, durationMs: options.durationMs ?? null, interleaved: options.interleave && input.targets.length > 1 },
+    host: {
+      platform: `${os.platform()} ${os.release()}`,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    },
+    targets: input.targets.map((t) => ({
+      label: t.label,
+      baseUrl: t.baseUrl,
+      apiStyle: t.apiStyle,
+      deployment: t.deployment,
+      apiVersion: t.apiVersion,
+      auth: t.auth.kind,
+    })),
+    load: {
+      ...options.load,
+      requests: options.requests ?? null,
+      durationMs: options.durationMs ?? null,
+      interleaved: options.interleave && input.targets.length > 1,
+    },
     client: options.client,
     seed: options.seed,
     retry429: options.retry429,
     warmup: options.warmup,
     harness: monitor.health(),
-    ...(options.shard && options.runId ? { shard: { index: options.shard.index, count: options.shard.count, runId: options.runId, configHash: configHash(options, input.targets), startAt: options.startAt?.toISOString() ?? null, startLateMs } } : {}),
+    ...(options.shard && options.runId
+      ? {
+          shard: {
+            index: options.shard.index,
+            count: options.shard.count,
+            runId: options.runId,
+            configHash: configHash(options, input.targets),
+            startAt: options.startAt?.toISOString() ?? null,
+            startLateMs,
+          },
+        }
+      : {}),
     ...(input.lab ? { lab: input.lab } : {}),
   };
   const summary = buildSummary(aggregates, run, options.seed, options.shard !== undefined);
@@ -156,13 +205,24 @@ function scenariosFor(cell: BenchCell, options: BenchOptions): Scenario[] {
       maxTokens = maxOutputTokens(deployment, messages);
       // Validated here, not in src/config: it depends on the resolved target's deployment.
       if (maxTokens === undefined) {
-        throw new InvalidOptionError('--max-tokens', `"max" needs a known base model, and deployment "${deployment}" names none`, 'numbers, or a deployment whose name contains a known model (e.g. my-org-gpt-4o-mini)');
+        throw new InvalidOptionError(
+          '--max-tokens',
+          `"max" needs a known base model, and deployment "${deployment}" names none`,
+          'numbers, or a deployment whose name contains a known model (e.g. my-org-gpt-4o-mini)',
+        );
       }
     } else {
       maxTokens = cell.maxTokens;
     }
     const dataSources = cell.api === 'on-your-data' ? azureSearchDataSources(options.search) : undefined;
-    return { api: cell.api, stream: cell.stream, maxTokens, target: cell.target, messages, ...(dataSources ? { dataSources } : {}) };
+    return {
+      api: cell.api,
+      stream: cell.stream,
+      maxTokens,
+      target: cell.target,
+      messages,
+      ...(dataSources ? { dataSources } : {}),
+    };
   });
 }
 
@@ -179,16 +239,31 @@ interface PathRun {
  * Round r carries the same mock seed and prompt on every path; its samples pair up by `index`.
  * With one path (or --no-interleave) this is the plain per-path run.
  */
-async function runGroup(input: BenchRunInput, paths: readonly PathRun[], samples: NodeJS.WritableStream, monitor: HarnessMonitor, groupIndex: number, groupCount: number, startNs: bigint | undefined) {
+async function runGroup(
+  input: BenchRunInput,
+  paths: readonly PathRun[],
+  samples: NodeJS.WritableStream,
+  monitor: HarnessMonitor,
+  groupIndex: number,
+  groupCount: number,
+  startNs: bigint | undefined,
+) {
   const { options } = input;
   const count = paths.length;
   const startedMs = performance.now();
   const scheduleStartNs = startNs ?? process.hrtime.bigint();
-  const name = count > 1 ? `${paths[0]!.cell.name.replace(/\/[^/]+$/, '')} (${paths.map((p) => p.cell.target.label).join(' + ')}, interleaved)` : paths[0]!.cell.name;
+  const name =
+    count > 1
+      ? `${paths[0]!.cell.name.replace(/\/[^/]+$/, '')} (${paths.map((p) => p.cell.target.label).join(' + ')}, interleaved)`
+      : paths[0]!.cell.name;
   const scale = (n: number | undefined): number | undefined => (n === undefined ? undefined : n * count);
   return runLoad<Timeline>({
     model: options.load,
-    bounds: { warmup: options.warmup * count, ...(options.requests !== undefined ? { requests: scale(options.requests)! } : {}), ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}) },
+    bounds: {
+      warmup: options.warmup * count,
+      ...(options.requests !== undefined ? { requests: scale(options.requests)! } : {}),
+      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+    },
     seed: options.seed,
     startNs: scheduleStartNs,
     roundOf: (k) => interleavedSlot(k, count).round,

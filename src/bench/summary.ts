@@ -1,7 +1,14 @@
 import type { LabTarget } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
 import type { HarnessHealth } from '../load/harness-monitor.ts';
-import { blockRoundsFor, pairedShift, pairsForHalfWidth, shiftVerdict, type PairedShift, type ShiftVerdict } from '../metrics/paired-shift.ts';
+import {
+  blockRoundsFor,
+  pairedShift,
+  pairsForHalfWidth,
+  shiftVerdict,
+  type PairedShift,
+  type ShiftVerdict,
+} from '../metrics/paired-shift.ts';
 import { counterbalancePeriod } from '../load/interleave.ts';
 import type { ScenarioAggregate, ScenarioSummary } from './aggregate.ts';
 
@@ -65,7 +72,14 @@ export interface RunMetadata {
   interrupted: boolean;
   node: string;
   host: { platform: string; cpus: number; cpuModel: string };
-  targets: Array<{ label: string; baseUrl: string; apiStyle: string; deployment: string; apiVersion: string; auth: string }>;
+  targets: Array<{
+    label: string;
+    baseUrl: string;
+    apiStyle: string;
+    deployment: string;
+    apiVersion: string;
+    auth: string;
+  }>;
   load: unknown;
   client: string;
   seed: number;
@@ -117,15 +131,27 @@ export interface BenchSummary {
 }
 
 /** Builds summary.json from the scenarios' aggregates. */
-export function buildSummary(aggregates: readonly ScenarioAggregate[], run: RunMetadata, seed: number, withHistograms = false): BenchSummary {
+export function buildSummary(
+  aggregates: readonly ScenarioAggregate[],
+  run: RunMetadata,
+  seed: number,
+  withHistograms = false,
+): BenchSummary {
   const scenarios = aggregates.map((a) => a.summary(seed, withHistograms));
-  return { schemaVersion: SUMMARY_SCHEMA_VERSION, run, scenarios, comparisons: [...streamComparisons(scenarios), ...pathComparisons(aggregates)] };
+  return {
+    schemaVersion: SUMMARY_SCHEMA_VERSION,
+    run,
+    scenarios,
+    comparisons: [...streamComparisons(scenarios), ...pathComparisons(aggregates)],
+  };
 }
 
 function streamComparisons(scenarios: readonly ScenarioSummary[]): StreamComparison[] {
   const out: StreamComparison[] = [];
   for (const streamed of scenarios.filter((s) => s.stream)) {
-    const whole = scenarios.find((s) => !s.stream && s.api === streamed.api && s.maxTokens === streamed.maxTokens && s.path === streamed.path);
+    const whole = scenarios.find(
+      (s) => !s.stream && s.api === streamed.api && s.maxTokens === streamed.maxTokens && s.path === streamed.path,
+    );
     if (!whole?.e2eMs || !streamed.ttftMs || !streamed.e2eMs) continue;
     out.push({
       kind: 'stream-vs-non-stream',
@@ -152,22 +178,48 @@ export function chainOf(labels: readonly string[]): string[] {
 function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparison[] {
   const out: PathComparison[] = [];
   const chain = chainOf(aggregates.map((a) => a.cell.target.label));
-  const pairsToCompare: Array<{ baseline: string; path: string; hop: 'hop' | 'end-to-end' }> = chain.slice(1).map((path, i) => ({ baseline: chain[i]!, path, hop: 'hop' }));
+  const pairsToCompare: Array<{ baseline: string; path: string; hop: 'hop' | 'end-to-end' }> = chain
+    .slice(1)
+    .map((path, i) => ({ baseline: chain[i]!, path, hop: 'hop' }));
   if (chain.length >= 3) pairsToCompare.push({ baseline: chain[0]!, path: chain.at(-1)!, hop: 'end-to-end' });
   for (const { baseline, path, hop } of pairsToCompare) {
     for (const other of aggregates.filter((a) => a.cell.target.label === path)) {
-      const base = aggregates.find((a) => a.cell.target.label === baseline && a.cell.api === other.cell.api && a.cell.stream === other.cell.stream && a.cell.maxTokens === other.cell.maxTokens);
+      const base = aggregates.find(
+        (a) =>
+          a.cell.target.label === baseline &&
+          a.cell.api === other.cell.api &&
+          a.cell.stream === other.cell.stream &&
+          a.cell.maxTokens === other.cell.maxTokens,
+      );
       if (!base) continue;
       const { paths: together, interleaved } = other.pairing;
       // Rounds in flight at once share their moment: they form one block (whole counterbalancing periods).
       const blockRounds = blockRoundsFor(other.load?.meanInFlight ?? 1, together, counterbalancePeriod(together));
       for (const metric of ['ttftMs', 'e2eMs', 'deliveryMs'] as const) {
-        const byIndex = (aggregate: ScenarioAggregate) => (metric === 'ttftMs' ? aggregate.ttftByIndex : metric === 'e2eMs' ? aggregate.e2eByIndex : aggregate.deliveryByIndex);
+        const byIndex = (aggregate: ScenarioAggregate) =>
+          metric === 'ttftMs'
+            ? aggregate.ttftByIndex
+            : metric === 'e2eMs'
+              ? aggregate.e2eByIndex
+              : aggregate.deliveryByIndex;
         const [a, b] = [byIndex(base), byIndex(other)];
         const { differences, firstRound } = roundDifferences(a, b);
         const shift = pairedShift(differences, blockRounds, 0.95, firstRound);
         if (!shift) continue;
-        out.push({ kind: 'path-overhead', api: other.cell.api, stream: other.cell.stream, maxTokens: other.cell.maxTokens, baseline, path, hop, metric, medianDifferenceMs: shift, verdict: shiftVerdict(shift), pairsForOneMs: pairsForHalfWidth(shift), interleaved });
+        out.push({
+          kind: 'path-overhead',
+          api: other.cell.api,
+          stream: other.cell.stream,
+          maxTokens: other.cell.maxTokens,
+          baseline,
+          path,
+          hop,
+          metric,
+          medianDifferenceMs: shift,
+          verdict: shiftVerdict(shift),
+          pairsForOneMs: pairsForHalfWidth(shift),
+          interleaved,
+        });
       }
     }
   }
@@ -175,7 +227,10 @@ function pathComparisons(aggregates: readonly ScenarioAggregate[]): PathComparis
 }
 
 /** b − a for every round from the first to the last either path has (undefined where either has no value), and the first round's number. */
-function roundDifferences(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): { differences: Array<number | undefined>; firstRound: number } {
+function roundDifferences(
+  a: ReadonlyMap<number, number>,
+  b: ReadonlyMap<number, number>,
+): { differences: Array<number | undefined>; firstRound: number } {
   if (a.size === 0 && b.size === 0) return { differences: [], firstRound: 0 };
   let firstRound = Infinity;
   let lastRound = -Infinity;
@@ -197,8 +252,18 @@ type ScenarioMatch = Partial<Pick<ScenarioSummary, 'api' | 'stream' | 'maxTokens
 
 /** The first scenario matching every given field, with successful requests; an error naming what is missing otherwise. */
 export function findScenario(summary: BenchSummary, match: ScenarioMatch): ScenarioSummary {
-  const found = summary.scenarios.find((s) => (Object.keys(match) as Array<keyof ScenarioMatch>).every((key) => s[key] === match[key]));
-  if (!found) throw new LabError('E_LAB_RESULT', `Failed to find scenario ${JSON.stringify(match)}: the run measured ${summary.scenarios.map((s) => s.name).join(', ') || 'no scenario'}. Check the lab's bench flags.`);
-  if (!found.ttftMs || !found.e2eMs) throw new LabError('E_LAB_RESULT', `Failed to read scenario "${found.name}": no request succeeded (${JSON.stringify(found.errors)}). See its samples.jsonl for the errors.`);
+  const found = summary.scenarios.find((s) =>
+    (Object.keys(match) as Array<keyof ScenarioMatch>).every((key) => s[key] === match[key]),
+  );
+  if (!found)
+    throw new LabError(
+      'E_LAB_RESULT',
+      `Failed to find scenario ${JSON.stringify(match)}: the run measured ${summary.scenarios.map((s) => s.name).join(', ') || 'no scenario'}. Check the lab's bench flags.`,
+    );
+  if (!found.ttftMs || !found.e2eMs)
+    throw new LabError(
+      'E_LAB_RESULT',
+      `Failed to read scenario "${found.name}": no request succeeded (${JSON.stringify(found.errors)}). See its samples.jsonl for the errors.`,
+    );
   return found;
 }

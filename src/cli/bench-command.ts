@@ -67,7 +67,8 @@ answers there); 2 bad usage; 130 interrupted (what was measured is written).`;
 /** The tool's version from package.json, for run metadata. */
 export function readVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'unknown';
   }
@@ -83,7 +84,9 @@ export function progressPrinter(): (p: BenchProgress) => void {
     const of = p.planned !== undefined ? `/${p.planned}` : '';
     const p50 = p.ttftP50Ms();
     const ttft = p50 !== null ? `${Math.round(p50)} ms` : '–';
-    process.stderr.write(`\r\x1b[K[${p.cell}/${p.cells}] ${p.name}  ${p.completed}${of}  ${p.ratePerSec.toFixed(1)}/s  p50 TTFT ${ttft}  errors ${p.errors}`);
+    process.stderr.write(
+      `\r\x1b[K[${p.cell}/${p.cells}] ${p.name}  ${p.completed}${of}  ${p.ratePerSec.toFixed(1)}/s  p50 TTFT ${ttft}  errors ${p.errors}`,
+    );
   };
 }
 
@@ -98,7 +101,9 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
   const targets = benchTargets(options, state);
   if (options.workers > 1) return runWorkers(argv, options, withLabSecrets(state, env));
   // A shard writes into the run's folder, beside the other shards: OUT/<run-id>/shard-<i>/.
-  const outDir = options.shard ? join(options.out ?? 'reports', options.runId!, `shard-${options.shard.index}`) : (options.out ?? defaultOutDir());
+  const outDir = options.shard
+    ? join(options.out ?? 'reports', options.runId!, `shard-${options.shard.index}`)
+    : (options.out ?? defaultOutDir());
   return withInterrupt('finishing in-flight requests and writing what was measured', async (signal) => {
     const result = await runBench({
       options,
@@ -115,7 +120,9 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
     // The table ends with the headlines (the warning among them); JSON on stdout carries only the numbers, so the words go to stderr.
     const harness = options.json ? harnessWarning(result.summary) : undefined;
     if (harness) process.stderr.write(`${harness}\n`);
-    process.stdout.write(options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`);
+    process.stdout.write(
+      options.json ? `${JSON.stringify(result.summary, null, 2)}\n` : `${summaryToTable(result.summary)}\n`,
+    );
     process.stderr.write(`results: ${outDir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)\n`);
     if (result.interrupted) return 130;
     const failed = nothingSucceeded(result.summary);

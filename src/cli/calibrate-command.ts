@@ -1,4 +1,4 @@
-import { mkdirSync, } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { CALIBRATE_DEFAULTS, resolveCalibrateOptions } from '../config/calibrate-options.ts';
@@ -32,7 +32,10 @@ export function isCalibrated(result: CalibrationResult): boolean {
   const aa = result.arms.filter((a) => a.name === 'A/A');
   const delay = result.arms.filter((a) => a.name === 'known delay');
   if (aa.length === 0 || delay.length === 0 || aa.some((a) => a.runs.length === 0)) return false;
-  return aa.every((a) => a.covered / a.runs.length >= 0.9) && delay.every((d) => d.medianEstimateMs >= result.options.delayMs);
+  return (
+    aa.every((a) => a.covered / a.runs.length >= 0.9) &&
+    delay.every((d) => d.medianEstimateMs >= result.options.delayMs)
+  );
 }
 
 export function calibrationToMarkdown(result: CalibrationResult, interrupted = false): string {
@@ -41,8 +44,12 @@ export function calibrationToMarkdown(result: CalibrationResult, interrupted = f
   const rows = result.arms.map((arm) => {
     const n = arm.runs.length;
     const pct = (k: number): string => `${k}/${n} (${Math.round((100 * k) / Math.max(1, n))}%)`;
-    const truth = arm.truth.kind === 'exactly' ? `${arm.truth.ms} ms` : `≥ ${arm.truth.ms} ms (the delay + the proxy's own cost)`;
-    const held = arm.truth.kind === 'exactly' ? `holds 0: ${pct(arm.covered)}` : `reaches ${arm.truth.ms} ms: ${pct(arm.covered)}; estimate ≥ ${arm.truth.ms} ms: ${pct(arm.estimatesAtLeastTruth)}`;
+    const truth =
+      arm.truth.kind === 'exactly' ? `${arm.truth.ms} ms` : `≥ ${arm.truth.ms} ms (the delay + the proxy's own cost)`;
+    const held =
+      arm.truth.kind === 'exactly'
+        ? `holds 0: ${pct(arm.covered)}`
+        : `reaches ${arm.truth.ms} ms: ${pct(arm.covered)}; estimate ≥ ${arm.truth.ms} ms: ${pct(arm.estimatesAtLeastTruth)}`;
     return `| ${arm.name}${result.options.chain ? ` | ${arm.hop}` : ''} | ${truth} | ${n} | ${held} | ${ms(arm.medianEstimateMs)} | ${ms(arm.meanHalfWidthMs, '±')} |`;
   });
   return [

@@ -1,6 +1,11 @@
-
 import { writeFileAtomic } from '../files.ts';
-import { distActionOf, resolveCleanupAcaOptions, resolveRenderK8sOptions, resolveRunAcaOptions, RUN_ACA_DEFAULTS } from '../config/dist-options.ts';
+import {
+  distActionOf,
+  resolveCleanupAcaOptions,
+  resolveRenderK8sOptions,
+  resolveRunAcaOptions,
+  RUN_ACA_DEFAULTS,
+} from '../config/dist-options.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
 import { renderK8s } from '../shards/k8s-manifests.ts';
 import { withInterrupt } from './interrupt.ts';
@@ -75,7 +80,11 @@ export function shellQuote(word: string): string {
 /** What `dist` reaches Azure with, and how often it polls the executions (tests inject a short interval instead of reading one from the environment). */
 export type DistDeps = Pick<LabCommandDeps, 'connectAzure'> & { acaPollMs?: number };
 
-export async function distCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, deps: DistDeps = DEFAULT_LAB_DEPS): Promise<number> {
+export async function distCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  deps: DistDeps = DEFAULT_LAB_DEPS,
+): Promise<number> {
   const action = distActionOf(argv);
   if (action === 'help') {
     process.stdout.write(`${DIST_USAGE}\n`);
@@ -113,17 +122,30 @@ async function runAcaCommand(argv: readonly string[], env: NodeJS.ProcessEnv, de
     return 0;
   }
   const { runAca } = await loadAcaRun();
-  const outcome = await withInterrupt('the executions keep running on Azure; run the same command again to keep waiting, or npm run dist -- cleanup aca', (signal) =>
-    runAca({ options, env, connect: deps.connectAzure, signal, onLine: (line) => process.stderr.write(`${line}\n`), pollMs: deps.acaPollMs ?? 10_000 }),
+  const outcome = await withInterrupt(
+    'the executions keep running on Azure; run the same command again to keep waiting, or npm run dist -- cleanup aca',
+    (signal) =>
+      runAca({
+        options,
+        env,
+        connect: deps.connectAzure,
+        signal,
+        onLine: (line) => process.stderr.write(`${line}\n`),
+        pollMs: deps.acaPollMs ?? 10_000,
+      }),
   );
   if (outcome.kind === 'interrupted') return 130;
   if (outcome.kind === 'failed-shards') {
     for (const f of outcome.failed) process.stderr.write(`shard ${f.shard}: execution ${f.execution} ${f.status}\n`);
-    process.stderr.write(`${outcome.failed.length} shard(s) did not succeed; what they wrote is in ${outcome.dir}/. Everything on Azure is kept: run the same command again to re-run only those shards and merge, or npm run dist -- cleanup aca to tear it down.\n`);
+    process.stderr.write(
+      `${outcome.failed.length} shard(s) did not succeed; what they wrote is in ${outcome.dir}/. Everything on Azure is kept: run the same command again to re-run only those shards and merge, or npm run dist -- cleanup aca to tear it down.\n`,
+    );
     return 1;
   }
   process.stdout.write(`${summaryToTable(outcome.summary)}\n`);
-  process.stderr.write(`merged ${outcome.shards} shards into ${outcome.dir}/ (samples.jsonl, summary.json|csv|md, report.html)${outcome.tornDown ? '; everything the run created on Azure was deleted' : '; kept on Azure (--keep): npm run dist -- cleanup aca'}\n`);
+  process.stderr.write(
+    `merged ${outcome.shards} shards into ${outcome.dir}/ (samples.jsonl, summary.json|csv|md, report.html)${outcome.tornDown ? '; everything the run created on Azure was deleted' : '; kept on Azure (--keep): npm run dist -- cleanup aca'}\n`,
+  );
   return 0;
 }
 
@@ -134,7 +156,14 @@ async function cleanupAcaCommand(argv: readonly string[], deps: Pick<LabCommandD
     return 0;
   }
   const { cleanupAca } = await loadAcaRun();
-  const outcome = await withInterrupt('stopping after the operation under way; run dist cleanup aca again to finish', (signal) => cleanupAca(options.stateFile, deps.connectAzure, (line) => process.stderr.write(`${line}\n`), signal));
-  process.stdout.write(outcome.kind === 'nothing' ? `Nothing to clean up: ${options.stateFile} records no dist run.\n` : `Cleaned up: ${outcome.line}; removed the run from ${options.stateFile}.\n`);
+  const outcome = await withInterrupt(
+    'stopping after the operation under way; run dist cleanup aca again to finish',
+    (signal) => cleanupAca(options.stateFile, deps.connectAzure, (line) => process.stderr.write(`${line}\n`), signal),
+  );
+  process.stdout.write(
+    outcome.kind === 'nothing'
+      ? `Nothing to clean up: ${options.stateFile} records no dist run.\n`
+      : `Cleaned up: ${outcome.line}; removed the run from ${options.stateFile}.\n`,
+  );
   return 0;
 }

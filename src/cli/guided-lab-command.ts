@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,7 +32,10 @@ async function loadLab(name: string): Promise<LabDefinition> {
 }
 
 /** `npm run lab -- <name>`: runs one guided lab and ends with its finding. */
-export async function guidedLabCommand(options: LabRunOptions & { name: string }, env: NodeJS.ProcessEnv): Promise<number> {
+export async function guidedLabCommand(
+  options: LabRunOptions & { name: string },
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
   const definition = await loadLab(options.name);
   const outDir = options.out ?? defaultOutDir(options.name);
   mkdirSync(outDir, { recursive: true });
@@ -42,7 +45,17 @@ export async function guidedLabCommand(options: LabRunOptions & { name: string }
     step(`${definition.title} (${options.target})`);
     let finding: LabFinding;
     try {
-      finding = await runGuidedLab(definition, { labDir: join(LABS_DIR, options.name), outDir, target: options.target, stateFile, env, signal, toolVersion: readVersion(), step, search: options.search });
+      finding = await runGuidedLab(definition, {
+        labDir: join(LABS_DIR, options.name),
+        outDir,
+        target: options.target,
+        stateFile,
+        env,
+        signal,
+        toolVersion: readVersion(),
+        step,
+        search: options.search,
+      });
     } catch (error) {
       // The lab's own processes are already cleaned up (runGuidedLab's finally); what each step measured is on disk.
       if (signal.aborted) {
@@ -51,13 +64,25 @@ export async function guidedLabCommand(options: LabRunOptions & { name: string }
       }
       // Bad usage keeps its exit code 2 (main prints it); any other failure is the lab's: say it and where its results are.
       if (isLabError(error) && error.code === 'E_INVALID_OPTION') throw error;
-      const message = isLabError(error) ? error.message : `Failed to run lab "${options.name}": ${(error as Error).message}.`;
+      const message = isLabError(error)
+        ? error.message
+        : `Failed to run lab "${options.name}": ${(error as Error).message}.`;
       process.stderr.write(`${message} What was measured is in ${outDir}/.\n`);
       return 1;
     }
-    writeFileAtomic(join(outDir, 'lab.json'), `${JSON.stringify({ lab: options.name, target: options.target, ...finding }, null, 2)}\n`);
-    writeFileAtomic(join(outDir, 'lab.md'), `# ${definition.title}\n\n${finding.finding}\n\n| fact | value |\n|---|---|\n${Object.entries(finding.facts).map(([k, v]) => `| ${k} | ${String(v)} |`).join('\n')}\n`);
-    process.stdout.write(`${finding.finding}\nResults: ${outDir}/ (lab.md, lab.json, and one folder per step with its report.html or compliance files)\n`);
+    writeFileAtomic(
+      join(outDir, 'lab.json'),
+      `${JSON.stringify({ lab: options.name, target: options.target, ...finding }, null, 2)}\n`,
+    );
+    writeFileAtomic(
+      join(outDir, 'lab.md'),
+      `# ${definition.title}\n\n${finding.finding}\n\n| fact | value |\n|---|---|\n${Object.entries(finding.facts)
+        .map(([k, v]) => `| ${k} | ${String(v)} |`)
+        .join('\n')}\n`,
+    );
+    process.stdout.write(
+      `${finding.finding}\nResults: ${outDir}/ (lab.md, lab.json, and one folder per step with its report.html or compliance files)\n`,
+    );
     step('done');
     return signal.aborted ? 130 : 0;
   });

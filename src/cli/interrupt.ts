@@ -19,7 +19,12 @@ export async function withInterrupt<T>(message: string, run: (signal: AbortSigna
   } catch (error) {
     // A step that failed because it was interrupted (a server that was starting, a request in
     // flight) is an interruption, not a failure: exit 130 like any interrupted command.
-    if (abort.signal.aborted) throw new LabError('E_INTERRUPTED', `Interrupted before anything was measured: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    if (abort.signal.aborted)
+      throw new LabError(
+        'E_INTERRUPTED',
+        `Interrupted before anything was measured: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     throw error;
   } finally {
     process.off('SIGINT', onSignal);

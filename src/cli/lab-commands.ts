@@ -1,7 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parsePolicyForLint } from '../compliance/index.ts';
-import { AZURE_DEFAULTS, APIM_SKUS, LAB_KEY_ENV, MODEL_SKUS, resolveCleanupOptions, resolveDeployOptions, type AzureDeployFlags, type DeployOptions } from '../config/lab-options.ts';
+import {
+  AZURE_DEFAULTS,
+  APIM_SKUS,
+  LAB_KEY_ENV,
+  MODEL_SKUS,
+  resolveCleanupOptions,
+  resolveDeployOptions,
+  type AzureDeployFlags,
+  type DeployOptions,
+} from '../config/lab-options.ts';
 // The Azure SDKs take about a second to load: only commands that reach Azure import them.
 import type { ArmConnection, AzureDeployOutcome } from '../lab/azure-lab.ts';
 const loadAzureLab = () => import('../lab/azure-lab.ts');
@@ -17,7 +26,10 @@ export interface LabCommandDeps {
   confirm(plan: string[]): Promise<boolean>;
 }
 
-export const DEFAULT_LAB_DEPS: LabCommandDeps = { connectAzure: async (subscriptionId) => (await loadAzureLab()).defaultArmConnection(subscriptionId), confirm: confirmOnTerminal };
+export const DEFAULT_LAB_DEPS: LabCommandDeps = {
+  connectAzure: async (subscriptionId) => (await loadAzureLab()).defaultArmConnection(subscriptionId),
+  confirm: confirmOnTerminal,
+};
 
 export const DEPLOY_USAGE = `Usage: npm run lab:deploy -- [options]
 
@@ -92,15 +104,33 @@ export function describeLab(state: LabState, stateFile: string): string {
     `local lab up since ${state.createdAt ?? '?'}, policy ${state.policyFile ?? '?'}`,
     line('direct', 'mock', `Azure OpenAI mock; key: ${LAB_KEY_ENV.direct}`),
     line('gateway', 'gateway', `APIM stand-in; subscription key: ${LAB_KEY_ENV.gateway}`),
-    ...(state.paths['edge'] ? [line('edge', 'edge', `edge in front of the gateway${processes.has('edge') ? ' (Debian nginx, config in the lab folder)' : ''}; key: ${'envName' in state.paths['edge'].auth ? state.paths['edge'].auth.envName : '–'}`)] : []),
-    ...Object.keys(state.backends?.started ?? {}).map((name) => line(`backend-${name}`, `mock:${name}`, `mock playing backend "${name}" of ${state.backends!.file}; faults: PUT /_mock/faults`)),
+    ...(state.paths['edge']
+      ? [
+          line(
+            'edge',
+            'edge',
+            `edge in front of the gateway${processes.has('edge') ? ' (Debian nginx, config in the lab folder)' : ''}; key: ${'envName' in state.paths['edge'].auth ? state.paths['edge'].auth.envName : '–'}`,
+          ),
+        ]
+      : []),
+    ...Object.keys(state.backends?.started ?? {}).map((name) =>
+      line(
+        `backend-${name}`,
+        `mock:${name}`,
+        `mock playing backend "${name}" of ${state.backends!.file}; faults: PUT /_mock/faults`,
+      ),
+    ),
     `  state    ${stateFile} (mode 0600; holds the keys)`,
     `next: npm run bench | npm run lab:verify | npm run lab:cleanup`,
   ].join('\n');
 }
 
 /** `streamlab deploy`: 0 deployed or already up, 2 bad usage, 1 failed, 130 interrupted. */
-export async function deployCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, deps: LabCommandDeps = DEFAULT_LAB_DEPS): Promise<number> {
+export async function deployCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  deps: LabCommandDeps = DEFAULT_LAB_DEPS,
+): Promise<number> {
   const options = resolveDeployOptions(argv, env);
   if (options.help) {
     process.stdout.write(`${DEPLOY_USAGE}\n`);
@@ -108,13 +138,26 @@ export async function deployCommand(argv: readonly string[], env: NodeJS.Process
   }
   if (options.azure !== undefined) return deployAzureCommand(options, options.azure, deps);
   return withInterrupt('stopping what was started', async (signal) => {
-    const outcome = await deployLocal({ stateFile: options.stateFile, policy: options.policy, seed: options.seed, mockArgs: options.mockArgs, backends: options.backendsFile !== undefined ? { file: options.backendsFile } : undefined, edge: options.edge }, signal);
+    const outcome = await deployLocal(
+      {
+        stateFile: options.stateFile,
+        policy: options.policy,
+        seed: options.seed,
+        mockArgs: options.mockArgs,
+        backends: options.backendsFile !== undefined ? { file: options.backendsFile } : undefined,
+        edge: options.edge,
+      },
+      signal,
+    );
     if (outcome.kind === 'already-up') {
-      process.stdout.write(`A lab is already up; nothing changed (to change its policy: npm run lab:cleanup, then lab:deploy).\n${describeLab(outcome.state, options.stateFile)}\n`);
+      process.stdout.write(
+        `A lab is already up; nothing changed (to change its policy: npm run lab:cleanup, then lab:deploy).\n${describeLab(outcome.state, options.stateFile)}\n`,
+      );
       return 0;
     }
     if (outcome.staleNote) process.stderr.write(`${outcome.staleNote}\n`);
-    if (outcome.ignored.length > 0) process.stderr.write(`gateway: not implemented locally, ignored: ${outcome.ignored.join('; ')}\n`);
+    if (outcome.ignored.length > 0)
+      process.stderr.write(`gateway: not implemented locally, ignored: ${outcome.ignored.join('; ')}\n`);
     process.stdout.write(`${describeLab(outcome.state, options.stateFile)}\n`);
     return 0;
   });
@@ -126,7 +169,9 @@ export function describeAzureLab(state: LabState, stateFile: string): string {
   const auth = (label: string): string => {
     const a = state.paths[label]?.auth;
     if (a === undefined) return 'not ready';
-    return a.kind === 'entra' ? 'Entra ID (your az login; role Cognitive Services OpenAI User)' : `${a.kind}: ${'envName' in a ? a.envName : ''}`;
+    return a.kind === 'entra'
+      ? 'Entra ID (your az login; role Cognitive Services OpenAI User)'
+      : `${a.kind}: ${'envName' in a ? a.envName : ''}`;
   };
   return [
     `Azure lab ${azure.labId} in ${azure.location} (subscription ${azure.subscriptionId}), resource group ${azure.resourceGroup}`,
@@ -147,9 +192,16 @@ function readAzurePolicy(policy: string): { policyFile: string; policyXml: strin
   return { policyFile, policyXml };
 }
 
-async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlags, deps: LabCommandDeps): Promise<number> {
+async function deployAzureCommand(
+  options: DeployOptions,
+  flags: AzureDeployFlags,
+  deps: LabCommandDeps,
+): Promise<number> {
   const { policyFile, policyXml } = readAzurePolicy(options.policy);
-  if (flags.apimSku === 'Consumption') process.stderr.write('warning: Consumption tier forced; streams longer than 30 s will be cut and SSE is not supported there.\n');
+  if (flags.apimSku === 'Consumption')
+    process.stderr.write(
+      'warning: Consumption tier forced; streams longer than 30 s will be cut and SSE is not supported there.\n',
+    );
   if (flags.whatIf) return whatIfCommand(options, flags, deps);
   const { deployAzureLab, pendingRoleLines } = await loadAzureLab();
   const tasks = createTaskList();
@@ -158,7 +210,17 @@ async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlag
   let interrupted = false;
   try {
     outcome = await withInterrupt('finishing the steps under way; run lab:deploy again to continue', async (signal) => {
-      const result = await deployAzureLab({ stateFile: options.stateFile, flags, policyFile, policyXml, connect: deps.connectAzure, signal, onEvent: tasks.onEvent, onNote: tasks.onNote, edge: options.edge?.kind === 'url' ? { url: options.edge.url, keyEnv: options.edge.keyEnv } : undefined });
+      const result = await deployAzureLab({
+        stateFile: options.stateFile,
+        flags,
+        policyFile,
+        policyXml,
+        connect: deps.connectAzure,
+        signal,
+        onEvent: tasks.onEvent,
+        onNote: tasks.onNote,
+        edge: options.edge?.kind === 'url' ? { url: options.edge.url, keyEnv: options.edge.keyEnv } : undefined,
+      });
       interrupted = signal.aborted;
       return result;
     });
@@ -167,19 +229,27 @@ async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlag
   }
   const took = `${Math.round((performance.now() - startedAt) / 1000)} s`;
   if (outcome.kind === 'already-up') {
-    process.stdout.write(`The Azure lab is already deployed; nothing changed.\n${describeAzureLab(outcome.state, options.stateFile)}\n`);
+    process.stdout.write(
+      `The Azure lab is already deployed; nothing changed.\n${describeAzureLab(outcome.state, options.stateFile)}\n`,
+    );
     return 0;
   }
   if (outcome.kind === 'incomplete') {
     for (const failure of outcome.failures) process.stderr.write(`failed: ${failure.id}: ${failure.message}\n`);
     if (outcome.notRun.length > 0) process.stderr.write(`not run: ${outcome.notRun.join(', ')}\n`);
-    process.stderr.write(`The deploy stopped after ${took}; what finished is recorded in ${options.stateFile}. Run npm run lab:deploy -- --target azure again to continue, or npm run lab:cleanup to remove it.\n`);
+    process.stderr.write(
+      `The deploy stopped after ${took}; what finished is recorded in ${options.stateFile}. Run npm run lab:deploy -- --target azure again to continue, or npm run lab:cleanup to remove it.\n`,
+    );
     return interrupted ? 130 : 1;
   }
-  process.stdout.write(`${outcome.resumed ? 'Continued and finished' : 'Deployed'} in ${took}.\n${describeAzureLab(outcome.state, options.stateFile)}\n`);
+  process.stdout.write(
+    `${outcome.resumed ? 'Continued and finished' : 'Deployed'} in ${took}.\n${describeAzureLab(outcome.state, options.stateFile)}\n`,
+  );
   const roleLines = pendingRoleLines(outcome.state.azure!, undefined);
   if (roleLines.length > 0) {
-    process.stdout.write(`\nDeployed with --roles manual: no role was assigned. Until someone with Role Based Access Control Administrator, User Access Administrator or Owner on ${outcome.state.azure!.resourceGroup} runs these, the gateway${outcome.state.azure!.localAuth ? '' : ' and the direct path'} get 401 from Azure OpenAI:\n${roleLines.map((l) => `  ${l}`).join('\n')}\n`);
+    process.stdout.write(
+      `\nDeployed with --roles manual: no role was assigned. Until someone with Role Based Access Control Administrator, User Access Administrator or Owner on ${outcome.state.azure!.resourceGroup} runs these, the gateway${outcome.state.azure!.localAuth ? '' : ' and the direct path'} get 401 from Azure OpenAI:\n${roleLines.map((l) => `  ${l}`).join('\n')}\n`,
+    );
   }
   return 0;
 }
@@ -187,7 +257,9 @@ async function deployAzureCommand(options: DeployOptions, flags: AzureDeployFlag
 /** `--what-if`: the plan and preflight's verdicts; exit 0 when a deploy would go, 1 with the reasons when not. */
 async function whatIfCommand(options: DeployOptions, flags: AzureDeployFlags, deps: LabCommandDeps): Promise<number> {
   const { whatIfAzureLab } = await loadAzureLab();
-  const result = await withInterrupt('stopping the checks', (signal) => whatIfAzureLab({ stateFile: options.stateFile, flags, connect: deps.connectAzure, signal }));
+  const result = await withInterrupt('stopping the checks', (signal) =>
+    whatIfAzureLab({ stateFile: options.stateFile, flags, connect: deps.connectAzure, signal }),
+  );
   const r = result.record;
   const width = Math.max(...result.plan.map((p) => p.title.length));
   const lines = [
@@ -198,9 +270,14 @@ async function whatIfCommand(options: DeployOptions, flags: AzureDeployFlags, de
     `Estimated time: ${result.estimate}.`,
     '',
     'Preflight:',
-    ...result.verdicts.map((v) => `  ${v.problem !== undefined ? 'FAIL' : 'ok  '}  ${v.check}${v.problem !== undefined ? `: ${v.problem}` : v.note !== undefined ? `: ${v.note}` : ''}`),
+    ...result.verdicts.map(
+      (v) =>
+        `  ${v.problem !== undefined ? 'FAIL' : 'ok  '}  ${v.check}${v.problem !== undefined ? `: ${v.problem}` : v.note !== undefined ? `: ${v.note}` : ''}`,
+    ),
     '',
-    result.wouldGo ? 'A deploy would go ahead: npm run lab:deploy -- --target azure (with the same flags, without --what-if).' : `A deploy would be refused (${result.verdicts.filter((v) => v.problem !== undefined).length} problem(s) above), before anything billable is created.`,
+    result.wouldGo
+      ? 'A deploy would go ahead: npm run lab:deploy -- --target azure (with the same flags, without --what-if).'
+      : `A deploy would be refused (${result.verdicts.filter((v) => v.problem !== undefined).length} problem(s) above), before anything billable is created.`,
   ];
   (result.wouldGo ? process.stdout : process.stderr).write(`${lines.join('\n')}\n`);
   return result.wouldGo ? 0 : 1;
@@ -221,13 +298,18 @@ async function confirmOnTerminal(plan: string[]): Promise<boolean> {
 /** lab:cleanup on a state file it cannot read: stops what the file still names, moves it aside, says what is left and how to remove it. */
 async function recoverCommand(stateFile: string, reason: string, dryRun: boolean): Promise<number> {
   if (dryRun) {
-    process.stdout.write(`Dry run; nothing changed. ${stateFile} cannot be read (${reason}): lab:cleanup would stop the processes it still names (each only if it is still the process the lab started) and move the file aside.\n`);
+    process.stdout.write(
+      `Dry run; nothing changed. ${stateFile} cannot be read (${reason}): lab:cleanup would stop the processes it still names (each only if it is still the process the lab started) and move the file aside.\n`,
+    );
     return 0;
   }
   const outcome = await recoverUnreadableState(stateFile, reason);
   const lines = [
     `Recovered from an unreadable lab state (${outcome.reason}): ${outcome.stopped.length > 0 ? `stopped ${outcome.stopped.join(', ')}` : 'no process it names is still running'}; moved it to ${outcome.movedTo}.`,
-    ...outcome.azureGroups.map((group) => `It names Azure resource group ${group}, left alone (only a readable state can be checked against the group's tag). If it is this lab's: az group show --name ${group} --query tags, then az group delete --name ${group}, and purge its soft-deleted APIM and Azure OpenAI (az apim deletedservice list, az cognitiveservices account list-deleted).`),
+    ...outcome.azureGroups.map(
+      (group) =>
+        `It names Azure resource group ${group}, left alone (only a readable state can be checked against the group's tag). If it is this lab's: az group show --name ${group} --query tags, then az group delete --name ${group}, and purge its soft-deleted APIM and Azure OpenAI (az apim deletedservice list, az cognitiveservices account list-deleted).`,
+    ),
     'npm run lab:deploy now starts a new lab.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -235,7 +317,10 @@ async function recoverCommand(stateFile: string, reason: string, dryRun: boolean
 }
 
 /** `streamlab cleanup`: 0 cleaned or nothing to do, 1 refused or failed. */
-export async function cleanupCommand(argv: readonly string[], deps: LabCommandDeps = DEFAULT_LAB_DEPS): Promise<number> {
+export async function cleanupCommand(
+  argv: readonly string[],
+  deps: LabCommandDeps = DEFAULT_LAB_DEPS,
+): Promise<number> {
   const options = resolveCleanupOptions(argv);
   if (options.help) {
     process.stdout.write(`${CLEANUP_USAGE}\n`);
@@ -251,7 +336,11 @@ export async function cleanupCommand(argv: readonly string[], deps: LabCommandDe
   if (state?.dist !== undefined && !options.dryRun) {
     // A sharded run on Container Apps recorded in the same state goes first (tag-checked, as the lab).
     const { cleanupAca } = await import('../lab/aca-run.ts');
-    const outcome = await withInterrupt('stopping after the operation under way; run lab:cleanup again to finish', (signal) => cleanupAca(options.stateFile, deps.connectAzure, (line) => process.stderr.write(`  ${line}\n`), signal));
+    const outcome = await withInterrupt(
+      'stopping after the operation under way; run lab:cleanup again to finish',
+      (signal) =>
+        cleanupAca(options.stateFile, deps.connectAzure, (line) => process.stderr.write(`  ${line}\n`), signal),
+    );
     if (outcome.kind === 'cleaned') process.stdout.write(`Cleaned up the dist run: ${outcome.line}.\n`);
     state = readLabState(options.stateFile);
     if (state === undefined) return 0;
@@ -259,19 +348,33 @@ export async function cleanupCommand(argv: readonly string[], deps: LabCommandDe
   if (state?.azure !== undefined) {
     const record = state.azure;
     const { cleanupAzureLab } = await loadAzureLab();
-    const outcome = await withInterrupt('stopping after the operation under way; run lab:cleanup again to finish', (signal) =>
-      cleanupAzureLab(record, options, { connect: deps.connectAzure, confirm: deps.confirm, onAction: (line) => process.stderr.write(`  ${line}\n`), signal }),
+    const outcome = await withInterrupt(
+      'stopping after the operation under way; run lab:cleanup again to finish',
+      (signal) =>
+        cleanupAzureLab(record, options, {
+          connect: deps.connectAzure,
+          confirm: deps.confirm,
+          onAction: (line) => process.stderr.write(`  ${line}\n`),
+          signal,
+        }),
     );
     if (outcome.kind === 'dry-run') {
-      process.stdout.write(`Dry run; nothing changed. lab:cleanup would:\n${outcome.plan.map((p) => `  - ${p}`).join('\n')}\n`);
+      process.stdout.write(
+        `Dry run; nothing changed. lab:cleanup would:\n${outcome.plan.map((p) => `  - ${p}`).join('\n')}\n`,
+      );
       return 0;
     }
-    process.stdout.write(`Cleaned up Azure lab ${record.labId}:\n${outcome.actions.map((a) => `  - ${a}`).join('\n')}\nremoved ${options.stateFile}.\n`);
+    process.stdout.write(
+      `Cleaned up Azure lab ${record.labId}:\n${outcome.actions.map((a) => `  - ${a}`).join('\n')}\nremoved ${options.stateFile}.\n`,
+    );
     return 0;
   }
   if (options.dryRun) {
     if (state === undefined) process.stdout.write(`Dry run: no lab state at ${options.stateFile}; nothing to do.\n`);
-    else process.stdout.write(`Dry run; nothing changed. lab:cleanup would stop ${(state.processes ?? []).map((p) => `${p.role} (pid ${p.pid})`).join(', ') || 'no process'} and remove ${options.stateFile}.\n`);
+    else
+      process.stdout.write(
+        `Dry run; nothing changed. lab:cleanup would stop ${(state.processes ?? []).map((p) => `${p.role} (pid ${p.pid})`).join(', ') || 'no process'} and remove ${options.stateFile}.\n`,
+      );
     return 0;
   }
   const outcome = await cleanupLocal(options.stateFile);
@@ -280,6 +383,8 @@ export async function cleanupCommand(argv: readonly string[], deps: LabCommandDe
     return 0;
   }
   for (const note of outcome.notOurs) process.stderr.write(`not signalled: ${note}\n`);
-  process.stdout.write(`Cleaned up: ${outcome.stopped.length > 0 ? `stopped ${outcome.stopped.join(', ')}` : 'no process was running'}; removed ${options.stateFile}.\n`);
+  process.stdout.write(
+    `Cleaned up: ${outcome.stopped.length > 0 ? `stopped ${outcome.stopped.join(', ')}` : 'no process was running'}; removed ${options.stateFile}.\n`,
+  );
   return 0;
 }

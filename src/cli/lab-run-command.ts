@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { writeFileAtomic } from '../files.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,8 +67,15 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
     let compliance: ComplianceReport | undefined;
     try {
       step(`deploy: mock + gateway (policy ${options.policy})`);
-      const deployed = await deployLocal({ stateFile, policy: options.policy, seed: BENCH_DEFAULTS.seed, mockArgs: LAB_MOCK_ARGS }, signal);
-      if (deployed.kind !== 'deployed') throw new LabError('E_LAB_STATE', `Failed to deploy the lab under "${stateFile}": a lab was already up there. Run npm run lab:cleanup -- --state ${stateFile}.`);
+      const deployed = await deployLocal(
+        { stateFile, policy: options.policy, seed: BENCH_DEFAULTS.seed, mockArgs: LAB_MOCK_ARGS },
+        signal,
+      );
+      if (deployed.kind !== 'deployed')
+        throw new LabError(
+          'E_LAB_STATE',
+          `Failed to deploy the lab under "${stateFile}": a lab was already up there. Run npm run lab:cleanup -- --state ${stateFile}.`,
+        );
       const state: LabState = deployed.state;
       const labEnv = withLabSecrets(state, env);
       mkdirSync(outDir, { recursive: true });
@@ -78,9 +85,34 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
       step('warm-up: a few short requests on both paths, not measured');
       // The lab's matrix: chat and Responses, streamed and not, all requests of a scenario at once.
       const defaults = resolveBenchOptions([], labEnv);
-      const runMatrix = (maxTokens: number[], dir: string, stamp: boolean, onProgress?: ReturnType<typeof progressPrinter>): Promise<BenchRunResult> => {
-        const benchOptions: BenchOptions = { ...defaults, stateFile, out: dir, apis: ['chat', 'responses'], streams: [true, false], maxTokens, requests: options.requests, load: { kind: 'closed', concurrency: options.requests }, warmup: 0, stamp };
-        return runBench({ options: benchOptions, targets: benchTargets(benchOptions, state), outDir: dir, env: labEnv, signal, toolVersion: readVersion(), lab: labRunInfo(state), ...(onProgress ? { onProgress } : {}) });
+      const runMatrix = (
+        maxTokens: number[],
+        dir: string,
+        stamp: boolean,
+        onProgress?: ReturnType<typeof progressPrinter>,
+      ): Promise<BenchRunResult> => {
+        const benchOptions: BenchOptions = {
+          ...defaults,
+          stateFile,
+          out: dir,
+          apis: ['chat', 'responses'],
+          streams: [true, false],
+          maxTokens,
+          requests: options.requests,
+          load: { kind: 'closed', concurrency: options.requests },
+          warmup: 0,
+          stamp,
+        };
+        return runBench({
+          options: benchOptions,
+          targets: benchTargets(benchOptions, state),
+          outDir: dir,
+          env: labEnv,
+          signal,
+          toolVersion: readVersion(),
+          lab: labRunInfo(state),
+          ...(onProgress ? { onProgress } : {}),
+        });
       };
       const warmDir = mkdtempSync(join(tmpdir(), 'lab-warmup-'));
       try {
@@ -97,19 +129,37 @@ export async function labRunCommand(argv: readonly string[], env: NodeJS.Process
       if (!signal.aborted) {
         step('verify: SSE compliance of the gateway');
         // The probes' stall is 2 s here (not the default 30 s): the lab's gateway is local and the run stays short.
-        const verifyOptions: VerifyOptions = { ...resolveVerifyOptions([], labEnv, CHECK_IDS), stateFile, idleGapMs: 2_000, out: outDir };
-        compliance = await runVerify(buildVerifyPlan(verifyOptions, state, labEnv), { checks: [], signal, onCheck: (c) => step(`  ${c.status.padEnd(4)} ${c.id}`) });
+        const verifyOptions: VerifyOptions = {
+          ...resolveVerifyOptions([], labEnv, CHECK_IDS),
+          stateFile,
+          idleGapMs: 2_000,
+          out: outDir,
+        };
+        compliance = await runVerify(buildVerifyPlan(verifyOptions, state, labEnv), {
+          checks: [],
+          signal,
+          onCheck: (c) => step(`  ${c.status.padEnd(4)} ${c.id}`),
+        });
         writeComplianceFiles(outDir, compliance);
         await refreshHtmlReport(outDir);
       }
     } finally {
       const cleaned = await cleanupLocal(stateFile);
-      step(cleaned.kind === 'cleaned' ? `cleanup: stopped ${cleaned.stopped.join(', ') || 'nothing'}` : 'cleanup: nothing to stop');
+      step(
+        cleaned.kind === 'cleaned'
+          ? `cleanup: stopped ${cleaned.stopped.join(', ') || 'nothing'}`
+          : 'cleanup: nothing to stop',
+      );
     }
     const headline = labHeadline(bench?.summary, compliance);
-    writeFileAtomic(join(outDir, 'lab.md'), `# Lab run\n\n${headline}.\n\n${bench ? summaryToMarkdown(bench.summary) : ''}\n\n${compliance ? complianceToMarkdown(compliance) : ''}\n`);
+    writeFileAtomic(
+      join(outDir, 'lab.md'),
+      `# Lab run\n\n${headline}.\n\n${bench ? summaryToMarkdown(bench.summary) : ''}\n\n${compliance ? complianceToMarkdown(compliance) : ''}\n`,
+    );
     const harness = bench ? harnessWarning(bench.summary) : undefined;
-    process.stdout.write(`${headline}.\n${harness ? `${harness}\n` : ''}Report: ${join(outDir, 'report.html')} and ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`);
+    process.stdout.write(
+      `${headline}.\n${harness ? `${harness}\n` : ''}Report: ${join(outDir, 'report.html')} and ${join(outDir, 'lab.md')} (with summary.json, samples.jsonl, compliance.json)\n`,
+    );
     step('done');
     if (signal.aborted) return 130;
     return compliance?.verdict === 'fail' ? 1 : 0;

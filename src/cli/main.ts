@@ -25,7 +25,17 @@ Commands:
 
 Run a command with --help for its options.`;
 
-const SCRIPT_OF: Record<string, string> = { deploy: 'lab:deploy', cleanup: 'lab:cleanup', lab: 'lab', verify: 'lab:verify', report: 'report', compare: 'compare', calibrate: 'calibrate', merge: 'merge', dist: 'dist' };
+const SCRIPT_OF: Record<string, string> = {
+  deploy: 'lab:deploy',
+  cleanup: 'lab:cleanup',
+  lab: 'lab',
+  verify: 'lab:verify',
+  report: 'report',
+  compare: 'compare',
+  calibrate: 'calibrate',
+  merge: 'merge',
+  dist: 'dist',
+};
 
 function usageHint(command: string | undefined): string {
   if (command === 'bench') return `\n${BENCH_USAGE}\n`;

@@ -1,6 +1,11 @@
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
-import { resolveCompareOptions, resolveReportOptions, COMPARE_DEFAULTS, COMPARE_METRICS } from '../config/report-options.ts';
+import {
+  resolveCompareOptions,
+  resolveReportOptions,
+  COMPARE_DEFAULTS,
+  COMPARE_METRICS,
+} from '../config/report-options.ts';
 import { comparisonToMarkdown } from '../report/compare-markdown.ts';
 import { compareRuns, gateFailures } from '../report/compare-runs.ts';
 import { writeHtmlReport } from '../report/write-report.ts';
@@ -63,6 +68,10 @@ export async function compareCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const failures = gateFailures(comparison, options.failOnRegressionPct);
-  process.stderr.write(failures.length > 0 ? `The gate (--fail-on-regression ${options.failOnRegressionPct}) fails:\n${failures.map((f) => `  - ${f}`).join('\n')}\n` : `The gate (--fail-on-regression ${options.failOnRegressionPct}) passes: ${comparison.scenarios.length} scenario(s) compared, no significant slow-down over ${options.failOnRegressionPct}%.\n`);
+  process.stderr.write(
+    failures.length > 0
+      ? `The gate (--fail-on-regression ${options.failOnRegressionPct}) fails:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`
+      : `The gate (--fail-on-regression ${options.failOnRegressionPct}) passes: ${comparison.scenarios.length} scenario(s) compared, no significant slow-down over ${options.failOnRegressionPct}%.\n`,
+  );
   return failures.length > 0 ? 1 : 0;
 }

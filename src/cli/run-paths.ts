@@ -14,5 +14,6 @@ export function ownStateFile(): string {
 /** Progress lines on stderr, `[label 12.3 s] text`, timed from now. */
 export function stepPrinter(label: string): (text: string) => void {
   const started = performance.now();
-  return (text) => void process.stderr.write(`[${label} ${((performance.now() - started) / 1000).toFixed(1)} s] ${text}\n`);
+  return (text) =>
+    void process.stderr.write(`[${label} ${((performance.now() - started) / 1000).toFixed(1)} s] ${text}\n`);
 }

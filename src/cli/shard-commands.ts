@@ -40,8 +40,14 @@ async function writeMerged(dir: string, json: boolean): Promise<number> {
   const skew = late.length > 1 ? ` (start skew ${Math.max(...late) - Math.min(...late)} ms)` : '';
   const interrupted = shards.filter((s) => s.interrupted).map((s) => s.index);
   process.stdout.write(json ? `${JSON.stringify(summary, null, 2)}\n` : `${summaryToTable(summary)}\n`);
-  for (const s of shards) if (s.harness?.isHarnessBound) process.stderr.write(`shard ${s.index}: ${harnessWarning({ ...summary, run: { ...summary.run, harness: s.harness } })}\n`);
-  process.stderr.write(`merged ${shards.length} shards${skew} into ${dir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)${interrupted.length > 0 ? `; interrupted: shard ${interrupted.join(', ')}` : ''}\n`);
+  for (const s of shards)
+    if (s.harness?.isHarnessBound)
+      process.stderr.write(
+        `shard ${s.index}: ${harnessWarning({ ...summary, run: { ...summary.run, harness: s.harness } })}\n`,
+      );
+  process.stderr.write(
+    `merged ${shards.length} shards${skew} into ${dir}/ (samples.jsonl, summary.json, summary.csv, summary.md, report.html)${interrupted.length > 0 ? `; interrupted: shard ${interrupted.join(', ')}` : ''}\n`,
+  );
   const failed = nothingSucceeded(summary);
   if (failed !== undefined) process.stderr.write(`${failed}\n`);
   return interrupted.length > 0 || failed !== undefined ? 1 : 0;
@@ -70,18 +76,36 @@ function workerArgv(argv: readonly string[]): string[] {
  * merged. The workers get the user's own flags, plus their shard, run id, common start and
  * output folder; their keys come through the environment as for any bench.
  */
-export async function runWorkers(argv: readonly string[], options: BenchOptions, env: NodeJS.ProcessEnv): Promise<number> {
-  const runId = options.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+export async function runWorkers(
+  argv: readonly string[],
+  options: BenchOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  const runId =
+    options.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
   const root = options.out ?? 'reports';
   const startAt = new Date(Date.now() + 3_000).toISOString();
   const dir = join(root, runId);
   process.stderr.write(`workers: ${options.workers} shards of run ${runId}, starting together at ${startAt}\n`);
   return withInterrupt('stopping the workers; each writes what it measured', async (signal) => {
     const children = Array.from({ length: options.workers }, (_, index) => {
-      const args = [CLI, 'bench', ...workerArgv(argv), '--shard', `${index}/${options.workers}`, '--run-id', runId, '--start-at', startAt, '--out', root];
+      const args = [
+        CLI,
+        'bench',
+        ...workerArgv(argv),
+        '--shard',
+        `${index}/${options.workers}`,
+        '--run-id',
+        runId,
+        '--start-at',
+        startAt,
+        '--out',
+        root,
+      ];
       const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr!.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n')) if (line.trim() !== '' && !line.startsWith('\r')) process.stderr.write(`[worker ${index}] ${line}\n`);
+        for (const line of chunk.toString().split('\n'))
+          if (line.trim() !== '' && !line.startsWith('\r')) process.stderr.write(`[worker ${index}] ${line}\n`);
       });
       return child;
     });
@@ -92,7 +116,8 @@ export async function runWorkers(argv: readonly string[], options: BenchOptions,
     const codes = await Promise.all(children.map(async (child) => ((await once(child, 'exit')) as [number | null])[0]));
     signal.removeEventListener('abort', onAbort);
     const failed = codes.map((code, index) => ({ code, index })).filter(({ code }) => code !== 0 && code !== 130);
-    for (const { code, index } of failed) process.stderr.write(`worker ${index} failed (exit ${String(code)}); the merge names what is missing\n`);
+    for (const { code, index } of failed)
+      process.stderr.write(`worker ${index} failed (exit ${String(code)}); the merge names what is missing\n`);
     const code = await writeMerged(dir, options.json);
     return signal.aborted ? 130 : failed.length > 0 ? 1 : code;
   });

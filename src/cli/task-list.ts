@@ -1,6 +1,13 @@
 import type { StepEvent } from '../lab/azure-lab.ts';
 
-const MARK: Record<StepEvent['status'], string> = { pending: '·', running: '…', done: '✓', resumed: '✓', failed: '✗', blocked: '-' };
+const MARK: Record<StepEvent['status'], string> = {
+  pending: '·',
+  running: '…',
+  done: '✓',
+  resumed: '✓',
+  failed: '✗',
+  blocked: '-',
+};
 
 export function formatElapsed(ms: number): string {
   const seconds = Math.round(ms / 1000);
@@ -10,7 +17,8 @@ export function formatElapsed(ms: number): string {
 
 function line(event: StepEvent, now: number, startedAt: number | undefined): string {
   const elapsed = event.status === 'running' && startedAt !== undefined ? now - startedAt : event.elapsedMs;
-  const time = event.status === 'running' || event.status === 'done' || event.status === 'failed' ? formatElapsed(elapsed) : '';
+  const time =
+    event.status === 'running' || event.status === 'done' || event.status === 'failed' ? formatElapsed(elapsed) : '';
   const status = event.status === 'resumed' ? 'done earlier' : event.status;
   return `  ${MARK[event.status]} ${event.title.padEnd(40)} ${status.padEnd(12)} ${time.padStart(6)}${event.detail ? `  ${event.detail}` : ''}`;
 }
@@ -19,7 +27,11 @@ function line(event: StepEvent, now: number, startedAt: number | undefined): str
  * The deploy's task list on stderr: on a terminal, one line per step redrawn in place every
  * second (state and elapsed time); elsewhere (CI, a pipe), one line per change of state.
  */
-export function createTaskList(stream: NodeJS.WriteStream = process.stderr): { onEvent(event: StepEvent): void; onNote(note: string): void; stop(): void } {
+export function createTaskList(stream: NodeJS.WriteStream = process.stderr): {
+  onEvent(event: StepEvent): void;
+  onNote(note: string): void;
+  stop(): void;
+} {
   const steps = new Map<string, StepEvent>();
   const started = new Map<string, number>();
   let drawnLines = 0;

@@ -47,7 +47,11 @@ Output
 Exit code: 0 no check failed, 1 a check failed, 2 bad usage, 130 interrupted.`;
 
 /** `streamlab verify`: returns the exit code. */
-export async function verifyCommand(argv: readonly string[], env: NodeJS.ProcessEnv, connectAzure?: (subscriptionId: string) => Promise<ArmConnection>): Promise<number> {
+export async function verifyCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  connectAzure?: (subscriptionId: string) => Promise<ArmConnection>,
+): Promise<number> {
   const options = resolveVerifyOptions(argv, env, CHECK_IDS);
   if (options.help) {
     process.stdout.write(`${VERIFY_USAGE}\n`);
@@ -68,7 +72,8 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
   // A chain (direct → gateway → edge …): the probes run through every hop, from the model outward.
   const plans = verifyPlans(options, state, labEnv, deployed);
   // A missing key is a usage error, found before any probe runs.
-  for (const { plan } of plans) for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, labEnv);
+  for (const { plan } of plans)
+    for (const target of [plan.gateway, plan.direct]) if (target) await createAuthHeaders(target.auth, labEnv);
   const outDir = options.out ?? defaultOutDir('verify');
   return withInterrupt('writing the checks that finished', async (signal) => {
     const report = await runVerifyPlans(plans, options.checks, signal, (line) => process.stderr.write(`${line}\n`));
@@ -78,12 +83,19 @@ export async function verifyCommand(argv: readonly string[], env: NodeJS.Process
     const html = await refreshHtmlReport(outDir);
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${complianceToTable(report)}\n`);
     if (report.hops !== undefined && !options.json) process.stdout.write(`${hopLines(report).join('\n')}\n`);
-    if (report.unreachable !== undefined) process.stderr.write(`Nothing was verified: ${report.unreachable}. Is the gateway running? Start the lab with npm run lab:deploy (or check --gateway).\n`);
+    if (report.unreachable !== undefined)
+      process.stderr.write(
+        `Nothing was verified: ${report.unreachable}. Is the gateway running? Start the lab with npm run lab:deploy (or check --gateway).\n`,
+      );
     else if (!signal.aborted && report.checks.every((c) => c.status === 'skip')) {
       const reasons = [...new Set(report.checks.map((c) => c.evidence))].slice(0, 3);
-      process.stderr.write(`Nothing was verified: every check skipped (${reasons.join('; ') || 'no check ran'}). Give the lab's paths (npm run lab:deploy), or --gateway URL, or --policy FILE for the lint.\n`);
+      process.stderr.write(
+        `Nothing was verified: every check skipped (${reasons.join('; ') || 'no check ran'}). Give the lab's paths (npm run lab:deploy), or --gateway URL, or --policy FILE for the lint.\n`,
+      );
     }
-    process.stderr.write(`results: ${outDir}/ (compliance.json, compliance.xml, compliance.md${html ? ', report.html' : ''})\n`);
+    process.stderr.write(
+      `results: ${outDir}/ (compliance.json, compliance.xml, compliance.md${html ? ', report.html' : ''})\n`,
+    );
     if (signal.aborted) return 130;
     return report.verdict === 'fail' ? 1 : 0;
   });

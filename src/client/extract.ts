@@ -31,12 +31,15 @@ function extractChatLike(data: Json): Extracted {
   const out: Extracted = {};
   const choice = Array.isArray(data['choices']) ? data['choices'][0] : undefined;
   if (choice) {
-    const legacy = Array.isArray(choice.messages) ? choice.messages.find((m: Json) => m?.delta?.role !== 'tool' && typeof m?.delta?.content === 'string') : undefined;
+    const legacy = Array.isArray(choice.messages)
+      ? choice.messages.find((m: Json) => m?.delta?.role !== 'tool' && typeof m?.delta?.content === 'string')
+      : undefined;
     const content = choice.delta?.content ?? choice.text ?? legacy?.delta?.content;
     if (typeof content === 'string' && content !== '') out.content = content;
     if (typeof choice.finish_reason === 'string') out.finishReason = choice.finish_reason;
   }
-  if (data['usage']) out.usage = { promptTokens: data['usage'].prompt_tokens, completionTokens: data['usage'].completion_tokens };
+  if (data['usage'])
+    out.usage = { promptTokens: data['usage'].prompt_tokens, completionTokens: data['usage'].completion_tokens };
   if (typeof data['id'] === 'string' && data['id'] !== '') out.responseId = data['id'];
   return out;
 }
@@ -51,8 +54,15 @@ function extractResponses(eventName: string | undefined, data: Json): Extracted 
     case 'response.completed':
     case 'response.incomplete': {
       const response = data['response'] ?? {};
-      const usage = response.usage ? { promptTokens: response.usage.input_tokens, completionTokens: response.usage.output_tokens } : undefined;
-      const finishReason = type === 'response.completed' ? 'stop' : response.incomplete_details?.reason === 'max_output_tokens' ? 'length' : 'incomplete';
+      const usage = response.usage
+        ? { promptTokens: response.usage.input_tokens, completionTokens: response.usage.output_tokens }
+        : undefined;
+      const finishReason =
+        type === 'response.completed'
+          ? 'stop'
+          : response.incomplete_details?.reason === 'max_output_tokens'
+            ? 'length'
+            : 'incomplete';
       return { isTerminal: true, finishReason, ...(usage ? { usage } : {}), responseId: response.id };
     }
     case 'response.failed':
@@ -73,16 +83,29 @@ function messageOf(error: unknown): string {
 /** The answer of a non-streaming body: text, finish reason, usage, id. */
 export function extractJsonBody(api: ApiKind, body: Json): Extracted {
   if (api === 'responses') {
-    const text = typeof body['output_text'] === 'string'
-      ? body['output_text']
-      : (body['output'] ?? []).flatMap((item: Json) => item.content ?? []).map((part: Json) => part.text ?? '').join('');
-    const usage = body['usage'] ? { promptTokens: body['usage'].input_tokens, completionTokens: body['usage'].output_tokens } : undefined;
-    return { content: text, finishReason: body['status'] === 'incomplete' ? 'length' : 'stop', responseId: body['id'], ...(usage ? { usage } : {}) };
+    const text =
+      typeof body['output_text'] === 'string'
+        ? body['output_text']
+        : (body['output'] ?? [])
+            .flatMap((item: Json) => item.content ?? [])
+            .map((part: Json) => part.text ?? '')
+            .join('');
+    const usage = body['usage']
+      ? { promptTokens: body['usage'].input_tokens, completionTokens: body['usage'].output_tokens }
+      : undefined;
+    return {
+      content: text,
+      finishReason: body['status'] === 'incomplete' ? 'length' : 'stop',
+      responseId: body['id'],
+      ...(usage ? { usage } : {}),
+    };
   }
   const choice = body['choices']?.[0] ?? {};
   const legacy = Array.isArray(choice.messages) ? choice.messages.find((m: Json) => m.role === 'assistant') : undefined;
   const content = choice.message?.content ?? choice.text ?? legacy?.content ?? '';
-  const usage = body['usage'] ? { promptTokens: body['usage'].prompt_tokens, completionTokens: body['usage'].completion_tokens } : undefined;
+  const usage = body['usage']
+    ? { promptTokens: body['usage'].prompt_tokens, completionTokens: body['usage'].completion_tokens }
+    : undefined;
   return { content, finishReason: choice.finish_reason, responseId: body['id'], ...(usage ? { usage } : {}) };
 }
 

@@ -16,7 +16,13 @@ export interface RequestTimeouts {
   totalMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: RequestTimeouts = { connectMs: 10_000, headersMs: 60_000, firstTokenMs: 60_000, idleMs: 30_000, totalMs: 300_000 };
+export const DEFAULT_TIMEOUTS: RequestTimeouts = {
+  connectMs: 10_000,
+  headersMs: 60_000,
+  firstTokenMs: 60_000,
+  idleMs: 30_000,
+  totalMs: 300_000,
+};
 
 export interface HttpRequestSpec {
   api: ApiKind;
@@ -168,7 +174,11 @@ class TimedRequest implements SseHandler {
     this.#totalAt = deadline(this.#timeouts.totalMs);
     this.#arm();
     const url = new URL(spec.url);
-    const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', agent: options.agent, headers: requestHead(url, spec) }) as Tagged<http.ClientRequest>;
+    const req = (url.protocol === 'https:' ? https : http).request(url, {
+      method: 'POST',
+      agent: options.agent,
+      headers: requestHead(url, spec),
+    }) as Tagged<http.ClientRequest>;
     req[kTimed] = this;
     this.#req = req;
     if (this.#signal?.aborted) queueMicrotask(() => this.handleEvent());
@@ -209,7 +219,8 @@ class TimedRequest implements SseHandler {
     const timeouts = this.#timeouts;
     if (at >= this.#totalAt) return this.fail('timeout_total', `no complete answer within ${timeouts.totalMs} ms`);
     const phase = this.#phase;
-    if (phase !== undefined && at >= this.#phaseAt) return this.fail(phase.outcome, `no ${phase.what} within ${timeouts[phase.timeout]} ms`);
+    if (phase !== undefined && at >= this.#phaseAt)
+      return this.fail(phase.outcome, `no ${phase.what} within ${timeouts[phase.timeout]} ms`);
     if (at >= this.#idleAt) return this.fail('timeout_idle', `quiet for more than ${timeouts.idleMs} ms`);
     this.#arm();
   }
@@ -321,7 +332,10 @@ class TimedRequest implements SseHandler {
       this.#parser!.feed(rest);
       if (tl.outcome === 'ok' && tl.doneMs === undefined) {
         tl.outcome = 'protocol_missing_done';
-        tl.errorMessage = tl.api === 'responses' ? 'the stream ended without a terminal response event' : 'the stream ended without data: [DONE]';
+        tl.errorMessage =
+          tl.api === 'responses'
+            ? 'the stream ended without a terminal response event'
+            : 'the stream ended without data: [DONE]';
       }
     } else if (this.#mode === JSON_BODY) {
       readJsonBody(tl.api, tl, this.#body + rest, tl.endMs);
@@ -396,7 +410,8 @@ function readIds(tl: Timeline, headers: http.IncomingHttpHeaders): void {
   const retryMs = one('retry-after-ms');
   const retrySeconds = one('retry-after');
   if (retryMs !== undefined && Number.isFinite(Number(retryMs))) tl.retryAfterMs = Number(retryMs);
-  else if (retrySeconds !== undefined && Number.isFinite(Number(retrySeconds))) tl.retryAfterMs = Number(retrySeconds) * 1000;
+  else if (retrySeconds !== undefined && Number.isFinite(Number(retrySeconds)))
+    tl.retryAfterMs = Number(retrySeconds) * 1000;
 }
 
 function readJsonBody(api: ApiKind, tl: Timeline, body: string, at: number): void {

@@ -21,7 +21,11 @@ export interface RequesterOptions {
 }
 
 /** Sends one request of a scenario, intended to start at `intendedNs`; never throws. */
-export type Requester = (intendedNs: bigint, signal?: AbortSignal, extraHeaders?: Record<string, string>) => Promise<Timeline>;
+export type Requester = (
+  intendedNs: bigint,
+  signal?: AbortSignal,
+  extraHeaders?: Record<string, string>,
+) => Promise<Timeline>;
 
 /** A shared keep-alive agent without a socket cap: the load model, not the agent, limits concurrency. */
 export function createLoadAgent(): http.Agent {
@@ -40,7 +44,12 @@ export async function createRequester(scenario: Scenario, options: RequesterOpti
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   const retry = options.retry ?? DEFAULT_RETRY;
   const agent = options.agent ?? createLoadAgent();
-  const send = (auth: Readonly<Record<string, string>>, intendedNs: bigint, signal: AbortSignal | undefined, extraHeaders: Record<string, string> | undefined): Promise<Timeline> => {
+  const send = (
+    auth: Readonly<Record<string, string>>,
+    intendedNs: bigint,
+    signal: AbortSignal | undefined,
+    extraHeaders: Record<string, string> | undefined,
+  ): Promise<Timeline> => {
     const headers = { ...auth, ...options.headers, ...extraHeaders };
     if (options.client === 'sdk') {
       return runSdkRequest({ scenario, built, headers, timeouts, intendedNs, ...(signal ? { signal } : {}) });
@@ -56,7 +65,9 @@ export async function createRequester(scenario: Scenario, options: RequesterOpti
     withRetry429(
       () => {
         const auth = authHeaders();
-        return auth instanceof Promise ? auth.then((ready) => send(ready, intendedNs, signal, extraHeaders)) : send(auth, intendedNs, signal, extraHeaders);
+        return auth instanceof Promise
+          ? auth.then((ready) => send(ready, intendedNs, signal, extraHeaders))
+          : send(auth, intendedNs, signal, extraHeaders);
       },
       retry,
       signal,

@@ -19,12 +19,20 @@ export const DEFAULT_RETRY: RetryOptions = { policy: 'none', maxWaitMs: 60_000, 
  * Every attempt shares the first attempt's intended start, so latency includes the waits:
  * what a user behind the throttle would see.
  */
-export function withRetry429(attempt: () => Promise<Timeline>, options: RetryOptions, signal?: AbortSignal): Promise<Timeline> {
+export function withRetry429(
+  attempt: () => Promise<Timeline>,
+  options: RetryOptions,
+  signal?: AbortSignal,
+): Promise<Timeline> {
   // Without retries, the attempt's own promise: no async frame held per in-flight request.
   return options.policy === 'honor' ? retrying(attempt, options, signal) : attempt();
 }
 
-async function retrying(attempt: () => Promise<Timeline>, options: RetryOptions, signal?: AbortSignal): Promise<Timeline> {
+async function retrying(
+  attempt: () => Promise<Timeline>,
+  options: RetryOptions,
+  signal?: AbortSignal,
+): Promise<Timeline> {
   let timeline = await attempt();
   let attempts = 1;
   while (

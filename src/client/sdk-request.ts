@@ -15,7 +15,12 @@ export interface SdkRequestInput {
   signal?: AbortSignal;
 }
 
-const PATHS = { chat: 'chat/completions', 'on-your-data': 'chat/completions', completions: 'completions', responses: 'responses' } as const;
+const PATHS = {
+  chat: 'chat/completions',
+  'on-your-data': 'chat/completions',
+  completions: 'completions',
+  responses: 'responses',
+} as const;
 
 /**
  * The same request through the official openai SDK (`--client sdk`): its own fetch, SSE
@@ -67,7 +72,9 @@ export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
         : scenario.api === 'completions'
           ? client.completions.create(body, requestOptions)
           : client.chat.completions.create(body, requestOptions);
-    const { data, response } = await (call as unknown as { withResponse(): Promise<{ data: unknown; response: Response }> }).withResponse();
+    const { data, response } = await (
+      call as unknown as { withResponse(): Promise<{ data: unknown; response: Response }> }
+    ).withResponse();
     tl.headersMs = now();
     tl.status = response.status;
     tl.ids.requestId = response.headers.get('x-request-id') ?? undefined;
@@ -78,7 +85,10 @@ export async function runSdkRequest(input: SdkRequestInput): Promise<Timeline> {
       tl.events = 1;
       tl.firstEventMs = tl.firstByteMs = tl.doneMs = at;
     } else {
-      phaseTimer = setTimeout(expire('timeout_first_token', `no first token within ${timeouts.firstTokenMs} ms`), timeouts.firstTokenMs);
+      phaseTimer = setTimeout(
+        expire('timeout_first_token', `no first token within ${timeouts.firstTokenMs} ms`),
+        timeouts.firstTokenMs,
+      );
       idleTimer = setTimeout(expire('timeout_idle', `quiet for more than ${timeouts.idleMs} ms`), timeouts.idleMs);
       for await (const chunk of data as AsyncIterable<Record<string, unknown>>) {
         const at = now();
@@ -106,7 +116,8 @@ function classify(tl: Timeline, error: unknown): void {
   let outcome: OutcomeCode;
   if (error instanceof OpenAI.APIUserAbortError) outcome = 'aborted';
   else if (error instanceof OpenAI.APIConnectionTimeoutError) outcome = 'timeout_total';
-  else if (error instanceof OpenAI.APIConnectionError) outcome = tl.headersMs === undefined ? 'connect_error' : 'protocol_truncated';
+  else if (error instanceof OpenAI.APIConnectionError)
+    outcome = tl.headersMs === undefined ? 'connect_error' : 'protocol_truncated';
   else if (error instanceof OpenAI.APIError && error.status !== undefined) {
     outcome = `http_${error.status}`;
     tl.status = error.status;

@@ -44,7 +44,12 @@ export interface Timeline {
   /** Attempts made (more than 1 when a 429 was honoured and retried). */
   attempts: number;
   /** Raw frames with arrival times, only when requested (compliance probes, tests). */
-  frames?: Array<{ arrivalMs: number; event?: string; data: string; /** Upstream emission stamp, ms since intended, when stamped. */ emitMs?: number }>;
+  frames?: Array<{
+    arrivalMs: number;
+    event?: string;
+    data: string /** Upstream emission stamp, ms since intended, when stamped. */;
+    emitMs?: number;
+  }>;
 }
 
 /**

@@ -52,9 +52,14 @@ export function deliveryOf(probe: ProbeResult, reference?: ProbeResult): Deliver
     method = 'schedule';
     const planned = reference.events.map((e) => (e.stamp?.dueUs ?? 0) / 1000);
     const n = Math.min(planned.length, probe.events.length);
-    const lags = probe.events.slice(0, n).map((e, i) => msBetween(probe.events[0]!.arrivalNs, e.arrivalNs) - (planned[i]! - planned[0]!));
+    const lags = probe.events
+      .slice(0, n)
+      .map((e, i) => msBetween(probe.events[0]!.arrivalNs, e.arrivalNs) - (planned[i]! - planned[0]!));
     // Measured against the median lag, so a late first frame (the anchor) shifts nothing.
-    const median = nearestRank([...lags].sort((a, b) => a - b), 0.5);
+    const median = nearestRank(
+      [...lags].sort((a, b) => a - b),
+      0.5,
+    );
     latencies = lags.map((lag) => Math.abs(lag - median));
   }
   const sorted = [...latencies].sort((a, b) => a - b);

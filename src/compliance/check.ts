@@ -28,7 +28,8 @@ export async function judgePerApi(
   apis: readonly ApiKind[],
   judge: (api: ApiKind, gateway: ProbeResult, direct: ProbeResult | undefined) => Verdict | Promise<Verdict>,
 ): Promise<Verdict> {
-  if (session.plan.gateway === undefined) return verdict('skip', 'no gateway to probe (pass --gateway or deploy a lab)');
+  if (session.plan.gateway === undefined)
+    return verdict('skip', 'no gateway to probe (pass --gateway or deploy a lab)');
   if (apis.length === 0) return verdict('skip', 'none of the selected APIs applies');
   const parts: Array<Verdict & { api: ApiKind }> = [];
   for (const api of apis) {
@@ -39,13 +40,18 @@ export async function judgePerApi(
   }
   const status = worstOf(parts.map((p) => p.status));
   const shown = parts.filter((p) => p.status === status);
-  return verdict(status, shown.map((p) => `${p.api}: ${p.evidence}`).join('; '), Object.fromEntries(parts.map((p) => [p.api, p.details ?? {}])));
+  return verdict(
+    status,
+    shown.map((p) => `${p.api}: ${p.evidence}`).join('; '),
+    Object.fromEntries(parts.map((p) => [p.api, p.details ?? {}])),
+  );
 }
 
 /** Why a probe cannot be judged as a stream (no answer, not 200), or undefined. */
 export function describeUnusable(probe: ProbeResult): string | undefined {
   if (probe.status === 0) return `no response from ${probe.url} (${probe.error ?? probe.end})`;
-  if (probe.status !== 200) return `HTTP ${probe.status} from the gateway: ${probe.bodyText.slice(0, 200).replace(/\s+/g, ' ')}`;
+  if (probe.status !== 200)
+    return `HTTP ${probe.status} from the gateway: ${probe.bodyText.slice(0, 200).replace(/\s+/g, ' ')}`;
   return undefined;
 }
 

@@ -54,8 +54,19 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
   const transport = url.protocol === 'https:' ? https : http;
   const startNs = process.hrtime.bigint();
   const result: ProbeResult = {
-    url: request.url, status: 0, httpVersion: '', headers: {}, startNs, headersNs: undefined, endNs: startNs,
-    reads: [], events: [], comments: [], bodyText: '', end: 'complete', error: undefined,
+    url: request.url,
+    status: 0,
+    httpVersion: '',
+    headers: {},
+    startNs,
+    headersNs: undefined,
+    endNs: startNs,
+    reads: [],
+    events: [],
+    comments: [],
+    bodyText: '',
+    end: 'complete',
+    error: undefined,
   };
   return new Promise((resolve) => {
     let pendingStamp: FrameStamp | undefined;
@@ -64,7 +75,8 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
       onEvent: (data, event) => {
         result.events.push({ arrivalNs: process.hrtime.bigint(), event, data, stamp: pendingStamp });
         pendingStamp = undefined;
-        if (request.closeAfterEvents !== undefined && result.events.length >= request.closeAfterEvents) finish('closed');
+        if (request.closeAfterEvents !== undefined && result.events.length >= request.closeAfterEvents)
+          finish('closed');
       },
       onComment: (text) => {
         const stamp = parseStampComment(text);
@@ -88,7 +100,13 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
     request.signal?.addEventListener('abort', onAbort, { once: true });
     const req = transport.request(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream, application/json', 'accept-encoding': 'gzip, deflate, br', ...request.headers, 'content-length': String(payload.length) },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream, application/json',
+        'accept-encoding': 'gzip, deflate, br',
+        ...request.headers,
+        'content-length': String(payload.length),
+      },
       agent: false,
     });
     req.setNoDelay(true);
@@ -97,14 +115,17 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
       result.headersNs = process.hrtime.bigint();
       result.status = res.statusCode ?? 0;
       result.httpVersion = res.httpVersion;
-      for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) result.headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      for (const [name, value] of Object.entries(res.headers))
+        if (value !== undefined) result.headers[name] = Array.isArray(value) ? value.join(', ') : value;
       const isEventStream = (result.headers['content-type'] ?? '').startsWith('text/event-stream');
       const decoded = decoderFor(result.headers['content-encoding']);
       const decoder = new TextDecoder('utf-8');
       const onText = (chunk: Buffer): void => {
         const text = decoder.decode(chunk, { stream: true });
-        if (isEventStream || text.startsWith('data:') || text.startsWith(':') || result.events.length > 0) parser.feed(text);
-        if (result.bodyText.length < MAX_BODY_TEXT) result.bodyText += text.slice(0, MAX_BODY_TEXT - result.bodyText.length);
+        if (isEventStream || text.startsWith('data:') || text.startsWith(':') || result.events.length > 0)
+          parser.feed(text);
+        if (result.bodyText.length < MAX_BODY_TEXT)
+          result.bodyText += text.slice(0, MAX_BODY_TEXT - result.bodyText.length);
       };
       res.on('data', (chunk: Buffer) => {
         result.reads.push({ atNs: process.hrtime.bigint(), bytes: chunk.length });
@@ -112,7 +133,9 @@ export function runProbe(request: ProbeRequest): Promise<ProbeResult> {
         else onText(chunk);
       });
       decoded?.on('data', onText);
-      decoded?.on('error', (error) => finish('error', `cannot decode ${result.headers['content-encoding']}: ${error.message}`));
+      decoded?.on('error', (error) =>
+        finish('error', `cannot decode ${result.headers['content-encoding']}: ${error.message}`),
+      );
       const onEnd = (): void => {
         onText(Buffer.alloc(0));
         parser.end();

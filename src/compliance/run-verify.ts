@@ -26,22 +26,34 @@ export async function runVerify(plan: VerifyPlan, options: VerifyRunOptions): Pr
   let unreachable: string | undefined;
   if (plan.gateway !== undefined && selected.some((c) => !c.id.startsWith('lint-')) && !options.signal?.aborted) {
     const probe = await session.main('gateway', plan.apis[0]!);
-    if (probe !== undefined && probe.status === 0) unreachable = `nothing answers at ${probe.url} (${probe.error ?? probe.end})`;
+    if (probe !== undefined && probe.status === 0)
+      unreachable = `nothing answers at ${probe.url} (${probe.error ?? probe.end})`;
   }
   for (const check of selected) {
     if (options.signal?.aborted) break;
     let result: CheckResult;
     try {
-      result = unreachable !== undefined && !check.id.startsWith('lint-') ? { id: check.id, title: check.title, status: 'fail', evidence: `not run: ${unreachable}` } : { id: check.id, title: check.title, ...(await check.run(session)) };
+      result =
+        unreachable !== undefined && !check.id.startsWith('lint-')
+          ? { id: check.id, title: check.title, status: 'fail', evidence: `not run: ${unreachable}` }
+          : { id: check.id, title: check.title, ...(await check.run(session)) };
     } catch (error) {
-      result = { id: check.id, title: check.title, status: 'fail', evidence: `the check could not run: ${(error as Error).message}` };
+      result = {
+        id: check.id,
+        title: check.title,
+        status: 'fail',
+        evidence: `the check could not run: ${(error as Error).message}`,
+      };
     }
     checks.push(result);
     options.onCheck?.(result);
   }
   const firstApi = plan.apis[0]!;
   const ranProbes = selected.some((c) => !c.id.startsWith('lint-'));
-  const groundTruth = ranProbes && plan.gateway !== undefined && (hasStamps(await session.main('gateway', firstApi)) || hasStamps(await session.main('direct', firstApi)));
+  const groundTruth =
+    ranProbes &&
+    plan.gateway !== undefined &&
+    (hasStamps(await session.main('gateway', firstApi)) || hasStamps(await session.main('direct', firstApi)));
   return {
     schemaVersion: 1,
     verdict: verdictOf(checks),

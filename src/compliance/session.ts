@@ -94,7 +94,12 @@ export class ProbeSession {
     const request: ProbeRequest = {
       url: built.url,
       body: { ...built.body, ...spec.bodyFields },
-      headers: { ...(await this.authHeaders(path)), ...formatControlHeaders(control), 'x-ms-client-request-id': randomUUID(), ...spec.headers },
+      headers: {
+        ...(await this.authHeaders(path)),
+        ...formatControlHeaders(control),
+        'x-ms-client-request-id': randomUUID(),
+        ...spec.headers,
+      },
       timeoutMs: spec.timeoutMs ?? 30_000,
     };
     if (spec.closeAfterEvents !== undefined) request.closeAfterEvents = spec.closeAfterEvents;

@@ -59,10 +59,17 @@ export const BENCH_DEFAULTS = {
   requests: 20,
   warmup: 1,
   seed: 1,
-  timeouts: { connectMs: 10_000, headersMs: 60_000, firstTokenMs: 60_000, idleMs: 30_000, totalMs: 120_000 } satisfies RequestTimeouts,
+  timeouts: {
+    connectMs: 10_000,
+    headersMs: 60_000,
+    firstTokenMs: 60_000,
+    idleMs: 30_000,
+    totalMs: 120_000,
+  } satisfies RequestTimeouts,
   retryMaxWaitMs: 60_000,
   bailoutErrorRatio: 0.5,
-  prompt: 'Explain, in a few paragraphs, how server-sent events travel through an API gateway and what can hold them back.',
+  prompt:
+    'Explain, in a few paragraphs, how server-sent events travel through an API gateway and what can hold them back.',
 };
 
 const OPTIONS = {
@@ -110,35 +117,75 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * set JOB_COMPLETION_INDEX; SHARD_INDEX for anything else), `--run-id`, `--start-at` and
  * `--workers`, checked together: a shard needs a run id, a closed loop needs a worker per shard.
  */
-function resolveSharding(values: FlagValues, env: NodeJS.ProcessEnv, load: LoadModel): Pick<BenchOptions, 'shard' | 'runId' | 'startAt' | 'workers'> {
+function resolveSharding(
+  values: FlagValues,
+  env: NodeJS.ProcessEnv,
+  load: LoadModel,
+): Pick<BenchOptions, 'shard' | 'runId' | 'startAt' | 'workers'> {
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const workers = positiveNumber('--workers', str('workers'), { max: 64 }) ?? 1;
   let shard: ShardShare | undefined;
   if (str('shard') !== undefined) {
     const match = /^(\d+)\/(\d+)$/.exec(str('shard')!);
-    if (!match) throw new InvalidOptionError('--shard', `"${str('shard')}" is not INDEX/COUNT`, 'e.g. 0/4 (indices from 0)');
+    if (!match)
+      throw new InvalidOptionError('--shard', `"${str('shard')}" is not INDEX/COUNT`, 'e.g. 0/4 (indices from 0)');
     shard = { index: Number(match[1]), count: Number(match[2]) };
   } else if (str('shards') !== undefined) {
     const count = positiveNumber('--shards', str('shards'), { max: 10_000 })!;
     const fromEnv = env['JOB_COMPLETION_INDEX'] ?? env['SHARD_INDEX'];
-    if (fromEnv === undefined) throw new InvalidOptionError('--shards', 'no shard index: JOB_COMPLETION_INDEX and SHARD_INDEX are unset', '--shard INDEX/COUNT, or --shards COUNT with JOB_COMPLETION_INDEX or SHARD_INDEX in the environment');
+    if (fromEnv === undefined)
+      throw new InvalidOptionError(
+        '--shards',
+        'no shard index: JOB_COMPLETION_INDEX and SHARD_INDEX are unset',
+        '--shard INDEX/COUNT, or --shards COUNT with JOB_COMPLETION_INDEX or SHARD_INDEX in the environment',
+      );
     shard = { index: positiveNumber('SHARD_INDEX', fromEnv, { min: 0, max: 10_000 })!, count };
   }
   if (shard !== undefined) {
-    if (shard.count < 1 || shard.index >= shard.count) throw new InvalidOptionError('--shard', `index ${shard.index} of ${shard.count} shards`, 'an index from 0 to COUNT-1');
-    if (workers > 1) throw new InvalidOptionError('--workers', 'cannot be combined with --shard', 'either --workers N (local shards, merged) or --shard i/N (one shard)');
+    if (shard.count < 1 || shard.index >= shard.count)
+      throw new InvalidOptionError(
+        '--shard',
+        `index ${shard.index} of ${shard.count} shards`,
+        'an index from 0 to COUNT-1',
+      );
+    if (workers > 1)
+      throw new InvalidOptionError(
+        '--workers',
+        'cannot be combined with --shard',
+        'either --workers N (local shards, merged) or --shard i/N (one shard)',
+      );
   }
   const sharded = shard !== undefined ? shard.count : workers;
   const concurrency = load.kind === 'closed' ? load.concurrency : load.kind === 'sequential' ? 1 : Infinity;
-  if (sharded > 1 && concurrency < sharded) throw new InvalidOptionError('--concurrency', `${concurrency} in flight cannot be split over ${sharded} shards`, `at least one per shard: --concurrency ${sharded} or more, or an open loop (--rate)`);
+  if (sharded > 1 && concurrency < sharded)
+    throw new InvalidOptionError(
+      '--concurrency',
+      `${concurrency} in flight cannot be split over ${sharded} shards`,
+      `at least one per shard: --concurrency ${sharded} or more, or an open loop (--rate)`,
+    );
   const runId = str('run-id');
-  if (runId !== undefined && !RUN_ID.test(runId)) throw new InvalidOptionError('--run-id', `"${runId}" cannot name a folder`, 'letters, digits, dot, dash and underscore, up to 64');
-  if (shard !== undefined && runId === undefined) throw new InvalidOptionError('--run-id', 'a shard needs the run id every shard shares', '--run-id ID (the shards write OUT/ID/shard-<i>/)');
+  if (runId !== undefined && !RUN_ID.test(runId))
+    throw new InvalidOptionError(
+      '--run-id',
+      `"${runId}" cannot name a folder`,
+      'letters, digits, dot, dash and underscore, up to 64',
+    );
+  if (shard !== undefined && runId === undefined)
+    throw new InvalidOptionError(
+      '--run-id',
+      'a shard needs the run id every shard shares',
+      '--run-id ID (the shards write OUT/ID/shard-<i>/)',
+    );
   let startAt: Date | undefined;
   if (str('start-at') !== undefined) {
     const raw = str('start-at')!;
     startAt = new Date(/^\d+$/.test(raw) ? Number(raw) : raw);
-    if (Number.isNaN(startAt.getTime())) throw new InvalidOptionError('--start-at', `"${raw}" is not a time`, 'an ISO 8601 time (2026-11-30T12:00:00Z) or epoch milliseconds');
+    if (Number.isNaN(startAt.getTime()))
+      throw new InvalidOptionError(
+        '--start-at',
+        `"${raw}" is not a time`,
+        'an ISO 8601 time (2026-11-30T12:00:00Z) or epoch milliseconds',
+      );
   }
   return { shard, runId, startAt, workers };
 }
@@ -160,10 +207,19 @@ function resolveTimeouts(values: Record<string, string | boolean | undefined>, c
   const timeouts: RequestTimeouts = { ...BENCH_DEFAULTS.timeouts, totalMs };
   for (const [flag, key] of phases) {
     const ms = given(flag);
-    if (ms !== undefined && ms > totalMs) throw new InvalidOptionError(`--${flag}`, `${ms} ms is longer than the total --timeout of ${totalMs} ms, so it could never fire`, `a duration up to --timeout (raise --timeout too)`);
+    if (ms !== undefined && ms > totalMs)
+      throw new InvalidOptionError(
+        `--${flag}`,
+        `${ms} ms is longer than the total --timeout of ${totalMs} ms, so it could never fire`,
+        `a duration up to --timeout (raise --timeout too)`,
+      );
     // The SDK hands back a response only once it is connected and has headers: it cannot tell those phases apart.
     if (ms !== undefined && client === 'sdk' && (key === 'connectMs' || key === 'headersMs')) {
-      throw new InvalidOptionError(`--${flag}`, 'the openai SDK does not expose the connect and header phases', '--timeout, --first-token-timeout and --idle-timeout with --client sdk (or --client http)');
+      throw new InvalidOptionError(
+        `--${flag}`,
+        'the openai SDK does not expose the connect and header phases',
+        '--timeout, --first-token-timeout and --idle-timeout with --client sdk (or --client http)',
+      );
     }
     timeouts[key] = ms ?? Math.min(BENCH_DEFAULTS.timeouts[key], totalMs);
   }
@@ -176,7 +232,11 @@ export function readPromptsFile(path: string): ChatMessage[][] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new InvalidOptionError('--prompts', `cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a readable JSONL file');
+    throw new InvalidOptionError(
+      '--prompts',
+      `cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      'a readable JSONL file',
+    );
   }
   const prompts = text
     .split('\n')
@@ -187,15 +247,28 @@ export function readPromptsFile(path: string): ChatMessage[][] {
       try {
         value = JSON.parse(line);
       } catch {
-        throw new InvalidOptionError('--prompts', `line ${i + 1} of "${path}" is not JSON`, 'one JSON message list per line');
+        throw new InvalidOptionError(
+          '--prompts',
+          `line ${i + 1} of "${path}" is not JSON`,
+          'one JSON message list per line',
+        );
       }
       const messages = Array.isArray(value) ? value : (value as { messages?: unknown })?.messages;
-      if (!Array.isArray(messages) || messages.length === 0 || !messages.every((m) => typeof m?.role === 'string' && typeof m?.content === 'string')) {
-        throw new InvalidOptionError('--prompts', `line ${i + 1} of "${path}" is not a list of {role, content} messages`, 'one JSON message list per line');
+      if (
+        !Array.isArray(messages) ||
+        messages.length === 0 ||
+        !messages.every((m) => typeof m?.role === 'string' && typeof m?.content === 'string')
+      ) {
+        throw new InvalidOptionError(
+          '--prompts',
+          `line ${i + 1} of "${path}" is not a list of {role, content} messages`,
+          'one JSON message list per line',
+        );
       }
       return messages as ChatMessage[];
     });
-  if (prompts.length === 0) throw new InvalidOptionError('--prompts', `"${path}" holds no prompts`, 'one JSON message list per line');
+  if (prompts.length === 0)
+    throw new InvalidOptionError('--prompts', `"${path}" holds no prompts`, 'one JSON message list per line');
   return prompts;
 }
 
@@ -206,7 +279,11 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
   const rate = positiveNumber('--rate', str('rate'), { integer: false, min: 0.001, max: 100_000 });
   const concurrency = positiveNumber('--concurrency', str('concurrency'), { max: 100_000 });
   if (rate !== undefined && concurrency !== undefined) {
-    throw new InvalidOptionError('--rate', 'cannot be combined with --concurrency', 'either --concurrency N (closed loop) or --rate R (open loop)');
+    throw new InvalidOptionError(
+      '--rate',
+      'cannot be combined with --concurrency',
+      'either --concurrency N (closed loop) or --rate R (open loop)',
+    );
   }
   const arrival = oneOf<Arrival>('--arrival', str('arrival') ?? 'constant', ['constant', 'poisson']);
   const maxInFlight = positiveNumber('--max-in-flight', str('max-in-flight'), { max: 100_000 });
@@ -226,7 +303,12 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
   const bailout = positiveNumber('--bail-out', str('bail-out'), { integer: false, min: 0, max: 1 });
   const promptsFile = str('prompts');
   const prompt = str('prompt');
-  if (promptsFile !== undefined && prompt !== undefined) throw new InvalidOptionError('--prompt', 'cannot be combined with --prompts', 'one of --prompt TEXT or --prompts FILE');
+  if (promptsFile !== undefined && prompt !== undefined)
+    throw new InvalidOptionError(
+      '--prompt',
+      'cannot be combined with --prompts',
+      'one of --prompt TEXT or --prompts FILE',
+    );
   const client = oneOf<ClientMode>('--client', str('client') ?? 'http', ['http', 'sdk']);
   return {
     ...resolveTargetFlags(values, env),
@@ -234,13 +316,20 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
     apis: listOf('--api', str('api') ?? BENCH_DEFAULTS.apis.join(','), API_KINDS),
     streams: streamFlag === 'both' ? [true, false] : [streamFlag === 'on'],
     maxTokens,
-    paths: (str('path') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
-    requests: duration !== undefined && requestsFlag === undefined ? undefined : (requestsFlag ?? BENCH_DEFAULTS.requests),
+    paths: (str('path') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    requests:
+      duration !== undefined && requestsFlag === undefined ? undefined : (requestsFlag ?? BENCH_DEFAULTS.requests),
     durationMs: duration,
     load,
     warmup: positiveNumber('--warmup', str('warmup'), { min: 0, max: 100_000 }) ?? BENCH_DEFAULTS.warmup,
     interleave: values['no-interleave'] !== true,
-    prompts: promptsFile !== undefined ? readPromptsFile(promptsFile) : [[{ role: 'user', content: prompt ?? BENCH_DEFAULTS.prompt }]],
+    prompts:
+      promptsFile !== undefined
+        ? readPromptsFile(promptsFile)
+        : [[{ role: 'user', content: prompt ?? BENCH_DEFAULTS.prompt }]],
     seed: positiveNumber('--seed', str('seed'), { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
     timeouts: resolveTimeouts(values, client),
     client,

@@ -23,15 +23,28 @@ export const CALIBRATE_DEFAULTS = { seeds: 10, requests: 20, concurrency: 4, cha
 export function resolveCalibrateOptions(argv: readonly string[]): CalibrateOptions {
   const values = parseFlags(
     argv,
-    { seeds: { type: 'string' }, requests: { type: 'string' }, concurrency: { type: 'string' }, 'delay-ms': { type: 'string' }, chain: { type: 'boolean' }, out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    {
+      seeds: { type: 'string' },
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      'delay-ms': { type: 'string' },
+      chain: { type: 'boolean' },
+      out: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     'npm run calibrate -- --help',
   );
   const str = (name: string): string | undefined => values[name] as string | undefined;
   return {
     seeds: positiveNumber('--seeds', str('seeds'), { min: 2, max: 1000 }) ?? CALIBRATE_DEFAULTS.seeds,
     requests: positiveNumber('--requests', str('requests'), { min: 6, max: 10_000 }) ?? CALIBRATE_DEFAULTS.requests,
-    concurrency: positiveNumber('--concurrency', str('concurrency'), { max: 1000 }) ?? (values['chain'] === true ? CALIBRATE_DEFAULTS.chainConcurrency : CALIBRATE_DEFAULTS.concurrency),
-    delayMs: positiveNumber('--delay-ms', str('delay-ms'), { integer: false, min: 1, max: 10_000 }) ?? CALIBRATE_DEFAULTS.delayMs,
+    concurrency:
+      positiveNumber('--concurrency', str('concurrency'), { max: 1000 }) ??
+      (values['chain'] === true ? CALIBRATE_DEFAULTS.chainConcurrency : CALIBRATE_DEFAULTS.concurrency),
+    delayMs:
+      positiveNumber('--delay-ms', str('delay-ms'), { integer: false, min: 1, max: 10_000 }) ??
+      CALIBRATE_DEFAULTS.delayMs,
     chain: values['chain'] === true,
     out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,
     json: values['json'] === true,

@@ -10,7 +10,9 @@ export const LAB_TARGETS = ['local', 'azure'] as const;
 export type LabTarget = (typeof LAB_TARGETS)[number];
 
 /** An edge in front of the gateway: `--edge nginx[:buffered]` (local), or `--edge-url URL` with `--edge-key-env NAME`. */
-export type EdgeOption = { kind: 'nginx'; buffered: boolean } | { kind: 'url'; url: string; keyEnv: string | undefined };
+export type EdgeOption =
+  | { kind: 'nginx'; buffered: boolean }
+  | { kind: 'url'; url: string; keyEnv: string | undefined };
 
 /** `npm run lab:deploy` options. */
 export interface DeployOptions {
@@ -78,16 +80,38 @@ export const AZURE_DEFAULTS = {
 
 /** APIM tiers (api-version 2024-05-01). Consumption is refused for streaming unless forced. */
 export const APIM_SKUS = ['BasicV2', 'StandardV2', 'Developer', 'Basic', 'Standard', 'Premium', 'Consumption'] as const;
-export const MODEL_SKUS = ['GlobalStandard', 'Standard', 'DataZoneStandard', 'GlobalProvisionedManaged', 'ProvisionedManaged', 'DataZoneProvisionedManaged'] as const;
+export const MODEL_SKUS = [
+  'GlobalStandard',
+  'Standard',
+  'DataZoneStandard',
+  'GlobalProvisionedManaged',
+  'ProvisionedManaged',
+  'DataZoneProvisionedManaged',
+] as const;
 
 /**
  * Why Consumption is refused (Microsoft Learn: API Management limits and SSE guidance): no
  * long-running connections, each request capped at 30 s, no token-limit policy.
  */
-export const CONSUMPTION_REFUSAL = 'the Consumption tier does not support long-running connections (SSE), caps every request at 30 s and has no token-limit policy';
+export const CONSUMPTION_REFUSAL =
+  'the Consumption tier does not support long-running connections (SSE), caps every request at 30 s and has no token-limit policy';
 
 const LAB_ID = /^[a-z][a-z0-9]{2,11}$/;
-const AZURE_FLAGS = ['subscription', 'location', 'lab-id', 'model', 'model-version', 'model-sku', 'capacity', 'apim-sku', 'force-consumption', 'publisher-email', 'local-auth', 'roles', 'what-if'] as const;
+const AZURE_FLAGS = [
+  'subscription',
+  'location',
+  'lab-id',
+  'model',
+  'model-version',
+  'model-sku',
+  'capacity',
+  'apim-sku',
+  'force-consumption',
+  'publisher-email',
+  'local-auth',
+  'roles',
+  'what-if',
+] as const;
 export const ROLE_MODES = ['assign', 'manual'] as const;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -146,26 +170,62 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
   for (const flag of MOCK_TIMING_FLAGS) {
     const raw = values[flag] as string | undefined;
     if (raw === undefined) continue;
-    if (target === 'azure') throw new InvalidOptionError(`--${flag}`, 'the mock\'s timing applies to the local target only', 'with --target local');
-    positiveNumber(`--${flag}`, raw, { integer: flag === 'output-tokens', min: flag === 'ttft-ms' || flag === 'itl-ms' ? 0 : 1, max: 600_000 });
+    if (target === 'azure')
+      throw new InvalidOptionError(
+        `--${flag}`,
+        "the mock's timing applies to the local target only",
+        'with --target local',
+      );
+    positiveNumber(`--${flag}`, raw, {
+      integer: flag === 'output-tokens',
+      min: flag === 'ttft-ms' || flag === 'itl-ms' ? 0 : 1,
+      max: 600_000,
+    });
     mockArgs.push(`--${flag}`, raw);
   }
-  if (target === 'azure' && values['seed'] !== undefined) throw new InvalidOptionError('--seed', 'the mock\'s seed applies to the local target only', 'with --target local');
+  if (target === 'azure' && values['seed'] !== undefined)
+    throw new InvalidOptionError('--seed', "the mock's seed applies to the local target only", 'with --target local');
   if (target === 'local') {
     const azureOnly = AZURE_FLAGS.find((flag) => values[flag] !== undefined);
-    if (azureOnly !== undefined) throw new InvalidOptionError(`--${azureOnly}`, 'it applies to the Azure target only', '--target azure');
+    if (azureOnly !== undefined)
+      throw new InvalidOptionError(`--${azureOnly}`, 'it applies to the Azure target only', '--target azure');
   }
   const edgeKind = values['edge'] as string | undefined;
   const edgeUrl = httpUrl('--edge-url', values['edge-url'] as string | undefined, 'https://my-ingress.example.net');
   const edgeKeyEnv = values['edge-key-env'] as string | undefined;
-  if (edgeKind !== undefined && edgeUrl !== undefined) throw new InvalidOptionError('--edge', 'give --edge or --edge-url, not both', 'one edge: nginx started by the lab, or the URL of one you run');
+  if (edgeKind !== undefined && edgeUrl !== undefined)
+    throw new InvalidOptionError(
+      '--edge',
+      'give --edge or --edge-url, not both',
+      'one edge: nginx started by the lab, or the URL of one you run',
+    );
   if (edgeKind !== undefined) {
     oneOf('--edge', edgeKind, ['nginx', 'nginx:buffered']);
-    if (target === 'azure') throw new InvalidOptionError('--edge', 'the lab starts nginx locally only', '--target local, or --edge-url URL for an edge in front of APIM');
+    if (target === 'azure')
+      throw new InvalidOptionError(
+        '--edge',
+        'the lab starts nginx locally only',
+        '--target local, or --edge-url URL for an edge in front of APIM',
+      );
   }
-  if (edgeKeyEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(edgeKeyEnv)) throw new InvalidOptionError('--edge-key-env', `"${edgeKeyEnv}" is not an environment variable name`, 'a name such as EDGE_SUBSCRIPTION_KEY');
-  if (edgeKeyEnv !== undefined && edgeUrl === undefined) throw new InvalidOptionError('--edge-key-env', 'it names the key of an edge given with --edge-url', '--edge-url URL --edge-key-env NAME');
-  const edge: EdgeOption | undefined = edgeKind !== undefined ? { kind: 'nginx', buffered: edgeKind === 'nginx:buffered' } : edgeUrl !== undefined ? { kind: 'url', url: edgeUrl, keyEnv: edgeKeyEnv } : undefined;
+  if (edgeKeyEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(edgeKeyEnv))
+    throw new InvalidOptionError(
+      '--edge-key-env',
+      `"${edgeKeyEnv}" is not an environment variable name`,
+      'a name such as EDGE_SUBSCRIPTION_KEY',
+    );
+  if (edgeKeyEnv !== undefined && edgeUrl === undefined)
+    throw new InvalidOptionError(
+      '--edge-key-env',
+      'it names the key of an edge given with --edge-url',
+      '--edge-url URL --edge-key-env NAME',
+    );
+  const edge: EdgeOption | undefined =
+    edgeKind !== undefined
+      ? { kind: 'nginx', buffered: edgeKind === 'nginx:buffered' }
+      : edgeUrl !== undefined
+        ? { kind: 'url', url: edgeUrl, keyEnv: edgeKeyEnv }
+        : undefined;
   return {
     target,
     edge,
@@ -173,7 +233,9 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
     backendsFile: values['backends'] as string | undefined,
     policy: (values['policy'] as string | undefined) ?? 'streaming',
     stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
-    seed: positiveNumber('--seed', values['seed'] as string | undefined, { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
+    seed:
+      positiveNumber('--seed', values['seed'] as string | undefined, { min: 0, max: 2 ** 32 - 1 }) ??
+      BENCH_DEFAULTS.seed,
     mockArgs,
     help: values['help'] === true,
   };
@@ -182,23 +244,56 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
 /** `--subscription ID`, else AZURE_SUBSCRIPTION_ID: a subscription id (GUID), for every command that reaches ARM. */
 export function subscriptionFlag(raw: string | undefined, env: NodeJS.ProcessEnv): string {
   const subscriptionId = raw ?? env['AZURE_SUBSCRIPTION_ID'];
-  if (subscriptionId === undefined || subscriptionId === '') throw new InvalidOptionError('--subscription', 'no subscription given and AZURE_SUBSCRIPTION_ID is not set', 'a subscription id (GUID), or AZURE_SUBSCRIPTION_ID in the environment');
-  if (!GUID.test(subscriptionId)) throw new InvalidOptionError('--subscription', `"${subscriptionId}" is not a subscription id`, 'a GUID such as 00000000-0000-0000-0000-000000000000');
+  if (subscriptionId === undefined || subscriptionId === '')
+    throw new InvalidOptionError(
+      '--subscription',
+      'no subscription given and AZURE_SUBSCRIPTION_ID is not set',
+      'a subscription id (GUID), or AZURE_SUBSCRIPTION_ID in the environment',
+    );
+  if (!GUID.test(subscriptionId))
+    throw new InvalidOptionError(
+      '--subscription',
+      `"${subscriptionId}" is not a subscription id`,
+      'a GUID such as 00000000-0000-0000-0000-000000000000',
+    );
   return subscriptionId;
 }
 
-function resolveAzureFlags(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): AzureDeployFlags {
+function resolveAzureFlags(
+  values: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): AzureDeployFlags {
   const text = (flag: string): string | undefined => values[flag] as string | undefined;
   const subscriptionId = subscriptionFlag(text('subscription'), env);
   const labId = text('lab-id');
-  if (labId !== undefined && !LAB_ID.test(labId)) throw new InvalidOptionError('--lab-id', `"${labId}" cannot name Azure resources`, '3–12 lower-case letters and digits, starting with a letter');
+  if (labId !== undefined && !LAB_ID.test(labId))
+    throw new InvalidOptionError(
+      '--lab-id',
+      `"${labId}" cannot name Azure resources`,
+      '3–12 lower-case letters and digits, starting with a letter',
+    );
   const location = text('location') ?? AZURE_DEFAULTS.location;
-  if (!/^[a-z0-9]+$/.test(location)) throw new InvalidOptionError('--location', `"${location}" is not a region name`, 'a region name such as eastus2, swedencentral');
+  if (!/^[a-z0-9]+$/.test(location))
+    throw new InvalidOptionError(
+      '--location',
+      `"${location}" is not a region name`,
+      'a region name such as eastus2, swedencentral',
+    );
   const apimSku = oneOf('--apim-sku', text('apim-sku') ?? AZURE_DEFAULTS.apimSku, APIM_SKUS);
   const forceConsumption = values['force-consumption'] === true;
-  if (apimSku === 'Consumption' && !forceConsumption) throw new InvalidOptionError('--apim-sku', `${CONSUMPTION_REFUSAL} (add --force-consumption to deploy it anyway)`, APIM_SKUS.filter((s) => s !== 'Consumption').join(', '));
+  if (apimSku === 'Consumption' && !forceConsumption)
+    throw new InvalidOptionError(
+      '--apim-sku',
+      `${CONSUMPTION_REFUSAL} (add --force-consumption to deploy it anyway)`,
+      APIM_SKUS.filter((s) => s !== 'Consumption').join(', '),
+    );
   const publisherEmail = text('publisher-email') ?? AZURE_DEFAULTS.publisherEmail;
-  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(publisherEmail)) throw new InvalidOptionError('--publisher-email', `"${publisherEmail}" is not an e-mail address`, 'an address APIM sends its notices to');
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(publisherEmail))
+    throw new InvalidOptionError(
+      '--publisher-email',
+      `"${publisherEmail}" is not an e-mail address`,
+      'an address APIM sends its notices to',
+    );
   return {
     subscriptionId,
     location,
@@ -206,7 +301,9 @@ function resolveAzureFlags(values: Record<string, string | boolean | undefined>,
     model: text('model') ?? AZURE_DEFAULTS.model,
     modelVersion: text('model-version') ?? AZURE_DEFAULTS.modelVersion,
     modelSku: oneOf('--model-sku', text('model-sku') ?? AZURE_DEFAULTS.modelSku, MODEL_SKUS),
-    capacityK: positiveNumber('--capacity', text('capacity'), { integer: true, min: 1, max: 10_000 }) ?? AZURE_DEFAULTS.capacityK,
+    capacityK:
+      positiveNumber('--capacity', text('capacity'), { integer: true, min: 1, max: 10_000 }) ??
+      AZURE_DEFAULTS.capacityK,
     apimSku,
     forceConsumption,
     publisherEmail,
@@ -228,7 +325,8 @@ export function readBackendsFlag(file: string): BackendsFlag {
   try {
     return { file, table: readBackendsFile(file) };
   } catch (error) {
-    if (error instanceof BackendsFileError) throw new InvalidOptionError('--backends', error.message, BACKENDS_FILE_SHAPE);
+    if (error instanceof BackendsFileError)
+      throw new InvalidOptionError('--backends', error.message, BACKENDS_FILE_SHAPE);
     throw error;
   }
 }
@@ -236,7 +334,13 @@ export function readBackendsFlag(file: string): BackendsFlag {
 export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {
   const values = parseFlags(
     argv,
-    { state: { type: 'string' }, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean' }, 'keep-soft-deleted': { type: 'boolean' }, help: { type: 'boolean' } },
+    {
+      state: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      yes: { type: 'boolean' },
+      'keep-soft-deleted': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     'npm run lab:cleanup -- --help',
   );
   return {
@@ -248,28 +352,64 @@ export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {
   };
 }
 
-export function resolveLabRunOptions(argv: readonly string[], labNames: readonly string[] = [], env: NodeJS.ProcessEnv = {}): LabRunOptions {
+export function resolveLabRunOptions(
+  argv: readonly string[],
+  labNames: readonly string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): LabRunOptions {
   const { values, positionals } = parseCommandLine(
     argv,
-    { policy: { type: 'string' }, out: { type: 'string' }, requests: { type: 'string' }, target: { type: 'string' }, state: { type: 'string' }, 'search-endpoint': { type: 'string' }, 'search-index': { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean' } },
+    {
+      policy: { type: 'string' },
+      out: { type: 'string' },
+      requests: { type: 'string' },
+      target: { type: 'string' },
+      state: { type: 'string' },
+      'search-endpoint': { type: 'string' },
+      'search-index': { type: 'string' },
+      list: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     'npm run lab -- --help',
   );
   const requests = positiveNumber('--requests', values['requests'] as string | undefined, { min: 2, max: 1000 }) ?? 8;
-  if (positionals.length > 1) throw new InvalidOptionError('LAB', `one lab at a time, got ${positionals.join(' ')}`, labNames.join(', '));
+  if (positionals.length > 1)
+    throw new InvalidOptionError('LAB', `one lab at a time, got ${positionals.join(' ')}`, labNames.join(', '));
   const name = positionals[0] !== undefined ? oneOf('LAB', positionals[0], labNames) : undefined;
   const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', LAB_TARGETS);
-  if (name === undefined && target === 'azure') throw new InvalidOptionError('--target', 'the whole-lab run is local only; name a lab to run it on Azure', `a lab name (${labNames.join(', ')}) with --target azure`);
+  if (name === undefined && target === 'azure')
+    throw new InvalidOptionError(
+      '--target',
+      'the whole-lab run is local only; name a lab to run it on Azure',
+      `a lab name (${labNames.join(', ')}) with --target azure`,
+    );
   if (name !== undefined) {
-    for (const flag of ['policy', 'requests'] as const) if (values[flag] !== undefined) throw new InvalidOptionError(`--${flag}`, 'a guided lab sets its own policies and load', `no --${flag} with a lab name`);
+    for (const flag of ['policy', 'requests'] as const)
+      if (values[flag] !== undefined)
+        throw new InvalidOptionError(
+          `--${flag}`,
+          'a guided lab sets its own policies and load',
+          `no --${flag} with a lab name`,
+        );
   } else {
-    for (const flag of ['state', 'search-endpoint', 'search-index'] as const) if (values[flag] !== undefined) throw new InvalidOptionError(`--${flag}`, 'only guided labs take it', `a lab name (${labNames.join(', ')}) before --${flag}`);
+    for (const flag of ['state', 'search-endpoint', 'search-index'] as const)
+      if (values[flag] !== undefined)
+        throw new InvalidOptionError(
+          `--${flag}`,
+          'only guided labs take it',
+          `a lab name (${labNames.join(', ')}) before --${flag}`,
+        );
   }
   return {
     name,
     target,
     stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
     list: values['list'] === true,
-    search: resolveSearchSource(values['search-endpoint'] as string | undefined, values['search-index'] as string | undefined, env),
+    search: resolveSearchSource(
+      values['search-endpoint'] as string | undefined,
+      values['search-index'] as string | undefined,
+      env,
+    ),
     policy: (values['policy'] as string | undefined) ?? 'streaming',
     out: values['out'] !== undefined ? outputDirFlag('--out', values['out'] as string) : undefined,
     requests,

@@ -13,7 +13,6 @@ export const TARGET_DEFAULTS = {
   searchIndex: 'docs',
 };
 
-
 /**
  * Where requests go and how they authenticate: the flags bench, lab:verify and the labs share.
  * `apiStyle`, `deployment` and `apiVersion` stay undefined when not given, so the one target
@@ -45,9 +44,15 @@ export const TARGET_FLAG_OPTIONS = {
 } as const;
 
 /** The On Your Data source: flags, else AZURE_SEARCH_ENDPOINT / AZURE_SEARCH_INDEX, else the mock's placeholder. */
-export function resolveSearchSource(endpoint: string | undefined, index: string | undefined, env: NodeJS.ProcessEnv): SearchSource {
+export function resolveSearchSource(
+  endpoint: string | undefined,
+  index: string | undefined,
+  env: NodeJS.ProcessEnv,
+): SearchSource {
   return {
-    endpoint: httpUrl('--search-endpoint', endpoint ?? env['AZURE_SEARCH_ENDPOINT'], 'https://my-search.search.windows.net') ?? TARGET_DEFAULTS.searchEndpoint,
+    endpoint:
+      httpUrl('--search-endpoint', endpoint ?? env['AZURE_SEARCH_ENDPOINT'], 'https://my-search.search.windows.net') ??
+      TARGET_DEFAULTS.searchEndpoint,
     index: index ?? env['AZURE_SEARCH_INDEX'] ?? TARGET_DEFAULTS.searchIndex,
   };
 }

@@ -51,7 +51,11 @@ const OPTIONS = {
 } as const;
 
 /** Parses and validates verify flags. `checkIds` are the known check ids (for --checks). */
-export function resolveVerifyOptions(argv: readonly string[], env: NodeJS.ProcessEnv, checkIds: readonly string[]): VerifyOptions {
+export function resolveVerifyOptions(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  checkIds: readonly string[],
+): VerifyOptions {
   const values = parseFlags(argv, OPTIONS, 'npm run lab:verify -- --help');
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const duration = (flag: string, fallback: string): number => parseDurationMs(`--${flag}`, str(flag) ?? fallback);

@@ -49,7 +49,11 @@ export function checkAuth(auth: TargetAuth, env: NodeJS.ProcessEnv = process.env
 function readKey(envName: string, env: NodeJS.ProcessEnv, flag: string): string {
   const key = env[envName];
   if (key === undefined || key === '') {
-    throw new InvalidOptionError(flag, `environment variable ${envName} is not set or empty`, `the name of a set environment variable holding the key (keys are never taken from arguments)`);
+    throw new InvalidOptionError(
+      flag,
+      `environment variable ${envName} is not set or empty`,
+      `the name of a set environment variable holding the key (keys are never taken from arguments)`,
+    );
   }
   return key;
 }

@@ -31,7 +31,16 @@ export function deploymentFor(target: Target, api: ApiKind): string {
 
 /** The `data_sources` block of an "On Your Data" request: Azure AI Search, through the resource's managed identity. */
 export function azureSearchDataSources(search: SearchSource): unknown[] {
-  return [{ type: 'azure_search', parameters: { endpoint: search.endpoint, index_name: search.index, authentication: { type: 'system_assigned_managed_identity' } } }];
+  return [
+    {
+      type: 'azure_search',
+      parameters: {
+        endpoint: search.endpoint,
+        index_name: search.index,
+        authentication: { type: 'system_assigned_managed_identity' },
+      },
+    },
+  ];
 }
 
 /** URL and JSON body for one scenario, shaped for the target's surface. */
@@ -54,7 +63,9 @@ function buildUrl(target: Target, api: ApiKind): string {
       return `${base}/openai/v1/${path}`;
     case 'azure': {
       if (api === 'responses') {
-        const version = isApiVersionAtLeast(target.apiVersion, FIRST_RESPONSES_API_VERSION) ? target.apiVersion : DEFAULT_RESPONSES_API_VERSION;
+        const version = isApiVersionAtLeast(target.apiVersion, FIRST_RESPONSES_API_VERSION)
+          ? target.apiVersion
+          : DEFAULT_RESPONSES_API_VERSION;
         return `${base}/openai/responses?api-version=${encodeURIComponent(version)}`;
       }
       return `${base}/openai/deployments/${deployment}/${path}?api-version=${encodeURIComponent(target.apiVersion)}`;
@@ -78,7 +89,8 @@ function buildBody(scenario: Scenario, requestsUsage: boolean): Record<string, u
   else body['messages'] = messages;
   if (maxTokens !== undefined) {
     if (api === 'responses') body['max_output_tokens'] = maxTokens;
-    else if (api !== 'completions' && usesMaxCompletionTokens(target.deployment)) body['max_completion_tokens'] = maxTokens;
+    else if (api !== 'completions' && usesMaxCompletionTokens(target.deployment))
+      body['max_completion_tokens'] = maxTokens;
     else body['max_tokens'] = maxTokens;
   }
   if (stream) body['stream'] = true;

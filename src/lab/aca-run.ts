@@ -6,7 +6,17 @@ import { mergeShards } from '../shards/merge-shards.ts';
 import type { ArmConnection } from '../../infra/arm-context.ts';
 import { describeArmFailure } from '../../infra/arm-errors.ts';
 import { planAcaRun, sameAcaRun, type AcaPlanInput, type AcaRunRecord } from '../../infra/aca-plan.ts';
-import { AcaRefusedError, acaContext, downloadShards, preflightAca, provisionAca, startShards, teardownAca, waitForShards, type AcaContext } from '../../infra/aca.ts';
+import {
+  AcaRefusedError,
+  acaContext,
+  downloadShards,
+  preflightAca,
+  provisionAca,
+  startShards,
+  teardownAca,
+  waitForShards,
+  type AcaContext,
+} from '../../infra/aca.ts';
 import { PreflightError } from '../../infra/preflight.ts';
 import { readLabState, removeLabState, writeLabState, type LabState } from './state.ts';
 
@@ -33,7 +43,8 @@ function saveDist(stateFile: string, record: AcaRunRecord | undefined): void {
     if (state === undefined) return;
     delete state.dist;
     // A state that held only the dist run goes with it.
-    if (Object.keys(state.paths).length === 0 && state.azure === undefined && (state.processes ?? []).length === 0) removeLabState(stateFile);
+    if (Object.keys(state.paths).length === 0 && state.azure === undefined && (state.processes ?? []).length === 0)
+      removeLabState(stateFile);
     else writeLabState(stateFile, state);
     return;
   }
@@ -43,7 +54,8 @@ function saveDist(stateFile: string, record: AcaRunRecord | undefined): void {
 }
 
 function planInputOf(options: RunAcaOptions): AcaPlanInput {
-  const { subscriptionId, runId, shards, image, benchArgs, keyEnv, cpu, memory, replicaTimeoutS, regions, registry } = options;
+  const { subscriptionId, runId, shards, image, benchArgs, keyEnv, cpu, memory, replicaTimeoutS, regions, registry } =
+    options;
   return { subscriptionId, runId, shards, image, benchArgs, keyEnv, cpu, memory, replicaTimeoutS, regions, registry };
 }
 
@@ -59,11 +71,23 @@ export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
   const existing = readLabState(options.stateFile)?.dist;
   if (existing !== undefined) {
     const problem = sameAcaRun(existing, planInputOf(options));
-    if (problem !== undefined) throw new LabError('E_LAB_STATE', `Failed to run "aca": ${options.stateFile} ${problem}. Finish that run with its own flags, or tear it down with npm run dist -- cleanup aca.`);
-    input.onLine(`continuing run ${existing.runId} (${existing.distId}): ${existing.done.length} provisioning step(s) done, ${Object.values(existing.executions).filter((e) => e.status === 'Succeeded').length} of ${existing.shards} shards succeeded`);
+    if (problem !== undefined)
+      throw new LabError(
+        'E_LAB_STATE',
+        `Failed to run "aca": ${options.stateFile} ${problem}. Finish that run with its own flags, or tear it down with npm run dist -- cleanup aca.`,
+      );
+    input.onLine(
+      `continuing run ${existing.runId} (${existing.distId}): ${existing.done.length} provisioning step(s) done, ${Object.values(existing.executions).filter((e) => e.status === 'Succeeded').length} of ${existing.shards} shards succeeded`,
+    );
   }
   const record = existing ?? planAcaRun(planInputOf(options));
-  const context = acaContext(await input.connect(record.subscriptionId), record, () => saveDist(options.stateFile, record), input.onLine, input.signal);
+  const context = acaContext(
+    await input.connect(record.subscriptionId),
+    record,
+    () => saveDist(options.stateFile, record),
+    input.onLine,
+    input.signal,
+  );
   const dir = join(options.out, record.runId);
   try {
     if (existing === undefined) await preflightAca(context);
@@ -75,7 +99,11 @@ export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
     const started = await startShards(context, startAt, secrets);
     if (started.length > 0) input.onLine(`${started.length} shard(s) start together at ${startAt.toISOString()}`);
     const begun = performance.now();
-    await waitForShards(context, input.pollMs ?? 10_000, (shard, execution) => input.onLine(`shard ${shard} (${execution.region}, ${execution.name}): ${execution.status} after ${Math.round((performance.now() - begun) / 1000)} s`));
+    await waitForShards(context, input.pollMs ?? 10_000, (shard, execution) =>
+      input.onLine(
+        `shard ${shard} (${execution.region}, ${execution.name}): ${execution.status} after ${Math.round((performance.now() - begun) / 1000)} s`,
+      ),
+    );
   } catch (error) {
     if (input.signal?.aborted) return { kind: 'interrupted', dir };
     throw wrapAzure(error);
@@ -96,7 +124,10 @@ export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
 async function teardown(context: AcaContext): Promise<string> {
   try {
     const outcome = await teardownAca(context);
-    const line = outcome.kind === 'deleted' ? `deleted resource group ${context.record.resourceGroup} (environments, jobs, storage)` : `resource group ${context.record.resourceGroup} is already gone`;
+    const line =
+      outcome.kind === 'deleted'
+        ? `deleted resource group ${context.record.resourceGroup} (environments, jobs, storage)`
+        : `resource group ${context.record.resourceGroup} is already gone`;
     context.onStep(line);
     return line;
   } catch (error) {
@@ -105,10 +136,21 @@ async function teardown(context: AcaContext): Promise<string> {
 }
 
 /** `npm run dist -- cleanup aca` (and lab:cleanup when the state holds a dist run): tag-checked, idempotent. */
-export async function cleanupAca(stateFile: string, connect: (subscriptionId: string) => Promise<ArmConnection>, onLine: (line: string) => void, signal?: AbortSignal): Promise<{ kind: 'nothing' } | { kind: 'cleaned'; line: string }> {
+export async function cleanupAca(
+  stateFile: string,
+  connect: (subscriptionId: string) => Promise<ArmConnection>,
+  onLine: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<{ kind: 'nothing' } | { kind: 'cleaned'; line: string }> {
   const record = readLabState(stateFile)?.dist;
   if (record === undefined) return { kind: 'nothing' };
-  const context = acaContext(await connect(record.subscriptionId), record, () => saveDist(stateFile, record), onLine, signal);
+  const context = acaContext(
+    await connect(record.subscriptionId),
+    record,
+    () => saveDist(stateFile, record),
+    onLine,
+    signal,
+  );
   const line = await teardown(context);
   saveDist(stateFile, undefined);
   return { kind: 'cleaned', line };
@@ -116,6 +158,10 @@ export async function cleanupAca(stateFile: string, connect: (subscriptionId: st
 
 function wrapAzure(error: unknown): unknown {
   if (error instanceof LabError) return error;
-  if (error instanceof PreflightError || error instanceof AcaRefusedError) return new LabError('E_AZURE', error.message);
-  return new LabError('E_AZURE', `Failed on Azure: ${describeArmFailure(error)} What finished is recorded; run the same command again to continue.`);
+  if (error instanceof PreflightError || error instanceof AcaRefusedError)
+    return new LabError('E_AZURE', error.message);
+  return new LabError(
+    'E_AZURE',
+    `Failed on Azure: ${describeArmFailure(error)} What finished is recorded; run the same command again to continue.`,
+  );
 }

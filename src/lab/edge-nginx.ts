@@ -30,7 +30,10 @@ export function nginxBinary(): string {
   for (const candidate of ['/usr/sbin/nginx', 'nginx']) {
     if (spawnSync(candidate, ['-v']).status === 0) return candidate;
   }
-  throw new LabError('E_PROCESS_START', 'Failed to start the edge "nginx": nginx is not installed. Install Debian\'s nginx-light (apt-get install -y nginx-light), or give an edge you already run with --edge-url URL.');
+  throw new LabError(
+    'E_PROCESS_START',
+    'Failed to start the edge "nginx": nginx is not installed. Install Debian\'s nginx-light (apt-get install -y nginx-light), or give an edge you already run with --edge-url URL.',
+  );
 }
 
 export function edgeConfig(prefix: string, port: number, upstream: URL, buffered: boolean): string {
@@ -39,7 +42,13 @@ export function edgeConfig(prefix: string, port: number, upstream: URL, buffered
   // 4–8 KB blocks (test/integration/verify-nginx.test.ts shows the same with Debian's nginx).
   const proxying = buffered
     ? ['proxy_buffering on;', 'proxy_ignore_headers X-Accel-Buffering;']
-    : ['proxy_http_version 1.1;', 'proxy_set_header Connection "";', 'proxy_buffering off;', 'proxy_cache off;', 'proxy_read_timeout 300s;'];
+    : [
+        'proxy_http_version 1.1;',
+        'proxy_set_header Connection "";',
+        'proxy_buffering off;',
+        'proxy_cache off;',
+        'proxy_read_timeout 300s;',
+      ];
   return [
     `# The lab's edge (${buffered ? 'buffered: shows what a buffering edge does to a stream' : 'streaming-safe, as a typical ingress'}), in front of the gateway.`,
     'daemon off;',
@@ -83,7 +92,10 @@ const answers = (port: number): Promise<boolean> =>
   });
 
 /** Starts the edge; returns the process to record and its URL. */
-export async function startEdgeNginx(spec: EdgeSpec, signal?: AbortSignal): Promise<{ process: LabProcess; url: string }> {
+export async function startEdgeNginx(
+  spec: EdgeSpec,
+  signal?: AbortSignal,
+): Promise<{ process: LabProcess; url: string }> {
   const binary = nginxBinary();
   // Absolute: nginx resolves a relative prefix against its own default, not this directory.
   const prefix = resolve(spec.labDir, 'edge-nginx');
@@ -108,5 +120,8 @@ export async function startEdgeNginx(spec: EdgeSpec, signal?: AbortSignal): Prom
     await sleep(25);
   }
   if (exitCode === null) child.kill('SIGKILL');
-  throw new LabError('E_PROCESS_START', `Failed to start the edge "nginx": ${exitCode !== null ? `it exited (${exitCode}): ${readFileSync(logFile, 'utf8').trim().split('\n').at(-1) ?? ''}` : 'it did not listen within 5 s'}.`);
+  throw new LabError(
+    'E_PROCESS_START',
+    `Failed to start the edge "nginx": ${exitCode !== null ? `it exited (${exitCode}): ${readFileSync(logFile, 'utf8').trim().split('\n').at(-1) ?? ''}` : 'it did not listen within 5 s'}.`,
+  );
 }

@@ -53,7 +53,10 @@ export interface LabContext {
    * with `backends` (a file in the lab's folder), one mock per backend the file leaves to the lab;
    * with `edge`, Debian's nginx in front of the gateway (as `lab:deploy --edge`; local only).
    */
-  deploy(policy: string, options?: { backends?: string; loggers?: Readonly<Record<string, string>>; edge?: 'nginx' | 'nginx:buffered' }): Promise<void>;
+  deploy(
+    policy: string,
+    options?: { backends?: string; loggers?: Readonly<Record<string, string>>; edge?: 'nginx' | 'nginx:buffered' },
+  ): Promise<void>;
   /**
    * A setting the lab reads from the environment (e.g. the id of an Event Hubs logger the
    * user made in the Azure lab's APIM); undefined when unset or empty.
@@ -117,7 +120,11 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
   let state: LabState | undefined = options.target === 'azure' ? readAzureState(options.stateFile) : undefined;
   const labEnv = (): NodeJS.ProcessEnv => withLabSecrets(state, options.env);
   const requireState = (): LabState => {
-    if (!state) throw new LabError('E_LAB_RESULT', `Failed to run lab "${definition.name}": it measured before deploying. Call lab.deploy(policy) first.`);
+    if (!state)
+      throw new LabError(
+        'E_LAB_RESULT',
+        `Failed to run lab "${definition.name}": it measured before deploying. Call lab.deploy(policy) first.`,
+      );
     return state;
   };
   let azurePolicyChanged = false;
@@ -125,7 +132,12 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
   // Loaded only for an Azure lab: the ARM SDKs take about half a second to import.
   const applyPolicy = async (xml: string, signal?: AbortSignal): Promise<void> => {
     const azure = await import('./azure-lab.ts');
-    await azure.applyAzurePolicy(requireState().azure!, xml, options.connectAzure ?? azure.defaultArmConnection, signal);
+    await azure.applyAzurePolicy(
+      requireState().azure!,
+      xml,
+      options.connectAzure ?? azure.defaultArmConnection,
+      signal,
+    );
   };
   const { search } = options;
   const dirOf = (name: string): string => {
@@ -143,24 +155,54 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       const inLab = join(options.labDir, policy);
       const policyArg = existsSync(inLab) ? resolve(inLab) : policy;
       if (options.target === 'azure') {
-        if (deployOptions.edge !== undefined) throw new LabError('E_LAB_RESULT', `Failed to run lab "${definition.name}" on Azure: the lab starts an nginx edge locally only; on Azure, put your edge in front of APIM and record it with npm run lab:deploy -- --target azure --edge-url URL.`);
-        if (deployOptions.backends !== undefined) throw new LabError('E_LAB_RESULT', `Failed to run lab "${definition.name}" on Azure: its backends are deployed with the Azure lab (npm run lab:deploy -- --target azure --backends labs/${definition.name}/${deployOptions.backends}); this lab measures them locally only.`);
+        if (deployOptions.edge !== undefined)
+          throw new LabError(
+            'E_LAB_RESULT',
+            `Failed to run lab "${definition.name}" on Azure: the lab starts an nginx edge locally only; on Azure, put your edge in front of APIM and record it with npm run lab:deploy -- --target azure --edge-url URL.`,
+          );
+        if (deployOptions.backends !== undefined)
+          throw new LabError(
+            'E_LAB_RESULT',
+            `Failed to run lab "${definition.name}" on Azure: its backends are deployed with the Azure lab (npm run lab:deploy -- --target azure --backends labs/${definition.name}/${deployOptions.backends}); this lab measures them locally only.`,
+          );
         const record = requireState().azure!;
         const file = resolvePolicyFile(policyArg);
-        options.step(`policy: ${policy} on ${record.apimService} (API ${record.apiId}); APIM may take a few seconds to use it`);
+        options.step(
+          `policy: ${policy} on ${record.apimService} (API ${record.apiId}); APIM may take a few seconds to use it`,
+        );
         // APIM refuses a policy whose logger does not exist: `loggers` maps the file's logger ids to the lab's.
         let xml = readFileSync(file, 'utf8');
-        for (const [from, to] of Object.entries(deployOptions.loggers ?? {})) xml = xml.replaceAll(`logger-id="${from}"`, `logger-id="${to}"`);
+        for (const [from, to] of Object.entries(deployOptions.loggers ?? {}))
+          xml = xml.replaceAll(`logger-id="${from}"`, `logger-id="${to}"`);
         await applyPolicy(xml, options.signal);
         appliedPolicyFile = file;
         azurePolicyChanged = file !== requireState().policyFile;
         return;
       }
       if (state) await cleanupLocal(options.stateFile);
-      const backends = deployOptions.backends !== undefined ? { file: join(options.labDir, deployOptions.backends), backendMockArgs: definition.backendMockArgs ?? {} } : undefined;
-      options.step(`deploy: ${backends ? `a mock per backend of ${deployOptions.backends}` : 'mock'} + gateway, policy ${policy}`);
-      const edge = deployOptions.edge !== undefined ? { kind: 'nginx' as const, buffered: deployOptions.edge === 'nginx:buffered' } : undefined;
-      const outcome = await deployLocal({ stateFile: options.stateFile, policy: policyArg, seed: BENCH_DEFAULTS.seed, mockArgs: definition.mockArgs ?? [], gatewayArgs: definition.gatewayArgs ?? [], backends, edge }, options.signal);
+      const backends =
+        deployOptions.backends !== undefined
+          ? { file: join(options.labDir, deployOptions.backends), backendMockArgs: definition.backendMockArgs ?? {} }
+          : undefined;
+      options.step(
+        `deploy: ${backends ? `a mock per backend of ${deployOptions.backends}` : 'mock'} + gateway, policy ${policy}`,
+      );
+      const edge =
+        deployOptions.edge !== undefined
+          ? { kind: 'nginx' as const, buffered: deployOptions.edge === 'nginx:buffered' }
+          : undefined;
+      const outcome = await deployLocal(
+        {
+          stateFile: options.stateFile,
+          policy: policyArg,
+          seed: BENCH_DEFAULTS.seed,
+          mockArgs: definition.mockArgs ?? [],
+          gatewayArgs: definition.gatewayArgs ?? [],
+          backends,
+          edge,
+        },
+        options.signal,
+      );
       state = outcome.state;
     },
     chain: () => verifyChain(requireState()),
@@ -172,9 +214,22 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       const current = requireState();
       const dir = dirOf(name);
       // The lab's flags are parsed once; where the run goes is the runner's, typed.
-      const benchOptions: BenchOptions = { ...resolveBenchOptions(args, labEnv()), search, stateFile: options.stateFile, out: dir };
+      const benchOptions: BenchOptions = {
+        ...resolveBenchOptions(args, labEnv()),
+        search,
+        stateFile: options.stateFile,
+        out: dir,
+      };
       options.step(`bench ${name}: ${args.join(' ')}`);
-      const result = await runBench({ options: benchOptions, targets: benchTargets(benchOptions, current), outDir: dir, env: labEnv(), signal: options.signal, toolVersion: options.toolVersion, lab: labRunInfo(current) });
+      const result = await runBench({
+        options: benchOptions,
+        targets: benchTargets(benchOptions, current),
+        outDir: dir,
+        env: labEnv(),
+        signal: options.signal,
+        toolVersion: options.toolVersion,
+        lab: labRunInfo(current),
+      });
       await writeRunReports(dir, result.summary);
       return result.summary;
     },
@@ -183,27 +238,61 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
       const dir = dirOf(name);
       const parsed = resolveVerifyOptions(args, labEnv(), CHECK_IDS);
       // On Azure the lint reads the policy this lab applied (the state records the deployed one).
-      const verifyOptions: VerifyOptions = { ...parsed, search, policy: parsed.policy ?? appliedPolicyFile, stateFile: options.stateFile, out: dir };
+      const verifyOptions: VerifyOptions = {
+        ...parsed,
+        search,
+        policy: parsed.policy ?? appliedPolicyFile,
+        stateFile: options.stateFile,
+        out: dir,
+      };
       options.step(`verify ${name}: ${args.join(' ')}`);
-      const report = await runVerifyPlans(verifyPlans(verifyOptions, current, labEnv()), verifyOptions.checks, options.signal, (line) => options.step(`  ${line}`));
+      const report = await runVerifyPlans(
+        verifyPlans(verifyOptions, current, labEnv()),
+        verifyOptions.checks,
+        options.signal,
+        (line) => options.step(`  ${line}`),
+      );
       writeComplianceFiles(dir, report);
       return report;
     },
     async request(request) {
       const current = requireState();
-      const flags = { ...resolveTargetFlags({}, labEnv()), search, ...(request.deployment ? { deployment: request.deployment } : {}) };
+      const flags = {
+        ...resolveTargetFlags({}, labEnv()),
+        search,
+        ...(request.deployment ? { deployment: request.deployment } : {}),
+      };
       const [target] = resolveTargets({ flags, byUrl: [], pick: [request.path], state: current });
       const requester = await createRequester(
-        { api: request.api ?? 'chat', stream: request.stream ?? true, maxTokens: request.maxTokens, target: target!, messages: request.messages, ...(request.dataSources ? { dataSources: request.dataSources } : {}) },
+        {
+          api: request.api ?? 'chat',
+          stream: request.stream ?? true,
+          maxTokens: request.maxTokens,
+          target: target!,
+          messages: request.messages,
+          ...(request.dataSources ? { dataSources: request.dataSources } : {}),
+        },
         { keepFrames: true, env: labEnv(), ...(request.headers ? { headers: request.headers } : {}) },
       );
       return requester(process.hrtime.bigint(), options.signal);
     },
     async setFault(backend, spec) {
       const mock = requireState().backends?.started[backend];
-      if (!mock) throw new LabError('E_LAB_RESULT', `Failed to set a fault on backend "${backend}": the lab plays no such backend (${Object.keys(requireState().backends?.started ?? {}).join(', ') || 'deploy with backends first'}).`);
-      const response = await fetch(`${mock.url}${MOCK_ADMIN_ROUTES.faults}`, { method: 'PUT', body: spec, signal: options.signal });
-      if (!response.ok) throw new LabError('E_LAB_RESULT', `Failed to set fault "${spec}" on backend "${backend}": ${response.status} ${await response.text()}`);
+      if (!mock)
+        throw new LabError(
+          'E_LAB_RESULT',
+          `Failed to set a fault on backend "${backend}": the lab plays no such backend (${Object.keys(requireState().backends?.started ?? {}).join(', ') || 'deploy with backends first'}).`,
+        );
+      const response = await fetch(`${mock.url}${MOCK_ADMIN_ROUTES.faults}`, {
+        method: 'PUT',
+        body: spec,
+        signal: options.signal,
+      });
+      if (!response.ok)
+        throw new LabError(
+          'E_LAB_RESULT',
+          `Failed to set fault "${spec}" on backend "${backend}": ${response.status} ${await response.text()}`,
+        );
       options.step(`fault: ${backend} ${spec === '' ? 'cleared' : spec}`);
     },
     dataSources: () => azureSearchDataSources(search),
@@ -227,7 +316,10 @@ export async function runGuidedLab(definition: LabDefinition, options: GuidedLab
 function readAzureState(stateFile: string): LabState {
   const state = readLabState(stateFile);
   if (state?.target !== 'azure') {
-    throw new LabError('E_LAB_STATE', `Failed to run a lab on Azure with "${stateFile}": it records no Azure lab. Run npm run lab:deploy -- --target azure first (see docs/azure.md).`);
+    throw new LabError(
+      'E_LAB_STATE',
+      `Failed to run a lab on Azure with "${stateFile}": it records no Azure lab. Run npm run lab:deploy -- --target azure first (see docs/azure.md).`,
+    );
   }
   return state;
 }

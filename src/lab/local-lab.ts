@@ -45,12 +45,19 @@ export interface LocalDeployOptions {
 /** The state's path to one backend's mock: `backend-<name>`. */
 export const backendPath = (name: string): string => `backend-${name}`;
 
-export type DeployOutcome = { kind: 'deployed'; state: LabState; ignored: string[]; staleNote: string | undefined } | { kind: 'already-up'; state: LabState };
+export type DeployOutcome =
+  | { kind: 'deployed'; state: LabState; ignored: string[]; staleNote: string | undefined }
+  | { kind: 'already-up'; state: LabState };
 
 /** The policy file for `--policy`: a lab policy by name, or an existing file. */
 export function resolvePolicyFile(policy: string): string {
   if ((LAB_POLICIES as readonly string[]).includes(policy)) return join(ROOT, 'infra/policies', `${policy}.xml`);
-  if (!existsSync(policy)) throw new InvalidOptionError('--policy', `"${policy}" is neither a lab policy nor a file`, `${LAB_POLICIES.join(', ')}, or a path to an APIM policy XML`);
+  if (!existsSync(policy))
+    throw new InvalidOptionError(
+      '--policy',
+      `"${policy}" is neither a lab policy nor a file`,
+      `${LAB_POLICIES.join(', ')}, or a path to an APIM policy XML`,
+    );
   return resolve(policy);
 }
 
@@ -71,12 +78,21 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
   const table = backendsFile ? readBackendsFlag(backendsFile).table : undefined;
   const mocked = table ? provisionedBackends(table) : [];
   for (const name of Object.keys(options.backends?.backendMockArgs ?? {})) {
-    if (!mocked.includes(name)) throw new InvalidOptionError('--backends', `mock settings are given for "${name}", which is not a backend of ${backendsFile} the lab starts`, mocked.join(', ') || 'a single backend without url');
+    if (!mocked.includes(name))
+      throw new InvalidOptionError(
+        '--backends',
+        `mock settings are given for "${name}", which is not a backend of ${backendsFile} the lab starts`,
+        mocked.join(', ') || 'a single backend without url',
+      );
   }
   const existing = readLabState(options.stateFile);
   let staleNote: string | undefined;
   if (existing !== undefined) {
-    if (existing.target !== 'local') throw new LabError('E_LAB_STATE', `Failed to deploy "local": "${options.stateFile}" records an ${existing.target} lab. Run npm run lab:cleanup first.`);
+    if (existing.target !== 'local')
+      throw new LabError(
+        'E_LAB_STATE',
+        `Failed to deploy "local": "${options.stateFile}" records an ${existing.target} lab. Run npm run lab:cleanup first.`,
+      );
     if (isLabRunning(existing)) return { kind: 'already-up', state: existing };
     const stopped = await stopLabProcesses(existing);
     removeLabState(options.stateFile);
@@ -124,10 +140,22 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
     // With no backend to play (every url given in the file), direct is the file's first backend.
     const upstream = mocks[0]?.server.listening.url ?? new URL([...table!.singles.values()][0]!.url!).origin;
     const backendArgs = table
-      ? ['--backends', backendsFile!, ...(mocks.length > 0 ? ['--backend-url', mocks.map((m) => `${m.name}=${m.server.listening.url}/openai`).join(',')] : [])]
+      ? [
+          '--backends',
+          backendsFile!,
+          ...(mocks.length > 0
+            ? ['--backend-url', mocks.map((m) => `${m.name}=${m.server.listening.url}/openai`).join(',')]
+            : []),
+        ]
       : ['--backend', upstream];
     const gateway = await spawnServer(
-      { role: 'gateway', script: LAB_SCRIPTS.gateway, args: [...backendArgs, '--policy', policyFile, '--port', '0', ...(options.gatewayArgs ?? [])], env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }), logFile: join(logDir, 'gateway.log') },
+      {
+        role: 'gateway',
+        script: LAB_SCRIPTS.gateway,
+        args: [...backendArgs, '--policy', policyFile, '--port', '0', ...(options.gatewayArgs ?? [])],
+        env: childEnv({ GATEWAY_SUBSCRIPTION_KEY: keys.subscription, GATEWAY_BACKEND_KEY: keys.mock }),
+        logFile: join(logDir, 'gateway.log'),
+      },
       signal,
     );
     started.push(gateway);
@@ -136,23 +164,50 @@ export async function deployLocal(options: LocalDeployOptions, signal?: AbortSig
     state.paths = {
       // direct: the upstream itself (with a backends file, the first backend the lab plays: the primary).
       direct: { baseUrl: upstream, apiStyle: 'azure', auth: mockAuth },
-      gateway: { baseUrl: gateway.listening.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } },
+      gateway: {
+        baseUrl: gateway.listening.url,
+        apiStyle: 'azure',
+        auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway },
+      },
     };
     if (table) {
-      for (const { name, server } of mocks) state.paths[backendPath(name!)] = { baseUrl: server.listening.url, apiStyle: 'azure', auth: mockAuth };
-      state.backends = { file: backendsFile!, started: Object.fromEntries(mocks.map(({ name, server }) => [name!, { url: server.listening.url }])) };
+      for (const { name, server } of mocks)
+        state.paths[backendPath(name!)] = { baseUrl: server.listening.url, apiStyle: 'azure', auth: mockAuth };
+      state.backends = {
+        file: backendsFile!,
+        started: Object.fromEntries(mocks.map(({ name, server }) => [name!, { url: server.listening.url }])),
+      };
     }
-    await waitUntilAnswering([...mocks.map((m) => `${m.server.listening.url}/_mock/health`), `${gateway.listening.url}/_gateway/health`], signal);
+    await waitUntilAnswering(
+      [...mocks.map((m) => `${m.server.listening.url}/_mock/health`), `${gateway.listening.url}/_gateway/health`],
+      signal,
+    );
     if (options.edge?.kind === 'nginx') {
-      const edge = await startEdgeNginx({ labDir: logDir, upstreamUrl: gateway.listening.url, buffered: options.edge.buffered }, signal);
+      const edge = await startEdgeNginx(
+        { labDir: logDir, upstreamUrl: gateway.listening.url, buffered: options.edge.buffered },
+        signal,
+      );
       state.processes!.push(edge.process);
       writeLabState(options.stateFile, state);
-      state.paths['edge'] = { baseUrl: edge.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway } };
+      state.paths['edge'] = {
+        baseUrl: edge.url,
+        apiStyle: 'azure',
+        auth: { kind: 'subscription-key', envName: LAB_KEY_ENV.gateway },
+      };
     } else if (options.edge?.kind === 'url') {
-      state.paths['edge'] = { baseUrl: options.edge.url, apiStyle: 'azure', auth: { kind: 'subscription-key', envName: options.edge.keyEnv ?? LAB_KEY_ENV.gateway } };
+      state.paths['edge'] = {
+        baseUrl: options.edge.url,
+        apiStyle: 'azure',
+        auth: { kind: 'subscription-key', envName: options.edge.keyEnv ?? LAB_KEY_ENV.gateway },
+      };
     }
     writeLabState(options.stateFile, state);
-    return { kind: 'deployed', state, ignored: (gateway.listening['ignored'] as string[] | undefined) ?? [], staleNote };
+    return {
+      kind: 'deployed',
+      state,
+      ignored: (gateway.listening['ignored'] as string[] | undefined) ?? [],
+      staleNote,
+    };
   } catch (error) {
     await stopLabProcesses(state);
     removeLocalFiles(options.stateFile, state);
@@ -205,7 +260,8 @@ async function waitForExit(p: LabProcess, timeoutMs: number): Promise<boolean> {
 export function removeLocalFiles(stateFile: string, state: LabState): void {
   for (const p of state.processes ?? []) rmSync(p.logFile, { force: true });
   // The edge's config, logs and temp paths (edge-nginx.ts), only when the lab started one.
-  if ((state.processes ?? []).some((p) => p.role === 'edge')) rmSync(join(dirname(stateFile), 'edge-nginx'), { recursive: true, force: true });
+  if ((state.processes ?? []).some((p) => p.role === 'edge'))
+    rmSync(join(dirname(stateFile), 'edge-nginx'), { recursive: true, force: true });
   removeLabState(stateFile);
   try {
     rmdirSync(dirname(stateFile));
@@ -238,7 +294,9 @@ export async function recoverUnreadableState(stateFile: string, reason: string):
   const text = readFileSync(stateFile, 'utf8');
   const processes: LabProcess[] = [];
   // Every "pid": N … "startTime": "…" pair the text still holds, in whatever shape is left.
-  for (const match of text.matchAll(/"role"\s*:\s*"([^"]*)"[^{}]*?"pid"\s*:\s*(\d+)[^{}]*?"startTime"\s*:\s*"([^"]*)"/g)) {
+  for (const match of text.matchAll(
+    /"role"\s*:\s*"([^"]*)"[^{}]*?"pid"\s*:\s*(\d+)[^{}]*?"startTime"\s*:\s*"([^"]*)"/g,
+  )) {
     processes.push({ role: match[1]!, pid: Number(match[2]), startTime: match[3]!, logFile: '' });
   }
   const stopped = await stopLabProcesses({ processes } as LabState);
@@ -255,8 +313,14 @@ export async function recoverUnreadableState(stateFile: string, reason: string):
 export async function cleanupLocal(stateFile: string): Promise<CleanupOutcome> {
   const state = readLabState(stateFile);
   if (state === undefined) return { kind: 'nothing' };
-  if (state.target !== 'local') throw new LabError('E_LAB_STATE', `Failed to clean up "${stateFile}": it records an ${state.target} lab, and this version cleans up local labs only. Nothing was changed.`);
-  const notOurs = (state.processes ?? []).filter((p) => !isSameProcess(p.pid, p.startTime)).map((p) => `${p.role} (pid ${p.pid}: ${isAlive(p.pid) ? 'now another process, not signalled' : 'already gone'})`);
+  if (state.target !== 'local')
+    throw new LabError(
+      'E_LAB_STATE',
+      `Failed to clean up "${stateFile}": it records an ${state.target} lab, and this version cleans up local labs only. Nothing was changed.`,
+    );
+  const notOurs = (state.processes ?? [])
+    .filter((p) => !isSameProcess(p.pid, p.startTime))
+    .map((p) => `${p.role} (pid ${p.pid}: ${isAlive(p.pid) ? 'now another process, not signalled' : 'already gone'})`);
   const stopped = await stopLabProcesses(state);
   removeLocalFiles(stateFile, state);
   return { kind: 'cleaned', stopped, notOurs };

@@ -33,7 +33,11 @@ export async function spawnServer(spec: ServerSpec, signal?: AbortSignal): Promi
   let exitCode: number | null = null;
   let child;
   try {
-    child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script, ...spec.args], { detached: true, stdio: ['ignore', log, log], env: spec.env });
+    child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.script, ...spec.args], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: spec.env,
+    });
   } finally {
     closeSync(log);
   }
@@ -45,7 +49,9 @@ export async function spawnServer(spec: ServerSpec, signal?: AbortSignal): Promi
   if (pid === undefined) throw new LabError('E_PROCESS_START', `Failed to start the ${role}: no process id.`);
   const deadline = performance.now() + START_TIMEOUT_MS;
   while (performance.now() < deadline) {
-    const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.startsWith('{"event":"listening"'));
+    const line = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('{"event":"listening"'));
     if (line !== undefined) {
       const startTime = processStartTime(pid);
       if (startTime === undefined) break;
@@ -61,6 +67,13 @@ export async function spawnServer(spec: ServerSpec, signal?: AbortSignal): Promi
       // Already gone.
     }
   }
-  const tail = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.includes('Unknown user config')).slice(-5).join('\n');
-  throw new LabError('E_PROCESS_START', `Failed to start the ${role}: ${exitCode !== null ? `it exited with code ${exitCode}` : signal?.aborted ? 'interrupted' : `no listening line within ${START_TIMEOUT_MS / 1000} s`}.${tail ? `\n${tail}` : ''}`);
+  const tail = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.includes('Unknown user config'))
+    .slice(-5)
+    .join('\n');
+  throw new LabError(
+    'E_PROCESS_START',
+    `Failed to start the ${role}: ${exitCode !== null ? `it exited with code ${exitCode}` : signal?.aborted ? 'interrupted' : `no listening line within ${START_TIMEOUT_MS / 1000} s`}.${tail ? `\n${tail}` : ''}`,
+  );
 }

@@ -86,8 +86,14 @@ export class UnreadableStateError extends LabError {
   readonly reason: string;
   constructor(path: string, reason: string) {
     // The cleanup command for this file (the default one needs no --state).
-    const cleanup = path === '.lab/state.json' || path === './.lab/state.json' ? 'npm run lab:cleanup' : `npm run lab:cleanup -- --state '${path.replaceAll("'", "'\\''")}'`;
-    super('E_LAB_STATE', `Failed to read lab state "${path}": ${reason}. Run ${cleanup}: it stops the processes the file still names and moves the file aside.`);
+    const cleanup =
+      path === '.lab/state.json' || path === './.lab/state.json'
+        ? 'npm run lab:cleanup'
+        : `npm run lab:cleanup -- --state '${path.replaceAll("'", "'\\''")}'`;
+    super(
+      'E_LAB_STATE',
+      `Failed to read lab state "${path}": ${reason}. Run ${cleanup}: it stops the processes the file still names and moves the file aside.`,
+    );
     this.reason = reason;
   }
 }
@@ -107,7 +113,8 @@ export function readLabState(path: string): LabState | undefined {
   } catch {
     throw new UnreadableStateError(path, 'not JSON');
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UnreadableStateError(path, 'not a lab state (not an object)');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new UnreadableStateError(path, 'not a lab state (not an object)');
   const problem = validate(value);
   if (problem) throw new UnreadableStateError(path, problem);
   return value as LabState;
@@ -115,33 +122,73 @@ export function readLabState(path: string): LabState | undefined {
 
 function validate(value: Partial<LabState>): string | undefined {
   if (value.schemaVersion !== 1) return `schemaVersion is ${String(value.schemaVersion)}, expected 1`;
-  if (typeof value.deployment !== 'string' || typeof value.apiVersion !== 'string') return 'deployment or apiVersion missing';
+  if (typeof value.deployment !== 'string' || typeof value.apiVersion !== 'string')
+    return 'deployment or apiVersion missing';
   if (value.paths === null || typeof value.paths !== 'object') return 'no paths';
   // A deploy records what it started or created before its paths, so one stopped half-way stays cleanable.
-  if (Object.keys(value.paths).length === 0 && !Array.isArray(value.processes) && value.azure === undefined && value.dist === undefined) return 'no paths';
+  if (
+    Object.keys(value.paths).length === 0 &&
+    !Array.isArray(value.processes) &&
+    value.azure === undefined &&
+    value.dist === undefined
+  )
+    return 'no paths';
   // A state that holds only a dist run (npm run dist -- run aca) has no Azure lab record.
-  if (value.target === 'azure' && (value.azure !== undefined || value.dist === undefined) && (typeof value.azure?.resourceGroup !== 'string' || typeof value.azure.labId !== 'string' || typeof value.azure.steps !== 'object')) return 'the azure record is incomplete';
+  if (
+    value.target === 'azure' &&
+    (value.azure !== undefined || value.dist === undefined) &&
+    (typeof value.azure?.resourceGroup !== 'string' ||
+      typeof value.azure.labId !== 'string' ||
+      typeof value.azure.steps !== 'object')
+  )
+    return 'the azure record is incomplete';
   if (Array.isArray(value.paths)) return 'paths is a list, expected an object of paths by name';
   for (const [name, path] of Object.entries(value.paths)) {
-    if (typeof path?.baseUrl !== 'string' || !API_STYLES.includes(path.apiStyle) || typeof path.auth?.kind !== 'string') return `path "${name}" is incomplete`;
-    if (!/^https?:\/\//.test(path.baseUrl) || !URL.canParse(path.baseUrl)) return `path "${name}" has baseUrl "${path.baseUrl.slice(0, 80)}", not an http(s) URL`;
+    if (typeof path?.baseUrl !== 'string' || !API_STYLES.includes(path.apiStyle) || typeof path.auth?.kind !== 'string')
+      return `path "${name}" is incomplete`;
+    if (!/^https?:\/\//.test(path.baseUrl) || !URL.canParse(path.baseUrl))
+      return `path "${name}" has baseUrl "${path.baseUrl.slice(0, 80)}", not an http(s) URL`;
     const problem = authProblem(path.auth);
     if (problem) return `path "${name}": ${problem}`;
   }
   if (value.processes !== undefined) {
     if (!Array.isArray(value.processes)) return 'processes is not a list';
     for (const [i, p] of value.processes.entries()) {
-      if (!isObject(p) || typeof p.role !== 'string' || !Number.isSafeInteger(p.pid) || p.pid <= 0 || typeof p.startTime !== 'string' || typeof p.logFile !== 'string') return `processes[${i}] is not a process record (role, pid > 0, startTime, logFile)`;
+      if (
+        !isObject(p) ||
+        typeof p.role !== 'string' ||
+        !Number.isSafeInteger(p.pid) ||
+        p.pid <= 0 ||
+        typeof p.startTime !== 'string' ||
+        typeof p.logFile !== 'string'
+      )
+        return `processes[${i}] is not a process record (role, pid > 0, startTime, logFile)`;
     }
   }
-  if (value.secrets !== undefined && (!isObject(value.secrets) || Object.values(value.secrets).some((v) => typeof v !== 'string'))) return 'secrets is not an object of strings';
+  if (
+    value.secrets !== undefined &&
+    (!isObject(value.secrets) || Object.values(value.secrets).some((v) => typeof v !== 'string'))
+  )
+    return 'secrets is not an object of strings';
   if (value.azure !== undefined) {
     const a = value.azure as unknown as Record<string, unknown>;
-    if (!isObject(a) || !['subscriptionId', 'resourceGroup', 'labId', 'location'].every((k) => typeof a[k] === 'string') || !isObject(a['steps'])) return 'the azure record is incomplete (subscriptionId, resourceGroup, labId, location, steps)';
+    if (
+      !isObject(a) ||
+      !['subscriptionId', 'resourceGroup', 'labId', 'location'].every((k) => typeof a[k] === 'string') ||
+      !isObject(a['steps'])
+    )
+      return 'the azure record is incomplete (subscriptionId, resourceGroup, labId, location, steps)';
   }
   if (value.dist !== undefined) {
     const d = value.dist as unknown as Record<string, unknown>;
-    if (!isObject(d) || !['subscriptionId', 'resourceGroup', 'distId'].every((k) => typeof d[k] === 'string') || !Array.isArray(d['regions']) || !Array.isArray(d['done']) || !isObject(d['executions'])) return 'the dist record is incomplete (subscriptionId, resourceGroup, distId, regions, done, executions)';
+    if (
+      !isObject(d) ||
+      !['subscriptionId', 'resourceGroup', 'distId'].every((k) => typeof d[k] === 'string') ||
+      !Array.isArray(d['regions']) ||
+      !Array.isArray(d['done']) ||
+      !isObject(d['executions'])
+    )
+      return 'the dist record is incomplete (subscriptionId, resourceGroup, distId, regions, done, executions)';
   }
   return undefined;
 }
@@ -156,7 +203,9 @@ function authProblem(auth: TargetAuth): string | undefined {
       return undefined;
     case 'api-key':
     case 'subscription-key':
-      return typeof auth.envName === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(auth.envName) ? undefined : `auth ${auth.kind} names no key variable (envName)`;
+      return typeof auth.envName === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(auth.envName)
+        ? undefined
+        : `auth ${auth.kind} names no key variable (envName)`;
     default:
       return `auth kind "${String((auth as { kind: unknown }).kind).slice(0, 40)}" is not one of none, api-key, subscription-key, entra`;
   }

@@ -28,7 +28,8 @@ export interface TargetSources {
  */
 export function authForPath(flags: TargetFlags, label: string, pathCount: number): TargetAuth {
   const isUpstream = label === 'direct' && pathCount > 1;
-  if (flags.subscriptionKeyEnv !== undefined && !isUpstream) return { kind: 'subscription-key', envName: flags.subscriptionKeyEnv };
+  if (flags.subscriptionKeyEnv !== undefined && !isUpstream)
+    return { kind: 'subscription-key', envName: flags.subscriptionKeyEnv };
   if (flags.entra) return { kind: 'entra' };
   return { kind: 'api-key', envName: flags.apiKeyEnv };
 }
@@ -71,9 +72,20 @@ export function resolveTargets({ flags, byUrl, pick, state }: TargetSources): Ta
 
 /** The targets a bench run measures: `--endpoint` (one path, `direct` unless `--path` names it), else the lab state's paths (`--path` picks). */
 export function benchTargets(options: BenchOptions, state: LabState | undefined): Target[] {
-  if (options.endpoint !== undefined && options.paths.length > 1) throw new InvalidOptionError('--path', 'several paths need a lab state, not --endpoint', 'one label with --endpoint');
-  const byUrl = options.endpoint !== undefined ? [{ label: options.paths[0] ?? 'direct', baseUrl: options.endpoint }] : [];
+  if (options.endpoint !== undefined && options.paths.length > 1)
+    throw new InvalidOptionError(
+      '--path',
+      'several paths need a lab state, not --endpoint',
+      'one label with --endpoint',
+    );
+  const byUrl =
+    options.endpoint !== undefined ? [{ label: options.paths[0] ?? 'direct', baseUrl: options.endpoint }] : [];
   const targets = resolveTargets({ flags: options, byUrl, pick: options.paths, state });
-  if (targets.length === 0) throw new InvalidOptionError('--endpoint', `no endpoint given and no lab state at "${options.stateFile}"`, 'run npm run lab:deploy first, or pass --endpoint URL');
+  if (targets.length === 0)
+    throw new InvalidOptionError(
+      '--endpoint',
+      `no endpoint given and no lab state at "${options.stateFile}"`,
+      'run npm run lab:deploy first, or pass --endpoint URL',
+    );
   return targets;
 }

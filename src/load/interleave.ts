@@ -33,5 +33,5 @@ function digitSum(n: number, base: number): number {
 
 /** Rounds in the smallest aligned block where every path has held every position equally often. */
 export function counterbalancePeriod(paths: number): number {
-  return Math.max(paths , 1);
+  return Math.max(paths, 1);
 }

@@ -46,7 +46,9 @@ export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult
   let measuredStartNs: bigint | undefined;
 
   const isOverDuration = (): boolean =>
-    bounds.durationMs !== undefined && measuredStartNs !== undefined && Number(nowNs() - measuredStartNs) / 1e6 >= bounds.durationMs;
+    bounds.durationMs !== undefined &&
+    measuredStartNs !== undefined &&
+    Number(nowNs() - measuredStartNs) / 1e6 >= bounds.durationMs;
 
   const complete = (result: T, index: number): void => {
     const isWarmup = index < bounds.warmup;
@@ -56,7 +58,12 @@ export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult
     state.measured++;
     if (options.isError(result)) state.errors++;
     const bail = options.bailout;
-    if (bail && state.measured >= bail.minRequests && state.errors / state.measured > bail.errorRatio && state.stoppedBy === undefined) {
+    if (
+      bail &&
+      state.measured >= bail.minRequests &&
+      state.errors / state.measured > bail.errorRatio &&
+      state.stoppedBy === undefined
+    ) {
       state.stoppedBy = 'bailout';
       internal.abort();
     }
@@ -65,7 +72,8 @@ export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult
   // Time-weighted count of requests in flight: how correlated neighbouring requests are.
   const startNs = options.startNs ?? nowNs();
   const untilStart = Number(startNs - nowNs()) / 1e6;
-  if (untilStart > 0) await sleep(untilStart, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
+  if (untilStart > 0)
+    await sleep(untilStart, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
   let inFlight = 0;
   const trackingFromNs = nowNs();
   let lastChangeNs = trackingFromNs;
@@ -96,13 +104,27 @@ export async function runLoad<T>(options: RunLoadOptions<T>): Promise<LoadResult
   const result =
     options.model.kind === 'open'
       ? await runOpen(run, options.model)
-      : await runClosed(run, stripedCount(options.model.kind === 'closed' ? options.model.concurrency : 1, options.share));
+      : await runClosed(
+          run,
+          stripedCount(options.model.kind === 'closed' ? options.model.concurrency : 1, options.share),
+        );
   options.signal?.removeEventListener('abort', stop);
-  const stoppedBy = state.stoppedBy ?? (options.signal?.aborted ? 'aborted' : bounds.requests !== undefined && result.reachedEnd ? 'requests' : 'duration');
+  const stoppedBy =
+    state.stoppedBy ??
+    (options.signal?.aborted
+      ? 'aborted'
+      : bounds.requests !== undefined && result.reachedEnd
+        ? 'requests'
+        : 'duration');
   track(0);
   const spanNs = Number(lastChangeNs - trackingFromNs);
   const { reachedEnd: _reachedEnd, ...counts } = result;
-  return { ...counts, completed: state.completed, stoppedBy, meanInFlight: spanNs > 0 ? round3(inFlightAreaNs / spanNs) : null };
+  return {
+    ...counts,
+    completed: state.completed,
+    stoppedBy,
+    meanInFlight: spanNs > 0 ? round3(inFlightAreaNs / spanNs) : null,
+  };
 }
 
 /** What both schedulers need from runLoad: the task, the bounds, and where results go. */
@@ -121,7 +143,10 @@ interface LoadRun<T> {
 /** What a scheduler reports; `reachedEnd`: it went through the whole global sequence. */
 type SchedulerResult = Omit<LoadResult, 'completed' | 'stoppedBy' | 'meanInFlight'> & { reachedEnd: boolean };
 
-async function runClosed<T>({ options, total, owns, signal, complete, isOverDuration, markMeasuredStart }: LoadRun<T>, concurrency: number): Promise<SchedulerResult> {
+async function runClosed<T>(
+  { options, total, owns, signal, complete, isOverDuration, markMeasuredStart }: LoadRun<T>,
+  concurrency: number,
+): Promise<SchedulerResult> {
   let next = 0;
   let launched = 0;
   /** The next index of the global sequence this shard owns (the sequence itself when unsharded). */

@@ -11,7 +11,9 @@ export class LogHistogram {
 
   add(value: number): void {
     if (!Number.isFinite(value)) return;
-    const bin = Math.floor(Math.log10(Math.max(value, LogHistogram.MIN) / LogHistogram.MIN) * LogHistogram.BINS_PER_DECADE);
+    const bin = Math.floor(
+      Math.log10(Math.max(value, LogHistogram.MIN) / LogHistogram.MIN) * LogHistogram.BINS_PER_DECADE,
+    );
     this.counts[Math.min(this.counts.length - 1, Math.max(0, bin))]!++;
     this.total++;
   }
@@ -33,7 +35,8 @@ export class LogHistogram {
     if (this.total === 0) return [];
     const [first, last] = this.range();
     const out: Array<[number, number]> = [];
-    for (let i = first; i <= last; i++) out.push([Math.sqrt(LogHistogram.edge(i) * LogHistogram.edge(i + 1)), (this.counts[i]! / this.total) * 100]);
+    for (let i = first; i <= last; i++)
+      out.push([Math.sqrt(LogHistogram.edge(i) * LogHistogram.edge(i + 1)), (this.counts[i]! / this.total) * 100]);
     return out;
   }
 

@@ -32,7 +32,12 @@ const EXACT_MAX_BLOCKS = 60;
  * for `MIN_BLOCKS` blocks, the block shrinks (down to single rounds); with fewer than
  * `MIN_BLOCKS` pairs there is no interval (null).
  */
-export function pairedShift(differences: ReadonlyArray<number | undefined>, blockRounds = 1, confidence = 0.95, firstRound = 0): PairedShift | null {
+export function pairedShift(
+  differences: ReadonlyArray<number | undefined>,
+  blockRounds = 1,
+  confidence = 0.95,
+  firstRound = 0,
+): PairedShift | null {
   const pairs = differences.filter((d) => d !== undefined).length;
   if (pairs < MIN_BLOCKS) return null;
   let size = Math.max(1, Math.floor(blockRounds));
@@ -81,7 +86,8 @@ function blockMeans(differences: ReadonlyArray<number | undefined>, size: number
 function walshAverages(values: readonly number[]): Float64Array {
   const out = new Float64Array((values.length * (values.length + 1)) / 2);
   let k = 0;
-  for (let i = 0; i < values.length; i++) for (let j = i; j < values.length; j++) out[k++] = (values[i]! + values[j]!) / 2;
+  for (let i = 0; i < values.length; i++)
+    for (let j = i; j < values.length; j++) out[k++] = (values[i]! + values[j]!) / 2;
   return out.sort();
 }
 
@@ -149,17 +155,25 @@ const signed = (value: number): string => `${value > 0 ? '+' : value < 0 ? '−'
  * cannot beat its own upstream); pass `mayBeFaster` when the two reach different upstream work
  * (a protocol bridge, say) and a saving is possible.
  */
-export function describeShift(shift: PairedShift, subject: string, what: string, baseline = 'direct', mayBeFaster = false): string {
+export function describeShift(
+  shift: PairedShift,
+  subject: string,
+  what: string,
+  baseline = 'direct',
+  mayBeFaster = false,
+): string {
   const ci = `95% CI ${signed(shift.low)} to ${signed(shift.high)} ms`;
   const needed = pairsForHalfWidth(shift);
-  const narrow = needed > shift.pairs ? `; about ${needed.toLocaleString('en-US')} requests per path would narrow it to ±1 ms` : '';
+  const narrow =
+    needed > shift.pairs ? `; about ${needed.toLocaleString('en-US')} requests per path would narrow it to ±1 ms` : '';
   switch (shiftVerdict(shift)) {
     case 'adds':
       return `${subject} adds ${formatMs(shift.estimate)} ${what} (${ci}, ${shift.pairs} pairs${narrow})`;
     case 'no-measurable-difference':
       return `${subject}: no measurable difference ${what} (${ci}, ${shift.pairs} pairs${narrow})`;
     case 'suspect-negative':
-      if (mayBeFaster) return `${subject} saves ${formatMs(-shift.estimate)} ${what} against ${baseline} (${ci}, ${shift.pairs} pairs${narrow})`;
+      if (mayBeFaster)
+        return `${subject} saves ${formatMs(-shift.estimate)} ${what} against ${baseline} (${ci}, ${shift.pairs} pairs${narrow})`;
       return `${subject} measured ${formatMs(-shift.estimate)} faster than ${baseline} ${what} (${ci}, ${shift.pairs} pairs), which a gateway cannot do: suspect drift or a broken pairing, not a saving`;
   }
 }

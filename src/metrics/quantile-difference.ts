@@ -42,12 +42,28 @@ export function quantileDifferences(
     const pick = (p: number): number => estimates[Math.min(resamples - 1, Math.max(0, Math.floor(p * resamples)))]!;
     const valueA = nearestRank(sortedA, q);
     const valueB = nearestRank(sortedB, q);
-    return { q, a: round3(valueA), b: round3(valueB), difference: { estimate: round3(valueB - valueA), low: round3(pick((1 - confidence) / 2)), high: round3(pick((1 + confidence) / 2)), confidence } };
+    return {
+      q,
+      a: round3(valueA),
+      b: round3(valueB),
+      difference: {
+        estimate: round3(valueB - valueA),
+        low: round3(pick((1 - confidence) / 2)),
+        high: round3(pick((1 + confidence) / 2)),
+        confidence,
+      },
+    };
   });
 }
 
 /** Nearest-rank quantiles of one bootstrap resample of `sorted`, written into `out`. */
-function resampleQuantiles(sorted: Float64Array, qs: readonly number[], random: () => number, counts: Uint32Array, out: Float64Array): void {
+function resampleQuantiles(
+  sorted: Float64Array,
+  qs: readonly number[],
+  random: () => number,
+  counts: Uint32Array,
+  out: Float64Array,
+): void {
   const n = sorted.length;
   counts.fill(0);
   for (let i = 0; i < n; i++) counts[Math.floor(random() * n)]!++;

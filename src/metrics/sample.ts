@@ -112,7 +112,10 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
   const deliveryMs = tl.deliveryLatencyMs.length === 0 ? null : deliveryLatenciesMs(tl);
   const gaps = interTokenGapsMs(arrivalsMs).sort((a, b) => a - b);
   const delivery = [...(deliveryMs ?? [])].sort((a, b) => a - b);
-  const tpot = ok && tl.isStream && ttft !== undefined && e2e !== undefined && outputTokens !== undefined && outputTokens > 1 ? (e2e - ttft) / (outputTokens - 1) : undefined;
+  const tpot =
+    ok && tl.isStream && ttft !== undefined && e2e !== undefined && outputTokens !== undefined && outputTokens > 1
+      ? (e2e - ttft) / (outputTokens - 1)
+      : undefined;
   return {
     scenario: ctx.scenario,
     api: tl.api,
@@ -137,18 +140,39 @@ export function toSample(tl: Timeline, ctx: SampleContext): Sample {
     itl:
       gaps.length === 0
         ? null
-        : { n: gaps.length, meanMs: round(gaps.reduce((s, g) => s + g, 0) / gaps.length)!, p50Ms: round(nearestRank(gaps, 0.5))!, p99Ms: round(nearestRank(gaps, 0.99))!, maxMs: round(gaps.at(-1))! },
+        : {
+            n: gaps.length,
+            meanMs: round(gaps.reduce((s, g) => s + g, 0) / gaps.length)!,
+            p50Ms: round(nearestRank(gaps, 0.5))!,
+            p99Ms: round(nearestRank(gaps, 0.99))!,
+            maxMs: round(gaps.at(-1))!,
+          },
     tpotMs: round(tpot),
     outputTokens: outputTokens ?? null,
     tokenSource: usageTokens !== undefined ? 'usage' : outputTokens !== undefined ? 'tokenizer' : null,
-    tokensPerSec: ok && outputTokens !== undefined && e2e !== undefined && e2e > 0 ? Math.round((outputTokens / (e2e / 1000)) * 100) / 100 : null,
+    tokensPerSec:
+      ok && outputTokens !== undefined && e2e !== undefined && e2e > 0
+        ? Math.round((outputTokens / (e2e / 1000)) * 100) / 100
+        : null,
     chunks: tl.contentArrivalsMs.length,
     events: tl.events,
     finishReason: tl.finishReason ?? null,
     isLengthLimited: tl.finishReason === 'length',
-    delivery: delivery.length === 0 ? null : { n: delivery.length, p50: round(nearestRank(delivery, 0.5))!, p99: round(nearestRank(delivery, 0.99))!, max: round(delivery.at(-1))! },
+    delivery:
+      delivery.length === 0
+        ? null
+        : {
+            n: delivery.length,
+            p50: round(nearestRank(delivery, 0.5))!,
+            p99: round(nearestRank(delivery, 0.99))!,
+            max: round(delivery.at(-1))!,
+          },
     arrivalsMs,
     deliveryMs,
-    ids: { requestId: tl.ids.requestId ?? null, apimRequestId: tl.ids.apimRequestId ?? null, responseId: tl.ids.responseId ?? null },
+    ids: {
+      requestId: tl.ids.requestId ?? null,
+      apimRequestId: tl.ids.apimRequestId ?? null,
+      responseId: tl.ids.responseId ?? null,
+    },
   };
 }

@@ -28,7 +28,11 @@ export interface Interval {
  * so ms are kept to the µs) and keeps the raw values when asked, for bootstrap intervals.
  */
 export class Accumulator {
-  private readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   private readonly raw: number[] | undefined;
   private count = 0;
   private sum = 0;
@@ -122,7 +126,12 @@ export function bootstrapInterval(
   }
   estimates.sort();
   const pick = (q: number): number => estimates[Math.min(resamples - 1, Math.max(0, Math.floor(q * resamples)))]!;
-  return { estimate: round3(statistic(source)), low: round3(pick((1 - confidence) / 2)), high: round3(pick((1 + confidence) / 2)), confidence };
+  return {
+    estimate: round3(statistic(source)),
+    low: round3(pick((1 - confidence) / 2)),
+    high: round3(pick((1 + confidence) / 2)),
+    confidence,
+  };
 }
 
 /** Bootstrap interval on a quantile (p50 = 0.5, p95 = 0.95). */
@@ -132,7 +141,11 @@ export function quantileInterval(values: readonly number[], q: number, seed = 1)
 
 /** Adds encoded HDR histograms (shards of one metric): the exact histogram of their union, encoded. */
 export function addEncodedHistograms(encoded: readonly string[]): { encoded: string; totalCount: number } {
-  const sum = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  const sum = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   for (const one of encoded) {
     const histogram = hdr.decodeFromCompressedBase64(one);
     sum.add(histogram);

@@ -56,7 +56,8 @@ export class BpeEncoding {
   /** From the data file's decompressed bytes (`BPE_DATA_MAGIC`, then length-prefixed tokens). */
   constructor(name: EncodingName, data: Uint8Array) {
     this.name = name;
-    if (data.length < 4 || String.fromCharCode(...data.subarray(0, 4)) !== BPE_DATA_MAGIC) throw new Error(`${name}: not a byte-pair encoding data file`);
+    if (data.length < 4 || String.fromCharCode(...data.subarray(0, 4)) !== BPE_DATA_MAGIC)
+      throw new Error(`${name}: not a byte-pair encoding data file`);
     let count = 0;
     for (let at = 4; at < data.length; at += 1 + data[at]!) count++;
     // The tokens stay where they are in `data`: rank r's bytes start at starts[r], after their length byte.
@@ -279,7 +280,12 @@ class PairHeap {
   }
 
   pop(): { left: number; leftVersion: number; right: number; rightVersion: number } {
-    const top = { left: this.#left[0]!, leftVersion: this.#leftVersion[0]!, right: this.#right[0]!, rightVersion: this.#rightVersion[0]! };
+    const top = {
+      left: this.#left[0]!,
+      leftVersion: this.#leftVersion[0]!,
+      right: this.#right[0]!,
+      rightVersion: this.#rightVersion[0]!,
+    };
     const last = --this.size;
     const key = this.#key[last]!;
     let at = 0;
@@ -296,7 +302,14 @@ class PairHeap {
   }
 
   #move(from: number, to: number): void {
-    this.#set(to, this.#key[from]!, this.#left[from]!, this.#leftVersion[from]!, this.#right[from]!, this.#rightVersion[from]!);
+    this.#set(
+      to,
+      this.#key[from]!,
+      this.#left[from]!,
+      this.#leftVersion[from]!,
+      this.#right[from]!,
+      this.#rightVersion[from]!,
+    );
   }
 
   #set(at: number, key: number, left: number, leftVersion: number, right: number, rightVersion: number): void {

@@ -142,7 +142,10 @@ export function parseFaults(raw: string | null): FaultSet {
     if (item === '') continue;
     const [name = '', value] = item.split('=', 2).map((s) => s.trim());
     if (!isFaultName(name)) {
-      throw new ControlHeaderError(CONTROL_HEADERS.fault, `unknown fault "${name}"; allowed: ${FAULT_NAMES.join(', ')}`);
+      throw new ControlHeaderError(
+        CONTROL_HEADERS.fault,
+        `unknown fault "${name}"; allowed: ${FAULT_NAMES.join(', ')}`,
+      );
     }
     if (value === undefined) {
       faults[name] = undefined;
@@ -151,7 +154,10 @@ export function parseFaults(raw: string | null): FaultSet {
     const n = Number(value);
     const [min, max] = FAULT_VALUE_RANGE[name];
     if (value === '' || !Number.isInteger(n) || n < min || n > max) {
-      throw new ControlHeaderError(CONTROL_HEADERS.fault, `fault "${name}" needs a whole number from ${min} to ${max.toLocaleString('en-US')}, got "${value.slice(0, 40)}"`);
+      throw new ControlHeaderError(
+        CONTROL_HEADERS.fault,
+        `fault "${name}" needs a whole number from ${min} to ${max.toLocaleString('en-US')}, got "${value.slice(0, 40)}"`,
+      );
     }
     faults[name] = n;
   }

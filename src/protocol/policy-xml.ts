@@ -37,7 +37,8 @@ export function parsePolicyXml(xml: string, file: string): PolicyElement[] {
   parser.on('opentag', (tag) => {
     if (SECTIONS.has(tag.name) && stack.at(-1)?.name === 'policies') section = tag.name;
     const attributes: Record<string, string> = {};
-    for (const [name, value] of Object.entries(tag.attributes)) attributes[name] = typeof value === 'string' ? value : value.value;
+    for (const [name, value] of Object.entries(tag.attributes))
+      attributes[name] = typeof value === 'string' ? value : value.value;
     const parent = stack.length > 0 ? elements.lastIndexOf(stack.at(-1)!) : -1;
     const element: PolicyElement = { name: tag.name, attributes, section, line: parser.line, text: '', parent };
     elements.push(element);
@@ -84,7 +85,13 @@ export function escapeExpressions(xml: string): string {
       if (xml[end] === open) depth++;
       else if (xml[end] === close && --depth === 0) break;
     }
-    const expression = xml.slice(start, end + 1).replace(/&(?![a-zA-Z]+;|#\d+;)/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+    const expression = xml
+      .slice(start, end + 1)
+      .replace(/&(?![a-zA-Z]+;|#\d+;)/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;');
     out += xml.slice(i, start) + expression;
     i = end + 1;
   }

@@ -1,8 +1,14 @@
 import type { MetricComparison, QuantileChange, RunComparison } from './compare-runs.ts';
 
-const METRIC_LABEL: Record<MetricComparison['metric'], string> = { ttft: 'TTFT', e2e: 'E2E', tpot: 'TPOT', ttfb: 'TTFB' };
+const METRIC_LABEL: Record<MetricComparison['metric'], string> = {
+  ttft: 'TTFT',
+  e2e: 'E2E',
+  tpot: 'TPOT',
+  ttfb: 'TTFB',
+};
 
-const ms = (value: number): string => (Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1));
+const ms = (value: number): string =>
+  Math.abs(value) >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1);
 const signed = (value: number): string => `${value > 0 ? '+' : value < 0 ? '−' : '±'}${ms(Math.abs(value))}`;
 
 /** `120 → 132 ms +10.0% (CI +8.0 to +14.1 ms)`, or with `~` when not significant (benchstat's mark). */
@@ -13,7 +19,8 @@ function cell(q: QuantileChange | undefined): string {
   return `${ms(q.baselineMs)} → ${ms(q.candidateMs)} ms ${q.significant ? `**${change}**` : `~ ${change}`} (CI ${ci})`;
 }
 
-const pValue = (m: MetricComparison): string => (m.mannWhitney ? (m.mannWhitney.pAdjusted < 0.001 ? '<0.001' : m.mannWhitney.pAdjusted.toFixed(3)) : 'n/a');
+const pValue = (m: MetricComparison): string =>
+  m.mannWhitney ? (m.mannWhitney.pAdjusted < 0.001 ? '<0.001' : m.mannWhitney.pAdjusted.toFixed(3)) : 'n/a';
 
 /** compare.md: a table fit for a pull request or a CI step summary. */
 export function comparisonToMarkdown(c: RunComparison, failOnRegressionPct?: number): string {
@@ -31,13 +38,20 @@ export function comparisonToMarkdown(c: RunComparison, failOnRegressionPct?: num
   for (const s of c.scenarios) {
     for (const m of s.metrics) {
       const at = (q: number): QuantileChange | undefined => m.quantiles.find((x) => x.q === q);
-      lines.push(`| ${s.scenario} | ${METRIC_LABEL[m.metric]} | ${m.baselineN}/${m.candidateN} | ${cell(at(0.5))} | ${cell(at(0.95))} | ${cell(at(0.99))} | ${pValue(m)} | ${m.verdict} |`);
+      lines.push(
+        `| ${s.scenario} | ${METRIC_LABEL[m.metric]} | ${m.baselineN}/${m.candidateN} | ${cell(at(0.5))} | ${cell(at(0.95))} | ${cell(at(0.99))} | ${pValue(m)} | ${m.verdict} |`,
+      );
     }
   }
-  const failed = c.scenarios.filter((s) => s.baseline.ok < s.baseline.requests || s.candidate.ok < s.candidate.requests);
+  const failed = c.scenarios.filter(
+    (s) => s.baseline.ok < s.baseline.requests || s.candidate.ok < s.candidate.requests,
+  );
   if (failed.length > 0) {
     lines.push('', 'Failed requests (left out of the statistics):', '');
-    for (const s of failed) lines.push(`- ${s.scenario}: A ${s.baseline.requests - s.baseline.ok} of ${s.baseline.requests}, B ${s.candidate.requests - s.candidate.ok} of ${s.candidate.requests}`);
+    for (const s of failed)
+      lines.push(
+        `- ${s.scenario}: A ${s.baseline.requests - s.baseline.ok} of ${s.baseline.requests}, B ${s.candidate.requests - s.candidate.ok} of ${s.candidate.requests}`,
+      );
   }
   if (c.onlyInBaseline.length > 0) lines.push('', `Only in A (not compared): ${c.onlyInBaseline.join(', ')}`);
   if (c.onlyInCandidate.length > 0) lines.push('', `Only in B (not compared): ${c.onlyInCandidate.join(', ')}`);
@@ -49,6 +63,8 @@ function regressionLine(c: RunComparison, pct: number | undefined): string {
   const over = pct === undefined ? c.regressions : c.regressions.filter((r) => r.changePct > pct);
   const gate = pct === undefined ? '' : ` over the ${pct}% gate`;
   if (over.length === 0) return `No significant regression${gate}.`;
-  const list = over.map((r) => `${r.scenario} ${METRIC_LABEL[r.metric]} p${Math.round(r.q * 100)} +${r.changePct.toFixed(1)}%`).join('; ');
+  const list = over
+    .map((r) => `${r.scenario} ${METRIC_LABEL[r.metric]} p${Math.round(r.q * 100)} +${r.changePct.toFixed(1)}%`)
+    .join('; ');
   return `**${over.length} significant regression${over.length === 1 ? '' : 's'}${gate}:** ${list}.`;
 }

@@ -9,7 +9,12 @@ import { forEachSample, readRunSummary } from './read-run.ts';
 export const COMPARE_SCHEMA_VERSION = 1;
 export const COMPARED_QUANTILES = [0.5, 0.95, 0.99] as const;
 
-const SAMPLE_FIELD: Record<CompareMetric, 'ttftMs' | 'e2eMs' | 'tpotMs' | 'ttfbMs'> = { ttft: 'ttftMs', e2e: 'e2eMs', tpot: 'tpotMs', ttfb: 'ttfbMs' };
+const SAMPLE_FIELD: Record<CompareMetric, 'ttftMs' | 'e2eMs' | 'tpotMs' | 'ttfbMs'> = {
+  ttft: 'ttftMs',
+  e2e: 'e2eMs',
+  tpot: 'tpotMs',
+  ttfb: 'ttfbMs',
+};
 
 export interface QuantileChange {
   /** 0.5, 0.95, 0.99. */
@@ -108,31 +113,68 @@ export function compareMetric(
   pAdjusted?: number,
   test: MannWhitneyResult | null = mannWhitneyU(a, b),
 ): MetricComparison {
-  const differences = test ? quantileDifferences(a, b, COMPARED_QUANTILES, { resamples: settings.resamples, confidence: settings.confidence, seed: settings.seed }) : null;
+  const differences = test
+    ? quantileDifferences(a, b, COMPARED_QUANTILES, {
+        resamples: settings.resamples,
+        confidence: settings.confidence,
+        seed: settings.seed,
+      })
+    : null;
   const p = test ? (pAdjusted ?? test.pValue) : 1;
   const rejects = test !== null && p < settings.alpha;
   const quantiles = (differences ?? []).map((d): QuantileChange => {
     const excludesZero = d.difference.low > 0 || d.difference.high < 0;
-    return { q: d.q, baselineMs: d.a, candidateMs: d.b, differenceMs: d.difference, changePct: d.a !== 0 ? Math.round((d.difference.estimate / d.a) * 1000) / 10 : 0, significant: rejects && excludesZero };
+    return {
+      q: d.q,
+      baselineMs: d.a,
+      candidateMs: d.b,
+      differenceMs: d.difference,
+      changePct: d.a !== 0 ? Math.round((d.difference.estimate / d.a) * 1000) / 10 : 0,
+      significant: rejects && excludesZero,
+    };
   });
-  const verdict: MetricComparison['verdict'] = !test ? 'too few samples' : !rejects ? 'no significant change' : test.probabilityBGreater > 0.5 ? 'slower' : 'faster';
+  const verdict: MetricComparison['verdict'] = !test
+    ? 'too few samples'
+    : !rejects
+      ? 'no significant change'
+      : test.probabilityBGreater > 0.5
+        ? 'slower'
+        : 'faster';
   return {
     metric,
     baselineN: a.length,
     candidateN: b.length,
     quantiles,
-    mannWhitney: test ? { u: test.u, z: Math.round(test.z * 1000) / 1000, pValue: test.pValue, pAdjusted: p, probabilityCandidateGreater: Math.round(test.probabilityBGreater * 1000) / 1000 } : null,
+    mannWhitney: test
+      ? {
+          u: test.u,
+          z: Math.round(test.z * 1000) / 1000,
+          pValue: test.pValue,
+          pAdjusted: p,
+          probabilityCandidateGreater: Math.round(test.probabilityBGreater * 1000) / 1000,
+        }
+      : null,
     verdict,
   };
 }
 
 /** Compares run `candidateDir` against run `baselineDir`, scenario by scenario (matched by name). */
-export async function compareRuns(baselineDir: string, candidateDir: string, settings: CompareSettings): Promise<RunComparison> {
+export async function compareRuns(
+  baselineDir: string,
+  candidateDir: string,
+  settings: CompareSettings,
+): Promise<RunComparison> {
   const summaries = [readRunSummary(baselineDir), readRunSummary(candidateDir)] as const;
   const [a, b] = await Promise.all([collect(baselineDir, settings.metrics), collect(candidateDir, settings.metrics)]);
   const { scenarios, tests } = compareCollected(a, b, settings);
   const regressions = scenarios
-    .flatMap((s) => s.metrics.flatMap((m) => m.quantiles.filter((q) => q.significant && q.changePct > 0).map((q) => ({ scenario: s.scenario, metric: m.metric, q: q.q, changePct: q.changePct }))))
+    .flatMap((s) =>
+      s.metrics.flatMap((m) =>
+        m.quantiles
+          .filter((q) => q.significant && q.changePct > 0)
+          .map((q) => ({ scenario: s.scenario, metric: m.metric, q: q.q, changePct: q.changePct })),
+      ),
+    )
     .sort((x, y) => y.changePct - x.changePct);
   return {
     schemaVersion: COMPARE_SCHEMA_VERSION,
@@ -155,10 +197,16 @@ export async function compareRuns(baselineDir: string, candidateDir: string, set
  * Holm-adjusted together first: the chance that any cell of an unchanged run is flagged stays
  * at most alpha.
  */
-export function compareCollected(a: Collected, b: Collected, settings: CompareSettings): { scenarios: ScenarioComparison[]; tests: number } {
+export function compareCollected(
+  a: Collected,
+  b: Collected,
+  settings: CompareSettings,
+): { scenarios: ScenarioComparison[]; tests: number } {
   const pairs = [...a].filter(([name]) => b.has(name)).map(([name, base]) => ({ name, base, candidate: b.get(name)! }));
   // Each cell's rank test runs once: its p-value joins the family, then the cell is judged with it.
-  const tests = pairs.flatMap(({ base, candidate }) => settings.metrics.map((metric) => mannWhitneyU(base.values[metric], candidate.values[metric])));
+  const tests = pairs.flatMap(({ base, candidate }) =>
+    settings.metrics.map((metric) => mannWhitneyU(base.values[metric], candidate.values[metric])),
+  );
   const tested = tests.filter((t): t is MannWhitneyResult => t !== null).map((t) => t.pValue);
   const adjusted = tested.length > 0 ? padjust(tested, 'holm') : [];
   let next = 0;
@@ -189,11 +237,23 @@ export function regressionsOver(comparison: RunComparison, pct: number): Regress
  * (a truncated or failing run).
  */
 export function gateFailures(comparison: RunComparison, pct: number): string[] {
-  const reasons = regressionsOver(comparison, pct).map((r) => `${r.scenario}: ${r.metric} p${Math.round(r.q * 100)} ${r.changePct > 0 ? '+' : ''}${r.changePct}% (over ${pct}%)`);
-  if (comparison.scenarios.length === 0) reasons.push(`nothing was compared: no scenario is in both runs (baseline: ${comparison.onlyInBaseline.join(', ') || 'none'}; candidate: ${comparison.onlyInCandidate.join(', ') || 'none'})`);
-  else if (comparison.onlyInBaseline.length > 0) reasons.push(`the candidate lacks ${comparison.onlyInBaseline.length} of the baseline's scenarios: ${comparison.onlyInBaseline.join(', ')}`);
+  const reasons = regressionsOver(comparison, pct).map(
+    (r) =>
+      `${r.scenario}: ${r.metric} p${Math.round(r.q * 100)} ${r.changePct > 0 ? '+' : ''}${r.changePct}% (over ${pct}%)`,
+  );
+  if (comparison.scenarios.length === 0)
+    reasons.push(
+      `nothing was compared: no scenario is in both runs (baseline: ${comparison.onlyInBaseline.join(', ') || 'none'}; candidate: ${comparison.onlyInCandidate.join(', ') || 'none'})`,
+    );
+  else if (comparison.onlyInBaseline.length > 0)
+    reasons.push(
+      `the candidate lacks ${comparison.onlyInBaseline.length} of the baseline's scenarios: ${comparison.onlyInBaseline.join(', ')}`,
+    );
   for (const s of comparison.scenarios) {
-    if (s.metrics.every((m) => m.mannWhitney === null)) reasons.push(`${s.scenario}: too few samples to test any metric (baseline ${s.baseline.ok} ok of ${s.baseline.requests}, candidate ${s.candidate.ok} ok of ${s.candidate.requests})`);
+    if (s.metrics.every((m) => m.mannWhitney === null))
+      reasons.push(
+        `${s.scenario}: too few samples to test any metric (baseline ${s.baseline.ok} ok of ${s.baseline.requests}, candidate ${s.candidate.ok} ok of ${s.candidate.requests})`,
+      );
   }
   return reasons;
 }

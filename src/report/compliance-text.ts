@@ -11,7 +11,8 @@ export function complianceToTable(report: ComplianceReport): string {
 
 export function verdictLine(report: ComplianceReport): string {
   const count = (s: string) => report.checks.filter((c) => c.status === s).length;
-  if (report.checks.every((c) => c.status === 'skip')) return `SSE compliance: fail, nothing was checked (${count('skip')} skipped) in ${(report.durationMs / 1000).toFixed(1)} s`;
+  if (report.checks.every((c) => c.status === 'skip'))
+    return `SSE compliance: fail, nothing was checked (${count('skip')} skipped) in ${(report.durationMs / 1000).toFixed(1)} s`;
   return `SSE compliance: ${report.verdict} (${count('pass')} passed, ${count('warn')} warned, ${count('fail')} failed, ${count('skip')} skipped) in ${(report.durationMs / 1000).toFixed(1)} s${report.groundTruth ? '; exact verdicts (the upstream stamped its frames)' : ''}`;
 }
 
@@ -35,7 +36,8 @@ export function complianceToMarkdown(report: ComplianceReport): string {
   ].join('\n');
 }
 
-const xml = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const xml = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** `compliance.xml`: JUnit, one test case per check (fail → failure, skip → skipped, warn → system-out). */
 export function complianceToJunit(report: ComplianceReport): string {
@@ -68,7 +70,9 @@ export function hopLines(report: ComplianceReport): string[] {
   const lines = [`Hop by hop (${order.join(' → ')}): ${report.hops!.map((h) => `${h.path} ${h.verdict}`).join(', ')}.`];
   for (const [id, hop] of Object.entries(report.firstFailingHop ?? {})) {
     const inside = order.slice(0, order.indexOf(hop));
-    lines.push(`  ${id} first fails at ${hop}${inside.length > 0 ? ` (passes through ${inside.join(', ')})` : ''}: the ${hop} hop breaks it.`);
+    lines.push(
+      `  ${id} first fails at ${hop}${inside.length > 0 ? ` (passes through ${inside.join(', ')})` : ''}: the ${hop} hop breaks it.`,
+    );
   }
   return lines;
 }

@@ -6,7 +6,8 @@ import { describeShift } from '../metrics/paired-shift.ts';
 export { formatMs };
 
 /** `256-token`, or undefined when the answer length is unknown. */
-const tokensLabel = (c: StreamComparison): string | undefined => (c.outputTokensP50 !== null ? `${Math.round(c.outputTokensP50).toLocaleString('en-US')}-token` : undefined);
+const tokensLabel = (c: StreamComparison): string | undefined =>
+  c.outputTokensP50 !== null ? `${Math.round(c.outputTokensP50).toLocaleString('en-US')}-token` : undefined;
 const soonerPhrase = (c: StreamComparison, answer: string): string =>
   `streaming shows the first token ${c.soonerFactor}x sooner (${formatMs(c.streamTtftP50Ms)}) than waiting for the ${answer} answer (${formatMs(c.nonStreamE2eP50Ms)})`;
 
@@ -16,9 +17,13 @@ export function headlines(summary: BenchSummary): string[] {
   for (const c of summary.comparisons.filter((c): c is StreamComparison => c.kind === 'stream-vs-non-stream')) {
     lines.push(`${c.api} via ${c.path}: ${soonerPhrase(c, tokensLabel(c) ?? 'full')}, p50.`);
   }
-  for (const c of summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs')) {
+  for (const c of summary.comparisons.filter(
+    (c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs',
+  )) {
     const scope = c.hop === 'end-to-end' ? ', end to end' : '';
-    lines.push(`${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}${scope}: ${describeShift(c.medianDifferenceMs, c.path, `to time to first token over ${c.baseline}`, c.baseline)}${c.interleaved ? '' : ' (paths run one after the other: drift can bias this)'}.`);
+    lines.push(
+      `${c.api} ${c.stream ? 'stream' : 'no-stream'} max-${c.maxTokens}${scope}: ${describeShift(c.medianDifferenceMs, c.path, `to time to first token over ${c.baseline}`, c.baseline)}${c.interleaved ? '' : ' (paths run one after the other: drift can bias this)'}.`,
+    );
   }
   const harness = harnessSentence(summary.run.harness);
   if (harness) lines.push(harness);
@@ -42,9 +47,11 @@ export function harnessSentence(h: BenchSummary['run']['harness']): string | und
   return `Note: the load generator's event loop paused (up to ${formatMs(h.eventLoopDelayMs.max)} late${share}; p99 ${formatMs(h.eventLoopDelayMs.p99)} late, so it did not limit the run): ${touched}.`;
 }
 
-const formatShare = (x: number): string => (x === 0 ? '0%' : x < 0.001 ? 'under 0.1%' : `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`);
+const formatShare = (x: number): string =>
+  x === 0 ? '0%' : x < 0.001 ? 'under 0.1%' : `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 
-const largestCap = (caps: ReadonlyArray<number | 'max'>): number | 'max' | undefined => (caps.includes('max') ? 'max' : caps.length > 0 ? Math.max(...(caps as number[])) : undefined);
+const largestCap = (caps: ReadonlyArray<number | 'max'>): number | 'max' | undefined =>
+  caps.includes('max') ? 'max' : caps.length > 0 ? Math.max(...(caps as number[])) : undefined;
 
 /**
  * The lab's finding in one sentence: what streaming buys (longest answer, chat, direct path),
@@ -54,16 +61,24 @@ const largestCap = (caps: ReadonlyArray<number | 'max'>): number | 'max' | undef
  */
 export function labHeadline(summary: BenchSummary | undefined, compliance: ComplianceReport | undefined): string {
   const parts: string[] = [];
-  const streams = (summary?.comparisons ?? []).filter((c): c is StreamComparison => c.kind === 'stream-vs-non-stream' && c.api === 'chat');
+  const streams = (summary?.comparisons ?? []).filter(
+    (c): c is StreamComparison => c.kind === 'stream-vs-non-stream' && c.api === 'chat',
+  );
   const cap = largestCap(streams.map((c) => c.maxTokens));
-  const stream = streams.find((c) => c.maxTokens === cap && c.path === 'direct') ?? streams.find((c) => c.maxTokens === cap);
+  const stream =
+    streams.find((c) => c.maxTokens === cap && c.path === 'direct') ?? streams.find((c) => c.maxTokens === cap);
   if (stream) {
     const tokens = tokensLabel(stream);
     parts.push(soonerPhrase(stream, tokens !== undefined ? `full ${tokens}` : 'full'));
   }
-  const overhead = (summary?.comparisons ?? []).find((c): c is PathComparison => c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.api === 'chat' && c.stream && c.maxTokens === cap);
+  const overhead = (summary?.comparisons ?? []).find(
+    (c): c is PathComparison =>
+      c.kind === 'path-overhead' && c.metric === 'ttftMs' && c.api === 'chat' && c.stream && c.maxTokens === cap,
+  );
   if (overhead) {
-    parts.push(describeShift(overhead.medianDifferenceMs, `the ${overhead.path}`, 'to time to first token', overhead.baseline));
+    parts.push(
+      describeShift(overhead.medianDifferenceMs, `the ${overhead.path}`, 'to time to first token', overhead.baseline),
+    );
   }
   if (compliance) {
     const failed = compliance.checks.filter((c) => c.status === 'fail').map((c) => c.id);
@@ -89,7 +104,9 @@ export function nothingSucceeded(summary: BenchSummary): string | undefined {
   const urls = new Map(summary.run.targets.map((t) => [t.label, t.baseUrl]));
   const unanswered = new Set(['connect_error', 'timeout_connect']);
   const lines = [...byPath].map(([path, errors]) => {
-    const codes = Object.entries(errors).map(([code, count]) => `${code} ${count}`).join(', ');
+    const codes = Object.entries(errors)
+      .map(([code, count]) => `${code} ${count}`)
+      .join(', ');
     const silent = Object.keys(errors).every((code) => unanswered.has(code));
     return `  ${path} (${urls.get(path) ?? '?'}): ${silent ? 'nothing answers there' : 'every request failed'} (${codes})`;
   });

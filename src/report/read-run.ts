@@ -7,7 +7,10 @@ import { LabError } from '../errors.ts';
 import type { Sample } from '../metrics/sample.ts';
 
 const notARun = (dir: string, reason: string): LabError =>
-  new LabError('E_INVALID_OPTION', `Failed to read run "${dir}": ${reason}. Give a directory written by npm run bench (it holds summary.json and samples.jsonl).`);
+  new LabError(
+    'E_INVALID_OPTION',
+    `Failed to read run "${dir}": ${reason}. Give a directory written by npm run bench (it holds summary.json and samples.jsonl).`,
+  );
 
 /** summary.json of a bench run; a clear error when the directory is not one. */
 export function readRunSummary(dir: string): BenchSummary {
@@ -19,9 +22,18 @@ export function readRunSummary(dir: string): BenchSummary {
   } catch (error) {
     throw notARun(dir, `summary.json is not JSON (${(error as Error).message})`);
   }
-  if (summary === null || typeof summary !== 'object' || Array.isArray(summary)) throw notARun(dir, `summary.json holds ${summary === null ? 'null' : Array.isArray(summary) ? 'an array' : `a ${typeof summary}`}, not a run's summary`);
-  if (summary.schemaVersion !== SUMMARY_SCHEMA_VERSION) throw notARun(dir, `summary.json has schemaVersion ${String(summary.schemaVersion)}, this version reads ${SUMMARY_SCHEMA_VERSION}`);
-  if (summary.run === null || typeof summary.run !== 'object' || !Array.isArray(summary.scenarios)) throw notARun(dir, 'summary.json lacks its run or its scenarios');
+  if (summary === null || typeof summary !== 'object' || Array.isArray(summary))
+    throw notARun(
+      dir,
+      `summary.json holds ${summary === null ? 'null' : Array.isArray(summary) ? 'an array' : `a ${typeof summary}`}, not a run's summary`,
+    );
+  if (summary.schemaVersion !== SUMMARY_SCHEMA_VERSION)
+    throw notARun(
+      dir,
+      `summary.json has schemaVersion ${String(summary.schemaVersion)}, this version reads ${SUMMARY_SCHEMA_VERSION}`,
+    );
+  if (summary.run === null || typeof summary.run !== 'object' || !Array.isArray(summary.scenarios))
+    throw notARun(dir, 'summary.json lacks its run or its scenarios');
   return summary;
 }
 
@@ -36,7 +48,11 @@ export function readRunCompliance(dir: string): ComplianceReport | undefined {
  * measured sample (warm-up left out) to `onSample`. A torn last line, as an interrupted run
  * can leave, is counted and skipped rather than failing the report.
  */
-export async function forEachSample(dir: string, onSample: (sample: Sample) => void, name = 'samples.jsonl'): Promise<{ samples: number; unreadable: number }> {
+export async function forEachSample(
+  dir: string,
+  onSample: (sample: Sample) => void,
+  name = 'samples.jsonl',
+): Promise<{ samples: number; unreadable: number }> {
   const file = join(dir, name);
   if (!existsSync(file)) throw notARun(dir, `it has no ${name}`);
   let samples = 0;

@@ -2,15 +2,32 @@ import type { BenchSummary } from '../bench/summary.ts';
 import type { Distribution } from '../metrics/stats.ts';
 import { headlines } from './headline.ts';
 
-const fmt = (d: Distribution | null, key: keyof Distribution): string => (d ? d[key].toLocaleString('en-US', { maximumFractionDigits: 1 }) : '–');
+const fmt = (d: Distribution | null, key: keyof Distribution): string =>
+  d ? d[key].toLocaleString('en-US', { maximumFractionDigits: 1 }) : '–';
 
 /** The scenario table, one row per scenario, as Markdown or as aligned text. */
 export function scenarioRows(summary: BenchSummary): string[][] {
-  const header = ['scenario', 'ok/req', 'errors', 'TTFT p50', 'p95', 'p99', 'E2E p50', 'p95', 'p99', 'ITL p50', 'TPOT p50', 'tokens p50', 'tok/s p50'];
+  const header = [
+    'scenario',
+    'ok/req',
+    'errors',
+    'TTFT p50',
+    'p95',
+    'p99',
+    'E2E p50',
+    'p95',
+    'p99',
+    'ITL p50',
+    'TPOT p50',
+    'tokens p50',
+    'tok/s p50',
+  ];
   const rows = summary.scenarios.map((s) => [
     s.name,
     `${s.ok}/${s.requests}${s.lengthLimited > 0 ? ` (${s.lengthLimited} truncated)` : ''}`,
-    Object.entries(s.errors).map(([code, n]) => `${code}×${n}`).join(' ') || '–',
+    Object.entries(s.errors)
+      .map(([code, n]) => `${code}×${n}`)
+      .join(' ') || '–',
     fmt(s.ttftMs, 'p50'),
     fmt(s.ttftMs, 'p95'),
     fmt(s.ttftMs, 'p99'),

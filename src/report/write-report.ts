@@ -1,4 +1,4 @@
-import { existsSync, } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { collectReportData } from './html/report-data.ts';
@@ -21,5 +21,7 @@ export async function writeHtmlReport(dir: string, out = join(dir, 'report.html'
 
 /** Re-renders report.html when `dir` holds a bench run (after a verify wrote compliance.json beside it). */
 export async function refreshHtmlReport(dir: string): Promise<string | undefined> {
-  return existsSync(join(dir, 'summary.json')) && existsSync(join(dir, 'samples.jsonl')) ? writeHtmlReport(dir) : undefined;
+  return existsSync(join(dir, 'summary.json')) && existsSync(join(dir, 'samples.jsonl'))
+    ? writeHtmlReport(dir)
+    : undefined;
 }

@@ -1,4 +1,3 @@
-
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import type { BenchSummary } from '../bench/summary.ts';

@@ -13,7 +13,11 @@ export const RESULTS_DIR = '/results';
  * - a merge Job to run once the first completes (`npm run merge` over the volume).
  * Keys reach the pods as Secret references, never as values.
  */
-export function renderK8s(options: RenderK8sOptions): { apiVersion: 'v1'; kind: 'List'; items: Array<Record<string, unknown>> } {
+export function renderK8s(options: RenderK8sOptions): {
+  apiVersion: 'v1';
+  kind: 'List';
+  items: Array<Record<string, unknown>>;
+} {
   const name = options.runId;
   const labels = { 'app.kubernetes.io/name': 'streamlab', 'streamlab/run-id': name };
   const volume = { name: 'results', persistentVolumeClaim: { claimName: `${name}-results` } };
@@ -24,7 +28,11 @@ export function renderK8s(options: RenderK8sOptions): { apiVersion: 'v1'; kind: 
     env,
     volumeMounts: [{ name: 'results', mountPath: RESULTS_DIR }],
     resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } },
-    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: false, capabilities: { drop: ['ALL'] } },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: false,
+      capabilities: { drop: ['ALL'] },
+    },
   });
   const podSpec = (containers: Array<Record<string, unknown>>) => ({
     restartPolicy: 'Never',
@@ -32,8 +40,22 @@ export function renderK8s(options: RenderK8sOptions): { apiVersion: 'v1'; kind: 
     volumes: [volume],
     containers,
   });
-  const keys = options.keyEnv.map((envName) => ({ name: envName, valueFrom: { secretKeyRef: { name: options.secret, key: envName } } }));
-  const benchArgs = ['bench', ...options.benchArgs, '--shards', String(options.shards), '--run-id', name, '--start-at', options.startAt.toISOString(), '--out', RESULTS_DIR];
+  const keys = options.keyEnv.map((envName) => ({
+    name: envName,
+    valueFrom: { secretKeyRef: { name: options.secret, key: envName } },
+  }));
+  const benchArgs = [
+    'bench',
+    ...options.benchArgs,
+    '--shards',
+    String(options.shards),
+    '--run-id',
+    name,
+    '--start-at',
+    options.startAt.toISOString(),
+    '--out',
+    RESULTS_DIR,
+  ];
   return {
     apiVersion: 'v1',
     kind: 'List',
@@ -42,7 +64,11 @@ export function renderK8s(options: RenderK8sOptions): { apiVersion: 'v1'; kind: 
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
         metadata: { name: `${name}-results`, namespace: options.namespace, labels },
-        spec: { accessModes: ['ReadWriteMany'], storageClassName: options.storageClass, resources: { requests: { storage: options.storage } } },
+        spec: {
+          accessModes: ['ReadWriteMany'],
+          storageClassName: options.storageClass,
+          resources: { requests: { storage: options.storage } },
+        },
       },
       {
         apiVersion: 'batch/v1',
@@ -60,8 +86,24 @@ export function renderK8s(options: RenderK8sOptions): { apiVersion: 'v1'; kind: 
       {
         apiVersion: 'batch/v1',
         kind: 'Job',
-        metadata: { name: `${name}-merge`, namespace: options.namespace, labels, annotations: { 'streamlab/run-after': `job/${name} complete: kubectl wait --for=condition=complete job/${name}` } },
-        spec: { completions: 1, parallelism: 1, backoffLimit: 0, suspend: true, template: { metadata: { labels }, spec: podSpec([container('merge', ['merge', `${RESULTS_DIR}/${name}`], [])]) } },
+        metadata: {
+          name: `${name}-merge`,
+          namespace: options.namespace,
+          labels,
+          annotations: {
+            'streamlab/run-after': `job/${name} complete: kubectl wait --for=condition=complete job/${name}`,
+          },
+        },
+        spec: {
+          completions: 1,
+          parallelism: 1,
+          backoffLimit: 0,
+          suspend: true,
+          template: {
+            metadata: { labels },
+            spec: podSpec([container('merge', ['merge', `${RESULTS_DIR}/${name}`], [])]),
+          },
+        },
       },
     ],
   };

@@ -1,4 +1,14 @@
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,48 +36,109 @@ export const MAX_SHARDS = 10_000;
 /** What a merge writes into DIR, each replaced whole: renamed into place only once all are written. */
 export const MERGE_OUTPUTS = ['samples.jsonl', 'summary.json', 'summary.csv', 'summary.md', 'report.html'] as const;
 
-const refuse = (dir: string, reason: string, fix: string): InvalidOptionError => new InvalidOptionError('DIR', `"${dir}": ${reason}`, fix);
+const refuse = (dir: string, reason: string, fix: string): InvalidOptionError =>
+  new InvalidOptionError('DIR', `"${dir}": ${reason}`, fix);
 
 type Shard = { index: number; dir: string; summary: BenchSummary };
 
 /** The shards of a run directory, checked: all present once, one run, one configuration, the same scenarios, each summary.json of the shape a shard writes. */
 function readShards(dir: string): Shard[] {
   if (!existsSync(dir)) throw refuse(dir, 'no such directory', 'the OUT/<run-id> folder the shards wrote into');
-  if (!statSync(dir).isDirectory()) throw refuse(dir, 'it is a file, not a directory', 'the OUT/<run-id> folder the shards wrote into');
+  if (!statSync(dir).isDirectory())
+    throw refuse(dir, 'it is a file, not a directory', 'the OUT/<run-id> folder the shards wrote into');
   const found = readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && SHARD_DIR.test(d.name))
     .map((d) => ({ dir: join(dir, d.name), summary: readRunSummary(join(dir, d.name)) }));
-  if (found.length === 0) throw refuse(dir, 'it holds no shard-<i> folder', 'the OUT/<run-id> folder the shards wrote into');
+  if (found.length === 0)
+    throw refuse(dir, 'it holds no shard-<i> folder', 'the OUT/<run-id> folder the shards wrote into');
   const shards = found.map(({ dir: shardDir, summary }) => {
     const shard = summary.run.shard as Partial<NonNullable<BenchSummary['run']['shard']>> | undefined;
-    if (!shard || typeof shard !== 'object') throw refuse(dir, `${shardDir} is not a shard (its summary.json has no run.shard)`, 'folders written by npm run bench -- --shard i/N');
-    if (!Number.isInteger(shard.index) || !Number.isInteger(shard.count) || typeof shard.runId !== 'string' || typeof shard.configHash !== 'string') throw refuse(dir, `${shardDir}'s run.shard is not a shard's record (index, count, runId, configHash)`, 'folders written by npm run bench -- --shard i/N');
-    if (shard.count! < 1 || shard.count! > MAX_SHARDS) throw refuse(dir, `${join(shardDir, 'summary.json')}: run.shard.count is ${shard.count}`, `run.shard.count: a whole number from 1 to ${MAX_SHARDS.toLocaleString('en-US')}, as npm run bench -- --shard i/N writes it`);
+    if (!shard || typeof shard !== 'object')
+      throw refuse(
+        dir,
+        `${shardDir} is not a shard (its summary.json has no run.shard)`,
+        'folders written by npm run bench -- --shard i/N',
+      );
+    if (
+      !Number.isInteger(shard.index) ||
+      !Number.isInteger(shard.count) ||
+      typeof shard.runId !== 'string' ||
+      typeof shard.configHash !== 'string'
+    )
+      throw refuse(
+        dir,
+        `${shardDir}'s run.shard is not a shard's record (index, count, runId, configHash)`,
+        'folders written by npm run bench -- --shard i/N',
+      );
+    if (shard.count! < 1 || shard.count! > MAX_SHARDS)
+      throw refuse(
+        dir,
+        `${join(shardDir, 'summary.json')}: run.shard.count is ${shard.count}`,
+        `run.shard.count: a whole number from 1 to ${MAX_SHARDS.toLocaleString('en-US')}, as npm run bench -- --shard i/N writes it`,
+      );
     const problem = shardSummaryProblem(summary);
-    if (problem) throw refuse(dir, `${join(shardDir, 'summary.json')}: ${problem.field} is ${problem.is}`, `${problem.field}: ${problem.allowed}, as npm run bench -- --shard i/N writes it`);
+    if (problem)
+      throw refuse(
+        dir,
+        `${join(shardDir, 'summary.json')}: ${problem.field} is ${problem.is}`,
+        `${problem.field}: ${problem.allowed}, as npm run bench -- --shard i/N writes it`,
+      );
     const samples = join(shardDir, 'samples.jsonl');
-    if (!existsSync(samples)) throw refuse(dir, `${shardDir} has no samples.jsonl`, 'each shard folder as the shard wrote it (summary.json with samples.jsonl)');
-    if (!statSync(samples).isFile()) throw refuse(dir, `${samples} is not a file (a directory?)`, 'each shard folder as the shard wrote it (summary.json with samples.jsonl, a file)');
+    if (!existsSync(samples))
+      throw refuse(
+        dir,
+        `${shardDir} has no samples.jsonl`,
+        'each shard folder as the shard wrote it (summary.json with samples.jsonl)',
+      );
+    if (!statSync(samples).isFile())
+      throw refuse(
+        dir,
+        `${samples} is not a file (a directory?)`,
+        'each shard folder as the shard wrote it (summary.json with samples.jsonl, a file)',
+      );
     return { index: shard.index!, dir: shardDir, summary };
   });
   const [first] = shards;
   const { count, runId, configHash } = first!.summary.run.shard!;
   for (const shard of shards) {
     const info = shard.summary.run.shard!;
-    if (info.runId !== runId) throw refuse(dir, `${shard.dir} belongs to run "${info.runId}", not "${runId}"`, 'the shards of one run only');
-    if (info.count !== count) throw refuse(dir, `${shard.dir} was one of ${info.count} shards, the others of ${count}`, 'the shards of one run only');
-    if (info.configHash !== configHash) throw refuse(dir, `${shard.dir} ran another configuration (hash ${info.configHash.slice(0, 12)}… against ${configHash.slice(0, 12)}…)`, 'shards started with the same flags (only --shard differs)');
+    if (info.runId !== runId)
+      throw refuse(dir, `${shard.dir} belongs to run "${info.runId}", not "${runId}"`, 'the shards of one run only');
+    if (info.count !== count)
+      throw refuse(
+        dir,
+        `${shard.dir} was one of ${info.count} shards, the others of ${count}`,
+        'the shards of one run only',
+      );
+    if (info.configHash !== configHash)
+      throw refuse(
+        dir,
+        `${shard.dir} ran another configuration (hash ${info.configHash.slice(0, 12)}… against ${configHash.slice(0, 12)}…)`,
+        'shards started with the same flags (only --shard differs)',
+      );
   }
   const seen = new Map<number, string>();
   for (const shard of shards) {
-    if (shard.index < 0 || shard.index >= count) throw refuse(dir, `${shard.dir} claims shard index ${shard.index}, outside 0..${count - 1} of a ${count}-shard run`, 'the shard folders of one run, as they were written');
+    if (shard.index < 0 || shard.index >= count)
+      throw refuse(
+        dir,
+        `${shard.dir} claims shard index ${shard.index}, outside 0..${count - 1} of a ${count}-shard run`,
+        'the shard folders of one run, as they were written',
+      );
     const other = seen.get(shard.index);
-    if (other !== undefined) throw refuse(dir, `shard ${shard.index} twice (${other} and ${shard.dir})`, 'one folder per shard index');
+    if (other !== undefined)
+      throw refuse(dir, `shard ${shard.index} twice (${other} and ${shard.dir})`, 'one folder per shard index');
     seen.set(shard.index, shard.dir);
   }
   const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
-  const listed = missing.length > 20 ? `${missing.slice(0, 20).join(', ')} … (${missing.length} in all)` : missing.join(', ');
-  if (missing.length > 0) throw refuse(dir, `shard${missing.length > 1 ? 's' : ''} ${listed} of ${count} missing (a shard that failed to start, or has not finished)`, `all ${count} shard folders, or re-run the missing shards with the same flags`);
+  const listed =
+    missing.length > 20 ? `${missing.slice(0, 20).join(', ')} … (${missing.length} in all)` : missing.join(', ');
+  if (missing.length > 0)
+    throw refuse(
+      dir,
+      `shard${missing.length > 1 ? 's' : ''} ${listed} of ${count} missing (a shard that failed to start, or has not finished)`,
+      `all ${count} shard folders, or re-run the missing shards with the same flags`,
+    );
   const sorted = shards.sort((a, b) => a.index - b.index);
   checkSameScenarios(dir, sorted);
   return sorted;
@@ -77,11 +148,17 @@ const scenarioKey = (s: ScenarioSummary): string => JSON.stringify([s.name, s.pa
 
 /** Every shard ran the same scenarios (one configuration): a scenario missing from a shard, or only in one, would lose or half-count its samples. */
 function checkSameScenarios(dir: string, shards: readonly Shard[]): void {
-  const describe = (s: ScenarioSummary): string => `"${s.name}" (path ${s.path}, ${s.api}, stream ${s.stream}, max tokens ${s.maxTokens})`;
+  const describe = (s: ScenarioSummary): string =>
+    `"${s.name}" (path ${s.path}, ${s.api}, stream ${s.stream}, max tokens ${s.maxTokens})`;
   for (const shard of shards) {
     const names = new Set<string>();
     for (const s of shard.summary.scenarios) {
-      if (names.has(s.name)) throw refuse(dir, `${join(shard.dir, 'summary.json')} lists scenario "${s.name}" twice`, 'each scenario once, as npm run bench -- --shard i/N writes it');
+      if (names.has(s.name))
+        throw refuse(
+          dir,
+          `${join(shard.dir, 'summary.json')} lists scenario "${s.name}" twice`,
+          'each scenario once, as npm run bench -- --shard i/N writes it',
+        );
       names.add(s.name);
     }
   }
@@ -92,10 +169,26 @@ function checkSameScenarios(dir: string, shards: readonly Shard[]): void {
     const fix = `the same scenarios in every shard (shards started with the same flags; ${first!.dir} lists ${expected.size})`;
     for (const [name, s] of here) {
       const want = expected.get(name);
-      if (want === undefined) throw refuse(dir, `${join(shard.dir, 'summary.json')} has scenario ${describe(s)}, which ${join(first!.dir, 'summary.json')} lacks`, fix);
-      if (scenarioKey(want) !== scenarioKey(s)) throw refuse(dir, `${join(shard.dir, 'summary.json')} has scenario ${describe(s)}, ${join(first!.dir, 'summary.json')} ${describe(want)}`, fix);
+      if (want === undefined)
+        throw refuse(
+          dir,
+          `${join(shard.dir, 'summary.json')} has scenario ${describe(s)}, which ${join(first!.dir, 'summary.json')} lacks`,
+          fix,
+        );
+      if (scenarioKey(want) !== scenarioKey(s))
+        throw refuse(
+          dir,
+          `${join(shard.dir, 'summary.json')} has scenario ${describe(s)}, ${join(first!.dir, 'summary.json')} ${describe(want)}`,
+          fix,
+        );
     }
-    for (const [name, s] of expected) if (!here.has(name)) throw refuse(dir, `${join(shard.dir, 'summary.json')} lacks scenario ${describe(s)}, which ${join(first!.dir, 'summary.json')} has`, fix);
+    for (const [name, s] of expected)
+      if (!here.has(name))
+        throw refuse(
+          dir,
+          `${join(shard.dir, 'summary.json')} lacks scenario ${describe(s)}, which ${join(first!.dir, 'summary.json')} has`,
+          fix,
+        );
   }
 }
 
@@ -103,7 +196,12 @@ function checkSameScenarios(dir: string, shards: readonly Shard[]): void {
 function checkOutputs(dir: string): void {
   for (const name of MERGE_OUTPUTS) {
     const path = join(dir, name);
-    if (existsSync(path) && !statSync(path).isFile()) throw refuse(dir, `${path} exists and is not a file (${statSync(path).isDirectory() ? 'a directory' : 'not a regular file'}), and a merge writes it`, `${MERGE_OUTPUTS.join(', ')} in DIR absent or files (replaced whole); move it away`);
+    if (existsSync(path) && !statSync(path).isFile())
+      throw refuse(
+        dir,
+        `${path} exists and is not a file (${statSync(path).isDirectory() ? 'a directory' : 'not a regular file'}), and a merge writes it`,
+        `${MERGE_OUTPUTS.join(', ')} in DIR absent or files (replaced whole); move it away`,
+      );
   }
 }
 
@@ -111,9 +209,18 @@ function checkOutputs(dir: string): void {
 function mergeLoad(loads: ReadonlyArray<ScenarioSummary['load']>): ScenarioLoad | null {
   const present = loads.filter((l): l is NonNullable<ScenarioSummary['load']> => l !== null);
   if (present.length === 0) return null;
-  const stoppedBy = present.find((l) => l.stoppedBy === 'bailout')?.stoppedBy ?? present.find((l) => l.stoppedBy === 'aborted')?.stoppedBy ?? present[0]!.stoppedBy;
-  const sum = (pick: (l: (typeof present)[number]) => number | null): number | null => (present.every((l) => pick(l) !== null) ? present.reduce((s, l) => s + pick(l)!, 0) : null);
-  return { stoppedBy, schedulerLagMs: null, achievedRatePerSec: sum((l) => l.achievedRatePerSec), meanInFlight: sum((l) => l.meanInFlight) };
+  const stoppedBy =
+    present.find((l) => l.stoppedBy === 'bailout')?.stoppedBy ??
+    present.find((l) => l.stoppedBy === 'aborted')?.stoppedBy ??
+    present[0]!.stoppedBy;
+  const sum = (pick: (l: (typeof present)[number]) => number | null): number | null =>
+    present.every((l) => pick(l) !== null) ? present.reduce((s, l) => s + pick(l)!, 0) : null;
+  return {
+    stoppedBy,
+    schedulerLagMs: null,
+    achievedRatePerSec: sum((l) => l.achievedRatePerSec),
+    meanInFlight: sum((l) => l.meanInFlight),
+  };
 }
 
 export interface MergeResult {
@@ -142,13 +249,20 @@ export async function mergeShards(dir: string): Promise<MergeResult> {
   try {
     staging = mkdtempSync(join(dir, '.merging-'));
   } catch (error) {
-    throw refuse(dir, `nothing can be written into it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a run folder the merge can write its outputs into');
+    throw refuse(
+      dir,
+      `nothing can be written into it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      'a run folder the merge can write its outputs into',
+    );
   }
   try {
     const result = await mergeInto(dir, shards, staging);
     writeSummaryFiles(staging, result.summary);
     const report = await collectReportData(staging);
-    writeFileSync(join(staging, 'report.html'), renderReportPage({ ...report, dir, compliance: readRunCompliance(dir) }));
+    writeFileSync(
+      join(staging, 'report.html'),
+      renderReportPage({ ...report, dir, compliance: readRunCompliance(dir) }),
+    );
     checkOutputs(dir);
     for (const name of MERGE_OUTPUTS) renameSync(join(staging, name), join(dir, name));
     return result;
@@ -158,19 +272,29 @@ export async function mergeShards(dir: string): Promise<MergeResult> {
 }
 
 /** One line of a shard's samples.jsonl, checked: a sample (a JSON object) of one of the shard's scenarios. */
-function readSampleLine(dir: string, file: string, lineNo: number, line: string, known: { has(name: string): boolean }): Sample {
+function readSampleLine(
+  dir: string,
+  file: string,
+  lineNo: number,
+  line: string,
+  known: { has(name: string): boolean },
+): Sample {
   const at = `${file} line ${lineNo}`;
-  const fix = 'samples.jsonl as the shard wrote it (one JSON sample per line); a shard whose samples are damaged is re-run';
+  const fix =
+    'samples.jsonl as the shard wrote it (one JSON sample per line); a shard whose samples are damaged is re-run';
   let sample: unknown;
   try {
     sample = JSON.parse(line);
   } catch {
     throw refuse(dir, `${at} is not JSON (${describeValue(line)})`, fix);
   }
-  if (sample === null || typeof sample !== 'object' || Array.isArray(sample)) throw refuse(dir, `${at} holds ${describeValue(sample)}, not a sample`, fix);
+  if (sample === null || typeof sample !== 'object' || Array.isArray(sample))
+    throw refuse(dir, `${at} holds ${describeValue(sample)}, not a sample`, fix);
   const { scenario } = sample as { scenario?: unknown };
-  if (typeof scenario !== 'string') throw refuse(dir, `${at}: scenario is ${describeValue(scenario)}, not a scenario name`, fix);
-  if (!known.has(scenario)) throw refuse(dir, `${at} is a sample of scenario "${scenario}", which the shard's summary.json does not list`, fix);
+  if (typeof scenario !== 'string')
+    throw refuse(dir, `${at}: scenario is ${describeValue(scenario)}, not a scenario name`, fix);
+  if (!known.has(scenario))
+    throw refuse(dir, `${at} is a sample of scenario "${scenario}", which the shard's summary.json does not list`, fix);
   return sample as Sample;
 }
 
@@ -181,9 +305,27 @@ async function mergeInto(dir: string, shards: readonly Shard[], staging: string)
   const interleaved = (base.run.load as { interleaved?: boolean }).interleaved === true;
   const aggregates = base.scenarios.map((s) => {
     const t = targets.get(s.path);
-    const target: Target = { label: s.path, baseUrl: t?.baseUrl ?? '', apiStyle: (t?.apiStyle ?? 'azure') as Target['apiStyle'], deployment: t?.deployment ?? '', apiVersion: t?.apiVersion ?? '', auth: { kind: 'none' } };
-    const aggregate = new ScenarioAggregate({ name: s.name, api: s.api as ScenarioAggregate['cell']['api'], stream: s.stream, maxTokens: s.maxTokens, target }, { paths: interleaved ? paths : 1, interleaved });
-    aggregate.load = mergeLoad(shards.map((shard) => shard.summary.scenarios.find((x) => x.name === s.name)?.load ?? null));
+    const target: Target = {
+      label: s.path,
+      baseUrl: t?.baseUrl ?? '',
+      apiStyle: (t?.apiStyle ?? 'azure') as Target['apiStyle'],
+      deployment: t?.deployment ?? '',
+      apiVersion: t?.apiVersion ?? '',
+      auth: { kind: 'none' },
+    };
+    const aggregate = new ScenarioAggregate(
+      {
+        name: s.name,
+        api: s.api as ScenarioAggregate['cell']['api'],
+        stream: s.stream,
+        maxTokens: s.maxTokens,
+        target,
+      },
+      { paths: interleaved ? paths : 1, interleaved },
+    );
+    aggregate.load = mergeLoad(
+      shards.map((shard) => shard.summary.scenarios.find((x) => x.name === s.name)?.load ?? null),
+    );
     return aggregate;
   });
   const byName = new Map(aggregates.map((a) => [a.cell.name, a]));
@@ -213,7 +355,12 @@ async function mergeInto(dir: string, shards: readonly Shard[], staging: string)
       }
       for (const s of shard.summary.scenarios) {
         const n = counted.get(s.name) ?? 0;
-        if (n !== s.requests) throw refuse(dir, `${file} holds ${n} measured samples of "${s.name}", ${join(shard.dir, 'summary.json')} counts ${s.requests} requests`, 'shard folders whose samples.jsonl and summary.json belong together');
+        if (n !== s.requests)
+          throw refuse(
+            dir,
+            `${file} holds ${n} measured samples of "${s.name}", ${join(shard.dir, 'summary.json')} counts ${s.requests} requests`,
+            'shard folders whose samples.jsonl and summary.json belong together',
+          );
       }
     }
   } finally {
@@ -236,7 +383,10 @@ async function mergeInto(dir: string, shards: readonly Shard[], staging: string)
     {
       ...run,
       startedAt: shards.map((s) => s.summary.run.startedAt).sort()[0]!,
-      endedAt: shards.map((s) => s.summary.run.endedAt).sort().at(-1)!,
+      endedAt: shards
+        .map((s) => s.summary.run.endedAt)
+        .sort()
+        .at(-1)!,
       interrupted: shards.some((s) => s.summary.run.interrupted),
       shards: merged,
     },
@@ -246,17 +396,28 @@ async function mergeInto(dir: string, shards: readonly Shard[], staging: string)
   for (const scenario of summary.scenarios) {
     const histograms: Partial<Record<(typeof HISTOGRAM_METRICS)[number], string>> = {};
     for (const metric of HISTOGRAM_METRICS) {
-      const parts = shards.map((s) => s.summary.scenarios.find((x) => x.name === scenario.name)?.histograms?.[metric]).filter((h): h is string => h !== undefined);
+      const parts = shards
+        .map((s) => s.summary.scenarios.find((x) => x.name === scenario.name)?.histograms?.[metric])
+        .filter((h): h is string => h !== undefined);
       if (parts.length === 0) continue;
       let added;
       try {
         added = addEncodedHistograms(parts);
       } catch (error) {
-        throw refuse(dir, `a shard's ${metric} histogram of ${scenario.name} cannot be read (${(error as Error).message.split('\n')[0]})`, 'shard folders as the shards wrote them');
+        throw refuse(
+          dir,
+          `a shard's ${metric} histogram of ${scenario.name} cannot be read (${(error as Error).message.split('\n')[0]})`,
+          'shard folders as the shards wrote them',
+        );
       }
       const { encoded, totalCount } = added;
       const expected = byName.get(scenario.name)!.accumulator(metric).summary()?.n ?? 0;
-      if (totalCount !== expected) throw refuse(dir, `the shards' ${metric} histograms of ${scenario.name} count ${totalCount} values, their samples ${expected}`, 'shard folders whose samples.jsonl and summary.json belong together');
+      if (totalCount !== expected)
+        throw refuse(
+          dir,
+          `the shards' ${metric} histograms of ${scenario.name} count ${totalCount} values, their samples ${expected}`,
+          'shard folders whose samples.jsonl and summary.json belong together',
+        );
       histograms[metric] = encoded;
     }
     scenario.histograms = histograms;

@@ -39,9 +39,18 @@ export function describeValue(value: unknown): string {
 
 /** The first field of `summary` (already known to hold an object `run` and an array `scenarios`) that a merge cannot use; undefined when it fits. */
 export function shardSummaryProblem(summary: { run: unknown; scenarios: unknown[] }): ShapeProblem | undefined {
-  const problem = (field: string, value: unknown, allowed: string): ShapeProblem => ({ field, is: describeValue(value), allowed });
-  const fields = (at: string, object: Record<string, unknown>, spec: Array<[string, Check, string]>): ShapeProblem | undefined => {
-    for (const [name, check, allowed] of spec) if (!check(object[name])) return problem(`${at}.${name}`, object[name], allowed);
+  const problem = (field: string, value: unknown, allowed: string): ShapeProblem => ({
+    field,
+    is: describeValue(value),
+    allowed,
+  });
+  const fields = (
+    at: string,
+    object: Record<string, unknown>,
+    spec: Array<[string, Check, string]>,
+  ): ShapeProblem | undefined => {
+    for (const [name, check, allowed] of spec)
+      if (!check(object[name])) return problem(`${at}.${name}`, object[name], allowed);
     return undefined;
   };
 
@@ -58,7 +67,9 @@ export function shardSummaryProblem(summary: { run: unknown; scenarios: unknown[
   ]);
   if (top) return top;
   const shard = run['shard'] as Record<string, unknown>;
-  const startLate = fields('run.shard', shard, [['startLateMs', (v) => v === undefined || orNull(finite)(v), 'a number of ms, or null']]);
+  const startLate = fields('run.shard', shard, [
+    ['startLateMs', (v) => v === undefined || orNull(finite)(v), 'a number of ms, or null'],
+  ]);
   if (startLate) return startLate;
   const host = fields('run.host', run['host'] as Record<string, unknown>, [
     ['platform', str, 'a string'],
@@ -68,26 +79,45 @@ export function shardSummaryProblem(summary: { run: unknown; scenarios: unknown[
   if (host) return host;
   const targets = run['targets'] as unknown[];
   for (const [i, target] of targets.entries()) {
-    if (!isObject(target)) return problem(`run.targets[${i}]`, target, 'an object {label, baseUrl, apiStyle, deployment, apiVersion}');
+    if (!isObject(target))
+      return problem(`run.targets[${i}]`, target, 'an object {label, baseUrl, apiStyle, deployment, apiVersion}');
     const wrong = fields(`run.targets[${i}]`, target, [
       ['label', str, 'a string'],
-      ...(['baseUrl', 'apiStyle', 'deployment', 'apiVersion'] as const).map((name): [string, Check, string] => [name, (v) => v === undefined || str(v), 'a string']),
+      ...(['baseUrl', 'apiStyle', 'deployment', 'apiVersion'] as const).map((name): [string, Check, string] => [
+        name,
+        (v) => v === undefined || str(v),
+        'a string',
+      ]),
     ]);
     if (wrong) return wrong;
   }
-  if ('interleaved' in (run['load'] as object) && !bool((run['load'] as Record<string, unknown>)['interleaved'])) return problem('run.load.interleaved', (run['load'] as Record<string, unknown>)['interleaved'], 'true or false');
+  if ('interleaved' in (run['load'] as object) && !bool((run['load'] as Record<string, unknown>)['interleaved']))
+    return problem('run.load.interleaved', (run['load'] as Record<string, unknown>)['interleaved'], 'true or false');
 
   for (const [i, scenario] of summary.scenarios.entries()) {
     const at = `scenarios[${i}]`;
-    if (!isObject(scenario)) return problem(at, scenario, 'an object (one scenario: name, path, api, stream, maxTokens, requests, ok, load, histograms)');
+    if (!isObject(scenario))
+      return problem(
+        at,
+        scenario,
+        'an object (one scenario: name, path, api, stream, maxTokens, requests, ok, load, histograms)',
+      );
     const wrong = fields(at, scenario, [
       ['name', str, 'a string'],
       ['path', str, 'a string (a target label)'],
       ['api', str, 'a string'],
       ['stream', bool, 'true or false'],
-      ['maxTokens', (v) => v === 'max' || (Number.isSafeInteger(v) && (v as number) > 0), 'a positive integer or "max"'],
+      [
+        'maxTokens',
+        (v) => v === 'max' || (Number.isSafeInteger(v) && (v as number) > 0),
+        'a positive integer or "max"',
+      ],
       ['requests', count, 'a whole number'],
-      ['ok', (v) => count(v) && (v as number) <= (scenario['requests'] as number), `a whole number, at most requests (${String(scenario['requests'])})`],
+      [
+        'ok',
+        (v) => count(v) && (v as number) <= (scenario['requests'] as number),
+        `a whole number, at most requests (${String(scenario['requests'])})`,
+      ],
       ['load', (v) => v === null || isObject(v), 'null or an object {stoppedBy, achievedRatePerSec, meanInFlight}'],
       ['histograms', (v) => v === undefined || isObject(v), 'absent or an object of encoded histograms'],
     ]);
@@ -103,7 +133,9 @@ export function shardSummaryProblem(summary: { run: unknown; scenarios: unknown[
     }
     const histograms = scenario['histograms'];
     if (isObject(histograms)) {
-      for (const metric of HISTOGRAM_METRICS) if (metric in histograms && !str(histograms[metric])) return problem(`${at}.histograms.${metric}`, histograms[metric], 'an encoded histogram (a string)');
+      for (const metric of HISTOGRAM_METRICS)
+        if (metric in histograms && !str(histograms[metric]))
+          return problem(`${at}.histograms.${metric}`, histograms[metric], 'an encoded histogram (a string)');
     }
   }
   return undefined;

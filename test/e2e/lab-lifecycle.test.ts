@@ -14,7 +14,8 @@ import { findingWordProblems } from '../helpers/finding-words.ts';
 // Environment without lab keys, so the keys a test sees can only come from the state file.
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
 const newDir = (): string => mkdtempSync(join(tmpdir(), 'lab-e2e-'));
-const readState = (dir: string, file = '.lab/state.json'): LabState => JSON.parse(readFileSync(join(dir, file), 'utf8')) as LabState;
+const readState = (dir: string, file = '.lab/state.json'): LabState =>
+  JSON.parse(readFileSync(join(dir, file), 'utf8')) as LabState;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
 const scenario = (summary: BenchSummary, name: string) => summary.scenarios.find((s) => s.name === name)!;
 
@@ -33,7 +34,11 @@ function expectNoSecrets(state: LabState, outputs: Array<CliResult | string>): v
 }
 
 function filesUnder(dir: string): string {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile()).map((f) => readFileSync(f, 'utf8')).join('\n');
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
 }
 
 describe('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI', () => {
@@ -53,13 +58,41 @@ describe('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI'
     expect(again.stdout).toMatch(/already up; nothing changed/);
     expect(readState(dir)).toEqual(state);
 
-    const bench = await runCli(['bench', '--api', 'chat', '--stream', 'on', '--max-tokens', '16', '--requests', '3', '--warmup', '0', '--out', 'reports/bench'], dir, ENV);
+    const bench = await runCli(
+      [
+        'bench',
+        '--api',
+        'chat',
+        '--stream',
+        'on',
+        '--max-tokens',
+        '16',
+        '--requests',
+        '3',
+        '--warmup',
+        '0',
+        '--out',
+        'reports/bench',
+      ],
+      dir,
+      ENV,
+    );
     expect(bench.code, bench.stderr).toBe(0);
     const summary = readJson<BenchSummary>(join(dir, 'reports/bench/summary.json'));
     expect(scenario(summary, 'chat/stream/max-16/direct').ok).toBe(3);
     expect(scenario(summary, 'chat/stream/max-16/gateway').ok).toBe(3);
 
-    const verify = await runCli(['verify', '--checks', 'incremental-delivery,headers-passthrough,client-disconnect,lint-forward-request', '--out', 'reports/verify'], dir, ENV);
+    const verify = await runCli(
+      [
+        'verify',
+        '--checks',
+        'incremental-delivery,headers-passthrough,client-disconnect,lint-forward-request',
+        '--out',
+        'reports/verify',
+      ],
+      dir,
+      ENV,
+    );
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     const report = readJson<ComplianceReport>(join(dir, 'reports/verify/compliance.json'));
     // lab:verify lints the policy the running gateway was started with.
@@ -83,9 +116,30 @@ describe('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI'
     try {
       const verify = await runCli(['verify', '--checks', 'incremental-delivery', '--out', 'reports/verify'], dir, ENV);
       expect(verify.code).toBe(1);
-      expect(readJson<ComplianceReport>(join(dir, 'reports/verify/compliance.json')).checks[0]).toMatchObject({ id: 'incremental-delivery', status: 'fail' });
+      expect(readJson<ComplianceReport>(join(dir, 'reports/verify/compliance.json')).checks[0]).toMatchObject({
+        id: 'incremental-delivery',
+        status: 'fail',
+      });
       // 8 tokens make a stream under 8 KB: APIM's buffer releases it only at the end.
-      const bench = await runCli(['bench', '--api', 'chat', '--stream', 'on', '--max-tokens', '8', '--requests', '3', '--warmup', '0', '--out', 'reports/bench'], dir, ENV);
+      const bench = await runCli(
+        [
+          'bench',
+          '--api',
+          'chat',
+          '--stream',
+          'on',
+          '--max-tokens',
+          '8',
+          '--requests',
+          '3',
+          '--warmup',
+          '0',
+          '--out',
+          'reports/bench',
+        ],
+        dir,
+        ENV,
+      );
       expect(bench.code, bench.stderr).toBe(0);
       const summary = readJson<BenchSummary>(join(dir, 'reports/bench/summary.json'));
       const gateway = scenario(summary, 'chat/stream/max-8/gateway');
@@ -122,7 +176,10 @@ describe('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI'
       expect(processStartTime(pid)).toBeDefined();
       mkdirSync(join(dir, '.lab'));
       const state: LabState = {
-        schemaVersion: 1, target: 'local', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21',
+        schemaVersion: 1,
+        target: 'local',
+        deployment: 'gpt-4o-mini',
+        apiVersion: '2024-10-21',
         paths: { direct: { baseUrl: 'http://127.0.0.1:9', apiStyle: 'azure', auth: { kind: 'none' } } },
         // Same pid, different start time: the pid was reused by someone else.
         processes: [{ role: 'mock', pid, startTime: '1', logFile: join(dir, '.lab/mock.log') }],
@@ -167,7 +224,9 @@ describe('npm run lab', () => {
     expect(result.code, result.stderr).toBe(0);
     console.log(`npm run lab: ${(result.durationMs / 1000).toFixed(1)} s\n${result.stdout}`);
     expect(result.durationMs).toBeLessThan(60_000);
-    expect(result.stdout).toMatch(/^Streaming shows the first token [\d.]+x sooner \([\d.,]+ ms\) than waiting for the full 256-token answer \([\d.,]+ ms\); the gateway(?: adds [\d.,]+ ms|: no measurable difference) to time to first token \(95% CI [−+]?[\d.]+ to [−+]?[\d.]+ ms, \d+ pairs[^)]*\); SSE compliance: (pass|warn)\.$/m);
+    expect(result.stdout).toMatch(
+      /^Streaming shows the first token [\d.]+x sooner \([\d.,]+ ms\) than waiting for the full 256-token answer \([\d.,]+ ms\); the gateway(?: adds [\d.,]+ ms|: no measurable difference) to time to first token \(95% CI [−+]?[\d.]+ to [−+]?[\d.]+ ms, \d+ pairs[^)]*\); SSE compliance: (pass|warn)\.$/m,
+    );
     // A gateway cannot make its upstream faster: the headline never claims it saves time.
     expect(result.stdout).not.toMatch(/saves|faster than direct/);
     // The headline follows the finding rules (test/helpers/finding-words.ts), in lab.md too; a light run is not called harness-bound.
@@ -201,7 +260,12 @@ describe('npm run lab', () => {
     expect(result.stderr).toMatch(/interrupted/);
     await expectGone(pids);
     // What it measured is kept: whole samples, not an empty file (split('\n') of '' is one element).
-    expect(readFileSync(join(dir, 'reports/lab/samples.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l)).length).toBeGreaterThan(0);
+    expect(
+      readFileSync(join(dir, 'reports/lab/samples.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l)).length,
+    ).toBeGreaterThan(0);
     expect(readJson<BenchSummary>(join(dir, 'reports/lab/summary.json')).run.interrupted).toBe(true);
     expect(result.durationMs).toBeLessThan(30_000);
   }, 60_000);

@@ -6,7 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, startCli } from '../helpers/cli.ts';
 import { findingWordProblems } from '../helpers/finding-words.ts';
 
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_SEARCH')));
+const ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_SEARCH')),
+);
 
 interface LabJson {
   lab: string;
@@ -37,7 +39,17 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     const dir = mkdtempSync(join(tmpdir(), 'labs-'));
     const list = await runCli(['lab', '--list'], dir, ENV);
     expect(list.code).toBe(0);
-    for (const name of ['buffering-pitfalls', 'chat-with-data', 'edge-buffering', 'failover', 'response-streaming', 'responses-api', 'stream-ids', 'token-limits']) expect(list.stdout).toContain(name);
+    for (const name of [
+      'buffering-pitfalls',
+      'chat-with-data',
+      'edge-buffering',
+      'failover',
+      'response-streaming',
+      'responses-api',
+      'stream-ids',
+      'token-limits',
+    ])
+      expect(list.stdout).toContain(name);
     const unknown = await runCli(['lab', 'nope'], dir, ENV);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/"LAB".*"nope" is not allowed.*buffering-pitfalls, chat-with-data/);
@@ -63,11 +75,17 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
   it('buffering-pitfalls: only the streaming policy passes; body logging holds the whole answer', async () => {
     const { facts, finding } = await runLab('buffering-pitfalls');
     expect(facts['streaming.failed']).toBe('none');
-    expect(String(facts['buffered.failed']).split(',')).toEqual(expect.arrayContaining(['incremental-delivery', 'lint-forward-request']));
-    expect(String(facts['body-logging.failed']).split(',')).toEqual(expect.arrayContaining(['incremental-delivery', 'lint-response-body', 'lint-body-logging']));
+    expect(String(facts['buffered.failed']).split(',')).toEqual(
+      expect.arrayContaining(['incremental-delivery', 'lint-forward-request']),
+    );
+    expect(String(facts['body-logging.failed']).split(',')).toEqual(
+      expect.arrayContaining(['incremental-delivery', 'lint-response-body', 'lint-body-logging']),
+    );
     expect(facts['body-logging.gatewayTtftShareOfE2e'] as number).toBeGreaterThan(0.95);
     expect(facts['body-logging.gatewayTtftCostMs'] as number).toBeGreaterThan(1000);
-    expect(facts['buffered.gatewayTtftCostMs'] as number).toBeGreaterThan(facts['streaming.gatewayTtftCostMs'] as number);
+    expect(facts['buffered.gatewayTtftCostMs'] as number).toBeGreaterThan(
+      facts['streaming.gatewayTtftCostMs'] as number,
+    );
     expect(finding).toMatch(/^Streaming .*compliance (pass|warn)/);
     // The failing checks are named with what failed, not with what passing would have meant.
     expect(finding).toMatch(/^Buffered .*failing incremental-delivery \(chat: .*(held back|released at the end)/m);
@@ -81,13 +99,23 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     expect(facts['buffered.verdict']).toBe('fail');
     expect(facts['buffered.firstFailingHop']).toBe('incremental-delivery@edge');
     // Each hop has its paired comparison against the path just inside it.
-    for (const key of ['streaming-safe.gatewayTtftVerdict', 'streaming-safe.edgeTtftVerdict', 'buffered.gatewayTtftVerdict', 'buffered.edgeTtftVerdict']) expect(['adds', 'no-measurable-difference'], key).toContain(facts[key]);
-    expect(finding).toMatch(/^Buffered edge .*compliance fail, incremental-delivery first fails at the edge \(gateway inside it passes\); the gateway hop.*; the edge hop/m);
+    for (const key of [
+      'streaming-safe.gatewayTtftVerdict',
+      'streaming-safe.edgeTtftVerdict',
+      'buffered.gatewayTtftVerdict',
+      'buffered.edgeTtftVerdict',
+    ])
+      expect(['adds', 'no-measurable-difference'], key).toContain(facts[key]);
+    expect(finding).toMatch(
+      /^Buffered edge .*compliance fail, incremental-delivery first fails at the edge \(gateway inside it passes\); the gateway hop.*; the edge hop/m,
+    );
     // Per-frame delivery (stamped frames): the buffering edge delays every frame, the streaming one next to nothing.
     expect(facts['buffered.edgeDeliveryVerdict']).toBe('adds');
     expect(facts['buffered.edgeDeliveryShiftMs'] as number).toBeGreaterThan(5);
     expect(facts['streaming-safe.edgeDeliveryShiftMs'] as number).toBeLessThan(3);
-    expect(finding).toMatch(/^So the edge, not APIM, holds the stream back: behind the buffered edge it adds [\d.]+ ms to each frame's delivery \(95% CI/m);
+    expect(finding).toMatch(
+      /^So the edge, not APIM, holds the stream back: behind the buffered edge it adds [\d.]+ ms to each frame's delivery \(95% CI/m,
+    );
   });
 
   it('chat-with-data: citations and intent first, the conversation carried, a capped reply reported as truncated', async () => {
@@ -102,8 +130,11 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
 
   it('responses-api: typed events on both URL shapes; the bridge costs next to nothing in TTFT', async () => {
     const { facts } = await runLab('responses-api');
-    expect(String(facts['typedEvents']).split(',')).toEqual(expect.arrayContaining(['response.created', 'response.output_text.delta', 'response.completed']));
-    for (const key of ['datedResponsesTtftMs', 'v1ResponsesTtftMs', 'datedChatTtftMs', 'bridgeTtftMs']) expect(facts[key] as number).toBeGreaterThan(200);
+    expect(String(facts['typedEvents']).split(',')).toEqual(
+      expect.arrayContaining(['response.created', 'response.output_text.delta', 'response.completed']),
+    );
+    for (const key of ['datedResponsesTtftMs', 'v1ResponsesTtftMs', 'datedChatTtftMs', 'bridgeTtftMs'])
+      expect(facts[key] as number).toBeGreaterThan(200);
     expect(Math.abs(facts['bridgeTtftCostMs'] as number)).toBeLessThan(50);
   });
 
@@ -172,7 +203,12 @@ describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () =
     expect(existsSync(join(dir, '.lab')) ? readdirSync(join(dir, '.lab')) : []).toEqual([]);
     // The bench wrote what it measured before stopping.
     // What it measured is kept: whole samples, not an empty file (split('\n') of '' is one element).
-    expect(readFileSync(join(dir, 'out/bench/samples.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l)).length).toBeGreaterThan(0);
+    expect(
+      readFileSync(join(dir, 'out/bench/samples.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l)).length,
+    ).toBeGreaterThan(0);
     expect(existsSync(join(dir, 'out/bench/summary.json'))).toBe(true);
   });
 });

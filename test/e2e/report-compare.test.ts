@@ -10,7 +10,22 @@ import { runCli } from '../helpers/cli.ts';
 
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
-const BENCH = ['bench', '--api', 'chat', '--stream', 'both', '--max-tokens', '8,32', '--requests', '8', '--concurrency', '8', '--warmup', '1', '--stamp'];
+const BENCH = [
+  'bench',
+  '--api',
+  'chat',
+  '--stream',
+  'both',
+  '--max-tokens',
+  '8,32',
+  '--requests',
+  '8',
+  '--concurrency',
+  '8',
+  '--warmup',
+  '1',
+  '--stamp',
+];
 
 /** What the page shows, read in the browser: every chart's data marks, console errors, overflow. */
 interface PageFacts {
@@ -23,13 +38,20 @@ interface PageFacts {
   metadata: string;
 }
 
-async function inspect(file: string, colorScheme: 'light' | 'dark', screenshot: string): Promise<PageFacts & { consoleErrors: string[]; requests: string[]; openMs: number }> {
+async function inspect(
+  file: string,
+  colorScheme: 'light' | 'dark',
+  screenshot: string,
+): Promise<PageFacts & { consoleErrors: string[]; requests: string[]; openMs: number }> {
   const browser = await openBrowser({ colorScheme });
   try {
     const page = await browser.context.newPage();
     const consoleErrors: string[] = [];
     const requests: string[] = [];
-    page.on('console', (m) => void (m.type() === 'error' || m.type() === 'warning' ? consoleErrors.push(m.text()) : undefined));
+    page.on(
+      'console',
+      (m) => void (m.type() === 'error' || m.type() === 'warning' ? consoleErrors.push(m.text()) : undefined),
+    );
     page.on('pageerror', (error) => void consoleErrors.push(error.message));
     page.on('request', (r) => void (r.url().startsWith('file:') ? undefined : requests.push(r.url())));
     const started = performance.now();
@@ -41,9 +63,16 @@ async function inspect(file: string, colorScheme: 'light' | 'dark', screenshot: 
         // A mark is drawn when it has geometry: a path with segments, or a box with area.
         const drawn = marks.filter((m) => {
           const box = m.getBBox();
-          return m.tagName === 'path' ? (m.getAttribute('d') ?? '').length > 3 && box.width + box.height > 0 : box.width > 0 && box.height > 0;
+          return m.tagName === 'path'
+            ? (m.getAttribute('d') ?? '').length > 3 && box.width + box.height > 0
+            : box.width > 0 && box.height > 0;
         }).length;
-        return { id: figure.getAttribute('data-chart') ?? '', marks: marks.length, drawn, labels: [...figure.querySelectorAll('svg .axis-label')].map((t) => t.textContent ?? '') };
+        return {
+          id: figure.getAttribute('data-chart') ?? '',
+          marks: marks.length,
+          drawn,
+          labels: [...figure.querySelectorAll('svg .axis-label')].map((t) => t.textContent ?? ''),
+        };
       });
       const line = document.querySelector('svg .line');
       return {
@@ -86,7 +115,11 @@ describe('report.html and compare, on a real local lab', () => {
     const bench = await runCli([...BENCH, '--out', 'reports/a'], dir, ENV);
     expect(bench.code, bench.stderr).toBe(0);
     expect(bench.stderr).toContain('report.html');
-    const verify = await runCli(['verify', '--checks', 'incremental-delivery,headers-passthrough,lint-forward-request', '--out', 'reports/a'], dir, ENV);
+    const verify = await runCli(
+      ['verify', '--checks', 'incremental-delivery,headers-passthrough,lint-forward-request', '--out', 'reports/a'],
+      dir,
+      ENV,
+    );
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     const report = await runCli(['report', 'reports/a'], dir, ENV);
     expect(report.code, report.stderr).toBe(0);
@@ -103,7 +136,16 @@ describe('report.html and compare, on a real local lab', () => {
     expect(light.consoleErrors).toEqual([]);
     expect(light.requests).toEqual([]);
     const ids = light.charts.map((c) => c.id);
-    for (const id of ['ttft-vs-completion-chat', 'cdf-ttft-0', 'cdf-e2e-0', 'token-timeline', 'itl-distribution', 'outcomes', 'delivery-latency']) expect(ids).toContain(id);
+    for (const id of [
+      'ttft-vs-completion-chat',
+      'cdf-ttft-0',
+      'cdf-e2e-0',
+      'token-timeline',
+      'itl-distribution',
+      'outcomes',
+      'delivery-latency',
+    ])
+      expect(ids).toContain(id);
     // Two streamed groups (8, 32 tokens) for TTFT; four groups for E2E.
     expect(ids.filter((id) => id.startsWith('cdf-ttft-'))).toHaveLength(2);
     expect(ids.filter((id) => id.startsWith('cdf-e2e-'))).toHaveLength(4);
@@ -111,7 +153,10 @@ describe('report.html and compare, on a real local lab', () => {
       expect(chart.drawn, `${chart.id} has drawn data`).toBeGreaterThan(0);
       expect(chart.drawn, `${chart.id}: every mark drawn`).toBe(chart.marks);
       // Units on the axes: (ms…), (%), or a count.
-      expect(chart.labels.some((l) => /\(ms|\(%\)|requests|tokens|events/.test(l)), `${chart.id} labels ${chart.labels.join(' | ')}`).toBe(true);
+      expect(
+        chart.labels.some((l) => /\(ms|\(%\)|requests|tokens|events/.test(l)),
+        `${chart.id} labels ${chart.labels.join(' | ')}`,
+      ).toBe(true);
     }
     // The timeline shows both paths' median requests: 32 content events each.
     expect(light.charts.find((c) => c.id === 'token-timeline')!.marks).toBeGreaterThanOrEqual(2);
@@ -142,10 +187,15 @@ describe('report.html and compare, on a real local lab', () => {
     expect((await runCli(['deploy', '--policy', 'buffered'], dir, ENV)).code).toBe(0);
     const buffered = await runCli([...BENCH, '--out', 'reports/buffered'], dir, ENV);
     expect(buffered.code, buffered.stderr).toBe(0);
-    const gate = await runCli(['compare', 'reports/a', 'reports/buffered', '--fail-on-regression', '20', '--out', 'reports/cmp'], dir, ENV);
+    const gate = await runCli(
+      ['compare', 'reports/a', 'reports/buffered', '--fail-on-regression', '20', '--out', 'reports/cmp'],
+      dir,
+      ENV,
+    );
     expect(gate.code, gate.stdout + gate.stderr).toBe(1);
     const comparison = JSON.parse(readFileSync(join(dir, 'reports/cmp/compare.json'), 'utf8')) as RunComparison;
-    const ttft = (scenario: string) => comparison.scenarios.find((s) => s.scenario === scenario)!.metrics.find((m) => m.metric === 'ttft')!;
+    const ttft = (scenario: string) =>
+      comparison.scenarios.find((s) => s.scenario === scenario)!.metrics.find((m) => m.metric === 'ttft')!;
     // Buffering holds the first token back to the end of the stream: through the gateway only.
     const gateway = ttft('chat/stream/max-32/gateway');
     expect(gateway.verdict).toBe('slower');
@@ -156,7 +206,9 @@ describe('report.html and compare, on a real local lab', () => {
     const directP50 = ttft('chat/stream/max-32/direct').quantiles.find((q) => q.q === 0.5)!.changePct;
     expect(gateway.quantiles.find((q) => q.q === 0.5)!.changePct).toBeGreaterThan(directP50 + 40);
     const markdown = readFileSync(join(dir, 'reports/cmp/compare.md'), 'utf8');
-    expect(markdown).toMatch(/significant regressions? over the 20% gate:\*\* chat\/stream\/max-\d+\/gateway TTFT p\d+ \+\d/);
+    expect(markdown).toMatch(
+      /significant regressions? over the 20% gate:\*\* chat\/stream\/max-\d+\/gateway TTFT p\d+ \+\d/,
+    );
     expect(gate.stdout).toBe(markdown);
   });
 

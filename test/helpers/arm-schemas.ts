@@ -57,13 +57,31 @@ export function schemaProblem(rest: string, body: unknown): { code: string; mess
   const at = schemaKeyOf(rest);
   if (at === undefined) return undefined;
   const validate = validatorFor(at.namespace, at.key);
-  if (validate === undefined) return { code: 'NoSchemaInFake', message: `The fake ARM has no vendored schema for ${at.namespace} ${at.key}: add it to scripts/arm-schemas.ts` };
+  if (validate === undefined)
+    return {
+      code: 'NoSchemaInFake',
+      message: `The fake ARM has no vendored schema for ${at.namespace} ${at.key}: add it to scripts/arm-schemas.ts`,
+    };
   if (validate(body)) return undefined;
   // oneOf alternatives (a value or an ARM expression) repeat each error: keep the first per path.
   const seen = new Set<string>();
-  const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && !e.schemaPath.includes('common.expression') && !seen.has(e.instancePath) && seen.add(e.instancePath));
-  const text = errors.map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''}`).join('; ');
-  return { code: 'InvalidRequestContent', message: `The request content was invalid for ${at.namespace} ${at.key.replace(/_/g, '/')}: ${text}.` };
+  const errors = (validate.errors ?? []).filter(
+    (e) =>
+      e.keyword !== 'oneOf' &&
+      !e.schemaPath.includes('common.expression') &&
+      !seen.has(e.instancePath) &&
+      seen.add(e.instancePath),
+  );
+  const text = errors
+    .map(
+      (e) =>
+        `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : ''}`,
+    )
+    .join('; ');
+  return {
+    code: 'InvalidRequestContent',
+    message: `The request content was invalid for ${at.namespace} ${at.key.replace(/_/g, '/')}: ${text}.`,
+  };
 }
 
 /** Where the schemas came from, for the test that says so. */

@@ -12,14 +12,22 @@ export interface CliResult {
 }
 
 /** Starts the real CLI (`streamlab <args>`) on this Node, in `cwd`. */
-export function startCli(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<CliResult> } {
+export function startCli(
+  args: readonly string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; done: Promise<CliResult> } {
   const started = performance.now();
   const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started })));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) =>
+      resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started }),
+    ),
+  );
   return { child, done };
 }
 

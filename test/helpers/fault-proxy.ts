@@ -17,7 +17,21 @@ import zlib from 'node:zlib';
  *   5xx into its own 502. - `idle-cut`: kills a stream quiet for 1 s. - `no-cancel`: keeps
  *   reading upstream after the client left.
  */
-export const GATEWAY_FAULTS = ['clean', 'buffer', 'gzip', 'drop-done', 'strip-content-type', 'reframe', 'drop-frames', 'strip-comments', 'strip-headers', 'refusal-rewrite', 'error-rewrite', 'idle-cut', 'no-cancel'] as const;
+export const GATEWAY_FAULTS = [
+  'clean',
+  'buffer',
+  'gzip',
+  'drop-done',
+  'strip-content-type',
+  'reframe',
+  'drop-frames',
+  'strip-comments',
+  'strip-headers',
+  'refusal-rewrite',
+  'error-rewrite',
+  'idle-cut',
+  'no-cancel',
+] as const;
 export type GatewayFault = (typeof GATEWAY_FAULTS)[number];
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host']);
@@ -32,8 +46,13 @@ export interface FaultProxy {
 export async function startFaultProxy(upstreamUrl: string, fault: GatewayFault): Promise<FaultProxy> {
   const upstream = new URL(upstreamUrl);
   const server = http.createServer((req, res) => {
-    const headers = Object.fromEntries(Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name))) as http.OutgoingHttpHeaders;
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (up) => relay(up, res, fault, forward));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).filter(([name]) => !HOP_BY_HOP.has(name)),
+    ) as http.OutgoingHttpHeaders;
+    const forward = http.request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+      (up) => relay(up, res, fault, forward),
+    );
     forward.on('error', () => res.destroy());
     res.on('close', () => {
       if (!res.writableFinished && fault !== 'no-cancel') forward.destroy();
@@ -43,14 +62,20 @@ export async function startFaultProxy(upstreamUrl: string, fault: GatewayFault):
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
-function relay(up: http.IncomingMessage, res: http.ServerResponse, fault: GatewayFault, forward: http.ClientRequest): void {
+function relay(
+  up: http.IncomingMessage,
+  res: http.ServerResponse,
+  fault: GatewayFault,
+  forward: http.ClientRequest,
+): void {
   const status = up.statusCode ?? 502;
   if (fault === 'refusal-rewrite' && status === 400) {
     up.resume();
@@ -65,7 +90,11 @@ function relay(up: http.IncomingMessage, res: http.ServerResponse, fault: Gatewa
   const headers: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(up.headers)) {
     if (HOP_BY_HOP.has(name)) continue;
-    if (fault === 'strip-headers' && (name === 'x-request-id' || name === 'apim-request-id' || name.startsWith('x-ratelimit-'))) continue;
+    if (
+      fault === 'strip-headers' &&
+      (name === 'x-request-id' || name === 'apim-request-id' || name.startsWith('x-ratelimit-'))
+    )
+      continue;
     headers[name] = value;
   }
   const isStream = String(up.headers['content-type'] ?? '').startsWith('text/event-stream');
@@ -135,19 +164,26 @@ function relay(up: http.IncomingMessage, res: http.ServerResponse, fault: Gatewa
 
 function rewriteBlock(block: string, fault: GatewayFault, countChat: () => number): string | undefined {
   const lines = block.split('\n');
-  const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+  const data = lines
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trimStart())
+    .join('\n');
   switch (fault) {
     case 'drop-done':
       return data === '[DONE]' ? undefined : block;
     case 'drop-frames':
-      return data.includes('"chat.completion.chunk"') && data.includes('"content"') && countChat() % 7 === 3 ? undefined : block;
+      return data.includes('"chat.completion.chunk"') && data.includes('"content"') && countChat() % 7 === 3
+        ? undefined
+        : block;
     case 'strip-comments': {
       const kept = lines.filter((l) => !l.startsWith(':'));
       return kept.length > 0 ? kept.join('\n') : undefined;
     }
     case 'reframe': {
       if (!data.startsWith('{')) return block;
-      const pretty = JSON.stringify(JSON.parse(data), null, 2).split('\n').map((l) => `data: ${l}`);
+      const pretty = JSON.stringify(JSON.parse(data), null, 2)
+        .split('\n')
+        .map((l) => `data: ${l}`);
       return [...lines.filter((l) => !l.startsWith('data:')), ...pretty].join('\n');
     }
     default:

@@ -12,7 +12,8 @@ import { ALL_CHECKS } from '../../src/compliance/index.ts';
 export function findingWordProblems(text: string, options: { sentence?: boolean } = {}): string[] {
   const problems: string[] = [];
   for (const check of ALL_CHECKS) {
-    if (text.toLowerCase().includes(check.title.toLowerCase())) problems.push(`gives the title of ${check.id} ("${check.title}") where its failure's evidence belongs`);
+    if (text.toLowerCase().includes(check.title.toLowerCase()))
+      problems.push(`gives the title of ${check.id} ("${check.title}") where its failure's evidence belongs`);
   }
   const bare = /\b[\d,.]+ ?(ms|s) (sooner|later|faster|slower) than\b/.exec(text);
   if (bare) problems.push(`states an overhead as a bare difference ("${bare[0]}") instead of its interval's words`);
@@ -20,8 +21,9 @@ export function findingWordProblems(text: string, options: { sentence?: boolean 
     if (!/95% CI/.test(adds[0])) problems.push(`"${adds[0].slice(0, 60)}" has no interval`);
   }
   // A check's evidence is a table cell ("chat: …"); a finding is a sentence.
-  if (options.sentence !== false) for (const line of text.split('\n').filter((l) => l.trim() !== '')) {
-    if (/^\s*[a-z]/.test(line)) problems.push(`starts in lower case: "${line.slice(0, 40)}"`);
-  }
+  if (options.sentence !== false)
+    for (const line of text.split('\n').filter((l) => l.trim() !== '')) {
+      if (/^\s*[a-z]/.test(line)) problems.push(`starts in lower case: "${line.slice(0, 40)}"`);
+    }
   return problems;
 }

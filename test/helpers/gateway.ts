@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { loadGatewayPolicy } from '../../mock-server/gateway/policy.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../mock-server/gateway/server.ts';
 
-export const LAB_POLICY = (name: 'streaming' | 'buffered'): string => fileURLToPath(new URL(`../../infra/policies/${name}.xml`, import.meta.url));
+export const LAB_POLICY = (name: 'streaming' | 'buffered'): string =>
+  fileURLToPath(new URL(`../../infra/policies/${name}.xml`, import.meta.url));
 
 /** Writes a policy document to a temporary file and returns its path. */
 export function policyFile(xml: string): string {
@@ -27,7 +28,11 @@ export function policyXml(parts: { inbound?: string; backend?: string; outbound?
 </policies>`;
 }
 
-export function startGateway(policyPath: string, backendUrl: string, options: Partial<GatewayOptions> = {}): Promise<Gateway> {
+export function startGateway(
+  policyPath: string,
+  backendUrl: string,
+  options: Partial<GatewayOptions> = {},
+): Promise<Gateway> {
   return createGateway({ policy: loadGatewayPolicy(policyPath), backendUrl, host: '127.0.0.1', port: 0, ...options });
 }
 
@@ -39,14 +44,28 @@ export interface CapturedRequest {
 }
 
 /** A backend that records what reaches it and answers 200 with a small JSON body and a marker header. */
-export async function startRecordingBackend(): Promise<{ url: string; requests: CapturedRequest[]; server: Server; close(): Promise<void> }> {
+export async function startRecordingBackend(): Promise<{
+  url: string;
+  requests: CapturedRequest[];
+  server: Server;
+  close(): Promise<void>;
+}> {
   const requests: CapturedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200, { 'content-type': 'application/json', 'x-backend-marker': 'upstream', 'x-remove-me': 'secret-ish' });
+      requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'x-backend-marker': 'upstream',
+        'x-remove-me': 'secret-ish',
+      });
       res.end('{"ok":true}');
     });
   });
@@ -56,9 +75,10 @@ export async function startRecordingBackend(): Promise<{ url: string; requests: 
     url: `http://127.0.0.1:${port}`,
     requests,
     server,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -8,7 +8,12 @@ export const TEST_KEY = 'test-key-not-a-secret';
 
 /** A fast mock for tests: short TTFT and ITL unless a test asks otherwise. */
 export function startFastMock(options: MockServerOptions = {}): Promise<MockServer> {
-  return createMockServer({ timing: { ttftMs: 20, itlMs: 2, jitterMs: 0, outputTokens: 12, ...options.timing }, ...options, host: '127.0.0.1', port: 0 });
+  return createMockServer({
+    timing: { ttftMs: 20, itlMs: 2, jitterMs: 0, outputTokens: 12, ...options.timing },
+    ...options,
+    host: '127.0.0.1',
+    port: 0,
+  });
 }
 
 export function chatUrl(mock: MockServer, deployment = 'gpt-4o-mini', apiVersion: string | null = API_VERSION): string {

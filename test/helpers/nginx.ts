@@ -47,8 +47,14 @@ export async function startNginx(configName: string, upstreamUrl: string): Promi
   const prefix = mkdtempSync(join(tmpdir(), `nginx-${configName}-`));
   mkdirSync(join(prefix, 'logs'));
   const port = await freePort();
-  const template = readFileSync(fileURLToPath(new URL(`../fixtures/nginx/${configName}.conf`, import.meta.url)), 'utf8');
-  const config = template.replaceAll('__PREFIX__', prefix).replaceAll('__PORT__', String(port)).replaceAll('__UPSTREAM__', new URL(upstreamUrl).host);
+  const template = readFileSync(
+    fileURLToPath(new URL(`../fixtures/nginx/${configName}.conf`, import.meta.url)),
+    'utf8',
+  );
+  const config = template
+    .replaceAll('__PREFIX__', prefix)
+    .replaceAll('__PORT__', String(port))
+    .replaceAll('__UPSTREAM__', new URL(upstreamUrl).host);
   writeFileSync(join(prefix, 'nginx.conf'), config);
   const child = spawn(binary, ['-c', join(prefix, 'nginx.conf'), '-p', prefix], { stdio: 'ignore' });
   await waitForPort(port, child, join(prefix, 'error.log'));

@@ -65,6 +65,9 @@ export function fixtureFrames(text: string): Array<{ event: string | undefined; 
     .map((block) => {
       const event = /^event: (.*)$/m.exec(block)?.[1];
       const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
-      return { event, data: data === '[DONE]' ? ({ done: true } as Record<string, any>) : (JSON.parse(data) as Record<string, any>) };
+      return {
+        event,
+        data: data === '[DONE]' ? ({ done: true } as Record<string, any>) : (JSON.parse(data) as Record<string, any>),
+      };
     });
 }

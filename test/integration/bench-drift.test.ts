@@ -21,11 +21,43 @@ afterAll(async () => {
   await mock.close();
 });
 
-async function overhead(extra: string[]): Promise<{ estimate: number; low: number; high: number; verdict: string; interleaved: boolean }> {
+async function overhead(
+  extra: string[],
+): Promise<{ estimate: number; low: number; high: number; verdict: string; interleaved: boolean }> {
   const out = mkdtempSync(join(tmpdir(), 'bench-drift-'));
   const path = { baseUrl: drifting.url, apiStyle: 'azure', auth: { kind: 'api-key', envName: 'DRIFT_KEY' } };
-  writeFileSync(join(out, 'state.json'), JSON.stringify({ schemaVersion: 1, target: 'local', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', paths: { direct: path, gateway: path } }));
-  const result = await runCli(['bench', '--state', join(out, 'state.json'), '--api', 'chat', '--stream', 'on', '--max-tokens', '8', '--requests', '12', '--warmup', '1', '--out', out, ...extra], process.cwd(), { ...process.env, DRIFT_KEY: TEST_KEY });
+  writeFileSync(
+    join(out, 'state.json'),
+    JSON.stringify({
+      schemaVersion: 1,
+      target: 'local',
+      deployment: 'gpt-4o-mini',
+      apiVersion: '2024-10-21',
+      paths: { direct: path, gateway: path },
+    }),
+  );
+  const result = await runCli(
+    [
+      'bench',
+      '--state',
+      join(out, 'state.json'),
+      '--api',
+      'chat',
+      '--stream',
+      'on',
+      '--max-tokens',
+      '8',
+      '--requests',
+      '12',
+      '--warmup',
+      '1',
+      '--out',
+      out,
+      ...extra,
+    ],
+    process.cwd(),
+    { ...process.env, DRIFT_KEY: TEST_KEY },
+  );
   expect(result.code, result.stderr).toBe(0);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   const ttft = summary.comparisons.find((c: any) => c.kind === 'path-overhead' && c.metric === 'ttftMs');

@@ -36,7 +36,10 @@ function stderrMatches(child: ChildProcess, pattern: RegExp): Promise<void> {
 describe('npm run calibrate', () => {
   it('measures an A/A near 0 and a 20 ms proxy at 20 ms or more, and writes calibration.json|md', async () => {
     const out = mkdtempSync(join(tmpdir(), 'calibrate-'));
-    const result = await runCli(['calibrate', '--seeds', '2', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out], process.cwd());
+    const result = await runCli(
+      ['calibrate', '--seeds', '2', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out],
+      process.cwd(),
+    );
     // 0 calibrated, 1 not: with two seeds either can happen; anything else is a failure.
     expect([0, 1], result.stderr).toContain(result.code);
     const calibration = JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8'));
@@ -48,16 +51,41 @@ describe('npm run calibrate', () => {
     for (const run of delay.runs) expect(run.shift.estimate).toBeGreaterThan(18);
     expect(calibration.compareOnUnchanged.comparisons).toBe(1);
     expect(calibration.calibrated).toBe(result.code === 0);
-    expect(readFileSync(join(out, 'calibration.md'), 'utf8')).toMatch(/Smallest overhead a run of 8 pairs resolves here/);
+    expect(readFileSync(join(out, 'calibration.md'), 'utf8')).toMatch(
+      /Smallest overhead a run of 8 pairs resolves here/,
+    );
     expect(result.stdout).toContain('| A/A | 0 ms | 2 |');
     expect(runningDelayProxies()).toEqual([]);
   }, 120_000);
 
   it('--chain: three paths; every A/A hop near 0, the delay found at the edge hop and end to end, not at the gateway hop', async () => {
     const out = mkdtempSync(join(tmpdir(), 'calibrate-chain-'));
-    const result = await runCli(['calibrate', '--chain', '--seeds', '2', '--requests', '8', '--concurrency', '3', '--delay-ms', '20', '--out', out], process.cwd());
+    const result = await runCli(
+      [
+        'calibrate',
+        '--chain',
+        '--seeds',
+        '2',
+        '--requests',
+        '8',
+        '--concurrency',
+        '3',
+        '--delay-ms',
+        '20',
+        '--out',
+        out,
+      ],
+      process.cwd(),
+    );
     expect([0, 1], result.stderr).toContain(result.code);
-    const calibration = JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8')) as { arms: Array<{ name: string; hop: string; truth: { ms: number }; runs: Array<{ shift: { estimate: number } | null }> }> };
+    const calibration = JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8')) as {
+      arms: Array<{
+        name: string;
+        hop: string;
+        truth: { ms: number };
+        runs: Array<{ shift: { estimate: number } | null }>;
+      }>;
+    };
     expect(calibration.arms.map((a) => [a.name, a.hop, a.truth.ms])).toEqual([
       ['A/A', 'gateway over direct', 0],
       ['A/A', 'edge over gateway', 0],
@@ -78,7 +106,10 @@ describe('npm run calibrate', () => {
 
   it('interrupted (Ctrl-C): exits 130 and writes what it measured with no verdict, never "NaN"', async () => {
     const out = mkdtempSync(join(tmpdir(), 'calibrate-int-'));
-    const { child, done } = startCli(['calibrate', '--seeds', '20', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out], process.cwd());
+    const { child, done } = startCli(
+      ['calibrate', '--seeds', '20', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out],
+      process.cwd(),
+    );
     // Ctrl-C once the first run has been measured (not after a fixed sleep: a loaded machine starts slower).
     await stderrMatches(child, /A\/A run 1\/20/);
     child.kill('SIGINT');
@@ -88,7 +119,10 @@ describe('npm run calibrate', () => {
     expect(markdown).toMatch(/INTERRUPTED after \d+ of 20 runs per arm: no verdict either way/);
     expect(markdown).not.toMatch(/NaN/);
     expect(markdown).not.toMatch(/NOT calibrated|^Calibrated/m);
-    expect(JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8'))).toMatchObject({ interrupted: true, calibrated: null });
+    expect(JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8'))).toMatchObject({
+      interrupted: true,
+      calibrated: null,
+    });
   });
 
   it('interrupted while its servers start: exits 130 (not a failure), says nothing was measured, writes nothing', async () => {

@@ -8,7 +8,8 @@ import { DEFAULT_TIMEOUTS, runHttpRequest } from '../../src/client/http-request.
 // A connect that never completes: a listener (python3, since Node always accepts) with a
 // backlog of one that never calls accept. Once one connection fills its queue the kernel
 // drops further SYNs, so the next connect hangs, as behind a dead host or a full gateway.
-const LISTENER = 'import socket,time\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)';
+const LISTENER =
+  'import socket,time\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)';
 let listener: ChildProcess;
 let filler: net.Socket;
 let port: number;
@@ -30,7 +31,13 @@ afterAll(() => {
 describe('connect timeout', () => {
   it('a connection that never completes -> timeout_connect', async () => {
     const tl = await runHttpRequest(
-      { api: 'chat', isStream: true, url: `http://127.0.0.1:${port}/openai/v1/chat/completions`, headers: {}, body: '{}' },
+      {
+        api: 'chat',
+        isStream: true,
+        url: `http://127.0.0.1:${port}/openai/v1/chat/completions`,
+        headers: {},
+        body: '{}',
+      },
       { intendedNs: process.hrtime.bigint(), timeouts: { ...DEFAULT_TIMEOUTS, connectMs: 200 } },
     );
     expect(tl.outcome).toBe('timeout_connect');

@@ -58,12 +58,16 @@ describe('outcome codes through the mock', () => {
 
   it('a wrong key -> http_401; an unknown deployment -> http_404', async () => {
     expect((await requestOnce(scenario(keyed))).outcome).toBe('http_401');
-    expect((await requestOnce(scenario(mock, 'chat', { target: mockTarget(mock, { deployment: 'nope' }) }))).outcome).toBe('http_404');
+    expect(
+      (await requestOnce(scenario(mock, 'chat', { target: mockTarget(mock, { deployment: 'nope' }) }))).outcome,
+    ).toBe('http_404');
   });
 
   it('a closed port -> connect_error', async () => {
     const port = await freePort();
-    const tl = await requestOnce(scenario(mock, 'chat', { target: mockTarget(mock, { baseUrl: `http://127.0.0.1:${port}` }) }));
+    const tl = await requestOnce(
+      scenario(mock, 'chat', { target: mockTarget(mock, { baseUrl: `http://127.0.0.1:${port}` }) }),
+    );
     expect(tl.outcome).toBe('connect_error');
   });
 
@@ -86,7 +90,10 @@ describe('outcome codes through the mock', () => {
   });
 
   it('a long answer -> timeout_total', async () => {
-    const tl = await requestOnce(scenario(mock), timeouts({ totalMs: 150 }), { 'x-mock-itl-ms': '20', 'x-mock-output-tokens': '100' });
+    const tl = await requestOnce(scenario(mock), timeouts({ totalMs: 150 }), {
+      'x-mock-itl-ms': '20',
+      'x-mock-output-tokens': '100',
+    });
     expect(tl.outcome).toBe('timeout_total');
   });
 
@@ -105,7 +112,11 @@ describe('outcome codes through the mock', () => {
 
   it('the SDK client maps faults to the same codes', async () => {
     expect((await requestOnce(scenario(mock), { client: 'sdk' }, fault('429'))).outcome).toBe('http_429');
-    expect((await requestOnce(scenario(mock), { client: 'sdk' }, fault('responses-error'))).outcome).toBe('protocol_stream_error');
-    expect((await requestOnce(scenario(mock), { client: 'sdk' }, fault('malformed-frame'))).outcome).toBe('protocol_malformed_frame');
+    expect((await requestOnce(scenario(mock), { client: 'sdk' }, fault('responses-error'))).outcome).toBe(
+      'protocol_stream_error',
+    );
+    expect((await requestOnce(scenario(mock), { client: 'sdk' }, fault('malformed-frame'))).outcome).toBe(
+      'protocol_malformed_frame',
+    );
   });
 });

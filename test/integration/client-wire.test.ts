@@ -30,7 +30,8 @@ async function writeBytewise(res: http.ServerResponse, bytes: Buffer): Promise<v
   }
 }
 
-const chatFrame = (content: string): string => `data: ${JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+const chatFrame = (content: string): string =>
+  `data: ${JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 const TEXT = ['Grüße ', 'aus ', '東京 ', '🌍🎉', ' — fin'];
 
 describe('the timed client on the wire', () => {
@@ -41,11 +42,21 @@ describe('the timed client on the wire', () => {
       head = req.rawHeaders;
       req.setEncoding('utf8');
       req.on('data', (chunk: string) => (received += chunk));
-      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', choices: [{ index: 0, message: { content: 'ok' }, finish_reason: 'stop' }] })));
+      req.on('end', () =>
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ id: 'x', choices: [{ index: 0, message: { content: 'ok' }, finish_reason: 'stop' }] })),
+      );
     });
     const body = JSON.stringify({ messages: [{ role: 'user', content: 'ça va? 🌍' }] });
     const tl = await runHttpRequest(
-      { api: 'chat', isStream: false, url: `${url}/openai/v1/chat/completions?x=1`, headers: { 'api-key': 'k', Accept: 'application/x-ndjson', 'x-ms-client-request-id': 'r1' }, body },
+      {
+        api: 'chat',
+        isStream: false,
+        url: `${url}/openai/v1/chat/completions?x=1`,
+        headers: { 'api-key': 'k', Accept: 'application/x-ndjson', 'x-ms-client-request-id': 'r1' },
+        body,
+      },
       { intendedNs: process.hrtime.bigint() },
     );
     expect(tl.outcome).toBe('ok');
@@ -69,7 +80,10 @@ describe('the timed client on the wire', () => {
       await writeBytewise(res, Buffer.from(`${TEXT.map(chatFrame).join('')}data: [DONE]\n\n`, 'utf8'));
       res.end();
     });
-    const tl = await runHttpRequest({ api: 'chat', isStream: true, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' }, { intendedNs: process.hrtime.bigint() });
+    const tl = await runHttpRequest(
+      { api: 'chat', isStream: true, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' },
+      { intendedNs: process.hrtime.bigint() },
+    );
     expect(tl.outcome).toBe('ok');
     expect(tl.text).toBe(TEXT.join(''));
     expect(tl.contentArrivalsMs).toHaveLength(TEXT.length);
@@ -79,10 +93,16 @@ describe('the timed client on the wire', () => {
   it('reads an error body split inside a character into its message', async () => {
     const url = await serve(async (_req, res) => {
       res.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': '1500' });
-      await writeBytewise(res, Buffer.from(JSON.stringify({ error: { code: '429', message: 'Trop de requêtes — réessayez 🙏' } }), 'utf8'));
+      await writeBytewise(
+        res,
+        Buffer.from(JSON.stringify({ error: { code: '429', message: 'Trop de requêtes — réessayez 🙏' } }), 'utf8'),
+      );
       res.end();
     });
-    const tl = await runHttpRequest({ api: 'chat', isStream: true, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' }, { intendedNs: process.hrtime.bigint() });
+    const tl = await runHttpRequest(
+      { api: 'chat', isStream: true, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' },
+      { intendedNs: process.hrtime.bigint() },
+    );
     expect(tl.outcome).toBe('http_429');
     expect(tl.errorMessage).toBe('Trop de requêtes — réessayez 🙏');
     expect(tl.retryAfterMs).toBe(1500);
@@ -97,7 +117,10 @@ describe('the timed client on the wire', () => {
       await writeBytewise(res, whole.subarray(0, cut));
       req.socket.destroy();
     });
-    const tl = await runHttpRequest({ api: 'chat', isStream: true, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' }, { intendedNs: process.hrtime.bigint() });
+    const tl = await runHttpRequest(
+      { api: 'chat', isStream: true, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' },
+      { intendedNs: process.hrtime.bigint() },
+    );
     expect(tl.outcome).toBe('protocol_truncated');
     expect(tl.errorMessage).toBe('the connection closed before the response ended');
     expect(tl.text).toBe('first ');
@@ -111,7 +134,10 @@ describe('the timed client on the wire', () => {
       res.write('{"choices":[');
       setTimeout(() => req.socket.destroy(), 20);
     });
-    const tl = await runHttpRequest({ api: 'chat', isStream: false, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' }, { intendedNs: process.hrtime.bigint() });
+    const tl = await runHttpRequest(
+      { api: 'chat', isStream: false, url: `${url}/openai/v1/chat/completions`, headers: {}, body: '{}' },
+      { intendedNs: process.hrtime.bigint() },
+    );
     expect(tl.outcome).toBe('protocol_truncated');
   });
 });

@@ -20,8 +20,37 @@ let err: string;
 async function bench(name: string, apis: string, requests = 8): Promise<string> {
   const out = join(dir, name);
   const env = { GATE_KEY: TEST_KEY };
-  const options = resolveBenchOptions(['--endpoint', mock.url, '--api-key-env', 'GATE_KEY', '--api', apis, '--stream', 'on', '--max-tokens', '8', '--requests', String(requests), '--concurrency', '4', '--warmup', '0', '--out', out], env);
-  const { summary } = await runBench({ options, targets: benchTargets(options, undefined), outDir: out, env, signal: new AbortController().signal, toolVersion: 'test' });
+  const options = resolveBenchOptions(
+    [
+      '--endpoint',
+      mock.url,
+      '--api-key-env',
+      'GATE_KEY',
+      '--api',
+      apis,
+      '--stream',
+      'on',
+      '--max-tokens',
+      '8',
+      '--requests',
+      String(requests),
+      '--concurrency',
+      '4',
+      '--warmup',
+      '0',
+      '--out',
+      out,
+    ],
+    env,
+  );
+  const { summary } = await runBench({
+    options,
+    targets: benchTargets(options, undefined),
+    outDir: out,
+    env,
+    signal: new AbortController().signal,
+    toolVersion: 'test',
+  });
   await writeRunReports(out, summary);
   return out;
 }
@@ -49,7 +78,8 @@ beforeEach(() => {
 });
 afterEach(() => vi.restoreAllMocks());
 
-const gate = (a: string, b: string, ...extra: string[]) => compareCommand([a, b, '--fail-on-regression', '50', '--resamples', '200', '--out', join(dir, 'cmp'), ...extra]);
+const gate = (a: string, b: string, ...extra: string[]) =>
+  compareCommand([a, b, '--fail-on-regression', '50', '--resamples', '200', '--out', join(dir, 'cmp'), ...extra]);
 
 describe('compare --fail-on-regression: a gate that can fail', () => {
   it('passes two comparable runs with no slow-down, and says what it compared', async () => {
@@ -59,7 +89,9 @@ describe('compare --fail-on-regression: a gate that can fail', () => {
 
   it('fails when nothing was compared (no scenario in both runs), naming the scenarios of each', async () => {
     expect(await gate(chat, responses)).toBe(1);
-    expect(err).toMatch(/fails:\n {2}- nothing was compared: no scenario is in both runs \(baseline: chat\/stream\/max-8\/direct; candidate: responses\/stream\/max-8\/direct\)/);
+    expect(err).toMatch(
+      /fails:\n {2}- nothing was compared: no scenario is in both runs \(baseline: chat\/stream\/max-8\/direct; candidate: responses\/stream\/max-8\/direct\)/,
+    );
     // Without the gate, compare only informs.
     err = '';
     expect(await compareCommand([chat, responses, '--resamples', '200', '--out', join(dir, 'cmp')])).toBe(0);
@@ -81,7 +113,9 @@ describe('compare --fail-on-regression: a gate that can fail', () => {
     summary.run.startedAt = new Date(0).toISOString();
     writeFileSync(join(truncated, 'summary.json'), JSON.stringify(summary));
     expect(await gate(chat, truncated)).toBe(1);
-    expect(err).toMatch(/chat\/stream\/max-8\/direct: too few samples to test any metric \(baseline 8 ok of 8, candidate 2 ok of 2\)/);
+    expect(err).toMatch(
+      /chat\/stream\/max-8\/direct: too few samples to test any metric \(baseline 8 ok of 8, candidate 2 ok of 2\)/,
+    );
   });
 
   it('refuses a run compared with itself, or with a copy of itself (exit 2, no stack trace), before writing anything', async () => {

@@ -19,7 +19,9 @@ const SECRET = 'sk-aca-test-secret-0123456789abcdef';
 /** The private registry's password (an ACR token's): a job secret, never anywhere else. */
 const REGISTRY_PASSWORD = 'acr-token-password-not-real-0123456789';
 const CLI = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_')));
+const ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_') && !name.startsWith('AZURE_')),
+);
 
 let arm: FakeArm;
 let aca: FakeAca;
@@ -36,7 +38,10 @@ async function runShard(execution: FakeExecution): Promise<boolean> {
   if (failNext.delete(execution.env['SHARD_INDEX']!)) return false;
   const [command, ...args] = execution.args;
   expect(command).toBe('bench');
-  const child = spawn(process.execPath, [CLI, command!, ...args], { env: { ...ENV, ...execution.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, command!, ...args], {
+    env: { ...ENV, ...execution.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const [code] = (await once(child, 'exit')) as [number];
@@ -44,13 +49,55 @@ async function runShard(execution: FakeExecution): Promise<boolean> {
   return code === 0;
 }
 
-const connectAzure = async (subscriptionId: string) => ({ credential: fakeCredential(), subscriptionId, clientOptions: { retryOptions: { maxRetries: 0 } }, pollIntervalMs: 0 });
-const dist = (args: string[]) => distCommand(args, { ...ENV, AZURE_OPENAI_API_KEY: SECRET, ACA_REGISTRY_PASSWORD: REGISTRY_PASSWORD }, { connectAzure, acaPollMs: 100 });
+const connectAzure = async (subscriptionId: string) => ({
+  credential: fakeCredential(),
+  subscriptionId,
+  clientOptions: { retryOptions: { maxRetries: 0 } },
+  pollIntervalMs: 0,
+});
+const dist = (args: string[]) =>
+  distCommand(
+    args,
+    { ...ENV, AZURE_OPENAI_API_KEY: SECRET, ACA_REGISTRY_PASSWORD: REGISTRY_PASSWORD },
+    { connectAzure, acaPollMs: 100 },
+  );
 const stateFile = () => join(dir, '.lab', 'state.json');
 const runArgs = () => [
-  'run', 'aca', '--shards', '3', '--image', 'myregistry.azurecr.io/streamlab:1', '--registry-username', 'streamlab-pull', '--regions', 'eastus2,swedencentral', '--subscription', FAKE_SUBSCRIPTION,
-  '--run-id', 'aca-test', '--start-delay', '1500ms', '--out', join(dir, 'out'), '--state', stateFile(),
-  '--', '--endpoint', mock.url, '--api', 'chat', '--stream', 'on', '--max-tokens', '16', '--requests', '9', '--concurrency', '3', '--warmup', '0',
+  'run',
+  'aca',
+  '--shards',
+  '3',
+  '--image',
+  'myregistry.azurecr.io/streamlab:1',
+  '--registry-username',
+  'streamlab-pull',
+  '--regions',
+  'eastus2,swedencentral',
+  '--subscription',
+  FAKE_SUBSCRIPTION,
+  '--run-id',
+  'aca-test',
+  '--start-delay',
+  '1500ms',
+  '--out',
+  join(dir, 'out'),
+  '--state',
+  stateFile(),
+  '--',
+  '--endpoint',
+  mock.url,
+  '--api',
+  'chat',
+  '--stream',
+  'on',
+  '--max-tokens',
+  '16',
+  '--requests',
+  '9',
+  '--concurrency',
+  '3',
+  '--warmup',
+  '0',
 ];
 
 beforeEach(async () => {
@@ -90,10 +137,24 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
     expect(err).toMatch(/run the same command again to re-run only those shards/);
     const recorded = readLabState(stateFile())!.dist!;
     expect(statSync(stateFile()).mode & 0o777).toBe(0o600);
-    expect(Object.values(recorded.executions).map((e) => e.status).sort()).toEqual(['Failed', 'Succeeded', 'Succeeded']);
+    expect(
+      Object.values(recorded.executions)
+        .map((e) => e.status)
+        .sort(),
+    ).toEqual(['Failed', 'Succeeded', 'Succeeded']);
     // Shard i ran its own job, in region i mod 2, with its SHARD_INDEX and the same start.
-    expect(runs.map((r) => [r.env['SHARD_INDEX'], r.job]).sort()).toEqual([0, 1, 2].map((i) => [String(i), `job-${recorded.distId}-${i}`]));
-    expect(Object.entries(recorded.executions).map(([shard, e]) => [shard, e.region]).sort()).toEqual([['0', 'eastus2'], ['1', 'swedencentral'], ['2', 'eastus2']]);
+    expect(runs.map((r) => [r.env['SHARD_INDEX'], r.job]).sort()).toEqual(
+      [0, 1, 2].map((i) => [String(i), `job-${recorded.distId}-${i}`]),
+    );
+    expect(
+      Object.entries(recorded.executions)
+        .map(([shard, e]) => [shard, e.region])
+        .sort(),
+    ).toEqual([
+      ['0', 'eastus2'],
+      ['1', 'swedencentral'],
+      ['2', 'eastus2'],
+    ]);
     expect(new Set(runs.map((r) => r.args[r.args.indexOf('--start-at') + 1])).size).toBe(1);
     // The two shards that ran were downloaded already.
     expect(readdirSync(join(dir, 'out/aca-test')).sort()).toEqual(['shard-0', 'shard-2']);
@@ -103,22 +164,41 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
     // start and the results mount in the job's own template; executions started with no
     // override (Azure would replace the template with it, and lose the mount).
     const rg = `/subscriptions/${FAKE_SUBSCRIPTION}/resourcegroups/${recorded.resourceGroup}`;
-    const job = aca.bodies.get(`${rg}/providers/microsoft.app/jobs/job-${recorded.distId}-1`)!.at(-1)! as Record<string, any>;
+    const job = aca.bodies.get(`${rg}/providers/microsoft.app/jobs/job-${recorded.distId}-1`)!.at(-1)! as Record<
+      string,
+      any
+    >;
     expect(job['properties'].configuration).toMatchObject({
       triggerType: 'Manual',
       replicaRetryLimit: 0,
       manualTriggerConfig: { parallelism: 1, replicaCompletionCount: 1 },
-      secrets: [{ name: 'key-azure-openai-api-key', value: SECRET }, { name: 'registry-password', value: REGISTRY_PASSWORD }],
-      registries: [{ server: 'myregistry.azurecr.io', username: 'streamlab-pull', passwordSecretRef: 'registry-password' }],
+      secrets: [
+        { name: 'key-azure-openai-api-key', value: SECRET },
+        { name: 'registry-password', value: REGISTRY_PASSWORD },
+      ],
+      registries: [
+        { server: 'myregistry.azurecr.io', username: 'streamlab-pull', passwordSecretRef: 'registry-password' },
+      ],
     });
     const container = job['properties'].template.containers[0];
-    expect(container.env).toEqual([{ name: 'AZURE_OPENAI_API_KEY', secretRef: 'key-azure-openai-api-key' }, { name: 'SHARD_INDEX', value: '1' }]);
+    expect(container.env).toEqual([
+      { name: 'AZURE_OPENAI_API_KEY', secretRef: 'key-azure-openai-api-key' },
+      { name: 'SHARD_INDEX', value: '1' },
+    ]);
     expect(container.volumeMounts).toEqual([{ volumeName: 'results', mountPath: '/results' }]);
     expect(container.args[container.args.indexOf('--start-at') + 1]).toBe(recorded.executions['1']!.startAt);
-    expect(job['properties'].template.volumes).toEqual([{ name: 'results', storageType: 'AzureFile', storageName: 'results' }]);
+    expect(job['properties'].template.volumes).toEqual([
+      { name: 'results', storageType: 'AzureFile', storageName: 'results' },
+    ]);
     expect(aca.pullFailures).toEqual([]);
-    const storage = aca.bodies.get(`${rg}/providers/microsoft.app/managedenvironments/${recorded.regions[1]!.environment}/storages/results`)![0]! as Record<string, any>;
-    expect(storage['properties'].azureFile).toMatchObject({ accountName: recorded.regions[1]!.storageAccount, shareName: 'results', accessMode: 'ReadWrite' });
+    const storage = aca.bodies.get(
+      `${rg}/providers/microsoft.app/managedenvironments/${recorded.regions[1]!.environment}/storages/results`,
+    )![0]! as Record<string, any>;
+    expect(storage['properties'].azureFile).toMatchObject({
+      accountName: recorded.regions[1]!.storageAccount,
+      shareName: 'results',
+      accessMode: 'ReadWrite',
+    });
     const starts = [...aca.bodies].filter(([path]) => path.endsWith('/start')).flatMap(([, bodies]) => bodies);
     expect(starts).toHaveLength(3);
     for (const start of starts) expect(start).toEqual({});
@@ -133,7 +213,10 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
     expect([...arm.creations.values()].reduce((a, b) => a + b, 0)).toBe(creationsAfterFirst);
     expect([...arm.creations.values()].every((n) => n === 1)).toBe(true);
     // Merged exactly: 9 requests over the 3 shards, each shard named.
-    const summary = JSON.parse(readFileSync(join(dir, 'out/aca-test/summary.json'), 'utf8')) as { run: { shards: Array<{ index: number }> }; scenarios: Array<{ requests: number; ok: number }> };
+    const summary = JSON.parse(readFileSync(join(dir, 'out/aca-test/summary.json'), 'utf8')) as {
+      run: { shards: Array<{ index: number }> };
+      scenarios: Array<{ requests: number; ok: number }>;
+    };
     expect(summary.run.shards.map((s) => s.index)).toEqual([0, 1, 2]);
     expect(summary.scenarios[0]).toMatchObject({ requests: 9, ok: 9 });
     expect(readFileSync(join(dir, 'out/aca-test/samples.jsonl'), 'utf8').trim().split('\n')).toHaveLength(9);
@@ -155,14 +238,22 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
   });
 
   it('--keep leaves the run; cleanup refuses a resource group whose tag changed, then deletes it once the tag is back, and twice is a no-op', async () => {
-    expect(await dist([...runArgs().slice(0, runArgs().indexOf('--')), '--keep', ...runArgs().slice(runArgs().indexOf('--'))])).toBe(0);
+    expect(
+      await dist([
+        ...runArgs().slice(0, runArgs().indexOf('--')),
+        '--keep',
+        ...runArgs().slice(runArgs().indexOf('--')),
+      ]),
+    ).toBe(0);
     const recorded = readLabState(stateFile())!.dist!;
     expect(arm.resourceGroup(recorded.resourceGroup)).toBeDefined();
     expect(err).toMatch(/kept on Azure \(--keep\)/);
     const group = arm.resourceGroup(recorded.resourceGroup)!;
     const tags = group.body['tags'] as Record<string, string>;
     tags['apim-streaming-lab-dist'] = 'someone-else';
-    await expect(dist(['cleanup', 'aca', '--state', stateFile()])).rejects.toThrow(/Refused to delete resource group .*not this run's id/);
+    await expect(dist(['cleanup', 'aca', '--state', stateFile()])).rejects.toThrow(
+      /Refused to delete resource group .*not this run's id/,
+    );
     expect(readLabState(stateFile())!.dist).toBeDefined();
     tags['apim-streaming-lab-dist'] = recorded.distId;
     expect(await dist(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
@@ -173,12 +264,20 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
   });
 
   it('refuses bad usage before touching Azure: a key variable that is not set, a bench flag the engine sets, another run in the state', async () => {
-    await expect(distCommand(runArgs(), { ...ENV }, { connectAzure })).rejects.toThrow(/"--key-env": AZURE_OPENAI_API_KEY is not set/);
+    await expect(distCommand(runArgs(), { ...ENV }, { connectAzure })).rejects.toThrow(
+      /"--key-env": AZURE_OPENAI_API_KEY is not set/,
+    );
     await expect(dist([...runArgs(), '--run-id', 'x'])).rejects.toThrow(/"--run-id": the engine sets it/);
     // A private registry's image needs its credentials in the jobs: refused at the edge, not as a failed pull on Azure.
-    const withoutUser = runArgs().filter((a, i, all) => a !== '--registry-username' && all[i - 1] !== '--registry-username');
-    await expect(dist(withoutUser)).rejects.toThrow(/"--registry-username": the image's registry myregistry\.azurecr\.io is private .*ACA_REGISTRY_PASSWORD/);
-    await expect(distCommand(runArgs(), { ...ENV, AZURE_OPENAI_API_KEY: SECRET }, { connectAzure })).rejects.toThrow(/"--registry-password-env": ACA_REGISTRY_PASSWORD is not set/);
+    const withoutUser = runArgs().filter(
+      (a, i, all) => a !== '--registry-username' && all[i - 1] !== '--registry-username',
+    );
+    await expect(dist(withoutUser)).rejects.toThrow(
+      /"--registry-username": the image's registry myregistry\.azurecr\.io is private .*ACA_REGISTRY_PASSWORD/,
+    );
+    await expect(distCommand(runArgs(), { ...ENV, AZURE_OPENAI_API_KEY: SECRET }, { connectAzure })).rejects.toThrow(
+      /"--registry-password-env": ACA_REGISTRY_PASSWORD is not set/,
+    );
     expect(arm.writes()).toEqual([]);
   });
 });

@@ -41,30 +41,77 @@ async function cleanup(dir: string, state: LabState): Promise<void> {
 }
 
 describe('lab:deploy --edge nginx, verified hop by hop', () => {
-  it('buffered: incremental-delivery first fails at the edge, and passes through the gateway; cleanup stops nginx too', { timeout: 90_000 }, async () => {
+  it('buffered: incremental-delivery first fails at the edge, and passes through the gateway; cleanup stops nginx too', {
+    timeout: 90_000,
+  }, async () => {
     const { dir, state } = await labWithEdge('nginx:buffered');
     expect(Object.keys(state.paths)).toEqual(['direct', 'gateway', 'edge']);
     expect(state.processes!.map((p) => p.role)).toEqual(['mock', 'gateway', 'edge']);
-    const verify = await runCli(['verify', '--checks', 'content-type,incremental-delivery,done-terminator', '--api', 'chat', '--out', 'v'], dir, ENV);
+    const verify = await runCli(
+      ['verify', '--checks', 'content-type,incremental-delivery,done-terminator', '--api', 'chat', '--out', 'v'],
+      dir,
+      ENV,
+    );
     expect(verify.code).toBe(1);
     const report = JSON.parse(readFileSync(join(dir, 'v/compliance.json'), 'utf8')) as ComplianceReport;
-    expect(report.hops!.map((h) => [h.path, h.verdict])).toEqual([['gateway', 'pass'], ['edge', 'fail']]);
+    expect(report.hops!.map((h) => [h.path, h.verdict])).toEqual([
+      ['gateway', 'pass'],
+      ['edge', 'fail'],
+    ]);
     expect(report.firstFailingHop).toEqual({ 'incremental-delivery': 'edge' });
-    expect(verify.stdout).toMatch(/Hop by hop \(gateway → edge\): gateway pass, edge fail\.\n {2}incremental-delivery first fails at edge \(passes through gateway\): the edge hop breaks it\./);
+    expect(verify.stdout).toMatch(
+      /Hop by hop \(gateway → edge\): gateway pass, edge fail\.\n {2}incremental-delivery first fails at edge \(passes through gateway\): the edge hop breaks it\./,
+    );
     await cleanup(dir, state);
   });
 
-  it('streaming-safe: every hop passes, and the bench measures the three paths as a chain', { timeout: 90_000 }, async () => {
+  it('streaming-safe: every hop passes, and the bench measures the three paths as a chain', {
+    timeout: 90_000,
+  }, async () => {
     const { dir, state } = await labWithEdge('nginx');
-    const verify = await runCli(['verify', '--checks', 'content-type,incremental-delivery,done-terminator', '--api', 'chat', '--out', 'v'], dir, ENV);
+    const verify = await runCli(
+      ['verify', '--checks', 'content-type,incremental-delivery,done-terminator', '--api', 'chat', '--out', 'v'],
+      dir,
+      ENV,
+    );
     expect(verify.code, verify.stdout).toBe(0);
     const report = JSON.parse(readFileSync(join(dir, 'v/compliance.json'), 'utf8')) as ComplianceReport;
     expect(report.hops!.map((h) => h.path)).toEqual(['gateway', 'edge']);
     expect(report.firstFailingHop).toEqual({});
-    const bench = await runCli(['bench', '--api', 'chat', '--stream', 'on', '--max-tokens', '8', '--requests', '8', '--concurrency', '3', '--warmup', '1', '--out', 'b'], dir, ENV);
+    const bench = await runCli(
+      [
+        'bench',
+        '--api',
+        'chat',
+        '--stream',
+        'on',
+        '--max-tokens',
+        '8',
+        '--requests',
+        '8',
+        '--concurrency',
+        '3',
+        '--warmup',
+        '1',
+        '--out',
+        'b',
+      ],
+      dir,
+      ENV,
+    );
     expect(bench.code, bench.stderr).toBe(0);
-    const summary = JSON.parse(readFileSync(join(dir, 'b/summary.json'), 'utf8')) as { comparisons: Array<{ kind: string; metric?: string; baseline?: string; path?: string; hop?: string }> };
-    expect(summary.comparisons.filter((c) => c.kind === 'path-overhead' && c.metric === 'ttftMs').map((c) => [c.hop, c.baseline, c.path])).toEqual([['hop', 'direct', 'gateway'], ['hop', 'gateway', 'edge'], ['end-to-end', 'direct', 'edge']]);
+    const summary = JSON.parse(readFileSync(join(dir, 'b/summary.json'), 'utf8')) as {
+      comparisons: Array<{ kind: string; metric?: string; baseline?: string; path?: string; hop?: string }>;
+    };
+    expect(
+      summary.comparisons
+        .filter((c) => c.kind === 'path-overhead' && c.metric === 'ttftMs')
+        .map((c) => [c.hop, c.baseline, c.path]),
+    ).toEqual([
+      ['hop', 'direct', 'gateway'],
+      ['hop', 'gateway', 'edge'],
+      ['end-to-end', 'direct', 'edge'],
+    ]);
     await cleanup(dir, state);
   });
 
@@ -77,7 +124,10 @@ describe('lab:deploy --edge nginx, verified hop by hop', () => {
     const both = await runCli(['deploy', '--edge', 'nginx', '--edge-url', 'https://x.example.net'], dir, ENV);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/"--edge": give --edge or --edge-url, not both/);
-    const azure = await runCli(['deploy', '--target', 'azure', '--edge', 'nginx'], dir, { ...ENV, AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000000' });
+    const azure = await runCli(['deploy', '--target', 'azure', '--edge', 'nginx'], dir, {
+      ...ENV,
+      AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000000',
+    });
     expect(azure.code).toBe(2);
     expect(azure.stderr).toMatch(/"--edge": the lab starts nginx locally only.*--edge-url URL/);
     expect(existsSync(join(dir, '.lab'))).toBe(false);

@@ -17,16 +17,30 @@ const RETRY_POLICY = policyFile(
       <set-backend-service backend-id="openai-backend" /><forward-request buffer-request-body="true" buffer-response="false" /></retry>`,
   }),
 );
-const NO_RETRY_POLICY = policyFile(policyXml({ inbound: '<set-backend-service backend-id="openai-backend" /><authentication-managed-identity resource="https://cognitiveservices.azure.com" />' }));
+const NO_RETRY_POLICY = policyFile(
+  policyXml({
+    inbound:
+      '<set-backend-service backend-id="openai-backend" /><authentication-managed-identity resource="https://cognitiveservices.azure.com" />',
+  }),
+);
 
 /** AI-Gateway's breaker: one 429 within a minute trips the backend. */
 const breaker = (tripDuration: string, acceptRetryAfter: boolean) => ({
-  rules: [{ name: 'breakerRule', failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [{ min: 429, max: 429 }] }, tripDuration, acceptRetryAfter }],
+  rules: [
+    {
+      name: 'breakerRule',
+      failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [{ min: 429, max: 429 }] },
+      tripDuration,
+      acceptRetryAfter,
+    },
+  ],
 });
 
 let mocks: Record<'a' | 'b' | 'c', MockServer>;
 beforeAll(async () => {
-  const [a, b, c] = await Promise.all([0, 1, 2].map(() => startFastMock({ timing: { ttftMs: 5, itlMs: 2, jitterMs: 0, outputTokens: 8 } })));
+  const [a, b, c] = await Promise.all(
+    [0, 1, 2].map(() => startFastMock({ timing: { ttftMs: 5, itlMs: 2, jitterMs: 0, outputTokens: 8 } })),
+  );
   mocks = { a: a!, b: b!, c: c! };
 });
 afterAll(() => Promise.all(Object.values(mocks).map((m) => m.close())));
@@ -45,10 +59,20 @@ async function setFault(mock: MockServer, spec: string): Promise<void> {
 
 /** Each single backend of the file played by the mock of the same name (or the one given). */
 const urlsFor = (entries: BackendEntry[], alias: Record<string, MockServer> = {}) =>
-  Object.fromEntries(entries.filter((e) => e.properties.type !== 'Pool').map((e) => [e.name, `${(alias[e.name] ?? mocks[e.name as 'a'])!.url}/openai`]));
-const requestsTo = async (mock: MockServer): Promise<number> => ((await (await fetch(`${mock.url}/_mock/requests`)).json()) as unknown[]).length;
+  Object.fromEntries(
+    entries
+      .filter((e) => e.properties.type !== 'Pool')
+      .map((e) => [e.name, `${(alias[e.name] ?? mocks[e.name as 'a'])!.url}/openai`]),
+  );
+const requestsTo = async (mock: MockServer): Promise<number> =>
+  ((await (await fetch(`${mock.url}/_mock/requests`)).json()) as unknown[]).length;
 
-async function start(entries: BackendEntry[], policy: string, clock?: { now: number }, alias: Record<string, MockServer> = {}): Promise<{ gateway: Gateway; log: GatewayLogEntry[] }> {
+async function start(
+  entries: BackendEntry[],
+  policy: string,
+  clock?: { now: number },
+  alias: Record<string, MockServer> = {},
+): Promise<{ gateway: Gateway; log: GatewayLogEntry[] }> {
   const log: GatewayLogEntry[] = [];
   const gateway = await createGateway({
     policy: loadGatewayPolicy(policy),
@@ -64,10 +88,17 @@ async function start(entries: BackendEntry[], policy: string, clock?: { now: num
 }
 
 /** One streamed chat request through the gateway, read to its end; the log line it left. */
-async function stream(gateway: Gateway, log: GatewayLogEntry[]): Promise<{ status: number; text: string; entry: GatewayLogEntry; ms: number }> {
+async function stream(
+  gateway: Gateway,
+  log: GatewayLogEntry[],
+): Promise<{ status: number; text: string; entry: GatewayLogEntry; ms: number }> {
   const before = log.length;
   const started = performance.now();
-  const response = await fetch(gateway.url + CHAT, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: USER_MESSAGES, stream: true }) });
+  const response = await fetch(gateway.url + CHAT, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ messages: USER_MESSAGES, stream: true }),
+  });
   let text = '';
   const decoder = new TextDecoder();
   try {
@@ -80,15 +111,41 @@ async function stream(gateway: Gateway, log: GatewayLogEntry[]): Promise<{ statu
   return { status: response.status, text, entry: log[before]!, ms };
 }
 
-const pool = (services: Array<{ id: string; priority?: number; weight?: number }>): BackendEntry => ({ name: 'openai-backend', properties: { type: 'Pool', pool: { services } } });
-const single = (name: string, extra: Record<string, unknown> = {}): BackendEntry => ({ name, properties: { protocol: 'http', ...extra } });
+const pool = (services: Array<{ id: string; priority?: number; weight?: number }>): BackendEntry => ({
+  name: 'openai-backend',
+  properties: { type: 'Pool', pool: { services } },
+});
+const single = (name: string, extra: Record<string, unknown> = {}): BackendEntry => ({
+  name,
+  properties: { protocol: 'http', ...extra },
+});
 /** `a` at priority 1, `b` behind it, each with the properties given (a breaker, say). */
-const primaryFirst = (a: Record<string, unknown> = {}, b: Record<string, unknown> = {}): BackendEntry[] => [single('a', a), single('b', b), pool([{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }])];
-const route = (entry: GatewayLogEntry): string => entry.attempts.map((a) => `${a.backend ?? '-'}:${a.status ?? 'none'}`).join(' ');
+const primaryFirst = (a: Record<string, unknown> = {}, b: Record<string, unknown> = {}): BackendEntry[] => [
+  single('a', a),
+  single('b', b),
+  pool([
+    { id: '/backends/a', priority: 1 },
+    { id: '/backends/b', priority: 2 },
+  ]),
+];
+const route = (entry: GatewayLogEntry): string =>
+  entry.attempts.map((a) => `${a.backend ?? '-'}:${a.status ?? 'none'}`).join(' ');
 
 describe('local gateway: APIM backends (pools, circuit breakers, retry)', { timeout: 30_000 }, () => {
   it('routes a pool by priority group, and by weight inside it: 3:1 gives 6 of 8 to the heavier backend and none to priority 2', async () => {
-    const { gateway, log } = await start([single('a'), single('b'), single('c'), pool([{ id: '/backends/a', priority: 1, weight: 3 }, { id: '/backends/b', priority: 1, weight: 1 }, { id: '/backends/c', priority: 2 }])], NO_RETRY_POLICY);
+    const { gateway, log } = await start(
+      [
+        single('a'),
+        single('b'),
+        single('c'),
+        pool([
+          { id: '/backends/a', priority: 1, weight: 3 },
+          { id: '/backends/b', priority: 1, weight: 1 },
+          { id: '/backends/c', priority: 2 },
+        ]),
+      ],
+      NO_RETRY_POLICY,
+    );
     try {
       const served: string[] = [];
       for (let i = 0; i < 8; i++) {
@@ -107,7 +164,11 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
 
   it('a 429 before any byte trips the primary and the retry lands on the secondary; later requests skip it until the trip ends (fake clock)', async () => {
     const clock = { now: 1_000_000 };
-    const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT30S', false) }), RETRY_POLICY, clock);
+    const { gateway, log } = await start(
+      primaryFirst({ circuitBreaker: breaker('PT30S', false) }),
+      RETRY_POLICY,
+      clock,
+    );
     try {
       await setFault(mocks.a, '429=1000');
       const spilled = await stream(gateway, log);
@@ -158,7 +219,7 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
     }
   });
 
-  it('acceptRetryAfter trips for as long as the backend\'s Retry-After says, not tripDuration', async () => {
+  it("acceptRetryAfter trips for as long as the backend's Retry-After says, not tripDuration", async () => {
     const clock = { now: 5_000_000 };
     const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT1M', true) }), RETRY_POLICY, clock);
     try {
@@ -191,8 +252,11 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
     }
   });
 
-  it('every backend tripped: 503 at once with APIM\'s message, without reaching any backend', async () => {
-    const { gateway, log } = await start(primaryFirst({ circuitBreaker: breaker('PT1M', false) }, { circuitBreaker: breaker('PT1M', false) }), RETRY_POLICY);
+  it("every backend tripped: 503 at once with APIM's message, without reaching any backend", async () => {
+    const { gateway, log } = await start(
+      primaryFirst({ circuitBreaker: breaker('PT1M', false) }, { circuitBreaker: breaker('PT1M', false) }),
+      RETRY_POLICY,
+    );
     try {
       await setFault(mocks.a, '429=1000');
       await setFault(mocks.b, '429=1000');
@@ -203,7 +267,10 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
       const before = (await requestsTo(mocks.a)) + (await requestsTo(mocks.b));
       const fast = await stream(gateway, log);
       expect(fast.status).toBe(503);
-      expect(JSON.parse(fast.text)).toEqual({ statusCode: 503, message: expect.stringMatching(/^Backend pool openai-backend is temporarily unavailable/) });
+      expect(JSON.parse(fast.text)).toEqual({
+        statusCode: 503,
+        message: expect.stringMatching(/^Backend pool openai-backend is temporarily unavailable/),
+      });
       expect(fast.entry.attempts.every((a) => a.backend === null)).toBe(true);
       expect(fast.entry.backendTimeMs).toBeNull();
       expect((await requestsTo(mocks.a)) + (await requestsTo(mocks.b))).toBe(before);
@@ -213,7 +280,9 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
   });
 
   it('retry on a single backend re-sends the buffered body; when the retries run out the last answer is relayed as it came', async () => {
-    const { gateway, log } = await start([single('openai-backend')], RETRY_POLICY, undefined, { 'openai-backend': mocks.a });
+    const { gateway, log } = await start([single('openai-backend')], RETRY_POLICY, undefined, {
+      'openai-backend': mocks.a,
+    });
     try {
       await setFault(mocks.a, '429=2000');
       const result = await stream(gateway, log);
@@ -221,7 +290,9 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
       expect(route(result.entry)).toBe('openai-backend:429 openai-backend:429 openai-backend:429');
       // Azure's own 429 body and retry-after reach the client.
       expect(JSON.parse(result.text)).toMatchObject({ error: { code: '429' } });
-      const bodies = ((await (await fetch(`${mocks.a.url}/_mock/requests`)).json()) as Array<{ body: unknown }>).map((r) => JSON.stringify(r.body));
+      const bodies = ((await (await fetch(`${mocks.a.url}/_mock/requests`)).json()) as Array<{ body: unknown }>).map(
+        (r) => JSON.stringify(r.body),
+      );
       expect(bodies).toHaveLength(3);
       expect(new Set(bodies).size).toBe(1);
     } finally {
@@ -233,29 +304,58 @@ describe('local gateway: APIM backends (pools, circuit breakers, retry)', { time
 describe('a dead pool member (issue 31): connection failures are failed over, counted and logged', () => {
   /** A priority pool whose members' breakers list error reasons: an unreachable backend counts as a failure. */
   const pool = (errorReasons: string[] | undefined): BackendEntry[] => {
-    const rule = { name: 'breakerRule', failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [{ min: 429, max: 429 }], ...(errorReasons ? { errorReasons } : {}) }, tripDuration: 'PT1M' };
+    const rule = {
+      name: 'breakerRule',
+      failureCondition: {
+        count: 1,
+        interval: 'PT1M',
+        statusCodeRanges: [{ min: 429, max: 429 }],
+        ...(errorReasons ? { errorReasons } : {}),
+      },
+      tripDuration: 'PT1M',
+    };
     return [
       { name: 'a', properties: { circuitBreaker: { rules: [rule] } } },
       { name: 'b', properties: { circuitBreaker: { rules: [rule] } } },
-      { name: 'openai-backend', properties: { type: 'Pool', pool: { services: [{ id: '/backends/a', priority: 1 }, { id: '/backends/b', priority: 2 }] } } },
+      {
+        name: 'openai-backend',
+        properties: {
+          type: 'Pool',
+          pool: {
+            services: [
+              { id: '/backends/a', priority: 1 },
+              { id: '/backends/b', priority: 2 },
+            ],
+          },
+        },
+      },
     ];
   };
 
   it('the primary killed mid-run: the retry moves the request to the secondary, the breaker trips the dead one, the log shows each attempt', async () => {
     const doomed = await startFastMock({ timing: { ttftMs: 5, itlMs: 2, jitterMs: 0, outputTokens: 8 } });
-    const { gateway, log } = await start(pool(['Server errors', 'BackendConnectionFailure']), RETRY_POLICY, undefined, { a: doomed });
+    const { gateway, log } = await start(pool(['Server errors', 'BackendConnectionFailure']), RETRY_POLICY, undefined, {
+      a: doomed,
+    });
     try {
       const before = await stream(gateway, log);
       expect(before.status).toBe(200);
-      expect(before.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: 200 }]);
+      expect(before.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([
+        { backend: 'a', status: 200 },
+      ]);
       await doomed.close();
       const during = await stream(gateway, log);
       expect(during.status).toBe(200);
       expect(during.text).toContain('data: [DONE]');
-      expect(during.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: null }, { backend: 'b', status: 200 }]);
+      expect(during.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([
+        { backend: 'a', status: null },
+        { backend: 'b', status: 200 },
+      ]);
       // Tripped: the next request goes straight to the secondary, without trying the dead one.
       const after = await stream(gateway, log);
-      expect(after.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'b', status: 200 }]);
+      expect(after.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([
+        { backend: 'b', status: 200 },
+      ]);
     } finally {
       await gateway.close();
     }
@@ -268,7 +368,11 @@ describe('a dead pool member (issue 31): connection failures are failed over, co
     try {
       const result = await stream(gateway, log);
       expect(result.status).toBe(502);
-      expect(result.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: null }, { backend: 'a', status: null }, { backend: 'a', status: null }]);
+      expect(result.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([
+        { backend: 'a', status: null },
+        { backend: 'a', status: null },
+        { backend: 'a', status: null },
+      ]);
     } finally {
       await gateway.close();
     }
@@ -279,11 +383,22 @@ describe('a dead pool member (issue 31): connection failures are failed over, co
     await doomed.close();
     const entries = pool(['BackendConnectionFailure']);
     const log: GatewayLogEntry[] = [];
-    const gateway = await createGateway({ policy: loadGatewayPolicy(RETRY_POLICY), backends: parseBackends(entries), backendUrls: urlsFor(entries, { a: doomed }), backendKey: TEST_KEY, host: '127.0.0.1', port: 0, accessLog: (e) => void log.push(e), unreachableRetryStatus: null });
+    const gateway = await createGateway({
+      policy: loadGatewayPolicy(RETRY_POLICY),
+      backends: parseBackends(entries),
+      backendUrls: urlsFor(entries, { a: doomed }),
+      backendKey: TEST_KEY,
+      host: '127.0.0.1',
+      port: 0,
+      accessLog: (e) => void log.push(e),
+      unreachableRetryStatus: null,
+    });
     try {
       const result = await stream(gateway, log);
       expect(result.status).toBe(502);
-      expect(result.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([{ backend: 'a', status: null }]);
+      expect(result.entry.attempts.map(({ backend, status }) => ({ backend, status }))).toEqual([
+        { backend: 'a', status: null },
+      ]);
     } finally {
       await gateway.close();
     }
@@ -294,7 +409,8 @@ describe('the retry waits as its policy says (the back-off really sleeps)', () =
   it('interval="0.3" delta="0.2" max-interval="1" (seconds), no first fast retry: two retries of a 429 take about 300 + 500 ms', async () => {
     const policy = policyFile(
       policyXml({
-        inbound: '<set-backend-service backend-id="openai-backend" /><authentication-managed-identity resource="https://cognitiveservices.azure.com" />',
+        inbound:
+          '<set-backend-service backend-id="openai-backend" /><authentication-managed-identity resource="https://cognitiveservices.azure.com" />',
         backend: `<retry count="2" interval="0.3" delta="0.2" max-interval="1" condition="@(context.Response.StatusCode == 429)"><forward-request buffer-request-body="true" buffer-response="false" /></retry>`,
       }),
     );

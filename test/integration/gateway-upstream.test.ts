@@ -15,7 +15,9 @@ const BODY = JSON.stringify({ messages: USER_MESSAGES, stream: true });
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
 
 /** A backend on a bare socket: answers every request on a connection with `respond`, counting connections. */
-async function startRawBackend(respond: (socket: net.Socket) => void): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
+async function startRawBackend(
+  respond: (socket: net.Socket) => void,
+): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
   let connections = 0;
   const server = net.createServer((socket) => {
     connections++;
@@ -47,7 +49,9 @@ async function startRawBackend(respond: (socket: net.Socket) => void): Promise<{
 async function rawRequest(url: string, path: string, body: string): Promise<{ head: string; body: Buffer }> {
   const { port } = new URL(url);
   const socket = net.connect(Number(port), '127.0.0.1');
-  socket.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.write(
+    `POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
   const chunks: Buffer[] = [];
   socket.on('data', (bytes: Buffer) => chunks.push(bytes));
   await once(socket, 'close');
@@ -59,11 +63,23 @@ async function rawRequest(url: string, path: string, body: string): Promise<{ he
 // Chunk boundaries a real backend can produce: two frames in one chunk, a frame cut over two
 // chunks (one of them with a chunk extension), upper-case hex.
 const FRAMES = ['data: {"a":1}\n\ndata: {"b":2}\n\n', 'data: {"c":', '3}\n\n', 'data: [DONE]\n\n'];
-const CHUNKS = [`${FRAMES[0]!.length.toString(16).toUpperCase()}\r\n${FRAMES[0]}\r\n`, `${FRAMES[1]!.length.toString(16)};ext=1\r\n${FRAMES[1]}\r\n`, `${FRAMES[2]!.length.toString(16)}\r\n${FRAMES[2]}\r\n`, `${FRAMES[3]!.length.toString(16)}\r\n${FRAMES[3]}\r\n`];
+const CHUNKS = [
+  `${FRAMES[0]!.length.toString(16).toUpperCase()}\r\n${FRAMES[0]}\r\n`,
+  `${FRAMES[1]!.length.toString(16)};ext=1\r\n${FRAMES[1]}\r\n`,
+  `${FRAMES[2]!.length.toString(16)}\r\n${FRAMES[2]}\r\n`,
+  `${FRAMES[3]!.length.toString(16)}\r\n${FRAMES[3]}\r\n`,
+];
 
 /** A raw backend answering every request with CHUNKS, and a gateway in front of it on `policy`. */
-async function withChunkedBackend(policy: 'streaming' | 'buffered', run: (gatewayUrl: string, connections: () => number) => Promise<void>): Promise<void> {
-  const backend = await startRawBackend((socket) => socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${CHUNKS.join('')}0\r\n\r\n`));
+async function withChunkedBackend(
+  policy: 'streaming' | 'buffered',
+  run: (gatewayUrl: string, connections: () => number) => Promise<void>,
+): Promise<void> {
+  const backend = await startRawBackend((socket) =>
+    socket.write(
+      `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${CHUNKS.join('')}0\r\n\r\n`,
+    ),
+  );
   const gateway = await startGateway(LAB_POLICY(policy), backend.url, { backendKey: TEST_KEY });
   try {
     await run(gateway.url, backend.connections);
@@ -95,12 +111,13 @@ describe('local gateway: the backend connection', () => {
 
   it('keeps backend connections alive: sequential requests share one connection', async () => {
     await withChunkedBackend('streaming', async (gatewayUrl, connections) => {
-      for (let i = 0; i < 3; i++) expect((await rawRequest(gatewayUrl, CHAT, BODY)).body.toString('latin1')).toContain('[DONE]');
+      for (let i = 0; i < 3; i++)
+        expect((await rawRequest(gatewayUrl, CHAT, BODY)).body.toString('latin1')).toContain('[DONE]');
       expect(connections()).toBe(1);
     });
   });
 
-  it('passes the client\'s backpressure to the backend: a client that stops reading stops the backend, and loses nothing', async () => {
+  it("passes the client's backpressure to the backend: a client that stops reading stops the backend, and loses nothing", async () => {
     const FRAME = `data: ${JSON.stringify({ pad: 'x'.repeat(1000) })}\n\n`;
     const TOTAL = 20_000; // about 20 MB of frames, far more than the sockets' buffers hold
     let written = 0;
@@ -125,7 +142,9 @@ describe('local gateway: the backend connection', () => {
     try {
       const { port } = new URL(gateway.url);
       const client = net.connect(Number(port), '127.0.0.1');
-      client.write(`POST ${CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`);
+      client.write(
+        `POST ${CHAT} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(BODY)}\r\n\r\n${BODY}`,
+      );
       let received = 0;
       const chunks: Buffer[] = [];
       client.on('data', (bytes: Buffer) => {
@@ -153,7 +172,10 @@ describe('local gateway: the backend connection', () => {
   });
 
   it('relays answers without a body (429 with content-length 0, 204) and keeps the connection', async () => {
-    const answers = ['HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n', 'HTTP/1.1 204 No Content\r\nx-marker: yes\r\n\r\n'];
+    const answers = [
+      'HTTP/1.1 429 Too Many Requests\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n',
+      'HTTP/1.1 204 No Content\r\nx-marker: yes\r\n\r\n',
+    ];
     let n = 0;
     const backend = await startRawBackend((socket) => void socket.write(answers[n++ % answers.length]!));
     const gateway = await startGateway(LAB_POLICY('streaming'), backend.url, { backendKey: TEST_KEY });
@@ -232,21 +254,32 @@ describe('local gateway: an HTTPS backend', () => {
 
   it('streams from a TLS backend, verifying its certificate (the gateway CLI, trusting the test CA)', async () => {
     // TLS in front of the mock: the gateway must speak HTTPS and check the certificate.
-    const tlsFront = createHttpsServer({ key: readFileSync(fixture('localhost.key')), cert: readFileSync(fixture('localhost.crt')) }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', async () => {
-        const forwarded = await fetch(mock.url + req.url, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': String(req.headers['api-key']) }, body: Buffer.concat(chunks) });
-        res.writeHead(forwarded.status, { 'content-type': forwarded.headers.get('content-type') ?? 'text/plain' });
-        for await (const part of forwarded.body!) res.write(part);
-        res.end();
-      });
-    });
+    const tlsFront = createHttpsServer(
+      { key: readFileSync(fixture('localhost.key')), cert: readFileSync(fixture('localhost.crt')) },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', async () => {
+          const forwarded = await fetch(mock.url + req.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'api-key': String(req.headers['api-key']) },
+            body: Buffer.concat(chunks),
+          });
+          res.writeHead(forwarded.status, { 'content-type': forwarded.headers.get('content-type') ?? 'text/plain' });
+          for await (const part of forwarded.body!) res.write(part);
+          res.end();
+        });
+      },
+    );
     tlsFront.listen(0, '127.0.0.1');
     await once(tlsFront, 'listening');
     const backendUrl = `https://127.0.0.1:${(tlsFront.address() as AddressInfo).port}`;
     const cli = fileURLToPath(new URL('../../mock-server/gateway/cli.ts', import.meta.url));
-    const start = (env: NodeJS.ProcessEnv) => spawn(process.execPath, [cli, '--backend', backendUrl, '--policy', LAB_POLICY('streaming'), '--port', '0'], { env: { ...process.env, GATEWAY_BACKEND_KEY: TEST_KEY, GATEWAY_SUBSCRIPTION_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const start = (env: NodeJS.ProcessEnv) =>
+      spawn(process.execPath, [cli, '--backend', backendUrl, '--policy', LAB_POLICY('streaming'), '--port', '0'], {
+        env: { ...process.env, GATEWAY_BACKEND_KEY: TEST_KEY, GATEWAY_SUBSCRIPTION_KEY: '', ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
     const trusted = start({ NODE_EXTRA_CA_CERTS: fixture('localhost.crt') });
     const untrusted = start({ NODE_EXTRA_CA_CERTS: '' });
     try {

@@ -26,11 +26,41 @@ async function bench(duringRun?: () => () => void) {
   const out = mkdtempSync(join(tmpdir(), 'self-watch-'));
   dirs.push(out);
   const env = { SELF_WATCH_KEY: TEST_KEY };
-  const options = resolveBenchOptions(['--endpoint', mock.url, '--api-key-env', 'SELF_WATCH_KEY', '--api', 'chat', '--stream', 'on', '--requests', '40', '--concurrency', '4', '--warmup', '1', '--out', out], env);
+  const options = resolveBenchOptions(
+    [
+      '--endpoint',
+      mock.url,
+      '--api-key-env',
+      'SELF_WATCH_KEY',
+      '--api',
+      'chat',
+      '--stream',
+      'on',
+      '--requests',
+      '40',
+      '--concurrency',
+      '4',
+      '--warmup',
+      '1',
+      '--out',
+      out,
+    ],
+    env,
+  );
   const stop = duringRun?.();
   try {
-    const { summary } = await runBench({ options, targets: benchTargets(options, undefined), outDir: out, env, signal: new AbortController().signal, toolVersion: 'test' });
-    const samples = readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { harnessStalled: boolean; phase?: string });
+    const { summary } = await runBench({
+      options,
+      targets: benchTargets(options, undefined),
+      outDir: out,
+      env,
+      signal: new AbortController().signal,
+      toolVersion: 'test',
+    });
+    const samples = readFileSync(join(out, 'samples.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { harnessStalled: boolean; phase?: string });
     return { summary, samples };
   } finally {
     stop?.();
@@ -71,6 +101,8 @@ describe('the harness self-watch', () => {
     expect(marked).toBe(h.stalledSamples);
     expect(marked / samples.length).toBeGreaterThan(0.5);
     expect(h.stalledTimeShare).toBeGreaterThan(0.05);
-    expect(summaryToMarkdown(summary)).toMatch(new RegExp(`Warning: the load generator limited this run.*${h.stalledSamples} of ${h.samples} requests`));
+    expect(summaryToMarkdown(summary)).toMatch(
+      new RegExp(`Warning: the load generator limited this run.*${h.stalledSamples} of ${h.samples} requests`),
+    );
   });
 });

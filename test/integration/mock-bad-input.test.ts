@@ -27,7 +27,11 @@ describe('authentication', () => {
   it('with MOCK_API_KEY set only that key passes, by api-key or Bearer', async () => {
     expect((await post(chatUrl(keyed), BODY, { 'api-key': 'wrong' })).status).toBe(401);
     expect((await post(chatUrl(keyed), BODY, { 'api-key': 'the-only-key' })).status).toBe(200);
-    const bearer = await fetch(chatUrl(keyed), { method: 'POST', headers: { authorization: 'Bearer the-only-key' }, body: JSON.stringify(BODY) });
+    const bearer = await fetch(chatUrl(keyed), {
+      method: 'POST',
+      headers: { authorization: 'Bearer the-only-key' },
+      body: JSON.stringify(BODY),
+    });
     expect(bearer.status).toBe(200);
   });
 
@@ -53,7 +57,10 @@ describe('routing and validation', () => {
     const unknown = await post(`${mock.url}/openai/deployments/gpt-4o-mini/embeddings?api-version=2024-10-21`, BODY);
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toBe(readFixture('error-404-resource.json'));
-    const v1Bad = await post(`${mock.url}/openai/v1/chat/completions?api-version=2024-10-21`, { ...BODY, model: 'gpt-4o-mini' });
+    const v1Bad = await post(`${mock.url}/openai/v1/chat/completions?api-version=2024-10-21`, {
+      ...BODY,
+      model: 'gpt-4o-mini',
+    });
     expect(v1Bad.status).toBe(404);
   });
 
@@ -63,10 +70,16 @@ describe('routing and validation', () => {
     expect(((await invalid.json()) as any).error.type).toBe('invalid_request_error');
     const noMessages = await post(chatUrl(mock), { stream: true });
     expect(noMessages.status).toBe(400);
-    expect(((await noMessages.json()) as any).error).toMatchObject({ param: 'messages', code: 'missing_required_parameter' });
+    expect(((await noMessages.json()) as any).error).toMatchObject({
+      param: 'messages',
+      code: 'missing_required_parameter',
+    });
     const noInput = await post(`${mock.url}/openai/v1/responses`, { model: 'gpt-4o-mini' });
     expect(((await noInput.json()) as any).error.param).toBe('input');
-    const noPrompt = await post(`${mock.url}/openai/deployments/gpt-35-turbo-instruct/completions?api-version=2024-10-21`, {});
+    const noPrompt = await post(
+      `${mock.url}/openai/deployments/gpt-35-turbo-instruct/completions?api-version=2024-10-21`,
+      {},
+    );
     expect(((await noPrompt.json()) as any).error.param).toBe('prompt');
   });
 
@@ -84,7 +97,11 @@ describe('routing and validation', () => {
   });
 
   it('stream_options on an api-version that predates it is 400, as Azure answered', async () => {
-    const response = await post(chatUrl(mock, 'gpt-4o-mini', '2023-05-15'), { ...BODY, stream: true, stream_options: { include_usage: true } });
+    const response = await post(chatUrl(mock, 'gpt-4o-mini', '2023-05-15'), {
+      ...BODY,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     expect(response.status).toBe(400);
     expect(await response.text()).toContain('stream_options');
   });

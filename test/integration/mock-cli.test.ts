@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 const CLI = new URL('../../mock-server/cli.ts', import.meta.url).pathname;
 
 function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; stderr: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return { child, stderr: () => stderr };
@@ -22,7 +25,9 @@ async function firstLine(child: ChildProcess): Promise<string> {
 
 describe('npm run mock', () => {
   it('prints one JSON line with its URL, serves, and exits 0 on SIGTERM', async () => {
-    const { child, stderr } = start(['--port', '0', '--host', '127.0.0.1', '--ttft-ms', '5'], { MOCK_API_KEY: 'cli-secret-key' });
+    const { child, stderr } = start(['--port', '0', '--host', '127.0.0.1', '--ttft-ms', '5'], {
+      MOCK_API_KEY: 'cli-secret-key',
+    });
     const info = JSON.parse(await firstLine(child)) as { url: string; keyRequired: boolean; deployments: string[] };
     expect(info.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(info.keyRequired).toBe(true);
@@ -51,7 +56,11 @@ describe('npm run mock', () => {
     const { child } = start(['--port', '0', '--ttft-ms', '5', '--fault', '429=1500']);
     const info = JSON.parse(await firstLine(child)) as { url: string };
     const chat = (headers: Record<string, string> = {}) =>
-      fetch(`${info.url}/openai/v1/chat/completions`, { method: 'POST', headers: { 'api-key': 'k', ...headers }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
+      fetch(`${info.url}/openai/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'api-key': 'k', ...headers },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      });
     const refused = await chat();
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('2');
@@ -70,7 +79,9 @@ describe('npm run mock', () => {
     const wrong = start(['--fault', '429=soon']);
     const [code] = (await once(wrong.child, 'exit')) as [number];
     expect(code).toBe(2);
-    expect(wrong.stderr()).toMatch(/"--fault": fault "429" needs a whole number from 0 to 600,000, got "soon"\. Allowed: name\[=value\],… with names 429/);
+    expect(wrong.stderr()).toMatch(
+      /"--fault": fault "429" needs a whole number from 0 to 600,000, got "soon"\. Allowed: name\[=value\],… with names 429/,
+    );
   });
 });
 
@@ -96,8 +107,16 @@ describe('gateway CLI with a backends file', () => {
     const both = await run(['--backends', 'labs/failover/backends.json', '--backend', 'http://127.0.0.1:9', ...policy]);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/"--backend": give --backend or --backends, not both/);
-    const unknown = await run(['--backends', 'labs/failover/backends.json', '--backend-url', 'ptu=http://127.0.0.1:9/openai,payg=http://127.0.0.1:9/openai,spare=http://127.0.0.1:9', ...policy]);
+    const unknown = await run([
+      '--backends',
+      'labs/failover/backends.json',
+      '--backend-url',
+      'ptu=http://127.0.0.1:9/openai,payg=http://127.0.0.1:9/openai,spare=http://127.0.0.1:9',
+      ...policy,
+    ]);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/"--backend-url": "spare" is not a single backend of the backends file\. Allowed: ptu, payg/);
+    expect(unknown.stderr).toMatch(
+      /"--backend-url": "spare" is not a single backend of the backends file\. Allowed: ptu, payg/,
+    );
   });
 });

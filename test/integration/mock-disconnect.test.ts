@@ -32,7 +32,10 @@ describe('client disconnect', () => {
     }
     abort.abort();
     await reader.cancel();
-    const record = await waitFor(() => mock.context.recorder.get(requestId)!, (r) => r.outcome !== 'pending');
+    const record = await waitFor(
+      () => mock.context.recorder.get(requestId)!,
+      (r) => r.outcome !== 'pending',
+    );
     expect(record.outcome).toBe('cancelled');
     const emittedAtCancel = record.framesEmitted;
     expect(emittedAtCancel).toBeLessThan(record.contentFramesPlanned / 2);
@@ -54,7 +57,10 @@ describe('client disconnect', () => {
     await sleep(100);
     abort.abort();
     await pending;
-    const record = await waitFor(() => mock.context.recorder.list().at(-1)!, (r) => r.outcome !== 'pending');
+    const record = await waitFor(
+      () => mock.context.recorder.list().at(-1)!,
+      (r) => r.outcome !== 'pending',
+    );
     expect(record.outcome).toBe('cancelled');
   });
 });

@@ -24,7 +24,9 @@ describe('status faults', () => {
     expect(response.headers.get('content-type')).toBe('application/json; charset=UTF-8');
     expect(response.headers.get('x-request-id')).toBeTruthy();
     const body = await response.text();
-    expect(JSON.parse(body)).toEqual({ error: { code: '429', message: 'Rate limit is exceeded. Try again in 3 seconds.' } });
+    expect(JSON.parse(body)).toEqual({
+      error: { code: '429', message: 'Rate limit is exceeded. Try again in 3 seconds.' },
+    });
     expect(body).toBe(readFixture('error-429.json').replace('2 seconds', '3 seconds'));
   });
 
@@ -96,7 +98,9 @@ describe('stream faults', () => {
       }
     });
     expect(invalidAlone.length).toBeGreaterThanOrEqual(2);
-    const text = stream.events.map((e) => (e.data === '[DONE]' ? '' : (JSON.parse(e.data).choices[0]?.delta?.content ?? ''))).join('');
+    const text = stream.events
+      .map((e) => (e.data === '[DONE]' ? '' : (JSON.parse(e.data).choices[0]?.delta?.content ?? '')))
+      .join('');
     expect(text).toContain('\u2615');
   });
 
@@ -128,26 +132,42 @@ describe('stream faults', () => {
     const last = stream.events.at(-1)!;
     expect(msBetween(first.arrivalNs, last.arrivalNs)).toBeLessThan(15);
     expect(msBetween(first.stamp!.emitNs, last.stamp!.emitNs)).toBeLessThan(15);
-    const smooth = await readSse(await post(chatUrl(mock), STREAM_BODY, { 'x-mock-itl-ms': '10', 'x-mock-output-tokens': '20' }));
+    const smooth = await readSse(
+      await post(chatUrl(mock), STREAM_BODY, { 'x-mock-itl-ms': '10', 'x-mock-output-tokens': '20' }),
+    );
     expect(msBetween(smooth.events[0]!.arrivalNs, smooth.events.at(-1)!.arrivalNs)).toBeGreaterThan(150);
   });
 
   it('responses-error ends a Responses stream with error + response.failed, which the SDK throws on', async () => {
     const url = `${mock.url}/openai/v1/responses`;
-    const stream = await readSse(await post(url, { model: 'gpt-4o-mini', input: 'Hi', stream: true }, fault('responses-error')));
+    const stream = await readSse(
+      await post(url, { model: 'gpt-4o-mini', input: 'Hi', stream: true }, fault('responses-error')),
+    );
     expect(stream.events.slice(-2).map((e) => e.event)).toEqual(['error', 'response.failed']);
     const failed = JSON.parse(stream.events.at(-1)!.data);
     expect(failed.response.status).toBe('failed');
     const client = new OpenAI({ baseURL: `${mock.url}/openai/v1/`, apiKey: TEST_KEY, maxRetries: 0 });
-    const sdkStream = await client.responses.create({ model: 'gpt-4o-mini', input: 'Hi', stream: true }, { headers: fault('responses-error') });
+    const sdkStream = await client.responses.create(
+      { model: 'gpt-4o-mini', input: 'Hi', stream: true },
+      { headers: fault('responses-error') },
+    );
     await expect(async () => {
       for await (const _ of sdkStream) void _;
     }).rejects.toBeInstanceOf(OpenAI.APIError);
   });
 
   it('responses-error on chat ends with a data: {"error":…} frame the SDK throws on', async () => {
-    const client = new AzureOpenAI({ endpoint: mock.url, apiKey: TEST_KEY, apiVersion: API_VERSION, deployment: 'gpt-4o-mini', maxRetries: 0 });
-    const sdkStream = await client.chat.completions.create({ model: 'x', messages: USER_MESSAGES as never, stream: true }, { headers: fault('responses-error') });
+    const client = new AzureOpenAI({
+      endpoint: mock.url,
+      apiKey: TEST_KEY,
+      apiVersion: API_VERSION,
+      deployment: 'gpt-4o-mini',
+      maxRetries: 0,
+    });
+    const sdkStream = await client.chat.completions.create(
+      { model: 'x', messages: USER_MESSAGES as never, stream: true },
+      { headers: fault('responses-error') },
+    );
     await expect(async () => {
       for await (const _ of sdkStream) void _;
     }).rejects.toBeInstanceOf(OpenAI.APIError);
@@ -166,7 +186,14 @@ describe('timing model and ground truth', () => {
   });
 
   it('honours TTFT and ITL control headers, and a seed reproduces text and timings', async () => {
-    const headers = { 'x-mock-ttft-ms': '150', 'x-mock-itl-ms': '20', 'x-mock-jitter-ms': '5', 'x-mock-seed': '7', 'x-mock-stamp': '1', 'x-mock-output-tokens': '10' };
+    const headers = {
+      'x-mock-ttft-ms': '150',
+      'x-mock-itl-ms': '20',
+      'x-mock-jitter-ms': '5',
+      'x-mock-seed': '7',
+      'x-mock-stamp': '1',
+      'x-mock-output-tokens': '10',
+    };
     const run = async () => {
       const started = process.hrtime.bigint();
       const stream = await readSse(await post(chatUrl(mock), STREAM_BODY, headers));
@@ -200,7 +227,13 @@ describe('timing model and ground truth', () => {
   });
 
   it('burst mode releases tokens in blocks', async () => {
-    const headers = { 'x-mock-mode': 'burst', 'x-mock-burst-tokens': '5', 'x-mock-itl-ms': '10', 'x-mock-output-tokens': '15', 'x-mock-stamp': '1' };
+    const headers = {
+      'x-mock-mode': 'burst',
+      'x-mock-burst-tokens': '5',
+      'x-mock-itl-ms': '10',
+      'x-mock-output-tokens': '15',
+      'x-mock-stamp': '1',
+    };
     const stream = await readSse(await post(chatUrl(mock), STREAM_BODY, headers));
     const content = stream.events.filter((e) => e.data !== '[DONE]' && JSON.parse(e.data).choices[0]?.delta?.content);
     // The plan (due-us) is exact: three blocks of five, 0 ms apart inside a block.

@@ -36,10 +36,17 @@ describe('bodies the mock must refuse as Azure does', () => {
     expect(ok.status).not.toBe(500);
   });
 
-  it('a legacy completions prompt longer than gpt-35-turbo-instruct\'s 4,096 tokens is refused (context_length_exceeded, param prompt)', async () => {
-    const long = await post(`${mock.url}/openai/deployments/gpt-35-turbo-instruct/completions?api-version=2024-10-21`, { prompt: ' word'.repeat(5_000), max_tokens: 4 });
+  it("a legacy completions prompt longer than gpt-35-turbo-instruct's 4,096 tokens is refused (context_length_exceeded, param prompt)", async () => {
+    const long = await post(`${mock.url}/openai/deployments/gpt-35-turbo-instruct/completions?api-version=2024-10-21`, {
+      prompt: ' word'.repeat(5_000),
+      max_tokens: 4,
+    });
     expect(long.status).toBe(400);
-    expect(((await long.json()) as AzureError).error).toMatchObject({ code: 'context_length_exceeded', param: 'prompt', type: 'invalid_request_error' });
+    expect(((await long.json()) as AzureError).error).toMatchObject({
+      code: 'context_length_exceeded',
+      param: 'prompt',
+      type: 'invalid_request_error',
+    });
   });
 
   it('on gpt-4o-mini (128,000 tokens): 140,000 words are refused with the counts, 1,000 are served; max_tokens counts too', async () => {
@@ -47,15 +54,28 @@ describe('bodies the mock must refuse as Azure does', () => {
     expect(refused.status).toBe(400);
     const body = (await refused.json()) as AzureError;
     expect(body.error).toMatchObject({ code: 'context_length_exceeded', param: 'messages' });
-    expect(body.error.message).toMatch(/^This model's maximum context length is 128000 tokens\. However, your messages resulted in 1400\d\d tokens\./);
-    expect((await post(chatUrl(mock), { messages: [{ role: 'user', content: ' word'.repeat(1_000) }], max_tokens: 8 })).status).toBe(200);
-    const overflow = await post(chatUrl(mock), { messages: [{ role: 'user', content: ' word'.repeat(100_000) }], max_tokens: 50_000 });
+    expect(body.error.message).toMatch(
+      /^This model's maximum context length is 128000 tokens\. However, your messages resulted in 1400\d\d tokens\./,
+    );
+    expect(
+      (await post(chatUrl(mock), { messages: [{ role: 'user', content: ' word'.repeat(1_000) }], max_tokens: 8 }))
+        .status,
+    ).toBe(200);
+    const overflow = await post(chatUrl(mock), {
+      messages: [{ role: 'user', content: ' word'.repeat(100_000) }],
+      max_tokens: 50_000,
+    });
     expect(overflow.status).toBe(400);
-    expect(((await overflow.json()) as AzureError).error.message).toMatch(/you requested 1500\d\d tokens \(1000\d\d in the messages, 50000 in the completion\)/);
+    expect(((await overflow.json()) as AzureError).error.message).toMatch(
+      /you requested 1500\d\d tokens \(1000\d\d in the messages, 50000 in the completion\)/,
+    );
   });
 
   it('a path with anything before /openai/ is 404 Resource not found, as Azure answers (a wrong --endpoint …/openai)', async () => {
-    const response = await post(`${mock.url}/openai/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`, { messages: USER_MESSAGES });
+    const response = await post(
+      `${mock.url}/openai/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
+      { messages: USER_MESSAGES },
+    );
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({ error: { code: '404', message: 'Resource not found' } });
     expect((await post(chatUrl(mock), { messages: USER_MESSAGES })).status).toBe(200);
@@ -84,8 +104,12 @@ describe('control headers and request targets that would take the mock down', ()
       for await (const chunk of socket) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString('utf8');
     };
-    expect(await raw('POST * HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 .*Invalid request target/s);
-    expect(await raw('GET /openai/models HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await raw('POST * HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 400 .*Invalid request target/s,
+    );
+    expect(await raw('GET /openai/models HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
     expect((await post(chatUrl(mock), { messages: USER_MESSAGES })).status).toBe(200);
   });
 });
@@ -94,7 +118,11 @@ describe('one request never stalls the others', () => {
   it('a 3 MB single-word prompt is counted off the event loop: a stream in flight keeps its pace', async () => {
     const paced = await startFastMock({ timing: { ttftMs: 10, itlMs: 10, jitterMs: 0, outputTokens: 150 } });
     try {
-      const streaming = fetch(chatUrl(paced), { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': 'k' }, body: JSON.stringify({ messages: USER_MESSAGES, stream: true }) });
+      const streaming = fetch(chatUrl(paced), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': 'k' },
+        body: JSON.stringify({ messages: USER_MESSAGES, stream: true }),
+      });
       const response = await streaming;
       const reader = response.body!.getReader();
       const gaps: number[] = [];
@@ -120,12 +148,42 @@ describe('one request never stalls the others', () => {
   });
 });
 
-describe('a fuzzer against the mock: every body that is not a valid request is a 400 in Azure\'s shape, never a 500', () => {
+describe("a fuzzer against the mock: every body that is not a valid request is a 400 in Azure's shape, never a 500", () => {
   it('3,000 mutated chat bodies', { timeout: 120_000 }, async () => {
     const random = new Mulberry32(20261207);
-    const pick = <T,>(items: readonly T[]): T => items[Math.floor(random.next() * items.length)]!;
-    const values: unknown[] = [null, true, 0, -1, 1e308, 2 ** 53, 'x', '', '\u0000', '😀'.repeat(3), [], [null], {}, { role: 'user' }, [[[[]]]], 'user', 'system', 'tool', { type: 'text', text: 'hi' }];
-    const base = (): Record<string, any> => ({ messages: [{ role: 'user', content: 'hello' }], max_tokens: 4, temperature: 0.5, stream: false, n: 1, stop: ['x'], user: 'u', tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }], logit_bias: { '50256': -100 } });
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random.next() * items.length)]!;
+    const values: unknown[] = [
+      null,
+      true,
+      0,
+      -1,
+      1e308,
+      2 ** 53,
+      'x',
+      '',
+      '\u0000',
+      '😀'.repeat(3),
+      [],
+      [null],
+      {},
+      { role: 'user' },
+      [[[[]]]],
+      'user',
+      'system',
+      'tool',
+      { type: 'text', text: 'hi' },
+    ];
+    const base = (): Record<string, any> => ({
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 4,
+      temperature: 0.5,
+      stream: false,
+      n: 1,
+      stop: ['x'],
+      user: 'u',
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+      logit_bias: { '50256': -100 },
+    });
     /** Replaces, deletes or wraps a random node of the body. */
     function mutate(body: Record<string, any>): unknown {
       const paths: Array<[Record<string, any> | any[], string | number]> = [];
@@ -161,7 +219,8 @@ describe('a fuzzer against the mock: every body that is not a valid request is a
           statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
           const text = await response.text();
           if (response.status >= 500) bad.push(`${response.status} for ${body.slice(0, 200)}: ${text.slice(0, 200)}`);
-          else if (response.status === 400 && !isAzureError(JSON.parse(text))) bad.push(`400 not in Azure's shape for ${body.slice(0, 200)}: ${text.slice(0, 200)}`);
+          else if (response.status === 400 && !isAzureError(JSON.parse(text)))
+            bad.push(`400 not in Azure's shape for ${body.slice(0, 200)}: ${text.slice(0, 200)}`);
         }
       }),
     );
@@ -175,12 +234,18 @@ describe('a fuzzer against the mock: every body that is not a valid request is a
 describe('the mock CLI on a port already in use', () => {
   it('says so plainly and exits 1, no stack trace', async () => {
     const port = new URL(mock.url).port;
-    const child = spawn(process.execPath, ['mock-server/cli.ts', '--port', port], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['mock-server/cli.ts', '--port', port], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const [code] = (await once(child, 'exit')) as [number];
     expect(code).toBe(1);
-    expect(stderr).toMatch(new RegExp(`Failed to start the mock: port ${port} on 127\\.0\\.0\\.1 is already in use \\(EADDRINUSE\\)\\. Pick another with --port`));
+    expect(stderr).toMatch(
+      new RegExp(
+        `Failed to start the mock: port ${port} on 127\\.0\\.0\\.1 is already in use \\(EADDRINUSE\\)\\. Pick another with --port`,
+      ),
+    );
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

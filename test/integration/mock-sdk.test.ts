@@ -48,14 +48,21 @@ describe('openai SDK against the mock over HTTP', () => {
 
   it("counts a prompt that spells a special token as text, as the service does, with o200k's tokens", async () => {
     const content = 'Explain what <|endoftext|> and <|im_start|> mean in a prompt.';
-    const completion = await azure('gpt-4o-mini').chat.completions.create({ model: 'x', messages: [{ role: 'user', content }] });
+    const completion = await azure('gpt-4o-mini').chat.completions.create({
+      model: 'x',
+      messages: [{ role: 'user', content }],
+    });
     const tokens = (text: string) => encode(text, { disallowedSpecial: new Set() }).length;
     // OpenAI's chat framing: 3 tokens per message besides its role and content, 3 to prime the reply.
     expect(completion.usage!.prompt_tokens).toBe(3 + 3 + tokens('user') + tokens(content));
   });
 
   it('.chat.completions.stream() accumulates the final completion', async () => {
-    const runner = azure('gpt-4.1-mini').chat.completions.stream({ model: 'x', messages: USER_MESSAGES as never, max_tokens: 5 });
+    const runner = azure('gpt-4.1-mini').chat.completions.stream({
+      model: 'x',
+      messages: USER_MESSAGES as never,
+      max_tokens: 5,
+    });
     const final = await runner.finalChatCompletion();
     expect(final.choices[0]!.finish_reason).toBe('length');
     expect(final.choices[0]!.message.content!.length).toBeGreaterThan(0);
@@ -66,16 +73,25 @@ describe('openai SDK against the mock over HTTP', () => {
     const headers = { 'x-mock-seed': '42' };
     const client = azure('gpt-4o-mini');
     const full = await client.chat.completions.create({ model: 'x', messages: USER_MESSAGES as never }, { headers });
-    const stream = await client.chat.completions.create({ model: 'x', messages: USER_MESSAGES as never, stream: true }, { headers });
+    const stream = await client.chat.completions.create(
+      { model: 'x', messages: USER_MESSAGES as never, stream: true },
+      { headers },
+    );
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(full.choices[0]!.message.content).toBe(text);
     expect(full.usage!.completion_tokens).toBe(12);
-    expect(full.id).toBe((await client.chat.completions.create({ model: 'x', messages: USER_MESSAGES as never }, { headers })).id);
+    expect(full.id).toBe(
+      (await client.chat.completions.create({ model: 'x', messages: USER_MESSAGES as never }, { headers })).id,
+    );
   });
 
   it('OpenAI with a /openai/v1/ base URL streams chat (deployment in model)', async () => {
-    const stream = await v1().chat.completions.create({ model: 'gpt-4.1-mini', messages: USER_MESSAGES as never, stream: true });
+    const stream = await v1().chat.completions.create({
+      model: 'gpt-4.1-mini',
+      messages: USER_MESSAGES as never,
+      stream: true,
+    });
     let text = '';
     let finish: string | null | undefined;
     for await (const chunk of stream) {
@@ -135,7 +151,17 @@ describe('openai SDK against the mock over HTTP', () => {
       model: 'x',
       messages: [{ role: 'user', content: 'How do I stop API Management buffering streaming responses?' }],
       stream: true,
-      data_sources: [{ type: 'azure_search', parameters: { endpoint: 'https://s.search.windows.net', index_name: 'docs', top_n_documents: 2, authentication: { type: 'system_assigned_managed_identity' } } }],
+      data_sources: [
+        {
+          type: 'azure_search',
+          parameters: {
+            endpoint: 'https://s.search.windows.net',
+            index_name: 'docs',
+            top_n_documents: 2,
+            authentication: { type: 'system_assigned_managed_identity' },
+          },
+        },
+      ],
     } as never);
     const chunks: any[] = [];
     for await (const chunk of stream as unknown as AsyncIterable<any>) chunks.push(chunk);
@@ -145,17 +171,33 @@ describe('openai SDK against the mock over HTTP', () => {
     expect(JSON.parse(context.intent)).toHaveLength(1);
     expect(chunks[0].object).toBe('extensions.chat.completion.chunk');
     expect(chunks.at(-1).choices[0].end_turn).toBe(true);
-    expect(chunks.slice(1, -1).map((c) => c.choices[0].delta.content).join('').length).toBeGreaterThan(5);
+    expect(
+      chunks
+        .slice(1, -1)
+        .map((c) => c.choices[0].delta.content)
+        .join('').length,
+    ).toBeGreaterThan(5);
   });
 
   it('maps Azure errors to the SDK error classes', async () => {
-    await expect(azure('no-such-deployment').chat.completions.create({ model: 'x', messages: USER_MESSAGES as never })).rejects.toMatchObject({
+    await expect(
+      azure('no-such-deployment').chat.completions.create({ model: 'x', messages: USER_MESSAGES as never }),
+    ).rejects.toMatchObject({
       status: 404,
       code: 'DeploymentNotFound',
     });
-    const bad = new AzureOpenAI({ endpoint: mock.url, apiKey: TEST_KEY, apiVersion: API_VERSION, deployment: 'gpt-4o-mini', maxRetries: 0 });
+    const bad = new AzureOpenAI({
+      endpoint: mock.url,
+      apiKey: TEST_KEY,
+      apiVersion: API_VERSION,
+      deployment: 'gpt-4o-mini',
+      maxRetries: 0,
+    });
     await expect(
-      bad.chat.completions.create({ model: 'x', messages: USER_MESSAGES as never }, { headers: { 'x-mock-fault': '429=1500' } }),
+      bad.chat.completions.create(
+        { model: 'x', messages: USER_MESSAGES as never },
+        { headers: { 'x-mock-fault': '429=1500' } },
+      ),
     ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
   });
 });

@@ -20,14 +20,41 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const ENV = { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_'))), DEAD_KEY: 'k' };
+const ENV = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_'))),
+  DEAD_KEY: 'k',
+};
 
 describe('nothing answered', () => {
   it('bench: every request a connect error exits 1, saying nothing answers at the URL, and still writes what it recorded', async () => {
     const out = join(dir, 'bench');
-    const result = await runCli(['bench', '--endpoint', deadUrl, '--api-key-env', 'DEAD_KEY', '--api', 'chat', '--stream', 'on', '--requests', '3', '--warmup', '0', '--out', out], dir, ENV);
+    const result = await runCli(
+      [
+        'bench',
+        '--endpoint',
+        deadUrl,
+        '--api-key-env',
+        'DEAD_KEY',
+        '--api',
+        'chat',
+        '--stream',
+        'on',
+        '--requests',
+        '3',
+        '--warmup',
+        '0',
+        '--out',
+        out,
+      ],
+      dir,
+      ENV,
+    );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`Nothing succeeded: all 3 requests failed, so nothing was measured\\.\\n {2}direct \\(${deadUrl.replace(/\./g, '\\.')}\\): nothing answers there \\(connect_error 3\\)`));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `Nothing succeeded: all 3 requests failed, so nothing was measured\\.\\n {2}direct \\(${deadUrl.replace(/\./g, '\\.')}\\): nothing answers there \\(connect_error 3\\)`,
+      ),
+    );
     expect(readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
@@ -37,11 +64,35 @@ describe('nothing answered', () => {
     mkdirSync(out);
     writeFileSync(join(out, 'samples.jsonl'), '{"earlier":true}\n');
     writeFileSync(join(out, 'summary.json'), '{"earlier":true}\n');
-    const refused = await runCli(['bench', '--endpoint', deadUrl, '--api-key-env', 'UNSET_KEY', '--requests', '3', '--out', out], dir, ENV);
+    const refused = await runCli(
+      ['bench', '--endpoint', deadUrl, '--api-key-env', 'UNSET_KEY', '--requests', '3', '--out', out],
+      dir,
+      ENV,
+    );
     expect(refused.code).toBe(2);
     expect(readFileSync(join(out, 'samples.jsonl'), 'utf8')).toBe('{"earlier":true}\n');
     expect(readFileSync(join(out, 'summary.json'), 'utf8')).toBe('{"earlier":true}\n');
-    const ran = await runCli(['bench', '--endpoint', deadUrl, '--api-key-env', 'DEAD_KEY', '--api', 'chat', '--stream', 'on', '--requests', '2', '--warmup', '0', '--out', out], dir, ENV);
+    const ran = await runCli(
+      [
+        'bench',
+        '--endpoint',
+        deadUrl,
+        '--api-key-env',
+        'DEAD_KEY',
+        '--api',
+        'chat',
+        '--stream',
+        'on',
+        '--requests',
+        '2',
+        '--warmup',
+        '0',
+        '--out',
+        out,
+      ],
+      dir,
+      ENV,
+    );
     expect(ran.code).toBe(1);
     expect(readFileSync(join(out, 'samples.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
     expect(readdirSync(out).filter((name) => name.endsWith('.partial'))).toEqual([]);
@@ -49,7 +100,17 @@ describe('nothing answered', () => {
 
   it('lab:verify with a lab state that names no path: every check skips, and a run that checked nothing fails, saying so', async () => {
     const state = join(dir, 'empty-state.json');
-    writeFileSync(state, JSON.stringify({ schemaVersion: 1, target: 'local', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', paths: {}, processes: [] }));
+    writeFileSync(
+      state,
+      JSON.stringify({
+        schemaVersion: 1,
+        target: 'local',
+        deployment: 'gpt-4o-mini',
+        apiVersion: '2024-10-21',
+        paths: {},
+        processes: [],
+      }),
+    );
     const out = join(dir, 'verify-nothing');
     const result = await runCli(['verify', '--state', state, '--out', out], dir, ENV);
     expect(result.code).toBe(1);
@@ -60,11 +121,23 @@ describe('nothing answered', () => {
 
   it('lab:verify against a gateway that does not answer says so once, and fails', async () => {
     const out = join(dir, 'verify');
-    const result = await runCli(['verify', '--gateway', deadUrl, '--direct', deadUrl, '--api-key-env', 'DEAD_KEY', '--out', out], dir, ENV);
+    const result = await runCli(
+      ['verify', '--gateway', deadUrl, '--direct', deadUrl, '--api-key-env', 'DEAD_KEY', '--out', out],
+      dir,
+      ENV,
+    );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`Nothing was verified: nothing answers at ${deadUrl.replace(/\./g, '\\.')}.*Is the gateway running\\?`));
-    const report = JSON.parse(readFileSync(join(out, 'compliance.json'), 'utf8')) as { unreachable: string; checks: Array<{ id: string; status: string; evidence: string }> };
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `Nothing was verified: nothing answers at ${deadUrl.replace(/\./g, '\\.')}.*Is the gateway running\\?`,
+      ),
+    );
+    const report = JSON.parse(readFileSync(join(out, 'compliance.json'), 'utf8')) as {
+      unreachable: string;
+      checks: Array<{ id: string; status: string; evidence: string }>;
+    };
     expect(report.unreachable).toMatch(/nothing answers at/);
-    for (const check of report.checks.filter((c) => !c.id.startsWith('lint-'))) expect(check).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^not run: nothing answers at/) });
+    for (const check of report.checks.filter((c) => !c.id.startsWith('lint-')))
+      expect(check).toMatchObject({ status: 'fail', evidence: expect.stringMatching(/^not run: nothing answers at/) });
   });
 });

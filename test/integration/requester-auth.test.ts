@@ -25,7 +25,11 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     seen.push(req.headers);
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\ndata: [DONE]\n\n`));
+    req.on('end', () =>
+      res
+        .writeHead(200, { 'content-type': 'text/event-stream' })
+        .end(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'hi' } }] })}\n\ndata: [DONE]\n\n`),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -37,12 +41,22 @@ const scenario = (auth: Scenario['target']['auth']): Scenario => ({
   stream: true,
   maxTokens: undefined,
   messages: [{ role: 'user', content: 'hello' }],
-  target: { label: 'direct', baseUrl: url, apiStyle: 'azure', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', auth },
+  target: {
+    label: 'direct',
+    baseUrl: url,
+    apiStyle: 'azure',
+    deployment: 'gpt-4o-mini',
+    apiVersion: '2024-10-21',
+    auth,
+  },
 });
 
 describe('auth headers on each request', () => {
   it('a key is known at once: the headers come back as they are, not as a promise', async () => {
-    const headers = await createAuthHeaders({ kind: 'subscription-key', envName: 'SUB', header: 'Ocp-Apim-Subscription-Key' }, { SUB: 's3cret' });
+    const headers = await createAuthHeaders(
+      { kind: 'subscription-key', envName: 'SUB', header: 'Ocp-Apim-Subscription-Key' },
+      { SUB: 's3cret' },
+    );
     const value = headers();
     expect(value).not.toBeInstanceOf(Promise);
     expect(value).toEqual({ 'Ocp-Apim-Subscription-Key': 's3cret' });
@@ -51,7 +65,10 @@ describe('auth headers on each request', () => {
   it('a token that is ready later is awaited, then sent, on every request', async () => {
     seen.length = 0;
     const requester = await createRequester(scenario({ kind: 'entra' }), { headers: { 'x-run': 'r1' } });
-    const timelines = await Promise.all([requester(process.hrtime.bigint()), requester(process.hrtime.bigint(), undefined, { 'x-extra': 'e' })]);
+    const timelines = await Promise.all([
+      requester(process.hrtime.bigint()),
+      requester(process.hrtime.bigint(), undefined, { 'x-extra': 'e' }),
+    ]);
     expect(timelines.map((tl) => [tl.outcome, tl.text])).toEqual([
       ['ok', 'hi'],
       ['ok', 'hi'],

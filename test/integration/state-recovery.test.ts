@@ -13,7 +13,8 @@ const dirs: string[] = [];
 afterAll(async () => {
   // A test that failed half-way leaves its lab running: lab:cleanup stops it (it recovers a cut state too).
   for (const dir of dirs) {
-    if (existsSync(join(dir, '.lab', 'state.json'))) await runCli(['cleanup', '--state', join(dir, '.lab', 'state.json')], dir, ENV);
+    if (existsSync(join(dir, '.lab', 'state.json')))
+      await runCli(['cleanup', '--state', join(dir, '.lab', 'state.json')], dir, ENV);
     rmSync(dir, { recursive: true, force: true });
   }
 }, 30_000);
@@ -21,7 +22,9 @@ afterAll(async () => {
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
 
 describe('an unreadable lab state', () => {
-  it('cut in half: bench points to lab:cleanup, which stops the lab\'s processes, moves the file aside, and a new deploy works', { timeout: 60_000 }, async () => {
+  it("cut in half: bench points to lab:cleanup, which stops the lab's processes, moves the file aside, and a new deploy works", {
+    timeout: 60_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'state-recovery-'));
     dirs.push(dir);
     const state = join(dir, '.lab', 'state.json');
@@ -37,7 +40,9 @@ describe('an unreadable lab state', () => {
     const bench = await runCli(['bench', '--state', state, '--requests', '1'], dir, ENV);
     expect(bench.code).toBe(1);
     // The way out names the file it was given (a plain lab:cleanup would act on .lab/state.json).
-    expect(bench.stderr).toContain(`Failed to read lab state "${state}": not JSON. Run npm run lab:cleanup -- --state '${state}': it stops the processes the file still names and moves the file aside.`);
+    expect(bench.stderr).toContain(
+      `Failed to read lab state "${state}": not JSON. Run npm run lab:cleanup -- --state '${state}': it stops the processes the file still names and moves the file aside.`,
+    );
 
     const dry = await runCli(['cleanup', '--state', state, '--dry-run'], dir, ENV);
     expect(dry.code).toBe(0);
@@ -46,7 +51,9 @@ describe('an unreadable lab state', () => {
 
     const cleanup = await runCli(['cleanup', '--state', state], dir, ENV);
     expect(cleanup.code, cleanup.stderr).toBe(0);
-    expect(cleanup.stdout).toMatch(/Recovered from an unreadable lab state \(not JSON\): stopped mock \(pid \d+\), gateway \(pid \d+\); moved it to .*state\.json\.unreadable-/);
+    expect(cleanup.stdout).toMatch(
+      /Recovered from an unreadable lab state \(not JSON\): stopped mock \(pid \d+\), gateway \(pid \d+\); moved it to .*state\.json\.unreadable-/,
+    );
     for (let i = 0; i < 50 && pids.some(isAlive); i++) await sleep(50);
     for (const pid of pids) expect(isAlive(pid), `pid ${pid} left behind`).toBe(false);
     expect(existsSync(state)).toBe(false);
@@ -62,26 +69,69 @@ describe('an unreadable lab state', () => {
     const dir = mkdtempSync(join(tmpdir(), 'state-recovery-'));
     dirs.push(dir);
     const state = join(dir, 'state.json');
-    writeFileSync(state, JSON.stringify({ schemaVersion: 1, target: 'azure', azure: { resourceGroup: 'rg-streamlab-slabc12' }, processes: [{ role: 'mock', pid: 1, startTime: 'not-the-real-start', logFile: '' }] }));
+    writeFileSync(
+      state,
+      JSON.stringify({
+        schemaVersion: 1,
+        target: 'azure',
+        azure: { resourceGroup: 'rg-streamlab-slabc12' },
+        processes: [{ role: 'mock', pid: 1, startTime: 'not-the-real-start', logFile: '' }],
+      }),
+    );
     const cleanup = await runCli(['cleanup', '--state', state], dir, ENV);
     expect(cleanup.code).toBe(0);
     // pid 1 is not the process the lab started: never signalled.
     expect(cleanup.stdout).toMatch(/no process it names is still running/);
-    expect(cleanup.stdout).toMatch(/It names Azure resource group rg-streamlab-slabc12, left alone .*az group delete --name rg-streamlab-slabc12/);
+    expect(cleanup.stdout).toMatch(
+      /It names Azure resource group rg-streamlab-slabc12, left alone .*az group delete --name rg-streamlab-slabc12/,
+    );
     expect(cleanup.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it('hand-edited into shapes a command would crash on: every command names what is wrong, cleanup recovers, no stack trace', { timeout: 60_000 }, async () => {
+  it('hand-edited into shapes a command would crash on: every command names what is wrong, cleanup recovers, no stack trace', {
+    timeout: 60_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'state-recovery-'));
     dirs.push(dir);
-    const good = { schemaVersion: 1, target: 'local', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', paths: { direct: { baseUrl: 'http://127.0.0.1:9', apiStyle: 'azure', auth: { kind: 'api-key', envName: 'K' } } }, processes: [] as unknown[] };
+    const good = {
+      schemaVersion: 1,
+      target: 'local',
+      deployment: 'gpt-4o-mini',
+      apiVersion: '2024-10-21',
+      paths: { direct: { baseUrl: 'http://127.0.0.1:9', apiStyle: 'azure', auth: { kind: 'api-key', envName: 'K' } } },
+      processes: [] as unknown[],
+    };
     const cases: Array<[string, unknown, RegExp]> = [
       ['processes [null]', { ...good, processes: [null] }, /processes\[0\] is not a process record/],
-      ['pid as text', { ...good, processes: [{ role: 'mock', pid: '1', startTime: 'x', logFile: 'l' }] }, /processes\[0\] is not a process record/],
-      ['auth kind', { ...good, paths: { direct: { ...good.paths.direct, auth: { kind: 'zzz' } } } }, /auth kind "zzz" is not one of/],
-      ['no envName', { ...good, paths: { direct: { ...good.paths.direct, auth: { kind: 'api-key' } } } }, /auth api-key names no key variable/],
-      ['baseUrl', { ...good, paths: { direct: { ...good.paths.direct, baseUrl: 'not a url' } } }, /baseUrl "not a url", not an http\(s\) URL/],
-      ['azure steps null', { ...good, target: 'azure', azure: { subscriptionId: 's', resourceGroup: 'rg-streamlab-slx', labId: 'slx', location: 'l', steps: null } }, /the azure record is incomplete/],
+      [
+        'pid as text',
+        { ...good, processes: [{ role: 'mock', pid: '1', startTime: 'x', logFile: 'l' }] },
+        /processes\[0\] is not a process record/,
+      ],
+      [
+        'auth kind',
+        { ...good, paths: { direct: { ...good.paths.direct, auth: { kind: 'zzz' } } } },
+        /auth kind "zzz" is not one of/,
+      ],
+      [
+        'no envName',
+        { ...good, paths: { direct: { ...good.paths.direct, auth: { kind: 'api-key' } } } },
+        /auth api-key names no key variable/,
+      ],
+      [
+        'baseUrl',
+        { ...good, paths: { direct: { ...good.paths.direct, baseUrl: 'not a url' } } },
+        /baseUrl "not a url", not an http\(s\) URL/,
+      ],
+      [
+        'azure steps null',
+        {
+          ...good,
+          target: 'azure',
+          azure: { subscriptionId: 's', resourceGroup: 'rg-streamlab-slx', labId: 'slx', location: 'l', steps: null },
+        },
+        /the azure record is incomplete/,
+      ],
       ['dist null', { ...good, dist: null }, /the dist record is incomplete/],
       ['dist {a:1}', { ...good, dist: { a: 1 } }, /the dist record is incomplete/],
     ];

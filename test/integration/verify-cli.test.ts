@@ -25,7 +25,10 @@ afterAll(async () => {
 });
 
 async function verify(args: string[], env: Record<string, string> = { AZURE_OPENAI_API_KEY: SECRET }) {
-  const child = spawn(process.execPath, [CLI, 'verify', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'verify', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -38,9 +41,24 @@ const outDir = () => mkdtempSync(join(tmpdir(), 'verify-'));
 const readReport = (out: string): ComplianceReport => JSON.parse(readFileSync(join(out, 'compliance.json'), 'utf8'));
 
 describe('npm run lab:verify', () => {
-  it('runs every check against a clean path: exit 0, table, compliance.json|xml|md, no key anywhere', { timeout: 90_000 }, async () => {
+  it('runs every check against a clean path: exit 0, table, compliance.json|xml|md, no key anywhere', {
+    timeout: 90_000,
+  }, async () => {
     const out = outDir();
-    const { code, stdout, stderr } = await verify(['--gateway', proxy.url, '--direct', mock.url, '--idle-gap', '2s', '--policy', 'infra/policies/streaming.xml', '--sku', 'BasicV2', '--out', out]);
+    const { code, stdout, stderr } = await verify([
+      '--gateway',
+      proxy.url,
+      '--direct',
+      mock.url,
+      '--idle-gap',
+      '2s',
+      '--policy',
+      'infra/policies/streaming.xml',
+      '--sku',
+      'BasicV2',
+      '--out',
+      out,
+    ]);
     expect(code, stderr + stdout).toBe(0);
     const report = readReport(out);
     expect(report.schemaVersion).toBe(1);
@@ -61,21 +79,44 @@ describe('npm run lab:verify', () => {
     expect(readFileSync(join(out, 'compliance.md'), 'utf8')).toContain('| `incremental-delivery` |');
     for (const file of readdirSync(out)) expect(readFileSync(join(out, file), 'utf8')).not.toContain(SECRET);
     expect(stdout + stderr).not.toContain(SECRET);
-    process.stdout.write(`full lab:verify on a clean local path (idle gap 2 s): ${(report.durationMs / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `full lab:verify on a clean local path (idle gap 2 s): ${(report.durationMs / 1000).toFixed(1)} s\n`,
+    );
   });
 
   it('verifies legacy completions (on their own deployment) and On Your Data streams', async () => {
     const out = outDir();
-    const { code, stderr } = await verify(['--gateway', proxy.url, '--direct', mock.url, '--api', 'completions,on-your-data', '--checks', 'content-type,frame-integrity,done-terminator,usage-chunk', '--out', out]);
+    const { code, stderr } = await verify([
+      '--gateway',
+      proxy.url,
+      '--direct',
+      mock.url,
+      '--api',
+      'completions,on-your-data',
+      '--checks',
+      'content-type,frame-integrity,done-terminator,usage-chunk',
+      '--out',
+      out,
+    ]);
     expect(code, stderr).toBe(0);
     const report = readReport(out);
     expect(report.checks.map((c) => c.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
-    expect(report.checks[1]!.evidence).toMatch(/completions: \d+ events, in order, data byte-identical.*on-your-data: \d+ events/);
+    expect(report.checks[1]!.evidence).toMatch(
+      /completions: \d+ events, in order, data byte-identical.*on-your-data: \d+ events/,
+    );
   });
 
   it('exits 1 when a check fails, and --json prints the report', async () => {
     const out = outDir();
-    const { code, stdout } = await verify(['--policy', 'infra/policies/buffered.xml', '--checks', 'lint-forward-request', '--out', out, '--json']);
+    const { code, stdout } = await verify([
+      '--policy',
+      'infra/policies/buffered.xml',
+      '--checks',
+      'lint-forward-request',
+      '--out',
+      out,
+      '--json',
+    ]);
     expect(code).toBe(1);
     const report = JSON.parse(stdout) as ComplianceReport;
     expect(report.verdict).toBe('fail');
@@ -84,7 +125,14 @@ describe('npm run lab:verify', () => {
 
   it('reports an unreachable gateway as failed checks, not a crash', async () => {
     const out = outDir();
-    const { code, stdout } = await verify(['--gateway', 'http://127.0.0.1:9', '--checks', 'content-type,incremental-delivery', '--out', out]);
+    const { code, stdout } = await verify([
+      '--gateway',
+      'http://127.0.0.1:9',
+      '--checks',
+      'content-type,incremental-delivery',
+      '--out',
+      out,
+    ]);
     expect(code).toBe(1);
     const report = readReport(out);
     expect(report.checks.map((c) => c.status)).toEqual(['fail', 'fail']);

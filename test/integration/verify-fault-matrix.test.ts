@@ -45,8 +45,13 @@ async function verifyThrough(fault: GatewayFault): Promise<ComplianceReport> {
 }
 
 /** One short run of late frames (a scheduling stall on this shared machine) is a warning by design (see judgeIncremental). */
-const isHiccup = (c: { status: string; evidence: string }): boolean => c.status === 'warn' && c.evidence.includes('one stall, not buffering');
-const ids = (report: ComplianceReport, status: string): string[] => report.checks.filter((c) => c.status === status && !isHiccup(c)).map((c) => c.id).sort();
+const isHiccup = (c: { status: string; evidence: string }): boolean =>
+  c.status === 'warn' && c.evidence.includes('one stall, not buffering');
+const ids = (report: ComplianceReport, status: string): string[] =>
+  report.checks
+    .filter((c) => c.status === status && !isHiccup(c))
+    .map((c) => c.id)
+    .sort();
 
 describe('verifier fault matrix (a misbehaving proxy in front of the mock)', () => {
   it('passes every check on a clean path, run after run', { timeout: 90_000 }, async () => {
@@ -61,7 +66,9 @@ describe('verifier fault matrix (a misbehaving proxy in front of the mock)', () 
   });
 
   for (const [fault, expected] of Object.entries(EXPECTED)) {
-    it(`${fault}: fails ${expected.fail.join(', ') || 'nothing'}${expected.warn ? `, warns ${expected.warn.join(', ')}` : ''}`, { timeout: 60_000 }, async () => {
+    it(`${fault}: fails ${expected.fail.join(', ') || 'nothing'}${expected.warn ? `, warns ${expected.warn.join(', ')}` : ''}`, {
+      timeout: 60_000,
+    }, async () => {
       const report = await verifyThrough(fault as GatewayFault);
       const summary = report.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.status} ${c.evidence}`);
       expect(ids(report, 'fail'), summary.join('\n')).toEqual([...expected.fail].sort());

@@ -10,8 +10,29 @@ import { createServer } from 'node:http';
 import hdr from 'hdr-histogram-js';
 
 const SAMPLE = `data: ${JSON.stringify({
-  choices: [{ content_filter_results: { hate: { filtered: false, severity: 'safe' }, protected_material_code: { detected: false, filtered: false }, protected_material_text: { detected: false, filtered: false }, self_harm: { filtered: false, severity: 'safe' }, sexual: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } }, delta: { content: '\u0000' }, finish_reason: null, index: 0, logprobs: null }],
-  created: 1795295513, id: 'chatcmpl-e6IhegBLcRaymoEiM5OxVhKXmA1oU', model: 'gpt-4o-mini-2024-07-18', obfuscation: 'J4iPVQVb', object: 'chat.completion.chunk', service_tier: 'default', system_fingerprint: null,
+  choices: [
+    {
+      content_filter_results: {
+        hate: { filtered: false, severity: 'safe' },
+        protected_material_code: { detected: false, filtered: false },
+        protected_material_text: { detected: false, filtered: false },
+        self_harm: { filtered: false, severity: 'safe' },
+        sexual: { filtered: false, severity: 'safe' },
+        violence: { filtered: false, severity: 'safe' },
+      },
+      delta: { content: '\u0000' },
+      finish_reason: null,
+      index: 0,
+      logprobs: null,
+    },
+  ],
+  created: 1795295513,
+  id: 'chatcmpl-e6IhegBLcRaymoEiM5OxVhKXmA1oU',
+  model: 'gpt-4o-mini-2024-07-18',
+  obfuscation: 'J4iPVQVb',
+  object: 'chat.completion.chunk',
+  service_tier: 'default',
+  system_fingerprint: null,
 })}\n\n`;
 const [PREFIX = '', SUFFIX = ''] = SAMPLE.split('"\\u0000"');
 const TOKENS = [' Streaming', ' keeps', ' the', ' first', ' token', ' close', ' to', ' the', ' user', '.'];
@@ -28,9 +49,14 @@ const DONE = 'data: [DONE]\n\n';
  */
 const residentFlag = process.argv.indexOf('--resident-mb');
 const RESIDENT: Buffer[] = [];
-for (let i = 0; i < (residentFlag === -1 ? 0 : Number(process.argv[residentFlag + 1])); i++) RESIDENT.push(Buffer.alloc(1 << 20, 1));
+for (let i = 0; i < (residentFlag === -1 ? 0 : Number(process.argv[residentFlag + 1])); i++)
+  RESIDENT.push(Buffer.alloc(1 << 20, 1));
 
-const lateness = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const lateness = hdr.build({
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: 60_000_000,
+  numberOfSignificantValueDigits: 3,
+});
 let framesEmitted = 0;
 
 const server = createServer((req, res) => {
@@ -43,7 +69,18 @@ const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url?.startsWith('/_mock/stats')) {
     const ms = (us: number) => Math.round(us) / 1000;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ framesEmitted, emissionLatenessMs: { count: lateness.totalCount, p50: ms(lateness.getValueAtPercentile(50)), p99: ms(lateness.getValueAtPercentile(99)), p999: ms(lateness.getValueAtPercentile(99.9)), max: ms(lateness.maxValue) } }));
+    res.end(
+      JSON.stringify({
+        framesEmitted,
+        emissionLatenessMs: {
+          count: lateness.totalCount,
+          p50: ms(lateness.getValueAtPercentile(50)),
+          p99: ms(lateness.getValueAtPercentile(99)),
+          p999: ms(lateness.getValueAtPercentile(99.9)),
+          max: ms(lateness.maxValue),
+        },
+      }),
+    );
     return;
   }
   req.resume();

@@ -15,9 +15,17 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const started = new Set<ChildProcess>();
 
-export function startNode(script: string, args: readonly string[], options: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; stderr?: 'inherit' | 'ignore' } = {}): ChildProcess {
+export function startNode(
+  script: string,
+  args: readonly string[],
+  options: { nodeArgs?: readonly string[]; env?: NodeJS.ProcessEnv; stderr?: 'inherit' | 'ignore' } = {},
+): ChildProcess {
   const stdio: StdioOptions = ['ignore', 'pipe', options.stderr ?? 'inherit'];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], { cwd: ROOT, env: options.env ?? process.env, stdio });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
+    cwd: ROOT,
+    env: options.env ?? process.env,
+    stdio,
+  });
   started.add(child);
   child.once('exit', () => started.delete(child));
   return child;
@@ -57,7 +65,9 @@ export async function withDeadline<T>(name: string, ms: number, run: () => Promi
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       for (const child of started) child.kill('SIGKILL');
-      reject(new Error(`benchmark "${name}" did not end within ${Math.round(ms / 1000)} s: stopped it and its processes`));
+      reject(
+        new Error(`benchmark "${name}" did not end within ${Math.round(ms / 1000)} s: stopped it and its processes`),
+      );
     }, ms);
   });
   try {

@@ -30,12 +30,23 @@ interface Config {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
-const HEADERS = { 'x-mock-stamp': '1', 'x-mock-ttft-ms': '300', 'x-mock-itl-ms': '50', 'x-mock-jitter-ms': '4', 'x-mock-output-tokens': String(config.tokens) };
+const HEADERS = {
+  'x-mock-stamp': '1',
+  'x-mock-ttft-ms': '300',
+  'x-mock-itl-ms': '50',
+  'x-mock-jitter-ms': '4',
+  'x-mock-output-tokens': String(config.tokens),
+};
 const RAMP_MS = 1000;
 /** Starts `count` tasks spread evenly over RAMP_MS (all at once for a single stream). */
 function spread<T>(count: number, task: () => Promise<T>): Promise<T[]> {
   const step = count > 1 ? RAMP_MS / count : 0;
-  return Promise.all(Array.from({ length: count }, (_, i) => new Promise<T>((resolve) => setTimeout(() => void task().then(resolve), i * step))));
+  return Promise.all(
+    Array.from(
+      { length: count },
+      (_, i) => new Promise<T>((resolve) => setTimeout(() => void task().then(resolve), i * step)),
+    ),
+  );
 }
 const MESSAGES = [{ role: 'user', content: 'Measure me.' }];
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -50,12 +61,29 @@ const perfToNs = (ms: number): bigint => offsetNs + BigInt(Math.round(ms * 1e6))
 const harnessAgent = createLoadAgent();
 async function harnessRound(): Promise<number[]> {
   const requester = await createRequester(
-    { api: 'chat', stream: true, maxTokens: undefined, messages: MESSAGES, target: { label: 'direct', baseUrl: config.url, apiStyle: 'azure', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', auth: { kind: 'none' } } },
+    {
+      api: 'chat',
+      stream: true,
+      maxTokens: undefined,
+      messages: MESSAGES,
+      target: {
+        label: 'direct',
+        baseUrl: config.url,
+        apiStyle: 'azure',
+        deployment: 'gpt-4o-mini',
+        apiVersion: '2024-10-21',
+        auth: { kind: 'none' },
+      },
+    },
     { headers: { ...HEADERS, 'api-key': 'k' }, agent: harnessAgent },
   );
   const timelines = await spread(config.streams, () => requester(process.hrtime.bigint()));
-  if (measuring) for (const tl of timelines) monitor.markSample(tl.intendedNs, tl.intendedNs + BigInt(Math.round((tl.endMs ?? 0) * 1e6)));
-  return timelines.filter((tl) => tl.outcome === 'ok' && tl.firstContentEmitMs !== undefined).map((tl) => tl.firstContentMs! - tl.firstContentEmitMs!);
+  if (measuring)
+    for (const tl of timelines)
+      monitor.markSample(tl.intendedNs, tl.intendedNs + BigInt(Math.round((tl.endMs ?? 0) * 1e6)));
+  return timelines
+    .filter((tl) => tl.outcome === 'ok' && tl.firstContentEmitMs !== undefined)
+    .map((tl) => tl.firstContentMs! - tl.firstContentEmitMs!);
 }
 
 /** A fetch that passes bytes through untouched while noting each frame's stamp. */
@@ -82,9 +110,16 @@ function stampReadingFetch(stamps: bigint[]): typeof fetch {
   };
 }
 
-async function naiveOne(client: OpenAI, stamps: bigint[], fetchWith: (s: bigint[]) => typeof fetch): Promise<number | undefined> {
+async function naiveOne(
+  client: OpenAI,
+  stamps: bigint[],
+  fetchWith: (s: bigint[]) => typeof fetch,
+): Promise<number | undefined> {
   void fetchWith;
-  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: MESSAGES as never, stream: true }, { headers: HEADERS });
+  const stream = await client.chat.completions.create(
+    { model: 'gpt-4o-mini', messages: MESSAGES as never, stream: true },
+    { headers: HEADERS },
+  );
   let k = 0;
   let errorMs: number | undefined;
   for await (const chunk of stream) {
@@ -101,7 +136,14 @@ async function naiveOne(client: OpenAI, stamps: bigint[], fetchWith: (s: bigint[
 async function naiveRound(): Promise<number[]> {
   const results = await spread(config.streams, () => {
     const stamps: bigint[] = [];
-    const client = new OpenAI({ baseURL: `${config.url}/openai/deployments/gpt-4o-mini`, apiKey: 'k', maxRetries: 0, defaultQuery: { 'api-version': '2024-10-21' }, defaultHeaders: { 'api-key': 'k' }, fetch: stampReadingFetch(stamps) });
+    const client = new OpenAI({
+      baseURL: `${config.url}/openai/deployments/gpt-4o-mini`,
+      apiKey: 'k',
+      maxRetries: 0,
+      defaultQuery: { 'api-version': '2024-10-21' },
+      defaultHeaders: { 'api-key': 'k' },
+      fetch: stampReadingFetch(stamps),
+    });
     return naiveOne(client, stamps, stampReadingFetch);
   });
   return results.filter((r): r is number => r !== undefined);
@@ -115,15 +157,29 @@ const bareAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
  */
 async function bareRound(): Promise<number[]> {
   const body = JSON.stringify({ messages: MESSAGES, stream: true });
-  const head = Object.entries({ host: new URL(config.url).host, ...HEADERS, 'api-key': 'k', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }).flat();
-  await spread(config.streams, () => new Promise<number>((resolve) => {
-    const req = http.request(`${config.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`, { method: 'POST', agent: bareAgent, headers: head }, (res) => {
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      res.on('end', () => resolve(bytes));
-    });
-    req.end(body);
-  }));
+  const head = Object.entries({
+    host: new URL(config.url).host,
+    ...HEADERS,
+    'api-key': 'k',
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+  }).flat();
+  await spread(
+    config.streams,
+    () =>
+      new Promise<number>((resolve) => {
+        const req = http.request(
+          `${config.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
+          { method: 'POST', agent: bareAgent, headers: head },
+          (res) => {
+            let bytes = 0;
+            res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+            res.on('end', () => resolve(bytes));
+          },
+        );
+        req.end(body);
+      }),
+  );
   return [];
 }
 
@@ -138,7 +194,8 @@ let measuring = false;
 const errors: number[] = [];
 /** Per round: JS heap and external (ArrayBuffer) bytes per in-flight stream, each after GC. */
 const samples: Array<{ heap: number; external: number }> = [];
-const runRound = (): Promise<number[]> => (config.client === 'harness' ? harnessRound() : config.client === 'naive' ? naiveRound() : bareRound());
+const runRound = (): Promise<number[]> =>
+  config.client === 'harness' ? harnessRound() : config.client === 'naive' ? naiveRound() : bareRound();
 // A warm-up round first (JIT, connection pool), excluded from the results.
 await runRound();
 measuring = true;
@@ -159,7 +216,10 @@ for (let round = 0; round < config.rounds; round++) {
             gc();
             monitor.start();
             const during = process.memoryUsage();
-            resolve({ heap: (during.heapUsed - before.heapUsed) / config.streams, external: (during.external - before.external) / config.streams });
+            resolve({
+              heap: (during.heapUsed - before.heapUsed) / config.streams,
+              external: (during.external - before.external) / config.streams,
+            });
           }, RAMP_MS + 1500),
         );
   const roundErrors = await runRound();
@@ -173,5 +233,7 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 const perStreamBytes = median(samples.map((s) => s.heap));
 const externalBytes = median(samples.map((s) => s.external));
 monitor.stop();
-process.stdout.write(`${JSON.stringify({ errors, perStreamBytes, externalBytes, samples, harness: monitor.health() })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ errors, perStreamBytes, externalBytes, samples, harness: monitor.health() })}\n`,
+);
 process.exit(0);

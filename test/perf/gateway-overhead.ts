@@ -67,7 +67,11 @@ interface Delivery {
   p999Ms: number;
 }
 
-async function startNode(script: string, args: string[], nodeArgs: string[] = []): Promise<{ url: string; child: ChildProcess }> {
+async function startNode(
+  script: string,
+  args: string[],
+  nodeArgs: string[] = [],
+): Promise<{ url: string; child: ChildProcess }> {
   // No subscription key; the gateway's managed identity stands in with the key the load sends.
   const env: NodeJS.ProcessEnv = { ...process.env, GATEWAY_BACKEND_KEY: 'bench' };
   delete env['GATEWAY_SUBSCRIPTION_KEY'];
@@ -94,11 +98,21 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
-const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+const fmt = (n: number, digits = 0): string =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '–';
 
 export async function runGatewayOverhead(): Promise<string> {
   const mock = await startNode('mock-server/cli.ts', ['--port', '0'], ['--max-semi-space-size=64']);
-  const gateway = await startNode('mock-server/gateway/cli.ts', ['--backend', mock.url, '--policy', 'infra/policies/streaming.xml', '--port', '0']);
+  const gateway = await startNode('mock-server/gateway/cli.ts', [
+    '--backend',
+    mock.url,
+    '--policy',
+    'infra/policies/streaming.xml',
+    '--port',
+    '0',
+  ]);
   const nginx = await startNginx('streaming', mock.url);
   const pipe = await startNode('test/perf/tcp-pipe.ts', [mock.url]);
   const nginxTwin = AA ? await startNginx('streaming', mock.url) : undefined;
@@ -113,8 +127,23 @@ export async function runGatewayOverhead(): Promise<string> {
   /** Per proxy, per run: [the proxy's streams, the direct streams of the same load]. */
   const paced = new Map<string, PacedRun[]>();
   const max = new Map<string, Array<LoadResult & { cpuPerKFramesMs: number }>>();
-  const pacedHeaders = { 'x-mock-ttft-ms': '100', 'x-mock-itl-ms': '20', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': '100', 'x-mock-stamp': '1' };
-  const pacedLoad = (proxy: string) => ({ url: proxy, alsoUrls: [mock.url], streams: 400, concurrency: 200, rampMs: 250, deadlineMs: 60_000, headers: pacedHeaders, stamps: true });
+  const pacedHeaders = {
+    'x-mock-ttft-ms': '100',
+    'x-mock-itl-ms': '20',
+    'x-mock-jitter-ms': '0',
+    'x-mock-output-tokens': '100',
+    'x-mock-stamp': '1',
+  };
+  const pacedLoad = (proxy: string) => ({
+    url: proxy,
+    alsoUrls: [mock.url],
+    streams: 400,
+    concurrency: 200,
+    rampMs: 250,
+    deadlineMs: 60_000,
+    headers: pacedHeaders,
+    stamps: true,
+  });
   try {
     for (const path of proxies) await runLoad(path.url, pacedLoad(path.url));
     for (let run = 0; run < RUNS; run++) {
@@ -123,13 +152,34 @@ export async function runGatewayOverhead(): Promise<string> {
         const result = await runLoad(path.url, pacedLoad(path.url));
         const [proxy, direct] = result.byTarget!;
         const cpuPerKFramesMs = ((cpuMs(path.pid) - cpuBefore) / proxy!.delivery.count) * 1000;
-        paced.set(path.name, [...(paced.get(path.name) ?? []), { proxy: proxy!.delivery, direct: direct!.delivery, errors: result.errors, completed: result.completed, cpuPerKFramesMs }]);
+        paced.set(path.name, [
+          ...(paced.get(path.name) ?? []),
+          {
+            proxy: proxy!.delivery,
+            direct: direct!.delivery,
+            errors: result.errors,
+            completed: result.completed,
+            cpuPerKFramesMs,
+          },
+        ]);
       }
       for (const path of paths) {
-        const headers = { 'x-mock-ttft-ms': '0', 'x-mock-itl-ms': '0', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': '1000' };
+        const headers = {
+          'x-mock-ttft-ms': '0',
+          'x-mock-itl-ms': '0',
+          'x-mock-jitter-ms': '0',
+          'x-mock-output-tokens': '1000',
+        };
         const cpuBefore = cpuMs(path.pid);
-        const result = await runLoad(path.url, { streams: 1_000_000, concurrency: 32, rampMs: 0, deadlineMs: 4_000, headers });
-        const cpuPerKFramesMs = path.pid === undefined ? Number.NaN : ((cpuMs(path.pid) - cpuBefore) / result.frames) * 1000;
+        const result = await runLoad(path.url, {
+          streams: 1_000_000,
+          concurrency: 32,
+          rampMs: 0,
+          deadlineMs: 4_000,
+          headers,
+        });
+        const cpuPerKFramesMs =
+          path.pid === undefined ? Number.NaN : ((cpuMs(path.pid) - cpuBefore) / result.frames) * 1000;
         max.set(path.name, [...(max.get(path.name) ?? []), { ...result, cpuPerKFramesMs }]);
       }
     }
@@ -147,13 +197,33 @@ export async function runGatewayOverhead(): Promise<string> {
   const addedRuns = (name: string, q: 'p50Ms' | 'p99Ms'): number[] => runsOf(name).map((r) => r.proxy[q] - r.direct[q]);
   const rows = proxies.map((p) => {
     const errors = runsOf(p.name).reduce((sum, r) => sum + r.errors, 0);
-    return `| ${p.name} | ${m(p.name, (r) => r.completed)} / ${errors} | ${fmt(m(p.name, (r) => r.proxy.p50Ms), 2)} ms | ${fmt(m(p.name, (r) => r.proxy.p99Ms), 2)} ms | ${fmt(m(p.name, (r) => r.proxy.p999Ms), 2)} ms | ${fmt(m(p.name, (r) => r.direct.p99Ms), 2)} ms | ${fmt(median(addedRuns(p.name, 'p50Ms')), 2)} ms | ${fmt(median(addedRuns(p.name, 'p99Ms')), 2)} ms | ${fmt(m(p.name, (r) => r.cpuPerKFramesMs), 1)} ms |`;
+    return `| ${p.name} | ${m(p.name, (r) => r.completed)} / ${errors} | ${fmt(
+      m(p.name, (r) => r.proxy.p50Ms),
+      2,
+    )} ms | ${fmt(
+      m(p.name, (r) => r.proxy.p99Ms),
+      2,
+    )} ms | ${fmt(
+      m(p.name, (r) => r.proxy.p999Ms),
+      2,
+    )} ms | ${fmt(
+      m(p.name, (r) => r.direct.p99Ms),
+      2,
+    )} ms | ${fmt(median(addedRuns(p.name, 'p50Ms')), 2)} ms | ${fmt(median(addedRuns(p.name, 'p99Ms')), 2)} ms | ${fmt(
+      m(p.name, (r) => r.cpuPerKFramesMs),
+      1,
+    )} ms |`;
   });
   const fps = (name: string): number => median((max.get(name) ?? []).map((r) => r.framesPerSec));
   const mbps = (name: string): number => median((max.get(name) ?? []).map((r) => r.bytes / r.elapsedMs / 1000));
   const cpu = (name: string): number => median((max.get(name) ?? []).map((r) => r.cpuPerKFramesMs));
-  const throughputRows = paths.map((p) => `| ${p.name} | ${fmt(fps(p.name))} | ${fmt(mbps(p.name), 1)} | ${fmt(cpu(p.name), 1)} ms | ${fmt(fps(p.name) / fps('nginx'), 2)}x |`);
-  const ratioRuns = (max.get('gateway') ?? []).map((r, i) => r.framesPerSec / (max.get('nginx') ?? [])[i]!.framesPerSec);
+  const throughputRows = paths.map(
+    (p) =>
+      `| ${p.name} | ${fmt(fps(p.name))} | ${fmt(mbps(p.name), 1)} | ${fmt(cpu(p.name), 1)} ms | ${fmt(fps(p.name) / fps('nginx'), 2)}x |`,
+  );
+  const ratioRuns = (max.get('gateway') ?? []).map(
+    (r, i) => r.framesPerSec / (max.get('nginx') ?? [])[i]!.framesPerSec,
+  );
   const addedGateway = addedRuns('gateway', 'p99Ms');
   const addedNginx = addedRuns('nginx', 'p99Ms');
   const addedPipe = addedRuns('node TCP pipe (reference)', 'p99Ms');
@@ -163,7 +233,8 @@ export async function runGatewayOverhead(): Promise<string> {
   // What the gateway adds beyond any relay in Node on this host (its HTTP and policy work).
   const gatewayVsPipe = pairedShift(addedGateway.map((a, i) => a - addedPipe[i]!));
   const ratio = median(ratioRuns);
-  const spread = (values: number[], digits: number, unit = ''): string => `runs ${values.map((v) => `${fmt(v, digits)}${unit}`).join(', ')}; min-max ${fmt(Math.min(...values), digits)} to ${fmt(Math.max(...values), digits)}${unit}`;
+  const spread = (values: number[], digits: number, unit = ''): string =>
+    `runs ${values.map((v) => `${fmt(v, digits)}${unit}`).join(', ')}; min-max ${fmt(Math.min(...values), digits)} to ${fmt(Math.max(...values), digits)}${unit}`;
   const gatewayErrors = [...runsOf('gateway'), ...(max.get('gateway') ?? [])].reduce((sum, r) => sum + r.errors, 0);
   return [
     `Paced: ITL 20 ms, 100 tokens; each proxy's load alternates its streams with direct ones, 100 concurrent on each, 200 streams of each per run; per-frame delivery latency (arrival - emission stamp); added = the proxy's figure minus the direct streams' of the same load; after one untimed load per proxy; median of ${RUNS} runs.`,
@@ -184,7 +255,11 @@ export async function runGatewayOverhead(): Promise<string> {
     `- gateway added p99 minus nginx's, run by run: ${describeShiftMs(gatewayVsNginx, 'nginx')}`,
     `- node TCP pipe added p99 minus nginx's (reference): ${describeShiftMs(pipeVsNginx, 'nginx')}`,
     `- gateway added p99 minus the node TCP pipe's (its HTTP and policy work beyond the runtime's floor): ${describeShiftMs(gatewayVsPipe, 'the pipe')}`,
-    ...(AA ? [`- A/A, the second nginx's added p99 minus the first's (the interval should hold 0): ${describeShiftMs(pairedShift(addedRuns(AA_PATH, 'p99Ms').map((a, i) => a - addedNginx[i]!)), 'nginx')}`] : []),
+    ...(AA
+      ? [
+          `- A/A, the second nginx's added p99 minus the first's (the interval should hold 0): ${describeShiftMs(pairedShift(addedRuns(AA_PATH, 'p99Ms').map((a, i) => a - addedNginx[i]!)), 'nginx')}`,
+        ]
+      : []),
     `- target gateway <= nginx: ${pacedVerdict(gatewayVsNginx)}${gatewayErrors > 0 ? `, with ${gatewayErrors} failed streams` : ''}`,
     `- throughput gateway / nginx: ${fmt(ratio, 2)}x (${spread(ratioRuns, 2, 'x')}; target >= 0.8x): ${ratio >= 0.8 ? 'met' : 'NOT met'}`,
   ].join('\n');
@@ -192,7 +267,11 @@ export async function runGatewayOverhead(): Promise<string> {
 
 function describeShiftMs(shift: PairedShift | null, baseline: string): string {
   if (shift === null) return `no interval (fewer than 6 runs; PERF_RUNS=${RUNS})`;
-  const words = { adds: `more than ${baseline}`, 'suspect-negative': `less than ${baseline}`, 'no-measurable-difference': `no measurable difference from ${baseline}` }[shiftVerdict(shift)];
+  const words = {
+    adds: `more than ${baseline}`,
+    'suspect-negative': `less than ${baseline}`,
+    'no-measurable-difference': `no measurable difference from ${baseline}`,
+  }[shiftVerdict(shift)];
   return `${words}: ${fmt(shift.estimate, 2)} ms, 95% CI ${fmt(shift.low, 2)} to ${fmt(shift.high, 2)} ms (${shift.blocks} runs)`;
 }
 

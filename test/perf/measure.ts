@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 
 /** The median of `values` (the upper middle one of an even count), as every table here reports it. */
-export const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+export const median = (values: readonly number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** A process's resident memory (VmRSS), MB; undefined where /proc is not there. */
 export function residentMb(pid: number | undefined = process.pid): number | undefined {

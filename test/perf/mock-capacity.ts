@@ -21,7 +21,10 @@ import { exited, firstJsonLine, startNode } from './child.ts';
 import { median, residentMb } from './measure.ts';
 
 const MOCK_NODE_FLAGS = ['--max-semi-space-size=64'];
-const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000').split(',').map(Number).filter((n) => n > 0);
+const STREAM_LEVELS = (process.env['PERF_STREAM_LEVELS'] ?? '250,500,1000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const RUNS = Number(process.env['PERF_RUNS'] ?? 5);
 const PACED_TOKENS = Number(process.env['PERF_PACED_TOKENS'] ?? 200);
 const RAMP_STREAMS_PER_SEC = 400;
@@ -45,7 +48,13 @@ async function startServer(name: 'mock' | 'bare', extraResidentMb = 0): Promise<
   const child = startNode(script, args, { nodeArgs: MOCK_NODE_FLAGS });
   const info = await firstJsonLine(child);
   const body = JSON.stringify({ messages: [{ role: 'user', content: 'Benchmark the stream.' }], stream: true });
-  return { name, url: String(info['url']), child, path: '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21', body };
+  return {
+    name,
+    url: String(info['url']),
+    child,
+    path: '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21',
+    body,
+  };
 }
 
 async function stopServer(server: Server): Promise<void> {
@@ -62,22 +71,34 @@ interface LoadResult {
   elapsedMs: number;
 }
 
-async function runLoad(server: Server, load: { streams: number; concurrency: number; rampMs: number; deadlineMs: number; headers: Record<string, string> }): Promise<LoadResult> {
+async function runLoad(
+  server: Server,
+  load: { streams: number; concurrency: number; rampMs: number; deadlineMs: number; headers: Record<string, string> },
+): Promise<LoadResult> {
   const config = { url: server.url, path: server.path, body: server.body, ...load };
   const child = startNode('test/perf/sse-load.ts', [JSON.stringify(config)]);
   return (await firstJsonLine(child, 300_000)) as unknown as LoadResult;
 }
 
 async function lateness(server: Server): Promise<{ p50: number; p99: number; p999: number; max: number }> {
-  const stats = (await (await fetch(`${server.url}/_mock/stats`)).json()) as { emissionLatenessMs: { p50: number; p99: number; p999: number; max: number } };
+  const stats = (await (await fetch(`${server.url}/_mock/stats`)).json()) as {
+    emissionLatenessMs: { p50: number; p99: number; p999: number; max: number };
+  };
   return stats.emissionLatenessMs;
 }
 
-const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** A short untimed load, then the stats cleared: a fresh process's JIT warm-up is not the thing measured. */
 async function warmUp(server: Server): Promise<void> {
-  await runLoad(server, { streams: 400, concurrency: 100, rampMs: 0, deadlineMs: 10_000, headers: { 'x-mock-ttft-ms': '0', 'x-mock-itl-ms': '1', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': '50' } });
+  await runLoad(server, {
+    streams: 400,
+    concurrency: 100,
+    rampMs: 0,
+    deadlineMs: 10_000,
+    headers: { 'x-mock-ttft-ms': '0', 'x-mock-itl-ms': '1', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': '50' },
+  });
   await fetch(`${server.url}/_mock/reset`, { method: 'POST' });
 }
 
@@ -86,7 +107,12 @@ async function paced(name: 'mock' | 'bare', streams: number, extraResidentMb = 0
   try {
     await warmUp(server);
     const resident = residentMb(server.child.pid);
-    const headers = { 'x-mock-ttft-ms': '200', 'x-mock-itl-ms': '50', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': String(PACED_TOKENS) };
+    const headers = {
+      'x-mock-ttft-ms': '200',
+      'x-mock-itl-ms': '50',
+      'x-mock-jitter-ms': '0',
+      'x-mock-output-tokens': String(PACED_TOKENS),
+    };
     const rampMs = (streams / RAMP_STREAMS_PER_SEC) * 1000;
     const result = await runLoad(server, { streams, concurrency: streams, rampMs, deadlineMs: 120_000, headers });
     return { result, lateness: await lateness(server), residentMb: resident };
@@ -99,7 +125,12 @@ async function max(name: 'mock' | 'bare') {
   const server = await startServer(name);
   try {
     await warmUp(server);
-    const headers = { 'x-mock-ttft-ms': '0', 'x-mock-itl-ms': '0', 'x-mock-jitter-ms': '0', 'x-mock-output-tokens': '1000' };
+    const headers = {
+      'x-mock-ttft-ms': '0',
+      'x-mock-itl-ms': '0',
+      'x-mock-jitter-ms': '0',
+      'x-mock-output-tokens': '1000',
+    };
     return await runLoad(server, { streams: 1_000_000, concurrency: 64, rampMs: 0, deadlineMs: 4_000, headers });
   } finally {
     await stopServer(server);
@@ -112,14 +143,15 @@ function pacedRow(streams: number, label: string, r: Paced): string {
   return `| ${fmt(streams)} | ${label} | ${r.result.completed} / ${r.result.errors} | ${fmt(r.result.framesPerSec)} | ${r.residentMb === undefined ? '–' : `${fmt(r.residentMb)} MB`} | ${fmt(r.lateness.p50, 2)} ms | ${fmt(r.lateness.p99, 2)} ms | ${fmt(r.lateness.p999, 2)} ms | ${fmt(r.lateness.max, 1)} ms |`;
 }
 
-
 export async function runMockCapacity(): Promise<string> {
   const pacedRows: string[] = [];
   const ratioLines: string[] = [];
   const controlLines: string[] = [];
   let isPacedMet = STREAM_LEVELS.length > 0;
   for (const streams of STREAM_LEVELS) {
-    process.stderr.write(`mock capacity: paced ${streams} streams x ${PACED_TOKENS} tokens at 20 tokens/s, ${RUNS} runs\n`);
+    process.stderr.write(
+      `mock capacity: paced ${streams} streams x ${PACED_TOKENS} tokens at 20 tokens/s, ${RUNS} runs\n`,
+    );
     const ratios: number[] = [];
     const runs: Array<{ mock: Paced; bare: Paced; ratio: number }> = [];
     // The control: the bare emitter holding as much resident memory as the mock did, idle.
@@ -140,13 +172,23 @@ export async function runMockCapacity(): Promise<string> {
     const medianRun = [...runs].sort((a, b) => a.ratio - b.ratio)[Math.floor(runs.length / 2)]!;
     pacedRows.push(pacedRow(streams, 'mock', medianRun.mock), pacedRow(streams, 'bare node:http', medianRun.bare));
     if (controls.length > 0) {
-      pacedRows.push(pacedRow(streams, "bare node:http + idle memory to the mock's resident size (control)", [...controls].sort((a, b) => a.lateness.p99 - b.lateness.p99)[Math.floor(controls.length / 2)]!));
-      controlLines.push(`- ${fmt(streams)} streams: mock / the control's lateness p99 ${median(controlRatios).toFixed(2)}x (runs ${controlRatios.map((r) => r.toFixed(2)).join(', ')}); the control / bare ${(median(controls.map((c) => c.lateness.p99)) / median(runs.map((r) => r.bare.lateness.p99))).toFixed(2)}x`);
+      pacedRows.push(
+        pacedRow(
+          streams,
+          "bare node:http + idle memory to the mock's resident size (control)",
+          [...controls].sort((a, b) => a.lateness.p99 - b.lateness.p99)[Math.floor(controls.length / 2)]!,
+        ),
+      );
+      controlLines.push(
+        `- ${fmt(streams)} streams: mock / the control's lateness p99 ${median(controlRatios).toFixed(2)}x (runs ${controlRatios.map((r) => r.toFixed(2)).join(', ')}); the control / bare ${(median(controls.map((c) => c.lateness.p99)) / median(runs.map((r) => r.bare.lateness.p99))).toFixed(2)}x`,
+      );
     }
     const median_ = median(ratios);
     const met = median_ <= PACED_RATIO_TARGET && runs.every((r) => r.mock.result.errors === 0);
     isPacedMet &&= met;
-    ratioLines.push(`- ${fmt(streams)} streams: mock / bare lateness p99 ${median_.toFixed(2)}x (runs ${ratios.map((r) => r.toFixed(2)).join(', ')}; target <= ${PACED_RATIO_TARGET}x): ${met ? 'met' : 'NOT met'}`);
+    ratioLines.push(
+      `- ${fmt(streams)} streams: mock / bare lateness p99 ${median_.toFixed(2)}x (runs ${ratios.map((r) => r.toFixed(2)).join(', ')}; target <= ${PACED_RATIO_TARGET}x): ${met ? 'met' : 'NOT met'}`,
+    );
   }
   process.stderr.write(`mock capacity: max throughput, ${RUNS} runs each\n`);
   const maxMock: number[] = [];
@@ -173,7 +215,11 @@ export async function runMockCapacity(): Promise<string> {
     '',
     `- mock / bare max frames/s: ${ratio.toFixed(2)}x (run by run ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}x; target >= ${MAX_RATIO_TARGET}x): ${ratio >= MAX_RATIO_TARGET ? 'met' : 'NOT met'}`,
     ...ratioLines,
-    ...(STREAM_LEVELS.length > 0 ? [`- paced lateness p99 within ${PACED_RATIO_TARGET}x of the bare emitter's at every level: ${isPacedMet ? 'met' : 'NOT met'}`] : []),
+    ...(STREAM_LEVELS.length > 0
+      ? [
+          `- paced lateness p99 within ${PACED_RATIO_TARGET}x of the bare emitter's at every level: ${isPacedMet ? 'met' : 'NOT met'}`,
+        ]
+      : []),
     ...controlLines,
   ].join('\n');
 }

@@ -23,11 +23,38 @@ const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
 async function benchRun(requestsPerScenario: number, dir: string, mockUrl: string): Promise<number> {
   const env = { PERF_KEY: 'perf-key-not-a-secret' };
   const options = resolveBenchOptions(
-    ['--endpoint', mockUrl, '--api-key-env', 'PERF_KEY', '--api', 'chat', '--stream', 'both', '--max-tokens', '16,64', '--requests', String(requestsPerScenario), '--concurrency', '32', '--warmup', '0', '--stamp', '--out', dir],
+    [
+      '--endpoint',
+      mockUrl,
+      '--api-key-env',
+      'PERF_KEY',
+      '--api',
+      'chat',
+      '--stream',
+      'both',
+      '--max-tokens',
+      '16,64',
+      '--requests',
+      String(requestsPerScenario),
+      '--concurrency',
+      '32',
+      '--warmup',
+      '0',
+      '--stamp',
+      '--out',
+      dir,
+    ],
     env,
   );
   const started = performance.now();
-  const { summary } = await runBench({ options, targets: benchTargets(options, undefined), outDir: dir, env, signal: new AbortController().signal, toolVersion: 'perf' });
+  const { summary } = await runBench({
+    options,
+    targets: benchTargets(options, undefined),
+    outDir: dir,
+    env,
+    signal: new AbortController().signal,
+    toolVersion: 'perf',
+  });
   await writeRunReports(dir, summary);
   return performance.now() - started;
 }
@@ -54,7 +81,11 @@ async function openMs(file: string): Promise<number[]> {
 
 export async function runReportScale(): Promise<string> {
   const root = mkdtempSync(join(tmpdir(), 'perf-report-'));
-  const mock = await createMockServer({ host: '127.0.0.1', port: 0, timing: { ttftMs: 20, itlMs: 1, jitterMs: 0.3, outputTokens: 64 } });
+  const mock = await createMockServer({
+    host: '127.0.0.1',
+    port: 0,
+    timing: { ttftMs: 20, itlMs: 1, jitterMs: 0.3, outputTokens: 64 },
+  });
   const rows: string[] = [];
   try {
     const empty = join(root, 'empty.html');

@@ -59,9 +59,19 @@ function percentile(sorted: number[], q: number): number | null {
   return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-function summarize(values: number[]): { count: number; p50Ms: number | null; p99Ms: number | null; p999Ms: number | null } {
+function summarize(values: number[]): {
+  count: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  p999Ms: number | null;
+} {
   const sorted = values.sort((a, b) => a - b);
-  return { count: sorted.length, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), p999Ms: percentile(sorted, 0.999) };
+  return {
+    count: sorted.length,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    p999Ms: percentile(sorted, 0.999),
+  };
 }
 
 function countFrames(chunk: Buffer, state: { lastByte: number }): number {
@@ -79,25 +89,29 @@ function startStream(): void {
   started++;
   inFlight++;
   const state = { lastByte: 0, partial: '', target };
-  const req = request(targets[target]!, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'bench', ...config.headers } }, (res) => {
-    if (res.statusCode !== 200) errors++;
-    res.on('data', (chunk: Buffer) => {
-      const now = performance.now();
-      if (firstFrameAt === 0) firstFrameAt = now;
-      lastFrameAt = now;
-      bytes += chunk.length;
-      frames += countFrames(chunk, state);
-      if (config.stamps) readStamps(chunk, state);
-    });
-    res.on('end', () => {
-      completed++;
-      done();
-    });
-    res.on('error', () => {
-      errors++;
-      done();
-    });
-  });
+  const req = request(
+    targets[target]!,
+    { method: 'POST', agent, headers: { 'content-type': 'application/json', 'api-key': 'bench', ...config.headers } },
+    (res) => {
+      if (res.statusCode !== 200) errors++;
+      res.on('data', (chunk: Buffer) => {
+        const now = performance.now();
+        if (firstFrameAt === 0) firstFrameAt = now;
+        lastFrameAt = now;
+        bytes += chunk.length;
+        frames += countFrames(chunk, state);
+        if (config.stamps) readStamps(chunk, state);
+      });
+      res.on('end', () => {
+        completed++;
+        done();
+      });
+      res.on('error', () => {
+        errors++;
+        done();
+      });
+    },
+  );
   req.on('error', () => {
     errors++;
     done();
@@ -123,7 +137,9 @@ function finish(): void {
   // With several targets, only per target: their frames mixed would be no path's figure.
   const delivery = targets.length === 1 ? summarize(deliveryByTarget[0]!) : undefined;
   const byTarget = targets.length > 1 ? deliveryByTarget.map((values) => ({ delivery: summarize(values) })) : undefined;
-  process.stdout.write(`${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0, delivery, byTarget })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ started, completed, errors, frames, bytes, elapsedMs: performance.now() - t0, framesPerSec: activeMs > 0 ? (frames / activeMs) * 1000 : 0, delivery, byTarget })}\n`,
+  );
   agent.destroy();
   process.exit(0);
 }

@@ -25,7 +25,11 @@ const server = net.createServer({ noDelay: true }, (client) => {
   pipe(client, backend);
   pipe(backend, client);
 });
-server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` })}\n`));
+server.listen(0, '127.0.0.1', () =>
+  process.stdout.write(
+    `${JSON.stringify({ url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}` })}\n`,
+  ),
+);
 process.on('SIGTERM', () => {
   server.close();
   process.exit(0);

@@ -27,4 +27,6 @@ if (which === 'ours') {
 const loadMs = performance.now() - started;
 gc();
 gc();
-process.stdout.write(`${JSON.stringify({ which, tokens, loadMs, residentMb: (residentMb() ?? Number.NaN) - rssBefore, heapMb: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ which, tokens, loadMs, residentMb: (residentMb() ?? Number.NaN) - rssBefore, heapMb: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20 })}\n`,
+);

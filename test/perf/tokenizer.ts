@@ -25,7 +25,8 @@ interface Load {
   heapMb: number;
 }
 
-const range = (values: number[], digits: number): string => `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+const range = (values: number[], digits: number): string =>
+  `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 /** Prompts as a chat client sends them: words of a few languages, code, numbers; 400 distinct. */
 function prompts(): string[] {
@@ -34,7 +35,20 @@ function prompts(): string[] {
     ...'how should a gateway relay each server-sent event as soon as it arrives without holding it back'.split(' '),
     ...'Streaming keeps the first token close to the user even when the full answer takes seconds'.split(' '),
     ...'die Antwort kommt in kleinen Stücken la réponse arrive par petits morceaux'.split(' '),
-    'const', 'x', '=', '{', '}', 'return', '2048;', '3.14', '"quoted"', '\n', '\n\n', '日本語', 'テキスト', '🙂',
+    'const',
+    'x',
+    '=',
+    '{',
+    '}',
+    'return',
+    '2048;',
+    '3.14',
+    '"quoted"',
+    '\n',
+    '\n\n',
+    '日本語',
+    'テキスト',
+    '🙂',
   ];
   return Array.from({ length: 400 }, () => {
     const length = 8 + Math.floor(uniform() * 120);
@@ -63,7 +77,9 @@ export async function runTokenizer(): Promise<string> {
   const oursCount = (text: string) => ours.count(text);
   // gpt-tokenizer's own count, its fastest path (its LRU merge cache included, as it ships).
   const packageCount = (text: string) => countTokens(text, { disallowedSpecial: new Set() });
-  for (const text of texts) if (oursCount(text) !== packageCount(text)) throw new Error(`the two counts differ on ${JSON.stringify(text.slice(0, 60))}`);
+  for (const text of texts)
+    if (oursCount(text) !== packageCount(text))
+      throw new Error(`the two counts differ on ${JSON.stringify(text.slice(0, 60))}`);
   const timings: Record<'ours' | 'package', number[]> = { ours: [], package: [] };
   nsPerPrompt(texts, oursCount);
   nsPerPrompt(texts, packageCount);
@@ -77,7 +93,10 @@ export async function runTokenizer(): Promise<string> {
   if (oursCount(run) !== packageCount(run)) throw new Error('the two counts differ on the long piece');
   const longMs: Record<'ours' | 'package', number[]> = { ours: [], package: [] };
   for (let r = 0; r < RUNS; r++) {
-    for (const [which, count] of [['ours', oursCount], ['package', packageCount]] as const) {
+    for (const [which, count] of [
+      ['ours', oursCount],
+      ['package', packageCount],
+    ] as const) {
       // gpt-tokenizer remembers merged pieces: without this it would answer from memory.
       clearMergeCache();
       const started = performance.now();
@@ -88,7 +107,16 @@ export async function runTokenizer(): Promise<string> {
   const chars = Math.round(texts.reduce((n, t) => n + t.length, 0) / texts.length);
   const row = (name: string, which: 'ours' | 'package') => {
     const l = loads[which];
-    return `| ${name} | ${median(l.map((x) => x.loadMs)).toFixed(0)} ms (${range(l.map((x) => x.loadMs), 0)}) | ${median(l.map((x) => x.residentMb)).toFixed(1)} MB (${range(l.map((x) => x.residentMb), 1)}) | ${median(l.map((x) => x.heapMb)).toFixed(1)} MB | ${(median(timings[which]) / 1000).toFixed(1)} µs (${range(timings[which].map((t) => t / 1000), 1)}) | ${median(longMs[which]).toFixed(1)} ms (${range(longMs[which], 1)}) |`;
+    return `| ${name} | ${median(l.map((x) => x.loadMs)).toFixed(0)} ms (${range(
+      l.map((x) => x.loadMs),
+      0,
+    )}) | ${median(l.map((x) => x.residentMb)).toFixed(1)} MB (${range(
+      l.map((x) => x.residentMb),
+      1,
+    )}) | ${median(l.map((x) => x.heapMb)).toFixed(1)} MB | ${(median(timings[which]) / 1000).toFixed(1)} µs (${range(
+      timings[which].map((t) => t / 1000),
+      1,
+    )}) | ${median(longMs[which]).toFixed(1)} ms (${range(longMs[which], 1)}) |`;
   };
   const residentRatio = median(loads.package.map((x) => x.residentMb)) / median(loads.ours.map((x) => x.residentMb));
   const speedRatio = median(timings.ours) / median(timings.package);

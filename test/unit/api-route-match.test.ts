@@ -25,15 +25,21 @@ describe('the API route matcher', () => {
     let matched = 0;
     for (const pathname of PATHS) {
       const url = `http://127.0.0.1:1234${pathname}?api-version=2024-10-21`;
-      const byMsw = API_ROUTES.map(({ path, spec }) => ({ spec, match: matchRequestUrl(new URL(url), `http://127.0.0.1:1234${path}`) })).find(({ match }) => match.matches);
+      const byMsw = API_ROUTES.map(({ path, spec }) => ({
+        spec,
+        match: matchRequestUrl(new URL(url), `http://127.0.0.1:1234${path}`),
+      })).find(({ match }) => match.matches);
       const ours = matchApiRoute(new URL(url).pathname);
       expect(ours?.spec, pathname).toBe(byMsw?.spec);
       if (ours && byMsw) {
         matched++;
-        expect(ours.params, pathname).toEqual(Object.fromEntries(Object.entries(byMsw.match.params ?? {}).filter(([name]) => !/^\d+$/.test(name))));
+        expect(ours.params, pathname).toEqual(
+          Object.fromEntries(Object.entries(byMsw.match.params ?? {}).filter(([name]) => !/^\d+$/.test(name))),
+        );
       }
     }
     expect(matched).toBeGreaterThanOrEqual(API_ROUTES.length * 3);
-    for (const { path } of API_ROUTES) expect(matchApiRoute(`/proxy/prefix${path.replace(':deployment', 'dep')}`), path).toBeUndefined();
+    for (const { path } of API_ROUTES)
+      expect(matchApiRoute(`/proxy/prefix${path.replace(':deployment', 'dep')}`), path).toBeUndefined();
   });
 });

@@ -17,10 +17,16 @@ describe('role assignment names', () => {
 
 describe('ARM errors', () => {
   it('reads a RestError and a failed long-running operation alike, with the fix', () => {
-    expect(readArmError(Object.assign(new Error('quota exceeded'), { code: 'InsufficientQuota', statusCode: 400 }))).toEqual({ code: 'InsufficientQuota', statusCode: 400, message: 'quota exceeded' });
-    expect(readArmError(new Error('The long-running operation has failed. ActivationFailed. Could not activate'))).toEqual({ code: 'ActivationFailed', statusCode: undefined, message: 'Could not activate' });
+    expect(
+      readArmError(Object.assign(new Error('quota exceeded'), { code: 'InsufficientQuota', statusCode: 400 })),
+    ).toEqual({ code: 'InsufficientQuota', statusCode: 400, message: 'quota exceeded' });
+    expect(
+      readArmError(new Error('The long-running operation has failed. ActivationFailed. Could not activate')),
+    ).toEqual({ code: 'ActivationFailed', statusCode: undefined, message: 'Could not activate' });
     expect(readArmError(new Error('The long-running operation has failed'))).toMatchObject({ code: 'OperationFailed' });
-    expect(describeArmFailure(Object.assign(new Error('x'), { code: 'FlagMustBeSetForRestore', statusCode: 409 }))).toMatch(/^FlagMustBeSetForRestore \(HTTP 409\): x\. Fix: .*az cognitiveservices account purge/);
+    expect(
+      describeArmFailure(Object.assign(new Error('x'), { code: 'FlagMustBeSetForRestore', statusCode: 409 })),
+    ).toMatch(/^FlagMustBeSetForRestore \(HTTP 409\): x\. Fix: .*az cognitiveservices account purge/);
   });
 });
 
@@ -28,7 +34,21 @@ describe('the plan and the caller', () => {
   it('names every resource from the lab id, within Azure naming rules', () => {
     const id = newLabId();
     expect(id).toMatch(/^sl[a-z0-9]{7}$/);
-    const record = planAzureLab({ subscriptionId: 's', location: 'eastus2', labId: id, model: 'm', modelVersion: 'v', modelSku: 'GlobalStandard', capacityK: 1, apimSku: 'BasicV2', forceConsumption: false, publisherEmail: 'a@b.c', localAuth: false, roles: 'assign', whatIf: false });
+    const record = planAzureLab({
+      subscriptionId: 's',
+      location: 'eastus2',
+      labId: id,
+      model: 'm',
+      modelVersion: 'v',
+      modelSku: 'GlobalStandard',
+      capacityK: 1,
+      apimSku: 'BasicV2',
+      forceConsumption: false,
+      publisherEmail: 'a@b.c',
+      localAuth: false,
+      roles: 'assign',
+      whatIf: false,
+    });
     expect(record.apimService).toMatch(/^[a-zA-Z](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/);
     expect(record.apimService.length).toBeLessThanOrEqual(50);
     expect(record.openaiAccount).toMatch(/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/);
@@ -46,10 +66,33 @@ describe('runSteps', () => {
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
   it('runs independent steps at once, blocks only what needs a failed step, and records each as it ends', async () => {
     const order: string[] = [];
-    const step = (id: string, needs: string[], ms: number, fail = false) => ({ id, title: id, needs, run: async () => { order.push(`start ${id}`); await wait(ms); if (fail) throw new Error(`${id} broke`); order.push(`end ${id}`); return id; } });
+    const step = (id: string, needs: string[], ms: number, fail = false) => ({
+      id,
+      title: id,
+      needs,
+      run: async () => {
+        order.push(`start ${id}`);
+        await wait(ms);
+        if (fail) throw new Error(`${id} broke`);
+        order.push(`end ${id}`);
+        return id;
+      },
+    });
     const events: StepEvent[] = [];
     const done: string[] = [];
-    const failures = await runSteps([step('a', [], 5), step('slow', ['a'], 150), step('b', ['a'], 5, true), step('c', ['b'], 5), step('d', ['a'], 5), step('e', ['slow'], 5)], new Set(), {}, { onDone: (id) => done.push(id), onEvent: (e) => events.push(e), describeError: (e) => (e as Error).message });
+    const failures = await runSteps(
+      [
+        step('a', [], 5),
+        step('slow', ['a'], 150),
+        step('b', ['a'], 5, true),
+        step('c', ['b'], 5),
+        step('d', ['a'], 5),
+        step('e', ['slow'], 5),
+      ],
+      new Set(),
+      {},
+      { onDone: (id) => done.push(id), onEvent: (e) => events.push(e), describeError: (e) => (e as Error).message },
+    );
     expect(failures.map((f) => f.id)).toEqual(['b']);
     expect(order.slice(0, 4)).toEqual(['start a', 'end a', 'start slow', 'start b']);
     expect(done).toEqual(['a', 'd', 'slow', 'e']);
@@ -63,7 +106,15 @@ describe('runSteps', () => {
     const failures = await runSteps(
       [
         { id: 'a', title: 'a', needs: [], run: async () => void ran.push('a') },
-        { id: 'b', title: 'b', needs: ['a'], run: async () => { ran.push('b'); abort.abort(); } },
+        {
+          id: 'b',
+          title: 'b',
+          needs: ['a'],
+          run: async () => {
+            ran.push('b');
+            abort.abort();
+          },
+        },
         { id: 'c', title: 'c', needs: ['b'], run: async () => void ran.push('c') },
       ],
       new Set(['a']),

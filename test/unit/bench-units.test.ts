@@ -9,14 +9,40 @@ import { toSample } from '../../src/metrics/sample.ts';
 describe('per-request metrics', () => {
   const base = (): Timeline => {
     const tl = createTimeline('chat', true, 0n);
-    Object.assign(tl, { sentMs: 2, firstByteMs: 40, firstEventMs: 40, firstContentMs: 100, lastContentMs: 190, endMs: 200, contentArrivalsMs: [100, 130, 160, 190], text: 'a b c d', usage: { completionTokens: 11 } });
+    Object.assign(tl, {
+      sentMs: 2,
+      firstByteMs: 40,
+      firstEventMs: 40,
+      firstContentMs: 100,
+      lastContentMs: 190,
+      endMs: 200,
+      contentArrivalsMs: [100, 130, 160, 190],
+      text: 'a b c d',
+      usage: { completionTokens: 11 },
+    });
     return tl;
   };
-  const ctx = { scenario: 's', path: 'direct', maxTokens: 64, index: 0, isWarmup: false, countTokens: (t: string) => t.split(' ').length };
+  const ctx = {
+    scenario: 's',
+    path: 'direct',
+    maxTokens: 64,
+    index: 0,
+    isWarmup: false,
+    countTokens: (t: string) => t.split(' ').length,
+  };
 
   it('derives TTFT, E2E, ITL, TPOT and tokens/s, preferring usage for the token count', () => {
     const sample = toSample(base(), ctx);
-    expect(sample).toMatchObject({ ttftMs: 100, e2eMs: 200, queueMs: 2, outputTokens: 11, tokenSource: 'usage', chunks: 4, tpotMs: 10, tokensPerSec: 55 });
+    expect(sample).toMatchObject({
+      ttftMs: 100,
+      e2eMs: 200,
+      queueMs: 2,
+      outputTokens: 11,
+      tokenSource: 'usage',
+      chunks: 4,
+      tpotMs: 10,
+      tokensPerSec: 55,
+    });
     expect(sample.itl).toMatchObject({ n: 3, meanMs: 30, p50Ms: 30, maxMs: 30 });
   });
 
@@ -46,11 +72,22 @@ describe('bench options', () => {
   };
 
   it('defaults to a sequential chat run, streaming and not, 20 requests', () => {
-    expect(resolveBenchOptions([], {})).toMatchObject({ apis: ['chat'], streams: [true, false], maxTokens: [256], requests: 20, load: { kind: 'sequential' }, apiKeyEnv: 'AZURE_OPENAI_API_KEY' });
+    expect(resolveBenchOptions([], {})).toMatchObject({
+      apis: ['chat'],
+      streams: [true, false],
+      maxTokens: [256],
+      requests: 20,
+      load: { kind: 'sequential' },
+      apiKeyEnv: 'AZURE_OPENAI_API_KEY',
+    });
   });
 
   it('reads load models and durations', () => {
-    expect(resolveBenchOptions(['--rate', '5', '--arrival', 'poisson'], {}).load).toEqual({ kind: 'open', ratePerSec: 5, arrival: 'poisson' });
+    expect(resolveBenchOptions(['--rate', '5', '--arrival', 'poisson'], {}).load).toEqual({
+      kind: 'open',
+      ratePerSec: 5,
+      arrival: 'poisson',
+    });
     expect(resolveBenchOptions(['--concurrency', '8'], {}).load).toEqual({ kind: 'closed', concurrency: 8 });
     expect(resolveBenchOptions(['--duration', '2m'], {})).toMatchObject({ durationMs: 120_000, requests: undefined });
     expect(resolveBenchOptions(['--max-tokens', '64,max'], {}).maxTokens).toEqual([64, 'max']);
@@ -90,7 +127,10 @@ describe('arrivals and retries', () => {
     expect(result.outcome).toBe('ok');
     expect(result.attempts).toBe(2);
     expect(performance.now() - started).toBeGreaterThanOrEqual(49);
-    const none = await withRetry429(async () => Object.assign(createTimeline('chat', true, 0n), { outcome: 'http_429' as const, retryAfterMs: 50 }), { policy: 'none', maxWaitMs: 1000, maxAttempts: 3 });
+    const none = await withRetry429(
+      async () => Object.assign(createTimeline('chat', true, 0n), { outcome: 'http_429' as const, retryAfterMs: 50 }),
+      { policy: 'none', maxWaitMs: 1000, maxAttempts: 3 },
+    );
     expect(none.attempts).toBe(1);
   });
 });

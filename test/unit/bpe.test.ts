@@ -10,7 +10,8 @@ import { bpeDataBytes, ENCODINGS, packageRanks } from '../../scripts/tokenizer-d
 
 // gpt-tokenizer is the reference: our compact encoder must give its tokens, exactly.
 const REFERENCE = { o200k_base: gptO200k, cl100k_base: gptCl100k } as const;
-const reference = (name: EncodingName, text: string): number[] => REFERENCE[name].encode(text, { disallowedSpecial: new Set() });
+const reference = (name: EncodingName, text: string): number[] =>
+  REFERENCE[name].encode(text, { disallowedSpecial: new Set() });
 
 /** Pools of characters the pre-tokenizer patterns treat differently. */
 const POOLS = [
@@ -19,7 +20,7 @@ const POOLS = [
   '0123456789',
   ' ',
   '  \t\n\r\n',
-  ".,;:!?-_'\"()[]{}<>/\\|@#$%^&*+=~`",
+  '.,;:!?-_\'"()[]{}<>/\\|@#$%^&*+=~`',
   "'s'S'll'VE're'd'm't",
   'àéîõüçñßøåæœÀÉÎÕÜÇÑ',
   'приветмирПРИВЕТ',
@@ -108,7 +109,11 @@ describe('byte-pair encodings (src/protocol/bpe.ts)', () => {
         for (let i = 0; i < 3000; i++) {
           const text = randomText(uniform);
           const tokens = ours.encode(text);
-          if (JSON.stringify(tokens) !== JSON.stringify(reference(name, text)) || ours.count(text) !== tokens.length || ours.decode(tokens) !== text) {
+          if (
+            JSON.stringify(tokens) !== JSON.stringify(reference(name, text)) ||
+            ours.count(text) !== tokens.length ||
+            ours.decode(tokens) !== text
+          ) {
             mismatches++;
             first ||= JSON.stringify(text);
           }
@@ -117,18 +122,35 @@ describe('byte-pair encodings (src/protocol/bpe.ts)', () => {
       });
 
       it('encodes lone surrogates (JSON may carry them) as U+FFFD, as the package does', () => {
-        for (const text of ['\ud800', 'a\ud800b', ' \udc00 x', 'x\ud83d\ude00\ud800']) expect(bpeEncoding(name).encode(text)).toEqual(reference(name, text));
+        for (const text of ['\ud800', 'a\ud800b', ' \udc00 x', 'x\ud83d\ude00\ud800'])
+          expect(bpeEncoding(name).encode(text)).toEqual(reference(name, text));
       });
 
       it('merges long pieces (the heap, past SHORT_PIECE_BYTES) as the package does, at every length around the switch', () => {
         const uniform = createUniform(5);
         // Runs the pre-tokenizer keeps whole: letters of one script, punctuation, whitespace.
-        const runs = ['etaoinshrdlu', 'ETAOINshrdlu', 'éèàçñüöß', 'приветмир', '日本語のテキスト中文', '.,;:!?-_*#', ' \t'];
+        const runs = [
+          'etaoinshrdlu',
+          'ETAOINshrdlu',
+          'éèàçñüöß',
+          'приветмир',
+          '日本語のテキスト中文',
+          '.,;:!?-_*#',
+          ' \t',
+        ];
         const ours = bpeEncoding(name);
         let checked = 0;
         for (const alphabet of runs) {
           const chars = [...alphabet];
-          for (const length of [SHORT_PIECE_BYTES - 2, SHORT_PIECE_BYTES - 1, SHORT_PIECE_BYTES, SHORT_PIECE_BYTES + 1, SHORT_PIECE_BYTES + 2, 700, 3000]) {
+          for (const length of [
+            SHORT_PIECE_BYTES - 2,
+            SHORT_PIECE_BYTES - 1,
+            SHORT_PIECE_BYTES,
+            SHORT_PIECE_BYTES + 1,
+            SHORT_PIECE_BYTES + 2,
+            700,
+            3000,
+          ]) {
             const text = Array.from({ length }, () => chars[Math.floor(uniform() * chars.length)]).join('');
             const tokens = ours.encode(text);
             expect(tokens, `${alphabet} x ${length}`).toEqual(reference(name, text));
@@ -141,19 +163,23 @@ describe('byte-pair encodings (src/protocol/bpe.ts)', () => {
     });
   }
 
-  it('counts a special token\'s spelling as the characters it is, as the service counts a prompt', () => {
+  it("counts a special token's spelling as the characters it is, as the service counts a prompt", () => {
     const o200k = bpeEncoding('o200k_base');
     expect(o200k.count('<|endoftext|>')).toBeGreaterThan(1);
     expect(o200k.encode('<|endoftext|>')).not.toContain(199999);
     // The mock counts a prompt that spells one (gpt-tokenizer's default encode would throw).
     expect(countTextTokens('say <|endoftext|> now')).toBe(o200k.count('say <|endoftext|> now'));
-    expect(countChatPromptTokens([{ role: 'user', content: '<|im_start|>' }])).toBe(3 + 3 + o200k.count('user') + o200k.count('<|im_start|>'));
+    expect(countChatPromptTokens([{ role: 'user', content: '<|im_start|>' }])).toBe(
+      3 + 3 + o200k.count('user') + o200k.count('<|im_start|>'),
+    );
   });
 
   it('refuses a rank it does not hold and a file that is not its format', () => {
     const o200k = bpeEncoding('o200k_base');
     expect(() => o200k.tokenBytes(o200k.size)).toThrow(/no token/);
     expect(() => o200k.tokenBytes(-1)).toThrow(/no token/);
-    expect(() => new BpeEncoding('o200k_base', new TextEncoder().encode('nope'))).toThrow(/not a byte-pair encoding data file/);
+    expect(() => new BpeEncoding('o200k_base', new TextEncoder().encode('nope'))).toThrow(
+      /not a byte-pair encoding data file/,
+    );
   });
 });

@@ -10,7 +10,10 @@ const SETTINGS = { alpha: 0.05, confidence: 0.95, resamples: 1000, seed: 7 };
 
 /** Latency-like samples: log-normal around `median` ms. */
 function latencies(n: number, median: number, sigma: number, random: () => number): number[] {
-  return Array.from({ length: n }, () => median * Math.exp(sigma * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())));
+  return Array.from(
+    { length: n },
+    () => median * Math.exp(sigma * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())),
+  );
 }
 
 describe('Mann–Whitney U', () => {
@@ -25,7 +28,12 @@ describe('Mann–Whitney U', () => {
   });
 
   it('counts ties as halves and reports p = 1 when every value is tied', () => {
-    expect(mannWhitneyU([3, 3, 3, 3, 3], [3, 3, 3, 3, 3])).toEqual({ u: 12.5, z: 0, pValue: 1, probabilityBGreater: 0.5 });
+    expect(mannWhitneyU([3, 3, 3, 3, 3], [3, 3, 3, 3, 3])).toEqual({
+      u: 12.5,
+      z: 0,
+      pValue: 1,
+      probabilityBGreater: 0.5,
+    });
     expect(mannWhitneyU([1, 2, 3, 4, 5], [1, 2, 3, 4, 6])!.u).toBe(13);
   });
 
@@ -59,7 +67,10 @@ describe('comparing two samples', () => {
     let significant = 0;
     const trials = 200;
     for (let t = 0; t < trials; t++) {
-      const m = compareMetric('ttft', latencies(200, 100, 0.3, random), latencies(200, 100, 0.3, random), { ...SETTINGS, resamples: 200 });
+      const m = compareMetric('ttft', latencies(200, 100, 0.3, random), latencies(200, 100, 0.3, random), {
+        ...SETTINGS,
+        resamples: 200,
+      });
       if (m.quantiles.some((q) => q.q === 0.5 && q.significant)) significant++;
     }
     expect(significant / trials).toBeLessThan(0.1);
@@ -92,7 +103,8 @@ describe('comparing two samples', () => {
   it('the 95% interval covers the true difference of medians at about its nominal rate', () => {
     // Normal(100, 10) against Normal(105, 10): the true difference of medians is 5 ms.
     const random = createUniform(5);
-    const normal = (mean: number): number => mean + 10 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const normal = (mean: number): number =>
+      mean + 10 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
     const trials = 300;
     let covered = 0;
     for (let t = 0; t < trials; t++) {
@@ -110,7 +122,11 @@ describe('comparing two samples', () => {
     const a = [5, 1, 4, 2, 3, 9, 7, 8, 6, 10];
     const b = a.map((x) => x * 2);
     const first = quantileDifferences(a, b, [0.5, 0.95, 0.99], { seed: 9 })!;
-    expect(first.map((d) => [d.a, d.b, d.difference.estimate])).toEqual([[5, 10, 5], [10, 20, 10], [10, 20, 10]]);
+    expect(first.map((d) => [d.a, d.b, d.difference.estimate])).toEqual([
+      [5, 10, 5],
+      [10, 20, 10],
+      [10, 20, 10],
+    ]);
     expect(quantileDifferences(a, b, [0.5, 0.95, 0.99], { seed: 9 })).toEqual(first);
     for (const d of first) expect(d.difference.low).toBeLessThanOrEqual(d.difference.high);
   });
@@ -166,10 +182,13 @@ describe('compare across many cells: the gate does not cry wolf', () => {
       const metrics = scenarios.flatMap((s) => s.metrics);
       if (metrics.some((m) => m.quantiles.some((q) => q.significant))) flaggedHolm++;
       if (metrics.some((m) => m.mannWhitney !== null && m.mannWhitney.pValue < settings.alpha)) flaggedRaw++;
-      const regressions = scenarios.flatMap((s) => s.metrics.flatMap((m) => m.quantiles.filter((q) => q.significant && q.changePct > 5)));
+      const regressions = scenarios.flatMap((s) =>
+        s.metrics.flatMap((m) => m.quantiles.filter((q) => q.significant && q.changePct > 5)),
+      );
       if (regressions.length > 0) tripped++;
     }
-    if (process.env['PRINT_COVERAGE']) console.log({ flaggedHolm: flaggedHolm / trials, flaggedRaw: flaggedRaw / trials, tripped: tripped / trials });
+    if (process.env['PRINT_COVERAGE'])
+      console.log({ flaggedHolm: flaggedHolm / trials, flaggedRaw: flaggedRaw / trials, tripped: tripped / trials });
     expect(flaggedHolm / trials).toBeLessThanOrEqual(0.05);
     expect(tripped / trials).toBeLessThanOrEqual(0.05);
     // Without the adjustment, 32 tests at 5% flag something in most comparisons.

@@ -6,19 +6,40 @@ import { describe, expect, it } from 'vitest';
 // the README, every `npm run X` a page shows exists, every relative link points at a file, and
 // every flag passed after `npm run X --` is one that command's --help lists.
 const ROOT = resolve(import.meta.dirname, '../..');
-const scripts = Object.keys((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
-const pages = ['README.md', 'labs/README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`), ...readdirSync(join(ROOT, 'labs')).filter((d) => existsSync(join(ROOT, 'labs', d, 'README.md'))).map((d) => `labs/${d}/README.md`)];
+const scripts = Object.keys(
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts,
+);
+const pages = [
+  'README.md',
+  'labs/README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+  ...readdirSync(join(ROOT, 'labs'))
+    .filter((d) => existsSync(join(ROOT, 'labs', d, 'README.md')))
+    .map((d) => `labs/${d}/README.md`),
+];
 const text = (page: string): string => readFileSync(join(ROOT, page), 'utf8');
 
 describe('the docs say what the project does', () => {
   it('the README names every npm script', () => {
     const readme = text('README.md');
-    const missing = scripts.filter((name) => !(name === 'test' ? readme.includes('npm test') : readme.includes(`npm run ${name}`) || readme.includes(`\`${name}\``)));
+    const missing = scripts.filter(
+      (name) =>
+        !(name === 'test'
+          ? readme.includes('npm test')
+          : readme.includes(`npm run ${name}`) || readme.includes(`\`${name}\``)),
+    );
     expect(missing).toEqual([]);
   });
 
   it('every `npm run X` a page shows is a script of package.json', () => {
-    const unknown = pages.flatMap((page) => [...text(page).matchAll(/npm run ([a-z][\w:-]*)/g)].map((m) => m[1]!).filter((name) => !scripts.includes(name)).map((name) => `${page}: npm run ${name}`));
+    const unknown = pages.flatMap((page) =>
+      [...text(page).matchAll(/npm run ([a-z][\w:-]*)/g)]
+        .map((m) => m[1]!)
+        .filter((name) => !scripts.includes(name))
+        .map((name) => `${page}: npm run ${name}`),
+    );
     expect([...new Set(unknown)]).toEqual([]);
   });
 
@@ -34,7 +55,13 @@ describe('the docs say what the project does', () => {
   });
 
   it('a flag shown after `npm run lab:cleanup` (and the other lab scripts) is passed through `--`, or npm swallows it', () => {
-    const swallowed = pages.flatMap((page) => [...text(page).matchAll(/npm run (lab:deploy|lab:cleanup|lab:verify|bench|calibrate|compare|merge) (\[?--[a-z][\w-]*)/g)].map((m) => `${page}: ${m[0]}`));
+    const swallowed = pages.flatMap((page) =>
+      [
+        ...text(page).matchAll(
+          /npm run (lab:deploy|lab:cleanup|lab:verify|bench|calibrate|compare|merge) (\[?--[a-z][\w-]*)/g,
+        ),
+      ].map((m) => `${page}: ${m[0]}`),
+    );
     expect(swallowed).toEqual([]);
   });
 });

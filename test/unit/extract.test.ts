@@ -14,7 +14,8 @@ function extractAll(api: ApiKind, text: string, size: number) {
   });
   const bytes = Buffer.from(text);
   const decoder = new TextDecoder();
-  for (let i = 0; i < bytes.length; i += size) parser.feed(decoder.decode(bytes.subarray(i, i + size), { stream: true }));
+  for (let i = 0; i < bytes.length; i += size)
+    parser.feed(decoder.decode(bytes.subarray(i, i + size), { stream: true }));
   return out;
 }
 
@@ -35,18 +36,31 @@ describe('content extraction from real captures, byte by byte and in odd chunks'
   });
 
   it('completions text, On Your Data content after the context frame, Responses deltas and terminal event', () => {
-    expect(extractAll('completions', readFixture('completions-stream.sse'), 5).map((e) => e.content)).toEqual(['I', undefined, undefined]);
+    expect(extractAll('completions', readFixture('completions-stream.sse'), 5).map((e) => e.content)).toEqual([
+      'I',
+      undefined,
+      undefined,
+    ]);
     const oyd = extractAll('on-your-data', readFixture('on-your-data-stream.sse'), 11);
     expect(oyd.map((e) => e.content)).toEqual([undefined, '42 is the meaning of life', undefined]);
     const responses = extractAll('responses', readFixture('responses-stream.sse'), 13);
     expect(responses.filter((e) => e.content).map((e) => e.content)).toEqual(['Hi', ' there']);
-    expect(responses.at(-1)).toMatchObject({ isTerminal: true, finishReason: 'stop', usage: { promptTokens: 5, completionTokens: 2 } });
+    expect(responses.at(-1)).toMatchObject({
+      isTerminal: true,
+      finishReason: 'stop',
+      usage: { promptTokens: 5, completionTokens: 2 },
+    });
     expect(responses[0]!.responseId).toMatch(/^resp_/);
   });
 
   it('error frames are reported', () => {
     expect(extractEvent('chat', undefined, { error: { message: 'boom' } }).error).toBe('boom');
     expect(extractEvent('responses', 'error', { type: 'error', code: 'x', message: 'rate' }).error).toBe('rate');
-    expect(extractEvent('responses', 'response.failed', { type: 'response.failed', response: { error: { message: 'failed' } } })).toMatchObject({ isTerminal: true, error: 'failed' });
+    expect(
+      extractEvent('responses', 'response.failed', {
+        type: 'response.failed',
+        response: { error: { message: 'failed' } },
+      }),
+    ).toMatchObject({ isTerminal: true, error: 'failed' });
   });
 });

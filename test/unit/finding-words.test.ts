@@ -5,12 +5,15 @@ import { findingWordProblems } from '../helpers/finding-words.ts';
 // catch the sentences issue 30 found, and pass the ones that say what failed.
 describe('finding words', () => {
   it('flags a pass title given as the failure reason, a bare overhead, an interval-less "adds", a lower-case start', () => {
-    const old = 'buffered: compliance fail, failing incremental-delivery (frames arrive as they are emitted); the gateway\'s first token came 0.1 ms sooner than direct.';
+    const old =
+      "buffered: compliance fail, failing incremental-delivery (frames arrive as they are emitted); the gateway's first token came 0.1 ms sooner than direct.";
     const problems = findingWordProblems(old);
     expect(problems.join('\n')).toMatch(/title of incremental-delivery/);
     expect(problems.join('\n')).toMatch(/bare difference \("0\.1 ms sooner than"\)/);
     expect(problems.join('\n')).toMatch(/lower case/);
-    expect(findingWordProblems('The gateway adds 3.2 ms to time to first token.')).toEqual(['"adds 3.2 ms to time to first token" has no interval']);
+    expect(findingWordProblems('The gateway adds 3.2 ms to time to first token.')).toEqual([
+      '"adds 3.2 ms to time to first token" has no interval',
+    ]);
   });
 
   it('passes a finding that names what failed and follows the interval', () => {

@@ -15,43 +15,98 @@ describe('retry conditions', () => {
     // The older condition: a 503 from a backend is retried, APIM's own "pool unavailable" 503 is not.
     expect(retry.condition({ statusCode: 429, statusReason: 'Too Many Requests' })).toBe(true);
     expect(retry.condition({ statusCode: 503, statusReason: 'Service Unavailable' })).toBe(true);
-    expect(retry.condition({ statusCode: 503, statusReason: 'Backend pool openai-backend is temporarily unavailable' })).toBe(false);
+    expect(
+      retry.condition({ statusCode: 503, statusReason: 'Backend pool openai-backend is temporarily unavailable' }),
+    ).toBe(false);
     expect(retry.condition({ statusCode: 200, statusReason: 'OK' })).toBe(false);
     const current = compileCondition('@(context.Response.StatusCode == 429 || context.Response.StatusCode == 503)');
-    expect([200, 429, 500, 503].map((statusCode) => current({ statusCode, statusReason: '' }))).toEqual([false, true, false, true]);
+    expect([200, 429, 500, 503].map((statusCode) => current({ statusCode, statusReason: '' }))).toEqual([
+      false,
+      true,
+      false,
+      true,
+    ]);
     const range = compileCondition('@(context.Response.StatusCode >= 500 && !(context.Response.StatusCode == 501))');
-    expect([499, 500, 501, 599].map((statusCode) => range({ statusCode, statusReason: '' }))).toEqual([false, true, false, true]);
+    expect([499, 500, 501, 599].map((statusCode) => range({ statusCode, statusReason: '' }))).toEqual([
+      false,
+      true,
+      false,
+      true,
+    ]);
   });
 
   it('refuses a condition it cannot evaluate faithfully, naming the grammar (exit 2 at start)', () => {
-    const policy = (condition: string) => `<policies><backend><retry count="1" interval="0" condition="${condition}"><forward-request /></retry></backend></policies>`;
-    expect(() => read(policy('@(context.Response.Headers.GetValueOrDefault(&quot;x&quot;) == &quot;y&quot;)'))).toThrow(/"--policy".*cannot be evaluated locally.*Allowed: comparisons of context\.Response\.StatusCode/);
-    expect(() => read(policy('@(context.Response.StatusCode == )'))).toThrow(/StatusCode must be compared with an integer/);
-    expect(() => read('<policies><backend><retry count="0" interval="0"><forward-request /></retry></backend></policies>')).toThrow(/count "0"/);
+    const policy = (condition: string) =>
+      `<policies><backend><retry count="1" interval="0" condition="${condition}"><forward-request /></retry></backend></policies>`;
+    expect(() => read(policy('@(context.Response.Headers.GetValueOrDefault(&quot;x&quot;) == &quot;y&quot;)'))).toThrow(
+      /"--policy".*cannot be evaluated locally.*Allowed: comparisons of context\.Response\.StatusCode/,
+    );
+    expect(() => read(policy('@(context.Response.StatusCode == )'))).toThrow(
+      /StatusCode must be compared with an integer/,
+    );
+    expect(() =>
+      read('<policies><backend><retry count="0" interval="0"><forward-request /></retry></backend></policies>'),
+    ).toThrow(/count "0"/);
     // A retry that wraps no forward-request is not a backend retry: listed, not honoured.
-    expect(read('<policies><inbound><retry count="1" interval="0"><set-header name="x" exists-action="override"><value>1</value></set-header></retry></inbound></policies>').ignored[0]).toMatch(/<retry>.*only a retry around forward-request/);
+    expect(
+      read(
+        '<policies><inbound><retry count="1" interval="0"><set-header name="x" exists-action="override"><value>1</value></set-header></retry></inbound></policies>',
+      ).ignored[0],
+    ).toMatch(/<retry>.*only a retry around forward-request/);
   });
 
   it('waits as the retry policy reference says: first fast retry, fixed, linear, capped exponential', () => {
-    const base = { conditionText: 'true', condition: () => true, count: 5, maxIntervalMs: undefined, deltaMs: undefined, firstFastRetry: false };
+    const base = {
+      conditionText: 'true',
+      condition: () => true,
+      count: 5,
+      maxIntervalMs: undefined,
+      deltaMs: undefined,
+      firstFastRetry: false,
+    };
     expect([1, 2, 3].map((k) => retryDelayMs({ ...base, intervalMs: 1000 }, k))).toEqual([1000, 1000, 1000]);
-    expect([1, 2, 3].map((k) => retryDelayMs({ ...base, intervalMs: 1000, firstFastRetry: true }, k))).toEqual([0, 1000, 1000]);
-    expect([1, 2, 3].map((k) => retryDelayMs({ ...base, intervalMs: 1000, deltaMs: 500 }, k))).toEqual([1000, 1500, 2000]);
-    expect([1, 2, 3, 4].map((k) => retryDelayMs({ ...base, intervalMs: 1000, deltaMs: 500, maxIntervalMs: 3000 }, k))).toEqual([1000, 1500, 2500, 3000]);
+    expect([1, 2, 3].map((k) => retryDelayMs({ ...base, intervalMs: 1000, firstFastRetry: true }, k))).toEqual([
+      0, 1000, 1000,
+    ]);
+    expect([1, 2, 3].map((k) => retryDelayMs({ ...base, intervalMs: 1000, deltaMs: 500 }, k))).toEqual([
+      1000, 1500, 2000,
+    ]);
+    expect(
+      [1, 2, 3, 4].map((k) => retryDelayMs({ ...base, intervalMs: 1000, deltaMs: 500, maxIntervalMs: 3000 }, k)),
+    ).toEqual([1000, 1500, 2500, 3000]);
   });
 });
 
 describe('backends file', () => {
   it('reads ISO 8601 durations', () => {
-    expect(['PT1M', 'PT10S', 'PT0.5S', 'P1DT2H', 'PT1H30M'].map(isoDurationMs)).toEqual([60_000, 10_000, 500, 93_600_000, 5_400_000]);
-    expect(['1m', 'P', 'PT', 'PT-1S', ''].map(isoDurationMs)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(['PT1M', 'PT10S', 'PT0.5S', 'P1DT2H', 'PT1H30M'].map(isoDurationMs)).toEqual([
+      60_000, 10_000, 500, 93_600_000, 5_400_000,
+    ]);
+    expect(['1m', 'P', 'PT', 'PT-1S', ''].map(isoDurationMs)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
-  it('reads the failover lab\'s file: two singles with AI-Gateway breakers and a priority pool', () => {
+  it("reads the failover lab's file: two singles with AI-Gateway breakers and a priority pool", () => {
     const table = readBackendsFile('labs/failover/backends.json');
     expect([...table.singles.keys()]).toEqual(['ptu', 'payg']);
-    expect(table.singles.get('ptu')!.breaker).toEqual({ name: 'breakerRule', count: 1, intervalMs: 60_000, statusCodeRanges: [{ min: 429, max: 429 }], tripDurationMs: 60_000, acceptRetryAfter: true, errorReasons: [] });
-    expect(table.pools.get('openai-backend')!.members).toEqual([{ name: 'ptu', priority: 1, weight: 1 }, { name: 'payg', priority: 2, weight: 1 }]);
+    expect(table.singles.get('ptu')!.breaker).toEqual({
+      name: 'breakerRule',
+      count: 1,
+      intervalMs: 60_000,
+      statusCodeRanges: [{ min: 429, max: 429 }],
+      tripDurationMs: 60_000,
+      acceptRetryAfter: true,
+      errorReasons: [],
+    });
+    expect(table.pools.get('openai-backend')!.members).toEqual([
+      { name: 'ptu', priority: 1, weight: 1 },
+      { name: 'payg', priority: 2, weight: 1 },
+    ]);
   });
 
   it('names the backend and the field APIM would refuse', () => {
@@ -59,29 +114,101 @@ describe('backends file', () => {
     const cases: Array<[unknown, RegExp]> = [
       [{}, /JSON array/],
       [[{ name: 'a b', properties: {} }], /backend "a b": a name is/],
-      [[{ name: 'a', properties: {} }, { name: 'A', properties: {} }], /"A" is named twice/],
+      [
+        [
+          { name: 'a', properties: {} },
+          { name: 'A', properties: {} },
+        ],
+        /"A" is named twice/,
+      ],
       [[{ name: 'a', properties: { url: 'ftp://x' } }], /backend "a": url "ftp:\/\/x"/],
-      [[{ name: 'a', properties: {} }, pool([{ id: '/backends/zz' }])], /pool "p" service 1: "zz" is not a single backend/],
+      [
+        [{ name: 'a', properties: {} }, pool([{ id: '/backends/zz' }])],
+        /pool "p" service 1: "zz" is not a single backend/,
+      ],
       [[{ name: 'a', properties: {} }, pool([{ id: '/backends/a', weight: 0 }])], /weight 0/],
       [[{ name: 'a', properties: {} }, pool(Array.from({ length: 31 }, () => ({ id: '/backends/a' })))], /at most 30/],
       [[{ name: 'a', properties: { circuitBreaker: { rules: [] } } }], /exactly one rule/],
-      [[{ name: 'a', properties: { circuitBreaker: { rules: [{ failureCondition: { count: 1, interval: '1m', statusCodeRanges: [{ min: 429, max: 429 }] }, tripDuration: 'PT1M' }] } } }], /interval "1m"/],
-      [[{ name: 'a', properties: { circuitBreaker: { rules: [{ failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [{ min: 500, max: 429 }] }, tripDuration: 'PT1M' }] } } }], /statusCodeRanges entry/],
+      [
+        [
+          {
+            name: 'a',
+            properties: {
+              circuitBreaker: {
+                rules: [
+                  {
+                    failureCondition: { count: 1, interval: '1m', statusCodeRanges: [{ min: 429, max: 429 }] },
+                    tripDuration: 'PT1M',
+                  },
+                ],
+              },
+            },
+          },
+        ],
+        /interval "1m"/,
+      ],
+      [
+        [
+          {
+            name: 'a',
+            properties: {
+              circuitBreaker: {
+                rules: [
+                  {
+                    failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [{ min: 500, max: 429 }] },
+                    tripDuration: 'PT1M',
+                  },
+                ],
+              },
+            },
+          },
+        ],
+        /statusCodeRanges entry/,
+      ],
     ];
     for (const [value, message] of cases) expect(() => parseBackends(value)).toThrow(message);
     // A full ARM id names the same backend as /backends/<name>.
-    const table = parseBackends([{ name: 'a', properties: {} }, pool([{ id: '/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x/backends/a' }])]);
+    const table = parseBackends([
+      { name: 'a', properties: {} },
+      pool([{ id: '/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x/backends/a' }]),
+    ]);
     expect(table.pools.get('p')!.members[0]!.name).toBe('a');
   });
 });
 
 describe('backend router', () => {
   const table = parseBackends([
-    { name: 'a', properties: { circuitBreaker: { rules: [{ failureCondition: { count: 2, interval: 'PT10S', statusCodeRanges: [{ min: 500, max: 599 }] }, tripDuration: 'PT5S' }] } } },
+    {
+      name: 'a',
+      properties: {
+        circuitBreaker: {
+          rules: [
+            {
+              failureCondition: { count: 2, interval: 'PT10S', statusCodeRanges: [{ min: 500, max: 599 }] },
+              tripDuration: 'PT5S',
+            },
+          ],
+        },
+      },
+    },
     { name: 'b', properties: {} },
-    { name: 'pool', properties: { type: 'Pool', pool: { services: [{ id: '/backends/a', priority: 1, weight: 2 }, { id: '/backends/b', priority: 1, weight: 1 }] } } },
+    {
+      name: 'pool',
+      properties: {
+        type: 'Pool',
+        pool: {
+          services: [
+            { id: '/backends/a', priority: 1, weight: 2 },
+            { id: '/backends/b', priority: 1, weight: 1 },
+          ],
+        },
+      },
+    },
   ]);
-  const urls = new Map([['a', new URL('http://127.0.0.1:1/openai')], ['b', new URL('http://127.0.0.1:2/openai')]]);
+  const urls = new Map([
+    ['a', new URL('http://127.0.0.1:1/openai')],
+    ['b', new URL('http://127.0.0.1:2/openai')],
+  ]);
 
   it('spreads by weight in a fixed, exact order, and a tripped member leaves the group to the others', () => {
     let now = 0;

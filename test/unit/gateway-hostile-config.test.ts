@@ -14,7 +14,10 @@ import { BackendsFileError, parseBackends } from '../../src/protocol/index.ts';
 // The backends file and the retry condition are user input (issue 31): every hostile shape is a
 // BackendsFileError / ConditionError naming the backend and the field, never a TypeError or a
 // stack overflow, and a name that is an Object prototype key is just a name.
-const single = (name: string, properties: Record<string, unknown> = { url: 'http://127.0.0.1:1/openai' }) => ({ name, properties });
+const single = (name: string, properties: Record<string, unknown> = { url: 'http://127.0.0.1:1/openai' }) => ({
+  name,
+  properties,
+});
 const breaker = (cb: unknown) => [single('a', { url: 'http://127.0.0.1:1/openai', circuitBreaker: cb })];
 
 const HOSTILE: Array<[string, unknown, RegExp]> = [
@@ -23,12 +26,45 @@ const HOSTILE: Array<[string, unknown, RegExp]> = [
   ['rules: [null]', breaker({ rules: [null] }), /circuit breaker: its rule must be an object/],
   ['rules: {}', breaker({ rules: {} }), /rules must hold exactly one rule/],
   ['failureCondition: null', breaker({ rules: [{ failureCondition: null }] }), /failureCondition is missing/],
-  ['statusCodeRanges as an object', breaker({ rules: [{ failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: { min: 500, max: 599 } }, tripDuration: 'PT1M' }] }), /statusCodeRanges must be a list/],
-  ['statusCodeRanges: [null]', breaker({ rules: [{ failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [null] }, tripDuration: 'PT1M' }] }), /statusCodeRanges entry null/],
-  ['pool: null', [single('a'), { name: 'p', properties: { type: 'Pool', pool: null } }], /pool "p" needs pool, an object/],
-  ['pool services: [null]', [single('a'), { name: 'p', properties: { type: 'Pool', pool: { services: [null] } } }], /pool "p" service 1: each service is an object/],
-  ['pool services: a string', [single('a'), { name: 'p', properties: { type: 'Pool', pool: { services: 'a' } } }], /pool "p" needs pool\.services, a non-empty list/],
-  ['properties: null', [{ name: 'a', properties: null }], /backend 1 needs "name" \(a string\) and "properties" \(an object\)/],
+  [
+    'statusCodeRanges as an object',
+    breaker({
+      rules: [
+        {
+          failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: { min: 500, max: 599 } },
+          tripDuration: 'PT1M',
+        },
+      ],
+    }),
+    /statusCodeRanges must be a list/,
+  ],
+  [
+    'statusCodeRanges: [null]',
+    breaker({
+      rules: [{ failureCondition: { count: 1, interval: 'PT1M', statusCodeRanges: [null] }, tripDuration: 'PT1M' }],
+    }),
+    /statusCodeRanges entry null/,
+  ],
+  [
+    'pool: null',
+    [single('a'), { name: 'p', properties: { type: 'Pool', pool: null } }],
+    /pool "p" needs pool, an object/,
+  ],
+  [
+    'pool services: [null]',
+    [single('a'), { name: 'p', properties: { type: 'Pool', pool: { services: [null] } } }],
+    /pool "p" service 1: each service is an object/,
+  ],
+  [
+    'pool services: a string',
+    [single('a'), { name: 'p', properties: { type: 'Pool', pool: { services: 'a' } } }],
+    /pool "p" needs pool\.services, a non-empty list/,
+  ],
+  [
+    'properties: null',
+    [{ name: 'a', properties: null }],
+    /backend 1 needs "name" \(a string\) and "properties" \(an object\)/,
+  ],
   ['the file is an object', { name: 'a' }, /a JSON array of backends/],
   ['a name with a space', [single('a b')], /a name is 1–80 letters/],
 ];
@@ -48,7 +84,17 @@ describe('a hostile backends file', () => {
   }
 
   it('a backend named after an Object prototype key is only a name', () => {
-    const table = parseBackends([single('constructor'), single('toString'), { name: 'hasOwnProperty', properties: { type: 'Pool', pool: { services: [{ id: '/backends/constructor' }, { id: '/backends/toString' }] } } }]);
+    const table = parseBackends([
+      single('constructor'),
+      single('toString'),
+      {
+        name: 'hasOwnProperty',
+        properties: {
+          type: 'Pool',
+          pool: { services: [{ id: '/backends/constructor' }, { id: '/backends/toString' }] },
+        },
+      },
+    ]);
     expect([...table.singles.keys()]).toEqual(['constructor', 'toString']);
     expect(table.pools.get('hasOwnProperty')!.members.map((m) => m.name)).toEqual(['constructor', 'toString']);
   });
@@ -71,7 +117,19 @@ describe('the gateway CLI on a hostile backends file', () => {
     try {
       const run = (file: unknown) => {
         writeFileSync(join(dir, 'backends.json'), JSON.stringify(file));
-        return spawnSync(process.execPath, ['mock-server/gateway/cli.ts', '--port', '0', '--policy', 'infra/policies/streaming.xml', '--backends', join(dir, 'backends.json')], { encoding: 'utf8', timeout: 20_000 });
+        return spawnSync(
+          process.execPath,
+          [
+            'mock-server/gateway/cli.ts',
+            '--port',
+            '0',
+            '--policy',
+            'infra/policies/streaming.xml',
+            '--backends',
+            join(dir, 'backends.json'),
+          ],
+          { encoding: 'utf8', timeout: 20_000 },
+        );
       };
       for (const [, file, names] of [HOSTILE[0]!, HOSTILE[5]!, HOSTILE[7]!]) {
         const result = run(file);
@@ -79,7 +137,10 @@ describe('the gateway CLI on a hostile backends file', () => {
         expect(result.stderr).toMatch(names);
         expect(result.stderr).not.toMatch(/\n\s+at /);
       }
-      const prototypeName = run([{ name: 'constructor', properties: {} }, { name: 'openai-backend', properties: { type: 'Pool', pool: { services: [{ id: '/backends/constructor' }] } } }]);
+      const prototypeName = run([
+        { name: 'constructor', properties: {} },
+        { name: 'openai-backend', properties: { type: 'Pool', pool: { services: [{ id: '/backends/constructor' }] } } },
+      ]);
       expect(prototypeName.status).toBe(2);
       expect(prototypeName.stderr).toMatch(/backend "constructor" has no url in the backends file and none was given/);
     } finally {
@@ -113,7 +174,8 @@ describe('a policy the gateway cannot run', () => {
   };
   const setHeader = (section: 'inbound' | 'outbound', attributes: string, value = '<value>1</value>') =>
     `<policies>\n<${section}>\n<set-header ${attributes} exists-action="override">${value}</set-header>\n</${section}>\n</policies>`;
-  const retry = (condition: string) => `<policies><backend><retry condition="${condition}" count="1" interval="0"><forward-request /></retry></backend></policies>`;
+  const retry = (condition: string) =>
+    `<policies><backend><retry condition="${condition}" count="1" interval="0"><forward-request /></retry></backend></policies>`;
   const term = (status: number) => `context.Response.StatusCode == ${status}`;
 
   const HEADER_NAMES: Array<[string, string]> = [
@@ -156,34 +218,65 @@ describe('a policy the gateway cannot run', () => {
   }
 
   it('header names and values a header may carry still load; an expression value is still only listed as ignored', () => {
-    const policy = load(`<policies><inbound><set-header name="X-Lab_1!#$%&amp;'*+.^\`|~" exists-action="append"><value>a b\tc "quoted" ;=,</value><value></value></set-header>
+    const policy =
+      load(`<policies><inbound><set-header name="X-Lab_1!#$%&amp;'*+.^\`|~" exists-action="append"><value>a b\tc "quoted" ;=,</value><value></value></set-header>
       <set-header name="x-from-expression" exists-action="override"><value>@(context.RequestId.ToString())</value></set-header></inbound>
       <outbound><set-header name="x-drop" exists-action="delete" /></outbound></policies>`);
-    expect(policy.inboundHeaders).toEqual([{ name: "x-lab_1!#$%&'*+.^`|~", existsAction: 'append', values: ['a b\tc "quoted" ;=,', ''] }]);
+    expect(policy.inboundHeaders).toEqual([
+      { name: "x-lab_1!#$%&'*+.^`|~", existsAction: 'append', values: ['a b\tc "quoted" ;=,', ''] },
+    ]);
     expect(policy.outboundHeaders).toEqual([{ name: 'x-drop', existsAction: 'delete', values: [] }]);
     expect(policy.ignored).toEqual(['<set-header> (inbound, line 2): policy expressions are not evaluated locally']);
   });
 
-  for (const name of ['transfer-encoding', 'Content-Length', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']) {
+  for (const name of [
+    'transfer-encoding',
+    'Content-Length',
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'upgrade',
+    'te',
+    'trailer',
+  ]) {
     it(`set-header ${name} is refused, in either section and with any exists-action: the gateway frames each message itself`, () => {
       for (const section of ['inbound', 'outbound'] as const) {
         const error = refusal(setHeader(section, `name="${name}"`, '<value>chunked</value>'));
         expect(error.message).toContain(`line 3: set-header name "${name}" is a framing (hop-by-hop) header`);
-        expect(error.message).toContain('Allowed: any header but transfer-encoding, content-length, connection, keep-alive, proxy-connection, upgrade, te, trailer.');
+        expect(error.message).toContain(
+          'Allowed: any header but transfer-encoding, content-length, connection, keep-alive, proxy-connection, upgrade, te, trailer.',
+        );
       }
-      expect(refusal(`<policies><outbound><set-header name="${name}" exists-action="delete" /></outbound></policies>`).message).toMatch(/is a framing \(hop-by-hop\) header/);
+      expect(
+        refusal(`<policies><outbound><set-header name="${name}" exists-action="delete" /></outbound></policies>`)
+          .message,
+      ).toMatch(/is a framing \(hop-by-hop\) header/);
     });
   }
 
   it('token limit header names: retry-after-header-name and remaining-tokens-header-name must be header names, not framing headers', () => {
-    const limit = (attributes: string) => `<policies><inbound>\n<azure-openai-token-limit tokens-per-minute="1000" ${attributes} /></inbound></policies>`;
-    expect(refusal(limit('retry-after-header-name="a b"')).message).toContain('line 2: azure-openai-token-limit retry-after-header-name "a b" is not an HTTP header name');
-    expect(refusal(limit('retry-after-header-name=""')).message).toContain('retry-after-header-name "" is not an HTTP header name');
-    expect(refusal(limit('remaining-tokens-header-name="x:y"')).message).toContain('remaining-tokens-header-name "x:y" is not an HTTP header name');
-    expect(refusal(limit('remaining-tokens-header-name="content-length"')).message).toContain('remaining-tokens-header-name "content-length" is a framing (hop-by-hop) header');
+    const limit = (attributes: string) =>
+      `<policies><inbound>\n<azure-openai-token-limit tokens-per-minute="1000" ${attributes} /></inbound></policies>`;
+    expect(refusal(limit('retry-after-header-name="a b"')).message).toContain(
+      'line 2: azure-openai-token-limit retry-after-header-name "a b" is not an HTTP header name',
+    );
+    expect(refusal(limit('retry-after-header-name=""')).message).toContain(
+      'retry-after-header-name "" is not an HTTP header name',
+    );
+    expect(refusal(limit('remaining-tokens-header-name="x:y"')).message).toContain(
+      'remaining-tokens-header-name "x:y" is not an HTTP header name',
+    );
+    expect(refusal(limit('remaining-tokens-header-name="content-length"')).message).toContain(
+      'remaining-tokens-header-name "content-length" is a framing (hop-by-hop) header',
+    );
     expect(refusal(limit('retry-after-header-name="@(context.Variables)"')).message).toMatch(/not an HTTP header name/);
-    expect(load(limit('retry-after-header-name="X-Retry-After" remaining-tokens-header-name="x-remaining"')).tokenLimit).toMatchObject({ retryAfterHeaderName: 'x-retry-after', remainingTokensHeaderName: 'x-remaining' });
-    expect(load(limit('')).tokenLimit).toMatchObject({ retryAfterHeaderName: 'retry-after', remainingTokensHeaderName: undefined });
+    expect(
+      load(limit('retry-after-header-name="X-Retry-After" remaining-tokens-header-name="x-remaining"')).tokenLimit,
+    ).toMatchObject({ retryAfterHeaderName: 'x-retry-after', remainingTokensHeaderName: 'x-remaining' });
+    expect(load(limit('')).tokenLimit).toMatchObject({
+      retryAfterHeaderName: 'retry-after',
+      remainingTokensHeaderName: undefined,
+    });
   });
 
   const TIMEOUTS: Array<[string, string]> = [
@@ -194,21 +287,29 @@ describe('a policy the gateway cannot run', () => {
     ['timeout="-5"', 'timeout "-5" is not a number of seconds'],
     ['timeout="1.5"', 'timeout "1.5" is not a number of seconds'],
     ['timeout="1e3"', 'timeout "1e3" is not a number of seconds'],
-    ['timeout="@(30)"', 'timeout "@(30)" is not a number of seconds from 1 to 2147483 (expressions are not evaluated locally)'],
+    [
+      'timeout="@(30)"',
+      'timeout "@(30)" is not a number of seconds from 1 to 2147483 (expressions are not evaluated locally)',
+    ],
     ['timeout-ms="2147483648"', 'timeout-ms "2147483648" is not a number of milliseconds from 1 to 2147483647'],
     ['timeout-ms=""', 'timeout-ms "" is not a number of milliseconds'],
     ['timeout-ms="0"', 'timeout-ms "0" is not a number of milliseconds'],
   ];
   for (const [attribute, names] of TIMEOUTS) {
     it(`forward-request ${attribute}: refused, not a timer that fires at once or never waits`, () => {
-      const error = refusal(`<policies>\n<backend>\n<forward-request ${attribute} buffer-response="false" />\n</backend></policies>`);
+      const error = refusal(
+        `<policies>\n<backend>\n<forward-request ${attribute} buffer-response="false" />\n</backend></policies>`,
+      );
       expect(error.message).toContain(`line 3: forward-request ${names}`);
-      expect(error.message).toMatch(/Allowed: timeout(-ms)?="\d+" \(a whole number of (seconds|milliseconds), 1 to \d+: the longest a timer can wait is 2147483647 ms\)/);
+      expect(error.message).toMatch(
+        /Allowed: timeout(-ms)?="\d+" \(a whole number of (seconds|milliseconds), 1 to \d+: the longest a timer can wait is 2147483647 ms\)/,
+      );
     });
   }
 
   it('forward-request timeouts a timer can hold still load', () => {
-    const timeout = (attribute: string) => load(`<policies><backend><forward-request ${attribute} /></backend></policies>`).timeoutMs;
+    const timeout = (attribute: string) =>
+      load(`<policies><backend><forward-request ${attribute} /></backend></policies>`).timeoutMs;
     expect(timeout('timeout="1"')).toBe(1000);
     expect(timeout('timeout="2147483"')).toBe(2_147_483_000);
     expect(timeout('timeout-ms="2147483647"')).toBe(2 ** 31 - 1);
@@ -227,7 +328,8 @@ describe('a policy the gateway cannot run', () => {
     }
     const terms = Array.from({ length: MAX_CONDITION_TERMS }, (_, i) => term(400 + i));
     const any = load(retry(`@(${terms.join(' || ')})`)).retry!.condition;
-    const all = load(retry(`@(${terms.map((t, i) => (i === 0 ? t : t.replace('==', '!='))).join(' &amp;&amp; ')})`)).retry!.condition;
+    const all = load(retry(`@(${terms.map((t, i) => (i === 0 ? t : t.replace('==', '!='))).join(' &amp;&amp; ')})`))
+      .retry!.condition;
     expect(any({ statusCode: 400 + MAX_CONDITION_TERMS - 1, statusReason: '' })).toBe(true);
     expect(any({ statusCode: 200, statusReason: '' })).toBe(false);
     expect(all({ statusCode: 400, statusReason: '' })).toBe(true);
@@ -245,12 +347,30 @@ describe('a policy the gateway cannot run', () => {
     });
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
     const backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
-    const terms = Array.from({ length: MAX_CONDITION_TERMS }, (_, i) => term(i === MAX_CONDITION_TERMS - 1 ? 503 : 1000 + i));
-    const policy = load(`<policies><backend><retry condition="@(${terms.join(' || ')})" count="1" interval="0"><forward-request timeout="10" /></retry></backend></policies>`);
-    const post = (url: string) => fetch(`${url}/openai/deployments/d/chat/completions?api-version=2024-10-21`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(10_000) });
+    const terms = Array.from({ length: MAX_CONDITION_TERMS }, (_, i) =>
+      term(i === MAX_CONDITION_TERMS - 1 ? 503 : 1000 + i),
+    );
+    const policy = load(
+      `<policies><backend><retry condition="@(${terms.join(' || ')})" count="1" interval="0"><forward-request timeout="10" /></retry></backend></policies>`,
+    );
+    const post = (url: string) =>
+      fetch(`${url}/openai/deployments/d/chat/completions?api-version=2024-10-21`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+        signal: AbortSignal.timeout(10_000),
+      });
     const retrying = await createGateway({ policy, backendUrl, host: '127.0.0.1', port: 0 });
     // A value only a run-time computation could give (the policy's own are checked at start).
-    const computed = await createGateway({ policy: { ...load('<policies />'), outboundHeaders: [{ name: 'x-computed', existsAction: 'override', values: ['a\r\nb'] }] }, backendUrl, host: '127.0.0.1', port: 0 });
+    const computed = await createGateway({
+      policy: {
+        ...load('<policies />'),
+        outboundHeaders: [{ name: 'x-computed', existsAction: 'override', values: ['a\r\nb'] }],
+      },
+      backendUrl,
+      host: '127.0.0.1',
+      port: 0,
+    });
     try {
       const retried = await post(retrying.url);
       expect(retried.status).toBe(200);
@@ -260,7 +380,10 @@ describe('a policy the gateway cannot run', () => {
 
       const refused = await post(computed.url);
       expect(refused.status).toBe(500);
-      expect(await refused.json()).toEqual({ statusCode: 500, message: expect.stringMatching(/^Gateway failure: Invalid character in header content \["x-computed"\]/) });
+      expect(await refused.json()).toEqual({
+        statusCode: 500,
+        message: expect.stringMatching(/^Gateway failure: Invalid character in header content \["x-computed"\]/),
+      });
       const again = await post(computed.url);
       expect(again.status).toBe(500);
       await again.text();
@@ -275,14 +398,27 @@ describe('a policy the gateway cannot run', () => {
   it('the gateway CLI exits 2 on each, naming it, with no stack trace and before it listens', () => {
     const cases: Array<[string, string]> = [
       [setHeader('outbound', 'name="x y"'), 'set-header name "x y" is not an HTTP header name'],
-      [setHeader('outbound', 'name="transfer-encoding"'), 'set-header name "transfer-encoding" is a framing (hop-by-hop) header'],
-      ['<policies><backend><forward-request timeout="99999999" /></backend></policies>', 'forward-request timeout "99999999" is not a number of seconds from 1 to 2147483'],
-      [retry(`@(${Array.from({ length: 10_000 }, () => term(500)).join(' || ')})`), `(more than ${MAX_CONDITION_TERMS} terms)`],
+      [
+        setHeader('outbound', 'name="transfer-encoding"'),
+        'set-header name "transfer-encoding" is a framing (hop-by-hop) header',
+      ],
+      [
+        '<policies><backend><forward-request timeout="99999999" /></backend></policies>',
+        'forward-request timeout "99999999" is not a number of seconds from 1 to 2147483',
+      ],
+      [
+        retry(`@(${Array.from({ length: 10_000 }, () => term(500)).join(' || ')})`),
+        `(more than ${MAX_CONDITION_TERMS} terms)`,
+      ],
     ];
     for (const [xml, names] of cases) {
       const file = join(dir, `cli-${++files}.xml`);
       writeFileSync(file, xml);
-      const result = spawnSync(process.execPath, ['mock-server/gateway/cli.ts', '--port', '0', '--backend', 'http://127.0.0.1:9', '--policy', file], { encoding: 'utf8', timeout: 20_000 });
+      const result = spawnSync(
+        process.execPath,
+        ['mock-server/gateway/cli.ts', '--port', '0', '--backend', 'http://127.0.0.1:9', '--policy', file],
+        { encoding: 'utf8', timeout: 20_000 },
+      );
       expect(result.status).toBe(2);
       expect(result.stderr).toContain('Failed to read option "--policy"');
       expect(result.stderr).toContain(names);

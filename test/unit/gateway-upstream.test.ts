@@ -17,7 +17,11 @@ function chunkedBody(next: () => number): { wire: Buffer; data: Buffer; bodyBefo
   }
   const bodyBeforeTerminator = Buffer.concat(parts);
   const trailers = next() < 0.2 ? 'x-trailer: 1\r\n' : '';
-  return { wire: Buffer.concat([bodyBeforeTerminator, Buffer.from(`0\r\n${trailers}\r\n`)]), data: Buffer.concat(data), bodyBeforeTerminator };
+  return {
+    wire: Buffer.concat([bodyBeforeTerminator, Buffer.from(`0\r\n${trailers}\r\n`)]),
+    data: Buffer.concat(data),
+    bodyBeforeTerminator,
+  };
 }
 
 function cut(wire: Buffer, next: () => number): Buffer[] {
@@ -76,7 +80,9 @@ describe('ChunkedScanner', () => {
 
 describe('parseHead', () => {
   it('reads the status line and headers: names lowercased, repeats joined, set-cookie kept apart', () => {
-    const head = parseHead('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nX-A: 1\r\nx-a: 2\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Type: text/event-stream');
+    const head = parseHead(
+      'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nX-A: 1\r\nx-a: 2\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Type: text/event-stream',
+    );
     expect(head).toEqual({
       statusCode: 429,
       statusMessage: 'Too Many Requests',

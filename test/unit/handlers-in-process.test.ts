@@ -9,10 +9,21 @@ describe('mock handlers in-process', () => {
   const ctx = new MockContext(resolveMockConfig({ timing: { ttftMs: 0, itlMs: 0, jitterMs: 0, outputTokens: 5 } }));
   const handlers = createHandlers(ctx);
   const call = (path: string, body: unknown) =>
-    getResponse(handlers, new Request(`http://mock.local${path}`, { method: 'POST', headers: { 'api-key': 'k' }, body: JSON.stringify(body) }));
+    getResponse(
+      handlers,
+      new Request(`http://mock.local${path}`, {
+        method: 'POST',
+        headers: { 'api-key': 'k' },
+        body: JSON.stringify(body),
+      }),
+    );
 
   it('streams a chat completion', async () => {
-    const response = (await call('/openai/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true }))!;
+    const response = (await call('/openai/v1/chat/completions', {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    }))!;
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     const text = await response.text();
     expect(text.match(/"delta":\{"content":"[^"]+"\}/g)).toHaveLength(5);
@@ -26,12 +37,26 @@ describe('mock handlers in-process', () => {
 });
 
 describe('the ReadableStream path (in-process) and the direct path (HTTP) agree', () => {
-  const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } };
+  const body = {
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+    stream_options: { include_usage: true },
+  };
   const post = (handlers: ReturnType<typeof createHandlers>, headers: Record<string, string> = {}) =>
-    getResponse(handlers, new Request('http://mock.local/openai/v1/chat/completions', { method: 'POST', headers: { 'api-key': 'k', 'x-mock-seed': '11', ...headers }, body: JSON.stringify(body) }));
+    getResponse(
+      handlers,
+      new Request('http://mock.local/openai/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'api-key': 'k', 'x-mock-seed': '11', ...headers },
+        body: JSON.stringify(body),
+      }),
+    );
 
   it('cancelling the reader stops generation and records it', async () => {
-    const slow = new MockContext(resolveMockConfig({ timing: { ttftMs: 0, itlMs: 20, jitterMs: 0, outputTokens: 100 } }));
+    const slow = new MockContext(
+      resolveMockConfig({ timing: { ttftMs: 0, itlMs: 20, jitterMs: 0, outputTokens: 100 } }),
+    );
     const response = (await post(createHandlers(slow)))!;
     const reader = response.body!.getReader();
     await reader.read();
@@ -46,7 +71,9 @@ describe('the ReadableStream path (in-process) and the direct path (HTTP) agree'
   });
 
   it('disconnect-after errors the stream only after the frames before it were read', async () => {
-    const fast = createHandlers(new MockContext(resolveMockConfig({ timing: { ttftMs: 0, itlMs: 0, jitterMs: 0, outputTokens: 10 } })));
+    const fast = createHandlers(
+      new MockContext(resolveMockConfig({ timing: { ttftMs: 0, itlMs: 0, jitterMs: 0, outputTokens: 10 } })),
+    );
     const response = (await post(fast, { 'x-mock-fault': 'disconnect-after=3' }))!;
     const reader = response.body!.getReader();
     const chunks: string[] = [];
@@ -59,6 +86,11 @@ describe('the ReadableStream path (in-process) and the direct path (HTTP) agree'
         }
       })(),
     ).rejects.toThrow(/disconnect-after/);
-    expect(chunks.join('').split('\n\n').filter((b) => b.startsWith('data: '))).toHaveLength(3);
+    expect(
+      chunks
+        .join('')
+        .split('\n\n')
+        .filter((b) => b.startsWith('data: ')),
+    ).toHaveLength(3);
   });
 });

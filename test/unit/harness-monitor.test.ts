@@ -28,7 +28,10 @@ function busy(forMs: number): void {
 describe('the harness measures its own lateness past the intended wake-up (injected clock)', () => {
   it('reads about 0 on a loop that wakes on time, whatever the tick period', () => {
     const monitor = new HarnessMonitor();
-    drive(monitor, Array.from({ length: 1_000 }, (_, i) => (i % 10) * 0.03 - 0.05));
+    drive(
+      monitor,
+      Array.from({ length: 1_000 }, (_, i) => (i % 10) * 0.03 - 0.05),
+    );
     const h = monitor.health();
     expect(h.eventLoopDelayMs.p50).toBeLessThan(0.2);
     expect(h.eventLoopDelayMs.p99).toBeLessThan(0.3);
@@ -85,12 +88,29 @@ describe('the harness measures its own lateness past the intended wake-up (injec
 });
 
 describe('the self-watch in words', () => {
-  const summaryWith = (harness: BenchSummary['run']['harness']): BenchSummary => ({ run: { harness } }) as unknown as BenchSummary;
+  const summaryWith = (harness: BenchSummary['run']['harness']): BenchSummary =>
+    ({ run: { harness } }) as unknown as BenchSummary;
 
   it('warns only when harness-bound, notes a pause that touched samples, and says nothing on a clean run', () => {
-    const bound = { eventLoopDelayMs: { p50: 0.1, p99: 38.2, max: 41 }, stallThresholdMs: 10, stalledSamples: 90, samples: 100, stalledTimeShare: 0.19, isHarnessBound: true };
-    expect(harnessWarning(summaryWith(bound))).toMatch(/^Warning: the load generator limited this run.*38\.2 ms late at p99.*19% of the run.*90 of 100 requests \(90%\)/);
-    const paused = { ...bound, eventLoopDelayMs: { p50: 0.1, p99: 0.3, max: 14 }, stalledSamples: 8, samples: 128, stalledTimeShare: 0.0001, isHarnessBound: false };
+    const bound = {
+      eventLoopDelayMs: { p50: 0.1, p99: 38.2, max: 41 },
+      stallThresholdMs: 10,
+      stalledSamples: 90,
+      samples: 100,
+      stalledTimeShare: 0.19,
+      isHarnessBound: true,
+    };
+    expect(harnessWarning(summaryWith(bound))).toMatch(
+      /^Warning: the load generator limited this run.*38\.2 ms late at p99.*19% of the run.*90 of 100 requests \(90%\)/,
+    );
+    const paused = {
+      ...bound,
+      eventLoopDelayMs: { p50: 0.1, p99: 0.3, max: 14 },
+      stalledSamples: 8,
+      samples: 128,
+      stalledTimeShare: 0.0001,
+      isHarnessBound: false,
+    };
     expect(harnessWarning(summaryWith(paused))).toBeUndefined();
     expect(harnessSentence(paused)).toMatch(/^Note: .*did not limit the run.*8 of 128 requests \(6\.3%\)/);
     expect(harnessSentence({ ...paused, stalledSamples: 0 })).toBeUndefined();

@@ -25,7 +25,9 @@ function sourceFiles(dir: string): string[] {
  */
 function importSpecifiers(file: string, runtimeOnly = false): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  const pattern = runtimeOnly ? /^(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm : /(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g;
+  const pattern = runtimeOnly
+    ? /^(?:import|export)(?!\s+type\b)[^'"]*?from\s+['"]([^'"]+)['"]/gm
+    : /(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g;
   const dynamic = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
   return [...text.matchAll(pattern), ...text.matchAll(dynamic)].map((m) => m[1]!);
 }
@@ -74,7 +76,8 @@ function importCycles(files: readonly string[], importsOf: (file: string) => rea
 }
 
 /** A relative specifier as a path from the repository root. */
-const resolveFrom = (file: string, specifier: string): string => relative(ROOT, resolve(join(ROOT, file, '..'), specifier));
+const resolveFrom = (file: string, specifier: string): string =>
+  relative(ROOT, resolve(join(ROOT, file, '..'), specifier));
 
 function relativeImports(file: string): string[] {
   return importSpecifiers(file)
@@ -119,14 +122,20 @@ const sameUnit = (a: string, b: string): boolean => layerOf(a).unit === layerOf(
 describe('import direction', () => {
   it('src/protocol imports nothing of ours', () => {
     for (const file of sourceFiles('src/protocol')) {
-      for (const target of relativeImports(file)) expect(under(target, 'src/protocol'), `${file} -> ${target}`).toBe(true);
+      for (const target of relativeImports(file))
+        expect(under(target, 'src/protocol'), `${file} -> ${target}`).toBe(true);
     }
   });
 
   it('mock-server imports only src/protocol, src/errors and the flag kit from src, and never cli or infra', () => {
     for (const file of sourceFiles('mock-server')) {
       for (const target of relativeImports(file)) {
-        const ok = under(target, 'mock-server') || under(target, 'src/protocol') || target === 'src/errors.ts' || target === 'src/flags.ts' || target.startsWith('node_modules');
+        const ok =
+          under(target, 'mock-server') ||
+          under(target, 'src/protocol') ||
+          target === 'src/errors.ts' ||
+          target === 'src/flags.ts' ||
+          target.startsWith('node_modules');
         expect(ok, `${file} -> ${target}`).toBe(true);
       }
     }
@@ -142,7 +151,8 @@ describe('import direction', () => {
       if (seen.has(file)) continue;
       seen.add(file);
       const specifiers = importSpecifiers(file, true);
-      for (const name of specifiers.filter((s) => !s.startsWith('.'))) expect(/^(msw|@mswjs\/)/.test(name), `${file} imports ${name}`).toBe(false);
+      for (const name of specifiers.filter((s) => !s.startsWith('.')))
+        expect(/^(msw|@mswjs\/)/.test(name), `${file} imports ${name}`).toBe(false);
       queue.push(...specifiers.filter((s) => s.startsWith('.')).map((s) => resolveFrom(file, s)));
     }
     expect(seen.has('mock-server/gateway/proxy.ts')).toBe(true);
@@ -154,7 +164,11 @@ describe('import direction', () => {
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       for (const target of relativeImports(file)) {
-        const ok = under(target, 'infra') || under(target, 'src/config') || under(target, 'src/protocol') || target === 'src/errors.ts';
+        const ok =
+          under(target, 'infra') ||
+          under(target, 'src/config') ||
+          under(target, 'src/protocol') ||
+          target === 'src/errors.ts';
         expect(ok, `${file} -> ${target}`).toBe(true);
       }
     }
@@ -186,7 +200,10 @@ describe('import direction', () => {
       for (const target of relativeImports(file)) {
         if (!target.startsWith('src/') || sameUnit(file, target)) continue;
         const to = layerOf(target);
-        expect(to.rank < from.rank, `${file} (${from.unit}, layer ${from.rank}) -> ${target} (${to.unit}, layer ${to.rank})`).toBe(true);
+        expect(
+          to.rank < from.rank,
+          `${file} (${from.unit}, layer ${from.rank}) -> ${target} (${to.unit}, layer ${to.rank})`,
+        ).toBe(true);
       }
     }
   });
@@ -198,7 +215,10 @@ describe('import direction', () => {
 
   it('docs/architecture.md draws the same layers as this test', () => {
     const map = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
-    for (const [unit, rank] of Object.entries(LAYERS)) expect(map, `${unit} at layer ${rank}`).toMatch(new RegExp(`\\|\\s*${rank}\\s*\\|[^\\n]*\\b${unit.replace('src/', '').replace('.', '\\.')}\\b`));
+    for (const [unit, rank] of Object.entries(LAYERS))
+      expect(map, `${unit} at layer ${rank}`).toMatch(
+        new RegExp(`\\|\\s*${rank}\\s*\\|[^\\n]*\\b${unit.replace('src/', '').replace('.', '\\.')}\\b`),
+      );
   });
 
   it('the rule check sees real imports, dynamic ones too (guards against a regex that matches nothing)', () => {
@@ -214,14 +234,22 @@ describe('import direction', () => {
 
   it('the cycle finder finds a cycle (three files in a ring, and one inside a folder)', () => {
     const graph: Record<string, string[]> = { a: ['b'], b: ['c'], c: ['a'], d: ['a'], e: ['f'], f: ['e'] };
-    expect(importCycles(Object.keys(graph), (f) => graph[f] ?? [])).toEqual([['a', 'b', 'c'], ['e', 'f']]);
+    expect(importCycles(Object.keys(graph), (f) => graph[f] ?? [])).toEqual([
+      ['a', 'b', 'c'],
+      ['e', 'f'],
+    ]);
   });
 
   it("each folder of src/ imports only what the map's imports column allows", () => {
     const map = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
-    const rows = [...map.matchAll(/^\| (\d+) \| `([^`]+)` \| [^\n]*? \| ([^|\n]+) \|$/gm)].map((m) => ({ rank: Number(m[1]), unit: m[2]!.replace(/\/$/, ''), imports: m[3]!.trim() }));
+    const rows = [...map.matchAll(/^\| (\d+) \| `([^`]+)` \| [^\n]*? \| ([^|\n]+) \|$/gm)].map((m) => ({
+      rank: Number(m[1]),
+      unit: m[2]!.replace(/\/$/, ''),
+      imports: m[3]!.trim(),
+    }));
     expect(rows.length).toBe(Object.keys(LAYERS).length);
-    const unitNamed = (name: string): string | undefined => Object.keys(LAYERS).find((u) => u === `src/${name}` || u === `src/${name}.ts`);
+    const unitNamed = (name: string): string | undefined =>
+      Object.keys(LAYERS).find((u) => u === `src/${name}` || u === `src/${name}.ts`);
     for (const row of rows) {
       const allowed = new Set<string>();
       const typesOnly = new Set<string>();
@@ -234,7 +262,9 @@ describe('import direction', () => {
         (types ? typesOnly : allowed).add(unit);
       }
       const used = new Set<string>();
-      for (const file of sourceFiles(row.unit.endsWith('.ts') ? '' : row.unit).concat(row.unit.endsWith('.ts') ? [row.unit] : [])) {
+      for (const file of sourceFiles(row.unit.endsWith('.ts') ? '' : row.unit).concat(
+        row.unit.endsWith('.ts') ? [row.unit] : [],
+      )) {
         if (!under(file, row.unit)) continue;
         const types = typeOnlySpecifiers(file);
         for (const specifier of importSpecifiers(file).filter((s) => s.startsWith('.'))) {
@@ -242,12 +272,16 @@ describe('import direction', () => {
           if (!target.startsWith('src/') || under(target, row.unit)) continue;
           const to = layerOf(target);
           used.add(to.unit);
-          const ok = everything ? to.rank < row.rank || row.rank === 12 : allowed.has(to.unit) || (typesOnly.has(to.unit) && types.has(specifier));
+          const ok = everything
+            ? to.rank < row.rank || row.rank === 12
+            : allowed.has(to.unit) || (typesOnly.has(to.unit) && types.has(specifier));
           expect(ok, `${file} -> ${target}: the map's imports column for ${row.unit} is "${row.imports}"`).toBe(true);
         }
       }
       // And the column names nothing the folder does not import: the map says what is, not what may be.
-      if (!everything) for (const unit of [...allowed, ...typesOnly]) expect(used.has(unit), `the map says ${row.unit} imports ${unit}, and no file of it does`).toBe(true);
+      if (!everything)
+        for (const unit of [...allowed, ...typesOnly])
+          expect(used.has(unit), `the map says ${row.unit} imports ${unit}, and no file of it does`).toBe(true);
     }
   });
 });

@@ -5,9 +5,19 @@ import { generateTokens, MULTIBYTE_TOKEN, TokenSequence } from '../../mock-serve
 
 describe('JSON frame templates', () => {
   it('produce exactly what JSON.stringify would, for strings, numbers, null and repeats', () => {
-    const build = (a: unknown, b: unknown) => ({ choices: [{ delta: { content: a } }], n: b, again: a, tail: { x: [1, 'two'] } });
+    const build = (a: unknown, b: unknown) => ({
+      choices: [{ delta: { content: a } }],
+      n: b,
+      again: a,
+      tail: { x: [1, 'two'] },
+    });
     const template = createJsonTemplate(2, ([a, b]) => build(a, b));
-    for (const [a, b] of [['hi', 3], ['quote " and \\ and \n', null], ['\u2615 emoji', 0], ['', -1.5]] as const) {
+    for (const [a, b] of [
+      ['hi', 3],
+      ['quote " and \\ and \n', null],
+      ['\u2615 emoji', 0],
+      ['', -1.5],
+    ] as const) {
       expect(template([a, b])).toBe(JSON.stringify(build(a, b)));
     }
   });
@@ -15,7 +25,11 @@ describe('JSON frame templates', () => {
   it('fromJson with the values already encoded gives the same frames', () => {
     const build = (a: unknown, b: unknown) => ({ choices: [{ delta: { content: a } }], n: b, again: a });
     const template = createJsonTemplate(2, ([a, b]) => build(a, b));
-    for (const [a, b] of [['hi', 3], ['quote " and \\ and \n', null], ['\u2615', 'x']] as const) {
+    for (const [a, b] of [
+      ['hi', 3],
+      ['quote " and \\ and \n', null],
+      ['\u2615', 'x'],
+    ] as const) {
       expect(template.fromJson([JSON.stringify(a), JSON.stringify(b)])).toBe(template([a, b]));
     }
   });

@@ -10,7 +10,33 @@ import { renderK8s } from '../../src/shards/k8s-manifests.ts';
 // (kubernetes-models), and read back the way each pod will read its flags.
 const NOW = new Date('2026-11-30T12:00:00Z');
 const render = (extra: string[] = []) =>
-  renderK8s(resolveRenderK8sOptions(['render', 'k8s', '--shards', '4', '--image', 'reg.example/streamlab:1', '--run-id', 'ttft-eu', '--key-env', 'AZURE_OPENAI_API_KEY,APIM_KEY', ...extra, '--', '--endpoint', 'https://apim.example.net', '--subscription-key-env', 'APIM_KEY', '--rate', '200', '--duration', '5m'], NOW));
+  renderK8s(
+    resolveRenderK8sOptions(
+      [
+        'render',
+        'k8s',
+        '--shards',
+        '4',
+        '--image',
+        'reg.example/streamlab:1',
+        '--run-id',
+        'ttft-eu',
+        '--key-env',
+        'AZURE_OPENAI_API_KEY,APIM_KEY',
+        ...extra,
+        '--',
+        '--endpoint',
+        'https://apim.example.net',
+        '--subscription-key-env',
+        'APIM_KEY',
+        '--rate',
+        '200',
+        '--duration',
+        '5m',
+      ],
+      NOW,
+    ),
+  );
 
 describe('Kubernetes Indexed Job for a sharded bench', () => {
   it('renders objects that validate against the Kubernetes schemas', () => {
@@ -19,18 +45,28 @@ describe('Kubernetes Indexed Job for a sharded bench', () => {
     expect(() => new Job(job as never).validate()).not.toThrow();
     expect(() => new Job(merge as never).validate()).not.toThrow();
     // A broken object does fail validation (the check is real).
-    expect(() => new Job({ ...(job as object), spec: { ...(job as any).spec, completions: 'four' } } as never).validate()).toThrow();
+    expect(() =>
+      new Job({ ...(job as object), spec: { ...(job as any).spec, completions: 'four' } } as never).validate(),
+    ).toThrow();
   });
 
   it('one pod per shard, indexed, not retried, results on a shared volume, keys by reference only', () => {
     const job = render().items[1] as any;
-    expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 4, parallelism: 4, backoffLimitPerIndex: 0 });
+    expect(job.spec).toMatchObject({
+      completionMode: 'Indexed',
+      completions: 4,
+      parallelism: 4,
+      backoffLimitPerIndex: 0,
+    });
     const pod = job.spec.template.spec;
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     const container = pod.containers[0];
     expect(container.env).toEqual([
-      { name: 'AZURE_OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'streamlab-keys', key: 'AZURE_OPENAI_API_KEY' } } },
+      {
+        name: 'AZURE_OPENAI_API_KEY',
+        valueFrom: { secretKeyRef: { name: 'streamlab-keys', key: 'AZURE_OPENAI_API_KEY' } },
+      },
       { name: 'APIM_KEY', valueFrom: { secretKeyRef: { name: 'streamlab-keys', key: 'APIM_KEY' } } },
     ]);
     expect(JSON.stringify(render())).not.toMatch(/"value":/);

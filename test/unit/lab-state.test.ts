@@ -10,7 +10,10 @@ const base = { schemaVersion: 1, target: 'local', deployment: 'gpt-4o-mini', api
 describe('lab state', () => {
   it('is written with mode 0600 and read back', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'state-')), '.lab', 'state.json');
-    const state: LabState = { ...base, paths: { direct: { baseUrl: 'http://127.0.0.1:1', apiStyle: 'azure', auth: { kind: 'none' } } } };
+    const state: LabState = {
+      ...base,
+      paths: { direct: { baseUrl: 'http://127.0.0.1:1', apiStyle: 'azure', auth: { kind: 'none' } } },
+    };
     writeLabState(file, state);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readLabState(file)).toEqual(state);

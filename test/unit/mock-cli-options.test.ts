@@ -8,7 +8,11 @@ describe('mock CLI options', () => {
   });
 
   it('reads timing flags', () => {
-    expect(parseMockArgs(['--ttft-ms', '50', '--mode', 'burst', '--burst-tokens', '8']).timing).toEqual({ ttftMs: 50, mode: 'burst', burstTokens: 8 });
+    expect(parseMockArgs(['--ttft-ms', '50', '--mode', 'burst', '--burst-tokens', '8']).timing).toEqual({
+      ttftMs: 50,
+      mode: 'burst',
+      burstTokens: 8,
+    });
   });
 
   it.each([

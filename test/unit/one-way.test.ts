@@ -20,8 +20,16 @@ const state: LabState = {
   deployment: 'gpt-4o-mini',
   apiVersion: '2024-10-21',
   paths: {
-    direct: { baseUrl: 'http://127.0.0.1:1', apiStyle: 'azure', auth: { kind: 'api-key', envName: 'LAB_DIRECT_API_KEY' } },
-    gateway: { baseUrl: 'http://127.0.0.1:2', apiStyle: 'azure', auth: { kind: 'subscription-key', envName: 'LAB_GATEWAY_SUBSCRIPTION_KEY' } },
+    direct: {
+      baseUrl: 'http://127.0.0.1:1',
+      apiStyle: 'azure',
+      auth: { kind: 'api-key', envName: 'LAB_DIRECT_API_KEY' },
+    },
+    gateway: {
+      baseUrl: 'http://127.0.0.1:2',
+      apiStyle: 'azure',
+      auth: { kind: 'subscription-key', envName: 'LAB_GATEWAY_SUBSCRIPTION_KEY' },
+    },
   },
 };
 const OVERRIDES = ['--deployment', 'my-gpt-4o', '--api-style', 'v1', '--api-version', '2025-04-01-preview'];
@@ -44,7 +52,11 @@ describe('one target resolver', () => {
 
   it('chooses auth one way for paths given by URL: the subscription key on the gateway (or a lone endpoint), the API key on direct', () => {
     const flags = ['--subscription-key-env', 'SUB', '--api-key-env', 'KEY'];
-    const plan = buildVerifyPlan(resolveVerifyOptions([...flags, '--gateway', 'http://127.0.0.1:2', '--direct', 'http://127.0.0.1:1'], {}, []), undefined, {});
+    const plan = buildVerifyPlan(
+      resolveVerifyOptions([...flags, '--gateway', 'http://127.0.0.1:2', '--direct', 'http://127.0.0.1:1'], {}, []),
+      undefined,
+      {},
+    );
     expect(plan.gateway!.auth).toEqual({ kind: 'subscription-key', envName: 'SUB' });
     expect(plan.direct!.auth).toEqual({ kind: 'api-key', envName: 'KEY' });
     const [lone] = benchTargets(resolveBenchOptions([...flags, '--endpoint', 'http://127.0.0.1:2'], {}), undefined);
@@ -54,7 +66,9 @@ describe('one target resolver', () => {
   it('sends legacy completions to the completions deployment, from bench and verify alike', () => {
     const options = resolveBenchOptions(['--completions-deployment', 'my-instruct'], {});
     const [target] = benchTargets(options, state);
-    const url = (api: 'chat' | 'completions') => buildRequest({ api, stream: true, maxTokens: 8, target: target!, messages: [{ role: 'user', content: 'hi' }] }).url;
+    const url = (api: 'chat' | 'completions') =>
+      buildRequest({ api, stream: true, maxTokens: 8, target: target!, messages: [{ role: 'user', content: 'hi' }] })
+        .url;
     expect(url('completions')).toContain('/deployments/my-instruct/completions');
     expect(url('chat')).toContain('/deployments/gpt-4o-mini/chat/completions');
     const plan = buildVerifyPlan(resolveVerifyOptions(['--completions-deployment', 'my-instruct'], {}, []), state, {});
@@ -71,8 +85,28 @@ describe('one path from timeline to numbers', () => {
     tl.firstContentMs = 100.004;
     tl.endMs = 131.5;
     tl.usage = { completionTokens: 4 };
-    const sample = toSample(tl, { scenario: 's', path: 'direct', maxTokens: 8, index: 0, isWarmup: false, countTokens: () => 4 });
-    const aggregate = new ScenarioAggregate({ name: 's', api: 'chat', stream: true, maxTokens: 8, target: { label: 'direct', baseUrl: 'http://x', apiStyle: 'azure', deployment: 'd', apiVersion: 'v', auth: { kind: 'none' } } });
+    const sample = toSample(tl, {
+      scenario: 's',
+      path: 'direct',
+      maxTokens: 8,
+      index: 0,
+      isWarmup: false,
+      countTokens: () => 4,
+    });
+    const aggregate = new ScenarioAggregate({
+      name: 's',
+      api: 'chat',
+      stream: true,
+      maxTokens: 8,
+      target: {
+        label: 'direct',
+        baseUrl: 'http://x',
+        apiStyle: 'azure',
+        deployment: 'd',
+        apiVersion: 'v',
+        auth: { kind: 'none' },
+      },
+    });
     aggregate.add(sample);
     const summary = aggregate.summary(1);
     const gaps = interTokenGapsMs(sample.arrivalsMs);
@@ -87,9 +121,27 @@ describe('one path from timeline to numbers', () => {
 
 describe('coded errors for labs', () => {
   it('findScenario throws a LabError naming what the run measured', () => {
-    const summary = { schemaVersion: 1, run: {}, scenarios: [{ name: 'chat/stream/max-8/direct', api: 'chat', stream: true, maxTokens: 8, path: 'direct', ttftMs: null, e2eMs: null, errors: { http_500: 2 } }], comparisons: [] } as unknown as BenchSummary;
+    const summary = {
+      schemaVersion: 1,
+      run: {},
+      scenarios: [
+        {
+          name: 'chat/stream/max-8/direct',
+          api: 'chat',
+          stream: true,
+          maxTokens: 8,
+          path: 'direct',
+          ttftMs: null,
+          e2eMs: null,
+          errors: { http_500: 2 },
+        },
+      ],
+      comparisons: [],
+    } as unknown as BenchSummary;
     expect(() => findScenario(summary, { api: 'responses' })).toThrow(LabError);
     expect(() => findScenario(summary, { api: 'responses' })).toThrow(/measured chat\/stream\/max-8\/direct/);
-    expect(() => findScenario(summary, { api: 'chat' })).toThrow(expect.objectContaining({ code: 'E_LAB_RESULT', message: expect.stringMatching(/no request succeeded/) }));
+    expect(() => findScenario(summary, { api: 'chat' })).toThrow(
+      expect.objectContaining({ code: 'E_LAB_RESULT', message: expect.stringMatching(/no request succeeded/) }),
+    );
   });
 });

@@ -22,13 +22,48 @@ const ENV = { AZURE_SUBSCRIPTION_ID: '00000000-0000-4000-8000-000000000000', AZU
 
 const SURFACES: Array<[string, (out: string) => unknown, 'dir' | 'file']> = [
   ['bench --out', (out) => resolveBenchOptions(['--endpoint', 'http://127.0.0.1:1', '--out', out], ENV), 'dir'],
-  ['lab:verify --out', (out) => resolveVerifyOptions(['--gateway', 'http://127.0.0.1:1', '--out', out], ENV, ['content-type']), 'dir'],
+  [
+    'lab:verify --out',
+    (out) => resolveVerifyOptions(['--gateway', 'http://127.0.0.1:1', '--out', out], ENV, ['content-type']),
+    'dir',
+  ],
   ['calibrate --out', (out) => resolveCalibrateOptions(['--out', out]), 'dir'],
   ['lab --out', (out) => resolveLabRunOptions(['--out', out]), 'dir'],
   ['compare --out', (out) => resolveCompareOptions([join(dir, 'a'), join(dir, 'b'), '--out', out]), 'dir'],
-  ['dist run aca --out', (out) => resolveRunAcaOptions(['--shards', '1', '--image', 'docker.io/x/y:1', '--out', out, '--', '--endpoint', 'http://x', '--rate', '1'], ENV), 'dir'],
+  [
+    'dist run aca --out',
+    (out) =>
+      resolveRunAcaOptions(
+        ['--shards', '1', '--image', 'docker.io/x/y:1', '--out', out, '--', '--endpoint', 'http://x', '--rate', '1'],
+        ENV,
+      ),
+    'dir',
+  ],
   ['report --out', (out) => resolveReportOptions([dir, '--out', out]), 'file'],
-  ['dist render k8s --out', (out) => resolveRenderK8sOptions(['render', 'k8s', '--shards', '1', '--image', 'x/y:1', '--out', out, '--', '--endpoint', 'http://x', '--rate', '1'], new Date(), ENV), 'file'],
+  [
+    'dist render k8s --out',
+    (out) =>
+      resolveRenderK8sOptions(
+        [
+          'render',
+          'k8s',
+          '--shards',
+          '1',
+          '--image',
+          'x/y:1',
+          '--out',
+          out,
+          '--',
+          '--endpoint',
+          'http://x',
+          '--rate',
+          '1',
+        ],
+        new Date(),
+        ENV,
+      ),
+    'file',
+  ],
 ];
 
 describe('every --out, checked before any work', () => {

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { counterbalancePeriod, interleavedSlot } from '../../src/load/interleave.ts';
-import { blockRoundsFor, describeShift, pairedShift, pairsForHalfWidth, shiftVerdict, signedRankDepth } from '../../src/metrics/paired-shift.ts';
+import {
+  blockRoundsFor,
+  describeShift,
+  pairedShift,
+  pairsForHalfWidth,
+  shiftVerdict,
+  signedRankDepth,
+} from '../../src/metrics/paired-shift.ts';
 import { quantileInterval } from '../../src/metrics/stats.ts';
 import { createUniform } from '../../src/protocol/index.ts';
 
@@ -29,11 +36,14 @@ function simulate(shape: RunShape, seed: number): Array<number | undefined> {
   let env = 0;
   let batchNoise = 0;
   for (let k = 0; k < launches; k++) {
-    const { round, path } = shape.interleaved ? interleavedSlot(k, 2) : { round: k % shape.rounds, path: k < shape.rounds ? 0 : 1 };
+    const { round, path } = shape.interleaved
+      ? interleavedSlot(k, 2)
+      : { round: k % shape.rounds, path: k < shape.rounds ? 0 : 1 };
     env = 0.9 * env + 0.5 * gauss(); // slowly wandering host load
     if (k % shape.concurrency === 0) batchNoise = 2 * gauss(); // shared by requests in flight together
     const skewed = -3 * Math.log(1 - uniform()) - 3; // exponential, mean 0: long right tail
-    latency[path]![round] = 250 + shape.driftMsPerRequest * k + env + batchNoise + skewed + (path === 1 ? shape.trueShiftMs : 0);
+    latency[path]![round] =
+      250 + shape.driftMsPerRequest * k + env + batchNoise + skewed + (path === 1 ? shape.trueShiftMs : 0);
   }
   return latency[0]!.map((a, r) => latency[1]![r]! - a);
 }
@@ -43,7 +53,10 @@ function coverage(shape: RunShape, runs: number): { covered: number; meanEstimat
   let sumEstimate = 0;
   let sumHalf = 0;
   for (let seed = 1; seed <= runs; seed++) {
-    const shift = pairedShift(simulate(shape, seed * 7919), blockRoundsFor(shape.concurrency, 2, counterbalancePeriod(2)))!;
+    const shift = pairedShift(
+      simulate(shape, seed * 7919),
+      blockRoundsFor(shape.concurrency, 2, counterbalancePeriod(2)),
+    )!;
     if (shift.low <= shape.trueShiftMs && shape.trueShiftMs <= shift.high) covered++;
     sumEstimate += shift.estimate;
     sumHalf += (shift.high - shift.low) / 2;
@@ -53,7 +66,9 @@ function coverage(shape: RunShape, runs: number): { covered: number; meanEstimat
 
 describe('interleaved, counterbalanced paths', () => {
   it('runs every path once per round, in the Thue–Morse order for two paths and its rotation for more', () => {
-    expect(Array.from({ length: 16 }, (_, k) => interleavedSlot(k, 2).path)).toEqual([0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0]);
+    expect(Array.from({ length: 16 }, (_, k) => interleavedSlot(k, 2).path)).toEqual([
+      0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0,
+    ]);
     expect(Array.from({ length: 8 }, (_, k) => interleavedSlot(k, 2).round)).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
     // A batch of 4 launched together (closed loop, 4 in flight) alternates ABBA and BAAB, so over
     // two batches each path holds every launch slot once.
@@ -89,25 +104,48 @@ describe('Hodges–Lehmann shift with a Wilcoxon signed-rank interval', () => {
   it('has no interval below six pairs, and shrinks blocks rather than drop below six', () => {
     expect(pairedShift([1, 2, 3, 4, 5])).toBeNull();
     expect(pairedShift([1, 2, 3, 4, 5, 6, 7, 8], 4)).toMatchObject({ blockRounds: 1, blocks: 8 });
-    expect(pairedShift(Array.from({ length: 24 }, (_, i) => i % 3), 4)).toMatchObject({ blockRounds: 4, blocks: 6 });
+    expect(
+      pairedShift(
+        Array.from({ length: 24 }, (_, i) => i % 3),
+        4,
+      ),
+    ).toMatchObject({ blockRounds: 4, blocks: 6 });
   });
 
   it('words follow the interval: no measurable difference when it holds 0, a negative one is suspect', () => {
     const around0 = pairedShift([-1, 1, -0.5, 0.5, 0.2, -0.2, 0.1, -0.1])!;
     expect(shiftVerdict(around0)).toBe('no-measurable-difference');
-    expect(describeShift(around0, 'the gateway', 'to time to first token')).toMatch(/^the gateway: no measurable difference to time to first token \(95% CI −[\d.]+ to \+[\d.]+ ms, 8 pairs/);
+    expect(describeShift(around0, 'the gateway', 'to time to first token')).toMatch(
+      /^the gateway: no measurable difference to time to first token \(95% CI −[\d.]+ to \+[\d.]+ ms, 8 pairs/,
+    );
     const negative = pairedShift([-5, -6, -4, -5.5, -4.5, -5, -6, -4])!;
-    expect(describeShift(negative, 'the gateway', 'to time to first token')).toMatch(/faster than direct .*suspect drift or a broken pairing, not a saving/);
+    expect(describeShift(negative, 'the gateway', 'to time to first token')).toMatch(
+      /faster than direct .*suspect drift or a broken pairing, not a saving/,
+    );
     const positive = pairedShift([5, 6, 4, 5.5, 4.5, 5, 6, 4])!;
-    expect(describeShift(positive, 'the gateway', 'to time to first token')).toMatch(/^the gateway adds 5\.0 ms to time to first token/);
+    expect(describeShift(positive, 'the gateway', 'to time to first token')).toMatch(
+      /^the gateway adds 5\.0 ms to time to first token/,
+    );
     expect(pairsForHalfWidth(positive, 1)).toBeGreaterThanOrEqual(positive.pairs);
   });
 
   it.each([
-    ['A/A, 20 pairs, 4 in flight', { rounds: 20, concurrency: 4, trueShiftMs: 0, driftMsPerRequest: 0.05, interleaved: true }],
-    ['5 ms overhead, 20 pairs, 4 in flight', { rounds: 20, concurrency: 4, trueShiftMs: 5, driftMsPerRequest: 0.05, interleaved: true }],
-    ['A/A, 60 pairs, 8 in flight, steep drift', { rounds: 60, concurrency: 8, trueShiftMs: 0, driftMsPerRequest: 0.5, interleaved: true }],
-    ['20 ms overhead, 200 pairs, sequential', { rounds: 200, concurrency: 1, trueShiftMs: 20, driftMsPerRequest: 0.02, interleaved: true }],
+    [
+      'A/A, 20 pairs, 4 in flight',
+      { rounds: 20, concurrency: 4, trueShiftMs: 0, driftMsPerRequest: 0.05, interleaved: true },
+    ],
+    [
+      '5 ms overhead, 20 pairs, 4 in flight',
+      { rounds: 20, concurrency: 4, trueShiftMs: 5, driftMsPerRequest: 0.05, interleaved: true },
+    ],
+    [
+      'A/A, 60 pairs, 8 in flight, steep drift',
+      { rounds: 60, concurrency: 8, trueShiftMs: 0, driftMsPerRequest: 0.5, interleaved: true },
+    ],
+    [
+      '20 ms overhead, 200 pairs, sequential',
+      { rounds: 200, concurrency: 1, trueShiftMs: 20, driftMsPerRequest: 0.02, interleaved: true },
+    ],
   ] as const)('holds its 95%% on interleaved runs with drift and correlation: %s', (_name, shape) => {
     const { covered, meanEstimate, meanHalfWidth } = coverage(shape, 1000);
     if (process.env['PRINT_COVERAGE']) console.log(_name, { covered, meanEstimate, meanHalfWidth });
@@ -149,7 +187,16 @@ describe('Hodges–Lehmann shift with a Wilcoxon signed-rank interval', () => {
  * slot of a round costs (the first request of a round reaches a free CPU first, as on a real
  * host). `warmupRounds`: rounds run first and not measured (latency[path][r] is undefined there).
  */
-function simulateChain(paths: number, rounds: number, concurrency: number, added: readonly number[], driftMsPerRequest: number, seed: number, slotMs = 0, warmupRounds = 0): number[][] {
+function simulateChain(
+  paths: number,
+  rounds: number,
+  concurrency: number,
+  added: readonly number[],
+  driftMsPerRequest: number,
+  seed: number,
+  slotMs = 0,
+  warmupRounds = 0,
+): number[][] {
   const uniform = createUniform(seed);
   const gauss = normal(uniform);
   const latency: number[][] = Array.from({ length: paths }, () => []);
@@ -161,7 +208,8 @@ function simulateChain(paths: number, rounds: number, concurrency: number, added
     if (k % concurrency === 0) batchNoise = 2 * gauss();
     const skewed = -3 * Math.log(1 - uniform()) - 3;
     const cost = added.slice(0, path + 1).reduce((a, b) => a + b, 0);
-    if (round >= warmupRounds) latency[path]![round] = 250 + driftMsPerRequest * k + env + batchNoise + skewed + cost + slotMs * (k % paths);
+    if (round >= warmupRounds)
+      latency[path]![round] = 250 + driftMsPerRequest * k + env + batchNoise + skewed + cost + slotMs * (k % paths);
   }
   return latency;
 }
@@ -172,7 +220,11 @@ describe('a chain of paths (hop by hop)', () => {
     const covered = { hop1: 0, hop2: 0, endToEnd: 0 };
     for (let seed = 1; seed <= runs; seed++) {
       const [direct, gateway, edge] = simulateChain(3, 24, 6, [0, 0, 0], 0.5, seed * 104_729);
-      const shift = (a: number[], b: number[]) => pairedShift(a.map((x, r) => b[r]! - x), blockRoundsFor(6, 3, counterbalancePeriod(3)))!;
+      const shift = (a: number[], b: number[]) =>
+        pairedShift(
+          a.map((x, r) => b[r]! - x),
+          blockRoundsFor(6, 3, counterbalancePeriod(3)),
+        )!;
       const holds = (s: { low: number; high: number }) => s.low <= 0 && 0 <= s.high;
       if (holds(shift(direct!, gateway!))) covered.hop1++;
       if (holds(shift(gateway!, edge!))) covered.hop2++;
@@ -192,7 +244,11 @@ describe('a chain of paths (hop by hop)', () => {
     for (let seed = 1; seed <= runs; seed++) {
       const measured = simulateChain(3, 20, 4, [0, 0, 0], 0.2, seed * 15_485_863, 1.5, 2).map((l) => l.slice(2));
       const differences = (a: number, b: number) => measured[a]!.map((x, i) => measured[b]![i]! - x);
-      for (const [i, [a, b]] of [[0, 1], [1, 2], [0, 2]].entries()) {
+      for (const [i, [a, b]] of [
+        [0, 1],
+        [1, 2],
+        [0, 2],
+      ].entries()) {
         const shift = pairedShift(differences(a!, b!), block, 0.95, 2);
         if (shift !== null && shift.low <= 0 && 0 <= shift.high) covered[i]!++;
       }
@@ -211,7 +267,11 @@ describe('a chain of paths (hop by hop)', () => {
     for (let seed = 1; seed <= runs; seed++) {
       const [direct, gateway, edge] = simulateChain(3, 24, 6, [0, 0, 20], 0.5, seed * 7_919);
       const block = blockRoundsFor(6, 3, counterbalancePeriod(3));
-      const shift = (a: number[], b: number[]) => pairedShift(a.map((x, r) => b[r]! - x), block)!;
+      const shift = (a: number[], b: number[]) =>
+        pairedShift(
+          a.map((x, r) => b[r]! - x),
+          block,
+        )!;
       const [hop1, hop2, all] = [shift(direct!, gateway!), shift(gateway!, edge!), shift(direct!, edge!)];
       if (hop2.low <= 20 && 20 <= hop2.high && shiftVerdict(hop2) === 'adds') recovered++;
       const halfWidths = (hop1.high - hop1.low) / 2 + (hop2.high - hop2.low) / 2 + (all.high - all.low) / 2;

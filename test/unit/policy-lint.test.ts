@@ -10,15 +10,38 @@ import { findingWordProblems } from '../helpers/finding-words.ts';
 const path = (relative: string): string => fileURLToPath(new URL(`../../${relative}`, import.meta.url));
 
 async function lint(input: Partial<LintInput>): Promise<Record<string, { status: string; evidence: string }>> {
-  const full: LintInput = { policyFile: undefined, policy: undefined, diagnosticsFile: undefined, diagnostics: undefined, sku: undefined, ...input };
-  const session = new ProbeSession({ gateway: undefined, direct: undefined, apis: ['chat'], thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1000, concurrentStreams: 1 }, mockAdminUrl: undefined, lint: full, search: { endpoint: '', index: '' }, env: {} });
-  const results = Object.fromEntries(await Promise.all(LINT_CHECKS.map(async (c) => [c.id, await c.run(session)] as const)));
+  const full: LintInput = {
+    policyFile: undefined,
+    policy: undefined,
+    diagnosticsFile: undefined,
+    diagnostics: undefined,
+    sku: undefined,
+    ...input,
+  };
+  const session = new ProbeSession({
+    gateway: undefined,
+    direct: undefined,
+    apis: ['chat'],
+    thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 1000, concurrentStreams: 1 },
+    mockAdminUrl: undefined,
+    lint: full,
+    search: { endpoint: '', index: '' },
+    env: {},
+  });
+  const results = Object.fromEntries(
+    await Promise.all(LINT_CHECKS.map(async (c) => [c.id, await c.run(session)] as const)),
+  );
   // Every failure says what failed (file, line, element), never what passing would have meant.
-  for (const [id, r] of Object.entries(results)) if (r.status === 'fail' || r.status === 'warn') expect(findingWordProblems(r.evidence, { sentence: false }), `${id}: ${r.evidence}`).toEqual([]);
+  for (const [id, r] of Object.entries(results))
+    if (r.status === 'fail' || r.status === 'warn')
+      expect(findingWordProblems(r.evidence, { sentence: false }), `${id}: ${r.evidence}`).toEqual([]);
   return results;
 }
 
-const policy = (relative: string) => ({ policyFile: relative, policy: parsePolicyForLint(readFileSync(path(relative), 'utf8'), relative) });
+const policy = (relative: string) => ({
+  policyFile: relative,
+  policy: parsePolicyForLint(readFileSync(path(relative), 'utf8'), relative),
+});
 
 describe('static policy lint', () => {
   it('passes the lab streaming policy', async () => {
@@ -51,7 +74,9 @@ describe('static policy lint', () => {
     expect(diagnostics.map((d) => d.name)).toEqual(['applicationinsights', 'azuremonitor']);
     const result = await lint({ diagnostics, sku: 'Consumption' });
     expect(result['lint-body-logging']!.status).toBe('fail');
-    expect(result['lint-body-logging']!.evidence).toContain('"applicationinsights" logs frontend response bodies (8192 bytes)');
+    expect(result['lint-body-logging']!.evidence).toContain(
+      '"applicationinsights" logs frontend response bodies (8192 bytes)',
+    );
     expect(result['lint-body-logging']!.evidence).not.toContain('azuremonitor');
     expect(result['lint-tier']!.status).toBe('fail');
     expect((await lint({ sku: 'BasicV2' }))['lint-tier']!.status).toBe('pass');
@@ -78,6 +103,8 @@ describe('static policy lint', () => {
     } catch (e) {
       error = e;
     }
-    expect(isLabError(error) && error.code === 'E_INVALID_OPTION' && error.message).toContain('"bad.xml" is not well-formed XML');
+    expect(isLabError(error) && error.code === 'E_INVALID_OPTION' && error.message).toContain(
+      '"bad.xml" is not well-formed XML',
+    );
   });
 });

@@ -28,7 +28,14 @@ const RUN: RunMetadata = {
   warmup: 0,
 };
 
-const target = (label: string): Target => ({ label, baseUrl: 'http://127.0.0.1:1', apiStyle: 'azure', deployment: 'gpt-4o-mini', apiVersion: '2024-10-21', auth: { kind: 'api-key', envName: 'K' } });
+const target = (label: string): Target => ({
+  label,
+  baseUrl: 'http://127.0.0.1:1',
+  apiStyle: 'azure',
+  deployment: 'gpt-4o-mini',
+  apiVersion: '2024-10-21',
+  auth: { kind: 'api-key', envName: 'K' },
+});
 
 /**
  * A run through the real pipeline (timeline -> sample -> aggregate -> summary.json and
@@ -41,7 +48,13 @@ function writeRun(streams: readonly boolean[], requests = 9, failing = 1): strin
   const aggregates: ScenarioAggregate[] = [];
   for (const path of ['direct', 'gateway']) {
     for (const stream of streams) {
-      const cell = { name: cellName('chat', stream, 16, path), api: 'chat' as const, stream, maxTokens: 16, target: target(path) };
+      const cell = {
+        name: cellName('chat', stream, 16, path),
+        api: 'chat' as const,
+        stream,
+        maxTokens: 16,
+        target: target(path),
+      };
       const aggregate = new ScenarioAggregate(cell);
       for (let i = 0; i < requests + failing; i++) {
         const tl = createTimeline('chat', stream, 0n);
@@ -56,7 +69,14 @@ function writeRun(streams: readonly boolean[], requests = 9, failing = 1): strin
           tl.endMs = first + 160;
           tl.usage = { completionTokens: 16 };
         }
-        const sample = toSample(tl, { scenario: cell.name, path, maxTokens: 16, index: i, isWarmup: false, countTokens: () => 16 });
+        const sample = toSample(tl, {
+          scenario: cell.name,
+          path,
+          maxTokens: 16,
+          index: i,
+          isWarmup: false,
+          countTokens: () => 16,
+        });
         lines.push(JSON.stringify(sample));
         aggregate.add(sample);
       }
@@ -74,7 +94,15 @@ describe('report.html from a run directory', () => {
   it('draws every section from a streamed and non-streamed run, with the median and slowest requests traced', async () => {
     const dir = writeRun([true, false]);
     const data = await collectReportData(dir);
-    expect(chartIds(renderReportPage(data))).toEqual(['ttft-vs-completion-chat', 'cdf-ttft-0', 'cdf-e2e-0', 'cdf-e2e-1', 'token-timeline', 'itl-distribution', 'outcomes']);
+    expect(chartIds(renderReportPage(data))).toEqual([
+      'ttft-vs-completion-chat',
+      'cdf-ttft-0',
+      'cdf-e2e-0',
+      'cdf-e2e-1',
+      'token-timeline',
+      'itl-distribution',
+      'outcomes',
+    ]);
     // TTFTs are 100..108 ms, E2E 260..268: the median request is #4, the slowest first token #8.
     expect(data.traces.map((t) => [t.path, t.why, t.index])).toEqual([
       ['direct', 'median E2E', 4],
@@ -102,7 +130,15 @@ describe('report.html from a run directory', () => {
       direct: undefined,
       groundTruth: true,
       thresholds: { deliveryP99Ms: 50, ttftOverheadMs: 50, idleGapMs: 2000, concurrentStreams: 10 },
-      checks: [{ id: 'headers-passthrough', title: 'Headers', status: 'fail', evidence: 'content-type was <script>alert(1)</script>', details: { seen: '</pre><script>' } }],
+      checks: [
+        {
+          id: 'headers-passthrough',
+          title: 'Headers',
+          status: 'fail',
+          evidence: 'content-type was <script>alert(1)</script>',
+          details: { seen: '</pre><script>' },
+        },
+      ],
     };
     writeFileSync(join(dir, 'compliance.json'), JSON.stringify(compliance));
     const html = renderReportPage(await collectReportData(dir));
@@ -127,6 +163,8 @@ describe('report.html from a run directory', () => {
   });
 
   it('a directory that is not a run is named in the error', async () => {
-    await expect(collectReportData(mkdtempSync(join(tmpdir(), 'empty-')))).rejects.toThrow(/Failed to read run ".*empty-.*": it has no summary\.json/);
+    await expect(collectReportData(mkdtempSync(join(tmpdir(), 'empty-')))).rejects.toThrow(
+      /Failed to read run ".*empty-.*": it has no summary\.json/,
+    );
   });
 });

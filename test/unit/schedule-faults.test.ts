@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { applyScheduleFaults as applyLazily } from '../../mock-server/emitter.ts';
-import { ContentRun, dataEvent, doneEvent, type PlannedEvent, type PlannedItem } from '../../mock-server/frames/event.ts';
+import {
+  ContentRun,
+  dataEvent,
+  doneEvent,
+  type PlannedEvent,
+  type PlannedItem,
+} from '../../mock-server/frames/event.ts';
 
 const SHAPE = { contentCount: 4, endMs: 40 };
 type Faults = Parameters<typeof applyLazily>[1];
@@ -20,19 +26,31 @@ const PLAN = [
 
 /** The same plan with its four token frames as one run, rendered on demand. */
 const TOKEN_TIMES = Float64Array.from([10, 20, 30, 40]);
-const RUN_PLAN = (): PlannedItem[] => [PLAN[0]!, new ContentRun(TOKEN_TIMES, 0, 4, (i) => PLAN[1 + i]!.text), ...PLAN.slice(5)];
+const RUN_PLAN = (): PlannedItem[] => [
+  PLAN[0]!,
+  new ContentRun(TOKEN_TIMES, 0, 4, (i) => PLAN[1 + i]!.text),
+  ...PLAN.slice(5),
+];
 
 describe('schedule faults', () => {
   it('a run of token frames is taken apart into the same frames as single events', () => {
-    const faults: Faults[] = [{ 'no-done': undefined }, { stall: 1000 }, { 'stall-after': 2, stall: 50 }, { buffered: undefined }, { stall: 100, keepalive: 30 }, { 'malformed-frame': 3 }, { 'malformed-frame': undefined }];
-    for (const fault of faults) expect(applyScheduleFaults(RUN_PLAN(), fault)).toEqual(applyScheduleFaults(PLAN, fault));
+    const faults: Faults[] = [
+      { 'no-done': undefined },
+      { stall: 1000 },
+      { 'stall-after': 2, stall: 50 },
+      { buffered: undefined },
+      { stall: 100, keepalive: 30 },
+      { 'malformed-frame': 3 },
+      { 'malformed-frame': undefined },
+    ];
+    for (const fault of faults)
+      expect(applyScheduleFaults(RUN_PLAN(), fault)).toEqual(applyScheduleFaults(PLAN, fault));
   });
 
   it('without a schedule fault the plan passes through, runs whole', () => {
     const plan = RUN_PLAN();
     expect(Array.from({ [Symbol.iterator]: () => applyLazily(plan, { 'disconnect-after': 3 }, SHAPE) })).toEqual(plan);
   });
-
 
   it('no-done drops only the terminator', () => {
     const events = applyScheduleFaults(PLAN, { 'no-done': undefined });

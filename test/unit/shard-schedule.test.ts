@@ -14,7 +14,15 @@ interface Launch {
   offsetNs: bigint;
 }
 
-async function schedule(model: LoadModel, requests: number, warmup: number, seed: number, paths: number, startNs: bigint, share?: { index: number; count: number }): Promise<Launch[]> {
+async function schedule(
+  model: LoadModel,
+  requests: number,
+  warmup: number,
+  seed: number,
+  paths: number,
+  startNs: bigint,
+  share?: { index: number; count: number },
+): Promise<Launch[]> {
   const launches: Launch[] = [];
   await runLoad<number>({
     model,
@@ -45,24 +53,36 @@ describe('sharded schedules', () => {
       const warmup = int(0, 2);
       const seed = int(0, 2 ** 31);
       const kind = (['open-constant', 'open-poisson', 'closed'] as const)[trial % 3]!;
-      const model: LoadModel = kind === 'closed' ? { kind: 'closed', concurrency: int(count, count + 4) } : { kind: 'open', ratePerSec: int(2000, 8000), arrival: kind === 'open-poisson' ? 'poisson' : 'constant' };
+      const model: LoadModel =
+        kind === 'closed'
+          ? { kind: 'closed', concurrency: int(count, count + 4) }
+          : { kind: 'open', ratePerSec: int(2000, 8000), arrival: kind === 'open-poisson' ? 'poisson' : 'constant' };
       const label = JSON.stringify({ count, paths, requests, warmup, seed, model });
       const startNs = process.hrtime.bigint() + 2_000_000n;
       const whole = await schedule(model, requests, warmup, seed, paths, startNs);
-      const shards = await Promise.all(Array.from({ length: count }, (_, index) => schedule(model, requests, warmup, seed, paths, startNs, { index, count })));
+      const shards = await Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          schedule(model, requests, warmup, seed, paths, startNs, { index, count }),
+        ),
+      );
       const indices = shards.flatMap((s) => s.map((l) => l.index));
       expect(new Set(indices).size, `disjoint ${label}`).toBe(indices.length);
       expect(indices.length, `counts sum ${label}`).toBe(whole.length);
       expect(whole.length, label).toBe((requests + warmup) * paths);
-      expect([...indices].sort((a, b) => a - b), `union ${label}`).toEqual(whole.map((l) => l.index).sort((a, b) => a - b));
+      expect(
+        [...indices].sort((a, b) => a - b),
+        `union ${label}`,
+      ).toEqual(whole.map((l) => l.index).sort((a, b) => a - b));
       // A round never splits across shards: its paired requests stay neighbours on one machine.
       for (const shard of shards) {
         const rounds = new Set(shard.map((l) => interleavedSlot(l.index, paths).round));
-        for (const round of rounds) expect(shard.filter((l) => interleavedSlot(l.index, paths).round === round).length, label).toBe(paths);
+        for (const round of rounds)
+          expect(shard.filter((l) => interleavedSlot(l.index, paths).round === round).length, label).toBe(paths);
       }
       if (model.kind === 'open') {
         const byIndex = new Map(whole.map((l) => [l.index, l.offsetNs]));
-        for (const launch of shards.flat()) expect(launch.offsetNs, `intended time of ${launch.index} ${label}`).toBe(byIndex.get(launch.index));
+        for (const launch of shards.flat())
+          expect(launch.offsetNs, `intended time of ${launch.index} ${label}`).toBe(byIndex.get(launch.index));
       }
     }
   }, 60_000);

@@ -8,7 +8,10 @@ type Seen = Array<['event', string, string | undefined] | ['comment', string]>;
 /** Our parser; with `ended`, told the stream ended (end()), as the verifier's probe does. */
 function ours(chunks: readonly string[], ended = false): Seen {
   const seen: Seen = [];
-  const parser = new SseParser({ onEvent: (data, event) => seen.push(['event', data, event]), onComment: (text) => seen.push(['comment', text]) });
+  const parser = new SseParser({
+    onEvent: (data, event) => seen.push(['event', data, event]),
+    onComment: (text) => seen.push(['comment', text]),
+  });
   for (const chunk of chunks) parser.feed(chunk);
   if (ended) parser.end();
   return seen;
@@ -17,14 +20,44 @@ function ours(chunks: readonly string[], ended = false): Seen {
 /** eventsource-parser, the reference; with `ended`, reset({ consume: true }) at the end. */
 function reference(chunks: readonly string[], ended = false): Seen {
   const seen: Seen = [];
-  const parser = createParser({ onEvent: (e) => seen.push(['event', e.data, e.event]), onComment: (text) => seen.push(['comment', text]) });
+  const parser = createParser({
+    onEvent: (e) => seen.push(['event', e.data, e.event]),
+    onComment: (text) => seen.push(['comment', text]),
+  });
   for (const chunk of chunks) parser.feed(chunk);
   if (ended) parser.reset({ consume: true });
   return seen;
 }
 
 /** Pieces of SSE, valid and not: fields with and without a space, comments, all three line ends, a BOM, unknown fields, multibyte text. */
-const PIECES = ['data:', 'data: ', 'data', 'event:', 'event: ', 'event', 'id: 7', 'retry: 10', ':', ': ', ': emit-ns=123', 'x', ' ', 'hello', '{"a":1}', 'é☕', '\n', '\n', '\n\n', '\r', '\r\n', '\r\n\r\n', '\uFEFF', 'dat', 'a:', 'data:data:'];
+const PIECES = [
+  'data:',
+  'data: ',
+  'data',
+  'event:',
+  'event: ',
+  'event',
+  'id: 7',
+  'retry: 10',
+  ':',
+  ': ',
+  ': emit-ns=123',
+  'x',
+  ' ',
+  'hello',
+  '{"a":1}',
+  'é☕',
+  '\n',
+  '\n',
+  '\n\n',
+  '\r',
+  '\r\n',
+  '\r\n\r\n',
+  '\uFEFF',
+  'dat',
+  'a:',
+  'data:data:',
+];
 
 function randomStream(next: () => number): { text: string; chunks: string[] } {
   const count = 1 + Math.floor(next() * 80);
@@ -65,7 +98,10 @@ describe('SseParser', () => {
   });
 
   it('reads a last line without its line ending when the stream ends (a final comment is seen)', () => {
-    expect(ours(['data: a\n\n: bye'], true)).toEqual([['event', 'a', undefined], ['comment', 'bye']]);
+    expect(ours(['data: a\n\n: bye'], true)).toEqual([
+      ['event', 'a', undefined],
+      ['comment', 'bye'],
+    ]);
     expect(ours(['data: a\n\n: bye'])).toEqual([['event', 'a', undefined]]);
   });
 

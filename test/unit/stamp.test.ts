@@ -7,9 +7,15 @@ describe('ground-truth stamps', () => {
     const text = `${formatStampLine(123456789012345n, 7, 40250)}data: {"a":1}\n\n${formatStampLine(123456789012399n, 8)}data: 2\n\n`;
     const stamps: unknown[] = [];
     const data: string[] = [];
-    const parser = createParser({ onComment: (c) => stamps.push(parseStampComment(c)), onEvent: (e) => data.push(e.data) });
+    const parser = createParser({
+      onComment: (c) => stamps.push(parseStampComment(c)),
+      onEvent: (e) => data.push(e.data),
+    });
     for (const ch of text) parser.feed(ch);
-    expect(stamps).toEqual([{ emitNs: 123456789012345n, seq: 7, dueUs: 40250 }, { emitNs: 123456789012399n, seq: 8 }]);
+    expect(stamps).toEqual([
+      { emitNs: 123456789012345n, seq: 7, dueUs: 40250 },
+      { emitNs: 123456789012399n, seq: 8 },
+    ]);
     expect(data).toEqual(['{"a":1}', '2']);
   });
 

@@ -8,7 +8,10 @@ function normals(n: number, mean: number, sd: number, seed: number): number[] {
     state = (state * 1103515245 + 12345) % 2147483648;
     return (state + 1) / 2147483649;
   };
-  return Array.from({ length: n }, () => mean + sd * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+  return Array.from(
+    { length: n },
+    () => mean + sd * Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+  );
 }
 
 describe('statistics', () => {
@@ -22,7 +25,12 @@ describe('statistics', () => {
     expect(exact.summary()).toMatchObject({ n: 1000, p50: 500, p90: 900, p99: 990, min: 1, max: 1000, mean: 500.5 });
     expect(exact.summary()!.stdev).toBeCloseTo(288.82, 1);
     const h = hdr.summary()!;
-    for (const [key, truth] of [['p50', 500], ['p90', 900], ['p99', 990]] as const) expect(Math.abs(h[key] - truth) / truth).toBeLessThan(0.001);
+    for (const [key, truth] of [
+      ['p50', 500],
+      ['p90', 900],
+      ['p99', 990],
+    ] as const)
+      expect(Math.abs(h[key] - truth) / truth).toBeLessThan(0.001);
   });
 
   it('quantileOf uses nearest rank', () => {

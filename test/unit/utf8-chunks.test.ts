@@ -12,7 +12,7 @@ function randomText(random: () => number, length: number): string {
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
-  return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Decodes chunks the way the timed client does: whole characters now, a cut-off one with the next chunk. */
@@ -31,7 +31,9 @@ function decodeChunks(chunks: Buffer[]): string {
 describe('wholeUtf8Length', () => {
   it('cuts before a character split at the end, and only then', () => {
     const bytes = Buffer.from('a€🌍', 'utf8'); // 1 + 3 + 4 bytes
-    expect([...Array(bytes.length + 1).keys()].map((n) => wholeUtf8Length(bytes.subarray(0, n)))).toEqual([0, 1, 1, 1, 4, 4, 4, 4, 8]);
+    expect([...Array(bytes.length + 1).keys()].map((n) => wholeUtf8Length(bytes.subarray(0, n)))).toEqual([
+      0, 1, 1, 1, 4, 4, 4, 4, 8,
+    ]);
   });
 
   it('holds back at most 3 bytes, at a character boundary', () => {

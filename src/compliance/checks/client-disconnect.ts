@@ -19,7 +19,8 @@ export const clientDisconnect: Check = {
   async run(session) {
     const { mockAdminUrl, apis } = session.plan;
     if (session.plan.gateway === undefined) return verdict('skip', 'no gateway to probe');
-    if (mockAdminUrl === undefined) return verdict('skip', "needs the upstream's request log (the mock's /_mock/requests): pass --mock-admin URL");
+    if (mockAdminUrl === undefined)
+      return verdict('skip', "needs the upstream's request log (the mock's /_mock/requests): pass --mock-admin URL");
     const clientRequestId = `verify-disconnect-${Date.now()}`;
     // A 4 s stream the client leaves after 5 events or 1.5 s, whichever comes first (a
     // buffering gateway delivers no events, and the client must still leave mid-stream).
@@ -39,20 +40,36 @@ export const clientDisconnect: Check = {
       await sleep(100);
       const records = await fetchRecords(mockAdminUrl);
       if (records === undefined) return verdict('skip', `cannot read ${mockAdminUrl}${MOCK_ADMIN_ROUTES.requests}`);
-      record = records.find((r) => r.clientRequestId === clientRequestId || (upstreamId !== undefined && r.requestId === upstreamId));
+      record = records.find(
+        (r) => r.clientRequestId === clientRequestId || (upstreamId !== undefined && r.requestId === upstreamId),
+      );
     } while ((record === undefined || record.outcome === 'pending') && performance.now() < deadline);
-    if (record === undefined) return verdict('fail', 'the upstream has no record of the request (x-ms-client-request-id and x-request-id not forwarded?)');
+    if (record === undefined)
+      return verdict(
+        'fail',
+        'the upstream has no record of the request (x-ms-client-request-id and x-request-id not forwarded?)',
+      );
     const details = { ...record, leftAfterEvents: probe.events.length };
     if (record.outcome === 'cancelled' || record.outcome === 'disconnected') {
-      return verdict('pass', `the client left after ${probe.events.length} events; the upstream cancelled after ${record.framesEmitted} of ${record.contentFramesPlanned} frames`, details);
+      return verdict(
+        'pass',
+        `the client left after ${probe.events.length} events; the upstream cancelled after ${record.framesEmitted} of ${record.contentFramesPlanned} frames`,
+        details,
+      );
     }
-    return verdict('fail', `the client left after ${probe.events.length} events, but the upstream ${record.outcome === 'pending' ? `was still generating ${CANCEL_WITHIN_MS} ms later` : `generated all ${record.framesEmitted} frames`} for nobody`, details);
+    return verdict(
+      'fail',
+      `the client left after ${probe.events.length} events, but the upstream ${record.outcome === 'pending' ? `was still generating ${CANCEL_WITHIN_MS} ms later` : `generated all ${record.framesEmitted} frames`} for nobody`,
+      details,
+    );
   },
 };
 
 async function fetchRecords(adminUrl: string): Promise<UpstreamRecord[] | undefined> {
   try {
-    const response = await fetch(`${adminUrl.replace(/\/+$/, '')}${MOCK_ADMIN_ROUTES.requests}`, { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(`${adminUrl.replace(/\/+$/, '')}${MOCK_ADMIN_ROUTES.requests}`, {
+      signal: AbortSignal.timeout(5000),
+    });
     return response.ok ? ((await response.json()) as UpstreamRecord[]) : undefined;
   } catch {
     return undefined;

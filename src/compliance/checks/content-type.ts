@@ -8,6 +8,9 @@ export const contentType: Check = {
       const value = gateway.headers['content-type'];
       return value?.toLowerCase().startsWith('text/event-stream')
         ? verdict('pass', `content-type "${value}"`)
-        : verdict('fail', `content-type ${value === undefined ? 'missing' : `"${value}"`}; clients and proxies treat the stream as an ordinary body`);
+        : verdict(
+            'fail',
+            `content-type ${value === undefined ? 'missing' : `"${value}"`}; clients and proxies treat the stream as an ordinary body`,
+          );
     }),
 };

@@ -13,14 +13,18 @@ export const headersPassthrough: Check = {
     const unusable = describeUnusable(gateway);
     if (unusable) return verdict('fail', unusable);
     const direct = await session.main('direct', api);
-    const expected = direct ? Object.keys(direct.headers).filter((h) => TRACE_HEADERS.includes(h) || h.startsWith('x-ratelimit-')) : TRACE_HEADERS;
+    const expected = direct
+      ? Object.keys(direct.headers).filter((h) => TRACE_HEADERS.includes(h) || h.startsWith('x-ratelimit-'))
+      : TRACE_HEADERS;
     const missing = expected.filter((h) => gateway.headers[h] === undefined);
     const problems = missing.length > 0 ? [`missing ${missing.join(', ')}`] : [];
     let rateLimit = 'no 429 probe (the upstream is not the mock)';
     if (await upstreamIsMock(session)) {
       const limited = (await session.probe('gateway', { api, control: { faults: { 429: 1500 } } }))!;
-      if (limited.status !== 429) problems.push(`an upstream 429 reached the client as ${limited.status || limited.error}`);
-      else if (limited.headers['retry-after-ms'] !== '1500') problems.push(`a 429 lost retry-after-ms (got ${limited.headers['retry-after-ms'] ?? 'none'}, sent 1500)`);
+      if (limited.status !== 429)
+        problems.push(`an upstream 429 reached the client as ${limited.status || limited.error}`);
+      else if (limited.headers['retry-after-ms'] !== '1500')
+        problems.push(`a 429 lost retry-after-ms (got ${limited.headers['retry-after-ms'] ?? 'none'}, sent 1500)`);
       else rateLimit = '429 kept retry-after-ms: 1500';
     }
     const details = { expected, missing, gatewayHeaders: Object.keys(gateway.headers) };

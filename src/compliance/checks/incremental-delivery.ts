@@ -14,15 +14,34 @@ export const STALL_SHARE_LIMIT = 0.2;
  * well is the upstream's doing (Azure's default content filter releases text in blocks) and
  * only warns.
  */
-export function judgeIncremental(gateway: ProbeResult, direct: ProbeResult | undefined, thresholds: VerifyThresholds): Verdict {
+export function judgeIncremental(
+  gateway: ProbeResult,
+  direct: ProbeResult | undefined,
+  thresholds: VerifyThresholds,
+): Verdict {
   const delivery = deliveryOf(gateway, direct);
   const late = lateShare(gateway);
   const directLate = direct ? lateShare(direct) : undefined;
-  const details = { frames: gateway.events.length, reads: gateway.reads.length, ...delivery, lateShare: late, directLateShare: directLate };
+  const details = {
+    frames: gateway.events.length,
+    reads: gateway.reads.length,
+    ...delivery,
+    lateShare: late,
+    directLateShare: directLate,
+  };
   const lateText = `${Math.round(late * 100)}% of ${gateway.events.length} events in the last tenth of the stream`;
   if (late > LATE_SHARE_LIMIT) {
-    if (directLate !== undefined && directLate > LATE_SHARE_LIMIT) return verdict('warn', `${lateText}, but the direct path bursts too (${Math.round(directLate * 100)}%): the upstream, not the gateway`, details);
-    return verdict('fail', `${lateText} (${gateway.reads.length} read${gateway.reads.length === 1 ? "" : "s"}): the stream was held back and released at the end`, details);
+    if (directLate !== undefined && directLate > LATE_SHARE_LIMIT)
+      return verdict(
+        'warn',
+        `${lateText}, but the direct path bursts too (${Math.round(directLate * 100)}%): the upstream, not the gateway`,
+        details,
+      );
+    return verdict(
+      'fail',
+      `${lateText} (${gateway.reads.length} read${gateway.reads.length === 1 ? '' : 's'}): the stream was held back and released at the end`,
+      details,
+    );
   }
   if (delivery.p99Ms !== undefined && delivery.p99Ms > thresholds.deliveryP99Ms) {
     // Under 100 frames the p99 is the maximum, so one scheduling stall (a process paused for
@@ -32,16 +51,32 @@ export function judgeIncremental(gateway: ProbeResult, direct: ProbeResult | und
     const late = isLate.filter(Boolean).length;
     const runs = isLate.filter((flag, i) => flag && !isLate[i - 1]).length;
     if (runs === 1 && late / isLate.length <= STALL_SHARE_LIMIT) {
-      return verdict('warn', `${late === 1 ? 'one frame' : `${late} consecutive frames`} of ${isLate.length} arrived up to ${delivery.maxMs} ms after emission (over ${thresholds.deliveryP99Ms} ms), the rest p50 ${delivery.p50Ms} ms: one stall, not buffering; re-run to confirm`, details);
+      return verdict(
+        'warn',
+        `${late === 1 ? 'one frame' : `${late} consecutive frames`} of ${isLate.length} arrived up to ${delivery.maxMs} ms after emission (over ${thresholds.deliveryP99Ms} ms), the rest p50 ${delivery.p50Ms} ms: one stall, not buffering; re-run to confirm`,
+        details,
+      );
     }
-    return verdict('fail', `${formatDelivery(delivery)} exceeds ${thresholds.deliveryP99Ms} ms for ${late} frames in ${runs} run${runs === 1 ? '' : 's'}: frames are held back`, details);
+    return verdict(
+      'fail',
+      `${formatDelivery(delivery)} exceeds ${thresholds.deliveryP99Ms} ms for ${late} frames in ${runs} run${runs === 1 ? '' : 's'}: frames are held back`,
+      details,
+    );
   }
-  if (delivery.method === 'none') return verdict('pass', `${lateText}; no per-frame ground truth (the upstream is not the mock), judged on arrival spread only`, details);
+  if (delivery.method === 'none')
+    return verdict(
+      'pass',
+      `${lateText}; no per-frame ground truth (the upstream is not the mock), judged on arrival spread only`,
+      details,
+    );
   return verdict('pass', `${formatDelivery(delivery)} ≤ ${thresholds.deliveryP99Ms} ms; ${lateText}`, details);
 }
 
 export const incrementalDelivery: Check = {
   id: 'incremental-delivery',
   title: 'Frames arrive as they are emitted',
-  run: (session) => judgePerApi(session, session.plan.apis, (_api, gateway, direct) => judgeIncremental(gateway, direct, session.plan.thresholds)),
+  run: (session) =>
+    judgePerApi(session, session.plan.apis, (_api, gateway, direct) =>
+      judgeIncremental(gateway, direct, session.plan.thresholds),
+    ),
 };

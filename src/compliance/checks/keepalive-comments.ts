@@ -13,6 +13,9 @@ export const keepaliveComments: Check = {
     if (unusable) return verdict('fail', unusable);
     const count = gateway.comments.filter((c) => c.text.trim() === 'keep-alive').length;
     if (count > 0) return verdict('pass', `${count} ": keep-alive" comments passed through during a 700 ms pause`);
-    return verdict('warn', 'the gateway strips SSE comment lines: keep-alive comments never reach the client, so idle connections rely on the gateway\'s own timeouts');
+    return verdict(
+      'warn',
+      "the gateway strips SSE comment lines: keep-alive comments never reach the client, so idle connections rely on the gateway's own timeouts",
+    );
   },
 };

@@ -11,11 +11,21 @@ export const noBufferingHeaders: Check = {
   title: 'No header that signals buffering',
   run: (session) =>
     judgePerApi(session, session.plan.apis, (_api, gateway, direct) => {
-      if (gateway.headers['x-accel-buffering']?.toLowerCase() === 'yes') return verdict('fail', 'x-accel-buffering: yes asks proxies after the gateway to buffer the stream');
-      const dropped = ANTI_BUFFERING.filter(({ name, isKept }) => direct?.headers[name] !== undefined && isKept(direct.headers[name]!) && !isKept(gateway.headers[name] ?? ''));
+      if (gateway.headers['x-accel-buffering']?.toLowerCase() === 'yes')
+        return verdict('fail', 'x-accel-buffering: yes asks proxies after the gateway to buffer the stream');
+      const dropped = ANTI_BUFFERING.filter(
+        ({ name, isKept }) =>
+          direct?.headers[name] !== undefined && isKept(direct.headers[name]!) && !isKept(gateway.headers[name] ?? ''),
+      );
       if (dropped.length > 0) {
-        return verdict('warn', `the gateway dropped ${dropped.map(({ name }) => `${name}: ${direct!.headers[name]}`).join(', ')}; a proxy after it (nginx, a CDN) may now buffer or cache the stream`);
+        return verdict(
+          'warn',
+          `the gateway dropped ${dropped.map(({ name }) => `${name}: ${direct!.headers[name]}`).join(', ')}; a proxy after it (nginx, a CDN) may now buffer or cache the stream`,
+        );
       }
-      return verdict('pass', `x-accel-buffering ${gateway.headers['x-accel-buffering'] ?? 'absent'}, cache-control ${gateway.headers['cache-control'] ?? 'absent'}`);
+      return verdict(
+        'pass',
+        `x-accel-buffering ${gateway.headers['x-accel-buffering'] ?? 'absent'}, cache-control ${gateway.headers['cache-control'] ?? 'absent'}`,
+      );
     }),
 };

@@ -11,7 +11,11 @@ export function parseDiagnostics(path: string): DiagnosticSetting[] {
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new InvalidOptionError('--diagnostics', `cannot read "${path}" as JSON (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'a JSON file of APIM diagnostics');
+    throw new InvalidOptionError(
+      '--diagnostics',
+      `cannot read "${path}" as JSON (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      'a JSON file of APIM diagnostics',
+    );
   }
   return diagnosticsFromJson(value, path);
 }
@@ -21,10 +25,19 @@ export function parseDiagnostics(path: string): DiagnosticSetting[] {
  * each either wire-shaped (`properties.frontend…`) or flattened by the SDK (`frontend…`).
  */
 export function diagnosticsFromJson(value: unknown, path: string): DiagnosticSetting[] {
-  const list = Array.isArray(value) ? value : Array.isArray((value as { value?: unknown })?.value) ? (value as { value: unknown[] }).value : [value];
+  const list = Array.isArray(value)
+    ? value
+    : Array.isArray((value as { value?: unknown })?.value)
+      ? (value as { value: unknown[] }).value
+      : [value];
   return list.map((item, i) => {
     const resource = item as { name?: string; properties?: Record<string, unknown> } & Record<string, unknown>;
-    if (resource === null || typeof resource !== 'object') throw new InvalidOptionError('--diagnostics', `entry ${i} of "${path}" is not an object`, 'APIM diagnostic resources');
+    if (resource === null || typeof resource !== 'object')
+      throw new InvalidOptionError(
+        '--diagnostics',
+        `entry ${i} of "${path}" is not an object`,
+        'APIM diagnostic resources',
+      );
     const properties = (resource.properties ?? resource) as Omit<DiagnosticSetting, 'name'>;
     return { name: resource.name ?? `#${i}`, ...pick(properties) };
   });

@@ -3,7 +3,15 @@ import type { BenchSummary, PathComparison } from '../../bench/summary.ts';
 import type { ComplianceReport } from '../../compliance/types.ts';
 import type { Distribution } from '../../metrics/stats.ts';
 import { headlines, labHeadline } from '../headline.ts';
-import { cdfFigures, deliveryFigure, errorsFigure, itlFigure, timelineFigure, ttftVsCompletion, type Figure } from './charts.ts';
+import {
+  cdfFigures,
+  deliveryFigure,
+  errorsFigure,
+  itlFigure,
+  timelineFigure,
+  ttftVsCompletion,
+  type Figure,
+} from './charts.ts';
 import type { ReportData } from './report-data.ts';
 import { escapeHtml as e, formatNumber } from './svg.ts';
 
@@ -46,7 +54,8 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; 
 const msCell = (d: Distribution | null, key: 'p50' | 'p95' | 'p99'): string => (d ? `${formatNumber(d[key])}` : '–');
 
 function keyNumbers(scenarios: readonly ScenarioSummary[]): string {
-  const head = '<tr><th>scenario</th><th>requests</th><th>failed</th><th>truncated (finish_reason length)</th><th>TTFT p50 (ms)</th><th>TTFT p95 (ms)</th><th>TTFT p99 (ms)</th><th>E2E p50 (ms)</th><th>E2E p95 (ms)</th><th>E2E p99 (ms)</th><th>output tokens p50</th><th>ITL p50 (ms)</th></tr>';
+  const head =
+    '<tr><th>scenario</th><th>requests</th><th>failed</th><th>truncated (finish_reason length)</th><th>TTFT p50 (ms)</th><th>TTFT p95 (ms)</th><th>TTFT p99 (ms)</th><th>E2E p50 (ms)</th><th>E2E p95 (ms)</th><th>E2E p99 (ms)</th><th>output tokens p50</th><th>ITL p50 (ms)</th></tr>';
   const rows = scenarios.map(
     (s) =>
       `<tr><td>${e(s.name)}</td><td>${s.requests}</td><td>${s.requests - s.ok}</td><td>${s.lengthLimited}</td><td>${msCell(s.ttftMs, 'p50')}</td><td>${msCell(s.ttftMs, 'p95')}</td><td>${msCell(s.ttftMs, 'p99')}</td><td>${msCell(s.e2eMs, 'p50')}</td><td>${msCell(s.e2eMs, 'p95')}</td><td>${msCell(s.e2eMs, 'p99')}</td><td>${s.outputTokens ? formatNumber(s.outputTokens.p50) : '–'}</td><td>${msCell(s.itlMs, 'p50')}</td></tr>`,
@@ -63,7 +72,12 @@ function section(id: string, title: string, body: string): string {
 }
 
 function complianceSection(c: ComplianceReport | undefined): string {
-  if (!c) return section('compliance', 'SSE compliance', '<p class="muted">No compliance.json in this directory: run <code>npm run lab:verify -- --out</code> with the same directory to include the verdict.</p>');
+  if (!c)
+    return section(
+      'compliance',
+      'SSE compliance',
+      '<p class="muted">No compliance.json in this directory: run <code>npm run lab:verify -- --out</code> with the same directory to include the verdict.</p>',
+    );
   const rows = c.checks.map(
     (check) =>
       `<tr><td class="text"><code>${e(check.id)}</code><br><span class="muted">${e(check.title)}</span></td><td class="text"><span class="pill ${check.status}">${check.status}</span></td><td class="text">${e(check.evidence)}${check.details ? `<details><summary>evidence</summary><pre>${e(JSON.stringify(check.details, null, 2))}</pre></details>` : ''}</td></tr>`,
@@ -86,7 +100,10 @@ function metadataSection(data: ReportData): string {
     ['run directory', data.dir],
     ['started', r.startedAt],
     ['ended', `${r.endedAt}${r.interrupted ? ' (interrupted: partial results)' : ''}`],
-    ...r.targets.map((t): [string, string] => [`target ${t.label}`, `${t.baseUrl} · ${t.apiStyle} URLs · deployment ${t.deployment} · api-version ${t.apiVersion} · auth ${t.auth}`]),
+    ...r.targets.map((t): [string, string] => [
+      `target ${t.label}`,
+      `${t.baseUrl} · ${t.apiStyle} URLs · deployment ${t.deployment} · api-version ${t.apiVersion} · auth ${t.auth}`,
+    ]),
     ['lab', r.lab ? `${r.lab.target}${r.lab.labId ? ` (${r.lab.labId})` : ''}` : 'none (--endpoint)'],
     ['gateway policy', r.lab?.policyFile ?? 'not recorded'],
     ['load model', JSON.stringify(r.load)],
@@ -95,12 +112,23 @@ function metadataSection(data: ReportData): string {
     ['warm-up requests', String(r.warmup)],
     ['seed', String(r.seed)],
     ...(r.harness
-      ? [['harness self-watch', `event loop late by p50 ${r.harness.eventLoopDelayMs.p50} ms · p99 ${r.harness.eventLoopDelayMs.p99} ms · max ${r.harness.eventLoopDelayMs.max} ms${r.harness.stalledTimeShare !== undefined ? ` (${(r.harness.stalledTimeShare * 100).toFixed(1)}% of the run in pauses over ${r.harness.stallThresholdMs} ms)` : ''}; ${r.harness.stalledSamples} of ${r.harness.samples} requests overlapped a pause${r.harness.isHarnessBound ? '; the harness limited this run' : '; the harness did not limit this run'}`] as [string, string]]
+      ? [
+          [
+            'harness self-watch',
+            `event loop late by p50 ${r.harness.eventLoopDelayMs.p50} ms · p99 ${r.harness.eventLoopDelayMs.p99} ms · max ${r.harness.eventLoopDelayMs.max} ms${r.harness.stalledTimeShare !== undefined ? ` (${(r.harness.stalledTimeShare * 100).toFixed(1)}% of the run in pauses over ${r.harness.stallThresholdMs} ms)` : ''}; ${r.harness.stalledSamples} of ${r.harness.samples} requests overlapped a pause${r.harness.isHarnessBound ? '; the harness limited this run' : '; the harness did not limit this run'}`,
+          ] as [string, string],
+        ]
       : []),
     ...(r.shards
       ? [
-          ['shards', `${r.shards.length}, merged (npm run merge); start skew ${shardSkew(r.shards)}`] as [string, string],
-          ...r.shards.map((sh): [string, string] => [`shard ${sh.index}`, `${sh.host}; started ${sh.startLateMs === null ? '(no common start)' : `${sh.startLateMs} ms late`}; ${sh.requests} requests, ${sh.errors} failed${sh.interrupted ? '; INTERRUPTED: partial' : ''}${sh.harness?.isHarnessBound ? '; the harness limited this shard' : ''}`]),
+          ['shards', `${r.shards.length}, merged (npm run merge); start skew ${shardSkew(r.shards)}`] as [
+            string,
+            string,
+          ],
+          ...r.shards.map((sh): [string, string] => [
+            `shard ${sh.index}`,
+            `${sh.host}; started ${sh.startLateMs === null ? '(no common start)' : `${sh.startLateMs} ms late`}; ${sh.requests} requests, ${sh.errors} failed${sh.interrupted ? '; INTERRUPTED: partial' : ''}${sh.harness?.isHarnessBound ? '; the harness limited this shard' : ''}`,
+          ]),
         ]
       : []),
     ['tool', `${r.tool.name} ${r.tool.version}`],
@@ -108,8 +136,13 @@ function metadataSection(data: ReportData): string {
     ['machine', `${r.host.platform}, ${r.host.cpus} × ${r.host.cpuModel}`],
   ];
   if (data.compliance) items.push(['verified gateway', data.compliance.gateway ?? '–']);
-  if (data.unreadableLines > 0) items.push(['samples.jsonl', `${data.unreadableLines} unreadable line(s) skipped (an interrupted write)`]);
-  return section('metadata', 'Run metadata', `<dl class="meta">${items.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join('')}</dl>`);
+  if (data.unreadableLines > 0)
+    items.push(['samples.jsonl', `${data.unreadableLines} unreadable line(s) skipped (an interrupted write)`]);
+  return section(
+    'metadata',
+    'Run metadata',
+    `<dl class="meta">${items.map(([k, v]) => `<dt>${e(k)}</dt><dd>${e(v)}</dd>`).join('')}</dl>`,
+  );
 }
 
 /** The whole page: one file, no external resources, no script. */
@@ -117,22 +150,50 @@ export function renderReportPage(data: ReportData): string {
   const { summary } = data;
   const grid = (figures: Array<Figure | null>, small = false): string => {
     const shown = figures.filter((f): f is Figure => f !== null);
-    return shown.length > 0 ? `<div class="grid${small ? ' small' : ''}">${shown.map(renderFigure).join('')}</div>` : '';
+    return shown.length > 0
+      ? `<div class="grid${small ? ' small' : ''}">${shown.map(renderFigure).join('')}</div>`
+      : '';
   };
   const timeline = timelineFigure(data);
   const itl = itlFigure(data);
   const delivery = deliveryFigure(data);
   const body = [
     `<header><h1>Streaming benchmark report</h1><p class="muted">${e(data.dir)} · ${e(summary.run.startedAt)} · ${summary.scenarios.reduce((n, s) => n + s.requests, 0).toLocaleString('en-US')} requests in ${summary.scenarios.length} scenarios${summary.run.interrupted ? ' · <strong>interrupted</strong>' : ''}</p></header>`,
-    section('headline', 'Headline', `<p class="lead">${e(labHeadline(summary, data.compliance))}.</p><ul>${headlines(summary).map((h) => `<li>${e(h)}</li>`).join('')}</ul>${keyNumbers(summary.scenarios)}`),
+    section(
+      'headline',
+      'Headline',
+      `<p class="lead">${e(labHeadline(summary, data.compliance))}.</p><ul>${headlines(summary)
+        .map((h) => `<li>${e(h)}</li>`)
+        .join('')}</ul>${keyNumbers(summary.scenarios)}`,
+    ),
     ...chainSection(summary, data.compliance),
     section('ttft-vs-completion', 'Time to first token against full completion', grid(ttftVsCompletion(data))),
-    section('cdf-ttft', 'Time to first token, per path (CDF)', grid(cdfFigures(data, 'ttftMs'), true) || '<p class="muted">No streamed scenario.</p>'),
+    section(
+      'cdf-ttft',
+      'Time to first token, per path (CDF)',
+      grid(cdfFigures(data, 'ttftMs'), true) || '<p class="muted">No streamed scenario.</p>',
+    ),
     section('cdf-e2e', 'End-to-end time, per path (CDF)', grid(cdfFigures(data, 'e2eMs'), true)),
-    section('timeline', 'Watch it stream', timeline ? grid([timeline]) : '<p class="muted">No per-token arrivals in samples.jsonl (no streamed request succeeded, or the run predates them).</p>'),
-    section('itl', 'Inter-token latency', itl ? grid([itl]) : '<p class="muted">No streamed request with more than one content event.</p>'),
+    section(
+      'timeline',
+      'Watch it stream',
+      timeline
+        ? grid([timeline])
+        : '<p class="muted">No per-token arrivals in samples.jsonl (no streamed request succeeded, or the run predates them).</p>',
+    ),
+    section(
+      'itl',
+      'Inter-token latency',
+      itl ? grid([itl]) : '<p class="muted">No streamed request with more than one content event.</p>',
+    ),
     section('errors', 'Errors', grid([errorsFigure(data)])),
-    section('delivery', 'Delivery latency per frame', delivery ? grid([delivery]) : '<p class="muted">The upstream did not stamp its frames (bench without <code>--stamp</code>, or not this project’s mock): no ground truth for delivery latency.</p>'),
+    section(
+      'delivery',
+      'Delivery latency per frame',
+      delivery
+        ? grid([delivery])
+        : '<p class="muted">The upstream did not stamp its frames (bench without <code>--stamp</code>, or not this project’s mock): no ground truth for delivery latency.</p>',
+    ),
     complianceSection(data.compliance),
     metadataSection(data),
   ].join('\n');
@@ -151,11 +212,15 @@ ${body}
  * path just inside it in time to first token and end to end, and the whole chain's figure.
  */
 function chainSection(summary: BenchSummary, compliance: ComplianceReport | undefined): string[] {
-  const comparisons = summary.comparisons.filter((c): c is PathComparison => c.kind === 'path-overhead' && c.hop !== undefined);
+  const comparisons = summary.comparisons.filter(
+    (c): c is PathComparison => c.kind === 'path-overhead' && c.hop !== undefined,
+  );
   if (!comparisons.some((c) => c.hop === 'end-to-end')) return [];
   const signed = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
   const cell = (c: PathComparison | undefined): string =>
-    c === undefined ? '–' : `${signed(c.medianDifferenceMs.estimate)} ms (95% CI ${signed(c.medianDifferenceMs.low)} to ${signed(c.medianDifferenceMs.high)}; ${c.verdict === 'adds' ? 'adds' : c.verdict === 'no-measurable-difference' ? 'no measurable difference' : 'suspect'})`;
+    c === undefined
+      ? '–'
+      : `${signed(c.medianDifferenceMs.estimate)} ms (95% CI ${signed(c.medianDifferenceMs.low)} to ${signed(c.medianDifferenceMs.high)}; ${c.verdict === 'adds' ? 'adds' : c.verdict === 'no-measurable-difference' ? 'no measurable difference' : 'suspect'})`;
   // The verifier's verdict for each hop, when lab:verify wrote into this run's directory.
   const verdictOf = (path: string, hop: PathComparison['hop']): string => {
     if (hop === 'end-to-end') return compliance ? compliance.verdict : '–';
@@ -165,8 +230,20 @@ function chainSection(summary: BenchSummary, compliance: ComplianceReport | unde
   const rows = comparisons
     .filter((c) => c.metric === 'ttftMs')
     .map((ttft) => {
-      const same = (metric: PathComparison['metric']) => comparisons.find((c) => c.metric === metric && c.api === ttft.api && c.stream === ttft.stream && c.maxTokens === ttft.maxTokens && c.path === ttft.path && c.baseline === ttft.baseline);
-      const hop = ttft.hop === 'end-to-end' ? `end to end: ${ttft.path} over ${ttft.baseline}` : `${ttft.path} over ${ttft.baseline}`;
+      const same = (metric: PathComparison['metric']) =>
+        comparisons.find(
+          (c) =>
+            c.metric === metric &&
+            c.api === ttft.api &&
+            c.stream === ttft.stream &&
+            c.maxTokens === ttft.maxTokens &&
+            c.path === ttft.path &&
+            c.baseline === ttft.baseline,
+        );
+      const hop =
+        ttft.hop === 'end-to-end'
+          ? `end to end: ${ttft.path} over ${ttft.baseline}`
+          : `${ttft.path} over ${ttft.baseline}`;
       return `<tr><td>${e(`${ttft.api} ${ttft.stream ? 'stream' : 'no-stream'} max-${ttft.maxTokens}`)}</td><td>${e(hop)}</td><td>${e(cell(ttft))}</td><td>${e(cell(same('deliveryMs')))}</td><td>${e(cell(same('e2eMs')))}</td><td>${e(verdictOf(ttft.path, ttft.hop))}</td></tr>`;
     });
   return [

@@ -43,7 +43,10 @@ export function traceScenarios(scenarios: readonly ScenarioSummary[]): ScenarioS
   const byPath = new Map<string, ScenarioSummary>();
   for (const s of scenarios.filter((x) => x.stream && x.e2eMs)) {
     const best = byPath.get(s.path);
-    const better = !best || (s.api === 'chat') > (best.api === 'chat') || ((s.api === 'chat') === (best.api === 'chat') && capRank(s.maxTokens) > capRank(best.maxTokens));
+    const better =
+      !best ||
+      (s.api === 'chat') > (best.api === 'chat') ||
+      ((s.api === 'chat') === (best.api === 'chat') && capRank(s.maxTokens) > capRank(best.maxTokens));
     if (better) byPath.set(s.path, s);
   }
   return [...byPath.values()];
@@ -104,5 +107,14 @@ export async function collectReportData(dir: string): Promise<ReportData> {
     if (m) traces.push(trace(m, 'median E2E'));
     if (s && s !== m) traces.push(trace(s, 'slowest first token'));
   }
-  return { dir, summary, compliance: readRunCompliance(dir), values, itlByPath, deliveryByPath, traces, unreadableLines: unreadable };
+  return {
+    dir,
+    summary,
+    compliance: readRunCompliance(dir),
+    values,
+    itlByPath,
+    deliveryByPath,
+    traces,
+    unreadableLines: unreadable,
+  };
 }

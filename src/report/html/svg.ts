@@ -87,14 +87,24 @@ interface Axis {
   ticks: number[];
 }
 
-function axis(values: readonly number[], fromPx: number, toPx: number, log: boolean, fixedDomain?: readonly [number, number], fromZero = true): Axis {
+function axis(
+  values: readonly number[],
+  fromPx: number,
+  toPx: number,
+  log: boolean,
+  fixedDomain?: readonly [number, number],
+  fromZero = true,
+): Axis {
   let [min, max] = fixedDomain ?? [Math.min(...values), Math.max(...values)];
   if (log) {
     min = Math.max(min, 1e-3);
     max = Math.max(max, min * 10);
     const lo = Math.log10(min);
     const hi = Math.log10(max);
-    return { toPx: (v) => fromPx + ((Math.log10(Math.max(v, min)) - lo) / (hi - lo)) * (toPx - fromPx), ticks: logTicks(min, max) };
+    return {
+      toPx: (v) => fromPx + ((Math.log10(Math.max(v, min)) - lo) / (hi - lo)) * (toPx - fromPx),
+      ticks: logTicks(min, max),
+    };
   }
   if (!fixedDomain) {
     const pad = Math.max((max - min) * 0.05, Math.abs(max) * 0.01, 1e-3);
@@ -125,7 +135,10 @@ function frame(chart: { id: string; title: string }, width: number, height: numb
  * A line/step/marker chart with axes, grid and unit-carrying axis labels. Small multiples
  * get a narrower view box rather than a scaled-down one, so their text stays readable.
  */
-export function renderXY(chart: XYChart, size: { width: number; height: number } = { width: WIDTH, height: 300 }): string {
+export function renderXY(
+  chart: XYChart,
+  size: { width: number; height: number } = { width: WIDTH, height: 300 },
+): string {
   const { width: W, height } = size;
   const shown = chart.series.filter((s) => s.points.length > 0);
   const xs = shown.flatMap((s) => s.points.map((p) => p[0]));
@@ -135,17 +148,31 @@ export function renderXY(chart: XYChart, size: { width: number; height: number }
   const y = axis(ys, height - M.bottom, M.top, false, chart.yDomain);
   const yFormat = chart.yFormat ?? formatNumber;
   const grid = [
-    ...y.ticks.map((t) => `<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${fixed(y.toPx(t))}" y2="${fixed(y.toPx(t))}"/><text class="tick" x="${M.left - 6}" y="${fixed(y.toPx(t) + 4)}" text-anchor="end">${escapeHtml(yFormat(t))}</text>`),
-    ...x.ticks.map((t) => `<line class="grid" x1="${fixed(x.toPx(t))}" x2="${fixed(x.toPx(t))}" y1="${M.top}" y2="${height - M.bottom}"/><text class="tick" x="${fixed(x.toPx(t))}" y="${height - M.bottom + 16}" text-anchor="middle">${escapeHtml(formatNumber(t))}</text>`),
+    ...y.ticks.map(
+      (t) =>
+        `<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${fixed(y.toPx(t))}" y2="${fixed(y.toPx(t))}"/><text class="tick" x="${M.left - 6}" y="${fixed(y.toPx(t) + 4)}" text-anchor="end">${escapeHtml(yFormat(t))}</text>`,
+    ),
+    ...x.ticks.map(
+      (t) =>
+        `<line class="grid" x1="${fixed(x.toPx(t))}" x2="${fixed(x.toPx(t))}" y1="${M.top}" y2="${height - M.bottom}"/><text class="tick" x="${fixed(x.toPx(t))}" y="${height - M.bottom + 16}" text-anchor="middle">${escapeHtml(formatNumber(t))}</text>`,
+    ),
   ].join('');
   const labels = `<text class="axis-label" x="${(M.left + W - M.right) / 2}" y="${height - 6}" text-anchor="middle">${escapeHtml(chart.xLabel)}</text><text class="axis-label" transform="translate(14 ${(M.top + height - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(chart.yLabel)}</text>`;
   const marks = shown
     .map((s) => {
       const cls = `c${s.color % 8}${s.dashed ? ' dashed' : ''}`;
-      const line = s.style === 'points' ? '' : `<path class="data line ${cls}" d="${pathOf(s.points, s.style, x, y)}"><title>${escapeHtml(s.name)}</title></path>`;
+      const line =
+        s.style === 'points'
+          ? ''
+          : `<path class="data line ${cls}" d="${pathOf(s.points, s.style, x, y)}"><title>${escapeHtml(s.name)}</title></path>`;
       const dots =
         s.style === 'points' || s.style === 'line-points'
-          ? s.points.map((p, i) => `<circle class="data dot ${cls}" cx="${fixed(x.toPx(p[0]))}" cy="${fixed(y.toPx(p[1]))}" r="4"><title>${escapeHtml(s.labels?.[i] ?? `${s.name}: ${formatNumber(p[1])}`)}</title></circle>`).join('')
+          ? s.points
+              .map(
+                (p, i) =>
+                  `<circle class="data dot ${cls}" cx="${fixed(x.toPx(p[0]))}" cy="${fixed(y.toPx(p[1]))}" r="4"><title>${escapeHtml(s.labels?.[i] ?? `${s.name}: ${formatNumber(p[1])}`)}</title></circle>`,
+              )
+              .join('')
           : '';
       return `<g>${line}${dots}</g>`;
     })
@@ -178,7 +205,12 @@ export function renderStackedBars(chart: BarChart): string {
       return `<text class="tick" x="${labelPx - 6}" y="${yTop + rowPx / 2 + 4}" text-anchor="end">${escapeHtml(name)}</text>${segments}`;
     })
     .join('');
-  const ticks = x.ticks.map((t) => `<line class="grid" x1="${fixed(x.toPx(t))}" x2="${fixed(x.toPx(t))}" y1="${M.top}" y2="${height - M.bottom}"/><text class="tick" x="${fixed(x.toPx(t))}" y="${height - M.bottom + 16}" text-anchor="middle">${formatNumber(t)}</text>`).join('');
+  const ticks = x.ticks
+    .map(
+      (t) =>
+        `<line class="grid" x1="${fixed(x.toPx(t))}" x2="${fixed(x.toPx(t))}" y1="${M.top}" y2="${height - M.bottom}"/><text class="tick" x="${fixed(x.toPx(t))}" y="${height - M.bottom + 16}" text-anchor="middle">${formatNumber(t)}</text>`,
+    )
+    .join('');
   const label = `<text class="axis-label" x="${(labelPx + W - M.right) / 2}" y="${height - 6}" text-anchor="middle">${escapeHtml(chart.xLabel)}</text>`;
   return frame(chart, W, height, `${ticks}${rows}${label}`);
 }
