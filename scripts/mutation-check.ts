@@ -77,8 +77,8 @@ const BUGS: Bug[] = [
     name: 'mock-context-window',
     breaks: 'the mock serves a prompt longer than the context window',
     file: 'mock-server/request-gate.ts',
-    find: 'if (promptTokens > window) return',
-    replace: 'if (promptTokens > window * 100) return',
+    find: 'if (promptTokens > window)\n',
+    replace: 'if (promptTokens > window * 100)\n',
     tests: ['test/integration/mock-hostile.test.ts'],
   },
   {
@@ -133,8 +133,8 @@ const BUGS: Bug[] = [
     name: 'compare-empty-gate',
     breaks: 'compare --fail-on-regression passes when nothing was compared',
     file: 'src/report/compare-runs.ts',
-    find: 'if (comparison.scenarios.length === 0) reasons.push(',
-    replace: 'if (false) reasons.push(',
+    find: 'if (comparison.scenarios.length === 0)\n',
+    replace: 'if (false)\n',
     tests: ['test/integration/compare-gate.test.ts'],
   },
 ];
