@@ -8,7 +8,7 @@ COPY package.json package-lock.json ./
 # Runtime dependencies only (the `node` devDependency is the image's own Node here).
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY src ./src
-COPY mock-server ./mock-server
+COPY stand-ins ./stand-ins
 COPY infra ./infra
 COPY labs ./labs
 USER node

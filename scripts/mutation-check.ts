@@ -68,7 +68,7 @@ const BUGS: Bug[] = [
   {
     name: 'mock-depth',
     breaks: "the mock reads JSON of any depth (Azure refuses past its reader's depth)",
-    file: 'mock-server/request-gate.ts',
+    file: 'stand-ins/azure-openai/request-gate.ts',
     find: 'if (body === null || depthOf(body) > MAX_JSON_DEPTH) return errors.INVALID_JSON;',
     replace: 'if (body === null) return errors.INVALID_JSON;',
     tests: ['test/integration/mock-hostile.test.ts'],
@@ -76,7 +76,7 @@ const BUGS: Bug[] = [
   {
     name: 'mock-context-window',
     breaks: 'the mock serves a prompt longer than the context window',
-    file: 'mock-server/request-gate.ts',
+    file: 'stand-ins/azure-openai/request-gate.ts',
     find: 'if (promptTokens > window)\n',
     replace: 'if (promptTokens > window * 100)\n',
     tests: ['test/integration/mock-hostile.test.ts'],
@@ -84,7 +84,7 @@ const BUGS: Bug[] = [
   {
     name: 'gateway-retry-count',
     breaks: 'the gateway retries one time fewer than the policy says',
-    file: 'mock-server/gateway/proxy.ts',
+    file: 'stand-ins/apim/proxy.ts',
     find: 'attempt <= retry.count',
     replace: 'attempt < retry.count',
     tests: ['test/integration/gateway-backends.test.ts'],
@@ -92,7 +92,7 @@ const BUGS: Bug[] = [
   {
     name: 'gateway-back-off',
     breaks: 'the gateway retries at once, whatever the interval',
-    file: 'mock-server/gateway/proxy.ts',
+    file: 'stand-ins/apim/proxy.ts',
     find: 'if (wait > 0) await sleep(wait);',
     replace: 'void wait;',
     tests: ['test/integration/gateway-backends.test.ts'],
@@ -100,7 +100,7 @@ const BUGS: Bug[] = [
   {
     name: 'gateway-unreachable',
     breaks: 'a dead pool member is never failed over',
-    file: 'mock-server/gateway/proxy.ts',
+    file: 'stand-ins/apim/proxy.ts',
     find: '    config.router.observeUnreachable(choice.name);\n',
     replace: '',
     tests: ['test/integration/gateway-backends.test.ts'],

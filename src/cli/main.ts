@@ -57,7 +57,7 @@ const COMMANDS: Record<string, (argv: readonly string[], env: NodeJS.ProcessEnv)
   dist: (argv) => distCommand(argv),
   mock: async (argv) => {
     process.argv = [process.argv[0]!, process.argv[1]!, ...argv];
-    await import('../../mock-server/cli.ts');
+    await import('../../stand-ins/azure-openai/cli.ts');
     return (process.exitCode as number | undefined) ?? 0;
   },
 };

@@ -1,4 +1,5 @@
 import { bpeEncoding } from '../protocol/bpe.ts';
+import { countChatPromptTokens } from '../protocol/prompt-tokens.ts';
 import { DEFAULT_ENCODING, inferBaseModel } from './models.ts';
 import type { ChatMessage } from './types.ts';
 
@@ -17,9 +18,9 @@ export function loadTokenizer(deployment: string): void {
   encodingOf(deployment);
 }
 
-/** Prompt tokens of a chat, with OpenAI's per-message framing (3 per message, 3 to prime the reply). */
+/** Prompt tokens of a chat, with OpenAI's per-message framing (the one rule: src/protocol/prompt-tokens.ts). */
 export function countChatTokens(deployment: string, messages: readonly ChatMessage[]): number {
-  return messages.reduce((sum, m) => sum + 3 + countTokens(deployment, m.role) + countTokens(deployment, m.content), 3);
+  return countChatPromptTokens(messages, (text) => countTokens(deployment, text));
 }
 
 /** `--max-tokens max`: the model's context window minus the prompt. */

@@ -18,9 +18,9 @@ export const LAB_POLICIES = ['streaming', 'buffered'] as const;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The lab's servers, each a CLI that prints one `listening` JSON line. */
 export const LAB_SCRIPTS = {
-  mock: join(ROOT, 'mock-server/cli.ts'),
-  gateway: join(ROOT, 'mock-server/gateway/cli.ts'),
-  delayProxy: join(ROOT, 'mock-server/delay-proxy/cli.ts'),
+  mock: join(ROOT, 'stand-ins/azure-openai/cli.ts'),
+  gateway: join(ROOT, 'stand-ins/apim/cli.ts'),
+  delayProxy: join(ROOT, 'stand-ins/delay-proxy/cli.ts'),
 };
 
 export interface LocalDeployOptions {

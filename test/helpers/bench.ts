@@ -1,4 +1,4 @@
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { createRequester, type RequesterOptions } from '../../src/client/requester.ts';
 import type { Timeline } from '../../src/client/timeline.ts';
 import type { ApiKind } from '../../src/protocol/index.ts';

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadGatewayPolicy } from '../../mock-server/gateway/policy.ts';
-import { createGateway, type Gateway, type GatewayOptions } from '../../mock-server/gateway/server.ts';
+import { loadGatewayPolicy } from '../../stand-ins/apim/policy.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../stand-ins/apim/server.ts';
 
 export const LAB_POLICY = (name: 'streaming' | 'buffered'): string =>
   fileURLToPath(new URL(`../../infra/policies/${name}.xml`, import.meta.url));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createMockServer, type MockServer, type MockServerOptions } from '../../mock-server/server.ts';
+import { createMockServer, type MockServer, type MockServerOptions } from '../../stand-ins/azure-openai/server.ts';
 
 export const API_VERSION = '2024-10-21';
 export const RESPONSES_API_VERSION = '2025-04-01-preview';

@@ -1,4 +1,4 @@
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import type { VerifyPlan, VerifyThresholds } from '../../src/compliance/index.ts';
 import type { Target } from '../../src/endpoint/types.ts';
 import { API_VERSION, TEST_KEY } from './mock.ts';

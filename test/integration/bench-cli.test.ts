@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { startFastMock } from '../helpers/mock.ts';
 
 // npm run bench as users run it: a process, flags, files, exit codes.

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDelayProxy, type DelayProxy } from '../../mock-server/delay-proxy/delay-proxy.ts';
-import type { MockServer } from '../../mock-server/server.ts';
+import { startDelayProxy, type DelayProxy } from '../../stand-ins/delay-proxy/delay-proxy.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startFastMock, TEST_KEY } from '../helpers/mock.ts';
 

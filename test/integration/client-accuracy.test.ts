@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { startFastMock } from '../helpers/mock.ts';
 import { median, requestOnce, scenario } from '../helpers/bench.ts';
 

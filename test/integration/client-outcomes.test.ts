@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { DEFAULT_TIMEOUTS } from '../../src/client/http-request.ts';
 import type { OutcomeCode } from '../../src/client/outcome.ts';
 import { startFastMock } from '../helpers/mock.ts';

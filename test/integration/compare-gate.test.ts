@@ -2,7 +2,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { runBench } from '../../src/bench/run-bench.ts';
 import { compareCommand } from '../../src/cli/report-commands.ts';
 import { resolveBenchOptions } from '../../src/config/bench-options.ts';

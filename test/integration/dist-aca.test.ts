@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { distCommand } from '../../src/cli/dist-command.ts';
 import { readLabState } from '../../src/lab/state.ts';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { FakeAca, type FakeExecution } from '../helpers/fake-aca.ts';
 import { FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
 import { startFastMock } from '../helpers/mock.ts';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadGatewayPolicy } from '../../mock-server/gateway/policy.ts';
-import { createGateway, type Gateway } from '../../mock-server/gateway/server.ts';
-import type { MockServer } from '../../mock-server/server.ts';
+import { loadGatewayPolicy } from '../../stand-ins/apim/policy.ts';
+import { createGateway, type Gateway } from '../../stand-ins/apim/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { parseBackends, type BackendEntry, type GatewayLogEntry } from '../../src/protocol/index.ts';
 import { pairedShift, shiftVerdict } from '../../src/metrics/paired-shift.ts';
 import { policyFile, policyXml } from '../helpers/gateway.ts';

@@ -6,7 +6,7 @@ import net, { type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { LAB_POLICY, startGateway } from '../helpers/gateway.ts';
 import { API_VERSION, startFastMock, TEST_KEY, USER_MESSAGES } from '../helpers/mock.ts';
 
@@ -274,7 +274,7 @@ describe('local gateway: an HTTPS backend', () => {
     tlsFront.listen(0, '127.0.0.1');
     await once(tlsFront, 'listening');
     const backendUrl = `https://127.0.0.1:${(tlsFront.address() as AddressInfo).port}`;
-    const cli = fileURLToPath(new URL('../../mock-server/gateway/cli.ts', import.meta.url));
+    const cli = fileURLToPath(new URL('../../stand-ins/apim/cli.ts', import.meta.url));
     const start = (env: NodeJS.ProcessEnv) =>
       spawn(process.execPath, [cli, '--backend', backendUrl, '--policy', LAB_POLICY('streaming'), '--port', '0'], {
         env: { ...process.env, GATEWAY_BACKEND_KEY: TEST_KEY, GATEWAY_SUBSCRIPTION_KEY: '', ...env },

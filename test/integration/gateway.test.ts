@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTextTokens } from '../../mock-server/text.ts';
-import { estimatePromptTokens } from '../../mock-server/gateway/usage-meter.ts';
-import type { MockServer } from '../../mock-server/server.ts';
+import { countTextTokens } from '../../src/protocol/prompt-tokens.ts';
+import { estimatePromptTokens } from '../../stand-ins/apim/usage-meter.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { msBetween, runProbe, type ProbeResult } from '../../src/compliance/probe.ts';
 import { LAB_POLICY, policyFile, policyXml, startGateway, startRecordingBackend } from '../helpers/gateway.ts';
 import { API_VERSION, startFastMock, TEST_KEY, USER_MESSAGES } from '../helpers/mock.ts';

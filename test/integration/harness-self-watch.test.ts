@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { runBench } from '../../src/bench/run-bench.ts';
 import { resolveBenchOptions } from '../../src/config/bench-options.ts';
 import { benchTargets } from '../../src/lab/targets.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { createRequester } from '../../src/client/requester.ts';
 import type { Timeline } from '../../src/client/timeline.ts';
 import { runLoad } from '../../src/load/run-load.ts';

@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { runBench } from '../../src/bench/run-bench.ts';
 import { mergeCommand } from '../../src/cli/shard-commands.ts';
 import { resolveBenchOptions } from '../../src/config/bench-options.ts';

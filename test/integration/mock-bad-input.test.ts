@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { USER_MESSAGES, chatUrl, post, readFixture, startFastMock } from '../helpers/mock.ts';
 
 // Bad input gets what Azure answers, byte for byte where a capture exists, and never a crash.

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 
 // The mock as users start it: a separate process, one JSON line on stdout, clean stop.
-const CLI = new URL('../../mock-server/cli.ts', import.meta.url).pathname;
+const CLI = new URL('../../stand-ins/azure-openai/cli.ts', import.meta.url).pathname;
 
 function start(args: string[], env: Record<string, string> = {}): { child: ChildProcess; stderr: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], {
@@ -85,7 +85,7 @@ describe('npm run mock', () => {
   });
 });
 
-const GATEWAY_CLI = new URL('../../mock-server/gateway/cli.ts', import.meta.url).pathname;
+const GATEWAY_CLI = new URL('../../stand-ins/apim/cli.ts', import.meta.url).pathname;
 
 describe('gateway CLI with a backends file', () => {
   const run = async (args: string[]): Promise<{ code: number; stderr: string }> => {

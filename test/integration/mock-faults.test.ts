@@ -1,6 +1,6 @@
 import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { API_VERSION, TEST_KEY, USER_MESSAGES, chatUrl, post, readFixture, startFastMock } from '../helpers/mock.ts';
 import { readSse } from '../helpers/sse.ts';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { Mulberry32 } from '../../src/protocol/index.ts';
 import { chatUrl, post, startFastMock, USER_MESSAGES } from '../helpers/mock.ts';
 
@@ -234,7 +234,7 @@ describe("a fuzzer against the mock: every body that is not a valid request is a
 describe('the mock CLI on a port already in use', () => {
   it('says so plainly and exits 1, no stack trace', async () => {
     const port = new URL(mock.url).port;
-    const child = spawn(process.execPath, ['mock-server/cli.ts', '--port', port], {
+    const child = spawn(process.execPath, ['stand-ins/azure-openai/cli.ts', '--port', port], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

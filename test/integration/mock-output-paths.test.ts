@@ -11,7 +11,7 @@ describe('the ReadableStream path (in-process) and the direct path (HTTP) agree'
     stream_options: { include_usage: true },
   };
   const post = (
-    handlers: Awaited<ReturnType<typeof import('../../mock-server/server.ts').createMockServer>>['handlers'],
+    handlers: Awaited<ReturnType<typeof import('../../stand-ins/azure-openai/server.ts').createMockServer>>['handlers'],
   ) =>
     getResponse(
       handlers,
@@ -23,7 +23,7 @@ describe('the ReadableStream path (in-process) and the direct path (HTTP) agree'
     );
 
   it('gives byte-identical frames for the same seed', async () => {
-    const { createMockServer } = await import('../../mock-server/server.ts');
+    const { createMockServer } = await import('../../stand-ins/azure-openai/server.ts');
     const mock = await createMockServer({ timing: { ttftMs: 0, itlMs: 0, jitterMs: 0, outputTokens: 7 } });
     try {
       const httpResponse = await fetch(`${mock.url}/openai/v1/chat/completions`, {

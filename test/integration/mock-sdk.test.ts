@@ -1,7 +1,7 @@
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI, { AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { API_VERSION, RESPONSES_API_VERSION, TEST_KEY, USER_MESSAGES, startFastMock } from '../helpers/mock.ts';
 
 // The official SDK is the client the mock must satisfy: if it parses our streams and

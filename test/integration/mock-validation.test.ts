@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { API_VERSION, RESPONSES_API_VERSION, TEST_KEY, USER_MESSAGES, post, startFastMock } from '../helpers/mock.ts';
 
 // The mock refuses what Azure refuses: each body below is one rule of the published

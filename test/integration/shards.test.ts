@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MockServer } from '../../mock-server/server.ts';
+import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startFastMock, TEST_KEY } from '../helpers/mock.ts';
 

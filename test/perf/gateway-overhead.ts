@@ -104,8 +104,8 @@ const fmt = (n: number, digits = 0): string =>
     : '–';
 
 export async function runGatewayOverhead(): Promise<string> {
-  const mock = await startNode('mock-server/cli.ts', ['--port', '0'], ['--max-semi-space-size=64']);
-  const gateway = await startNode('mock-server/gateway/cli.ts', [
+  const mock = await startNode('stand-ins/azure-openai/cli.ts', ['--port', '0'], ['--max-semi-space-size=64']);
+  const gateway = await startNode('stand-ins/apim/cli.ts', [
     '--backend',
     mock.url,
     '--policy',

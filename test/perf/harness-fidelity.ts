@@ -28,7 +28,7 @@ function selfWatch(healths: readonly HarnessHealth[]): string {
 }
 
 export async function runHarnessFidelity(): Promise<string> {
-  const mock = startNode('mock-server/cli.ts', ['--port', '0'], { nodeArgs: ['--max-semi-space-size=64'] });
+  const mock = startNode('stand-ins/azure-openai/cli.ts', ['--port', '0'], { nodeArgs: ['--max-semi-space-size=64'] });
   const { url } = (await firstJsonLine(mock)) as { url: string };
   const rows: string[] = [];
   const verdicts: string[] = [];

@@ -43,7 +43,7 @@ interface Server {
 async function startServer(name: 'mock' | 'bare', extraResidentMb = 0): Promise<Server> {
   // Both servers run with the V8 flags `npm run mock` uses (package.json), so the baseline
   // gets the same GC settings and the mock is measured as users run it.
-  const script = name === 'mock' ? 'mock-server/cli.ts' : 'test/perf/bare-sse-server.ts';
+  const script = name === 'mock' ? 'stand-ins/azure-openai/cli.ts' : 'test/perf/bare-sse-server.ts';
   const args = ['--port', '0', ...(extraResidentMb > 0 ? ['--resident-mb', String(Math.round(extraResidentMb))] : [])];
   const child = startNode(script, args, { nodeArgs: MOCK_NODE_FLAGS });
   const info = await firstJsonLine(child);

@@ -3,7 +3,7 @@
  * bodies the lab sends, beside JSON.parse of the same body, which the mock does for every
  * request anyway. Bounded: a fixed number of iterations per body and run.
  */
-import { validateRequestBody } from '../../mock-server/validation/validate-request.ts';
+import { validateRequestBody } from '../../stand-ins/azure-openai/validation/validate-request.ts';
 
 const ITERATIONS = 20_000;
 const RUNS = 5;

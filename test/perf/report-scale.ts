@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMockServer } from '../../mock-server/server.ts';
+import { createMockServer } from '../../stand-ins/azure-openai/server.ts';
 import { runBench } from '../../src/bench/run-bench.ts';
 import { resolveBenchOptions } from '../../src/config/bench-options.ts';
 import { benchTargets } from '../../src/lab/targets.ts';

@@ -1,6 +1,6 @@
 import { matchRequestUrl } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { API_ROUTES, matchApiRoute } from '../../mock-server/handlers.ts';
+import { API_ROUTES, matchApiRoute } from '../../stand-ins/azure-openai/handlers.ts';
 
 /** Paths around every route: prefixes, encoded and odd deployment names, trailing slashes, near misses. */
 const PATHS = [

@@ -3,7 +3,7 @@ import { brotliDecompressSync } from 'node:zlib';
 import * as gptCl100k from 'gpt-tokenizer/encoding/cl100k_base';
 import * as gptO200k from 'gpt-tokenizer/encoding/o200k_base';
 import { describe, expect, it } from 'vitest';
-import { countChatPromptTokens, countTextTokens } from '../../mock-server/text.ts';
+import { countChatPromptTokens, countTextTokens } from '../../src/protocol/prompt-tokens.ts';
 import { BpeEncoding, bpeDataUrl, bpeEncoding, SHORT_PIECE_BYTES, type EncodingName } from '../../src/protocol/bpe.ts';
 import { createUniform } from '../../src/protocol/random.ts';
 import { bpeDataBytes, ENCODINGS, packageRanks } from '../../scripts/tokenizer-data.ts';

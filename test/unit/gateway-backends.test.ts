@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BackendRouter } from '../../mock-server/gateway/backend-router.ts';
-import { interpretPolicy, retryDelayMs } from '../../mock-server/gateway/policy.ts';
-import { compileCondition } from '../../mock-server/gateway/retry-condition.ts';
+import { BackendRouter } from '../../stand-ins/apim/backend-router.ts';
+import { interpretPolicy, retryDelayMs } from '../../stand-ins/apim/policy.ts';
+import { compileCondition } from '../../stand-ins/apim/retry-condition.ts';
 import { isoDurationMs, parseBackends, parsePolicyXml, readBackendsFile } from '../../src/protocol/index.ts';
 
 const read = (xml: string) => interpretPolicy(parsePolicyXml(xml, 'test.xml'), 'test.xml');

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadGatewayPolicy } from '../../mock-server/gateway/policy.ts';
-import { compileCondition, ConditionError, MAX_CONDITION_TERMS } from '../../mock-server/gateway/retry-condition.ts';
-import { createGateway, GATEWAY_HEALTH_PATH } from '../../mock-server/gateway/server.ts';
+import { loadGatewayPolicy } from '../../stand-ins/apim/policy.ts';
+import { compileCondition, ConditionError, MAX_CONDITION_TERMS } from '../../stand-ins/apim/retry-condition.ts';
+import { createGateway, GATEWAY_HEALTH_PATH } from '../../stand-ins/apim/server.ts';
 import { InvalidOptionError } from '../../src/errors.ts';
 import { BackendsFileError, parseBackends } from '../../src/protocol/index.ts';
 
@@ -120,7 +120,7 @@ describe('the gateway CLI on a hostile backends file', () => {
         return spawnSync(
           process.execPath,
           [
-            'mock-server/gateway/cli.ts',
+            'stand-ins/apim/cli.ts',
             '--port',
             '0',
             '--policy',
@@ -416,7 +416,7 @@ describe('a policy the gateway cannot run', () => {
       writeFileSync(file, xml);
       const result = spawnSync(
         process.execPath,
-        ['mock-server/gateway/cli.ts', '--port', '0', '--backend', 'http://127.0.0.1:9', '--policy', file],
+        ['stand-ins/apim/cli.ts', '--port', '0', '--backend', 'http://127.0.0.1:9', '--policy', file],
         { encoding: 'utf8', timeout: 20_000 },
       );
       expect(result.status).toBe(2);

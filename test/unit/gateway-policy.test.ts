@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { interpretPolicy, loadGatewayPolicy } from '../../mock-server/gateway/policy.ts';
-import { TokenWindow } from '../../mock-server/gateway/token-limit.ts';
+import { interpretPolicy, loadGatewayPolicy } from '../../stand-ins/apim/policy.ts';
+import { TokenWindow } from '../../stand-ins/apim/token-limit.ts';
 import { parsePolicyXml } from '../../src/protocol/index.ts';
 
 const read = (xml: string) => interpretPolicy(parsePolicyXml(xml, 'test.xml'), 'test.xml');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChunkedScanner, parseHead } from '../../mock-server/gateway/upstream.ts';
+import { ChunkedScanner, parseHead } from '../../stand-ins/apim/upstream.ts';
 import { createUniform } from '../../src/protocol/index.ts';
 
 /** A chunked body: its chunks (with a chunk extension now and then, any hex case), the terminator and maybe trailers. */

@@ -1,8 +1,8 @@
 import { getResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
-import { MockContext } from '../../mock-server/context.ts';
-import { createHandlers } from '../../mock-server/handlers.ts';
-import { resolveMockConfig } from '../../mock-server/server.ts';
+import { MockContext } from '../../stand-ins/azure-openai/context.ts';
+import { createHandlers } from '../../stand-ins/azure-openai/handlers.ts';
+import { resolveMockConfig } from '../../stand-ins/azure-openai/server.ts';
 
 // The handlers work without any HTTP server: msw's getResponse is the whole host.
 describe('mock handlers in-process', () => {

@@ -127,16 +127,23 @@ describe('import direction', () => {
     }
   });
 
-  it('mock-server imports only src/protocol, src/errors and the flag kit from src, and never cli or infra', () => {
-    for (const file of sourceFiles('mock-server')) {
-      for (const target of relativeImports(file)) {
-        const ok =
-          under(target, 'mock-server') ||
-          under(target, 'src/protocol') ||
-          target === 'src/errors.ts' ||
-          target === 'src/flags.ts' ||
-          target.startsWith('node_modules');
-        expect(ok, `${file} -> ${target}`).toBe(true);
+  it('the stand-ins (Azure OpenAI, APIM, the delay proxy) import only src/protocol, src/errors, the flag kit and the shared files of stand-ins/; never one another', () => {
+    const standIns = readdirSync(join(ROOT, 'stand-ins'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => `stand-ins/${d.name}`);
+    expect(standIns.sort()).toEqual(['stand-ins/apim', 'stand-ins/azure-openai', 'stand-ins/delay-proxy']);
+    for (const standIn of standIns) {
+      for (const file of sourceFiles(standIn)) {
+        for (const target of relativeImports(file)) {
+          const ok =
+            under(target, standIn) ||
+            /^stand-ins\/[\w-]+\.ts$/.test(target) || // the shared server kit: a body reader, a signal handler
+            under(target, 'src/protocol') ||
+            target === 'src/errors.ts' ||
+            target === 'src/flags.ts' ||
+            target.startsWith('node_modules');
+          expect(ok, `${file} -> ${target}`).toBe(true);
+        }
       }
     }
   });
@@ -145,7 +152,7 @@ describe('import direction', () => {
     // Walks the relative imports from the gateway's CLI (a dynamic import, such as the token
     // meter's, loads only when a policy needs it) and checks each file's package imports.
     const seen = new Set<string>();
-    const queue = ['mock-server/gateway/cli.ts'];
+    const queue = ['stand-ins/apim/cli.ts'];
     while (queue.length > 0) {
       const file = queue.pop()!;
       if (seen.has(file)) continue;
@@ -155,11 +162,11 @@ describe('import direction', () => {
         expect(/^(msw|@mswjs\/)/.test(name), `${file} imports ${name}`).toBe(false);
       queue.push(...specifiers.filter((s) => s.startsWith('.')).map((s) => resolveFrom(file, s)));
     }
-    expect(seen.has('mock-server/gateway/proxy.ts')).toBe(true);
-    expect(seen.has('mock-server/read-body.ts')).toBe(true);
+    expect(seen.has('stand-ins/apim/proxy.ts')).toBe(true);
+    expect(seen.has('stand-ins/read-body.ts')).toBe(true);
   });
 
-  it('infra reaches only down the flow (src/config, src/protocol, src/errors), never cli, lab or mock-server', () => {
+  it('infra reaches only down the flow (src/config, src/protocol, src/errors), never cli, lab or the stand-ins', () => {
     const files = sourceFiles('infra');
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
@@ -185,11 +192,11 @@ describe('import direction', () => {
     }
   });
 
-  it('src never imports mock-server or infra except from src/lab and src/cli', () => {
+  it('src never imports the stand-ins or infra except from src/lab and src/cli', () => {
     for (const file of sourceFiles('src')) {
       if (under(file, 'src/lab') || under(file, 'src/cli')) continue;
       for (const target of relativeImports(file)) {
-        expect(under(target, 'mock-server') || under(target, 'infra'), `${file} -> ${target}`).toBe(false);
+        expect(under(target, 'stand-ins') || under(target, 'infra'), `${file} -> ${target}`).toBe(false);
       }
     }
   });
@@ -222,13 +229,13 @@ describe('import direction', () => {
   });
 
   it('the rule check sees real imports, dynamic ones too (guards against a regex that matches nothing)', () => {
-    expect(relativeImports('mock-server/server.ts')).toContain('mock-server/handlers.ts');
+    expect(relativeImports('stand-ins/azure-openai/server.ts')).toContain('stand-ins/azure-openai/handlers.ts');
     // src/cli reaches the Azure lab through import(), to load the ARM SDKs only when needed.
     expect(relativeImports('src/cli/lab-commands.ts')).toContain('src/lab/azure-lab.ts');
   });
 
   it('no cycle anywhere, inside a folder included (type-only imports count)', () => {
-    const files = [...sourceFiles('src'), ...sourceFiles('mock-server'), ...sourceFiles('infra')];
+    const files = [...sourceFiles('src'), ...sourceFiles('stand-ins'), ...sourceFiles('infra')];
     expect(importCycles(files, relativeImports)).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createJsonTemplate } from '../../mock-server/frames/json-template.ts';
-import { createPrng } from '../../mock-server/prng.ts';
-import { generateTokens, MULTIBYTE_TOKEN, TokenSequence } from '../../mock-server/text.ts';
+import { createJsonTemplate } from '../../stand-ins/azure-openai/frames/json-template.ts';
+import { createPrng } from '../../stand-ins/azure-openai/prng.ts';
+import { generateTokens, MULTIBYTE_TOKEN, TokenSequence } from '../../stand-ins/azure-openai/corpus.ts';
 
 describe('JSON frame templates', () => {
   it('produce exactly what JSON.stringify would, for strings, numbers, null and repeats', () => {

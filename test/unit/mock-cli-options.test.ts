@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.ts';
-import { parseMockArgs } from '../../mock-server/cli-options.ts';
+import { parseMockArgs } from '../../stand-ins/azure-openai/cli-options.ts';
 
 describe('mock CLI options', () => {
   it('has loopback defaults', () => {

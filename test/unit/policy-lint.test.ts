@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isLabError } from '../../src/errors.ts';
 import { ProbeSession, parseDiagnostics, parsePolicyForLint, type LintInput } from '../../src/compliance/index.ts';
 import { LINT_CHECKS } from '../../src/compliance/lint/policy-lint.ts';
-import { escapeExpressions } from '../../src/compliance/lint/policy-xml.ts';
+import { escapeExpressions } from '../../src/compliance/lint/parse-policy.ts';
 import { findingWordProblems } from '../helpers/finding-words.ts';
 
 const path = (relative: string): string => fileURLToPath(new URL(`../../${relative}`, import.meta.url));

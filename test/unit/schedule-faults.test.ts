@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { applyScheduleFaults as applyLazily } from '../../mock-server/emitter.ts';
+import { applyScheduleFaults as applyLazily } from '../../stand-ins/azure-openai/paced-frame-writer.ts';
 import {
   ContentRun,
   dataEvent,
   doneEvent,
   type PlannedEvent,
   type PlannedItem,
-} from '../../mock-server/frames/event.ts';
+} from '../../stand-ins/azure-openai/frames/event.ts';
 
 const SHAPE = { contentCount: 4, endMs: 40 };
 type Faults = Parameters<typeof applyLazily>[1];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { TimingProfile } from '../../mock-server/deployments.ts';
-import { createPrng } from '../../mock-server/prng.ts';
-import { planTokenTimes } from '../../mock-server/timing.ts';
+import type { TimingProfile } from '../../stand-ins/azure-openai/deployments.ts';
+import { createPrng } from '../../stand-ins/azure-openai/prng.ts';
+import { planTokenTimes } from '../../stand-ins/azure-openai/timing.ts';
 
 const SMOOTH: TimingProfile = { ttftMs: 100, itlMs: 20, jitterMs: 5, mode: 'smooth', burstTokens: 4, outputTokens: 10 };
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MOCK_ADMIN_ROUTES } from '../../protocol/index.ts';
-import { verdict, type Check } from '../check.ts';
+import { verdict, type Check } from '../check-kit.ts';
 
 interface UpstreamRecord {
   requestId: string;

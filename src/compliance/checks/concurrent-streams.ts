@@ -1,4 +1,4 @@
-import { describeUnusable, verdict, type Check } from '../check.ts';
+import { describeUnusable, verdict, type Check } from '../check-kit.ts';
 import { judgeIncremental } from './incremental-delivery.ts';
 
 export const concurrentStreams: Check = {

@@ -1,4 +1,4 @@
-import { judgePerApi, verdict, type Check } from '../check.ts';
+import { judgePerApi, verdict, type Check } from '../check-kit.ts';
 
 export const contentType: Check = {
   id: 'content-type',

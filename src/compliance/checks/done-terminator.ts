@@ -1,4 +1,4 @@
-import { judgePerApi, verdict, type Check } from '../check.ts';
+import { judgePerApi, verdict, type Check } from '../check-kit.ts';
 
 export const doneTerminator: Check = {
   id: 'done-terminator',

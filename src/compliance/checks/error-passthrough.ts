@@ -1,4 +1,4 @@
-import { NOT_MOCK, upstreamIsMock, verdict, type Check } from '../check.ts';
+import { NOT_MOCK, upstreamIsMock, verdict, type Check } from '../check-kit.ts';
 
 /** The body with whitespace normalised and request ids (which differ per request) masked. */
 const normalise = (body: string): string => {

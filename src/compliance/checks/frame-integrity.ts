@@ -1,6 +1,6 @@
 import type { ApiKind } from '../../protocol/index.ts';
 import { comparableData, contentEvents, hasStamps } from '../analysis.ts';
-import { describeUnusable, judgePerApi, verdict, worstOf, type Check, type Verdict } from '../check.ts';
+import { describeUnusable, judgePerApi, verdict, worstOf, type Check, type Verdict } from '../check-kit.ts';
 import type { ProbeResult } from '../probe.ts';
 
 /** Compares the gateway's events with the direct path's (same seed: same frames). */

@@ -1,4 +1,4 @@
-import { describeUnusable, upstreamIsMock, verdict, type Check } from '../check.ts';
+import { describeUnusable, upstreamIsMock, verdict, type Check } from '../check-kit.ts';
 
 /** Response headers a client needs to trace a request and pace itself. */
 const TRACE_HEADERS = ['x-request-id', 'apim-request-id'];

@@ -1,7 +1,7 @@
 import { contentEvents } from '../analysis.ts';
 import { msBetween } from '../probe.ts';
 import { PROBE_CONTROL } from '../session.ts';
-import { describeUnusable, NOT_MOCK, upstreamIsMock, verdict, type Check } from '../check.ts';
+import { describeUnusable, NOT_MOCK, upstreamIsMock, verdict, type Check } from '../check-kit.ts';
 
 export const idleGap: Check = {
   id: 'idle-gap',

@@ -1,5 +1,5 @@
 import { deliveryOf, formatDelivery, lateShare } from '../analysis.ts';
-import { judgePerApi, verdict, type Check, type Verdict } from '../check.ts';
+import { judgePerApi, verdict, type Check, type Verdict } from '../check-kit.ts';
 import type { ProbeResult } from '../probe.ts';
 import type { VerifyThresholds } from '../types.ts';
 

@@ -1,4 +1,4 @@
-import type { Check } from '../check.ts';
+import type { Check } from '../check-kit.ts';
 import { LINT_CHECKS } from '../lint/policy-lint.ts';
 import { clientDisconnect } from './client-disconnect.ts';
 import { concurrentStreams } from './concurrent-streams.ts';

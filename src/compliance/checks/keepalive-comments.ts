@@ -1,4 +1,4 @@
-import { describeUnusable, NOT_MOCK, upstreamIsMock, verdict, type Check } from '../check.ts';
+import { describeUnusable, NOT_MOCK, upstreamIsMock, verdict, type Check } from '../check-kit.ts';
 
 export const keepaliveComments: Check = {
   id: 'keepalive-comments',

@@ -1,5 +1,5 @@
 import { hasStamps } from '../analysis.ts';
-import { judgePerApi, verdict, type Check } from '../check.ts';
+import { judgePerApi, verdict, type Check } from '../check-kit.ts';
 
 export const namedEvents: Check = {
   id: 'named-events',

@@ -1,4 +1,4 @@
-import { judgePerApi, verdict, type Check } from '../check.ts';
+import { judgePerApi, verdict, type Check } from '../check-kit.ts';
 
 /** Response headers the upstream sends to keep intermediaries from buffering or caching SSE. */
 const ANTI_BUFFERING = [

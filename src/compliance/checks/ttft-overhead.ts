@@ -2,7 +2,7 @@ import { interleavedSlot } from '../../load/interleave.ts';
 import { describeShift, pairedShift, shiftVerdict } from '../../metrics/paired-shift.ts';
 import { round3 } from '../../metrics/stats.ts';
 import { ttftMs } from '../analysis.ts';
-import { verdict, type Check } from '../check.ts';
+import { verdict, type Check } from '../check-kit.ts';
 
 /** Paired probes, in the bench's counterbalanced order (direct-gateway, gateway-direct, …) so drift on either side cancels out. */
 export const TTFT_PAIRS = 8;

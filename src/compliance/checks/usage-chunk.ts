@@ -1,4 +1,4 @@
-import { verdict, judgePerApi, type Check } from '../check.ts';
+import { verdict, judgePerApi, type Check } from '../check-kit.ts';
 
 const hasUsageFrame = (data: string): boolean =>
   data.startsWith('{') &&

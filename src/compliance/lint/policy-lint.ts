@@ -1,6 +1,6 @@
-import { verdict, type Check, type Verdict } from '../check.ts';
+import { verdict, type Check, type Verdict } from '../check-kit.ts';
 import type { ProbeSession } from '../session.ts';
-import type { PolicyElement } from './policy-xml.ts';
+import type { PolicyElement } from './parse-policy.ts';
 import type { DiagnosticSetting, LintInput } from '../types.ts';
 
 export type { DiagnosticSetting, LintInput };

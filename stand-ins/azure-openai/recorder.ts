@@ -1,5 +1,5 @@
 import hdr from 'hdr-histogram-js';
-import type { ApiKind } from '../src/protocol/index.ts';
+import type { ApiKind } from '../../src/protocol/index.ts';
 
 /** How a request ended, from the mock's side. */
 export type StreamOutcome = 'pending' | 'completed' | 'cancelled' | 'disconnected' | 'error';

@@ -1,4 +1,4 @@
-import { Mulberry32 } from '../src/protocol/index.ts';
+import { Mulberry32 } from '../../src/protocol/index.ts';
 
 /**
  * The mock's seeded PRNG (mulberry32, shared with the harness): the same seed gives the

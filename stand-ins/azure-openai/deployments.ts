@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { ApiKind, TimingMode } from '../src/protocol/index.ts';
-import { InvalidOptionError } from '../src/errors.ts';
+import type { ApiKind, TimingMode } from '../../src/protocol/index.ts';
+import { InvalidOptionError } from '../../src/errors.ts';
 
 /** Default timing of a model, overridable per request by control headers. */
 export interface TimingProfile {

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { ApiKind } from '../../src/protocol/index.ts';
+import type { ApiKind } from '../../../src/protocol/index.ts';
 import { badRequest, type AzureErrorSpec } from '../azure-errors.ts';
 import { REQUEST_SCHEMAS, schemaVersionFor, type SchemaVersion } from './schemas.ts';
 

@@ -1,4 +1,4 @@
-import { bpeEncoding } from '../src/protocol/bpe.ts';
+import { bpeEncoding } from '../../src/protocol/bpe.ts';
 import type { Prng } from './prng.ts';
 
 /**
@@ -77,45 +77,4 @@ export class TokenSequence {
 /** `count` tokens, starting at a PRNG-chosen place in the corpus, cycling. */
 export function generateTokens(count: number, prng: Prng): TokenSequence {
   return new TokenSequence(prng.int(CORPUS_TOKENS.length), count);
-}
-
-/** Token count of a string with the o200k tokenizer, as ordinary text (as the service counts a prompt). */
-export function countTextTokens(text: string): number {
-  return text === '' ? 0 : O200K.count(text);
-}
-
-/**
- * Prompt tokens of a chat request, with OpenAI's per-message accounting: 3 tokens of
- * framing per message plus its role and content, and 3 to prime the reply.
- */
-export function countChatPromptTokens(messages: readonly unknown[]): number {
-  let total = 3;
-  for (const message of messages) {
-    const m = (message ?? {}) as { role?: unknown; content?: unknown };
-    total += 3 + countTextTokens(String(m.role ?? '')) + countTextTokens(contentText(m.content));
-  }
-  return total;
-}
-
-/** Prompt tokens of a legacy `prompt` or a Responses `input`: a string, or a list of strings or messages. */
-export function countInputTokens(input: unknown): number {
-  if (Array.isArray(input)) {
-    return input.reduce<number>(
-      (sum, item) =>
-        sum + countTextTokens(typeof item === 'string' ? item : contentText((item as { content?: unknown })?.content)),
-      0,
-    );
-  }
-  return countTextTokens(String(input ?? ''));
-}
-
-/** Text of a message content that may be a string or an array of parts. */
-export function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((part) => (typeof part === 'string' ? part : String((part as { text?: unknown })?.text ?? '')))
-      .join('');
-  }
-  return '';
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ApiKind } from '../src/protocol/index.ts';
+import type { ApiKind } from '../../src/protocol/index.ts';
 import * as errors from './azure-errors.ts';
 import type { MockContext } from './context.ts';
-import { EventStream } from './emitter.ts';
+import { PacedFrameWriter } from './paced-frame-writer.ts';
 import { chatCompletionBody, chatStreamEvents } from './frames/chat.ts';
 import { completionsBody, completionsStreamEvents } from './frames/completions.ts';
 import type { PlannedItem } from './frames/event.ts';
@@ -25,7 +25,7 @@ type Params = Record<string, string | readonly string[] | undefined>;
 export interface ApiAnswer {
   status: number;
   headers: Record<string, string>;
-  body: string | EventStream;
+  body: string | PacedFrameWriter;
 }
 
 export function toResponse(answer: ApiAnswer): Response {
@@ -114,7 +114,7 @@ export async function serveApi(
     };
   }
 
-  const stream = new EventStream(
+  const stream = new PacedFrameWriter(
     streamEvents(gen, route),
     { contentCount: gen.tokens.length, endMs: lastTokenAtMs(gen) },
     {

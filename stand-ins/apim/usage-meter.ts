@@ -1,5 +1,5 @@
 import { SseParser } from '../../src/protocol/index.ts';
-import { countChatPromptTokens, countInputTokens, countTextTokens } from '../text.ts';
+import { countChatPromptTokens, countInputTokens, countTextTokens } from '../../src/protocol/prompt-tokens.ts';
 
 /** Prompt tokens of a request body, as a gateway estimates them (chat, completions or responses). */
 export function estimatePromptTokens(body: Record<string, unknown> | undefined): number {

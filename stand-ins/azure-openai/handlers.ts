@@ -1,5 +1,5 @@
 import { http, HttpResponse, type RequestHandler } from 'msw';
-import { ControlHeaderError, formatFaults, MOCK_ADMIN_ROUTES, parseFaults, ROUTES } from '../src/protocol/index.ts';
+import { ControlHeaderError, formatFaults, MOCK_ADMIN_ROUTES, parseFaults, ROUTES } from '../../src/protocol/index.ts';
 import { errorAnswer, METHOD_NOT_ALLOWED, RESOURCE_NOT_FOUND } from './azure-errors.ts';
 import type { MockContext } from './context.ts';
 import type { RouteSpec } from './request-gate.ts';

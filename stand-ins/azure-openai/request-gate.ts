@@ -8,7 +8,7 @@ import {
   parseControlHeaders,
   type ApiKind,
   type MockControl,
-} from '../src/protocol/index.ts';
+} from '../../src/protocol/index.ts';
 import * as errors from './azure-errors.ts';
 import type { AzureErrorSpec } from './azure-errors.ts';
 import type { MockContext } from './context.ts';

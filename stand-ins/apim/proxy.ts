@@ -8,11 +8,11 @@ import {
   createStreamBridge,
   toChatCompletion,
   toResponsesRequest,
-} from './bridge.ts';
+} from './responses-bridge.ts';
 import { MESSAGES, writeGatewayError } from './gateway-errors.ts';
 import type { BackendRouter } from './backend-router.ts';
 import { retryDelayMs, type GatewayPolicy, type HeaderRule, type RetryRule } from './policy.ts';
-import { createRelay } from './relay.ts';
+import { createRelay } from './buffer-response.ts';
 import type { TokenWindow } from './token-limit.ts';
 import type { UpstreamPool, UpstreamResponse } from './upstream.ts';
 import type { GatewayAttempt, GatewayLogEntry } from '../../src/protocol/gateway-log.ts';

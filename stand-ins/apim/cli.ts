@@ -11,7 +11,7 @@ import { loadGatewayPolicy } from './policy.ts';
 import { createGateway, DEFAULT_GATEWAY_MAX_BODY_BYTES } from './server.ts';
 import { TOKEN_WINDOW_MS } from './token-limit.ts';
 
-export const GATEWAY_USAGE = `Usage: node mock-server/gateway/cli.ts --backend URL --policy FILE [options]
+export const GATEWAY_USAGE = `Usage: node stand-ins/apim/cli.ts --backend URL --policy FILE [options]
 
 The local APIM stand-in: a streaming reverse proxy for /openai/*, configured by an APIM
 policy XML (infra/policies/*.xml). Prints one JSON line with its URL; stops on SIGINT/SIGTERM.
@@ -49,7 +49,7 @@ const OPTIONS = {
 
 async function main(argv: readonly string[]): Promise<void> {
   try {
-    const values = parseFlags(argv, OPTIONS, 'node mock-server/gateway/cli.ts --help');
+    const values = parseFlags(argv, OPTIONS, 'node stand-ins/apim/cli.ts --help');
     if (values['help'] === true) {
       process.stdout.write(`${GATEWAY_USAGE}\n`);
       return;

@@ -1,4 +1,4 @@
-import type { FaultSet } from '../src/protocol/index.ts';
+import type { FaultSet } from '../../src/protocol/index.ts';
 import type { DeploymentTable, TimingProfile } from './deployments.ts';
 import { MockStats, Recorder } from './recorder.ts';
 

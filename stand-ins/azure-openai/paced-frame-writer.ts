@@ -1,5 +1,5 @@
-import { formatStampLine } from '../src/protocol/index.ts';
-import type { FaultSet } from '../src/protocol/index.ts';
+import { formatStampLine } from '../../src/protocol/index.ts';
+import type { FaultSet } from '../../src/protocol/index.ts';
 import { ContentRun, type PlannedEvent, type PlannedItem } from './frames/event.ts';
 import type { MockStats, RequestRecord } from './recorder.ts';
 
@@ -133,7 +133,7 @@ const encode = (chunk: string | Uint8Array): Uint8Array =>
  * Two outputs, the same frames on the same schedule: `start(sink)`, the HTTP adapter's direct
  * writes to the socket, and `toReadableStream()`, for fetch Responses (msw in-process).
  */
-export class EventStream {
+export class PacedFrameWriter {
   readonly #planned: Iterable<PlannedItem>;
   readonly #shape: StreamShape;
   readonly #options: EmitOptions;

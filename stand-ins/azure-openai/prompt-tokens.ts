@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { ApiKind } from '../src/protocol/index.ts';
-import { countChatPromptTokens, countInputTokens } from './text.ts';
+import type { ApiKind } from '../../src/protocol/index.ts';
+import { countChatPromptTokens, countInputTokens } from '../../src/protocol/prompt-tokens.ts';
 
 /**
  * Prompt tokens of a request, counted as the service counts them (o200k; chat framing). A

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getResponse, type RequestHandler } from 'msw';
 import { RESOURCE_NOT_FOUND, payloadTooLarge, type AzureErrorSpec } from './azure-errors.ts';
-import type { EventStream } from './emitter.ts';
+import type { PacedFrameWriter } from './paced-frame-writer.ts';
 import type { ApiAnswer, ApiRequest, HeaderReader } from './serve-api.ts';
-import { BodyTooLargeError, readBody } from './read-body.ts';
+import { BodyTooLargeError, readBody } from '../read-body.ts';
 
 export interface AdapterOptions {
   maxBodyBytes: number;
@@ -183,7 +183,7 @@ async function writeAnswer(pending: Promise<ApiAnswer>, res: ServerResponse, sig
  * how far the client lags, and stamps record when each frame was emitted (frames due together
  * are handed over in one write, in the same pass).
  */
-function emitDirectly(stream: EventStream, res: ServerResponse, signal: AbortSignal): void {
+function emitDirectly(stream: PacedFrameWriter, res: ServerResponse, signal: AbortSignal): void {
   const emission = stream.start({
     write: (chunk) => void res.write(chunk),
     // The last frames and the terminating chunk leave in one write.

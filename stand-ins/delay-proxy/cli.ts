@@ -3,7 +3,7 @@ import { httpUrl, parseFlags, positiveNumber, required } from '../../src/flags.t
 import { closeOnSignal } from '../until-signal.ts';
 import { startDelayProxy } from './delay-proxy.ts';
 
-export const DELAY_PROXY_USAGE = `Usage: node mock-server/delay-proxy/cli.ts --upstream URL --delay-ms MS [options]
+export const DELAY_PROXY_USAGE = `Usage: node stand-ins/delay-proxy/cli.ts --upstream URL --delay-ms MS [options]
 
 A proxy with a known cost, for calibration: it relays the upstream's headers and every body
 chunk exactly MS after they arrived. Prints one JSON line with its URL; stops on SIGINT/SIGTERM.
@@ -23,7 +23,7 @@ const OPTIONS = {
 
 async function main(argv: readonly string[]): Promise<void> {
   try {
-    const values = parseFlags(argv, OPTIONS, 'node mock-server/delay-proxy/cli.ts --help');
+    const values = parseFlags(argv, OPTIONS, 'node stand-ins/delay-proxy/cli.ts --help');
     if (values['help'] === true) {
       process.stdout.write(`${DELAY_PROXY_USAGE}\n`);
       return;

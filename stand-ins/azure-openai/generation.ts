@@ -1,7 +1,7 @@
-import type { ApiKind, FaultSet } from '../src/protocol/index.ts';
+import type { ApiKind, FaultSet } from '../../src/protocol/index.ts';
 import type { ModelProfile, TimingProfile } from './deployments.ts';
 import { createPrng, type Prng } from './prng.ts';
-import { generateTokens, MULTIBYTE_TOKEN, type TokenSequence } from './text.ts';
+import { generateTokens, MULTIBYTE_TOKEN, type TokenSequence } from './corpus.ts';
 import { planTokenTimes } from './timing.ts';
 
 /** Everything a frame builder needs to render one response, decided up front. */

@@ -1,8 +1,8 @@
-import { isLabError } from '../src/errors.ts';
+import { isLabError } from '../../src/errors.ts';
 import { MOCK_USAGE, parseMockArgs, type MockCliOptions } from './cli-options.ts';
 import { DEFAULT_DEPLOYMENTS, loadDeploymentsFile, toDeploymentTable } from './deployments.ts';
 import { createMockServer } from './server.ts';
-import { closeOnSignal } from './until-signal.ts';
+import { closeOnSignal } from '../until-signal.ts';
 
 /**
  * `npm run mock -- --port 0 --host 127.0.0.1`: prints one JSON line with the URL on stdout,

@@ -1,6 +1,6 @@
-import { ControlHeaderError, FAULT_NAMES, parseFaults, TIMING_MODES, type FaultSet } from '../src/protocol/index.ts';
-import { InvalidOptionError } from '../src/errors.ts';
-import { oneOf, parseFlags, positiveNumber } from '../src/flags.ts';
+import { ControlHeaderError, FAULT_NAMES, parseFaults, TIMING_MODES, type FaultSet } from '../../src/protocol/index.ts';
+import { InvalidOptionError } from '../../src/errors.ts';
+import { oneOf, parseFlags, positiveNumber } from '../../src/flags.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './context.ts';
 import type { TimingProfile } from './deployments.ts';
 
