@@ -1,53 +1,46 @@
-import type { ServerResponse } from 'node:http';
-
 /** APIM's `buffer-response="true"` holds chunked responses until 8 KB or the end of the stream. */
 export const APIM_RESPONSE_BUFFER_BYTES = 8 * 1024;
 
-export interface Relay {
-  /** Returns false when the client is slow and the upstream should pause until 'drain'. */
-  write(chunk: Uint8Array | string): boolean;
-  end(): void;
+/**
+ * How the relay holds a response body before the client gets it: not at all
+ * (`buffer-response="false"`), in blocks of at least 8 KB with the rest at the end of the stream
+ * (APIM's default, which turns a token stream into a few bursts), or whole, when a policy reads
+ * the response body and nothing may reach the client before the stream ends.
+ */
+export type HoldMode = 'none' | 'blocks' | 'whole';
+
+export function holdMode(bufferResponse: boolean, holdsWholeBody: boolean): HoldMode {
+  return holdsWholeBody ? 'whole' : bufferResponse ? 'blocks' : 'none';
 }
 
-/**
- * Writes upstream bytes to the client: at once (`buffer-response="false"`), or in blocks of
- * at least 8 KB with the rest at the end of the stream (APIM's default), which is what turns
- * a token stream into a few bursts.
- */
-export function createRelay(res: ServerResponse, bufferResponse: boolean, holdsWholeBody = false): Relay {
-  if (holdsWholeBody) {
-    // A policy reads the response body: nothing reaches the client before the stream ends.
-    const whole: Buffer[] = [];
-    return {
-      write(chunk) {
-        whole.push(Buffer.from(chunk));
-        return true;
-      },
-      end: () => res.end(Buffer.concat(whole)),
-    };
+/** Takes the backend's (decoded, maybe translated) pieces and gives what the client should get, when it should. */
+export class ResponseHold {
+  readonly #mode: HoldMode;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
+
+  constructor(mode: HoldMode) {
+    this.#mode = mode;
   }
-  if (!bufferResponse) {
-    return {
-      write: (chunk) => res.write(chunk),
-      end: () => res.end(),
-    };
+
+  /** A piece of the body: what to send now (undefined: nothing yet). */
+  push(piece: Buffer): Buffer | undefined {
+    if (this.#mode === 'none') return piece;
+    this.#held.push(piece);
+    this.#heldBytes += piece.length;
+    if (this.#mode === 'whole' || this.#heldBytes < APIM_RESPONSE_BUFFER_BYTES) return undefined;
+    return this.#take();
   }
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  return {
-    write(chunk) {
-      const buffer =
-        typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      held.push(buffer);
-      heldBytes += buffer.length;
-      if (heldBytes < APIM_RESPONSE_BUFFER_BYTES) return true;
-      const block = Buffer.concat(held);
-      held = [];
-      heldBytes = 0;
-      return res.write(block);
-    },
-    end() {
-      res.end(held.length > 0 ? Buffer.concat(held) : undefined);
-    },
-  };
+
+  /** The end of the body: what is still held (undefined: nothing). */
+  end(): Buffer | undefined {
+    return this.#heldBytes > 0 ? this.#take() : undefined;
+  }
+
+  #take(): Buffer {
+    const block = this.#held.length === 1 ? this.#held[0]! : Buffer.concat(this.#held);
+    this.#held = [];
+    this.#heldBytes = 0;
+    return block;
+  }
 }

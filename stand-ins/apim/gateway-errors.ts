@@ -1,22 +1,23 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
+
+/** An answer of the gateway's own: status, headers and the whole body. */
+export interface GatewayErrorResponse {
+  status: number;
+  headers: OutgoingHttpHeaders;
+  body: Buffer;
+}
 
 /**
  * Errors the gateway itself answers, in APIM's shape: `{ "statusCode": N, "message": "…" }`
  * (not Azure OpenAI's `{ "error": … }`), so a client can tell who refused it.
  */
-export function writeGatewayError(
-  res: ServerResponse,
+export function gatewayError(
   status: number,
   message: string,
   headers: Record<string, string> = {},
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ statusCode: status, message });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
-  res.end(body);
+): GatewayErrorResponse {
+  const body = Buffer.from(JSON.stringify({ statusCode: status, message }));
+  return { status, headers: { 'content-type': 'application/json', 'content-length': body.length, ...headers }, body };
 }
 
 export const MESSAGES = {
@@ -31,4 +32,5 @@ export const MESSAGES = {
   backendFailed: (reason: string) => `Failed to reach the backend: ${reason}.`,
   badTarget:
     'Only origin-form request targets (a path) are accepted; this gateway forwards to its configured backend only.',
+  gatewayFailure: (error: unknown) => `Gateway failure: ${(error as Error)?.message ?? String(error)}`,
 } as const;

@@ -2,6 +2,15 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
+import {
+  BackendUnreachable,
+  type ChunkedWire,
+  type Upstream,
+  type UpstreamBody,
+  type UpstreamReply,
+  type UpstreamRequest,
+  type WireSink,
+} from './core.ts';
 
 /**
  * The gateway's HTTP/1.1 client for its backends: keep-alive connections per origin, the
@@ -16,11 +25,8 @@ import tls from 'node:tls';
  * nginx's p99 on the same load). Here a relayed frame costs one socket read and one write.
  */
 
-/** What one forward attempt came to: the backend's response head, a timeout, or a connection failure. */
-export type Exchange =
-  | { kind: 'response'; response: UpstreamResponse }
-  | { kind: 'timeout' }
-  | { kind: 'error'; reason: string };
+/** What one forward attempt came to: the backend's response head, or a connection failure (its code). */
+export type Exchange = { kind: 'response'; response: UpstreamResponse } | { kind: 'error'; reason: string };
 
 /** The largest response head accepted (Node's own limit is 16 KB). */
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -32,21 +38,46 @@ interface IdleSocket {
   drop: () => void;
 }
 
-export class UpstreamPool {
+/** The gateway core's upstream (core.ts): this client, over sockets. */
+export class UpstreamPool implements Upstream {
   readonly #idle = new Map<string, IdleSocket[]>();
   #isDestroyed = false;
 
   /**
-   * Sends one request and resolves once the response head has arrived (or the attempt failed,
-   * or `timeoutMs` passed without a head). `url` is the full backend URL; `headers` are sent
-   * as given (the caller sets host and content-length).
+   * The core's forward: resolves with the response head and its body, or rejects with
+   * BackendUnreachable when no head came. Aborting the signal drops the request or the
+   * response (the forward timeout, the client left).
+   */
+  async send(request: UpstreamRequest): Promise<UpstreamReply> {
+    const { signal } = request;
+    const { exchange, abort } = this.request(request.url, request.method, request.headers, request.body);
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+    const outcome = await exchange;
+    if (outcome.kind === 'error') {
+      signal.removeEventListener('abort', abort);
+      throw new BackendUnreachable(outcome.reason);
+    }
+    const { response } = outcome;
+    response.once('close', () => signal.removeEventListener('abort', abort));
+    return {
+      status: response.statusCode,
+      statusText: response.statusMessage,
+      headers: response.headers,
+      body: new ResponseBody(response),
+    };
+  }
+
+  /**
+   * Sends one request and resolves once the response head has arrived (or the attempt failed).
+   * `url` is the full backend URL; `headers` are sent as given (the caller sets host and
+   * content-length).
    */
   request(
     url: URL,
     method: string,
     headers: OutgoingHttpHeaders,
     body: Buffer,
-    timeoutMs: number,
   ): { exchange: Promise<Exchange>; abort: () => void } {
     const origin = `${url.protocol}//${url.host}`;
     // The head first: a header that cannot be sent throws before any connection is used.
@@ -56,14 +87,8 @@ export class UpstreamPool {
       this.#release(origin, socket, reusable),
     );
     const exchange = new Promise<Exchange>((resolve) => {
-      const timer = setTimeout(() => {
-        resolve({ kind: 'timeout' });
-        response.destroy();
-      }, timeoutMs);
-      response.onHead = (error) => {
-        clearTimeout(timer);
+      response.onHead = (error) =>
         resolve(error === undefined ? { kind: 'response', response } : { kind: 'error', reason: error });
-      };
     });
     socket.cork();
     socket.write(head, 'latin1');
@@ -110,6 +135,109 @@ export class UpstreamPool {
     sockets.push(idle);
     this.#idle.set(origin, sockets);
   }
+}
+
+/** Pieces the body reader holds (decoded, not yet taken) before it pauses the backend's connection. */
+const BODY_QUEUE_BYTES = 16 * 1024;
+
+/**
+ * A response's body for the core: its decoded pieces as an async iterator (the connection
+ * pauses while the reader does not take them), or, for a chunked body, its wire bytes
+ * (`wire.relay`), for the pass-through. Returning early drops the response.
+ */
+class ResponseBody implements UpstreamBody, AsyncIterator<Buffer, undefined> {
+  readonly wire: ChunkedWire | undefined;
+  readonly #response: UpstreamResponse;
+  #queue: Buffer[] = [];
+  #queuedBytes = 0;
+  #isStarted = false;
+  #isEnded = false;
+  #failure: Error | undefined;
+  #waiter: { resolve: (result: IteratorResult<Buffer, undefined>) => void; reject: (error: Error) => void } | undefined;
+
+  constructor(response: UpstreamResponse) {
+    this.#response = response;
+    this.wire = response.isChunked ? { relay: (sink) => relayWire(response, sink) } : undefined;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Buffer, undefined>> {
+    if (!this.#isStarted) this.#start();
+    const piece = this.#queue.shift();
+    if (piece !== undefined) {
+      this.#queuedBytes -= piece.length;
+      if (this.#queuedBytes < BODY_QUEUE_BYTES && !this.#isEnded) this.#response.resume();
+      return Promise.resolve({ value: piece, done: false });
+    }
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#isEnded) return Promise.resolve({ value: undefined, done: true });
+    const waiting = new Promise<IteratorResult<Buffer, undefined>>((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+    // (Resuming may deliver at once: bytes that came with the head, or the end of an empty body.)
+    this.#response.resume();
+    return waiting;
+  }
+
+  return(): Promise<IteratorResult<Buffer, undefined>> {
+    if (!this.#isEnded) this.#response.destroy();
+    this.#isEnded = true;
+    this.#queue = [];
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  #start(): void {
+    this.#isStarted = true;
+    const response = this.#response;
+    response.on('data', (piece: Buffer) => {
+      const waiter = this.#waiter;
+      if (waiter !== undefined) {
+        this.#waiter = undefined;
+        waiter.resolve({ value: piece, done: false });
+        return;
+      }
+      this.#queue.push(piece);
+      this.#queuedBytes += piece.length;
+      if (this.#queuedBytes >= BODY_QUEUE_BYTES) response.pause();
+    });
+    response.on('end', () => {
+      this.#isEnded = true;
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter?.resolve({ value: undefined, done: true });
+    });
+    response.on('close', () => {
+      if (response.complete || this.#isEnded) return;
+      // Cut before its end: the reader gets what came, then the failure.
+      this.#failure = new Error('ECONNRESET: the backend response ended before its body did');
+      const waiter = this.#waiter;
+      this.#waiter = undefined;
+      waiter?.reject(this.#failure);
+    });
+  }
+}
+
+/**
+ * The relay without re-framing: each read from the backend (whole HTTP/1.1 chunks, or parts of
+ * them) goes to the sink as it is. A response cut short is the sink's `cut` (registered first,
+ * so a dropped stream drops the client too rather than ending it cleanly).
+ */
+function relayWire(response: UpstreamResponse, sink: WireSink): void {
+  response.on('close', () => {
+    if (!response.complete) sink.cut();
+  });
+  response.readRaw();
+  response.on('data', (bytes: Buffer) => {
+    if (!sink.write(bytes)) {
+      response.pause();
+      sink.onDrain(() => response.resume());
+    }
+  });
+  response.on('end', () => sink.end());
+  response.resume();
 }
 
 function connect(url: URL): Socket {
