@@ -1,27 +1,27 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getResponse, type RequestHandler } from 'msw';
-import { RESOURCE_NOT_FOUND, payloadTooLarge, type AzureErrorSpec } from './azure-errors.ts';
+import { payloadTooLarge, type AzureErrorSpec } from './azure-errors.ts';
 import type { PacedFrameWriter } from './paced-frame-writer.ts';
 import type { ApiAnswer, ApiRequest, HeaderReader } from './serve-api.ts';
 import { BodyTooLargeError, readBody } from '../read-body.ts';
 
 export interface AdapterOptions {
   maxBodyBytes: number;
-  /** Answers the requests it knows without msw and fetch objects (the API routes), or returns undefined. */
-  direct?: (request: ApiRequest) => Promise<ApiAnswer> | undefined;
 }
 
+/** Answers every request: the mock's route table (handlers.ts `createRouter`), API and admin routes, 404 and 405 alike. */
+export type Router = (request: ApiRequest) => Promise<ApiAnswer>;
+
 /**
- * node:http in front of the mock. The API routes go to `direct` (serveApi, with a request
- * read straight from node:http); everything else goes through msw's getResponse as fetch
- * objects. Headers are flushed as soon as the answer is ready (not with the first token);
- * event streams write each batch of frames at once; when the client goes away the signal
- * aborts, which stops generation. A stream that errors (the `disconnect-after` fault)
- * destroys the socket without a terminating chunk, as a dropped upstream would.
+ * node:http in front of the mock. Every request goes to `router` as a request read straight
+ * from node:http (no msw, no fetch objects). Headers are flushed as soon as the answer is
+ * ready (not with the first token); event streams write each batch of frames at once; when
+ * the client goes away the signal aborts, which stops generation. A stream that errors (the
+ * `disconnect-after` fault) destroys the socket without a terminating chunk, as a dropped
+ * upstream would.
  */
-export function createRequestListener(handlers: RequestHandler[], options: AdapterOptions) {
+export function createRequestListener(router: Router, options: AdapterOptions) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    void handle(handlers, options, req, res).catch((error: unknown) => {
+    void handle(router, options, req, res).catch((error: unknown) => {
       if (!res.headersSent && !res.destroyed) {
         writeError(res, {
           status: 500,
@@ -35,7 +35,7 @@ export function createRequestListener(handlers: RequestHandler[], options: Adapt
 }
 
 async function handle(
-  handlers: RequestHandler[],
+  router: Router,
   options: AdapterOptions,
   req: IncomingMessage,
   res: ServerResponse,
@@ -69,39 +69,7 @@ async function handle(
     });
     return;
   }
-  const answer = options.direct?.(new NodeRequest(req, url, body, abort.signal));
-  if (answer !== undefined) {
-    await writeAnswer(answer, res, abort.signal);
-    return;
-  }
-  const request = new Request(url, {
-    method: req.method ?? 'GET',
-    headers: toHeaders(req),
-    body: body && body.length > 0 ? new Uint8Array(body) : null,
-    signal: abort.signal,
-  });
-  let response: Response | undefined;
-  try {
-    response = await getResponse(handlers, request, { quiet: true });
-  } catch (error) {
-    if (abort.signal.aborted) return;
-    throw error;
-  }
-  if (abort.signal.aborted) {
-    await response?.body?.cancel();
-    return;
-  }
-  if (!response) {
-    writeError(res, RESOURCE_NOT_FOUND);
-    return;
-  }
-  res.writeHead(response.status, toNodeHeaders(response.headers));
-  res.flushHeaders();
-  if (!response.body) {
-    res.end();
-    return;
-  }
-  await pipeBody(response.body, res, abort.signal);
+  await writeAnswer(router(new NodeRequest(req, url, body, abort.signal)), res, abort.signal);
 }
 
 /** A request as serveApi reads it, straight from node:http: no fetch Request, Headers or body stream. */
@@ -192,55 +160,6 @@ function emitDirectly(stream: PacedFrameWriter, res: ServerResponse, signal: Abo
     error: () => (res.socket ? res.socket.destroySoon() : res.destroy()),
   });
   signal.addEventListener('abort', () => emission.cancel(), { once: true });
-}
-
-async function pipeBody(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const reader = body.getReader();
-  const onAbort = (): void => void reader.cancel().catch(() => {});
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!res.write(value)) await waitForDrain(res, signal);
-    }
-    res.end();
-  } catch {
-    // The stream errored (a fault, or the client left): close abruptly.
-    res.destroy();
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
-function waitForDrain(res: ServerResponse, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    res.on('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function toHeaders(req: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-  }
-  return headers;
-}
-
-function toNodeHeaders(headers: Headers): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  headers.forEach((value, name) => {
-    if (name !== 'set-cookie') out[name] = value;
-  });
-  const cookies = headers.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies;
-  return out;
 }
 
 function writeError(res: ServerResponse, spec: AzureErrorSpec): void {

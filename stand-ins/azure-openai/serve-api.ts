@@ -28,8 +28,10 @@ export interface ApiAnswer {
   body: string | PacedFrameWriter;
 }
 
+/** The answer as a fetch Response (msw's in-process handler). An empty body is none (a 204 may have no body). */
 export function toResponse(answer: ApiAnswer): Response {
-  const body = typeof answer.body === 'string' ? answer.body : answer.body.toReadableStream();
+  const body =
+    typeof answer.body === 'string' ? (answer.body === '' ? null : answer.body) : answer.body.toReadableStream();
   return new Response(body, { status: answer.status, headers: answer.headers });
 }
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { RequestHandler } from 'msw';
 import { DEFAULT_MAX_BODY_BYTES, MockContext, type MockConfig } from './context.ts';
 import { DEFAULT_DEPLOYMENTS, toDeploymentTable } from './deployments.ts';
-import { createApiRoute, createHandlers } from './handlers.ts';
+import { createHandlers, createRouter } from './handlers.ts';
 import { createRequestListener } from './http-adapter.ts';
 
 export interface MockServerOptions extends Partial<MockConfig> {
@@ -16,6 +16,7 @@ export interface MockServer {
   /** Base URL, e.g. `http://127.0.0.1:41234` (the Azure "endpoint"). */
   url: string;
   context: MockContext;
+  /** The same mock as msw handlers, for in-process use: `getResponse(handlers, request)`. */
   handlers: RequestHandler[];
   server: Server;
   /** Stops accepting, ends open streams and resolves when the server has closed. */
@@ -45,7 +46,7 @@ export async function createMockServer(options: MockServerOptions = {}): Promise
   // waits for the client's (delayed, up to 40 ms) ACK.
   const server = createServer(
     { keepAliveTimeout: 30_000, requestTimeout: 0, noDelay: true },
-    createRequestListener(handlers, { maxBodyBytes: context.config.maxBodyBytes, direct: createApiRoute(context) }),
+    createRequestListener(createRouter(context), { maxBodyBytes: context.config.maxBodyBytes }),
   );
   server.maxConnections = 20_000;
   await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import { defineLab, runGuidedLab } from '../../src/lab/guided-lab.ts';
 import { readLabState } from '../../src/lab/state.ts';
 import { FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
 import { DEPLOY_STEP_IDS } from '../../infra/azure-plan.ts';
+import { captureOutput, type CapturedOutput } from '../helpers/capture-output.ts';
 
 // The CLI commands in-process (MSW intercepts only this process), with the fake ARM behind
 // the real SDK clients; stdout and stderr are captured to check what a user would see.
@@ -17,8 +18,7 @@ const OPENAI_KEY = 'fake-openai-key-1-0123456789abcdef';
 let arm: FakeArm;
 let dir: string;
 let stateFile: string;
-let out: string;
-let err: string;
+let output: CapturedOutput;
 let confirmations: string[][];
 
 const deps = (answer = true): LabCommandDeps => ({
@@ -38,11 +38,8 @@ beforeEach(() => {
   arm = new FakeArm().listen();
   dir = mkdtempSync(join(tmpdir(), 'azure-cli-'));
   stateFile = join(dir, 'state.json');
-  out = '';
-  err = '';
   confirmations = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+  output = captureOutput();
 });
 
 afterEach(() => {
@@ -62,36 +59,40 @@ describe('lab:deploy --target azure and lab:cleanup through the CLI commands', (
         deps(),
       ),
     ).toBe(0);
-    expect(out).toMatch(/Deployed in \d+ s\.\nAzure lab slcli1 in eastus2/);
-    expect(out).toMatch(
+    expect(output.stdout()).toMatch(/Deployed in \d+ s\.\nAzure lab slcli1 in eastus2/);
+    expect(output.stdout()).toMatch(
       /gateway +https:\/\/apim-streamlab-slcli1\.azure-api\.net +subscription-key: LAB_GATEWAY_SUBSCRIPTION_KEY/,
     );
-    expect(out).toMatch(/direct +https:\/\/aoai-streamlab-slcli1\.openai\.azure\.com +api-key: LAB_DIRECT_API_KEY/);
+    expect(output.stdout()).toMatch(
+      /direct +https:\/\/aoai-streamlab-slcli1\.openai\.azure\.com +api-key: LAB_DIRECT_API_KEY/,
+    );
     // Not a terminal here: one line per change of state, with elapsed time.
-    expect(err).toMatch(/… API Management service +running/);
-    expect(err).toMatch(/✓ API Management service +done +\d+s/);
-    expect(err.match(/✓ .* done /g)?.length).toBe(DEPLOY_STEP_IDS.length);
+    expect(output.stderr()).toMatch(/… API Management service +running/);
+    expect(output.stderr()).toMatch(/✓ API Management service +done +\d+s/);
+    expect(output.stderr().match(/✓ .* done /g)?.length).toBe(DEPLOY_STEP_IDS.length);
     const state = readLabState(stateFile)!;
     expect(state.secrets).toEqual({ LAB_DIRECT_API_KEY: OPENAI_KEY, LAB_GATEWAY_SUBSCRIPTION_KEY: APIM_KEY });
     expect(statSync(stateFile).mode & 0o777).toBe(0o600);
 
     expect(await deployCommand(['--target', 'azure', '--state', stateFile], env, deps())).toBe(0);
-    expect(out).toMatch(/already deployed; nothing changed/);
+    expect(output.stdout()).toMatch(/already deployed; nothing changed/);
 
     expect(await cleanupCommand(['--state', stateFile, '--dry-run'], deps())).toBe(0);
-    expect(out).toMatch(
+    expect(output.stdout()).toMatch(
       /Dry run; nothing changed\. lab:cleanup would:\n {2}- check that resource group rg-streamlab-slcli1/,
     );
     expect(confirmations).toEqual([]);
     expect(await cleanupCommand(['--state', stateFile], deps())).toBe(0);
     expect(confirmations.length).toBe(1);
-    expect(out).toMatch(/Cleaned up Azure lab slcli1:[\s\S]*purged soft-deleted API Management apim-streamlab-slcli1/);
+    expect(output.stdout()).toMatch(
+      /Cleaned up Azure lab slcli1:[\s\S]*purged soft-deleted API Management apim-streamlab-slcli1/,
+    );
     expect(await cleanupCommand(['--state', stateFile], deps())).toBe(0);
-    expect(out).toMatch(/Nothing to clean up: no lab state/);
+    expect(output.stdout()).toMatch(/Nothing to clean up: no lab state/);
 
     for (const key of [APIM_KEY, OPENAI_KEY]) {
-      expect(out).not.toContain(key);
-      expect(err).not.toContain(key);
+      expect(output.stdout()).not.toContain(key);
+      expect(output.stderr()).not.toContain(key);
     }
   });
 
@@ -113,13 +114,13 @@ describe('lab:deploy --target azure and lab:cleanup through the CLI commands', (
       message: 'This operation require 10 new capacity in quota Tokens Per Minute (thousands)',
     });
     expect(await deployCommand(['--target', 'azure', '--state', stateFile, '--lab-id', 'slcli3'], env, deps())).toBe(1);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(
       /failed: model-deployment: InsufficientQuota \(HTTP 400\): This operation require 10 new capacity.*Fix: lower --capacity/,
     );
-    expect(err).toMatch(/Run npm run lab:deploy -- --target azure again to continue/);
+    expect(output.stderr()).toMatch(/Run npm run lab:deploy -- --target azure again to continue/);
     expect(await deployCommand(['--target', 'azure', '--state', stateFile], env, deps())).toBe(0);
-    expect(err).toMatch(/✓ model deployment +done/);
-    expect(err).toMatch(/✓ API Management service +done earlier/);
+    expect(output.stderr()).toMatch(/✓ model deployment +done/);
+    expect(output.stderr()).toMatch(/✓ API Management service +done earlier/);
   });
 
   it('bad flags name the flag and what is allowed', async () => {
@@ -163,7 +164,7 @@ describe('lab:deploy --target azure and lab:cleanup through the CLI commands', (
         deps(),
       ),
     ).toBe(0);
-    expect(err).toMatch(/warning: Consumption tier forced/);
+    expect(output.stderr()).toMatch(/warning: Consumption tier forced/);
     const service = [...arm.resources.values()].find((r) => r.kind === 'apim')!;
     expect(service.body['sku']).toEqual({ name: 'Consumption', capacity: 0 });
   });
@@ -199,7 +200,7 @@ describe('the real DefaultAzureCredential', () => {
       .filter((r) => r.kind === 'role-assignment')
       .map((r) => (r.body['properties'] as Record<string, string>)['principalType']);
     expect(roles).toEqual(['ServicePrincipal', 'ServicePrincipal']);
-    expect(out + err).not.toContain('not-a-real-secret');
+    expect(output.stdout() + output.stderr()).not.toContain('not-a-real-secret');
   });
 });
 
@@ -242,7 +243,7 @@ describe('lab:verify on an Azure lab lints what is deployed, read through ARM', 
       /api\/applicationinsights/,
     );
     expect(readdirSync(join(dir, 'logging'))).toContain('compliance.md');
-    expect(out + err).not.toContain(APIM_KEY);
+    expect(output.stdout() + output.stderr()).not.toContain(APIM_KEY);
   });
 });
 

@@ -15,6 +15,7 @@ import { deployAzure } from '../../infra/deploy.ts';
 import { deployAzureLab } from '../../src/lab/azure-lab.ts';
 import { planAzureLab } from '../../infra/azure-plan.ts';
 import { bogusCredential, FAKE_CALLER_OID, FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
+import { captureOutput, type CapturedOutput } from '../helpers/capture-output.ts';
 
 // A first run on a real subscription, as issue 28 lists its refusals: each drives lab:deploy
 // through the CLI command and the real ARM SDK clients against a fake ARM in that mode, and
@@ -23,8 +24,7 @@ import { bogusCredential, FAKE_CALLER_OID, FAKE_SUBSCRIPTION, FakeArm, fakeCrede
 let arm: FakeArm;
 let dir: string;
 let stateFile: string;
-let out: string;
-let err: string;
+let output: CapturedOutput;
 
 const deps = (credential: TokenCredential = fakeCredential()): LabCommandDeps => ({
   connectAzure: async (subscriptionId) => ({
@@ -54,10 +54,7 @@ beforeEach(() => {
   arm = new FakeArm().listen();
   dir = mkdtempSync(join(tmpdir(), 'azure-first-run-'));
   stateFile = join(dir, 'state.json');
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+  output = captureOutput();
 });
 
 afterEach(() => {
@@ -110,7 +107,7 @@ describe('a Contributor-only caller (no Microsoft.Authorization/roleAssignments/
     expect(arm.resources.size).toBe(0);
     expect(readLabState(stateFile)).toBeUndefined();
     expect(await cleanupCommand(['--state', stateFile], deps())).toBe(0);
-    expect(out).toMatch(/Nothing to clean up: no lab state/);
+    expect(output.stdout()).toMatch(/Nothing to clean up: no lab state/);
   });
 
   it('--roles manual deploys without assigning a role and prints the az lines with the APIM identity', async () => {
@@ -118,11 +115,11 @@ describe('a Contributor-only caller (no Microsoft.Authorization/roleAssignments/
     expect(await deploy(['--lab-id', 'slman1', '--roles', 'manual'])).toBe(0);
     expect(kinds()).not.toContain('role-assignment');
     expect(arm.writes().some((w) => /roleassignments/i.test(w))).toBe(false);
-    expect(out).toMatch(/Deployed with --roles manual: no role was assigned/);
-    expect(out).toMatch(
+    expect(output.stdout()).toMatch(/Deployed with --roles manual: no role was assigned/);
+    expect(output.stdout()).toMatch(
       /az role assignment create --assignee-object-id apim-principal-apim-streamlab-slman1 --assignee-principal-type ServicePrincipal --role 5e0bd9bd-7b93-4f28-af87-19fc36ad61bd --scope \/subscriptions\/.*\/accounts\/aoai-streamlab-slman1/,
     );
-    expect(out).toMatch(
+    expect(output.stdout()).toMatch(
       new RegExp(`az role assignment create --assignee-object-id ${FAKE_CALLER_OID} --assignee-principal-type User`),
     );
   });
@@ -150,7 +147,9 @@ describe('the model: lifecycle and retirement', () => {
     });
     mini.deprecation = { inference: new Date(Date.now() + 10 * 86_400_000).toISOString() };
     expect(await deploy(['--lab-id', 'slmod2'])).toBe(0);
-    expect(err).toMatch(/model gpt-4o-mini 2024-07-18 retires on \d{4}-\d\d-\d\d: the lab works until then/);
+    expect(output.stderr()).toMatch(
+      /model gpt-4o-mini 2024-07-18 retires on \d{4}-\d\d-\d\d: the lab works until then/,
+    );
   });
 
   it('the fake itself refuses a deployment of a retired model, as Azure does (ServiceModelDeprecated), so code that skipped preflight would fail', async () => {
@@ -213,7 +212,7 @@ describe('refusals only Azure knows at create time', () => {
   it('an Azure Policy deny on the account (RequestDisallowedByPolicy) fails that step with the fix; after an exemption the re-run converges', async () => {
     arm.denyPublicNetworkAccess = true;
     expect(await deploy(['--lab-id', 'slpol1'])).toBe(1);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(
       /failed: openai-account: RequestDisallowedByPolicy \(HTTP 403\): Resource 'aoai-streamlab-slpol1' was disallowed by policy.*Fix: an Azure Policy assignment \(named in the message\) denies this resource.*exemption/,
     );
     arm.denyPublicNetworkAccess = false;
@@ -277,10 +276,12 @@ describe('refusals only Azure knows at create time', () => {
       message: "The subscription is not registered to use namespace 'Microsoft.ApiManagement'",
     });
     expect(await deploy(['--lab-id', 'slsub1'])).toBe(1);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(
       /failed: openai-account: SpecialFeatureOrQuotaIdRequired .*Fix: this subscription has no access to Azure OpenAI/,
     );
-    expect(err).toMatch(/failed: apim-service: MissingSubscriptionRegistration .*Fix: register the provider/);
+    expect(output.stderr()).toMatch(
+      /failed: apim-service: MissingSubscriptionRegistration .*Fix: register the provider/,
+    );
     expect(await deploy()).toBe(0);
   });
 });
@@ -458,7 +459,7 @@ describe('time: APIM takes minutes to hours to activate', () => {
 describe('policies are validated by APIM at PUT', () => {
   it('a policy naming a logger that does not exist is refused with what is missing; an unknown statement too', async () => {
     expect(await deploy(['--lab-id', 'slpolx1', '--policy', 'labs/buffering-pitfalls/body-logging.xml'])).toBe(1);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(
       /failed: apim-policy: ValidationError \(HTTP 400\): One or more fields contain incorrect values: log-to-eventhub: Logger not found: 'audit-logger'/,
     );
     expect(arm.policyRefusals).toEqual(["Logger not found: 'audit-logger'."]);
@@ -623,14 +624,14 @@ describe("every PUT body is checked against Microsoft's published schema", () =>
 describe('lab:deploy --target azure --what-if', () => {
   it('prints the plan, the verdicts and the estimated time, creates nothing, and exits 0 when a deploy would go', async () => {
     expect(await deploy(['--lab-id', 'slwif1', '--what-if'])).toBe(0);
-    expect(out).toMatch(/^What-if: nothing was created\. Lab slwif1 in eastus2/);
-    expect(out).toMatch(/API Management service +5–15 min \(v2 tier; no Microsoft figure\)/);
-    expect(out).toMatch(/Estimated time: 5–15 min, set by the API Management service/);
-    expect(out).toMatch(/ok {4}model\n/);
-    expect(out).toMatch(
+    expect(output.stdout()).toMatch(/^What-if: nothing was created\. Lab slwif1 in eastus2/);
+    expect(output.stdout()).toMatch(/API Management service +5–15 min \(v2 tier; no Microsoft figure\)/);
+    expect(output.stdout()).toMatch(/Estimated time: 5–15 min, set by the API Management service/);
+    expect(output.stdout()).toMatch(/ok {4}model\n/);
+    expect(output.stdout()).toMatch(
       /ok {4}permissions: your permissions are read on resource group rg-streamlab-slwif1, which does not exist yet/,
     );
-    expect(out).toMatch(/A deploy would go ahead/);
+    expect(output.stdout()).toMatch(/A deploy would go ahead/);
     expect(arm.writes()).toEqual([]);
     expect(readLabState(stateFile)).toBeUndefined();
   });
@@ -639,12 +640,12 @@ describe('lab:deploy --target azure --what-if', () => {
     arm.models.find((m) => m.model.name === 'gpt-4o-mini')!.model.lifecycleStatus = 'Deprecated';
     arm.apimSkuRegions['Developer'] = ['West Europe'];
     expect(await deploy(['--lab-id', 'slwif2', '--apim-sku', 'Developer', '--what-if'])).toBe(1);
-    expect(err).toMatch(/API Management service +30–75 min \(classic tier\)/);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(/API Management service +30–75 min \(classic tier\)/);
+    expect(output.stderr()).toMatch(
       /FAIL {2}API Management tier in the region: API Management Developer is not offered in eastus2/,
     );
-    expect(err).toMatch(/FAIL {2}model: model gpt-4o-mini 2024-07-18 is Deprecated/);
-    expect(err).toMatch(/A deploy would be refused \(2 problem\(s\) above\)/);
+    expect(output.stderr()).toMatch(/FAIL {2}model: model gpt-4o-mini 2024-07-18 is Deprecated/);
+    expect(output.stderr()).toMatch(/A deploy would be refused \(2 problem\(s\) above\)/);
     expect(arm.writes()).toEqual([]);
   });
 
@@ -653,7 +654,7 @@ describe('lab:deploy --target azure --what-if', () => {
     await expect(deploy(['--lab-id', 'slwif3'])).rejects.toMatchObject({ code: 'E_AZURE' });
     const writes = arm.writes().length;
     expect(await deploy(['--what-if'])).toBe(1);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(
       /FAIL {2}permissions: permissions: your identity \(user .*\) cannot assign roles on resource group rg-streamlab-slwif3/,
     );
     expect(arm.writes().length).toBe(writes);

@@ -10,12 +10,13 @@ import { benchTargets } from '../../src/lab/targets.ts';
 import { writeRunReports } from '../../src/report/write-report.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startFastMock, TEST_KEY } from '../helpers/mock.ts';
+import { captureOutput, type CapturedOutput } from '../helpers/capture-output.ts';
 
 // A CI gate must be able to fail, and must fail when it checked nothing (issue 31): compare's
 // --fail-on-regression on runs that share no scenario, miss one, or hold too few samples.
 let mock: MockServer;
 let dir: string;
-let err: string;
+let output: CapturedOutput;
 
 async function bench(name: string, apis: string, requests = 8): Promise<string> {
   const out = join(dir, name);
@@ -72,9 +73,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((err += String(chunk)), true));
+  output = captureOutput();
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -84,23 +83,25 @@ const gate = (a: string, b: string, ...extra: string[]) =>
 describe('compare --fail-on-regression: a gate that can fail', () => {
   it('passes two comparable runs with no slow-down, and says what it compared', async () => {
     expect(await gate(chat, chat2)).toBe(0);
-    expect(err).toMatch(/The gate \(--fail-on-regression 50\) passes: 1 scenario\(s\) compared/);
+    expect(output.stderr()).toMatch(/The gate \(--fail-on-regression 50\) passes: 1 scenario\(s\) compared/);
   });
 
   it('fails when nothing was compared (no scenario in both runs), naming the scenarios of each', async () => {
     expect(await gate(chat, responses)).toBe(1);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(
       /fails:\n {2}- nothing was compared: no scenario is in both runs \(baseline: chat\/stream\/max-8\/direct; candidate: responses\/stream\/max-8\/direct\)/,
     );
     // Without the gate, compare only informs.
-    err = '';
+    output.clear();
     expect(await compareCommand([chat, responses, '--resamples', '200', '--out', join(dir, 'cmp')])).toBe(0);
-    expect(err).toMatch(/nothing was compared/);
+    expect(output.stderr()).toMatch(/nothing was compared/);
   });
 
   it('fails when the candidate lacks a baseline scenario', async () => {
     expect(await gate(both, chat2)).toBe(1);
-    expect(err).toMatch(/the candidate lacks 1 of the baseline's scenarios: responses\/stream\/max-8\/direct/);
+    expect(output.stderr()).toMatch(
+      /the candidate lacks 1 of the baseline's scenarios: responses\/stream\/max-8\/direct/,
+    );
   });
 
   it('fails when a compared scenario has too few samples to test (a truncated run)', async () => {
@@ -113,7 +114,7 @@ describe('compare --fail-on-regression: a gate that can fail', () => {
     summary.run.startedAt = new Date(0).toISOString();
     writeFileSync(join(truncated, 'summary.json'), JSON.stringify(summary));
     expect(await gate(chat, truncated)).toBe(1);
-    expect(err).toMatch(
+    expect(output.stderr()).toMatch(
       /chat\/stream\/max-8\/direct: too few samples to test any metric \(baseline 8 ok of 8, candidate 2 ok of 2\)/,
     );
   });

@@ -20,6 +20,7 @@ import { benchTargets } from '../../src/lab/targets.ts';
 import { writeRunReports } from '../../src/report/write-report.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startFastMock, TEST_KEY } from '../helpers/mock.ts';
+import { captureOutput } from '../helpers/capture-output.ts';
 
 // `npm run merge` fed the shard folders an unlucky or hostile user leaves (issue 31): every
 // refusal exits 2 naming the problem, with no stack trace, and an earlier merge's files stay
@@ -267,10 +268,8 @@ const outputs = (dir: string): Map<string, Buffer> =>
     OUTPUTS.filter((name) => statSync(join(dir, name)).isFile()).map((name) => [name, readFileSync(join(dir, name))]),
   );
 
-beforeEach(() => {
-  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-});
+// Commands run in-process: their output is captured, not printed.
+beforeEach(() => void captureOutput());
 afterEach(() => vi.restoreAllMocks());
 
 describe('merge refuses what does not fit, and loses nothing', () => {

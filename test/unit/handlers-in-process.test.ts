@@ -31,8 +31,21 @@ describe('mock handlers in-process', () => {
     expect(ctx.stats.streamsCompleted).toBe(1);
   });
 
-  it('leaves unknown paths unhandled (the HTTP adapter answers 404)', async () => {
-    expect(await call('/openai/unknown', {})).toBeUndefined();
+  it('answers unknown paths itself, as the HTTP adapter does: 404 Resource not found (the one route table)', async () => {
+    const response = (await call('/openai/unknown', {}))!;
+    expect(response.status).toBe(404);
+    expect(await response.text()).toBe('{"error":{"code":"404","message": "Resource not found"}}');
+  });
+
+  it('serves the admin routes through the same table (a 204 with no body included)', async () => {
+    const health = (await getResponse(handlers, new Request('http://mock.local/_mock/health')))!;
+    expect(health.status).toBe(200);
+    expect(health.headers.get('content-type')).toBe('application/json');
+    expect(await health.json()).toEqual({ ok: true });
+    const reset = (await getResponse(handlers, new Request('http://mock.local/_mock/reset', { method: 'POST' })))!;
+    expect(reset.status).toBe(204);
+    expect(reset.body).toBeNull();
+    expect(ctx.stats.requests).toBe(0);
   });
 });
 
