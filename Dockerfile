@@ -1,4 +1,4 @@
-# The harness as a container, for sharded runs on Kubernetes (npm run dist -- render k8s) or
+# The harness as a container, for sharded runs on Kubernetes (npm run scale -- render k8s) or
 # any other engine: the CLI is the entrypoint, e.g. `docker run IMAGE bench --endpoint … --shards 4`.
 # Node 24 runs the TypeScript sources directly (type stripping): there is no build step.
 FROM node:24-bookworm-slim

@@ -22,7 +22,7 @@ export interface AcaExecution {
   startAt: string;
 }
 
-/** What a run is planned from (the `dist run aca` flags that must match on a re-run). */
+/** What a run is planned from (the `scale run aca` flags that must match on a re-run). */
 export interface AcaPlanInput {
   subscriptionId: string;
   runId: string;
@@ -41,7 +41,7 @@ export interface AcaPlanInput {
 }
 
 /**
- * A sharded bench on Azure Container Apps jobs, as the lab state records it under `dist`:
+ * A sharded bench on Azure Container Apps jobs, as the lab state records it under `scale`:
  * the plan, every name fixed when planned (a re-run reuses them and creates nothing twice),
  * which provisioning steps finished, and each shard's execution. Keys are never in it: the
  * jobs hold them as Container Apps secrets, read from the environment when the job is created.
@@ -57,7 +57,10 @@ export interface AcaRunRecord extends Omit<AcaPlanInput, 'regions'> {
   createdAt: string;
 }
 
-/** The tag on the dist resource group: cleanup deletes nothing without it. */
+/**
+ * The tag on the run's resource group: cleanup deletes nothing without it. Named (like
+ * `distId` and the group) when the command was `dist`; kept, so groups made before still match.
+ */
 export const DIST_TAG = 'apim-streaming-lab-dist';
 /** The file share (and the environment storage that mounts it) shards write into, mounted at RESULTS_DIR. */
 export const RESULTS_SHARE = 'results';

@@ -86,7 +86,7 @@ export async function preflightAca(context: AcaContext): Promise<void> {
     );
     if (name.nameAvailable === false)
       problems.push(
-        `storage account name ${region.storageAccount} is not available (${name.reason ?? '?'}). Fix: npm run dist -- cleanup aca, then run again (a new id is drawn)`,
+        `storage account name ${region.storageAccount} is not available (${name.reason ?? '?'}). Fix: npm run scale -- cleanup aca, then run again (a new id is drawn)`,
       );
   }
   if (problems.length > 0) throw new PreflightError(problems);

@@ -24,7 +24,7 @@ export interface ArmClients {
   openai: CognitiveServicesManagementClient;
   apim: ApiManagementClient;
   authorization: AuthorizationManagementClient;
-  /** Container Apps (environments, jobs, executions) and storage (the shards' file shares): `dist run aca`. */
+  /** Container Apps (environments, jobs, executions) and storage (the shards' file shares): `scale run aca`. */
   apps: ContainerAppsAPIClient;
   storage: StorageManagementClient;
   /** Options for every `begin*` call: the poll interval and the run's abort signal. */

@@ -56,8 +56,19 @@ const BAILOUT_MIN_REQUESTS = 10;
  * its bounds, the seed, timeouts and client. A merge refuses shards whose hashes differ.
  */
 export function configHash(options: BenchOptions, targets: readonly Target[]): string {
-  // Left out: what differs per shard or does not change what is measured.
-  const { shard, runId, startAt: _startAt, out: _out, json: _json, help: _help, workers: _workers, ...rest } = options;
+  // Left out: what differs per shard or does not change what is measured (the prompts file's
+  // name: its prompts are in `rest`).
+  const {
+    shard,
+    runId,
+    startAt: _startAt,
+    out: _out,
+    json: _json,
+    help: _help,
+    workers: _workers,
+    promptsFile: _promptsFile,
+    ...rest
+  } = options;
   const material = {
     ...rest,
     shards: shard?.count ?? 1,
@@ -119,7 +130,11 @@ export async function runBench(input: BenchRunInput): Promise<BenchRunResult> {
               createRequester(scenario, {
                 client: options.client,
                 timeouts: options.timeouts,
-                retry: { policy: options.retry429, maxWaitMs: options.retryMaxWaitMs, maxAttempts: 5 },
+                retry: {
+                  policy: options.retry429,
+                  maxWaitMs: options.retryMaxWaitMs,
+                  maxAttempts: options.retryMaxAttempts,
+                },
                 headers: options.stamp ? formatControlHeaders({ stamp: true }) : {},
                 agent,
                 env: input.env,

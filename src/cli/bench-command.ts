@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBench, type BenchProgress } from '../bench/run-bench.ts';
-import { resolveBenchOptions } from '../config/bench-options.ts';
+import { BENCH_DEFAULTS, resolveBenchOptions, STREAM_CHOICES } from '../config/bench-options.ts';
+import { durationText, shownDefault } from '../config/help-defaults.ts';
+import { TARGET_DEFAULTS } from '../config/target-flags.ts';
+import { API_KINDS } from '../protocol/index.ts';
 import { labRunInfo, readLabState, withLabSecrets } from '../lab/state.ts';
 import { benchTargets } from '../lab/targets.ts';
 import { writeRunReports } from '../report/write-report.ts';
@@ -11,48 +14,55 @@ import { withInterrupt } from './interrupt.ts';
 import { runWorkers } from './shard-commands.ts';
 import { defaultOutDir } from './run-paths.ts';
 
+const B = BENCH_DEFAULTS;
+const T = TARGET_DEFAULTS;
+const d = shownDefault;
+
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
-Target (default: the paths in .lab/state.json, written by npm run lab:deploy)
+Target (default: the paths in ${T.stateFile}, written by npm run lab:deploy)
   --endpoint URL              Azure OpenAI endpoint, APIM gateway URL, or OpenAI-compatible base URL
-  --api-style azure|v1|openai URL shape: /openai/deployments/{d}/…?api-version= | /openai/v1/… | {URL}/… (default azure)
-  --deployment NAME           deployment (default gpt-4o-mini); --completions-deployment for completions (default gpt-35-turbo-instruct)
-  --api-version V             dated api-version for the azure style (default 2024-10-21)
-  --api-key-env NAME          environment variable holding the API key (default AZURE_OPENAI_API_KEY)
+  --api-style azure|v1|openai URL shape: /openai/deployments/{d}/…?api-version= | /openai/v1/… | {URL}/… ${d(T.apiStyle)}
+  --deployment NAME           deployment ${d(T.deployment)}; --completions-deployment for completions ${d(T.completionsDeployment)}
+  --api-version V             dated api-version for the azure style ${d(T.apiVersion)}
+  --api-key-env NAME          environment variable holding the API key ${d(T.apiKeyEnv)}
   --subscription-key-env NAME environment variable holding an APIM subscription key (sent as api-key)
   --entra                     authenticate with Entra ID (DefaultAzureCredential)
-  --path a,b                  lab paths to measure (default all: direct, gateway)
-  --state FILE                lab state file (default .lab/state.json)
+  --path a,b                  lab paths to measure (default: every path of the lab state: direct, gateway…)
+  --state FILE                lab state file ${d(T.stateFile)}
 
 Scenarios
-  --api chat,completions,responses,on-your-data   (default chat)
-  --stream on|off|both        (default both)
-  --max-tokens 64,256,max     output caps; max = context window minus prompt (default 256)
+  --api ${API_KINDS.join(',')}   ${d(B.apis)}
+  --stream ${STREAM_CHOICES.join('|')}        ${d(B.stream)}
+  --max-tokens 64,256,max     output caps; max = context window minus prompt ${d(B.maxTokens)}
   --prompt TEXT | --prompts FILE.jsonl   one chat (message list) per line, used round-robin
   --search-endpoint URL --search-index NAME   On Your Data source (or AZURE_SEARCH_ENDPOINT/_INDEX)
 
 Load (per scenario)
-  --requests N | --duration 30s   measured requests (default 20) or time
-  --concurrency N             closed loop (default 1: sequential)
-  --rate R --arrival constant|poisson [--max-in-flight N]   open loop, R requests/s
-  --warmup N                  requests run first and excluded (default 1)
+  --requests N                measured requests ${d(B.requests)}; or --duration D, a time (e.g. 30s)
+  --concurrency N             requests in flight, a closed loop; 1 is sequential ${d(B.concurrency)}
+  --rate R [--max-in-flight N]   open loop, R requests/s
+  --arrival constant|poisson  how an open loop's requests are spaced ${d(B.arrival)}
+  --warmup N                  requests run first and excluded ${d(B.warmup)}
   --no-interleave             run each path alone, one after the other (default: the paths of a
                               scenario interleaved in time, counterbalanced, so drift cancels)
-  --retry-429 none|honor      honour retry-after-ms (latency counts from the first attempt) (default none)
-  --retry-max-wait 60s        longest retry-after honoured
-  --bail-out 0.5              stop a scenario when its error ratio exceeds this (after 10 requests)
-  --timeout 120s              total time per request (every phase below ends within it)
-  --connect-timeout 10s       to open the connection        (outcome timeout_connect)
-  --headers-timeout 60s       from connected to response headers (timeout_headers)
-  --first-token-timeout 60s   from headers to the first content token of a stream (timeout_first_token)
-  --idle-timeout 30s          longest quiet gap in a response (timeout_idle)
-  --client http|sdk           harness client, or the official openai SDK (default http); the SDK
+  --retry-429 none|honor      honour retry-after-ms (latency counts from the first attempt) ${d(B.retry429)};
+                              a request makes at most ${B.retryMaxAttempts} attempts
+  --retry-max-wait D          longest retry-after honoured ${d(durationText(B.retryMaxWaitMs))}
+  --bail-out R                stop a scenario when its error ratio exceeds R (after 10 requests) ${d(B.bailoutErrorRatio)}
+  --timeout D                 total time per request (every phase below ends within it) ${d(durationText(B.timeouts.totalMs))}
+  --connect-timeout D         to open the connection, outcome timeout_connect ${d(durationText(B.timeouts.connectMs))}
+  --headers-timeout D         from connected to response headers, timeout_headers ${d(durationText(B.timeouts.headersMs))}
+  --first-token-timeout D     from headers to the first content token of a stream, timeout_first_token
+                              ${d(durationText(B.timeouts.firstTokenMs))}
+  --idle-timeout D            longest quiet gap in a response, timeout_idle ${d(durationText(B.timeouts.idleMs))}
+  --client http|sdk           harness client, or the official openai SDK ${d(B.client)}; the SDK
                               applies --timeout, --first-token-timeout and --idle-timeout
-  --seed N                    run seed (default 1); sent to the local mock as x-mock-seed
+  --seed N                    run seed ${d(B.seed)}; sent to the local mock as x-mock-seed
   --stamp                     ask the local mock for ground-truth frame stamps (delivery latency)
 
 Output
-  --out DIR                   (default reports/<timestamp>; with shards: the root of OUT/<run-id>/)
+  --out DIR                   (default: reports/<timestamp>; with shards: the root of OUT/<run-id>/)
   --json                      print summary.json on stdout instead of the table
 
 Beyond one process (docs/scale-out.md)
@@ -99,10 +109,10 @@ export async function benchCommand(argv: readonly string[], env: NodeJS.ProcessE
   }
   const state = options.endpoint === undefined ? readLabState(options.stateFile) : undefined;
   const targets = benchTargets(options, state);
-  if (options.workers > 1) return runWorkers(argv, options, withLabSecrets(state, env));
+  if (options.workers > 1) return runWorkers(options, withLabSecrets(state, env));
   // A shard writes into the run's folder, beside the other shards: OUT/<run-id>/shard-<i>/.
   const outDir = options.shard
-    ? join(options.out ?? 'reports', options.runId!, `shard-${options.shard.index}`)
+    ? join(options.out ?? BENCH_DEFAULTS.reportsDir, options.runId!, `shard-${options.shard.index}`)
     : (options.out ?? defaultOutDir());
   return withInterrupt('finishing in-flight requests and writing what was measured', async (signal) => {
     const result = await runBench({

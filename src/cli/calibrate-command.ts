@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../files.ts';
 import { join } from 'node:path';
 import { CALIBRATE_DEFAULTS, resolveCalibrateOptions } from '../config/calibrate-options.ts';
+import { shownDefault } from '../config/help-defaults.ts';
 import { runCalibration, type CalibrationResult } from '../lab/calibrate.ts';
 import { withInterrupt } from './interrupt.ts';
 import { defaultOutDir, stepPrinter } from './run-paths.ts';
@@ -13,14 +14,15 @@ a proxy that forwards every chunk a known delay late, then runs the bench's pair
 interleaved comparison many times: an A/A (two paths to the same mock: the truth is 0) and
 the known delay (the truth: at least the delay, plus the proxy's own cost). Prints how often the 95% interval held the truth, and the smallest overhead
 a run of --requests pairs resolves here.
-  --seeds N          runs per arm, each with its own seed (default ${CALIBRATE_DEFAULTS.seeds})
-  --requests N       pairs (requests per path) per run (default ${CALIBRATE_DEFAULTS.requests}, at least 6)
-  --concurrency N    requests in flight (default ${CALIBRATE_DEFAULTS.concurrency}; with --chain ${CALIBRATE_DEFAULTS.chainConcurrency}, one per path)
-  --delay-ms MS      the known delay (default ${CALIBRATE_DEFAULTS.delayMs})
+  --seeds N          runs per arm, each with its own seed ${shownDefault(CALIBRATE_DEFAULTS.seeds)}
+  --requests N       pairs (requests per path) per run, at least 6 ${shownDefault(CALIBRATE_DEFAULTS.requests)}
+  --concurrency N    requests in flight ${shownDefault(CALIBRATE_DEFAULTS.concurrency)}; with --chain, one per path
+                     ${shownDefault(CALIBRATE_DEFAULTS.chainConcurrency)}
+  --delay-ms MS      the known delay ${shownDefault(CALIBRATE_DEFAULTS.delayMs)}
   --chain            three paths, direct → gateway → edge: the A/A is three paths to the same
                      mock (every hop's truth is 0); the known delay sits at the edge (the
                      gateway hop's truth stays 0); every hop and the end-to-end figure scored
-  --out DIR          calibration.json and calibration.md (default reports/calibrate-<timestamp>)
+  --out DIR          calibration.json and calibration.md (default: reports/calibrate-<timestamp>)
   --json             print calibration.json on stdout instead of the table
 
 Exit code: 0 calibrated (the A/A interval held 0 in at least 90% of runs, and the median

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parsePolicyForLint } from '../compliance/index.ts';
+import { shownDefault } from '../config/help-defaults.ts';
 import {
   AZURE_DEFAULTS,
   APIM_SKUS,
+  CLEANUP_DEFAULTS,
+  DEPLOY_DEFAULTS,
   LAB_KEY_ENV,
   MODEL_SKUS,
   resolveCleanupOptions,
@@ -31,15 +34,19 @@ export const DEFAULT_LAB_DEPS: LabCommandDeps = {
   confirm: confirmOnTerminal,
 };
 
+const D = DEPLOY_DEFAULTS;
+const A = AZURE_DEFAULTS;
+const d = shownDefault;
+
 export const DEPLOY_USAGE = `Usage: npm run lab:deploy -- [options]
 
 Starts the lab and records it in the state file that bench, lab:verify and lab:cleanup read.
   --target local              local: the Azure OpenAI mock and the APIM-like gateway as
-                              background processes on free loopback ports (the default)
+                              background processes on free loopback ports ${d(D.target)}
   --policy streaming|buffered|FILE   gateway policy: infra/policies/<name>.xml or your own
-                              APIM policy XML (default streaming)
-  --state FILE                state file (default .lab/state.json; written with mode 0600)
-  --seed N                    the mock's run seed (default 1)
+                              APIM policy XML ${d(D.policy)}
+  --state FILE                state file ${d(D.stateFile)}; written with mode 0600
+  --seed N                    the mock's run seed ${d(D.seed)}
   --ttft-ms MS --itl-ms MS --output-tokens N   the mock's timing (default: per model)
   --edge nginx[:buffered]     an edge in front of the gateway (the path "edge"): Debian's nginx
                               as a typical ingress, streaming-safe, or buffered to show the failure
@@ -55,22 +62,23 @@ Running it again while the lab is up says so and changes nothing.
 Azure (--target azure): API Management in front of Azure OpenAI, with the ARM SDKs.
 Signs in with DefaultAzureCredential (az login, azd auth login, or AZURE_* variables).
   --subscription ID           subscription (default: AZURE_SUBSCRIPTION_ID)
-  --location REGION           region for everything (default ${AZURE_DEFAULTS.location})
+  --location REGION           region for everything ${d(A.location)}
   --lab-id ID                 names the resources (default: random, sl + 7 characters)
-  --model NAME --model-version V   (default ${AZURE_DEFAULTS.model} ${AZURE_DEFAULTS.modelVersion})
-  --model-sku SKU             ${MODEL_SKUS.join(', ')} (default ${AZURE_DEFAULTS.modelSku})
-  --capacity K                deployment capacity, thousands of tokens per minute (default ${AZURE_DEFAULTS.capacityK})
-  --apim-sku SKU              ${APIM_SKUS.join(', ')} (default ${AZURE_DEFAULTS.apimSku});
+  --model NAME                ${d(A.model)}
+  --model-version V           ${d(A.modelVersion)}
+  --model-sku SKU             ${MODEL_SKUS.join(', ')} ${d(A.modelSku)}
+  --capacity K                deployment capacity, thousands of tokens per minute ${d(A.capacityK)}
+  --apim-sku SKU              ${APIM_SKUS.join(', ')} ${d(A.apimSku)};
                               Consumption is refused for streaming unless --force-consumption
-  --publisher-email ADDRESS   APIM's publisher address (default ${AZURE_DEFAULTS.publisherEmail})
+  --publisher-email ADDRESS   APIM's publisher address ${d(A.publisherEmail)}
   --local-auth                keep keys enabled on the Azure OpenAI account (default: keyless)
   --roles assign|manual       assign the data-plane roles (needs Role Based Access Control
                               Administrator, User Access Administrator or Owner), or make none
                               and print the az role assignment lines for someone who can
-                              (default assign)
+                              ${d(A.roles)}
   --what-if                   print the plan, preflight's verdicts and the estimated time;
                               create nothing (exit 0: a deploy would go; 1: why not)
-  --policy streaming|buffered|FILE   the API policy (default streaming)
+  --policy streaming|buffered|FILE   the API policy ${d(D.policy)}
   --backends FILE             the same backends file: each backend without a url gets its own
                               Azure OpenAI account (the first is the lab's), and the backends,
                               pools and circuit breakers are created in APIM
@@ -85,9 +93,10 @@ Local lab: stops exactly the processes the lab recorded (checking each is still 
 started), removes the state file and the lab's logs.
 Azure lab: deletes the resource group only if its tag matches the recorded lab id, then
 purges the soft-deleted API Management service and Azure OpenAI account, then removes the
-state. Asks first on a terminal.
+state. Asks first on a terminal. A sharded run on Container Apps recorded in the same state
+(npm run scale -- run aca --keep) is torn down first.
 A second run does nothing.
-  --state FILE                state file (default .lab/state.json)
+  --state FILE                state file ${d(CLEANUP_DEFAULTS.stateFile)}
   --dry-run                   print what would be done; change nothing
   --yes                       do not ask for confirmation
   --keep-soft-deleted         Azure: do not purge (names stay reserved for 48 h)`;
@@ -333,7 +342,7 @@ export async function cleanupCommand(
     if (!(error instanceof UnreadableStateError)) throw error;
     return recoverCommand(options.stateFile, error.reason, options.dryRun);
   }
-  if (state?.dist !== undefined && !options.dryRun) {
+  if (state?.scale !== undefined && !options.dryRun) {
     // A sharded run on Container Apps recorded in the same state goes first (tag-checked, as the lab).
     const { cleanupAca } = await import('../lab/aca-run.ts');
     const outcome = await withInterrupt(
@@ -341,7 +350,7 @@ export async function cleanupCommand(
       (signal) =>
         cleanupAca(options.stateFile, deps.connectAzure, (line) => process.stderr.write(`  ${line}\n`), signal),
     );
-    if (outcome.kind === 'cleaned') process.stdout.write(`Cleaned up the dist run: ${outcome.line}.\n`);
+    if (outcome.kind === 'cleaned') process.stdout.write(`Cleaned up the scale run: ${outcome.line}.\n`);
     state = readLabState(options.stateFile);
     if (state === undefined) return 0;
   }

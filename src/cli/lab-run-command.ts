@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { runBench, type BenchRunResult } from '../bench/run-bench.ts';
 import { CHECK_IDS, runVerify, type ComplianceReport } from '../compliance/index.ts';
 import { BENCH_DEFAULTS, resolveBenchOptions, type BenchOptions } from '../config/bench-options.ts';
-import { resolveLabRunOptions } from '../config/lab-options.ts';
+import { shownDefault } from '../config/help-defaults.ts';
+import { LAB_RUN_DEFAULTS, resolveLabRunOptions } from '../config/lab-options.ts';
 import { LabError } from '../errors.ts';
 import { resolveVerifyOptions, type VerifyOptions } from '../config/verify-options.ts';
 import { cleanupLocal, deployLocal } from '../lab/local-lab.ts';
@@ -29,15 +30,15 @@ export const LAB_RUN_USAGE = `Usage: npm run lab -- [options]
 The whole local lab in one go: deploy (mock + gateway), bench, verify, report, clean up
 (also on failure or Ctrl-C). Ends with the finding in plain words and where the report is.
 With a lab name, runs that guided lab from labs/<lab>/ instead (--list names them).
-  --policy streaming|buffered|FILE   gateway policy (default streaming)
-  --requests N                requests per bench scenario, all at once (default 8)
-  --out DIR                   (default reports/lab-<timestamp>, or reports/<lab>-<timestamp>)
+  --policy streaming|buffered|FILE   gateway policy ${shownDefault(LAB_RUN_DEFAULTS.policy)}
+  --requests N                requests per bench scenario, all at once ${shownDefault(LAB_RUN_DEFAULTS.requests)}
+  --out DIR                   (default: reports/lab-<timestamp>, or reports/<lab>-<timestamp>)
 
 Guided labs (labs/README.md):
   --list                      the labs and what each shows
-  --target local|azure        local (default): its own mock + gateway, cleaned up after;
-                              azure: the lab deployed with lab:deploy -- --target azure
-  --state FILE                the Azure lab's state (default .lab/state.json)
+  --target local|azure        local: its own mock + gateway, cleaned up after; azure: the lab
+                              deployed with lab:deploy -- --target azure ${shownDefault(LAB_RUN_DEFAULTS.target)}
+  --state FILE                the Azure lab's state ${shownDefault(LAB_RUN_DEFAULTS.stateFile)}
   --search-endpoint URL --search-index NAME   chat-with-data on Azure (or AZURE_SEARCH_ENDPOINT/_INDEX)
 
 Exit code: 0 compliant (a guided lab: it ran), 1 a compliance check failed (or the lab failed),

@@ -1,7 +1,7 @@
 import { isLabError } from '../errors.ts';
 import { BENCH_USAGE, benchCommand } from './bench-command.ts';
 import { calibrateCommand } from './calibrate-command.ts';
-import { distCommand } from './dist-command.ts';
+import { DIST_DEPRECATION, scaleCommand } from './scale-command.ts';
 import { mergeCommand } from './shard-commands.ts';
 import { cleanupCommand, deployCommand } from './lab-commands.ts';
 import { labRunCommand } from './lab-run-command.ts';
@@ -19,7 +19,8 @@ Commands:
   compare compare two bench runs: percentile changes, intervals, significance
   calibrate  how finely this machine resolves a gateway's overhead (A/A and a known delay)
   merge   merge the shards of a run (bench --shard i/N) into one exact summary and report
-  dist    sharded runs on engines: dist render k8s (an Indexed Job), dist run aca (Container Apps jobs, end to end), dist cleanup aca
+  scale   a sharded bench on other engines: scale render k8s (an Indexed Job), scale run aca (Container Apps jobs, end to end), scale cleanup aca
+          (dist: its old name, still accepted in this release, with a notice)
   verify  SSE gateway compliance: probes through the gateway, static policy lint
   mock    start the local Azure OpenAI mock
 
@@ -34,7 +35,8 @@ const SCRIPT_OF: Record<string, string> = {
   compare: 'compare',
   calibrate: 'calibrate',
   merge: 'merge',
-  dist: 'dist',
+  scale: 'scale',
+  dist: 'scale',
 };
 
 function usageHint(command: string | undefined): string {
@@ -54,7 +56,12 @@ const COMMANDS: Record<string, (argv: readonly string[], env: NodeJS.ProcessEnv)
   compare: (argv) => compareCommand(argv),
   calibrate: (argv) => calibrateCommand(argv),
   merge: (argv) => mergeCommand(argv),
-  dist: (argv) => distCommand(argv),
+  scale: (argv) => scaleCommand(argv),
+  // The old name, for one release: a one-line notice on stderr, then the same command.
+  dist: (argv) => {
+    process.stderr.write(`${DIST_DEPRECATION}\n`);
+    return scaleCommand(argv);
+  },
   mock: async (argv) => {
     process.argv = [process.argv[0]!, process.argv[1]!, ...argv];
     await import('../../stand-ins/azure-openai/cli.ts');

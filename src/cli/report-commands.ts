@@ -9,26 +9,27 @@ import {
 import { comparisonToMarkdown } from '../report/compare-markdown.ts';
 import { compareRuns, gateFailures } from '../report/compare-runs.ts';
 import { writeHtmlReport } from '../report/write-report.ts';
+import { shownDefault } from '../config/help-defaults.ts';
 
 export const REPORT_USAGE = `Usage: npm run report -- DIR [--out FILE]
 
 Writes DIR/report.html from a bench run's files (summary.json, samples.jsonl, and
 compliance.json when lab:verify wrote into DIR). Every bench run writes it already; use this
 after a verify, or on a copied run. The page is one self-contained file: it opens offline.
-  --out FILE                  where to write the page (default DIR/report.html)`;
+  --out FILE                  where to write the page (default: DIR/report.html)`;
 
 export const COMPARE_USAGE = `Usage: npm run compare -- A B [options]
 
 Compares run B (the candidate) with run A (the baseline), scenario by scenario: the change in
 p50, p95 and p99 with ${Math.round(COMPARE_DEFAULTS.confidence * 100)}% bootstrap intervals, and a Mann–Whitney U test on the raw samples.
 A change is significant only when p < alpha and the interval excludes zero.
-  --metrics ${COMPARE_METRICS.join(',')}   per-request metrics to compare (default ${COMPARE_DEFAULTS.metrics.join(',')})
+  --metrics ${COMPARE_METRICS.join(',')}   per-request metrics to compare ${shownDefault(COMPARE_DEFAULTS.metrics)}
   --fail-on-regression PCT    exit 1 when a significant slow-down exceeds PCT percent (CI gate)
-  --alpha P                   significance level (default ${COMPARE_DEFAULTS.alpha})
-  --confidence C              interval confidence (default ${COMPARE_DEFAULTS.confidence})
-  --resamples N               bootstrap resamples (default ${COMPARE_DEFAULTS.resamples})
-  --seed N                    bootstrap seed (default ${COMPARE_DEFAULTS.seed}): the same inputs give the same intervals
-  --out DIR                   where compare.md and compare.json go (default B)
+  --alpha P                   significance level ${shownDefault(COMPARE_DEFAULTS.alpha)}
+  --confidence C              interval confidence ${shownDefault(COMPARE_DEFAULTS.confidence)}
+  --resamples N               bootstrap resamples ${shownDefault(COMPARE_DEFAULTS.resamples)}
+  --seed N                    bootstrap seed ${shownDefault(COMPARE_DEFAULTS.seed)}: the same inputs give the same intervals
+  --out DIR                   where compare.md and compare.json go (default: B, the candidate's folder)
   --json                      print compare.json on stdout instead of the table
 
 With --fail-on-regression the gate also fails (exit 1, saying why) when it compared nothing:

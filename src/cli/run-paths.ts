@@ -1,9 +1,10 @@
 import { join } from 'node:path';
+import { BENCH_DEFAULTS } from '../config/bench-options.ts';
 
 /** `reports/<prefix>-<timestamp>` (or `reports/<timestamp>`): where a run writes when no --out is given. */
 export function defaultOutDir(prefix?: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  return join('reports', prefix ? `${prefix}-${stamp}` : stamp);
+  return join(BENCH_DEFAULTS.reportsDir, prefix ? `${prefix}-${stamp}` : stamp);
 }
 
 /** A lab run's own state file, so a lab the user deployed with lab:deploy is neither reused nor touched. */

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchOptions } from '../config/bench-options.ts';
+import { BENCH_DEFAULTS, benchArgv, type BenchOptions } from '../config/bench-options.ts';
 import { resolveMergeOptions } from '../config/report-options.ts';
 import { harnessWarning, nothingSucceeded } from '../report/headline.ts';
 import { summaryToTable } from '../report/summary-markdown.ts';
@@ -53,54 +53,35 @@ async function writeMerged(dir: string, json: boolean): Promise<number> {
   return interrupted.length > 0 || failed !== undefined ? 1 : 0;
 }
 
-/** The flags a worker must not inherit: it gets its own shard, run id, start and output. */
-const OWN_FLAGS = new Set(['--workers', '--out', '--json', '--run-id', '--start-at', '--shard', '--shards']);
-
-function workerArgv(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const [name] = argv[i]!.split('=');
-    if (!OWN_FLAGS.has(name!)) {
-      out.push(argv[i]!);
-      continue;
-    }
-    // `--flag value` takes the next item too (these flags are all valued but --json).
-    if (!argv[i]!.includes('=') && name !== '--json') i++;
-  }
-  return out;
-}
-
 /**
  * `npm run bench -- … --workers N`: the same run as N shards in N local processes (so a run
  * can use every core and the harness is not its own bottleneck), started together, then
- * merged. The workers get the user's own flags, plus their shard, run id, common start and
- * output folder; their keys come through the environment as for any bench.
+ * merged. Each worker's argv is written from the resolved options (`benchArgv`), with its own
+ * shard, the run id, the common start and the output folder; keys come through the
+ * environment, as for any bench, never through argv.
  */
-export async function runWorkers(
-  argv: readonly string[],
-  options: BenchOptions,
-  env: NodeJS.ProcessEnv,
-): Promise<number> {
+export async function runWorkers(options: BenchOptions, env: NodeJS.ProcessEnv): Promise<number> {
   const runId =
     options.runId ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
-  const root = options.out ?? 'reports';
-  const startAt = new Date(Date.now() + 3_000).toISOString();
+  const root = options.out ?? BENCH_DEFAULTS.reportsDir;
+  const startAt = new Date(Date.now() + 3_000);
   const dir = join(root, runId);
-  process.stderr.write(`workers: ${options.workers} shards of run ${runId}, starting together at ${startAt}\n`);
+  process.stderr.write(
+    `workers: ${options.workers} shards of run ${runId}, starting together at ${startAt.toISOString()}\n`,
+  );
   return withInterrupt('stopping the workers; each writes what it measured', async (signal) => {
     const children = Array.from({ length: options.workers }, (_, index) => {
       const args = [
         CLI,
         'bench',
-        ...workerArgv(argv),
-        '--shard',
-        `${index}/${options.workers}`,
-        '--run-id',
-        runId,
-        '--start-at',
-        startAt,
-        '--out',
-        root,
+        ...benchArgv(options, {
+          shard: { index, count: options.workers },
+          runId,
+          startAt,
+          out: root,
+          workers: BENCH_DEFAULTS.workers,
+          json: false,
+        }),
       ];
       const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr!.on('data', (chunk: Buffer) => {

@@ -1,6 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { CHECK_IDS } from '../compliance/index.ts';
-import { resolveVerifyOptions } from '../config/verify-options.ts';
+import { durationText, shownDefault } from '../config/help-defaults.ts';
+import { TARGET_DEFAULTS } from '../config/target-flags.ts';
+import { resolveVerifyOptions, VERIFY_DEFAULTS } from '../config/verify-options.ts';
+import { API_KINDS } from '../protocol/index.ts';
 import { runVerifyPlans, verifyPlans } from '../lab/verify-plan.ts';
 import type { ArmConnection, DeployedConfig } from '../lab/azure-lab.ts';
 import { readLabState, withLabSecrets } from '../lab/state.ts';
@@ -11,28 +14,32 @@ import { createAuthHeaders } from '../endpoint/auth.ts';
 import { withInterrupt } from './interrupt.ts';
 import { defaultOutDir } from './run-paths.ts';
 
+const V = VERIFY_DEFAULTS;
+const d = shownDefault;
+
 export const VERIFY_USAGE = `Usage: npm run lab:verify -- [options]
 
 Proves, check by check, whether a gateway relays an LLM stream faithfully.
 
-Target (default: the gateway and direct paths in .lab/state.json)
+Target (default: the gateway and direct paths in ${TARGET_DEFAULTS.stateFile})
   --gateway URL               the gateway (APIM) base URL to verify
   --direct URL                the upstream reached without the gateway (the reference)
   --mock-admin URL            where the mock's /_mock/requests lives (default: the direct URL)
-  --api chat,responses,completions,on-your-data   APIs to probe (default chat,responses)
+  --api ${API_KINDS.join(',')}   APIs to probe ${d(V.apis)}
   --api-style azure|v1|openai  --deployment NAME  --completions-deployment NAME  --api-version V
                               as npm run bench takes them: over the lab state's, for every path
-  --api-key-env NAME          env var with the API key (default AZURE_OPENAI_API_KEY)
+  --api-key-env NAME          env var with the API key ${d(TARGET_DEFAULTS.apiKeyEnv)}
   --subscription-key-env NAME env var with the gateway's subscription key (sent as api-key)
   --entra                     the direct path authenticates with Entra ID
-  --state FILE                lab state file (default .lab/state.json)
+  --state FILE                lab state file ${d(TARGET_DEFAULTS.stateFile)}
 
 Checks
-  --checks id,id              run only these (default all): ${CHECK_IDS.join(', ')}
-  --idle-gap 30s              quiet period the idle-gap probe holds (Microsoft's guidance: try 4m)
-  --max-delivery-p99 50ms     per-frame delivery latency p99 allowed
-  --max-ttft-overhead 50ms    time to first token the gateway may add
-  --streams 10                streams opened at once by concurrent-streams
+  --checks id,id              run only these (default: all): ${CHECK_IDS.join(', ')}
+  --idle-gap D                quiet period the idle-gap probe holds ${d(durationText(V.idleGapMs))};
+                              Microsoft's guidance: try 4m
+  --max-delivery-p99 D        per-frame delivery latency p99 allowed ${d(durationText(V.deliveryP99Ms))}
+  --max-ttft-overhead D       time to first token the gateway may add ${d(durationText(V.ttftOverheadMs))}
+  --streams N                 streams opened at once by concurrent-streams ${d(V.streams)}
 
 Static lint (an Azure lab's deployed policy, diagnostics and tier are read through ARM;
 a local lab's policy file is linted; these flags override either)
@@ -41,7 +48,7 @@ a local lab's policy file is linted; these flags override either)
   --sku NAME                  the APIM tier (Consumption fails)
 
 Output
-  --out DIR                   (default reports/verify-<timestamp>)
+  --out DIR                   (default: reports/verify-<timestamp>)
   --json                      print compliance.json on stdout instead of the table
 
 Exit code: 0 no check failed, 1 a check failed, 2 bad usage, 130 interrupted.`;

@@ -9,7 +9,7 @@ import { outputDirFlag } from '../files.ts';
 import type { ShardShare } from '../load/shard.ts';
 import type { Arrival, LoadModel } from '../load/types.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
-import { resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './target-flags.ts';
+import { resolveTargetFlags, TARGET_DEFAULTS, TARGET_FLAG_OPTIONS, type TargetFlags } from './target-flags.ts';
 
 /** Everything `npm run bench` needs, validated. */
 export interface BenchOptions extends TargetFlags {
@@ -31,12 +31,16 @@ export interface BenchOptions extends TargetFlags {
    */
   interleave: boolean;
   prompts: ChatMessage[][];
+  /** The `--prompts` file `prompts` was read from (a worker reads the same file). */
+  promptsFile: string | undefined;
   seed: number;
   /** Per phase; a phase not given on the command line never outlasts the total. */
   timeouts: RequestTimeouts;
   client: ClientMode;
   retry429: Retry429Policy;
   retryMaxWaitMs: number;
+  /** Attempts in all for one request under `retry429: 'honor'`. */
+  retryMaxAttempts: number;
   bailoutErrorRatio: number;
   out: string | undefined;
   json: boolean;
@@ -52,11 +56,23 @@ export interface BenchOptions extends TargetFlags {
   help: boolean;
 }
 
+/** `--stream`: streamed requests, unstreamed ones, or both (a scenario each). */
+export const STREAM_CHOICES = ['on', 'off', 'both'] as const;
+export type StreamChoice = (typeof STREAM_CHOICES)[number];
+
+/**
+ * Every default of `npm run bench`: the resolver reads its defaults from here only, and the
+ * help text (src/cli/bench-command.ts) prints them from here (test/unit/help-defaults.test.ts
+ * holds the two together). The target flags' defaults are TARGET_DEFAULTS (target-flags.ts).
+ */
 export const BENCH_DEFAULTS = {
   apis: ['chat'] as ApiKind[],
-  stream: 'both',
-  maxTokens: '256',
+  stream: 'both' as StreamChoice,
+  maxTokens: [256] as Array<number | 'max'>,
   requests: 20,
+  /** One request in flight: a sequential run (more is a closed loop). */
+  concurrency: 1,
+  arrival: 'constant' as Arrival,
   warmup: 1,
   seed: 1,
   timeouts: {
@@ -66,10 +82,17 @@ export const BENCH_DEFAULTS = {
     idleMs: 30_000,
     totalMs: 120_000,
   } satisfies RequestTimeouts,
+  client: 'http' as ClientMode,
+  retry429: 'none' as Retry429Policy,
   retryMaxWaitMs: 60_000,
+  /** Attempts in all for one request under `--retry-429 honor` (no flag sets it). */
+  retryMaxAttempts: 5,
   bailoutErrorRatio: 0.5,
   prompt:
     'Explain, in a few paragraphs, how server-sent events travel through an API gateway and what can hold them back.',
+  workers: 1,
+  /** Where runs go without --out: reports/<timestamp>/, and a sharded run's reports/<run-id>/. */
+  reportsDir: 'reports',
 };
 
 const OPTIONS = {
@@ -123,7 +146,7 @@ function resolveSharding(
   load: LoadModel,
 ): Pick<BenchOptions, 'shard' | 'runId' | 'startAt' | 'workers'> {
   const str = (name: string): string | undefined => values[name] as string | undefined;
-  const workers = positiveNumber('--workers', str('workers'), { max: 64 }) ?? 1;
+  const workers = positiveNumber('--workers', str('workers'), { max: 64 }) ?? BENCH_DEFAULTS.workers;
   let shard: ShardShare | undefined;
   if (str('shard') !== undefined) {
     const match = /^(\d+)\/(\d+)$/.exec(str('shard')!);
@@ -190,6 +213,14 @@ function resolveSharding(
   return { shard, runId, startAt, workers };
 }
 
+/** Each phase's timeout flag and the field it sets. */
+const TIMEOUT_PHASES = [
+  ['connect-timeout', 'connectMs'],
+  ['headers-timeout', 'headersMs'],
+  ['first-token-timeout', 'firstTokenMs'],
+  ['idle-timeout', 'idleMs'],
+] as const;
+
 /**
  * The timeout of each phase of a request. A phase given explicitly must end within the total
  * (`--timeout`), or it could never fire; a phase left at its default is capped at the total, so
@@ -198,14 +229,8 @@ function resolveSharding(
 function resolveTimeouts(values: Record<string, string | boolean | undefined>, client: ClientMode): RequestTimeouts {
   const given = (flag: string): number | undefined => durationMs(`--${flag}`, values[flag] as string | undefined);
   const totalMs = given('timeout') ?? BENCH_DEFAULTS.timeouts.totalMs;
-  const phases = [
-    ['connect-timeout', 'connectMs'],
-    ['headers-timeout', 'headersMs'],
-    ['first-token-timeout', 'firstTokenMs'],
-    ['idle-timeout', 'idleMs'],
-  ] as const;
   const timeouts: RequestTimeouts = { ...BENCH_DEFAULTS.timeouts, totalMs };
-  for (const [flag, key] of phases) {
+  for (const [flag, key] of TIMEOUT_PHASES) {
     const ms = given(flag);
     if (ms !== undefined && ms > totalMs)
       throw new InvalidOptionError(
@@ -285,18 +310,18 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
       'either --concurrency N (closed loop) or --rate R (open loop)',
     );
   }
-  const arrival = oneOf<Arrival>('--arrival', str('arrival') ?? 'constant', ['constant', 'poisson']);
+  const arrival = oneOf<Arrival>('--arrival', str('arrival') ?? BENCH_DEFAULTS.arrival, ['constant', 'poisson']);
   const maxInFlight = positiveNumber('--max-in-flight', str('max-in-flight'), { max: 100_000 });
   const load: LoadModel =
     rate !== undefined
       ? { kind: 'open', ratePerSec: rate, arrival, ...(maxInFlight !== undefined ? { maxInFlight } : {}) }
-      : concurrency !== undefined && concurrency > 1
-        ? { kind: 'closed', concurrency }
+      : (concurrency ?? BENCH_DEFAULTS.concurrency) > 1
+        ? { kind: 'closed', concurrency: concurrency ?? BENCH_DEFAULTS.concurrency }
         : { kind: 'sequential' };
   const duration = durationMs('--duration', str('duration'));
   const requestsFlag = positiveNumber('--requests', str('requests'), { max: 10_000_000 });
-  const streamFlag = oneOf('--stream', str('stream') ?? BENCH_DEFAULTS.stream, ['on', 'off', 'both']);
-  const maxTokens = (str('max-tokens') ?? BENCH_DEFAULTS.maxTokens).split(',').map((raw) => {
+  const streamFlag = oneOf('--stream', str('stream') ?? BENCH_DEFAULTS.stream, STREAM_CHOICES);
+  const maxTokens = (str('max-tokens') ?? BENCH_DEFAULTS.maxTokens.join(',')).split(',').map((raw) => {
     if (raw.trim() === 'max') return 'max' as const;
     return positiveNumber('--max-tokens', raw.trim(), { max: 10_000_000 })!;
   });
@@ -309,7 +334,7 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
       'cannot be combined with --prompts',
       'one of --prompt TEXT or --prompts FILE',
     );
-  const client = oneOf<ClientMode>('--client', str('client') ?? 'http', ['http', 'sdk']);
+  const client = oneOf<ClientMode>('--client', str('client') ?? BENCH_DEFAULTS.client, ['http', 'sdk']);
   return {
     ...resolveTargetFlags(values, env),
     endpoint: httpUrl('--endpoint', str('endpoint')),
@@ -330,11 +355,13 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
       promptsFile !== undefined
         ? readPromptsFile(promptsFile)
         : [[{ role: 'user', content: prompt ?? BENCH_DEFAULTS.prompt }]],
+    promptsFile,
     seed: positiveNumber('--seed', str('seed'), { min: 0, max: 2 ** 32 - 1 }) ?? BENCH_DEFAULTS.seed,
     timeouts: resolveTimeouts(values, client),
     client,
-    retry429: oneOf<Retry429Policy>('--retry-429', str('retry-429') ?? 'none', ['none', 'honor']),
+    retry429: oneOf<Retry429Policy>('--retry-429', str('retry-429') ?? BENCH_DEFAULTS.retry429, ['none', 'honor']),
     retryMaxWaitMs: durationMs('--retry-max-wait', str('retry-max-wait')) ?? BENCH_DEFAULTS.retryMaxWaitMs,
+    retryMaxAttempts: BENCH_DEFAULTS.retryMaxAttempts,
     bailoutErrorRatio: bailout ?? BENCH_DEFAULTS.bailoutErrorRatio,
     out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,
     json: values['json'] === true,
@@ -342,4 +369,92 @@ export function resolveBenchOptions(argv: readonly string[], env: NodeJS.Process
     ...resolveSharding(values, env, load),
     help: values['help'] === true,
   };
+}
+
+/** A duration as a flag value that {@link parseDurationMs} reads back to the same milliseconds. */
+function durationArg(ms: number): string {
+  return `${ms}ms`;
+}
+
+/**
+ * The argv that {@link resolveBenchOptions} resolves back to `options` (with `overrides`
+ * applied): its inverse, so a command that starts another bench process (`--workers`) hands
+ * on the typed, validated options rather than re-parsing the raw flags. Only values that
+ * differ from the defaults are written, each as `--flag=value` (a value may start with a dash
+ * or hold spaces). Keys never appear: the options name the environment variables that hold
+ * them, and the process started reads them there. Throws for options no flags can express (a
+ * `retryMaxAttempts` other than the default, prompts that are neither one user message nor
+ * read from `promptsFile`, neither a request count nor a duration).
+ */
+export function benchArgv(options: BenchOptions, overrides: Partial<BenchOptions> = {}): string[] {
+  const o: BenchOptions = { ...options, ...overrides };
+  const argv: string[] = [];
+  const put = (flag: string, value: string | number | undefined, unless?: string | number): void => {
+    if (value !== undefined && value !== unless) argv.push(`--${flag}=${value}`);
+  };
+  const flag = (name: string, on: boolean): void => {
+    if (on) argv.push(`--${name}`);
+  };
+  const inexpressible = (what: string): never => {
+    throw new Error(`benchArgv: ${what} has no bench flag`);
+  };
+  // Where requests go (the target flags).
+  put('endpoint', o.endpoint);
+  put('api-style', o.apiStyle);
+  put('deployment', o.deployment);
+  put('completions-deployment', o.completionsDeployment, TARGET_DEFAULTS.completionsDeployment);
+  put('api-version', o.apiVersion);
+  put('api-key-env', o.apiKeyEnv, TARGET_DEFAULTS.apiKeyEnv);
+  put('subscription-key-env', o.subscriptionKeyEnv);
+  flag('entra', o.entra);
+  put('state', o.stateFile, TARGET_DEFAULTS.stateFile);
+  put('search-endpoint', o.search.endpoint, TARGET_DEFAULTS.searchEndpoint);
+  put('search-index', o.search.index, TARGET_DEFAULTS.searchIndex);
+  if (o.paths.length > 0) put('path', o.paths.join(','));
+  // The scenarios.
+  put('api', o.apis.join(','), BENCH_DEFAULTS.apis.join(','));
+  const stream: StreamChoice = o.streams.length > 1 ? 'both' : o.streams[0] === true ? 'on' : 'off';
+  put('stream', stream, BENCH_DEFAULTS.stream);
+  put('max-tokens', o.maxTokens.join(','), BENCH_DEFAULTS.maxTokens.join(','));
+  if (o.promptsFile !== undefined) put('prompts', o.promptsFile);
+  else {
+    const [chat, ...more] = o.prompts;
+    const [message, ...others] = chat ?? [];
+    if (more.length > 0 || others.length > 0 || message?.role !== 'user')
+      inexpressible('prompts other than one user message, without promptsFile,');
+    put('prompt', message!.content, BENCH_DEFAULTS.prompt);
+  }
+  // The load.
+  if (o.requests === undefined && o.durationMs === undefined) inexpressible('neither requests nor durationMs');
+  put('requests', o.requests, o.durationMs === undefined ? BENCH_DEFAULTS.requests : undefined);
+  if (o.durationMs !== undefined) put('duration', durationArg(o.durationMs));
+  if (o.load.kind === 'closed') put('concurrency', o.load.concurrency, BENCH_DEFAULTS.concurrency);
+  if (o.load.kind === 'open') {
+    put('rate', o.load.ratePerSec);
+    put('arrival', o.load.arrival, BENCH_DEFAULTS.arrival);
+    put('max-in-flight', o.load.maxInFlight);
+  }
+  put('warmup', o.warmup, BENCH_DEFAULTS.warmup);
+  flag('no-interleave', !o.interleave);
+  put('seed', o.seed, BENCH_DEFAULTS.seed);
+  // A phase left at its default is capped at the total: only phases that differ from that are written.
+  const { totalMs } = o.timeouts;
+  put('timeout', durationArg(totalMs), durationArg(BENCH_DEFAULTS.timeouts.totalMs));
+  for (const [name, key] of TIMEOUT_PHASES)
+    put(name, durationArg(o.timeouts[key]), durationArg(Math.min(BENCH_DEFAULTS.timeouts[key], totalMs)));
+  put('client', o.client, BENCH_DEFAULTS.client);
+  put('retry-429', o.retry429, BENCH_DEFAULTS.retry429);
+  put('retry-max-wait', durationArg(o.retryMaxWaitMs), durationArg(BENCH_DEFAULTS.retryMaxWaitMs));
+  if (o.retryMaxAttempts !== BENCH_DEFAULTS.retryMaxAttempts) inexpressible(`retryMaxAttempts ${o.retryMaxAttempts}`);
+  put('bail-out', o.bailoutErrorRatio, BENCH_DEFAULTS.bailoutErrorRatio);
+  flag('stamp', o.stamp);
+  // Output and sharding.
+  put('out', o.out);
+  flag('json', o.json);
+  if (o.shard !== undefined) put('shard', `${o.shard.index}/${o.shard.count}`);
+  put('run-id', o.runId);
+  put('start-at', o.startAt?.toISOString());
+  put('workers', o.workers, BENCH_DEFAULTS.workers);
+  flag('help', o.help);
+  return argv;
 }

@@ -17,7 +17,7 @@ export interface CalibrateOptions {
   help: boolean;
 }
 
-/** `chainConcurrency`: one request per path in flight, so a closed loop's batches line up with the interleaved rounds (docs/performance.md, the chain calibration). */
+/** Every default of `npm run calibrate` (its --help prints them from here). `chainConcurrency`: one request per path in flight, so a closed loop's batches line up with the interleaved rounds (docs/performance.md, the chain calibration). */
 export const CALIBRATE_DEFAULTS = { seeds: 10, requests: 20, concurrency: 4, chainConcurrency: 3, delayMs: 20 };
 
 export function resolveCalibrateOptions(argv: readonly string[]): CalibrateOptions {

@@ -68,14 +68,41 @@ export interface CleanupOptions {
   help: boolean;
 }
 
+/** The defaults of `npm run lab:deploy -- --target azure` (part of DEPLOY_DEFAULTS). */
 export const AZURE_DEFAULTS = {
   location: 'eastus2',
   model: 'gpt-4o-mini',
   modelVersion: '2024-07-18',
-  modelSku: 'GlobalStandard',
+  modelSku: 'GlobalStandard' as (typeof MODEL_SKUS)[number],
   capacityK: 10,
-  apimSku: 'BasicV2',
+  apimSku: 'BasicV2' as (typeof APIM_SKUS)[number],
   publisherEmail: 'noreply@example.com',
+  roles: 'assign' as (typeof ROLE_MODES)[number],
+};
+
+/**
+ * Every default of `npm run lab:deploy`: the resolver reads them from here and its --help
+ * prints them from here. The mock's seed is the bench's default seed, so a bench run with no
+ * --seed asks the mock for the answers it was started with.
+ */
+export const DEPLOY_DEFAULTS = {
+  target: 'local' as LabTarget,
+  policy: 'streaming',
+  stateFile: TARGET_DEFAULTS.stateFile,
+  seed: BENCH_DEFAULTS.seed,
+  azure: AZURE_DEFAULTS,
+};
+
+/** Every default of `npm run lab:cleanup`. */
+export const CLEANUP_DEFAULTS = { stateFile: TARGET_DEFAULTS.stateFile };
+
+/** Every default of `npm run lab` (a guided lab sets its own policies and load). */
+export const LAB_RUN_DEFAULTS = {
+  target: 'local' as LabTarget,
+  policy: 'streaming',
+  /** Requests per bench scenario, all in flight at once. */
+  requests: 8,
+  stateFile: TARGET_DEFAULTS.stateFile,
 };
 
 /** APIM tiers (api-version 2024-05-01). Consumption is refused for streaming unless forced. */
@@ -165,7 +192,7 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
     },
     'npm run lab:deploy -- --help',
   );
-  const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', LAB_TARGETS);
+  const target = oneOf('--target', (values['target'] as string | undefined) ?? DEPLOY_DEFAULTS.target, LAB_TARGETS);
   const mockArgs: string[] = [];
   for (const flag of MOCK_TIMING_FLAGS) {
     const raw = values[flag] as string | undefined;
@@ -231,11 +258,11 @@ export function resolveDeployOptions(argv: readonly string[], env: NodeJS.Proces
     edge,
     azure: target === 'azure' && values['help'] !== true ? resolveAzureFlags(values, env) : undefined,
     backendsFile: values['backends'] as string | undefined,
-    policy: (values['policy'] as string | undefined) ?? 'streaming',
-    stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
+    policy: (values['policy'] as string | undefined) ?? DEPLOY_DEFAULTS.policy,
+    stateFile: (values['state'] as string | undefined) ?? DEPLOY_DEFAULTS.stateFile,
     seed:
       positiveNumber('--seed', values['seed'] as string | undefined, { min: 0, max: 2 ** 32 - 1 }) ??
-      BENCH_DEFAULTS.seed,
+      DEPLOY_DEFAULTS.seed,
     mockArgs,
     help: values['help'] === true,
   };
@@ -308,7 +335,7 @@ function resolveAzureFlags(
     forceConsumption,
     publisherEmail,
     localAuth: values['local-auth'] === true,
-    roles: oneOf('--roles', text('roles') ?? 'assign', ROLE_MODES),
+    roles: oneOf('--roles', text('roles') ?? AZURE_DEFAULTS.roles, ROLE_MODES),
     whatIf: values['what-if'] === true,
     backends: text('backends') !== undefined ? readBackendsFlag(text('backends')!) : undefined,
   };
@@ -344,7 +371,7 @@ export function resolveCleanupOptions(argv: readonly string[]): CleanupOptions {
     'npm run lab:cleanup -- --help',
   );
   return {
-    stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
+    stateFile: (values['state'] as string | undefined) ?? CLEANUP_DEFAULTS.stateFile,
     dryRun: values['dry-run'] === true,
     yes: values['yes'] === true,
     keepSoftDeleted: values['keep-soft-deleted'] === true,
@@ -372,11 +399,13 @@ export function resolveLabRunOptions(
     },
     'npm run lab -- --help',
   );
-  const requests = positiveNumber('--requests', values['requests'] as string | undefined, { min: 2, max: 1000 }) ?? 8;
+  const requests =
+    positiveNumber('--requests', values['requests'] as string | undefined, { min: 2, max: 1000 }) ??
+    LAB_RUN_DEFAULTS.requests;
   if (positionals.length > 1)
     throw new InvalidOptionError('LAB', `one lab at a time, got ${positionals.join(' ')}`, labNames.join(', '));
   const name = positionals[0] !== undefined ? oneOf('LAB', positionals[0], labNames) : undefined;
-  const target = oneOf('--target', (values['target'] as string | undefined) ?? 'local', LAB_TARGETS);
+  const target = oneOf('--target', (values['target'] as string | undefined) ?? LAB_RUN_DEFAULTS.target, LAB_TARGETS);
   if (name === undefined && target === 'azure')
     throw new InvalidOptionError(
       '--target',
@@ -403,14 +432,14 @@ export function resolveLabRunOptions(
   return {
     name,
     target,
-    stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
+    stateFile: (values['state'] as string | undefined) ?? LAB_RUN_DEFAULTS.stateFile,
     list: values['list'] === true,
     search: resolveSearchSource(
       values['search-endpoint'] as string | undefined,
       values['search-index'] as string | undefined,
       env,
     ),
-    policy: (values['policy'] as string | undefined) ?? 'streaming',
+    policy: (values['policy'] as string | undefined) ?? LAB_RUN_DEFAULTS.policy,
     out: values['out'] !== undefined ? outputDirFlag('--out', values['out'] as string) : undefined,
     requests,
     help: values['help'] === true,

@@ -1,4 +1,4 @@
-import { httpUrl, listOf, parseDurationMs, parseFlags, positiveNumber } from '../flags.ts';
+import { durationMs, httpUrl, listOf, parseFlags, positiveNumber } from '../flags.ts';
 import { outputDirFlag } from '../files.ts';
 import { API_KINDS, type ApiKind } from '../protocol/index.ts';
 import { resolveTargetFlags, TARGET_FLAG_OPTIONS, type TargetFlags } from './target-flags.ts';
@@ -23,11 +23,12 @@ export interface VerifyOptions extends TargetFlags {
   help: boolean;
 }
 
+/** Every default of `npm run lab:verify` (the target flags': TARGET_DEFAULTS); its --help prints them from here. */
 export const VERIFY_DEFAULTS = {
   apis: ['chat', 'responses'] as ApiKind[],
-  idleGap: '30s',
-  deliveryP99: '50ms',
-  ttftOverhead: '50ms',
+  idleGapMs: 30_000,
+  deliveryP99Ms: 50,
+  ttftOverheadMs: 50,
   streams: 10,
 };
 
@@ -58,7 +59,7 @@ export function resolveVerifyOptions(
 ): VerifyOptions {
   const values = parseFlags(argv, OPTIONS, 'npm run lab:verify -- --help');
   const str = (name: string): string | undefined => values[name] as string | undefined;
-  const duration = (flag: string, fallback: string): number => parseDurationMs(`--${flag}`, str(flag) ?? fallback);
+  const duration = (flag: string, fallback: number): number => durationMs(`--${flag}`, str(flag)) ?? fallback;
   return {
     ...resolveTargetFlags(values, env),
     gateway: httpUrl('--gateway', str('gateway'), 'https://my-apim.azure-api.net'),
@@ -69,9 +70,9 @@ export function resolveVerifyOptions(
     diagnostics: str('diagnostics'),
     sku: str('sku'),
     checks: str('checks') !== undefined ? listOf('--checks', str('checks')!, checkIds) : [],
-    idleGapMs: duration('idle-gap', VERIFY_DEFAULTS.idleGap),
-    deliveryP99Ms: duration('max-delivery-p99', VERIFY_DEFAULTS.deliveryP99),
-    ttftOverheadMs: duration('max-ttft-overhead', VERIFY_DEFAULTS.ttftOverhead),
+    idleGapMs: duration('idle-gap', VERIFY_DEFAULTS.idleGapMs),
+    deliveryP99Ms: duration('max-delivery-p99', VERIFY_DEFAULTS.deliveryP99Ms),
+    ttftOverheadMs: duration('max-ttft-overhead', VERIFY_DEFAULTS.ttftOverheadMs),
     streams: positiveNumber('--streams', str('streams'), { max: 1000 }) ?? VERIFY_DEFAULTS.streams,
     out: str('out') !== undefined ? outputDirFlag('--out', str('out')!) : undefined,
     json: values['json'] === true,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { BenchSummary } from '../bench/summary.ts';
-import type { RunAcaOptions } from '../config/dist-options.ts';
+import type { RunAcaOptions } from '../config/scale-options.ts';
 import { LabError } from '../errors.ts';
 import { mergeShards } from '../shards/merge-shards.ts';
 import type { ArmConnection } from '../../infra/arm-context.ts';
@@ -36,20 +36,23 @@ export type AcaRunOutcome =
   | { kind: 'failed-shards'; dir: string; failed: Array<{ shard: number; execution: string; status: string }> }
   | { kind: 'interrupted'; dir: string };
 
-/** The state file's `dist` record, read and written beside whatever lab the file holds. */
-function saveDist(stateFile: string, record: AcaRunRecord | undefined): void {
+/**
+ * The state file's `scale` record, read and written beside whatever lab the file holds (a
+ * record an older release wrote under `dist` is read as `scale`, and written back as `scale`).
+ */
+function saveScale(stateFile: string, record: AcaRunRecord | undefined): void {
   const state = readLabState(stateFile);
   if (record === undefined) {
     if (state === undefined) return;
-    delete state.dist;
-    // A state that held only the dist run goes with it.
+    delete state.scale;
+    // A state that held only the scale run goes with it.
     if (Object.keys(state.paths).length === 0 && state.azure === undefined && (state.processes ?? []).length === 0)
       removeLabState(stateFile);
     else writeLabState(stateFile, state);
     return;
   }
   const next: LabState = state ?? { schemaVersion: 1, target: 'azure', deployment: '', apiVersion: '', paths: {} };
-  next.dist = record;
+  next.scale = record;
   writeLabState(stateFile, next);
 }
 
@@ -60,21 +63,21 @@ function planInputOf(options: RunAcaOptions): AcaPlanInput {
 }
 
 /**
- * `npm run dist -- run aca`: provisions (or reuses) one Container Apps environment per region
+ * `npm run scale -- run aca`: provisions (or reuses) one Container Apps environment per region
  * with an Azure Files share and a manual job, starts one execution per shard with its
  * SHARD_INDEX, waits, downloads the shard folders, merges them exactly, and tears down what it
  * created. A shard that fails leaves everything in place: the same command re-runs only the
- * failed shards, then merges. Every step is recorded in the state file (`dist`).
+ * failed shards, then merges. Every step is recorded in the state file (`scale`).
  */
 export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
   const { options } = input;
-  const existing = readLabState(options.stateFile)?.dist;
+  const existing = readLabState(options.stateFile)?.scale;
   if (existing !== undefined) {
     const problem = sameAcaRun(existing, planInputOf(options));
     if (problem !== undefined)
       throw new LabError(
         'E_LAB_STATE',
-        `Failed to run "aca": ${options.stateFile} ${problem}. Finish that run with its own flags, or tear it down with npm run dist -- cleanup aca.`,
+        `Failed to run "aca": ${options.stateFile} ${problem}. Finish that run with its own flags, or tear it down with npm run scale -- cleanup aca.`,
       );
     input.onLine(
       `continuing run ${existing.runId} (${existing.distId}): ${existing.done.length} provisioning step(s) done, ${Object.values(existing.executions).filter((e) => e.status === 'Succeeded').length} of ${existing.shards} shards succeeded`,
@@ -84,7 +87,7 @@ export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
   const context = acaContext(
     await input.connect(record.subscriptionId),
     record,
-    () => saveDist(options.stateFile, record),
+    () => saveScale(options.stateFile, record),
     input.onLine,
     input.signal,
   );
@@ -117,7 +120,7 @@ export async function runAca(input: AcaRunInput): Promise<AcaRunOutcome> {
   const { summary, shards } = await mergeShards(dir);
   if (options.keep) return { kind: 'merged', dir, summary, tornDown: false, shards: shards.length };
   await teardown(context);
-  saveDist(options.stateFile, undefined);
+  saveScale(options.stateFile, undefined);
   return { kind: 'merged', dir, summary, tornDown: true, shards: shards.length };
 }
 
@@ -135,24 +138,24 @@ async function teardown(context: AcaContext): Promise<string> {
   }
 }
 
-/** `npm run dist -- cleanup aca` (and lab:cleanup when the state holds a dist run): tag-checked, idempotent. */
+/** `npm run scale -- cleanup aca` (and lab:cleanup when the state holds a scale run): tag-checked, idempotent. */
 export async function cleanupAca(
   stateFile: string,
   connect: (subscriptionId: string) => Promise<ArmConnection>,
   onLine: (line: string) => void,
   signal?: AbortSignal,
 ): Promise<{ kind: 'nothing' } | { kind: 'cleaned'; line: string }> {
-  const record = readLabState(stateFile)?.dist;
+  const record = readLabState(stateFile)?.scale;
   if (record === undefined) return { kind: 'nothing' };
   const context = acaContext(
     await connect(record.subscriptionId),
     record,
-    () => saveDist(stateFile, record),
+    () => saveScale(stateFile, record),
     onLine,
     signal,
   );
   const line = await teardown(context);
-  saveDist(stateFile, undefined);
+  saveScale(stateFile, undefined);
   return { kind: 'cleaned', line };
 }
 

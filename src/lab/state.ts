@@ -52,8 +52,8 @@ export interface LabState {
   secrets?: Record<string, string>;
   /** A lab deployed with a backends file: the file, and each backend the lab started (its mock's URL, for faults). */
   backends?: { file: string; started: Record<string, { url: string }> };
-  /** A sharded bench on Azure Container Apps jobs (`npm run dist -- run aca`): names, steps, executions (infra/aca-plan.ts). */
-  dist?: AcaRunRecord;
+  /** A sharded bench on Azure Container Apps jobs (`npm run scale -- run aca`): names, steps, executions (infra/aca-plan.ts). */
+  scale?: AcaRunRecord;
   /** An Azure lab: every name, resource id and finished step (infra/azure-plan.ts). */
   azure?: AzureLabRecord;
 }
@@ -117,10 +117,20 @@ export function readLabState(path: string): LabState | undefined {
     throw new UnreadableStateError(path, 'not a lab state (not an object)');
   const problem = validate(value);
   if (problem) throw new UnreadableStateError(path, problem);
-  return value as LabState;
+  return renamedRecords(value as LabState & { dist?: AcaRunRecord });
 }
 
-function validate(value: Partial<LabState>): string | undefined {
+/**
+ * A state written before `dist` became `scale` holds its Container Apps run under `dist`: read
+ * as `scale`, so it is cleaned up and continued as one (and written back as `scale`). Until
+ * the release after next, when the old name goes.
+ */
+function renamedRecords(state: LabState & { dist?: AcaRunRecord }): LabState {
+  const { dist, ...rest } = state;
+  return dist === undefined ? state : { ...rest, scale: dist };
+}
+
+function validate(value: Partial<LabState> & { dist?: AcaRunRecord }): string | undefined {
   if (value.schemaVersion !== 1) return `schemaVersion is ${String(value.schemaVersion)}, expected 1`;
   if (typeof value.deployment !== 'string' || typeof value.apiVersion !== 'string')
     return 'deployment or apiVersion missing';
@@ -130,13 +140,14 @@ function validate(value: Partial<LabState>): string | undefined {
     Object.keys(value.paths).length === 0 &&
     !Array.isArray(value.processes) &&
     value.azure === undefined &&
+    value.scale === undefined &&
     value.dist === undefined
   )
     return 'no paths';
-  // A state that holds only a dist run (npm run dist -- run aca) has no Azure lab record.
+  // A state that holds only a scale run (npm run scale -- run aca) has no Azure lab record.
   if (
     value.target === 'azure' &&
-    (value.azure !== undefined || value.dist === undefined) &&
+    (value.azure !== undefined || (value.scale === undefined && value.dist === undefined)) &&
     (typeof value.azure?.resourceGroup !== 'string' ||
       typeof value.azure.labId !== 'string' ||
       typeof value.azure.steps !== 'object')
@@ -179,8 +190,13 @@ function validate(value: Partial<LabState>): string | undefined {
     )
       return 'the azure record is incomplete (subscriptionId, resourceGroup, labId, location, steps)';
   }
-  if (value.dist !== undefined) {
-    const d = value.dist as unknown as Record<string, unknown>;
+  // `dist` is the name an older release wrote the scale record under.
+  if (value.scale !== undefined && value.dist !== undefined)
+    return 'it records two scale runs, one under "scale" and one under the older name "dist"';
+  for (const key of ['scale', 'dist'] as const) {
+    const record = value[key];
+    if (record === undefined) continue;
+    const d = record as unknown as Record<string, unknown>;
     if (
       !isObject(d) ||
       !['subscriptionId', 'resourceGroup', 'distId'].every((k) => typeof d[k] === 'string') ||
@@ -188,7 +204,7 @@ function validate(value: Partial<LabState>): string | undefined {
       !Array.isArray(d['done']) ||
       !isObject(d['executions'])
     )
-      return 'the dist record is incomplete (subscriptionId, resourceGroup, distId, regions, done, executions)';
+      return `the ${key} record is incomplete (subscriptionId, resourceGroup, distId, regions, done, executions)`;
   }
   return undefined;
 }

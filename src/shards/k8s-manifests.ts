@@ -1,4 +1,4 @@
-import type { RenderK8sOptions } from '../config/dist-options.ts';
+import type { RenderK8sOptions } from '../config/scale-options.ts';
 
 /** Where the shared volume is mounted in every pod; shards write RESULTS/<run-id>/shard-<i>/. */
 export const RESULTS_DIR = '/results';

@@ -28,7 +28,7 @@ const SHARD_DIR = /^shard-(\d+)$/;
 
 /**
  * The most shards one run may have: what `npm run bench -- --shards N` accepts
- * (src/config/bench-options.ts; the dist renderers allow at most 1000). A run id, a summary
+ * (src/config/bench-options.ts; the scale renderers allow at most 1000). A run id, a summary
  * edited by hand, claiming more is refused before anything is sized by it.
  */
 export const MAX_SHARDS = 10_000;

@@ -2,7 +2,7 @@ import { PersistentVolumeClaim } from 'kubernetes-models/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { describe, expect, it } from 'vitest';
 import { resolveBenchOptions } from '../../src/config/bench-options.ts';
-import { resolveRenderK8sOptions } from '../../src/config/dist-options.ts';
+import { resolveRenderK8sOptions } from '../../src/config/scale-options.ts';
 import { InvalidOptionError } from '../../src/errors.ts';
 import { renderK8s } from '../../src/shards/k8s-manifests.ts';
 

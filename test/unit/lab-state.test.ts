@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,32 @@ describe('lab state', () => {
     writeFileSync(file, JSON.stringify({ ...base, paths: {}, processes: [] }));
     expect(await cleanupLocal(file)).toEqual({ kind: 'cleaned', stopped: [], notOurs: [] });
     expect(readLabState(file)).toBeUndefined();
+  });
+
+  it('a Container Apps run an older release recorded under "dist" is read as "scale", and written back as "scale"', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'state-')), 'state.json');
+    const run = {
+      subscriptionId: '00000000-0000-0000-0000-000000000001',
+      resourceGroup: 'rg-streamlab-dist-abc1234',
+      distId: 'abc1234',
+      regions: [],
+      done: [],
+      executions: {},
+    };
+    // What `dist run aca` wrote: the run alone, under its old name.
+    writeFileSync(file, JSON.stringify({ ...base, target: 'azure', paths: {}, dist: run }));
+    const state = readLabState(file)!;
+    expect(state.scale).toEqual(run);
+    expect(state).not.toHaveProperty('dist');
+    writeLabState(file, state);
+    const written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(written['scale']).toEqual(run);
+    expect(written).not.toHaveProperty('dist');
+    // Both names at once would be two runs, one of them unseen: refused, naming both.
+    writeFileSync(file, JSON.stringify({ ...base, target: 'azure', paths: {}, dist: run, scale: run }));
+    expect(() => readLabState(file)).toThrow(/two scale runs, one under "scale" and one under the older name "dist"/);
+    writeFileSync(file, JSON.stringify({ ...base, target: 'azure', paths: {}, dist: { a: 1 } }));
+    expect(() => readLabState(file)).toThrow(/the dist record is incomplete/);
   });
 
   it('lab secrets fill only variables the environment leaves unset', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveBenchOptions } from '../../src/config/bench-options.ts';
 import { resolveCalibrateOptions } from '../../src/config/calibrate-options.ts';
-import { resolveRenderK8sOptions, resolveRunAcaOptions } from '../../src/config/dist-options.ts';
+import { resolveRenderK8sOptions, resolveRunAcaOptions } from '../../src/config/scale-options.ts';
 import { resolveLabRunOptions } from '../../src/config/lab-options.ts';
 import { resolveCompareOptions, resolveReportOptions } from '../../src/config/report-options.ts';
 import { resolveVerifyOptions } from '../../src/config/verify-options.ts';
@@ -31,7 +31,7 @@ const SURFACES: Array<[string, (out: string) => unknown, 'dir' | 'file']> = [
   ['lab --out', (out) => resolveLabRunOptions(['--out', out]), 'dir'],
   ['compare --out', (out) => resolveCompareOptions([join(dir, 'a'), join(dir, 'b'), '--out', out]), 'dir'],
   [
-    'dist run aca --out',
+    'scale run aca --out',
     (out) =>
       resolveRunAcaOptions(
         ['--shards', '1', '--image', 'docker.io/x/y:1', '--out', out, '--', '--endpoint', 'http://x', '--rate', '1'],
@@ -41,7 +41,7 @@ const SURFACES: Array<[string, (out: string) => unknown, 'dir' | 'file']> = [
   ],
   ['report --out', (out) => resolveReportOptions([dir, '--out', out]), 'file'],
   [
-    'dist render k8s --out',
+    'scale render k8s --out',
     (out) =>
       resolveRenderK8sOptions(
         [

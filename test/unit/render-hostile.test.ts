@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { distCommand, shellQuote } from '../../src/cli/dist-command.ts';
-import { resolveRenderK8sOptions, resolveRunAcaOptions } from '../../src/config/dist-options.ts';
+import { scaleCommand, shellQuote } from '../../src/cli/scale-command.ts';
+import { resolveRenderK8sOptions, resolveRunAcaOptions } from '../../src/config/scale-options.ts';
 import { InvalidOptionError } from '../../src/errors.ts';
 import { renderK8s } from '../../src/shards/k8s-manifests.ts';
 
-// `dist render k8s` (and `dist run aca`) put what they are given into manifests and jobs
+// `scale render k8s` (and `scale run aca`) put what they are given into manifests and jobs
 // (issue 31): everything is checked first, the bench flags with the bench's own resolver, and a
 // key value never goes in anywhere.
 const NOW = new Date('2026-12-07T12:00:00Z');
@@ -47,7 +47,7 @@ const captured = async (run: () => Promise<number>): Promise<{ code: number; std
 const out2 = mkdtempSync(join(tmpdir(), 'render-hostile-out-'));
 afterAll(() => rmSync(out2, { recursive: true, force: true }));
 
-describe('dist render k8s refuses what would break, or leak, only at kubectl apply', () => {
+describe('scale render k8s refuses what would break, or leak, only at kubectl apply', () => {
   const out = mkdtempSync(join(tmpdir(), 'render-hostile-'));
   const cases: Array<[string, () => unknown, string, RegExp]> = [
     [
@@ -132,7 +132,7 @@ describe('dist render k8s refuses what would break, or leak, only at kubectl app
     rmSync(out, { recursive: true, force: true });
   });
 
-  it('dist run aca checks the same: the image and the bench flags', () => {
+  it('scale run aca checks the same: the image and the bench flags', () => {
     const aca = (extra: string[], bench: string[] = GOOD_BENCH) =>
       resolveRunAcaOptions(
         ['--shards', '2', '--image', 'docker.io/streamlab/streamlab:1', ...extra, '--', ...bench],
@@ -148,7 +148,7 @@ describe('dist render k8s refuses what would break, or leak, only at kubectl app
 // A reviewer's defects (issue 31, second pass): key variables the bench names, URL user
 // information, prose taken for keys, echoed values, unquoted paths in the printed commands,
 // empty --key-env names, and --start-at read differently from the bench.
-describe('dist render k8s: what a second review found', () => {
+describe('scale render k8s: what a second review found', () => {
   const BENCH_KEY = 'bench-named-key-value-42';
   const env = { ...ENV, K: BENCH_KEY, S: 'subscription-key-value-77' };
   const renderIn = (own: string[], bench: string[], withEnv: NodeJS.ProcessEnv = env) =>
@@ -207,7 +207,7 @@ describe('dist render k8s: what a second review found', () => {
       { name: 'K', valueFrom: { secretKeyRef: { name: 'streamlab-keys', key: 'K' } } },
     ]);
     const { stderr } = await captured(() =>
-      distCommand(
+      scaleCommand(
         [
           'render',
           'k8s',
@@ -227,7 +227,7 @@ describe('dist render k8s: what a second review found', () => {
     );
     expect(stderr).toContain('create secret generic streamlab-keys --from-literal=K="$K"\n');
     expect(refusal(() => renderIn([], [...GOOD_BENCH, '--api-key-env', 'not-a-name'])).option).toBe('--api-key-env');
-    // dist run aca: the named variable becomes a job secret, so it must be set here.
+    // scale run aca: the named variable becomes a job secret, so it must be set here.
     expect(aca([], [...GOOD_BENCH, '--api-key-env', 'K']).keyEnv).toEqual(['K']);
     expect(refusal(() => aca([], [...GOOD_BENCH, '--api-key-env', 'MISSING_KEY'])).message).toMatch(
       /"--key-env": MISSING_KEY is not set/,
@@ -282,7 +282,7 @@ describe('dist render k8s: what a second review found', () => {
   it('6. paths in the printed commands are shell-quoted', async () => {
     const file = join(out2, "a b;echo PWNED's.json");
     const { stderr } = await captured(() =>
-      distCommand(
+      scaleCommand(
         ['render', 'k8s', '--shards', '2', '--image', 'reg.example/streamlab:1', '--out', file, '--', ...GOOD_BENCH],
         env,
       ),

@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { distCommand } from '../../src/cli/dist-command.ts';
+import { cleanupCommand } from '../../src/cli/lab-commands.ts';
+import { scaleCommand } from '../../src/cli/scale-command.ts';
 import { readLabState } from '../../src/lab/state.ts';
 import type { MockServer } from '../../stand-ins/azure-openai/server.ts';
 import { FakeAca, type FakeExecution } from '../helpers/fake-aca.ts';
 import { FAKE_SUBSCRIPTION, FakeArm, fakeCredential } from '../helpers/fake-arm.ts';
 import { startFastMock } from '../helpers/mock.ts';
 
-// `npm run dist -- run aca` in-process against the fake ARM (Microsoft.App, Microsoft.Storage
+// `npm run scale -- run aca` in-process against the fake ARM (Microsoft.App, Microsoft.Storage
 // and the Azure Files data plane), driven by the real SDK clients. Each execution the fake
 // starts really runs a bench shard (the CLI in a child process) against a loopback mock that
 // only accepts the key the job holds as a Container Apps secret.
@@ -55,8 +56,8 @@ const connectAzure = async (subscriptionId: string) => ({
   clientOptions: { retryOptions: { maxRetries: 0 } },
   pollIntervalMs: 0,
 });
-const dist = (args: string[]) =>
-  distCommand(
+const scale = (args: string[]) =>
+  scaleCommand(
     args,
     { ...ENV, AZURE_OPENAI_API_KEY: SECRET, ACA_REGISTRY_PASSWORD: REGISTRY_PASSWORD },
     { connectAzure, acaPollMs: 100 },
@@ -102,7 +103,7 @@ const runArgs = () => [
 
 beforeEach(async () => {
   arm = new FakeArm().listen();
-  dir = mkdtempSync(join(tmpdir(), 'dist-aca-'));
+  dir = mkdtempSync(join(tmpdir(), 'scale-aca-'));
   aca = new FakeAca(arm, join(dir, 'azure-files'), runShard);
   mock = await startFastMock({ apiKey: SECRET });
   out = '';
@@ -129,13 +130,13 @@ function allText(folder: string): string {
     .join('\n');
 }
 
-describe('dist run aca against the fake ARM, driven by the real SDK clients', { timeout: 120_000 }, () => {
+describe('scale run aca against the fake ARM, driven by the real SDK clients', { timeout: 120_000 }, () => {
   it('a failed execution keeps everything; the same command re-runs only that shard, merges all three exactly, and tears down; no key in any output', async () => {
     failNext.add('1');
-    expect(await dist(runArgs())).toBe(1);
+    expect(await scale(runArgs())).toBe(1);
     expect(err).toMatch(/shard 1: execution job-\w+-1-\w+ Failed/);
     expect(err).toMatch(/run the same command again to re-run only those shards/);
-    const recorded = readLabState(stateFile())!.dist!;
+    const recorded = readLabState(stateFile())!.scale!;
     expect(statSync(stateFile()).mode & 0o777).toBe(0o600);
     expect(
       Object.values(recorded.executions)
@@ -206,7 +207,7 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
 
     // The re-run: nothing provisioned twice, only shard 1 started again.
     err = '';
-    expect(await dist(runArgs())).toBe(0);
+    expect(await scale(runArgs())).toBe(0);
     expect(err).toMatch(/continuing run aca-test .*2 of 3 shards succeeded/);
     expect(runs.map((r) => r.env['SHARD_INDEX'])).toEqual(expect.arrayContaining(['1', '1']));
     expect(runs).toHaveLength(4);
@@ -233,51 +234,118 @@ describe('dist run aca against the fake ARM, driven by the real SDK clients', { 
 
     // Idempotent teardown.
     out = '';
-    expect(await dist(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
+    expect(await scale(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
     expect(out).toMatch(/Nothing to clean up/);
   });
 
   it('--keep leaves the run; cleanup refuses a resource group whose tag changed, then deletes it once the tag is back, and twice is a no-op', async () => {
     expect(
-      await dist([
+      await scale([
         ...runArgs().slice(0, runArgs().indexOf('--')),
         '--keep',
         ...runArgs().slice(runArgs().indexOf('--')),
       ]),
     ).toBe(0);
-    const recorded = readLabState(stateFile())!.dist!;
+    const recorded = readLabState(stateFile())!.scale!;
     expect(arm.resourceGroup(recorded.resourceGroup)).toBeDefined();
     expect(err).toMatch(/kept on Azure \(--keep\)/);
     const group = arm.resourceGroup(recorded.resourceGroup)!;
     const tags = group.body['tags'] as Record<string, string>;
     tags['apim-streaming-lab-dist'] = 'someone-else';
-    await expect(dist(['cleanup', 'aca', '--state', stateFile()])).rejects.toThrow(
+    await expect(scale(['cleanup', 'aca', '--state', stateFile()])).rejects.toThrow(
       /Refused to delete resource group .*not this run's id/,
     );
-    expect(readLabState(stateFile())!.dist).toBeDefined();
+    expect(readLabState(stateFile())!.scale).toBeDefined();
     tags['apim-streaming-lab-dist'] = recorded.distId;
-    expect(await dist(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
+    expect(await scale(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
     expect(arm.resourceGroup(recorded.resourceGroup)).toBeUndefined();
     out = '';
-    expect(await dist(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
+    expect(await scale(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
+    expect(out).toMatch(/Nothing to clean up/);
+  });
+
+  it('a state an older release wrote (the run under "dist"): lab:cleanup tears it down, and scale cleanup aca finds nothing left', async () => {
+    expect(
+      await scale([
+        ...runArgs().slice(0, runArgs().indexOf('--')),
+        '--keep',
+        ...runArgs().slice(runArgs().indexOf('--')),
+      ]),
+    ).toBe(0);
+    const { scale: recorded, ...rest } = JSON.parse(readFileSync(stateFile(), 'utf8')) as Record<string, unknown> & {
+      scale: { resourceGroup: string };
+    };
+    writeFileSync(stateFile(), JSON.stringify({ ...rest, dist: recorded }));
+    expect(readLabState(stateFile())!.scale).toEqual(recorded);
+    out = '';
+    expect(await cleanupCommand(['--state', stateFile(), '--yes'], { connectAzure, confirm: async () => true })).toBe(
+      0,
+    );
+    expect(out).toMatch(/Cleaned up the scale run: deleted resource group/);
+    expect(arm.resourceGroup(recorded.resourceGroup)).toBeUndefined();
+    expect(existsSync(stateFile())).toBe(false);
+    out = '';
+    expect(await scale(['cleanup', 'aca', '--state', stateFile()])).toBe(0);
     expect(out).toMatch(/Nothing to clean up/);
   });
 
   it('refuses bad usage before touching Azure: a key variable that is not set, a bench flag the engine sets, another run in the state', async () => {
-    await expect(distCommand(runArgs(), { ...ENV }, { connectAzure })).rejects.toThrow(
+    await expect(scaleCommand(runArgs(), { ...ENV }, { connectAzure })).rejects.toThrow(
       /"--key-env": AZURE_OPENAI_API_KEY is not set/,
     );
-    await expect(dist([...runArgs(), '--run-id', 'x'])).rejects.toThrow(/"--run-id": the engine sets it/);
+    await expect(scale([...runArgs(), '--run-id', 'x'])).rejects.toThrow(/"--run-id": the engine sets it/);
     // A private registry's image needs its credentials in the jobs: refused at the edge, not as a failed pull on Azure.
     const withoutUser = runArgs().filter(
       (a, i, all) => a !== '--registry-username' && all[i - 1] !== '--registry-username',
     );
-    await expect(dist(withoutUser)).rejects.toThrow(
+    await expect(scale(withoutUser)).rejects.toThrow(
       /"--registry-username": the image's registry myregistry\.azurecr\.io is private .*ACA_REGISTRY_PASSWORD/,
     );
-    await expect(distCommand(runArgs(), { ...ENV, AZURE_OPENAI_API_KEY: SECRET }, { connectAzure })).rejects.toThrow(
+    await expect(scaleCommand(runArgs(), { ...ENV, AZURE_OPENAI_API_KEY: SECRET }, { connectAzure })).rejects.toThrow(
       /"--registry-password-env": ACA_REGISTRY_PASSWORD is not set/,
     );
     expect(arm.writes()).toEqual([]);
+  });
+});
+
+describe('dist, the old name of scale', () => {
+  const cli = async (args: string[]) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    return { code, stdout, stderr };
+  };
+
+  it('still runs the command, with a one-line notice on stderr', async () => {
+    const render = [
+      'render',
+      'k8s',
+      '--shards',
+      '2',
+      '--image',
+      'registry.example.net/streamlab:1',
+      '--run-id',
+      'alias',
+      '--start-at',
+      '2099-01-01T00:00:00Z',
+      '--',
+      '--endpoint',
+      'https://gateway.example.net',
+      '--concurrency',
+      '2',
+    ];
+    const [scaled, old] = await Promise.all([cli(['scale', ...render]), cli(['dist', ...render])]);
+    expect([scaled.code, old.code]).toEqual([0, 0]);
+    expect(old.stdout).toBe(scaled.stdout);
+    expect(scaled.stderr).not.toMatch(/"dist"/);
+    expect(old.stderr.split('\n')[0]).toMatch(/^note: "dist" is now "scale" \(npm run scale -- …\)/);
+    expect(old.stderr.slice(old.stderr.indexOf('\n') + 1)).toBe(scaled.stderr);
+    const help = await cli(['dist', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm run scale -- render k8s \| run aca \| cleanup aca/);
+    expect(help.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

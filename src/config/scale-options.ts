@@ -2,10 +2,10 @@ import { InvalidOptionError } from '../errors.ts';
 import { durationMs, oneOf, parseCommandLine, positiveNumber, required } from '../flags.ts';
 import { outputDirFlag, outputFileFlag } from '../files.ts';
 import { AZURE_DEFAULTS, subscriptionFlag } from './lab-options.ts';
-import { resolveBenchOptions } from './bench-options.ts';
+import { BENCH_DEFAULTS, resolveBenchOptions } from './bench-options.ts';
 import { TARGET_DEFAULTS } from './target-flags.ts';
 
-/** `npm run dist -- render k8s …`: a sharded bench as a Kubernetes Indexed Job. */
+/** `npm run scale -- render k8s …`: a sharded bench as a Kubernetes Indexed Job. */
 export interface RenderK8sOptions {
   shards: number;
   image: string;
@@ -25,12 +25,17 @@ export interface RenderK8sOptions {
   help: boolean;
 }
 
+/** What names a run when no --run-id is given: `streamlab-<UTC time, yyyymmddhhmmss>`. */
+export const RUN_ID_PREFIX = 'streamlab-';
+
+/** Every default of `npm run scale -- render k8s` (its --help prints them from here). */
 export const RENDER_K8S_DEFAULTS = {
   namespace: 'default',
   secret: 'streamlab-keys',
-  keyEnv: ['AZURE_OPENAI_API_KEY'],
+  keyEnv: [TARGET_DEFAULTS.apiKeyEnv],
   storageClass: 'azurefile-csi',
   storage: '5Gi',
+  /** From rendering to the common start: pods must be scheduled and pull the image by then. */
   startDelayMs: 180_000,
 };
 
@@ -39,11 +44,11 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Flags the render sets on every shard itself. */
 const OWNED = ['--shard', '--shards', '--run-id', '--start-at', '--out', '--workers'];
 
-/** `render k8s`, `run aca` or `cleanup aca`: what `npm run dist` was asked, from its first two words. */
-export type DistAction = 'render-k8s' | 'run-aca' | 'cleanup-aca';
+/** `render k8s`, `run aca` or `cleanup aca`: what `npm run scale` was asked, from its first two words. */
+export type ScaleAction = 'render-k8s' | 'run-aca' | 'cleanup-aca';
 
-export function distActionOf(argv: readonly string[]): DistAction | 'help' {
-  // The command's two words come first: `dist run aca --shards 2 …`.
+export function scaleActionOf(argv: readonly string[]): ScaleAction | 'help' {
+  // The command's two words come first: `scale run aca --shards 2 …`.
   if (argv[0] === undefined || argv[0] === '--help') return 'help';
   const verb = oneOf('COMMAND', argv[0], ['render', 'run', 'cleanup']);
   oneOf('ENGINE', argv[1] ?? '', [verb === 'render' ? 'k8s' : 'aca']);
@@ -222,10 +227,14 @@ export function checkShardBenchArgs(
  * which the shards would otherwise run without. A named `--api-key-env` replaces the default
  * AZURE_OPENAI_API_KEY when `--key-env` is not given.
  */
-function secretKeyEnv(explicit: string[] | undefined, benchArgs: readonly string[]): string[] {
+function secretKeyEnv(
+  explicit: string[] | undefined,
+  benchArgs: readonly string[],
+  defaults: readonly string[],
+): string[] {
   const sources = benchKeySources(benchArgs);
   const namesApiKey = benchArgs.some((arg) => arg === '--api-key-env' || arg.startsWith('--api-key-env='));
-  const base = explicit ?? (namesApiKey ? [] : RENDER_K8S_DEFAULTS.keyEnv);
+  const base = explicit ?? (namesApiKey ? [] : defaults);
   return [...new Set([...base, ...sources])];
 }
 
@@ -278,10 +287,46 @@ function keyEnvNames(raw: string | undefined): string[] | undefined {
 }
 
 function defaultRunId(now: Date): string {
-  return `streamlab-${now.toISOString().slice(0, 19).replace(/[-:T]/g, '').toLowerCase()}`;
+  return `${RUN_ID_PREFIX}${now.toISOString().slice(0, 19).replace(/[-:T]/g, '').toLowerCase()}`;
 }
 
-/** `npm run dist -- run aca …`: a sharded bench as Azure Container Apps job executions, end to end. */
+/** `--run-id ID` (default `streamlab-<time>`), which names `what`. */
+function runIdFlag(raw: string | undefined, now: Date, what: string): string {
+  const runId = raw ?? defaultRunId(now);
+  if (!RUN_ID.test(runId))
+    throw new InvalidOptionError(
+      '--run-id',
+      `"${runId}" cannot name ${what}`,
+      'lower-case letters, digits and dashes, up to 42',
+    );
+  return runId;
+}
+
+/**
+ * `--shards N` and `--image IMAGE`, both required (except with --help), as `render k8s` and
+ * `run aca` take them: `what` says what a shard runs as (pods, executions).
+ */
+function shardsAndImage(
+  str: (name: string) => string | undefined,
+  help: boolean,
+  what: string,
+): { shards: number; image: string } {
+  if (help) return { shards: 1, image: '' };
+  return {
+    shards: positiveNumber('--shards', required('--shards', str('shards'), `how many shards (${what})`), {
+      max: 1000,
+    })!,
+    image: imageFlag(
+      required(
+        '--image',
+        str('image'),
+        'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1',
+      ),
+    ),
+  };
+}
+
+/** `npm run scale -- run aca …`: a sharded bench as Azure Container Apps job executions, end to end. */
 export interface RunAcaOptions {
   shards: number;
   image: string;
@@ -300,7 +345,7 @@ export interface RunAcaOptions {
   stateFile: string;
   /** Where shard folders are downloaded and merged: OUT/<run-id>/. */
   out: string;
-  /** Keep the environments, jobs and storage after the run (teardown later with `dist cleanup aca`). */
+  /** Keep the environments, jobs and storage after the run (teardown later with `scale cleanup aca`). */
   keep: boolean;
   /** A private registry's pull credentials (`--registry-username`, the password in `--registry-password-env`). */
   registry: { server: string; username: string; passwordEnv: string } | undefined;
@@ -308,12 +353,16 @@ export interface RunAcaOptions {
   help: boolean;
 }
 
+/** Every default of `npm run scale -- run aca` (its --help prints them from here). */
 export const RUN_ACA_DEFAULTS = {
+  regions: [AZURE_DEFAULTS.location],
+  keyEnv: RENDER_K8S_DEFAULTS.keyEnv,
   startDelayMs: 90_000,
   cpu: 1,
   memory: '2Gi',
   replicaTimeoutS: 3600,
-  out: 'reports',
+  stateFile: TARGET_DEFAULTS.stateFile,
+  out: BENCH_DEFAULTS.reportsDir,
   registryPasswordEnv: 'ACA_REGISTRY_PASSWORD',
 };
 
@@ -374,18 +423,12 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
       'registry-password-env': { type: 'string' },
       help: { type: 'boolean' },
     },
-    'npm run dist -- --help',
+    'npm run scale -- --help',
   );
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const help = values['help'] === true;
-  const runId = str('run-id') ?? defaultRunId(now);
-  if (!RUN_ID.test(runId))
-    throw new InvalidOptionError(
-      '--run-id',
-      `"${runId}" cannot name the results folder and tags`,
-      'lower-case letters, digits and dashes, up to 42',
-    );
-  const regions = (str('regions') ?? str('location') ?? AZURE_DEFAULTS.location)
+  const runId = runIdFlag(str('run-id'), now, 'the results folder and tags');
+  const regions = (str('regions') ?? str('location') ?? RUN_ACA_DEFAULTS.regions.join(','))
     .split(',')
     .map((r) => r.trim())
     .filter((r) => r !== '');
@@ -399,7 +442,7 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
   if (new Set(regions).size !== regions.length)
     throw new InvalidOptionError('--regions', 'a region is named twice', 'distinct region names');
   const subscriptionId = help ? '' : subscriptionFlag(str('subscription'), env);
-  const keyEnv = secretKeyEnv(keyEnvNames(str('key-env')), benchArgs);
+  const keyEnv = secretKeyEnv(keyEnvNames(str('key-env')), benchArgs, RUN_ACA_DEFAULTS.keyEnv);
   if (!help)
     for (const name of keyEnv)
       if (!env[name])
@@ -418,20 +461,10 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
       `"${memory}" is not a size`,
       'a size in Gi such as 2Gi (ACA pairs 0.5Gi with each 0.25 CPU)',
     );
-  const shards = help
-    ? 1
-    : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (executions)'), { max: 1000 })!;
+  const { shards, image } = shardsAndImage(str, help, 'executions');
   const options: RunAcaOptions = {
     shards,
-    image: help
-      ? ''
-      : imageFlag(
-          required(
-            '--image',
-            str('image'),
-            'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1',
-          ),
-        ),
+    image,
     regions,
     subscriptionId,
     runId,
@@ -442,7 +475,7 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
     replicaTimeoutS:
       positiveNumber('--replica-timeout', str('replica-timeout'), { min: 60, max: 86_400 }) ??
       RUN_ACA_DEFAULTS.replicaTimeoutS,
-    stateFile: str('state') ?? TARGET_DEFAULTS.stateFile,
+    stateFile: str('state') ?? RUN_ACA_DEFAULTS.stateFile,
     out: outputDirFlag('--out', str('out') ?? RUN_ACA_DEFAULTS.out),
     keep: values['keep'] === true,
     registry: help
@@ -461,7 +494,10 @@ export function resolveRunAcaOptions(argv: readonly string[], env: NodeJS.Proces
   return options;
 }
 
-/** `npm run dist -- cleanup aca`: tears down what the state's dist run created. */
+/** Every default of `npm run scale -- cleanup aca`. */
+export const CLEANUP_ACA_DEFAULTS = { stateFile: TARGET_DEFAULTS.stateFile };
+
+/** `npm run scale -- cleanup aca`: tears down what the state's scale run created. */
 export interface CleanupAcaOptions {
   stateFile: string;
   help: boolean;
@@ -471,10 +507,10 @@ export function resolveCleanupAcaOptions(argv: readonly string[]): CleanupAcaOpt
   const { values } = parseCommandLine(
     argv,
     { state: { type: 'string' }, help: { type: 'boolean' } },
-    'npm run dist -- --help',
+    'npm run scale -- --help',
   );
   return {
-    stateFile: (values['state'] as string | undefined) ?? TARGET_DEFAULTS.stateFile,
+    stateFile: (values['state'] as string | undefined) ?? CLEANUP_ACA_DEFAULTS.stateFile,
     help: values['help'] === true,
   };
 }
@@ -500,46 +536,30 @@ export function resolveRenderK8sOptions(
       out: { type: 'string' },
       help: { type: 'boolean' },
     },
-    'npm run dist -- --help',
+    'npm run scale -- --help',
   );
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const help = values['help'] === true;
   if (!help) {
     if (positionals[0] !== 'render')
-      throw new InvalidOptionError('COMMAND', `"${positionals[0] ?? ''}" is not a dist command`, 'render');
+      throw new InvalidOptionError('COMMAND', `"${positionals[0] ?? ''}" is not a scale command`, 'render');
     oneOf('ENGINE', positionals[1] ?? '', ['k8s']);
   }
-  const runId = str('run-id') ?? defaultRunId(now);
-  if (!RUN_ID.test(runId))
-    throw new InvalidOptionError(
-      '--run-id',
-      `"${runId}" cannot name Kubernetes objects`,
-      'lower-case letters, digits and dashes, up to 42',
-    );
+  const runId = runIdFlag(str('run-id'), now, 'Kubernetes objects');
   const startAt =
     str('start-at') !== undefined
       ? startAtFlag(str('start-at')!, now)
       : new Date(now.getTime() + RENDER_K8S_DEFAULTS.startDelayMs);
-  const keyEnv = secretKeyEnv(keyEnvNames(str('key-env')), benchArgs);
+  const keyEnv = secretKeyEnv(keyEnvNames(str('key-env')), benchArgs, RENDER_K8S_DEFAULTS.keyEnv);
   const named = (flag: string, value: string, rule: RegExp, allowed: string): string => {
     if (!rule.test(value))
       throw new InvalidOptionError(flag, `${JSON.stringify(value)} cannot name a Kubernetes object`, allowed);
     return value;
   };
-  const shards = help
-    ? 1
-    : positiveNumber('--shards', required('--shards', str('shards'), 'how many shards (pods)'), { max: 1000 })!;
+  const { shards, image } = shardsAndImage(str, help, 'pods');
   const options: RenderK8sOptions = {
     shards,
-    image: help
-      ? ''
-      : imageFlag(
-          required(
-            '--image',
-            str('image'),
-            'the container image built from the Dockerfile, e.g. myregistry.azurecr.io/streamlab:1',
-          ),
-        ),
+    image,
     namespace: named(
       '--namespace',
       str('namespace') ?? RENDER_K8S_DEFAULTS.namespace,
