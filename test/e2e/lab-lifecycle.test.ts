@@ -41,7 +41,8 @@ function filesUnder(dir: string): string {
     .join('\n');
 }
 
-describe('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI', () => {
+// Each test deploys its own lab in its own folder (own ports, own state): they run side by side.
+describe.concurrent('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI', () => {
   it('streaming policy: deploys once, measures both paths, verifies, cleans up twice', async () => {
     const dir = newDir();
     const deploy = await runCli(['deploy'], dir, ENV);

@@ -34,7 +34,8 @@ async function runLab(name: string): Promise<LabJson & { stdout: string }> {
 }
 
 // Each test checks what the lab's README says you should see.
-describe('guided labs, locally, through the real CLI', { timeout: 90_000 }, () => {
+// Each lab runs in its own folder with its own ports and state, so they run side by side (e2e's maxConcurrency).
+describe.concurrent('guided labs, locally, through the real CLI', { timeout: 90_000 }, () => {
   it('--list names every lab; an unknown lab or a flag the lab does not take exits 2, naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'labs-'));
     const list = await runCli(['lab', '--list'], dir, ENV);

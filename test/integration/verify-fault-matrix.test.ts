@@ -53,7 +53,8 @@ const ids = (report: ComplianceReport, status: string): string[] =>
     .map((c) => c.id)
     .sort();
 
-describe('verifier fault matrix (a misbehaving proxy in front of the mock)', () => {
+// Each fault has its own proxy in front of the one mock, so the verifies run side by side (integration's maxConcurrency).
+describe.concurrent('verifier fault matrix (a misbehaving proxy in front of the mock)', () => {
   it('passes every check on a clean path, run after run', { timeout: 90_000 }, async () => {
     for (let run = 0; run < 3; run++) {
       const report = await verifyThrough('clean');
