@@ -111,22 +111,32 @@ type ScenarioStep =
       serves?: boolean /** the exit code the page's words expect (0 unless said) */;
       exits?: number;
     }
-  | { setup: string; serves: true };
+  | { setup: string; serves: true }
+  /** Lanes that run side by side, each in order (commands that need the servers but not each other). */
+  | { lanes: ScenarioStep[][] };
 const SCENARIOS: Array<{ name: string; steps: ScenarioStep[] }> = [
   {
     name: "the quick start's mock on 8080, a gateway on 8081, and what the pages run against them",
     steps: [
       { page: 'README.md', starts: 'npm run mock -- --port 8080', serves: true },
-      { page: 'docs/mock.md', starts: 'curl -N "http://127.0.0.1:8080/' },
-      { page: 'README.md', starts: 'AZURE_OPENAI_API_KEY=local npm run bench --' },
       { page: 'docs/gateway.md', starts: 'GATEWAY_SUBSCRIPTION_KEY=', serves: true },
-      { page: 'docs/gateway.md', starts: 'LAB_GATEWAY_SUBSCRIPTION_KEY=' },
-      { page: 'docs/verify.md', starts: 'AZURE_OPENAI_API_KEY=local GATEWAY_SUBSCRIPTION_KEY=' },
-      // The page lints the buffered policy to show a failing lint: exit 1 is what it says you will see.
-      { page: 'docs/verify.md', starts: 'npm run lab:verify -- --policy', exits: 1 },
       {
-        page: 'docs/scale-out.md',
-        starts: 'AZURE_OPENAI_API_KEY=local npm run bench -- --endpoint http://127.0.0.1:8080',
+        lanes: [
+          [
+            { page: 'README.md', starts: 'AZURE_OPENAI_API_KEY=local npm run bench --' },
+            { page: 'docs/gateway.md', starts: 'LAB_GATEWAY_SUBSCRIPTION_KEY=' },
+          ],
+          [
+            { page: 'docs/mock.md', starts: 'curl -N "http://127.0.0.1:8080/' },
+            // The page lints the buffered policy to show a failing lint: exit 1 is what it says you will see.
+            { page: 'docs/verify.md', starts: 'npm run lab:verify -- --policy', exits: 1 },
+            { page: 'docs/verify.md', starts: 'AZURE_OPENAI_API_KEY=local GATEWAY_SUBSCRIPTION_KEY=' },
+            {
+              page: 'docs/scale-out.md',
+              starts: 'AZURE_OPENAI_API_KEY=local npm run bench -- --endpoint http://127.0.0.1:8080',
+            },
+          ],
+        ],
       },
       { page: 'docs/mock.md', starts: 'npm run mock -- --port 0', serves: true },
       // The failover pool: the mock on 8080 and a second one on 8082 (the page says to start it).
@@ -144,6 +154,10 @@ const SCENARIOS: Array<{ name: string; steps: ScenarioStep[] }> = [
     ],
   },
 ];
+
+/** A scenario's steps with its lanes spread out. */
+const flat = (steps: ScenarioStep[]): Array<Exclude<ScenarioStep, { lanes: unknown }>> =>
+  steps.flatMap((step) => ('lanes' in step ? flat(step.lanes.flat()) : [step]));
 
 const STEPS = docSteps();
 /**
@@ -230,15 +244,15 @@ describe.concurrent('every command the docs show', () => {
     const unclassified = STEPS.filter(
       (step) =>
         notRunReason(step) === undefined &&
-        !SCENARIOS.some((s) => s.steps.some((want) => 'page' in want && matches(step, want.page, want.starts))),
+        !SCENARIOS.some((s) => flat(s.steps).some((want) => 'page' in want && matches(step, want.page, want.starts))),
     ).map((s) => `${s.page}:${s.line}: ${s.text}`);
     expect(unclassified).toEqual([]);
     // And every step a scenario names is still on its page, once.
-    for (const want of SCENARIOS.flatMap((s) => s.steps))
+    for (const want of SCENARIOS.flatMap((s) => flat(s.steps)))
       if ('page' in want)
         expect(STEPS.filter((s) => matches(s, want.page, want.starts)).length, `${want.page}: ${want.starts}`).toBe(1);
     // A command run as written has nothing left to fill in.
-    for (const want of SCENARIOS.flatMap((s) => s.steps)) {
+    for (const want of SCENARIOS.flatMap((s) => flat(s.steps))) {
       if (!('page' in want)) continue;
       const step = STEPS.find((s) => matches(s, want.page, want.starts));
       if (step) expect(step.text, `${step.page}:${step.line}`).not.toMatch(/…|<[a-z][\w -]*>/);
@@ -249,31 +263,40 @@ describe.concurrent('every command the docs show', () => {
     it(scenario.name, { timeout: 180_000 }, async () => {
       const dir = scratch();
       const servers: ChildProcess[] = [];
-      try {
-        for (const want of scenario.steps) {
-          const step =
-            'page' in want
-              ? STEPS.find((s) => matches(s, want.page, want.starts))
-              : { page: '(setup)', line: 0, text: want.setup, block: 0 };
-          if (step === undefined) continue; // reported by the classification test
-          const where = `${step.page}:${step.line}: ${step.text}`;
-          if (want.serves) {
-            const { child, listening } = await serve(step.text, dir);
-            expect(listening['url'], where).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-            // The line the page shows has the fields the command prints.
-            if (step.shows !== undefined)
-              expect(Object.keys(listening).sort(), where).toEqual(Object.keys(JSON.parse(step.shows)).sort());
-            servers.push(child);
-            continue;
-          }
-          const started = performance.now();
-          const ran = await bash(step.text, dir).done;
-          process.stdout.write(
-            `${where.split('\n')[0]}: exit ${ran.code}, ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      const run = async (want: ScenarioStep): Promise<void> => {
+        if ('lanes' in want) {
+          await Promise.all(
+            want.lanes.map(async (lane) => {
+              for (const inLane of lane) await run(inLane);
+            }),
           );
-          expect(ran.code, `${where}\n${ran.stderr.slice(-3000)}`).toBe(('exits' in want && want.exits) || 0);
-          expect(ran.stderr, where).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace
+          return;
         }
+        const step =
+          'page' in want
+            ? STEPS.find((s) => matches(s, want.page, want.starts))
+            : { page: '(setup)', line: 0, text: want.setup, block: 0 };
+        if (step === undefined) return; // reported by the classification test
+        const where = `${step.page}:${step.line}: ${step.text}`;
+        if (want.serves) {
+          const { child, listening } = await serve(step.text, dir);
+          expect(listening['url'], where).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+          // The line the page shows has the fields the command prints.
+          if (step.shows !== undefined)
+            expect(Object.keys(listening).sort(), where).toEqual(Object.keys(JSON.parse(step.shows)).sort());
+          servers.push(child);
+          return;
+        }
+        const started = performance.now();
+        const ran = await bash(step.text, dir).done;
+        process.stdout.write(
+          `${where.split('\n')[0]}: exit ${ran.code}, ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+        );
+        expect(ran.code, `${where}\n${ran.stderr.slice(-3000)}`).toBe(('exits' in want && want.exits) || 0);
+        expect(ran.stderr, where).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace
+      };
+      try {
+        for (const want of scenario.steps) await run(want);
       } finally {
         for (const child of servers) {
           const closed = new Promise((resolve) => child.once('close', resolve));

@@ -34,7 +34,8 @@ beforeAll(async () => {
 });
 afterAll(() => mock.close());
 
-describe('lab:verify against nginx from Debian', () => {
+// Each case has its own nginx (own prefix, own port) in front of the one mock: side by side.
+describe.concurrent('lab:verify against nginx from Debian', () => {
   for (const { config, expect: expected } of CASES) {
     it(`${config}.conf: ${Object.entries(expected)
       .map(([id, s]) => `${id} ${s}`)
