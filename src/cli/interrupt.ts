@@ -1,9 +1,29 @@
 import { LabError } from '../errors.ts';
 
+/** The command in progress, for a reader that goes away (see watchOutput). */
+let current: AbortController | undefined;
+let outputWatched = false;
+
 /**
- * Runs `run` with an AbortSignal that SIGINT/SIGTERM abort, so a command can stop early yet
- * still write what it measured (and clean up). Further signals while it winds down are
- * absorbed rather than killing the process half-way through its cleanup.
+ * A reader that closes the pipe (`npm run calibrate 2>&1 | head`) makes the next write fail
+ * with EPIPE. Unhandled, that error ends the process at once and orphans the mock, gateway or
+ * proxy it started; handled here, it stops the command as Ctrl-C does (what it started is
+ * stopped, what it measured is written), and later writes to the closed pipe are dropped.
+ */
+function watchOutput(): void {
+  if (outputWatched) return;
+  outputWatched = true;
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      current?.abort();
+    });
+}
+
+/**
+ * Runs `run` with an AbortSignal that SIGINT/SIGTERM (or a closed output pipe) abort, so a
+ * command can stop early yet still write what it measured (and clean up). Further signals while
+ * it winds down are absorbed rather than killing the process half-way through its cleanup.
  */
 export async function withInterrupt<T>(message: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();
@@ -12,6 +32,8 @@ export async function withInterrupt<T>(message: string, run: (signal: AbortSigna
     process.stderr.write(`\ninterrupted: ${message}\n`);
     abort.abort();
   };
+  watchOutput();
+  current = abort;
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -27,6 +49,7 @@ export async function withInterrupt<T>(message: string, run: (signal: AbortSigna
       );
     throw error;
   } finally {
+    if (current === abort) current = undefined;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -21,6 +21,20 @@ function runningDelayProxies(): string[] {
     });
 }
 
+/** Every stand-in process running (the mock, the gateway, the delay proxy), as "pid: command line". */
+function standInProcesses(): string[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .flatMap((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        return /stand-ins\/[\w-]+\/cli\.ts/.test(cmdline) ? [`${pid}: ${cmdline}`] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
 /** Resolves once the child's stderr so far matches `pattern` (rejects if it exits first). */
 function stderrMatches(child: ChildProcess, pattern: RegExp): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -135,6 +149,23 @@ describe('npm run calibrate', () => {
     expect(result.stderr).toMatch(/Interrupted before anything was measured/);
     expect(existsSync(join(out, 'calibration.json'))).toBe(false);
     expect(runningDelayProxies()).toEqual([]);
+  });
+
+  it('a reader that goes away (`| head -1`): stops as on Ctrl-C, writes what it measured, leaves no mock or proxy running', async () => {
+    const before = new Set(standInProcesses());
+    const out = mkdtempSync(join(tmpdir(), 'calibrate-pipe-'));
+    const { child, done } = startCli(
+      ['calibrate', '--seeds', '20', '--requests', '8', '--concurrency', '2', '--delay-ms', '20', '--out', out],
+      process.cwd(),
+    );
+    // As `head -1` does: read the first line, then close both pipes; the next write meets EPIPE.
+    await stderrMatches(child, /start: a mock/);
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    const result = await done;
+    expect(result.code).toBe(130);
+    expect(JSON.parse(readFileSync(join(out, 'calibration.json'), 'utf8'))).toMatchObject({ interrupted: true });
+    expect(standInProcesses().filter((p) => !before.has(p))).toEqual([]);
   });
 
   it('a wrong flag exits 2, naming it', async () => {
