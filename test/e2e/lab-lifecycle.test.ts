@@ -212,35 +212,9 @@ describe.concurrent('lab:deploy -> bench -> lab:verify -> lab:cleanup through th
       bystander.kill('SIGKILL');
     }
   });
-
-  it('Ctrl-C: stops, keeps what it measured, leaves no process behind, exits 130', async () => {
-    const dir = newDir();
-    const { child, done } = startCli(['lab', '--out', 'reports/lab'], dir, ENV);
-    let finished = false;
-    void done.then(() => (finished = true));
-    const pids = await watchPids(dir, child.pid!, () => finished);
-    expect(pids).toHaveLength(2);
-    // Let the bench run a little, then interrupt it mid-way.
-    for (let i = 0; i < 200 && !existsSync(join(dir, 'reports/lab/samples.jsonl')); i++) await sleep(25);
-    await sleep(1500);
-    child.kill('SIGINT');
-    const result = await done;
-    expect(result.code).toBe(130);
-    expect(result.stderr).toMatch(/interrupted/);
-    await expectGone(pids);
-    // What it measured is kept: whole samples, not an empty file (split('\n') of '' is one element).
-    expect(
-      readFileSync(join(dir, 'reports/lab/samples.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l)).length,
-    ).toBeGreaterThan(0);
-    expect(readJson<BenchSummary>(join(dir, 'reports/lab/summary.json')).run.interrupted).toBe(true);
-    expect(result.durationMs).toBeLessThan(30_000);
-  }, 60_000);
 });
 
-// Alone in its describe: 'under 60 s' and 'a light run is not called harness-bound' want the lab to itself.
+// Not side by side: 'under 60 s' and 'a light run is not called harness-bound' want the lab to itself.
 describe('npm run lab', () => {
   it('deploys, benches, verifies, reports and cleans up in under 60 s, ending with the headline', async () => {
     const dir = newDir();
@@ -271,4 +245,30 @@ describe('npm run lab', () => {
     await expectGone(pids);
     expect(readdirSync(join(dir, '.lab'))).toEqual([]);
   }, 90_000);
+
+  it('Ctrl-C: stops, keeps what it measured, leaves no process behind, exits 130', async () => {
+    const dir = newDir();
+    const { child, done } = startCli(['lab', '--out', 'reports/lab'], dir, ENV);
+    let finished = false;
+    void done.then(() => (finished = true));
+    const pids = await watchPids(dir, child.pid!, () => finished);
+    expect(pids).toHaveLength(2);
+    // Let the bench run a little, then interrupt it mid-way.
+    for (let i = 0; i < 200 && !existsSync(join(dir, 'reports/lab/samples.jsonl')); i++) await sleep(25);
+    await sleep(1500);
+    child.kill('SIGINT');
+    const result = await done;
+    expect(result.code).toBe(130);
+    expect(result.stderr).toMatch(/interrupted/);
+    await expectGone(pids);
+    // What it measured is kept: whole samples, not an empty file (split('\n') of '' is one element).
+    expect(
+      readFileSync(join(dir, 'reports/lab/samples.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l)).length,
+    ).toBeGreaterThan(0);
+    expect(readJson<BenchSummary>(join(dir, 'reports/lab/summary.json')).run.interrupted).toBe(true);
+    expect(result.durationMs).toBeLessThan(30_000);
+  }, 60_000);
 });
