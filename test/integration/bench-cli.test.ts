@@ -36,7 +36,8 @@ async function bench(
 
 const outDir = () => mkdtempSync(join(tmpdir(), 'bench-'));
 
-describe('npm run bench', () => {
+// Each case has its own output folder; the mock is shared: side by side.
+describe.concurrent('npm run bench', () => {
   it('runs the matrix and writes samples.jsonl, summary.json|csv|md; keys never leak', async () => {
     const out = outDir();
     const { code, stdout, stderr } = await bench([

@@ -82,7 +82,8 @@ async function bench(
   return { code: result.code, errors: summary.scenarios[0]!.errors, stderr: result.stderr };
 }
 
-describe('bench phase timeouts, through the CLI', () => {
+// Each case has its own output folder and path on the one stalling server: side by side.
+describe.concurrent('bench phase timeouts, through the CLI', () => {
   it.each([
     ['http', 'no-headers', ['--headers-timeout', '300ms', '--timeout', '20s'], 'timeout_headers'],
     ['http', 'no-first-token', ['--first-token-timeout', '300ms', '--timeout', '20s'], 'timeout_first_token'],

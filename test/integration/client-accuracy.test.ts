@@ -7,11 +7,11 @@ import { median, requestOnce, scenario } from '../helpers/bench.ts';
 // it handed it to the socket, on the same monotonic clock as the client.
 let mock: MockServer;
 // The accuracy runs need many inter-token gaps, not a long wait for the first one: a short TTFT
-// and 20 tokens keep each request near 0.2 s (the other cases use the 100 ms TTFT of \`mock\`).
+// and 12 tokens keep each request near 0.14 s (the other cases use the 100 ms TTFT of `mock`).
 let accuracyMock: MockServer;
 beforeAll(async () => {
   mock = await startFastMock({ timing: { ttftMs: 100, itlMs: 10, jitterMs: 0, outputTokens: 30 } });
-  accuracyMock = await startFastMock({ timing: { ttftMs: 20, itlMs: 10, jitterMs: 0, outputTokens: 20 } });
+  accuracyMock = await startFastMock({ timing: { ttftMs: 20, itlMs: 10, jitterMs: 0, outputTokens: 12 } });
 });
 afterAll(async () => {
   await mock.close();

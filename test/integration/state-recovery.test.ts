@@ -21,7 +21,8 @@ afterAll(async () => {
 
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
 
-describe('an unreadable lab state', () => {
+// Each case has its own folder and lab: side by side.
+describe.concurrent('an unreadable lab state', () => {
   it("cut in half: bench points to lab:cleanup, which stops the lab's processes, moves the file aside, and a new deploy works", {
     timeout: 60_000,
   }, async () => {

@@ -40,7 +40,8 @@ async function verify(args: string[], env: Record<string, string> = { AZURE_OPEN
 const outDir = () => mkdtempSync(join(tmpdir(), 'verify-'));
 const readReport = (out: string): ComplianceReport => JSON.parse(readFileSync(join(out, 'compliance.json'), 'utf8'));
 
-describe('npm run lab:verify', () => {
+// Each case has its own output folder; the mock and the clean proxy are shared read-only: side by side.
+describe.concurrent('npm run lab:verify', () => {
   it('runs every check against a clean path: exit 0, table, compliance.json|xml|md, no key anywhere', {
     timeout: 90_000,
   }, async () => {
