@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { BenchSummary } from '../../src/bench/summary.ts';
 import type { ComplianceReport } from '../../src/compliance/types.ts';
 import { isAlive, processStartTime } from '../../src/lab/process-identity.ts';
@@ -13,7 +13,18 @@ import { findingWordProblems } from '../helpers/finding-words.ts';
 
 // Environment without lab keys, so the keys a test sees can only come from the state file.
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LAB_')));
-const newDir = (): string => mkdtempSync(join(tmpdir(), 'lab-e2e-'));
+const dirs: string[] = [];
+const newDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'lab-e2e-'));
+  dirs.push(dir);
+  return dir;
+};
+// A test that fails half-way (before its own cleanup) still leaves no lab running.
+afterAll(async () => {
+  await Promise.all(
+    dirs.filter((dir) => existsSync(join(dir, '.lab/state.json'))).map((dir) => runCli(['cleanup'], dir, ENV)),
+  );
+});
 const readState = (dir: string, file = '.lab/state.json'): LabState =>
   JSON.parse(readFileSync(join(dir, file), 'utf8')) as LabState;
 const readJson = <T>(path: string): T => JSON.parse(readFileSync(path, 'utf8')) as T;
