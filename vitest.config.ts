@@ -45,11 +45,8 @@ class StartOrderSequencer extends BaseSequencer {
       return at === -1 ? START_ORDER.length : at;
     };
     const group = (spec: TestSpecification): number => spec.project.config.sequence.groupOrder;
-    // A stable sort: within a group and a rank, the base order.
-    return sorted
-      .map((spec, index) => ({ spec, index }))
-      .sort((a, b) => group(a.spec) - group(b.spec) || rank(a.spec) - rank(b.spec) || a.index - b.index)
-      .map(({ spec }) => spec);
+    // Array sort is stable: within a group and a rank, the base order stays.
+    return sorted.sort((a, b) => group(a) - group(b) || rank(a) - rank(b));
   }
 }
 

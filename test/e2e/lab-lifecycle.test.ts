@@ -52,7 +52,6 @@ function filesUnder(dir: string): string {
     .join('\n');
 }
 
-// Each test deploys its own lab in its own folder (own ports, own state): they run side by side.
 /** Follows the run's own state file to learn the pids it started. */
 async function watchPids(dir: string, cliPid: number, isDone: () => boolean): Promise<number[]> {
   const relative = join('.lab', `run-${cliPid}`, 'state.json');
@@ -70,6 +69,7 @@ async function watchPids(dir: string, cliPid: number, isDone: () => boolean): Pr
   return [...pids];
 }
 
+// Each test deploys its own lab in its own folder (own ports, own state): they run side by side.
 describe.concurrent('lab:deploy -> bench -> lab:verify -> lab:cleanup through the real CLI', () => {
   it('streaming policy: deploys once, measures both paths, verifies, cleans up twice', async () => {
     const dir = newDir();

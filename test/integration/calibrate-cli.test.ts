@@ -7,33 +7,23 @@ import { runCli, startCli } from '../helpers/cli.ts';
 
 // npm run calibrate as users run it, small: its own mock and a 20 ms delay proxy as processes,
 // the bench's paired comparison per seed, the files it writes, and no process left behind.
+/** Processes running whose command line matches `pattern`, as "pid: command line". */
+function processesMatching(pattern: RegExp): string[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .flatMap((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        return pattern.test(cmdline) ? [`${pid}: ${cmdline}`] : [];
+      } catch {
+        return [];
+      }
+    });
+}
 /** Processes of the delay proxy's CLI still running (calibrate starts and must stop them). */
-function runningDelayProxies(): string[] {
-  return readdirSync('/proc')
-    .filter((pid) => /^\d+$/.test(pid))
-    .flatMap((pid) => {
-      try {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        return cmdline.includes('delay-proxy/cli.ts') ? [`${pid}: ${cmdline}`] : [];
-      } catch {
-        return [];
-      }
-    });
-}
-
-/** Every stand-in process running (the mock, the gateway, the delay proxy), as "pid: command line". */
-function standInProcesses(): string[] {
-  return readdirSync('/proc')
-    .filter((pid) => /^\d+$/.test(pid))
-    .flatMap((pid) => {
-      try {
-        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        return /stand-ins\/[\w-]+\/cli\.ts/.test(cmdline) ? [`${pid}: ${cmdline}`] : [];
-      } catch {
-        return [];
-      }
-    });
-}
+const runningDelayProxies = (): string[] => processesMatching(/delay-proxy\/cli\.ts/);
+/** Every stand-in process running (the mock, the gateway, the delay proxy). */
+const standInProcesses = (): string[] => processesMatching(/stand-ins\/[\w-]+\/cli\.ts/);
 
 /** Resolves once the child's stderr so far matches `pattern` (rejects if it exits first). */
 function stderrMatches(child: ChildProcess, pattern: RegExp): Promise<void> {
